@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Connection benchmark: start a Monkeytown server on a free loopback port, hold
+# CONNECTIONS WebSocket connections against it with one or more mt-loadgen
+# processes, print each report (plus a combined summary), stop the server.
+#
+# usage: bench/run_conn.sh [SERVER_BIN [CONNECTIONS]]
+#   SERVER_BIN   default build/monkeytown
+#   CONNECTIONS  default 10000
+# environment (all optional):
+#   RATE=1000        heartbeats/s across all connections (0 = idle hold)
+#   DURATION=10      measuring seconds after the ramp
+#   RAMP_RATE=2000   new connections/s, total over all processes
+#   PER_PROC=9000    connections per mt-loadgen process (kept below its fd limit)
+#   LOCAL_IPS=auto   --local-ip-range for each process (auto: 16 when CONNECTIONS > 25000)
+#   PORT=            fixed port instead of a free one
+#   LOADGEN=         mt-loadgen binary (default: next to the server, build/bench, or built on the fly)
+#   SERVER_ARGS=     extra server arguments
+#   TEXT=1           human-readable reports instead of JSON (no combined summary)
+set -u
+
+CALLER=$PWD
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+# relative paths: from the caller's directory if they exist there, else from the repository root
+abspath() {
+    case "$1" in
+    /*) echo "$1" ;;
+    *) if [ -e "$CALLER/$1" ]; then echo "$CALLER/$1"; else echo "$ROOT/$1"; fi ;;
+    esac
+}
+BIN=$(abspath "${1:-build/monkeytown}")
+cd "$ROOT" || exit 1 # the server may look for games/, lua/ ... relative to the repository
+N=${2:-10000}
+RATE=${RATE:-1000}
+DURATION=${DURATION:-10}
+RAMP_RATE=${RAMP_RATE:-2000}
+PER_PROC=${PER_PROC:-9000}
+LOCAL_IPS=${LOCAL_IPS:-auto}
+SERVER_ARGS=${SERVER_ARGS:-}
+TEXT=${TEXT:-0}
+
+die() { echo "run_conn: $*" >&2; exit 1; }
+
+[ -x "$BIN" ] || die "server binary '$BIN' not found or not executable"
+case "$N" in '' | *[!0-9]*) die "connection count must be a number" ;; esac
+[ "$N" -ge 1 ] || die "connection count must be >= 1"
+
+# fds: soft limit up to the hard limit, for the server and the generators
+HARD=$(ulimit -Hn)
+ulimit -n "$HARD" 2>/dev/null || echo "run_conn: warning: could not raise ulimit -n to $HARD" >&2
+if [ "$HARD" != unlimited ]; then
+    [ $((N + 256)) -le "$HARD" ] ||
+        echo "run_conn: warning: the server needs ~$((N + 256)) fds but the hard limit is $HARD" >&2
+    [ "$PER_PROC" -le $((HARD - 128)) ] || PER_PROC=$((HARD - 128))
+fi
+[ "$PER_PROC" -ge 1 ] || die "fd limit too low"
+
+# load generator binary
+LGBUILD=
+OUT=
+LOADGEN=${LOADGEN:-}
+[ -n "$LOADGEN" ] && LOADGEN=$(abspath "$LOADGEN")
+if [ -z "$LOADGEN" ]; then
+    for c in "$(dirname "$BIN")/bench/mt-loadgen" build/bench/mt-loadgen; do
+        [ -x "$c" ] && { LOADGEN=$c; break; }
+    done
+fi
+if [ -z "$LOADGEN" ]; then
+    LGBUILD=$(mktemp -d /tmp/mt-loadgen-build.XXXXXX)
+    echo "run_conn: building mt-loadgen in $LGBUILD" >&2
+    if ! { cmake -S bench -B "$LGBUILD" >/dev/null && cmake --build "$LGBUILD" >/dev/null; }; then
+        die "mt-loadgen build failed"
+    fi
+    LOADGEN=$LGBUILD/mt-loadgen
+fi
+[ -x "$LOADGEN" ] || die "mt-loadgen '$LOADGEN' not executable"
+
+# a free loopback port
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=${PORT:-}
+if [ -z "$PORT" ]; then
+    if command -v python3 >/dev/null 2>&1; then
+        PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    fi
+    if [ -z "$PORT" ]; then
+        for _ in $(seq 1 50); do
+            p=$((20000 + RANDOM % 12000))
+            port_busy "$p" || { PORT=$p; break; }
+        done
+    fi
+    [ -n "$PORT" ] || die "no free port found"
+fi
+
+OUT=$(mktemp -d /tmp/mt-run-conn.XXXXXX)
+SERVER_PID=
+LG_PIDS=()
+cleanup() {
+    for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    SERVER_PID=
+    [ -n "$OUT" ] && rm -rf "$OUT"
+    [ -n "$LGBUILD" ] && rm -rf "$LGBUILD"
+    OUT=''
+    LGBUILD=''
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck disable=SC2086
+"$BIN" --host 127.0.0.1 --port "$PORT" --max-connections $((N + 1024)) --log-level warn $SERVER_ARGS \
+    >"$OUT/server.log" 2>&1 &
+SERVER_PID=$!
+
+ready=0
+for _ in $(seq 1 150); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    if port_busy "$PORT"; then ready=1; break; fi
+    sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+    echo "run_conn: server did not start listening on 127.0.0.1:$PORT; log:" >&2
+    tail -n 30 "$OUT/server.log" >&2
+    exit 1
+fi
+RSS0=$(awk '/^VmRSS:/{print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
+
+P=$(((N + PER_PROC - 1) / PER_PROC))
+if [ "$LOCAL_IPS" = auto ]; then
+    if [ "$N" -gt 25000 ]; then LOCAL_IPS=16; else LOCAL_IPS=0; fi
+fi
+echo "run_conn: server $BIN pid $SERVER_PID on 127.0.0.1:$PORT (rss ${RSS0:-?} KiB);" \
+    "$N connections over $P process(es), rate $RATE/s, duration ${DURATION}s, ramp $RAMP_RATE/s" >&2
+
+# equal shares, so every process ramps at the same pace and measures at the same time
+left=$N
+for i in $(seq 1 "$P"); do
+    n=$((left / (P - i + 1)))
+    left=$((left - n))
+    args=(--host 127.0.0.1 --port "$PORT" --connections "$n" --duration "$DURATION"
+        --server-pid "$SERVER_PID"
+        --rate "$(awk -v r="$RATE" -v n="$n" -v t="$N" 'BEGIN{printf "%.3f", r*n/t}')"
+        --ramp-rate "$(awk -v r="$RAMP_RATE" -v n="$n" -v t="$N" 'BEGIN{printf "%.3f", r*n/t}')")
+    [ "$LOCAL_IPS" -gt 0 ] && args+=(--local-ip-range "$LOCAL_IPS")
+    [ "$TEXT" = 1 ] || args+=(--json)
+    "$LOADGEN" "${args[@]}" >"$OUT/report.$i" 2>"$OUT/stderr.$i" &
+    LG_PIDS+=($!)
+done
+rc=0
+for p in "${LG_PIDS[@]}"; do wait "$p" || rc=1; done
+LG_PIDS=()
+
+HWM=$(awk '/^VmHWM:/{print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
+alive=1
+kill -0 "$SERVER_PID" 2>/dev/null || alive=0
+
+for i in $(seq 1 "$P"); do
+    echo "== mt-loadgen $i/$P"
+    cat "$OUT/report.$i"
+    [ -s "$OUT/stderr.$i" ] && sed 's/^/   stderr: /' "$OUT/stderr.$i"
+done
+
+if [ "$TEXT" != 1 ] && command -v python3 >/dev/null 2>&1; then
+    python3 - "$OUT" "$P" "${RSS0:-}" "${HWM:-}" "$alive" <<'EOF'
+import json, sys
+out, p, rss0, hwm, alive = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "1"
+reps = []
+for i in range(1, p + 1):
+    try:
+        reps.append(json.load(open(f"{out}/report.{i}")))
+    except Exception:
+        pass
+if not reps:
+    sys.exit(0)
+s = lambda f: sum(f(r) for r in reps)
+c = lambda k: s(lambda r: r["connections"][k])
+held = c("held")
+sent = s(lambda r: r["messages"]["sent"]); replies = s(lambda r: r["messages"]["replies"])
+meas = max(r["measure_s"] for r in reps) or 1
+print("== combined")
+print(f"connections: attempted {c('attempted')}, established {c('established')}, failed {c('failed')}, "
+      f"held {held}, dropped {c('dropped_after_established')}")
+fl = {k: s(lambda r: r['failures'][k]) for k in ("connect_error", "http_status", "closed", "timeout", "protocol")}
+print("failures: " + ", ".join(f"{k} {v}" for k, v in fl.items()))
+print(f"messages: sent {sent}, replies {replies}, send rate {sent / meas:.1f}/s")
+p99 = [r["rtt_ms"]["p99"] for r in reps if r["rtt_ms"]["p99"] is not None]
+mx = [r["rtt_ms"]["max"] for r in reps if r["rtt_ms"]["max"] is not None]
+p50 = [r["rtt_ms"]["p50"] for r in reps if r["rtt_ms"]["p50"] is not None]
+if p99:
+    print(f"rtt ms (per process, worst): p50 {max(p50):.3f}, p99 {max(p99):.3f}, max {max(mx):.3f}")
+rs = [r["server_rss"] for r in reps if r.get("server_rss") and r["server_rss"]["after_kib"] is not None]
+before = int(rss0) if rss0 else min((x["before_kib"] for x in rs if x["before_kib"] is not None), default=None)
+if rs and before is not None and held:
+    after = max(x["after_kib"] for x in rs)
+    print(f"server rss: before {before} KiB, after {after} KiB (all held), "
+          f"per held connection {(after - before) / held:.2f} KiB")
+    if hwm:
+        print(f"server peak rss (VmHWM) {hwm} KiB, {(int(hwm) - before) / held:.2f} KiB per held connection")
+print(f"server alive at end: {'yes' if alive else 'NO'}")
+EOF
+fi
+[ "$alive" = 1 ] || { echo "run_conn: the server died during the run; log:" >&2; tail -n 30 "$OUT/server.log" >&2; rc=1; }
+cleanup
+exit $rc

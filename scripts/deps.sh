@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, running and testing Monkeytown needs.
+# Idempotent: packages already present are skipped, and apt-get runs only when one is missing.
+# Usage: scripts/deps.sh [build|test|all]   (default: all)
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake pkg-config
+  libevent-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+  libluajit-5.1-dev luajit lua-cjson-dev lua-cjson
+  libjwt-dev libjansson-dev libhiredis-dev libpq-dev libcrypt-dev libssl-dev zlib1g-dev
+)
+test_pkgs=(
+  perl python3 python3-websockets curl git
+  postgresql redis-server
+)
+
+want=("${build_pkgs[@]}")
+case "${1:-all}" in
+  build) ;;
+  test | all) want+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

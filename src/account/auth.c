@@ -1,0 +1,96 @@
+#include "auth.h"
+
+#include "log.h"
+
+#include <jwt.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static unsigned char secret[64];
+static int secret_len;
+static long default_ttl = 604800;
+
+int auth_init(const struct config *cfg)
+{
+    default_ttl = cfg->token_ttl_s;
+    size_t n = strlen(cfg->jwt_secret);
+    if (n > 0) {
+        if (n > sizeof secret) n = sizeof secret; /* HMAC hashes longer keys down anyway */
+        memcpy(secret, cfg->jwt_secret, n);
+        secret_len = (int)n;
+        return 0;
+    }
+    if (util_random_bytes(secret, 32) < 0) return -1;
+    secret_len = 32;
+    log_msg(LOG_WARN,
+            "no jwt-secret configured: using a random per-process secret; tokens will not "
+            "survive a restart",
+            NULL);
+    return 0;
+}
+
+char *auth_issue(const struct identity *id, long ttl)
+{
+    jwt_t *jwt = NULL;
+    if (jwt_new(&jwt) != 0) return NULL;
+    long now = (long)time(NULL);
+    char *token = NULL;
+    if (jwt_add_grant(jwt, "sub", id->player_id) == 0 &&
+        jwt_add_grant(jwt, "name", id->name) == 0 && jwt_add_grant(jwt, "role", id->role) == 0 &&
+        jwt_add_grant_int(jwt, "iat", now) == 0 &&
+        jwt_add_grant_int(jwt, "exp", now + (ttl > 0 ? ttl : default_ttl)) == 0 &&
+        jwt_set_alg(jwt, JWT_ALG_HS256, secret, secret_len) == 0)
+        token = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    return token;
+}
+
+int auth_verify(const char *token, struct identity *out, char *why, size_t whylen)
+{
+    jwt_t *jwt = NULL;
+    if (strlen(token) > 4096 || jwt_decode(&jwt, token, secret, secret_len) != 0 || !jwt) {
+        snprintf(why, whylen, "invalid token signature or format");
+        return -1;
+    }
+    int rc = -1;
+    const char *sub = jwt_get_grant(jwt, "sub");
+    const char *name = jwt_get_grant(jwt, "name");
+    const char *role = jwt_get_grant(jwt, "role");
+    errno = 0;
+    long exp = jwt_get_grant_int(jwt, "exp");
+    int has_exp = errno == 0;
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256)
+        snprintf(why, whylen, "token algorithm is not HS256");
+    else if (!has_exp)
+        snprintf(why, whylen, "token has no exp");
+    else if (exp <= (long)time(NULL))
+        snprintf(why, whylen, "token expired");
+    else if (!sub || !util_is_uuid(sub))
+        snprintf(why, whylen, "token has no valid sub");
+    else if (!role || (strcmp(role, "player") != 0 && strcmp(role, "admin") != 0))
+        snprintf(why, whylen, "token has no valid role");
+    else {
+        util_strlcpy(out->player_id, sub, sizeof out->player_id);
+        util_strlcpy(out->name, name ? name : "player", sizeof out->name);
+        util_strlcpy(out->role, role, sizeof out->role);
+        rc = 0;
+    }
+    jwt_free(jwt);
+    return rc;
+}
+
+void auth_new_guest(struct identity *out)
+{
+    util_uuid(out->player_id);
+    snprintf(out->name, sizeof out->name, "Guest-%.4s", out->player_id);
+    util_strlcpy(out->role, "player", sizeof out->role);
+}
+
+void auth_free(void)
+{
+    memset(secret, 0, sizeof secret);
+    secret_len = 0;
+}

@@ -1,0 +1,38 @@
+/* auth.h - identities and their tokens (JWT, HS256 only).
+ *
+ * A token carries sub (the player id), name, role ("player" or "admin"), iat and exp. Tokens
+ * are verified here, never by trusting libjwt alone: libjwt 1.10 accepts whatever algorithm the
+ * token names and does not look at exp, so auth_verify pins HS256 and checks exp itself. */
+#ifndef MT_AUTH_H
+#define MT_AUTH_H
+
+#include "config.h"
+#include "util.h"
+
+#include <stddef.h>
+
+struct identity {
+    char player_id[UUID_LEN + 1];
+    char name[40];
+    char role[12];
+};
+
+/* Takes the secret from cfg, or makes a random one for this process (and says so in the log)
+ * when none is configured. Returns 0, or -1 when no randomness is available. */
+int auth_init(const struct config *cfg);
+
+/* Signs a token for id that expires ttl seconds from now (ttl <= 0: the configured ttl).
+ * Returns a malloc'd string the caller frees, or NULL on failure. */
+char *auth_issue(const struct identity *id, long ttl);
+
+/* Verifies token: signature, alg == HS256, exp in the future, sub a UUID. On success fills
+ * *out and returns 0; otherwise returns -1 and writes the reason into why[whylen]. */
+int auth_verify(const char *token, struct identity *out, char *why, size_t whylen);
+
+/* Makes a fresh guest identity: new player id, name "Guest-xxxx", role "player". */
+void auth_new_guest(struct identity *out);
+
+/* Releases the secret. */
+void auth_free(void);
+
+#endif

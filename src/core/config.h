@@ -1,0 +1,67 @@
+/* config.h - the server's settings, resolved once at start-up.
+ *
+ * Every setting has one name (the long flag, e.g. "max-connections"), an environment variable
+ * derived from it (MONKEYTOWN_MAX_CONNECTIONS) and a key in the config file (max-connections or
+ * max_connections). Precedence: flag > environment > file > built-in default. Values are
+ * checked against their type and range; the first invalid one stops start-up with a message
+ * naming the key. The config file is "key = value" lines; '#' starts a comment. */
+#ifndef MT_CONFIG_H
+#define MT_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+    char *host;
+    int port;
+    char *config_file;
+    char *data_dir;
+    char *games_dir;
+    char *agents_dir;
+    char *lua_dir;
+    char *web_dir;
+    char *log_level;
+    char *mode; /* "development" or "production" */
+
+    int max_connections;
+    int ping_interval_s;
+    int ping_timeout_s;
+    int max_message_bytes;
+    int send_queue_bytes;
+    int max_body_bytes;
+    int shutdown_timeout_ms;
+
+    char *jwt_secret;
+    int token_ttl_s;
+    int allow_guests;
+
+    char *database_url;
+    char *redis_url;
+
+    int seat_hold_s;
+    int input_rate_per_min;
+    int chat_rate_per_min;
+    int replay_buffer;
+    int lua_memory_mb;
+    int cpu_apply_ms;
+    int cpu_choose_ms;
+    int cpu_load_ms;
+    int workers;
+    int reload_debounce_ms;
+    int max_rooms;
+};
+
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_INVALID = 2 };
+
+/* Fills cfg from defaults, the config file, the environment and argv, in rising precedence.
+ * Returns CONFIG_OK to run, CONFIG_EXIT_OK after printing --help or --version, or
+ * CONFIG_INVALID after writing "invalid value for <key>: ..." to err (size errlen).
+ * argv is not modified. Strings in cfg are owned by cfg: release them with config_free. */
+enum config_result config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Releases the strings config_load allocated. cfg is no longer valid afterwards. */
+void config_free(struct config *cfg);
+
+/* Writes the --help text to stdout. */
+void config_print_help(void);
+
+#endif

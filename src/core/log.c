@@ -1,0 +1,76 @@
+#include "log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level min_level = LOG_INFO;
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+void log_set_level(enum log_level level)
+{
+    min_level = level;
+}
+
+int log_parse_level(const char *name, enum log_level *out)
+{
+    for (int i = LOG_DEBUG; i <= LOG_OFF; i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int log_enabled(enum log_level level)
+{
+    return level >= min_level && level != LOG_OFF;
+}
+
+static void format_time(char *buf, size_t len)
+{
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+}
+
+void log_msg(enum log_level level, const char *msg, const char *fmt, ...)
+{
+    if (!log_enabled(level)) return;
+
+    json_t *line = NULL;
+    json_error_t err;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        line = json_vpack_ex(&err, 0, fmt, ap);
+        va_end(ap);
+    }
+    if (!line) line = json_object();
+    if (fmt && json_object_size(line) == 0 && strcmp(fmt, "{}") != 0)
+        json_object_set_new(line, "log_error", json_string(err.text));
+
+    char ts[40];
+    format_time(ts, sizeof ts);
+    /* The fixed keys go first so lines read well in a terminal; json_object_set keeps order. */
+    json_t *out = json_pack("{ss,ss,ss}", "time", ts, "level", level_names[level], "msg", msg);
+    json_object_update(out, line);
+    json_decref(line);
+
+    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(out);
+    if (!text) return;
+    size_t n = strlen(text);
+    text[n] = '\n'; /* json_dumps allocated n+1 bytes: the NUL becomes the newline */
+    ssize_t w = write(STDOUT_FILENO, text, n + 1);
+    (void)w;
+    free(text);
+}

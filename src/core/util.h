@@ -1,0 +1,22 @@
+/* util.h - small helpers shared by every module: random ids and bounded string copies. */
+#ifndef MT_UTIL_H
+#define MT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UUID_LEN 36 /* characters, without the NUL */
+
+/* Writes a random (version 4) UUID and its NUL into out[UUID_LEN + 1]. */
+void util_uuid(char out[UUID_LEN + 1]);
+
+/* Fills buf with len cryptographically random bytes. Returns 0, or -1 when the kernel fails. */
+int util_random_bytes(void *buf, size_t len);
+
+/* Copies src into dst[size] truncating as needed; always NUL-terminates (size > 0). */
+void util_strlcpy(char *dst, const char *src, size_t size);
+
+/* Returns 1 when s is a canonical lower-case UUID string. */
+int util_is_uuid(const char *s);
+
+#endif

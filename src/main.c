@@ -1,0 +1,130 @@
+/* main.c - the monkeytown server: arguments, wiring, signals and an ordered shutdown.
+ *
+ * Start-up order: config (exit 2 on a bad value), log level, loop, metrics, identities,
+ * sessions, protocol table, HTTP routes, then the listening socket last, so that nothing is
+ * accepted before every module is ready. Shutdown runs the other way round. */
+#include "api_health.h"
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "proto.h"
+#include "session.h"
+#include "ws.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static struct config cfg;
+static struct event *sig_term, *sig_int, *shutdown_timer;
+static int stopping;
+
+static void finish(void)
+{
+    loop_stop();
+}
+
+static void on_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    log_msg(LOG_WARN, "shutdown timeout: closing remaining sockets", "{sI}", "open",
+            (json_int_t)session_count());
+    finish();
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    if (stopping) return;
+    stopping = 1;
+    log_msg(LOG_INFO, "shutting down", "{ss,sI}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            "open", (json_int_t)session_count());
+    struct timeval tv = {cfg.shutdown_timeout_ms / 1000, (cfg.shutdown_timeout_ms % 1000) * 1000};
+    shutdown_timer = evtimer_new(loop_base(), on_shutdown_timeout, NULL);
+    evtimer_add(shutdown_timer, &tv);
+    ws_drain(finish);
+}
+
+static int storage_check(json_t *out, void *arg)
+{
+    struct stat st;
+    int ok = stat(cfg.data_dir, &st) == 0 && S_ISDIR(st.st_mode);
+    json_object_set_new(out, "dataDir", json_string(cfg.data_dir));
+    return ok;
+}
+
+static int start(void)
+{
+    static const struct ws_handlers handlers = {
+        .on_open = proto_on_open,
+        .on_message = proto_on_message,
+        .on_refused = proto_on_refused,
+    };
+    if (mkdir(cfg.data_dir, 0700) < 0 && errno != EEXIST) {
+        log_msg(LOG_ERROR, "cannot create the data directory", "{ss,ss}", "dir", cfg.data_dir,
+                "error", strerror(errno));
+        return -1;
+    }
+    if (loop_init() < 0 || metrics_init_server() < 0 || auth_init(&cfg) < 0 ||
+        session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0 ||
+        api_health_init() < 0 || health_add_check("storage", storage_check, NULL) < 0)
+        return -1;
+    if (ws_init(&cfg, &handlers) < 0) return -1;
+
+    sig_term = evsignal_new(loop_base(), SIGTERM, on_signal, NULL);
+    sig_int = evsignal_new(loop_base(), SIGINT, on_signal, NULL);
+    evsignal_add(sig_term, NULL);
+    evsignal_add(sig_int, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static void stop(void)
+{
+    ws_free();
+    if (sig_term) event_free(sig_term);
+    if (sig_int) event_free(sig_int);
+    if (shutdown_timer) event_free(shutdown_timer);
+    proto_free();
+    http_free_routes();
+    session_shutdown();
+    auth_free();
+    loop_free();
+    metrics_free();
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    switch (config_load(&cfg, argc, argv, err, sizeof err)) {
+    case CONFIG_EXIT_OK:
+        config_free(&cfg);
+        return 0;
+    case CONFIG_INVALID:
+        fprintf(stderr, "monkeytown: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    case CONFIG_OK:
+        break;
+    }
+    enum log_level level = LOG_INFO;
+    log_parse_level(cfg.log_level, &level);
+    log_set_level(level);
+
+    int rc = 1;
+    if (start() == 0) {
+        char url[300];
+        snprintf(url, sizeof url, "http://%s:%d/", cfg.host, ws_port());
+        log_msg(LOG_INFO, "monkeytown listening: open the url in a browser", "{ss,ss,si,ss,ss}",
+                "version", MT_VERSION, "host", cfg.host, "port", ws_port(), "url", url, "mode",
+                cfg.mode);
+        rc = loop_run() == 0 ? 0 : 1;
+        log_msg(LOG_INFO, "stopped", NULL);
+    }
+    stop();
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,201 @@
+#include "proto.h"
+
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct hmap *handlers;
+
+json_t *proto_message(const char *type, json_t *payload)
+{
+    return json_pack("{ss,so}", "type", type, "payload", payload ? payload : json_object());
+}
+
+static void send_error(struct session *s, json_t *id, const char *code, const char *message)
+{
+    json_t *msg = proto_message("error", json_pack("{ss,ss}", "code", code, "message", message));
+    if (!msg) return;
+    if (id) json_object_set(msg, "re", id);
+    session_send_json(s, msg);
+    json_decref(msg);
+    metric_add(m_errors, code, 1);
+}
+
+void proto_error_to(struct session *s, const char *code, const char *message)
+{
+    send_error(s, NULL, code, message);
+}
+
+void proto_error(struct proto_request *r, const char *code, const char *fmt, ...)
+{
+    char message[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    send_error(r->s, r->id, code, message);
+}
+
+void proto_reply(struct proto_request *r, const char *type, json_t *payload)
+{
+    json_t *msg = proto_message(type, payload);
+    if (!msg) return;
+    if (r->id) json_object_set(msg, "re", r->id);
+    session_send_json(r->s, msg);
+    json_decref(msg);
+}
+
+int proto_string(struct proto_request *r, const char *key, int required, size_t max_len,
+                 const char **out)
+{
+    json_t *v = json_object_get(r->payload, key);
+    if (!v && !required) {
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v)) {
+        proto_error(r, "BAD_MESSAGE", "payload.%s must be a string", key);
+        return -1;
+    }
+    if (json_string_length(v) > max_len) {
+        proto_error(r, "BAD_MESSAGE", "payload.%s is longer than %zu", key, max_len);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int proto_integer(struct proto_request *r, const char *key, int required, long min, long max,
+                  long *out)
+{
+    json_t *v = json_object_get(r->payload, key);
+    if (!v && !required) return 0;
+    double d = json_is_integer(v) ? (double)json_integer_value(v)
+               : json_is_real(v)  ? json_real_value(v)
+                                  : -1e300;
+    if (d != (double)(long)d || d < min || d > max) {
+        proto_error(r, "BAD_MESSAGE", "payload.%s must be an integer from %ld to %ld", key, min,
+                    max);
+        return -1;
+    }
+    *out = (long)d;
+    return 0;
+}
+
+static void on_heartbeat(struct proto_request *r)
+{
+    json_t *ts = json_object_get(r->payload, "timestamp");
+    if (!json_is_number(ts)) {
+        proto_error(r, "BAD_MESSAGE", "payload.timestamp must be a number");
+        return;
+    }
+    proto_reply(r, "heartbeat",
+                json_pack("{sO,sI}", "timestamp", ts, "serverTime", (json_int_t)loop_wall_ms()));
+}
+
+int proto_init(void)
+{
+    handlers = hmap_new();
+    if (!handlers) return -1;
+    return proto_register("heartbeat", on_heartbeat);
+}
+
+static void free_cell(const char *key, void *cell, void *arg)
+{
+    free(cell);
+}
+
+void proto_free(void)
+{
+    if (handlers) hmap_each(handlers, free_cell, NULL);
+    hmap_free(handlers);
+    handlers = NULL;
+}
+
+int proto_register(const char *type, proto_handler fn)
+{
+    if (hmap_get(handlers, type)) return -1;
+    /* hmap stores data pointers; a function pointer goes in a small static cell. */
+    proto_handler *cell = malloc(sizeof *cell);
+    if (!cell) return -1;
+    *cell = fn;
+    if (hmap_put(handlers, type, cell) < 0) {
+        free(cell);
+        return -1;
+    }
+    return 0;
+}
+
+void proto_on_open(struct session *s, const char *guest_token)
+{
+    json_t *p = json_pack("{ss,ss,ss,ss,sI}", "playerId", s->who.player_id, "name", s->who.name,
+                          "role", s->who.role, "sessionId", s->session_id, "serverTime",
+                          (json_int_t)loop_wall_ms());
+    if (p && guest_token) json_object_set_new(p, "token", json_string(guest_token));
+    json_t *msg = proto_message("welcome", p);
+    if (msg) session_send_json(s, msg);
+    json_decref(msg);
+}
+
+void proto_on_refused(struct session *s, const char *code)
+{
+    send_error(s, NULL, code,
+               strcmp(code, "TOO_LARGE") == 0 ? "message exceeds the size limit"
+                                              : "binary frames are not accepted: send JSON text");
+}
+
+/* Checks the envelope. Returns the handler, or NULL after answering the error. */
+static proto_handler check_envelope(struct session *s, json_t *msg, struct proto_request *r)
+{
+    if (!json_is_object(msg)) {
+        send_error(s, NULL, "BAD_MESSAGE", "a message must be a JSON object");
+        return NULL;
+    }
+    json_t *id = json_object_get(msg, "id");
+    if (id && (json_is_string(id) ? json_string_length(id) > 128 : !json_is_number(id))) {
+        send_error(s, NULL, "BAD_MESSAGE", "id must be a string (at most 128 bytes) or a number");
+        return NULL;
+    }
+    r->id = id;
+    json_t *type = json_object_get(msg, "type");
+    if (!json_is_string(type)) {
+        send_error(s, id, "BAD_MESSAGE", "type must be a string");
+        return NULL;
+    }
+    json_t *payload = json_object_get(msg, "payload");
+    if (!json_is_object(payload)) {
+        send_error(s, id, "BAD_MESSAGE", "payload must be an object");
+        return NULL;
+    }
+    r->type = json_string_value(type);
+    r->payload = payload;
+    proto_handler *fn = hmap_get(handlers, r->type);
+    metric_add(m_ws_events, fn ? r->type : "unknown", 1);
+    if (!fn) {
+        send_error(s, id, "UNKNOWN_TYPE", "unknown message type");
+        return NULL;
+    }
+    return *fn;
+}
+
+void proto_on_message(struct session *s, const char *data, size_t len)
+{
+    struct proto_request r = {.s = s, .start_us = loop_now_us()};
+    json_error_t err;
+    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    if (!msg) {
+        metric_add(m_ws_events, "invalid", 1);
+        send_error(s, NULL, "BAD_JSON", "message is not valid JSON");
+        return;
+    }
+    proto_handler fn = check_envelope(s, msg, &r);
+    if (fn) fn(&r);
+    json_decref(msg);
+    metric_observe(m_ws_latency, NULL, (double)(loop_now_us() - r.start_us) / 1000.0);
+}

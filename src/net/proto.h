@@ -1,0 +1,61 @@
+/* proto.h - the v1 wire envelope and the dispatch table from message type to handler.
+ *
+ * Each whole text message is checked in the order PROTOCOL.md fixes: JSON (BAD_JSON), envelope
+ * shape (BAD_MESSAGE), type known (UNKNOWN_TYPE); then the handler registered for the type
+ * checks its payload fields (BAD_MESSAGE) and does its work. Modules add their message types
+ * with proto_register() at start-up, so this file never learns about games or rooms.
+ *
+ * Every direct answer to a request goes through proto_reply() or proto_error(), which add
+ * "re" when the request carried an "id". Loop thread only. */
+#ifndef MT_PROTO_H
+#define MT_PROTO_H
+
+#include "session.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct proto_request {
+    struct session *s;
+    const char *type;
+    json_t *id;      /* borrowed; NULL when the client sent none */
+    json_t *payload; /* borrowed; always an object */
+    uint64_t start_us;
+};
+
+typedef void (*proto_handler)(struct proto_request *r);
+
+/* Sets up the table and registers the core types (heartbeat). Returns 0, or -1 on OOM. */
+int proto_init(void);
+void proto_free(void);
+
+/* Adds a handler for type (a static string). Returns 0, or -1 on OOM or a duplicate. */
+int proto_register(const char *type, proto_handler fn);
+
+/* The ws_handlers that connect the socket layer to the table. */
+void proto_on_open(struct session *s, const char *guest_token);
+void proto_on_message(struct session *s, const char *data, size_t len);
+void proto_on_refused(struct session *s, const char *code);
+
+/* Sends {type, payload, re?} to the requester. Takes ownership of payload (NULL: {}). */
+void proto_reply(struct proto_request *r, const char *type, json_t *payload);
+
+/* Sends error {code, message} (with re) to the requester and counts it. */
+void proto_error(struct proto_request *r, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sends an error that answers no particular request (no re). */
+void proto_error_to(struct session *s, const char *code, const char *message);
+
+/* Builds {type, payload} (payload taken; NULL: {}); NULL on OOM. For messages that are not
+ * answers: broadcasts and pushes. */
+json_t *proto_message(const char *type, json_t *payload);
+
+/* Payload field readers. Each returns 0 with *out set (NULL / unchanged when the field is
+ * absent and optional), or -1 after answering BAD_MESSAGE naming the field. */
+int proto_string(struct proto_request *r, const char *key, int required, size_t max_len,
+                 const char **out);
+int proto_integer(struct proto_request *r, const char *key, int required, long min, long max,
+                  long *out);
+
+#endif

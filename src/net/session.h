@@ -1,0 +1,108 @@
+/* session.h - one WebSocket connection: who it is, what it is owed, and its send queue.
+ *
+ * A session is created when a socket finishes its upgrade and freed when lws reports it
+ * closed. Outgoing messages are reference-counted buffers (struct wsbuf) so that one encoded
+ * view can be queued to many sockets without a copy. Each session's queue is capped in bytes:
+ * a client that does not read is disconnected (close 1008) rather than allowed to grow the
+ * server's memory. Loop thread only. */
+#ifndef MT_SESSION_H
+#define MT_SESSION_H
+
+#include "auth.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lws;
+
+/* An encoded message with room before it for the WebSocket frame header (LWS_PRE). */
+struct wsbuf {
+    int refs;
+    size_t len;
+    unsigned char *data; /* len bytes of payload, LWS_PRE bytes of headroom before it */
+};
+
+/* Copies len bytes into a new buffer with one reference. Returns NULL on OOM. */
+struct wsbuf *wsbuf_new(const char *text, size_t len);
+
+/* Serialises msg (compact JSON) into a new buffer. Does not take msg. NULL on OOM. */
+struct wsbuf *wsbuf_from_json(const json_t *msg);
+
+void wsbuf_ref(struct wsbuf *b);
+void wsbuf_unref(struct wsbuf *b);
+
+/* A token bucket: capacity tokens, refilled continuously at capacity per window. */
+struct rate_limit {
+    double tokens;
+    uint64_t last_ms;
+};
+
+/* Takes one token when the bucket has one (returns 1), else returns 0. per_min is the
+ * capacity and the refill per minute. */
+int rate_limit_take(struct rate_limit *rl, int per_min, uint64_t now_ms);
+
+struct outmsg;
+struct membership; /* owned by the room module */
+
+struct session {
+    uint64_t id;
+    char session_id[24];
+    struct lws *wsi; /* NULL once the socket is gone */
+    struct identity who;
+    char peer[48];
+
+    /* Reassembly of a fragmented message. */
+    char *rx;
+    size_t rx_len, rx_cap;
+    int rx_binary;
+    int rx_discard; /* 0, 1: skipping a binary message, 2: skipping an oversized one */
+
+    /* Send queue. */
+    struct outmsg *head, *tail;
+    size_t queued_bytes;
+    int close_code; /* non-zero: close with this code once the queue is written */
+    char close_reason[64];
+
+    struct rate_limit rl_input, rl_chat;
+    int sub_lobby, sub_evolution;
+    struct membership *rooms;
+    struct session *next_of_player; /* the player's other sockets */
+};
+
+/* Creates the session registry. Returns 0, or -1 on OOM. */
+int session_init(size_t send_queue_cap);
+void session_shutdown(void);
+
+/* Creates a session for wsi acting as who. Returns NULL on OOM. */
+struct session *session_new(struct lws *wsi, const struct identity *who, const char *peer);
+
+/* Called when the socket is gone: cancels the queue and frees s. s is no longer valid. */
+void session_free(struct session *s);
+
+/* Queues b (adding a reference). When the queue would exceed its cap the session is closed
+ * with 1008 instead and -1 is returned; the caller keeps its own reference either way. */
+int session_send(struct session *s, struct wsbuf *b);
+
+/* Encodes msg and queues it. Does not take msg. Returns 0 or -1 as session_send. */
+int session_send_json(struct session *s, const json_t *msg);
+
+/* Arranges for the socket to close with code (e.g. 1001, 1009) after the queued messages are
+ * written. The first code set wins. */
+void session_close(struct session *s, int code, const char *reason);
+
+/* Writes queued messages while the socket can take them. Called from the WRITEABLE callback.
+ * Returns 0 to keep the socket, -1 when lws must close it now (the close reason is set). */
+int session_write_some(struct session *s);
+
+/* The first open session of a player, or NULL; walk ->next_of_player for the rest. */
+struct session *session_of_player(const char *player_id);
+
+/* How many sessions and distinct players are open. */
+size_t session_count(void);
+size_t session_player_count(void);
+
+/* Calls fn for every open session. fn may queue messages and close sessions but not free. */
+void session_each(void (*fn)(struct session *s, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,412 @@
+#include "ws.h"
+
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+
+/* Per-connection state. lws zeroes it when the connection is accepted and keeps it across the
+ * upgrade, because HTTP and WebSocket share our one protocol. */
+struct conn {
+    struct http_exchange *http;
+    struct session *session;
+    struct identity who;
+    int guest; /* who was made up at upgrade: issue a token in welcome */
+};
+
+static struct lws_context *context;
+static struct ws_handlers handlers;
+static const struct config *cfg;
+static int draining;
+static void (*drained)(void);
+static lws_retry_bo_t keepalive;
+
+static void copy_header(struct lws *wsi, enum lws_token_indexes h, char *dst, size_t len)
+{
+    dst[0] = '\0';
+    int n = lws_hdr_total_length(wsi, h);
+    if (n > 0 && (size_t)n < len) lws_hdr_copy(wsi, dst, (int)len, h);
+}
+
+static enum http_method request_method(struct lws *wsi)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        enum http_method m;
+    } methods[] = {{WSI_TOKEN_GET_URI, HTTP_GET},        {WSI_TOKEN_POST_URI, HTTP_POST},
+                   {WSI_TOKEN_HEAD_URI, HTTP_HEAD},      {WSI_TOKEN_PUT_URI, HTTP_PUT},
+                   {WSI_TOKEN_DELETE_URI, HTTP_DELETE},  {WSI_TOKEN_PATCH_URI, HTTP_PATCH},
+                   {WSI_TOKEN_OPTIONS_URI, HTTP_OPTIONS}};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (lws_hdr_total_length(wsi, methods[i].tok) > 0) return methods[i].m;
+    return HTTP_OTHER;
+}
+
+/* Rejects an upgrade with a JSON error body. Returns the CONFIRM_UPGRADE "handled" value.
+ * The response is written whole by hand: lws's header helpers answer HTTP/1.0 at this stage,
+ * which strict WebSocket clients refuse to parse. */
+static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *message)
+{
+    char body[256], resp[LWS_PRE + 512];
+    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code,
+                        message);
+    const char *text = status == 401   ? "Unauthorized"
+                       : status == 404 ? "Not Found"
+                                       : "Service Unavailable";
+    int n = snprintf(resp + LWS_PRE, sizeof resp - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                     "connection: close\r\n\r\n%s",
+                     status, text, blen, body);
+    char st[8];
+    snprintf(st, sizeof st, "%d", status);
+    metric_add(m_http_requests, st, 1);
+    lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
+    return 1;
+}
+
+/* Finds the upgrade's token: ?token=... first, then Authorization: Bearer. */
+static int upgrade_token(struct lws *wsi, char *token, size_t len)
+{
+    char arg[1100];
+    const char *value = lws_get_urlarg_by_name(wsi, "token=", arg, (int)sizeof arg);
+    if (value && *value) { /* arg holds "token=..."; value points past the name */
+        util_strlcpy(token, value, len);
+        return 1;
+    }
+    char auth[1100];
+    copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof auth);
+    if (strncasecmp(auth, "Bearer ", 7) == 0 && auth[7]) {
+        util_strlcpy(token, auth + 7, len);
+        return 1;
+    }
+    return 0;
+}
+
+/* Decides who the upgrading client is: the token's player, or a new guest. Returns 0, or -1
+ * with why filled (the client gets 401). */
+static int identify(struct lws *wsi, struct identity *who, int *guest, char *why, size_t whylen)
+{
+    char token[1100];
+    *guest = 0;
+    if (upgrade_token(wsi, token, sizeof token)) return auth_verify(token, who, why, whylen);
+    if (!cfg->allow_guests) {
+        util_strlcpy(why, "a token is required", whylen);
+        return -1;
+    }
+    auth_new_guest(who);
+    *guest = 1;
+    return 0;
+}
+
+/* The first look at an upgrade, while an HTTP answer can still be given (lws has no
+ * per-connection state for us yet: the identity is settled again at the protocol filter). */
+static int on_confirm_upgrade(struct lws *wsi)
+{
+    char path[256];
+    copy_header(wsi, WSI_TOKEN_GET_URI, path, sizeof path);
+    if (strcmp(path, "/ws") != 0)
+        return refuse_upgrade(wsi, 404, "NOT_FOUND", "WebSocket endpoint is /ws");
+    if (draining) return refuse_upgrade(wsi, 503, "SERVER_BUSY", "server is shutting down");
+    if (session_count() >= (size_t)cfg->max_connections)
+        return refuse_upgrade(wsi, 503, "SERVER_BUSY", "too many connections");
+    struct identity who;
+    int guest;
+    char why[128];
+    if (identify(wsi, &who, &guest, why, sizeof why) < 0) {
+        log_msg(LOG_INFO, "upgrade refused", "{ss}", "reason", why);
+        return refuse_upgrade(wsi, 401, "UNAUTHORIZED", why);
+    }
+    return 0;
+}
+
+static int on_established(struct lws *wsi, struct conn *c)
+{
+    char peer[48] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    c->session = session_new(wsi, &c->who, peer);
+    if (!c->session) return -1;
+    char *token = c->guest ? auth_issue(&c->who, 0) : NULL;
+    log_msg(LOG_DEBUG, "socket opened", "{ss,ss,ss}", "conn", c->session->session_id, "player",
+            c->who.player_id, "peer", peer);
+    if (handlers.on_open) handlers.on_open(c->session, token);
+    free(token);
+    return 0;
+}
+
+/* Appends one received fragment. Whole messages go up; binary and oversized ones are refused.
+ * An oversized message is answered at once, but the socket closes only when the rest of it has
+ * been read (or a generous cap passes): closing with unread input would make the kernel send a
+ * reset, and the client would lose the error and the 1009 close frame. */
+static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
+{
+    int first = lws_is_first_fragment(wsi);
+    int last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (first) {
+        s->rx_len = 0;
+        s->rx_discard = 0;
+        s->rx_binary = lws_frame_is_binary(wsi);
+        if (s->rx_binary) {
+            s->rx_discard = 1;
+            if (handlers.on_refused) handlers.on_refused(s, "BAD_MESSAGE");
+        }
+    }
+    if (s->rx_discard) {
+        s->rx_len += len; /* counts discarded bytes of an oversized message */
+        if (s->rx_discard == 2 && (last || s->rx_len > 4 * (size_t)cfg->max_message_bytes))
+            session_close(s, 1009, "message too large");
+        return 0;
+    }
+    if (s->rx_len + len > (size_t)cfg->max_message_bytes) {
+        s->rx_discard = 2;
+        s->rx_len += len;
+        if (handlers.on_refused) handlers.on_refused(s, "TOO_LARGE");
+        if (last) session_close(s, 1009, "message too large");
+        return 0;
+    }
+    if (s->rx_len + len > s->rx_cap) {
+        size_t cap = s->rx_cap ? s->rx_cap : 1024;
+        while (cap < s->rx_len + len)
+            cap *= 2;
+        char *grown = realloc(s->rx, cap);
+        if (!grown) return -1;
+        s->rx = grown;
+        s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    if (last) {
+        size_t n = s->rx_len;
+        s->rx_len = 0;
+        if (handlers.on_message) handlers.on_message(s, s->rx, n);
+        /* Keep small buffers for the next message; give back big ones. */
+        if (s->rx_cap > 4096) {
+            free(s->rx);
+            s->rx = NULL;
+            s->rx_cap = 0;
+        }
+    }
+    return 0;
+}
+
+static int on_http(struct lws *wsi, struct conn *c, const char *uri)
+{
+    if (c->http) http_exchange_detach(c->http); /* a pipelined request replaces an old one */
+    struct http_exchange *x = c->http = http_exchange_new(wsi);
+    if (!x) return -1;
+    x->method = request_method(wsi);
+    util_strlcpy(x->path, uri, sizeof x->path);
+    copy_header(wsi, WSI_TOKEN_HTTP_URI_ARGS, x->query, sizeof x->query);
+    copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, x->authorization, sizeof x->authorization);
+    copy_header(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, x->accept_encoding, sizeof x->accept_encoding);
+    copy_header(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, x->if_none_match, sizeof x->if_none_match);
+    lws_get_peer_simple(wsi, x->peer, sizeof x->peer);
+    char cl[24];
+    copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
+    if (*cl) x->content_length = strtol(cl, NULL, 10);
+    if (draining) {
+        http_respond_error(x, 503, "SERVER_BUSY", "server is shutting down");
+        return 0;
+    }
+    if (x->content_length > cfg->max_body_bytes) {
+        x->body_too_large = 1;
+        http_dispatch(x);
+        return 0;
+    }
+    int has_body =
+        x->content_length > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    if (!has_body) http_dispatch(x);
+    return 0; /* with a body: dispatch at LWS_CALLBACK_HTTP_BODY_COMPLETION */
+}
+
+static int on_http_body(struct conn *c, const char *in, size_t len)
+{
+    struct http_exchange *x = c->http;
+    if (!x || x->responded || x->body_too_large) return 0;
+    if (x->body_len + len > (size_t)cfg->max_body_bytes) {
+        x->body_too_large = 1;
+        return 0;
+    }
+    char *grown = realloc(x->body, x->body_len + len + 1);
+    if (!grown) return -1;
+    x->body = grown;
+    memcpy(x->body + x->body_len, in, len);
+    x->body_len += len;
+    x->body[x->body_len] = '\0';
+    return 0;
+}
+
+static void on_closed(struct conn *c)
+{
+    struct session *s = c->session;
+    if (!s) return;
+    c->session = NULL;
+    log_msg(LOG_DEBUG, "socket closed", "{ss,ss}", "conn", s->session_id, "player",
+            s->who.player_id);
+    if (handlers.on_close) handlers.on_close(s);
+    s->wsi = NULL;
+    session_free(s);
+    if (draining && session_count() == 0 && drained) {
+        void (*done)(void) = drained;
+        drained = NULL;
+        done();
+    }
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(wsi, c, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return on_http_body(c, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (c->http && !c->http->responded) http_dispatch(c->http);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (c->http && c->http->responded) {
+            struct http_exchange *x = c->http;
+            c->http = NULL;
+            return http_exchange_write(x);
+        }
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (c && c->http) {
+            http_exchange_detach(c->http);
+            c->http = NULL;
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return on_confirm_upgrade(wsi);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char why[128];
+        return identify(wsi, &c->who, &c->guest, why, sizeof why) < 0 ? -1 : 0;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        if (c->http) {
+            http_exchange_detach(c->http);
+            c->http = NULL;
+        }
+        return on_established(wsi, c);
+    case LWS_CALLBACK_RECEIVE:
+        return c->session ? on_receive(wsi, c->session, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c->session ? session_write_some(c->session) : -1;
+    case LWS_CALLBACK_CLOSED:
+        on_closed(c);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static struct lws_protocols protocols[] = {
+    {"monkeytown", callback, sizeof(struct conn), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log(int level, const char *line)
+{
+    char msg[256];
+    util_strlcpy(msg, line, sizeof msg);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "{ss}", "detail", msg);
+}
+
+/* The process may hold as many sockets as its hard open-file limit allows; lws sizes its fd
+ * table from the soft limit, so raise that first. */
+static unsigned int raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > 1000000 ? 1000000 : (unsigned int)rl.rlim_cur;
+}
+
+int ws_init(const struct config *config, const struct ws_handlers *h)
+{
+    cfg = config;
+    handlers = *h;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+
+    unsigned int fds = raise_fd_limit();
+    /* Keep some descriptors for files, the database and the watcher, so that when sockets run
+     * out the answer is a clean 503 from the max-connections check, not a failed accept. */
+    unsigned int reserve = 64;
+    if ((unsigned int)cfg->max_connections + reserve > fds) {
+        log_msg(LOG_WARN, "max-connections exceeds the open-file limit: lowering it", "{si,si}",
+                "max_connections", cfg->max_connections, "limit",
+                fds > reserve ? fds - reserve : 1);
+        ((struct config *)cfg)->max_connections = fds > reserve * 2 ? (int)(fds - reserve) : 1;
+    }
+
+    keepalive.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
+    keepalive.secs_since_valid_hangup = (uint16_t)cfg->ping_timeout_s;
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *foreign[1] = {loop_uv()};
+    info.port = cfg->port; /* 0: the kernel picks a free port */
+    info.iface = cfg->host;
+    info.protocols = protocols;
+    info.options =
+        LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign;
+    info.fd_limit_per_thread = fds;
+    info.count_threads = 1;
+    info.retry_and_idle_policy = &keepalive;
+    info.timeout_secs = 20;      /* handshakes and HTTP transactions that stall */
+    info.keepalive_timeout = 30; /* idle HTTP keep-alive */
+    info.max_http_header_pool = 256;
+    info.pt_serv_buf_size = 16384;
+    context = lws_create_context(&info);
+    if (!context) {
+        log_msg(LOG_ERROR, "cannot listen", "{ss,si}", "host", cfg->host, "port", cfg->port);
+        return -1;
+    }
+    return 0;
+}
+
+int ws_port(void)
+{
+    struct lws_vhost *vh = context ? lws_get_vhost_by_name(context, "default") : NULL;
+    return vh ? lws_get_vhost_listen_port(vh) : -1;
+}
+
+static void close_going_away(struct session *s, void *arg)
+{
+    session_close(s, 1001, "server shutting down");
+}
+
+void ws_drain(void (*done)(void))
+{
+    draining = 1;
+    drained = done;
+    if (session_count() == 0) {
+        drained = NULL;
+        done();
+        return;
+    }
+    session_each(close_going_away, NULL);
+    loop_pump();
+}
+
+void ws_free(void)
+{
+    if (context) lws_context_destroy(context);
+    context = NULL;
+}

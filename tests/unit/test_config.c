@@ -1,0 +1,84 @@
+/* Unit tests for config.c: defaults, precedence flag > env > file > default, validation. */
+#include "config.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static enum config_result load(struct config *c, char *err, int argc, char **argv)
+{
+    return config_load(c, argc, argv, err, 512);
+}
+
+int main(void)
+{
+    struct config c;
+    char err[512];
+    char *none[] = {"monkeytown"};
+
+    unsetenv("MONKEYTOWN_PORT");
+    is_int(load(&c, err, 1, none), CONFIG_OK, "defaults load");
+    is_int(c.port, 8080, "default port");
+    is_int(c.max_connections, 10000, "default max-connections");
+    is_int(c.ping_interval_s, 30, "default ping interval");
+    is_int(c.ping_timeout_s, 60, "default ping timeout");
+    is_int(c.max_message_bytes, 16384, "default message limit");
+    is_int(c.allow_guests, 1, "guests allowed by default");
+    config_free(&c);
+
+    char path[] = "/tmp/mt-config-XXXXXX";
+    int fd = mkstemp(path);
+    const char *text = "# comment\nport = 7000\nlog_level = warn\nmax-connections=50 # trailing\n";
+    ok(write(fd, text, strlen(text)) == (ssize_t)strlen(text), "wrote config file");
+    close(fd);
+
+    char *with_file[] = {"monkeytown", "--config", path};
+    is_int(load(&c, err, 3, with_file), CONFIG_OK, "file loads");
+    is_int(c.port, 7000, "file beats default");
+    is_str(c.log_level, "warn", "file key with underscore");
+    is_int(c.max_connections, 50, "trailing comment ignored");
+    config_free(&c);
+
+    setenv("MONKEYTOWN_PORT", "7100", 1);
+    is_int(load(&c, err, 3, with_file), CONFIG_OK, "env loads");
+    is_int(c.port, 7100, "env beats file");
+    config_free(&c);
+
+    char *with_flag[] = {"monkeytown", "--config", path, "--port=7200"};
+    is_int(load(&c, err, 4, with_flag), CONFIG_OK, "flag loads");
+    is_int(c.port, 7200, "flag beats env");
+    config_free(&c);
+    unsetenv("MONKEYTOWN_PORT");
+
+    char *bad_port[] = {"monkeytown", "--port", "70000"};
+    is_int(load(&c, err, 3, bad_port), CONFIG_INVALID, "port out of range refused");
+    ok(strstr(err, "port") != NULL, "message names the key: %s", err);
+    config_free(&c);
+
+    setenv("MONKEYTOWN_MAX_CONNECTIONS", "lots", 1);
+    is_int(load(&c, err, 1, none), CONFIG_INVALID, "non-numeric env refused");
+    ok(strstr(err, "max-connections") && strstr(err, "MONKEYTOWN_MAX_CONNECTIONS"),
+       "message names key and source: %s", err);
+    config_free(&c);
+    unsetenv("MONKEYTOWN_MAX_CONNECTIONS");
+
+    char *bad_level[] = {"monkeytown", "--log-level", "loud"};
+    is_int(load(&c, err, 3, bad_level), CONFIG_INVALID, "unknown log level refused");
+    config_free(&c);
+
+    char *unknown[] = {"monkeytown", "--colour", "blue"};
+    is_int(load(&c, err, 3, unknown), CONFIG_INVALID, "unknown flag refused");
+    config_free(&c);
+
+    char *prod[] = {"monkeytown", "--mode", "production"};
+    is_int(load(&c, err, 3, prod), CONFIG_INVALID, "production without a secret refused");
+    ok(strstr(err, "jwt-secret") != NULL, "names jwt-secret");
+    config_free(&c);
+
+    char *pings[] = {"monkeytown", "--ping-interval", "10", "--ping-timeout", "5"};
+    is_int(load(&c, err, 5, pings), CONFIG_INVALID, "timeout not above interval refused");
+    config_free(&c);
+
+    unlink(path);
+    return done_testing();
+}
