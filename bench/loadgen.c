@@ -234,6 +234,9 @@ static struct {
 
     long rss_before, rss_after, self_rss_before, self_rss_after;
     int rss_after_taken;
+    /* CPU seconds (user + system) at the start and the end of the measuring window */
+    double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1;
+    int cpu0_taken;
     int interrupted;
     int finished;
 } g;
@@ -288,6 +291,32 @@ static long read_rss_kib(long pid)
         }
     fclose(f);
     return v;
+}
+
+/* user + system CPU seconds of a process (pid > 0, from /proc/PID/stat) or of this one */
+static double read_cpu_s(long pid)
+{
+    if (pid <= 0) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) != 0) return -1.0;
+        return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    }
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1.0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *p = strrchr(line, ')'); /* the command name may hold spaces */
+    if (!p) return -1.0;
+    unsigned long long ut = 0, st = 0;
+    /* after ')': state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1.0;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
 }
 
 /* ------------------------------------------------------- SHA-1 and base64 */
@@ -994,6 +1023,14 @@ static void print_report(void)
     double per_conn = g.held_at_end ? (double)rss_delta / g.held_at_end : NAN;
     long self_delta = g.self_rss_after - g.self_rss_before;
     double self_per_conn = g.held_at_end ? (double)self_delta * 1024.0 / g.held_at_end : NAN;
+    /* CPU over the measuring window, in % of one core (NAN when not known) */
+    double srv_cpu_pct = NAN, self_cpu_pct = NAN;
+    if (g.cpu0_taken && g.rss_after_taken && ms > 0) {
+        if (opt.server_pid > 0 && g.srv_cpu0 >= 0 && g.srv_cpu1 >= 0)
+            srv_cpu_pct = (g.srv_cpu1 - g.srv_cpu0) * 100.0 / ms;
+        if (g.self_cpu0 >= 0 && g.self_cpu1 >= 0)
+            self_cpu_pct = (g.self_cpu1 - g.self_cpu0) * 100.0 / ms;
+    }
 
     if (opt.json) {
         json_t *o = json_object();
@@ -1061,6 +1098,13 @@ static void print_report(void)
         json_object_set_new(m, "pings", json_integer((json_int_t)g.pings));
         json_object_set_new(o, "messages", m);
         json_object_set_new(o, "rtt_ms", hist_json(&g.rtt));
+        /* the RTT histogram itself, so that several processes' reports can be merged:
+         * [bucket value in µs, count] for every non-empty bucket */
+        json_t *hb = json_array();
+        for (unsigned i = 0; i < H_BUCKETS; i++)
+            if (g.rtt.b[i])
+                json_array_append_new(hb, json_pack("[f,I]", h_value(i), (json_int_t)g.rtt.b[i]));
+        json_object_set_new(o, "rtt_hist_us", hb);
         if (opt.server_pid > 0) {
             json_t *r = json_object();
             json_object_set_new(r, "pid", json_integer(opt.server_pid));
@@ -1074,11 +1118,13 @@ static void print_report(void)
         } else {
             json_object_set_new(o, "server_rss", json_null());
         }
+        json_object_set_new(o, "server_cpu_pct", jnum_or_null(srv_cpu_pct));
         json_t *lg = json_object();
         json_object_set_new(lg, "rss_before_kib", json_integer(g.self_rss_before));
         json_object_set_new(lg, "rss_after_kib", json_integer(g.self_rss_after));
         json_object_set_new(lg, "per_held_conn_bytes", jnum_or_null(self_per_conn));
         json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
+        json_object_set_new(lg, "cpu_pct", jnum_or_null(self_cpu_pct));
         json_object_set_new(o, "loadgen", lg);
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (s) {
@@ -1128,9 +1174,9 @@ static void print_report(void)
     print_hist("handshake (connect->welcome) ms", &g.handshake);
     printf("ramp %.2f s, measured %.2f s\n", ramp_secs(), ms);
     printf("messages: sent %llu, replies %llu, target rate %.1f/s, achieved send rate %.1f/s, "
-           "reply rate %.1f/s, skipped (backpressure) %llu\n",
+           "reply rate %.1f/s, skipped (backpressure) %llu, server pings %llu\n",
            (unsigned long long)g.hb_sent, (unsigned long long)g.hb_replies, opt.rate, achieved,
-           reply_rate, (unsigned long long)g.hb_skipped);
+           reply_rate, (unsigned long long)g.hb_skipped, (unsigned long long)g.pings);
     if (g.srv_errors || g.other_msgs || g.bad_json || g.hb_bad) {
         printf("  server errors %llu", (unsigned long long)g.srv_errors);
         for (unsigned i = 0; i < g.error_codes.n; i++)
@@ -1148,6 +1194,9 @@ static void print_report(void)
     printf("loadgen rss: before %ld KiB, after %ld KiB, %s B per held connection (conn struct %zu "
            "B)\n",
            g.self_rss_before, g.self_rss_after, fmt_num(b, self_per_conn, 0), sizeof(struct conn));
+    char c1[32], c2[32];
+    printf("cpu over the measuring window (%% of one core): server %s, loadgen %s\n",
+           fmt_num(c1, srv_cpu_pct, 1), fmt_num(c2, self_cpu_pct, 1));
     fflush(stdout);
 }
 
@@ -1160,6 +1209,8 @@ static void take_after_snapshot(void)
     g.held_at_end = g.nopen;
     if (opt.server_pid > 0) g.rss_after = read_rss_kib(opt.server_pid);
     g.self_rss_after = read_rss_kib(0);
+    if (opt.server_pid > 0) g.srv_cpu1 = read_cpu_s(opt.server_pid);
+    g.self_cpu1 = read_cpu_s(0);
 }
 
 static void finish(void)
@@ -1189,6 +1240,9 @@ static void begin_measure(uint64_t now)
     g.t_ramp_end = now;
     g.t_meas0 = now;
     g.sched_base = 0;
+    if (opt.server_pid > 0) g.srv_cpu0 = read_cpu_s(opt.server_pid);
+    g.self_cpu0 = read_cpu_s(0);
+    g.cpu0_taken = 1;
     g.cursor = 0;
     if (g.nopen == 0) { /* nothing to measure */
         g.t_meas_end = now;

@@ -14,6 +14,9 @@
 #   LOCAL_IPS=auto   --local-ip-range for each process (auto: 16 when CONNECTIONS > 25000)
 #   PORT=            fixed port instead of a free one
 #   LOADGEN=         mt-loadgen binary (default: next to the server, build/bench, or built on the fly)
+#   MAX_CONN=        the server's --max-connections (default CONNECTIONS+1024; the server lowers
+#                    it to its open-file limit minus 64 by itself)
+#   MAX_HANDSHAKES=  --max-handshakes for each mt-loadgen process (default: mt-loadgen's, 256)
 #   SERVER_ARGS=     extra server arguments
 #   TEXT=1           human-readable reports instead of JSON (no combined summary)
 set -u
@@ -37,6 +40,8 @@ PER_PROC=${PER_PROC:-9000}
 LOCAL_IPS=${LOCAL_IPS:-auto}
 SERVER_ARGS=${SERVER_ARGS:-}
 TEXT=${TEXT:-0}
+MAX_CONN=${MAX_CONN:-$((N + 1024))}
+MAX_HANDSHAKES=${MAX_HANDSHAKES:-}
 
 die() { echo "run_conn: $*" >&2; exit 1; }
 
@@ -111,7 +116,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
-"$BIN" --host 127.0.0.1 --port "$PORT" --max-connections $((N + 1024)) --log-level warn $SERVER_ARGS \
+"$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn $SERVER_ARGS \
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 
@@ -145,6 +150,7 @@ for i in $(seq 1 "$P"); do
         --rate "$(awk -v r="$RATE" -v n="$n" -v t="$N" 'BEGIN{printf "%.3f", r*n/t}')"
         --ramp-rate "$(awk -v r="$RAMP_RATE" -v n="$n" -v t="$N" 'BEGIN{printf "%.3f", r*n/t}')")
     [ "$LOCAL_IPS" -gt 0 ] && args+=(--local-ip-range "$LOCAL_IPS")
+    [ -n "$MAX_HANDSHAKES" ] && args+=(--max-handshakes "$MAX_HANDSHAKES")
     [ "$TEXT" = 1 ] || args+=(--json)
     "$LOADGEN" "${args[@]}" >"$OUT/report.$i" 2>"$OUT/stderr.$i" &
     LG_PIDS+=($!)
@@ -156,6 +162,11 @@ LG_PIDS=()
 HWM=$(awk '/^VmHWM:/{print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
 alive=1
 kill -0 "$SERVER_PID" 2>/dev/null || alive=0
+# does the server still answer HTTP? (status code of GET /health/live, 000 if no answer in 5 s)
+LIVE=000
+if [ "$alive" = 1 ] && command -v curl >/dev/null 2>&1; then
+    LIVE=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$PORT/health/live")
+fi
 
 for i in $(seq 1 "$P"); do
     echo "== mt-loadgen $i/$P"
@@ -164,9 +175,10 @@ for i in $(seq 1 "$P"); do
 done
 
 if [ "$TEXT" != 1 ] && command -v python3 >/dev/null 2>&1; then
-    python3 - "$OUT" "$P" "${RSS0:-}" "${HWM:-}" "$alive" <<'EOF'
-import json, sys
+    python3 - "$OUT" "$P" "${RSS0:-}" "${HWM:-}" "$alive" "$LIVE" <<'EOF'
+import json, math, sys
 out, p, rss0, hwm, alive = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "1"
+live = sys.argv[6]
 reps = []
 for i in range(1, p + 1):
     try:
@@ -186,11 +198,37 @@ print(f"connections: attempted {c('attempted')}, established {c('established')},
 fl = {k: s(lambda r: r['failures'][k]) for k in ("connect_error", "http_status", "closed", "timeout", "protocol")}
 print("failures: " + ", ".join(f"{k} {v}" for k, v in fl.items()))
 print(f"messages: sent {sent}, replies {replies}, send rate {sent / meas:.1f}/s")
-p99 = [r["rtt_ms"]["p99"] for r in reps if r["rtt_ms"]["p99"] is not None]
-mx = [r["rtt_ms"]["max"] for r in reps if r["rtt_ms"]["max"] is not None]
-p50 = [r["rtt_ms"]["p50"] for r in reps if r["rtt_ms"]["p50"] is not None]
-if p99:
-    print(f"rtt ms (per process, worst): p50 {max(p50):.3f}, p99 {max(p99):.3f}, max {max(mx):.3f}")
+fl_http = {}
+for r in reps:
+    for k, v in r["failures"].get("http_statuses", {}).items():
+        fl_http[k] = fl_http.get(k, 0) + v
+if fl_http:
+    print("http statuses: " + ", ".join(f"{k} x{v}" for k, v in sorted(fl_http.items())))
+# merged RTT histogram: same buckets and rank rule as mt-loadgen, clamped to the exact min/max
+hist = {}
+for r in reps:
+    for v, n in r.get("rtt_hist_us", []):
+        hist[v] = hist.get(v, 0) + n
+total = sum(hist.values())
+if total:
+    mn = min(r["rtt_ms"]["min"] for r in reps if r["rtt_ms"]["min"] is not None)
+    mx = max(r["rtt_ms"]["max"] for r in reps if r["rtt_ms"]["max"] is not None)
+    mean = sum(r["rtt_ms"]["mean"] * r["rtt_ms"]["samples"] for r in reps if r["rtt_ms"]["samples"]) / total
+    def pct(q):
+        rank = max(1, math.ceil(q / 100.0 * total))
+        cum = 0
+        for v in sorted(hist):
+            cum += hist[v]
+            if cum >= rank:
+                return min(max(v / 1000.0, mn), mx)
+        return mx
+    print(f"rtt ms (all processes merged): p50 {pct(50):.3f}, p95 {pct(95):.3f}, p99 {pct(99):.3f}, "
+          f"max {mx:.3f}, mean {mean:.3f} (n={total})")
+cpu = [r.get("server_cpu_pct") for r in reps if r.get("server_cpu_pct") is not None]
+lcpu = [r["loadgen"].get("cpu_pct") for r in reps if r["loadgen"].get("cpu_pct") is not None]
+if cpu:
+    print(f"cpu over the measuring window (% of one core): server {sum(cpu) / len(cpu):.1f}, "
+          f"mt-loadgen processes {sum(lcpu):.1f} in total")
 rs = [r["server_rss"] for r in reps if r.get("server_rss") and r["server_rss"]["after_kib"] is not None]
 before = int(rss0) if rss0 else min((x["before_kib"] for x in rs if x["before_kib"] is not None), default=None)
 if rs and before is not None and held:
@@ -199,9 +237,14 @@ if rs and before is not None and held:
           f"per held connection {(after - before) / held:.2f} KiB")
     if hwm:
         print(f"server peak rss (VmHWM) {hwm} KiB, {(int(hwm) - before) / held:.2f} KiB per held connection")
-print(f"server alive at end: {'yes' if alive else 'NO'}")
+print(f"server alive at end: {'yes' if alive else 'NO'}; GET /health/live: {live}")
 EOF
 fi
 [ "$alive" = 1 ] || { echo "run_conn: the server died during the run; log:" >&2; tail -n 30 "$OUT/server.log" >&2; rc=1; }
+[ "$TEXT" = 1 ] && echo "server alive at end: $([ "$alive" = 1 ] && echo yes || echo NO); GET /health/live: $LIVE"
+if [ -s "$OUT/server.log" ]; then
+    echo "== server log (warnings and errors, first 20 lines)"
+    head -n 20 "$OUT/server.log"
+fi
 cleanup
 exit $rc

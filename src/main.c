@@ -3,15 +3,23 @@
  * Start-up order: config (exit 2 on a bad value), log level, loop, metrics, identities,
  * sessions, protocol table, HTTP routes, then the listening socket last, so that nothing is
  * accepted before every module is ready. Shutdown runs the other way round. */
+#include "api_games.h"
 #include "api_health.h"
 #include "auth.h"
 #include "config.h"
+#include "game_proto.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "lua_vm.h"
+#include "matchmaker.h"
 #include "metrics.h"
 #include "proto.h"
+#include "room.h"
+#include "scripts.h"
 #include "session.h"
+#include "trusted.h"
+#include "workers.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -56,21 +64,37 @@ static int storage_check(json_t *out, void *arg)
     return ok;
 }
 
+static int scripts_check(json_t *out, void *arg)
+{
+    json_t *games = scripts_games_json();
+    size_t i, live = 0;
+    json_t *g;
+    json_array_foreach(games, i, g) live += json_is_true(json_object_get(g, "available"));
+    json_decref(games);
+    json_object_set_new(out, "games", json_integer((json_int_t)live));
+    return live > 0;
+}
+
 static int start(void)
 {
     static const struct ws_handlers handlers = {
         .on_open = proto_on_open,
         .on_message = proto_on_message,
         .on_refused = proto_on_refused,
+        .on_close = game_proto_session_closed,
     };
     if (mkdir(cfg.data_dir, 0700) < 0 && errno != EEXIST) {
         log_msg(LOG_ERROR, "cannot create the data directory", "{ss,ss}", "dir", cfg.data_dir,
                 "error", strerror(errno));
         return -1;
     }
-    if (loop_init() < 0 || metrics_init_server() < 0 || auth_init(&cfg) < 0 ||
+    if (vm_global_init() < 0 || loop_init() < 0 || metrics_init_server() < 0 ||
+        auth_init(&cfg) < 0 || workers_init(cfg.workers) < 0 || trusted_init(cfg.lua_dir) < 0 ||
         session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0 ||
-        api_health_init() < 0 || health_add_check("storage", storage_check, NULL) < 0)
+        scripts_init(&cfg) < 0 || rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 ||
+        game_proto_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 ||
+        health_add_check("storage", storage_check, NULL) < 0 ||
+        health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
     if (ws_init(&cfg, &handlers) < 0) return -1;
 
@@ -85,6 +109,11 @@ static int start(void)
 static void stop(void)
 {
     ws_free();
+    workers_shutdown();
+    matchmaker_shutdown();
+    rooms_shutdown();
+    scripts_shutdown();
+    trusted_free();
     if (sig_term) event_free(sig_term);
     if (sig_int) event_free(sig_int);
     if (shutdown_timer) event_free(shutdown_timer);

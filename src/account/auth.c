@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static unsigned char secret[64];
@@ -80,6 +81,15 @@ int auth_verify(const char *token, struct identity *out, char *why, size_t whyle
     }
     jwt_free(jwt);
     return rc;
+}
+
+int auth_bearer(const char *authorization, struct identity *out, char *why, size_t whylen)
+{
+    if (strncasecmp(authorization, "Bearer ", 7) != 0 || !authorization[7]) {
+        snprintf(why, whylen, "missing Authorization: Bearer token");
+        return -1;
+    }
+    return auth_verify(authorization + 7, out, why, whylen);
 }
 
 void auth_new_guest(struct identity *out)

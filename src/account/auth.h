@@ -29,6 +29,10 @@ char *auth_issue(const struct identity *id, long ttl);
  * *out and returns 0; otherwise returns -1 and writes the reason into why[whylen]. */
 int auth_verify(const char *token, struct identity *out, char *why, size_t whylen);
 
+/* Verifies an "Authorization: Bearer <token>" header value. Returns 0 with *out filled, or -1
+ * with the reason in why. */
+int auth_bearer(const char *authorization, struct identity *out, char *why, size_t whylen);
+
 /* Makes a fresh guest identity: new player id, name "Guest-xxxx", role "player". */
 void auth_new_guest(struct identity *out);
 

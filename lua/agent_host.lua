@@ -1,0 +1,113 @@
+-- agent_host.lua: runs one agent for one seat of one room. Trusted.
+--
+-- Each agent seat has its own Lua state (src/game/agent.c), so an agent sees nothing but its
+-- seat's view and legal actions: it cannot reach the referee, the room's real state, other
+-- rooms or the process. The game's own rules are loaded here too, in a sandbox of their own,
+-- to back ctx.model (search on copies).
+
+local sandbox = ...
+local type, pairs, pcall, tostring, select = type, pairs, pcall, tostring, select
+local deep_copy = sandbox.deep_copy
+local json = sandbox.new_json()
+
+local H = {}
+local agent, game, seat, seats, rng, model
+
+local function load(files, helpers, prefix, main, random)
+  local env = sandbox.new_env({ files = files, helpers = helpers, prefix = prefix, random = random })
+  local fn, err = sandbox.load_text(files[main], prefix .. main, env)
+  if not fn then error(err, 0) end
+  return fn()
+end
+
+local function check_agent(a)
+  if type(a) ~= "table" then error("an agent must return a table", 0) end
+  if type(a.name) ~= "string" then error("agent.name must be a string", 0) end
+  if a.choose == nil and a.act == nil then error("an agent needs choose or act", 0) end
+  if a.choose ~= nil and type(a.choose) ~= "function" then error("agent.choose must be a function", 0) end
+  if a.act ~= nil and type(a.act) ~= "function" then error("agent.act must be a function", 0) end
+  if type(a.games) ~= "table" then error("agent.games must be a list of game names or { \"*\" }", 0) end
+end
+
+local function meta_of(a)
+  local games = {}
+  for _, g in pairs(a.games) do
+    if type(g) == "string" then games[#games + 1] = g end
+  end
+  return {
+    name = a.name,
+    title = type(a.title) == "string" and a.title or a.name,
+    personality = type(a.personality) == "string" and a.personality or "",
+    games = games,
+    choose = a.choose ~= nil,
+    act = a.act ~= nil,
+  }
+end
+
+-- Validates an agent version on its own: loads it and checks its shape. Returns the meta as
+-- JSON.
+function H.validate(agent_files, helpers, main)
+  local a = load(agent_files, helpers, "agents/", main, sandbox.new_random(1))
+  check_agent(a)
+  if type(a.tests) == "function" then
+    local failures = {}
+    a.tests({
+      ok = function(c, name) if not c then failures[#failures + 1] = tostring(name) end end,
+      eq = function(g, w, name)
+        if not sandbox.deep_equal(g, w) then failures[#failures + 1] = tostring(name) end
+      end,
+    })
+    if #failures > 0 then error("self-test failed: not ok: " .. failures[1], 0) end
+  end
+  return json.encode(meta_of(a))
+end
+
+local function model_ctx()
+  local events = {}
+  return { random = rng, now = 0, seats = seats, emit = function() end, log = function() end,
+           config = {} }
+end
+
+-- Sets up the agent for seat of a room playing the given game.
+function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat_, seats_, seed)
+  seat, seats = seat_, seats_
+  rng = sandbox.new_random(seed)
+  game = load(game_files, helpers, game_prefix, "game.lua", sandbox.new_random(seed + 1))
+  agent = load(agent_files, helpers, "agents/", agent_main, rng)
+  check_agent(agent)
+  model = {
+    copy = function(s) return deep_copy(s) end,
+    legal = function(s, who) return game.legal and game.legal(s, who) or {} end,
+    apply = function(s, who, action)
+      local c = deep_copy(s)
+      game.apply(c, who, action, model_ctx())
+      return c
+    end,
+    to_move = function(s) return game.to_move and game.to_move(s) or nil end,
+    outcome = function(s) return game.outcome and game.outcome(s) or nil end,
+  }
+  return json.encode(meta_of(agent))
+end
+
+local function ctx_for(now)
+  return { random = rng, now = now, seat = seat, seats = seats, model = model, config = {},
+           log = function() end }
+end
+
+-- Turn-based: returns action_json, reasoning (a string or nil).
+function H.choose(view_json, legal_json, now)
+  local view, legal = json.decode(view_json), json.decode(legal_json)
+  local action, why = agent.choose(view, legal, ctx_for(now))
+  if action == nil then error("choose returned no action", 0) end
+  return json.encode(action), type(why) == "string" and why:sub(1, 500) or nil
+end
+
+-- Real-time: returns action_json or nil.
+function H.act(view_json, now)
+  if not agent.act then return nil end
+  local action = agent.act(json.decode(view_json), ctx_for(now))
+  if action == nil then return nil end
+  return json.encode(action)
+end
+
+return H

@@ -1,0 +1,240 @@
+-- referee.lua: the rules around a game, for one room. Trusted.
+--
+-- Loaded into the room's Lua state by the C core (src/game/room.c), which passes the sandbox
+-- module. The referee owns the game's state table; the game script only sees it through its
+-- own functions, called with the arguments GAME_API.md fixes. The C side owns everything
+-- about sockets, seats, sequence numbers and time: it calls the functions below and gets
+-- plain values and JSON strings back.
+--
+-- An applied action runs on a copy of the state: if the script fails (error, CPU or memory
+-- limit), the copy is dropped and the state is exactly what it was before.
+
+local sandbox = ...
+local type, pairs, ipairs, error, pcall, tostring, select =
+  type, pairs, ipairs, error, pcall, tostring, select
+local deep_copy, floor = sandbox.deep_copy, math.floor
+local json = sandbox.new_json()
+
+local R = {}
+local game, state, rng, referee_rng, seats, config
+local log_lines = {}
+
+local function check_game(g)
+  if type(g) ~= "table" then error("game.lua must return a table", 0) end
+  if type(g.name) ~= "string" then error("game.name must be a string", 0) end
+  if type(g.setup) ~= "function" then error("game.setup must be a function", 0) end
+  if type(g.players) ~= "table" or type(g.players.min) ~= "number" or
+     type(g.players.max) ~= "number" or g.players.min < 1 or g.players.max < g.players.min or
+     g.players.max > 16 then
+    error("game.players must be { min = 1.., max = min..16 }", 0)
+  end
+  local rate = g.tick_rate or 0
+  if type(rate) ~= "number" or rate < 0 or rate > 60 or rate ~= floor(rate) then
+    error("game.tick_rate must be a whole number from 0 to 60", 0)
+  end
+  if rate == 0 and type(g.apply) ~= "function" then error("a turn-based game needs apply", 0) end
+  if rate == 0 and type(g.to_move) ~= "function" then error("a turn-based game needs to_move", 0) end
+  if rate > 0 and type(g.tick) ~= "function" then error("a real-time game needs tick", 0) end
+  for _, f in ipairs({ "legal", "validate", "apply", "tick", "view", "outcome", "tests", "to_move" }) do
+    if g[f] ~= nil and type(g[f]) ~= "function" then error("game." .. f .. " must be a function", 0) end
+  end
+end
+
+-- Loads the game's files into a fresh sandbox and returns the game table.
+local function load_game(files, helpers, prefix, random)
+  local env = sandbox.new_env({ files = files, helpers = helpers, prefix = prefix, random = random })
+  local fn, err = sandbox.load_text(files["game.lua"], prefix .. "game.lua", env)
+  if not fn then error(err, 0) end
+  local g = fn()
+  check_game(g)
+  return g
+end
+
+local function meta_of(g)
+  return {
+    name = g.name, title = type(g.title) == "string" and g.title or g.name,
+    min = g.players.min, max = g.players.max, tick_rate = g.tick_rate or 0,
+    send_rate = type(g.send_rate) == "number" and g.send_rate or nil,
+    turn_time_ms = type(g.turn_time_ms) == "number" and g.turn_time_ms or nil,
+    on_timeout = g.on_timeout == "forfeit" and "forfeit" or (g.legal and "random" or "forfeit"),
+    quick_fill = type(g.quick_fill) == "number" and g.quick_fill or nil,
+    has_legal = g.legal ~= nil,
+  }
+end
+
+local function new_ctx(now, events)
+  local ctx = { random = rng, now = now, seats = seats, config = config }
+  ctx.emit = function(event, seat)
+    if type(event) ~= "table" then error("ctx.emit: event must be a table", 2) end
+    if seat ~= nil and (type(seat) ~= "number" or seat < 1 or seat > seats) then
+      error("ctx.emit: seat must be 1.." .. seats, 2)
+    end
+    if #events >= 256 then error("ctx.emit: more than 256 events in one call", 2) end
+    events[#events + 1] = { json.encode(event), seat }
+  end
+  ctx.log = function(...)
+    if #log_lines >= 20 then return end
+    local parts = {}
+    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    log_lines[#log_lines + 1] = table.concat(parts, " "):sub(1, 1000)
+  end
+  return ctx
+end
+
+-- Validates a version: loads it, checks its shape, runs its self-test. Returns the meta table
+-- (as JSON) or raises the first failure.
+function R.validate(files, helpers, prefix)
+  local random = sandbox.new_random(1)
+  local g = load_game(files, helpers, prefix, random)
+  if g.tests then
+    local failures = {}
+    local t = {}
+    t.ok = function(cond, name)
+      if not cond then failures[#failures + 1] = "not ok: " .. tostring(name) end
+    end
+    t.eq = function(got, want, name)
+      if not sandbox.deep_equal(got, want) then
+        failures[#failures + 1] = "not ok: " .. tostring(name) .. " (got " ..
+          json.encode({ got }) .. ", want " .. json.encode({ want }) .. ")"
+      end
+    end
+    t.new = function(cfg, seed)
+      rng = sandbox.new_random(seed or 1)
+      seats = g.players.max
+      config = cfg or {}
+      local events = {}
+      local ctx = new_ctx(0, events)
+      local s = g.setup(ctx, config)
+      return s, ctx
+    end
+    g.tests(t)
+    if #failures > 0 then error("self-test failed: " .. failures[1], 0) end
+  end
+  return json.encode(meta_of(g))
+end
+
+-- Starts the room's game. config_json may be nil. Returns the meta table as JSON.
+function R.setup(files, helpers, prefix, config_json, seed, seat_count)
+  rng = sandbox.new_random(seed)
+  referee_rng = sandbox.new_random(seed * 7 + 3)
+  game = load_game(files, helpers, prefix, rng)
+  seats = seat_count
+  config = config_json and json.decode(config_json) or {}
+  if type(config) ~= "table" then config = {} end
+  local events = {}
+  state = game.setup(new_ctx(0, events), config)
+  if type(state) ~= "table" then error("setup must return a table", 0) end
+  return json.encode(meta_of(game))
+end
+
+function R.to_move()
+  if not game.to_move then return nil end
+  local seat = game.to_move(state)
+  if type(seat) ~= "number" then return nil end
+  return seat
+end
+
+local function outcome_json(s)
+  if not game.outcome then return nil end
+  local o = game.outcome(s)
+  if o == nil then return nil end
+  if type(o) ~= "table" then error("outcome must return a table or nil", 0) end
+  local r = {}
+  if type(o.winner) == "number" then r.winner = o.winner end
+  if o.draw == true then r.draw = true end
+  if type(o.scores) == "table" then r.scores = o.scores end
+  r.reason = type(o.reason) == "string" and o.reason or (r.draw and "draw" or "win")
+  return json.encode(r)
+end
+
+-- Checks and applies one action for seat. Returns one of:
+--   "not_your_turn"
+--   "illegal", reason
+--   "ok", events, outcome_json_or_nil
+-- where events is an array of { event_json, seat_or_nil }.
+function R.input(seat, action_json, now, turn_based)
+  local ok, action = pcall(json.decode, action_json)
+  if not ok then return "illegal", "action is not valid JSON" end
+  if turn_based and R.to_move() ~= seat then return "not_your_turn" end
+  if game.validate then
+    local valid, reason = game.validate(state, seat, action)
+    if not valid then return "illegal", type(reason) == "string" and reason or "illegal action" end
+  end
+  if not turn_based then return "ok", {}, nil end -- real-time: queued for the next tick
+  local events = {}
+  local next_state = deep_copy(state)
+  game.apply(next_state, seat, action, new_ctx(now, events))
+  local over = outcome_json(next_state)
+  state = next_state
+  return "ok", events, over
+end
+
+-- Advances a real-time game by one tick. inputs: array of { seat, action_json }.
+-- Returns events, outcome_json_or_nil.
+function R.tick(inputs, now)
+  local list = {}
+  for i, input in ipairs(inputs) do
+    local ok, action = pcall(json.decode, input[2])
+    if ok then list[#list + 1] = { seat = input[1], action = action, input[1], action } end
+  end
+  local events = {}
+  game.tick(state, new_ctx(now, events), list)
+  return events, outcome_json(state)
+end
+
+local function view_for(seat)
+  if game.view then return game.view(state, seat) end
+  return state
+end
+
+-- Returns the JSON view of seat (nil: spectator), and when seat is to move and the game
+-- defines legal, the JSON list of its legal actions.
+function R.view(seat, to_move)
+  local v = json.encode(view_for(seat))
+  local legal
+  if seat ~= nil and seat == to_move and game.legal then
+    local l = game.legal(state, seat)
+    if type(l) == "table" and #l > 0 then legal = json.encode(l) end
+  end
+  return v, legal
+end
+
+-- A legal action for seat picked by the referee's own generator (never the game's, so
+-- replaying the recorded action reproduces the game's random stream). nil when the game has
+-- no legal function or no legal action.
+function R.random_legal(seat)
+  if not game.legal then return nil end
+  local l = game.legal(state, seat)
+  if type(l) ~= "table" or #l == 0 then return nil end
+  return json.encode(l[referee_rng(#l)])
+end
+
+-- Every recipient's view at once: out[seat] = { view_json, legal_json_or_nil } for seats
+-- 1..n, and out[0] for spectators. A game without view sends the same state to everyone, so
+-- it is encoded once.
+function R.views(n, to_move)
+  local out = {}
+  local shared = not game.view and json.encode(state) or nil
+  for seat = 0, n do
+    local who = seat > 0 and seat or nil
+    local legal
+    if who and who == to_move and game.legal then
+      local l = game.legal(state, who)
+      if type(l) == "table" and #l > 0 then legal = json.encode(l) end
+    end
+    out[seat] = { shared or json.encode(game.view(state, who)), legal }
+  end
+  return out
+end
+
+function R.state_json()
+  return json.encode(state)
+end
+
+function R.take_logs()
+  local out = log_lines
+  log_lines = {}
+  return out
+end
+
+return R

@@ -1,0 +1,138 @@
+#include "api_games.h"
+
+#include "auth.h"
+#include "http.h"
+#include "room.h"
+#include "scripts.h"
+
+#include <string.h>
+
+/* The caller's identity from Authorization: Bearer, or NULL after answering 401. */
+static const struct identity *caller(struct http_exchange *x, struct identity *who)
+{
+    char why[128];
+    if (auth_bearer(x->authorization, who, why, sizeof why) < 0) {
+        http_respond_error(x, 401, "UNAUTHORIZED", why);
+        return NULL;
+    }
+    return who;
+}
+
+static int status_of(const char *code)
+{
+    if (strcmp(code, "NOT_FOUND") == 0) return 404;
+    if (strcmp(code, "GAME_FULL") == 0) return 409;
+    if (strcmp(code, "SERVER_BUSY") == 0) return 503;
+    if (strcmp(code, "BAD_MESSAGE") == 0) return 400;
+    return 500;
+}
+
+static void get_games(struct http_exchange *x)
+{
+    http_respond_json(x, 200, scripts_games_json());
+}
+
+static void get_agents(struct http_exchange *x)
+{
+    http_respond_json(x, 200, scripts_agents_json());
+}
+
+static void get_rooms(struct http_exchange *x)
+{
+    http_respond_json(x, 200, rooms_lobby_json());
+}
+
+static void post_create(struct http_exchange *x)
+{
+    struct identity who;
+    if (!caller(x, &who)) return;
+    json_t *body = http_body_object(x);
+    if (!body) return;
+    json_t *game = json_object_get(body, "game"), *config = json_object_get(body, "config");
+    json_t *agent = json_object_get(body, "vsAgent"), *priv = json_object_get(body, "private");
+    if (!json_is_string(game) || (config && !json_is_object(config)) ||
+        (agent && !json_is_string(agent)) || (priv && !json_is_boolean(priv))) {
+        http_respond_error(
+            x, 400, "BAD_MESSAGE",
+            "want {game: string, config?: object, vsAgent?: string, private?: boolean}");
+        json_decref(body);
+        return;
+    }
+    const char *agent_name = agent ? json_string_value(agent) : NULL;
+    if (agent_name && !scripts_agent_for(json_string_value(game), agent_name)) {
+        http_respond_error(x, 404, "NOT_FOUND", "no such agent for this game");
+        json_decref(body);
+        return;
+    }
+    const char *code = NULL;
+    char msg[300];
+    struct room *r =
+        room_create(json_string_value(game), config, json_is_true(priv), &code, msg, sizeof msg);
+    if (r) {
+        room_seat_player(r, who.player_id, who.name, NULL, &code);
+        if (agent_name) room_fill_with_agent(r, agent_name, &code, msg, sizeof msg);
+    }
+    if (r)
+        http_respond_json(x, 200, json_pack("{ss}", "gameId", room_id(r)));
+    else
+        http_respond_error(x, status_of(code), code, msg);
+    json_decref(body);
+}
+
+static void post_join(struct http_exchange *x)
+{
+    struct identity who;
+    if (!caller(x, &who)) return;
+    struct room *r = room_find(http_param(x, "id"));
+    if (!r) {
+        http_respond_error(x, 404, "NOT_FOUND", "no such game");
+        return;
+    }
+    const char *code = NULL;
+    if (!room_seat_player(r, who.player_id, who.name, NULL, &code)) {
+        http_respond_error(x, status_of(code), code, "no free seat in this game");
+        return;
+    }
+    http_respond_json(x, 200, json_pack("{sb}", "success", 1));
+}
+
+static void get_game(struct http_exchange *x)
+{
+    struct room *r = room_find(http_param(x, "id"));
+    if (!r)
+        http_respond_error(x, 404, "NOT_FOUND", "no such game");
+    else
+        http_respond_json(x, 200, room_summary_json(r));
+}
+
+static void get_events(struct http_exchange *x)
+{
+    struct room *r = room_find(http_param(x, "id"));
+    if (!r) {
+        http_respond_error(x, 404, "NOT_FOUND", "no such game");
+        return;
+    }
+    if (room_status(r) != ROOM_COMPLETED) {
+        struct identity who;
+        char why[128];
+        if (auth_bearer(x->authorization, &who, why, sizeof why) < 0 ||
+            strcmp(who.role, "admin") != 0) {
+            http_respond_error(
+                x, 403, "FORBIDDEN",
+                "the full log of a running game is for admins: it shows hidden information");
+            return;
+        }
+    }
+    http_respond_json(x, 200, room_log_json(r));
+}
+
+int api_games_init(void)
+{
+    return http_route(HTTP_GET, "/api/games", get_games) |
+           http_route(HTTP_GET, "/api/agents", get_agents) |
+           http_route(HTTP_GET, "/api/rooms", get_rooms) |
+           http_route(HTTP_POST, "/api/games/create", post_create) |
+           http_route(HTTP_POST, "/api/games/:id/join", post_join) |
+           http_route(HTTP_GET, "/api/games/:id", get_game) |
+           http_route(HTTP_GET, "/api/games/:id/events", get_events);
+}

@@ -1,0 +1,26 @@
+/* workers.h - a small pool of threads for work that must not run on the loop thread: agent
+ * thinking, script validation, password hashing.
+ *
+ * A job is two functions: work(arg) runs on a worker thread; done(arg) then runs on the loop
+ * thread (through loop_post). The job owns arg throughout and frees it in done. Jobs start in
+ * the order they were submitted; with more than one thread they may finish in any order. */
+#ifndef MT_WORKERS_H
+#define MT_WORKERS_H
+
+typedef void (*worker_fn)(void *arg);
+
+/* Starts n threads. Returns 0, or -1 when a thread cannot be created. */
+int workers_init(int n);
+
+/* Queues a job. Returns 0, or -1 when the pool is stopping (neither function will run; arg
+ * stays the caller's). Loop thread only. */
+int workers_submit(worker_fn work, worker_fn done, void *arg);
+
+/* Jobs queued or running. */
+int workers_pending(void);
+
+/* Stops the threads after the running jobs finish; queued jobs are dropped with their done
+ * functions not called (their args leak: this is for process exit). */
+void workers_shutdown(void);
+
+#endif

@@ -1,0 +1,237 @@
+#include "game_proto.h"
+
+#include "loop.h"
+#include "matchmaker.h"
+#include "proto.h"
+#include "room.h"
+#include "scripts.h"
+
+#include <string.h>
+
+#define MAX_CHAT_CHARS 500
+
+static const struct config *cfg;
+
+/* The room named by payload.gameId, or NULL after answering (BAD_MESSAGE or NOT_FOUND). */
+static struct room *target_room(struct proto_request *r)
+{
+    const char *id;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0) return NULL;
+    struct room *room = room_find(id);
+    if (!room) proto_error(r, "NOT_FOUND", "no game %s", id);
+    return room;
+}
+
+static void on_create_game(struct proto_request *r)
+{
+    const char *game, *agent;
+    json_t *config = json_object_get(r->payload, "config");
+    json_t *priv = json_object_get(r->payload, "private");
+    if (proto_string(r, "game", 1, 63, &game) < 0 || proto_string(r, "vsAgent", 0, 63, &agent) < 0)
+        return;
+    if (config && !json_is_object(config)) {
+        proto_error(r, "BAD_MESSAGE", "payload.config must be an object");
+        return;
+    }
+    if (priv && !json_is_boolean(priv)) {
+        proto_error(r, "BAD_MESSAGE", "payload.private must be a boolean");
+        return;
+    }
+    if (!scripts_game(game)) {
+        proto_error(r, "NOT_FOUND", "no game named %s", game);
+        return;
+    }
+    if (agent && !scripts_agent_for(game, agent)) {
+        proto_error(r, "NOT_FOUND", "no agent named %s plays %s", agent, game);
+        return;
+    }
+    const char *code = NULL;
+    char msg[300];
+    struct room *room = room_create(game, config, json_is_true(priv), &code, msg, sizeof msg);
+    if (!room) {
+        proto_error(r, code, "%s", msg);
+        return;
+    }
+    room_seat_player(room, r->s->who.player_id, r->s->who.name, r->s, &code);
+    if (agent && room_fill_with_agent(room, agent, &code, msg, sizeof msg) < 0) {
+        proto_error(r, code, "%s", msg);
+        return;
+    }
+    proto_reply(r, "game_created", json_pack("{ss,ss}", "gameId", room_id(room), "game", game));
+    room_send_state(room, r->s, r->id);
+}
+
+static void on_join_game(struct proto_request *r)
+{
+    const char *as;
+    if (proto_string(r, "as", 0, 16, &as) < 0) return;
+    if (as && strcmp(as, "player") != 0 && strcmp(as, "spectator") != 0) {
+        proto_error(r, "BAD_MESSAGE", "payload.as must be \"player\" or \"spectator\"");
+        return;
+    }
+    struct room *room = target_room(r);
+    if (!room) return;
+    if (as && strcmp(as, "spectator") == 0) {
+        room_watch(room, r->s);
+    } else {
+        const char *code = NULL;
+        if (!room_seat_player(room, r->s->who.player_id, r->s->who.name, r->s, &code)) {
+            proto_error(r, code, "no free seat in this game");
+            return;
+        }
+    }
+    room_send_state(room, r->s, r->id);
+}
+
+static void on_quick_match(struct proto_request *r)
+{
+    const char *game;
+    long wait_ms = 3000;
+    if (proto_string(r, "game", 1, 63, &game) < 0 ||
+        proto_integer(r, "waitMs", 0, 0, 60000, &wait_ms) < 0)
+        return;
+    json_t *agent = json_object_get(r->payload, "agent");
+    const char *agent_name = "";
+    if (json_is_false(agent))
+        agent_name = NULL;
+    else if (json_is_string(agent) && json_string_length(agent) < 64)
+        agent_name = json_string_value(agent);
+    else if (agent && !json_is_null(agent)) {
+        proto_error(r, "BAD_MESSAGE", "payload.agent must be an agent name or false");
+        return;
+    }
+    char msg[300];
+    const char *code =
+        matchmaker_request(r->s, game, agent_name, (int)wait_ms, r->id, msg, sizeof msg);
+    if (code) proto_error(r, code, "%s", msg);
+}
+
+static void on_player_input(struct proto_request *r)
+{
+    json_t *action = json_object_get(r->payload, "action");
+    const char *id;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0) return;
+    if (!action || json_is_null(action)) {
+        proto_error(r, "BAD_MESSAGE", "payload.action is required");
+        return;
+    }
+    if (!rate_limit_take(&r->s->rl_input, cfg->input_rate_per_min, loop_now_ms())) {
+        proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute",
+                    cfg->input_rate_per_min);
+        return;
+    }
+    struct room *room = target_room(r);
+    if (!room) return;
+    char msg[300];
+    const char *code = room_input(room, r->s, action, msg, sizeof msg);
+    if (code) proto_error(r, code, "%s", msg);
+}
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static void on_chat_message(struct proto_request *r)
+{
+    const char *text;
+    if (proto_string(r, "text", 1, MAX_CHAT_CHARS * 4, &text) < 0) return;
+    if (!*text || utf8_chars(text) > MAX_CHAT_CHARS) {
+        proto_error(r, "BAD_MESSAGE", "payload.text must be 1 to %d characters", MAX_CHAT_CHARS);
+        return;
+    }
+    if (!rate_limit_take(&r->s->rl_chat, cfg->chat_rate_per_min, loop_now_ms())) {
+        proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d chat messages a minute",
+                    cfg->chat_rate_per_min);
+        return;
+    }
+    struct room *room = target_room(r);
+    if (!room) return;
+    const char *code = room_chat(room, r->s, text, r->id);
+    if (code) proto_error(r, code, "you are not in this game");
+}
+
+static void on_leave_game(struct proto_request *r)
+{
+    struct room *room = target_room(r);
+    if (!room) return;
+    const char *code = room_leave(room, r->s, r->id);
+    if (code) proto_error(r, code, "you are not in this game");
+}
+
+static void on_resume(struct proto_request *r)
+{
+    long last_seq = 0;
+    const char *id;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0 ||
+        proto_integer(r, "lastSeq", 1, 0, 1L << 52, &last_seq) < 0)
+        return;
+    struct room *room = target_room(r);
+    if (room) room_resume(room, r->s, (uint64_t)last_seq, r->id);
+}
+
+static void on_subscribe(struct proto_request *r)
+{
+    const char *topic;
+    if (proto_string(r, "topic", 1, 32, &topic) < 0) return;
+    if (strcmp(topic, "lobby") == 0)
+        r->s->sub_lobby = 1;
+    else if (strcmp(topic, "evolution") == 0)
+        r->s->sub_evolution = 1;
+    else {
+        proto_error(r, "BAD_MESSAGE", "payload.topic must be \"lobby\" or \"evolution\"");
+        return;
+    }
+    proto_reply(r, "subscribed", json_pack("{ss}", "topic", topic));
+    if (r->s->sub_lobby && strcmp(topic, "lobby") == 0) {
+        json_t *msg = proto_message("lobby", json_pack("{so}", "rooms", rooms_lobby_json()));
+        session_send_json(r->s, msg);
+        json_decref(msg);
+    }
+}
+
+static void send_evolved(struct session *s, void *arg)
+{
+    if (s->sub_evolution) session_send(s, arg);
+}
+
+static void on_agent_evolved(const struct script_version *v)
+{
+    json_t *p = json_pack("{ss,ss}", "agent", v->name, "version", v->id);
+    if (*v->commit) json_object_set_new(p, "commit", json_string(v->commit));
+    if (*v->subject) json_object_set_new(p, "summary", json_string(v->subject));
+    json_t *msg = proto_message("agent_evolved", p);
+    struct wsbuf *b = wsbuf_from_json(msg);
+    json_decref(msg);
+    if (b) session_each(send_evolved, b);
+    wsbuf_unref(b);
+}
+
+void game_proto_session_closed(struct session *s)
+{
+    matchmaker_session_closed(s);
+    rooms_session_closed(s);
+}
+
+int game_proto_init(const struct config *config)
+{
+    cfg = config;
+    scripts_on_agent_evolved(on_agent_evolved);
+    static const struct {
+        const char *type;
+        proto_handler fn;
+    } handlers[] = {{"create_game", on_create_game},
+                    {"join_game", on_join_game},
+                    {"quick_match", on_quick_match},
+                    {"player_input", on_player_input},
+                    {"chat_message", on_chat_message},
+                    {"leave_game", on_leave_game},
+                    {"resume", on_resume},
+                    {"subscribe", on_subscribe}};
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (proto_register(handlers[i].type, handlers[i].fn) < 0) return -1;
+    return 0;
+}

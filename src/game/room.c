@@ -1,0 +1,1121 @@
+#include "room.h"
+
+#include "agent.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "lua_vm.h"
+#include "metrics.h"
+#include "trusted.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <lauxlib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINGER_S 600          /* a finished room stays readable this long */
+#define MAX_SCRIPT_FAILURES 3 /* consecutive failures before the game ends with script_error */
+
+enum seat_kind { SEAT_EMPTY, SEAT_HUMAN, SEAT_AGENT };
+
+struct seat {
+    struct room *room;
+    int index;
+    enum seat_kind kind;
+    char player_id[80]; /* a player's UUID, or "agent:<name>" */
+    char name[40];
+    struct session *session; /* NULL while disconnected */
+    struct event *hold_timer;
+    struct agent *agent;
+};
+
+struct log_entry {
+    uint64_t seq;
+    const char *type;
+    char *payload;
+    int only_seat;
+    uint64_t t;
+    uint64_t order;
+};
+
+struct input_rec {
+    int seat;
+    char *action;
+    const char *source;
+    uint64_t t;
+    uint64_t order;
+};
+
+struct room {
+    char id[UUID_LEN + 1];
+    struct script_version *game;
+    struct vm *vm;
+    enum room_status status;
+    int is_private;
+    int nseats, realtime, turn_time_ms, timeout_random;
+    struct seat seats[ROOM_MAX_SEATS + 1]; /* 1-based */
+    struct session **spectators;
+    size_t nspect, capspect;
+    uint32_t seed;
+    char *config_json;
+    uint64_t seq, order;
+    struct log_entry *log;
+    size_t nlog, caplog;
+    struct input_rec *inputs;
+    size_t ninputs, capinputs;
+    uint64_t started_mono;
+    double created_wall, started_wall, ended_wall;
+    int to_move;
+    double deadline_wall;
+    struct event *turn_timer, *linger_timer;
+    char *result_json;
+    int script_failures;
+    char *agent_view, *agent_legal; /* the view and legal list of the agent to move */
+};
+
+static const struct config *cfg;
+static struct hmap *rooms;
+static size_t n_open;
+
+static const char *const status_names[] = {"waiting", "active", "completed"};
+
+/* ---------- small helpers ---------- */
+
+static uint64_t logical_now(const struct room *r)
+{
+    return r->started_mono ? loop_now_ms() - r->started_mono : 0;
+}
+
+static void update_gauge(void)
+{
+    metric_set(m_active_games, NULL, (double)n_open);
+}
+
+static struct membership *membership_of(struct session *s, const struct room *r)
+{
+    for (struct membership *m = s->rooms; m; m = m->next)
+        if (m->room == r) return m;
+    return NULL;
+}
+
+static void attach(struct session *s, struct room *r, int seat)
+{
+    struct membership *m = membership_of(s, r);
+    if (!m) {
+        m = calloc(1, sizeof *m);
+        if (!m) return;
+        m->room = r;
+        m->next = s->rooms;
+        s->rooms = m;
+    }
+    m->seat = seat;
+}
+
+static void detach(struct session *s, const struct room *r)
+{
+    for (struct membership **pp = &s->rooms; *pp; pp = &(*pp)->next)
+        if ((*pp)->room == r) {
+            struct membership *m = *pp;
+            *pp = m->next;
+            free(m);
+            return;
+        }
+}
+
+static void remove_spectator(struct room *r, struct session *s)
+{
+    for (size_t i = 0; i < r->nspect; i++)
+        if (r->spectators[i] == s) {
+            r->spectators[i] = r->spectators[--r->nspect];
+            return;
+        }
+}
+
+/* Builds {"type":T,"gameId":ID,"seq":N,"payload":P[,"re":RE]} into a wsbuf. */
+static struct wsbuf *game_msg(const struct room *r, const char *type, uint64_t seq,
+                              const char *payload, json_t *re)
+{
+    char *re_text = re ? json_dumps(re, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    size_t cap = strlen(payload) + (re_text ? strlen(re_text) : 0) + 160;
+    char *text = malloc(cap);
+    struct wsbuf *b = NULL;
+    if (text) {
+        int n = snprintf(text, cap,
+                         "{\"type\":\"%s\",\"gameId\":\"%s\",\"seq\":%llu,\"payload\":%s%s%s}",
+                         type, r->id, (unsigned long long)seq, payload, re_text ? ",\"re\":" : "",
+                         re_text ? re_text : "");
+        b = wsbuf_new(text, (size_t)n);
+    }
+    free(text);
+    free(re_text);
+    return b;
+}
+
+static void send_buf(struct session *s, struct wsbuf *b)
+{
+    if (s && b) session_send(s, b);
+}
+
+/* ---------- script calls ---------- */
+
+static void script_failed(struct room *r, enum vm_status st, const char *what, const char *err);
+static void finish(struct room *r, const char *result_json);
+
+/* Pushes referee.fn and leaves it ready for arguments. */
+static lua_State *referee_fn(struct room *r, const char *fn)
+{
+    lua_State *L = vm_state(r->vm);
+    lua_getfield(L, LUA_REGISTRYINDEX, "mt.referee");
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    return L;
+}
+
+static enum vm_status referee_call(struct room *r, const char *what, int nargs, int nres)
+{
+    char err[600];
+    enum vm_status st = vm_call(r->vm, nargs, nres, cfg->cpu_apply_ms, err, sizeof err);
+    if (st != VM_OK)
+        script_failed(r, st, what, err);
+    else
+        r->script_failures = 0;
+    return st;
+}
+
+/* The referee's log lines (ctx.log) go to the server log with the room's ids. */
+static void drain_script_logs(struct room *r)
+{
+    lua_State *L = referee_fn(r, "take_logs");
+    if (lua_pcall(L, 0, 1, 0) != 0) {
+        lua_pop(L, 1);
+        return;
+    }
+    int n = (int)lua_objlen(L, -1);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        log_msg(LOG_INFO, "script log", "{ss,ss,ss}", "game", r->id, "script", r->game->name,
+                "text", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static void refresh_to_move(struct room *r)
+{
+    lua_State *L = referee_fn(r, "to_move");
+    r->to_move = 0;
+    if (referee_call(r, "to_move", 0, 1) != VM_OK) return;
+    if (lua_isnumber(L, -1)) {
+        int seat = (int)lua_tointeger(L, -1);
+        if (seat >= 1 && seat <= r->nseats) r->to_move = seat;
+    }
+    lua_pop(L, 1);
+}
+
+/* ---------- the log ---------- */
+
+static void grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap) return;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, nc * size);
+    if (!p) return;
+    *arr = p;
+    *cap = nc;
+}
+
+static const char hidden_payload[] = "{\"event\":{\"kind\":\"hidden\"}}";
+
+/* Sends event e to session s attached at seat (0: spectator). */
+static void send_event(const struct room *r, const struct log_entry *e, struct session *s, int seat,
+                       json_t *re)
+{
+    const char *payload = e->only_seat && e->only_seat != seat ? hidden_payload : e->payload;
+    struct wsbuf *b = game_msg(r, e->type, e->seq, payload, re);
+    send_buf(s, b);
+    wsbuf_unref(b);
+}
+
+/* Appends an event (takes payload) and sends it to everyone attached; reply_to gets re. */
+static void log_event(struct room *r, const char *type, char *payload, int only_seat,
+                      struct session *reply_to, json_t *re)
+{
+    grow((void **)&r->log, &r->caplog, r->nlog, sizeof *r->log);
+    if (r->nlog == r->caplog || !payload) {
+        free(payload);
+        return;
+    }
+    struct log_entry *e = &r->log[r->nlog++];
+    *e = (struct log_entry){++r->seq, type, payload, only_seat, logical_now(r), ++r->order};
+    /* Build each distinct frame once: the full one, and the hidden one for a seat-only event. */
+    struct wsbuf *full = game_msg(r, type, e->seq, payload, NULL);
+    struct wsbuf *hidden = only_seat ? game_msg(r, type, e->seq, hidden_payload, NULL) : NULL;
+    for (int i = 1; i <= r->nseats; i++) {
+        struct session *s = r->seats[i].session;
+        if (!s) continue;
+        if (s == reply_to)
+            send_event(r, e, s, i, re);
+        else
+            send_buf(s, only_seat && only_seat != i ? hidden : full);
+    }
+    for (size_t i = 0; i < r->nspect; i++) {
+        struct session *s = r->spectators[i];
+        if (s == reply_to)
+            send_event(r, e, s, 0, re);
+        else
+            send_buf(s, only_seat ? hidden : full);
+    }
+    wsbuf_unref(full);
+    wsbuf_unref(hidden);
+}
+
+static void record_input(struct room *r, int seat, const char *action, const char *source)
+{
+    grow((void **)&r->inputs, &r->capinputs, r->ninputs, sizeof *r->inputs);
+    if (r->ninputs == r->capinputs) return;
+    r->inputs[r->ninputs++] =
+        (struct input_rec){seat, strdup(action), source, logical_now(r), ++r->order};
+}
+
+static char *seat_payload(const struct seat *st)
+{
+    json_t *p = json_pack("{si,ss,ss,ss}", "seat", st->index, "playerId", st->player_id, "name",
+                          st->name, "kind", st->kind == SEAT_AGENT ? "agent" : "human");
+    char *text = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return text;
+}
+
+/* ---------- game_state ---------- */
+
+static char *players_json(const struct room *r)
+{
+    json_t *arr = json_array();
+    for (int i = 1; i <= r->nseats; i++) {
+        const struct seat *st = &r->seats[i];
+        if (st->kind == SEAT_EMPTY) continue;
+        json_array_append_new(
+            arr, json_pack("{si,ss,ss,ss,sb}", "seat", i, "playerId", st->player_id, "name",
+                           st->name, "kind", st->kind == SEAT_AGENT ? "agent" : "human",
+                           "connected", st->kind == SEAT_AGENT || st->session != NULL));
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return text;
+}
+
+static struct wsbuf *state_msg(const struct room *r, const char *players, int seat,
+                               const char *view, const char *legal, json_t *re)
+{
+    size_t cap = strlen(players) + strlen(view) + (legal ? strlen(legal) : 0) +
+                 (r->result_json ? strlen(r->result_json) : 0) + 400;
+    char *p = malloc(cap);
+    if (!p) return NULL;
+    int n = snprintf(p, cap, "{\"game\":\"%s\",\"status\":\"%s\",\"players\":%s", r->game->name,
+                     status_names[r->status], players);
+    if (seat) n += snprintf(p + n, cap - (size_t)n, ",\"you\":%d", seat);
+    if (r->status == ROOM_ACTIVE && r->to_move) {
+        n += snprintf(p + n, cap - (size_t)n, ",\"toMove\":%d", r->to_move);
+        if (r->deadline_wall > 0)
+            n += snprintf(p + n, cap - (size_t)n, ",\"deadline\":%.0f", r->deadline_wall);
+    }
+    if (legal && r->status == ROOM_ACTIVE)
+        n += snprintf(p + n, cap - (size_t)n, ",\"legal\":%s", legal);
+    n += snprintf(p + n, cap - (size_t)n, ",\"state\":%s", view);
+    if (r->result_json) n += snprintf(p + n, cap - (size_t)n, ",\"result\":%s", r->result_json);
+    snprintf(p + n, cap - (size_t)n, "}");
+    struct wsbuf *b = game_msg(r, "game_state", r->seq, p, re);
+    free(p);
+    return b;
+}
+
+/* Sends a fresh game_state: to only (when non-NULL) or to everyone attached. reply_to gets re.
+ * Keeps the view of an agent to move for its next decision. */
+static void sync_state(struct room *r, struct session *only, struct session *reply_to, json_t *re)
+{
+    lua_State *L = referee_fn(r, "views");
+    lua_pushinteger(L, r->nseats);
+    if (r->to_move)
+        lua_pushinteger(L, r->to_move);
+    else
+        lua_pushnil(L);
+    int top = lua_gettop(L) - 3;
+    int ok = referee_call(r, "view", 2, 1) == VM_OK;
+    char *players = players_json(r);
+    if (!players) players = strdup("[]");
+    struct wsbuf *spect = NULL;
+    for (int seat = 0; seat <= r->nseats; seat++) {
+        const char *view = "{}", *legal = NULL;
+        if (ok) {
+            lua_rawgeti(L, -1, seat);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            view = lua_tostring(L, -2) ? lua_tostring(L, -2) : "{}";
+            legal = lua_tostring(L, -1);
+        }
+        if (seat > 0 && r->seats[seat].kind == SEAT_AGENT && seat == r->to_move) {
+            free(r->agent_view);
+            free(r->agent_legal);
+            r->agent_view = strdup(view);
+            r->agent_legal = legal ? strdup(legal) : NULL;
+        }
+        if (seat == 0) {
+            spect = state_msg(r, players, 0, view, NULL, NULL);
+            for (size_t i = 0; i < r->nspect; i++) {
+                struct session *s = r->spectators[i];
+                if (only && s != only) continue;
+                if (s == reply_to) {
+                    struct wsbuf *b = state_msg(r, players, 0, view, NULL, re);
+                    send_buf(s, b);
+                    wsbuf_unref(b);
+                } else {
+                    send_buf(s, spect);
+                }
+            }
+        } else {
+            struct session *s = r->seats[seat].session;
+            if (s && (!only || s == only)) {
+                struct wsbuf *b =
+                    state_msg(r, players, seat, view, legal, s == reply_to ? re : NULL);
+                send_buf(s, b);
+                wsbuf_unref(b);
+            }
+        }
+        if (ok) lua_pop(L, 3);
+    }
+    wsbuf_unref(spect);
+    free(players);
+    lua_settop(L, top);
+}
+
+/* ---------- turns, agents, the clock ---------- */
+
+static void on_agent_done(const char *room_id, int seat, const struct agent_result *res);
+static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
+                                char *msg, size_t msglen);
+
+static void on_turn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct room *r = arg;
+    int seat = r->to_move;
+    if (r->status != ROOM_ACTIVE || !seat) return;
+    log_msg(LOG_INFO, "turn clock expired", "{ss,si,ss}", "game", r->id, "seat", seat, "policy",
+            r->timeout_random ? "random" : "forfeit");
+    char *ev = NULL;
+    if (asprintf(&ev, "{\"event\":{\"kind\":\"timeout\",\"seat\":%d}}", seat) < 0) ev = NULL;
+    log_event(r, "game_event", ev, 0, NULL, NULL);
+    if (r->timeout_random) {
+        lua_State *L = referee_fn(r, "random_legal");
+        lua_pushinteger(L, seat);
+        if (referee_call(r, "legal", 1, 1) == VM_OK) {
+            char *action = lua_tostring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+            lua_pop(L, 1);
+            char msg[200];
+            if (action && !apply_action(r, seat, action, "timeout", msg, sizeof msg)) {
+                free(action);
+                return;
+            }
+            free(action);
+        }
+    }
+    char result[120];
+    if (r->nseats == 2)
+        snprintf(result, sizeof result, "{\"winner\":%d,\"reason\":\"timeout\"}", 3 - seat);
+    else
+        snprintf(result, sizeof result, "{\"reason\":\"timeout\"}");
+    finish(r, result);
+}
+
+/* After anything that may change whose turn it is: deadline, game_state to all, then either
+ * the agent to move starts thinking or the turn clock starts. */
+static void advance(struct room *r)
+{
+    if (r->turn_timer) event_del(r->turn_timer);
+    r->deadline_wall = 0;
+    refresh_to_move(r);
+    if (r->status != ROOM_ACTIVE) return; /* a script failure may have ended it */
+    const struct seat *st = r->to_move ? &r->seats[r->to_move] : NULL;
+    if (st && st->kind == SEAT_HUMAN && r->turn_time_ms > 0)
+        r->deadline_wall = loop_wall_ms() + r->turn_time_ms;
+    sync_state(r, NULL, NULL, NULL);
+    if (r->status != ROOM_ACTIVE || !st) return;
+    if (st->kind == SEAT_AGENT && st->agent && r->agent_view) {
+        if (agent_choose(st->agent, r->id, r->agent_view, r->agent_legal ? r->agent_legal : "[]",
+                         logical_now(r), cfg->cpu_choose_ms, on_agent_done) < 0)
+            log_msg(LOG_WARN, "agent busy or not queued", "{ss,si}", "game", r->id, "seat",
+                    r->to_move);
+    } else if (r->deadline_wall > 0) {
+        struct timeval tv = {r->turn_time_ms / 1000, (r->turn_time_ms % 1000) * 1000};
+        if (!r->turn_timer) r->turn_timer = evtimer_new(loop_base(), on_turn_timeout, r);
+        event_add(r->turn_timer, &tv);
+    }
+}
+
+static void on_agent_done(const char *room_id, int seat, const struct agent_result *res)
+{
+    struct room *r = room_find(room_id);
+    if (!r || r->status != ROOM_ACTIVE || r->to_move != seat || r->seats[seat].kind != SEAT_AGENT)
+        return;
+    char msg[300];
+    if (res->status != VM_OK) {
+        metric_add(m_script_failures, vm_status_name(res->status), 1);
+        log_msg(LOG_WARN, "agent failed: playing a random legal move", "{ss,ss,si,ss,ss}", "game",
+                r->id, "agent", agent_version(r->seats[seat].agent)->name, "seat", seat, "kind",
+                vm_status_name(res->status), "error", res->error);
+    }
+    if (res->reasoning && *res->reasoning) {
+        json_t *ev = json_pack("{s{ss,si,ss}}", "event", "kind", "agent_reasoning", "seat", seat,
+                               "text", res->reasoning);
+        log_event(r, "game_event", json_dumps(ev, JSON_COMPACT), 0, NULL, NULL);
+        json_decref(ev);
+    }
+    if (res->action_json && !apply_action(r, seat, res->action_json, "agent", msg, sizeof msg))
+        return;
+    if (res->action_json)
+        log_msg(LOG_WARN, "agent chose an illegal move: playing a random legal move", "{ss,si,ss}",
+                "game", r->id, "seat", seat, "reason", msg);
+    lua_State *L = referee_fn(r, "random_legal");
+    lua_pushinteger(L, seat);
+    if (referee_call(r, "legal", 1, 1) != VM_OK) return;
+    char *action = lua_tostring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+    lua_pop(L, 1);
+    if (!action || apply_action(r, seat, action, "agent", msg, sizeof msg)) {
+        char result[120];
+        snprintf(result, sizeof result, "{\"reason\":\"script_error\"}");
+        finish(r, result);
+    }
+    free(action);
+}
+
+/* Runs referee.input for a turn-based action. Returns NULL when applied. */
+static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
+                                char *msg, size_t msglen)
+{
+    lua_State *L = referee_fn(r, "input");
+    int top = lua_gettop(L) - 1;
+    lua_pushinteger(L, seat);
+    lua_pushstring(L, action);
+    lua_pushnumber(L, (lua_Number)logical_now(r));
+    lua_pushboolean(L, 1);
+    enum vm_status st = referee_call(r, "apply", 4, 3);
+    drain_script_logs(r);
+    if (st != VM_OK) {
+        snprintf(msg, msglen, "the game script failed (%s)", vm_status_name(st));
+        return "INTERNAL";
+    }
+    const char *verdict = lua_tostring(L, top + 1);
+    if (!verdict || strcmp(verdict, "ok") != 0) {
+        const char *code =
+            verdict && strcmp(verdict, "not_your_turn") == 0 ? "NOT_YOUR_TURN" : "ILLEGAL_MOVE";
+        const char *reason = lua_tostring(L, top + 2);
+        snprintf(msg, msglen, "%s",
+                 strcmp(code, "NOT_YOUR_TURN") == 0 ? "it is not your turn"
+                 : reason                           ? reason
+                                                    : "illegal action");
+        lua_settop(L, top);
+        return code;
+    }
+    record_input(r, seat, action, source);
+    int n = (int)lua_objlen(L, top + 2);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, top + 2, i);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        const char *ev = lua_tostring(L, -2);
+        int only = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+        char *payload = NULL;
+        if (ev && asprintf(&payload, "{\"event\":%s}", ev) < 0) payload = NULL;
+        log_event(r, "game_event", payload, only, NULL, NULL);
+        lua_pop(L, 3);
+    }
+    char *over = lua_tostring(L, top + 3) ? strdup(lua_tostring(L, top + 3)) : NULL;
+    lua_settop(L, top);
+    if (over)
+        finish(r, over);
+    else
+        advance(r);
+    free(over);
+    return NULL;
+}
+
+static void script_failed(struct room *r, enum vm_status st, const char *what, const char *err)
+{
+    metric_add(m_script_failures, vm_status_name(st), 1);
+    log_msg(LOG_WARN, "game script failed", "{ss,ss,ss,ss,ss,ss}", "game", r->id, "script",
+            r->game->name, "version", r->game->id, "call", what, "kind", vm_status_name(st),
+            "error", err);
+    if (++r->script_failures >= MAX_SCRIPT_FAILURES && r->status != ROOM_COMPLETED) {
+        r->script_failures = 0;
+        finish(r, "{\"reason\":\"script_error\"}");
+    }
+}
+
+/* ---------- lifecycle ---------- */
+
+static void room_free(struct room *r);
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    room_free(arg);
+}
+
+static void finish(struct room *r, const char *result_json)
+{
+    if (r->status == ROOM_COMPLETED) return;
+    r->status = ROOM_COMPLETED;
+    r->ended_wall = loop_wall_ms();
+    r->to_move = 0;
+    r->deadline_wall = 0;
+    if (r->turn_timer) event_del(r->turn_timer);
+    free(r->result_json);
+    r->result_json = strdup(result_json);
+    n_open--;
+    update_gauge();
+    log_msg(LOG_INFO, "game over", "{ss,ss,ss}", "game", r->id, "script", r->game->name, "result",
+            result_json);
+    sync_state(r, NULL, NULL, NULL);
+    char *payload = NULL;
+    if (asprintf(&payload, "{\"result\":%s}", result_json) < 0) payload = NULL;
+    log_event(r, "game_over", payload, 0, NULL, NULL);
+    for (int i = 1; i <= r->nseats; i++)
+        if (r->seats[i].hold_timer) event_del(r->seats[i].hold_timer);
+    rooms_lobby_broadcast("closed", r);
+    struct timeval tv = {LINGER_S, 0};
+    r->linger_timer = evtimer_new(loop_base(), on_linger, r);
+    event_add(r->linger_timer, &tv);
+}
+
+static int target_seats(const struct room *r, json_t *config)
+{
+    int min = (int)json_integer_value(json_object_get(r->game->meta, "min"));
+    int max = (int)json_integer_value(json_object_get(r->game->meta, "max"));
+    json_t *want = json_object_get(config, "seats");
+    if (json_is_integer(want) && json_integer_value(want) >= min && json_integer_value(want) <= max)
+        return (int)json_integer_value(want);
+    return max > ROOM_MAX_SEATS ? ROOM_MAX_SEATS : max;
+}
+
+static void start_if_full(struct room *r)
+{
+    if (r->status != ROOM_WAITING) return;
+    for (int i = 1; i <= r->nseats; i++)
+        if (r->seats[i].kind == SEAT_EMPTY) return;
+    r->status = ROOM_ACTIVE;
+    r->started_mono = loop_now_ms();
+    r->started_wall = loop_wall_ms();
+    log_msg(LOG_INFO, "game started", "{ss,ss,ss}", "game", r->id, "script", r->game->name,
+            "version", r->game->id);
+    rooms_lobby_broadcast("changed", r);
+    advance(r);
+}
+
+struct room *room_create(const char *game, json_t *config, int is_private, const char **code,
+                         char *msg, size_t msglen)
+{
+    struct script_version *v = scripts_game(game);
+    if (!v) {
+        *code = "NOT_FOUND";
+        snprintf(msg, msglen, "no game named %s", game);
+        return NULL;
+    }
+    if (hmap_size(rooms) >= (size_t)cfg->max_rooms) {
+        *code = "SERVER_BUSY";
+        snprintf(msg, msglen, "too many rooms");
+        return NULL;
+    }
+    struct room *r = calloc(1, sizeof *r);
+    if (!r) goto oom;
+    util_uuid(r->id);
+    script_version_ref(v);
+    r->game = v;
+    r->is_private = is_private;
+    r->created_wall = loop_wall_ms();
+    util_random_bytes(&r->seed, sizeof r->seed);
+    r->seed &= 0x7fffffff;
+    r->nseats = target_seats(r, config);
+    r->realtime = json_integer_value(json_object_get(v->meta, "tick_rate")) > 0;
+    r->turn_time_ms = (int)json_integer_value(json_object_get(v->meta, "turn_time_ms"));
+    r->timeout_random =
+        strcmp(json_string_value(json_object_get(v->meta, "on_timeout")) ?: "", "random") == 0;
+    for (int i = 1; i <= r->nseats; i++)
+        r->seats[i] = (struct seat){.room = r, .index = i};
+    r->config_json = config ? json_dumps(config, JSON_COMPACT) : NULL;
+
+    r->vm = vm_new((size_t)cfg->lua_memory_mb * 1024 * 1024);
+    char err[600] = "cannot create a Lua state", prefix[100];
+    if (!r->vm || trusted_open(r->vm, "referee", err, sizeof err) < 0) goto fail;
+    lua_State *L = vm_state(r->vm);
+    lua_setfield(L, LUA_REGISTRYINDEX, "mt.referee");
+    L = referee_fn(r, "setup");
+    script_version_push_files(L, v);
+    trusted_push_helpers(L);
+    lua_pushstring(L, script_version_prefix(v, prefix, sizeof prefix));
+    if (r->config_json)
+        lua_pushstring(L, r->config_json);
+    else
+        lua_pushnil(L);
+    lua_pushnumber(L, r->seed);
+    lua_pushinteger(L, r->nseats);
+    enum vm_status st = vm_call(r->vm, 6, 1, cfg->cpu_load_ms, err, sizeof err);
+    if (st != VM_OK) {
+        metric_add(m_script_failures, vm_status_name(st), 1);
+        goto fail;
+    }
+    lua_pop(L, 1);
+    if (hmap_put(rooms, r->id, r) < 0) goto fail;
+    n_open++;
+    update_gauge();
+    log_msg(LOG_INFO, "room created", "{ss,ss,ss,si}", "game", r->id, "script", v->name, "version",
+            v->id, "seats", r->nseats);
+    rooms_lobby_broadcast("opened", r);
+    return r;
+fail:
+    log_msg(LOG_WARN, "room setup failed", "{ss,ss}", "script", game, "error", err);
+    *code = "INTERNAL";
+    snprintf(msg, msglen, "the game failed to start: %s", err);
+    if (r) {
+        vm_free(r->vm);
+        script_version_unref(r->game);
+        free(r->config_json);
+        free(r);
+    }
+    return NULL;
+oom:
+    *code = "SERVER_BUSY";
+    snprintf(msg, msglen, "out of memory");
+    return NULL;
+}
+
+static void room_free(struct room *r)
+{
+    hmap_del(rooms, r->id);
+    if (r->status != ROOM_COMPLETED) {
+        n_open--;
+        update_gauge();
+        rooms_lobby_broadcast("closed", r);
+    }
+    for (int i = 1; i <= r->nseats; i++) {
+        struct seat *st = &r->seats[i];
+        if (st->session) detach(st->session, r);
+        if (st->hold_timer) event_free(st->hold_timer);
+        agent_free(st->agent);
+    }
+    for (size_t i = 0; i < r->nspect; i++)
+        detach(r->spectators[i], r);
+    if (r->turn_timer) event_free(r->turn_timer);
+    if (r->linger_timer) event_free(r->linger_timer);
+    for (size_t i = 0; i < r->nlog; i++)
+        free(r->log[i].payload);
+    for (size_t i = 0; i < r->ninputs; i++)
+        free(r->inputs[i].action);
+    free(r->log);
+    free(r->inputs);
+    free(r->spectators);
+    free(r->config_json);
+    free(r->result_json);
+    free(r->agent_view);
+    free(r->agent_legal);
+    vm_free(r->vm);
+    script_version_unref(r->game);
+    free(r);
+}
+
+/* ---------- seats ---------- */
+
+static void on_hold_expired(evutil_socket_t fd, short what, void *arg)
+{
+    struct seat *st = arg;
+    struct room *r = st->room;
+    if (st->session || st->kind != SEAT_HUMAN) return;
+    log_msg(LOG_INFO, "seat hold expired", "{ss,si,ss}", "game", r->id, "seat", st->index, "player",
+            st->player_id);
+    log_event(r, "player_left", seat_payload(st), 0, NULL, NULL);
+    if (r->status == ROOM_ACTIVE) {
+        char result[120];
+        if (r->nseats == 2)
+            snprintf(result, sizeof result, "{\"winner\":%d,\"reason\":\"forfeit\"}",
+                     3 - st->index);
+        else
+            snprintf(result, sizeof result, "{\"reason\":\"forfeit\"}");
+        finish(r, result);
+        return;
+    }
+    if (r->status == ROOM_WAITING) {
+        st->kind = SEAT_EMPTY;
+        st->player_id[0] = st->name[0] = '\0';
+        int humans = 0;
+        for (int i = 1; i <= r->nseats; i++)
+            humans += r->seats[i].kind == SEAT_HUMAN;
+        if (!humans)
+            room_free(r);
+        else
+            sync_state(r, NULL, NULL, NULL);
+    }
+}
+
+static void hold_seat(struct seat *st)
+{
+    if (!st->hold_timer) st->hold_timer = evtimer_new(loop_base(), on_hold_expired, st);
+    struct timeval tv = {cfg->seat_hold_s, 0};
+    event_add(st->hold_timer, &tv);
+}
+
+int room_seat_of(const struct room *r, const char *player_id)
+{
+    for (int i = 1; i <= r->nseats; i++)
+        if (r->seats[i].kind == SEAT_HUMAN && strcmp(r->seats[i].player_id, player_id) == 0)
+            return i;
+    return 0;
+}
+
+/* Puts s in seat (replacing an older socket of the same player). */
+static void connect_seat(struct room *r, int seat, struct session *s)
+{
+    struct seat *st = &r->seats[seat];
+    if (st->session && st->session != s) detach(st->session, r);
+    remove_spectator(r, s);
+    st->session = s;
+    if (st->hold_timer) event_del(st->hold_timer);
+    attach(s, r, seat);
+}
+
+int room_seat_player(struct room *r, const char *player_id, const char *name, struct session *s,
+                     const char **code)
+{
+    int seat = room_seat_of(r, player_id);
+    if (!seat) {
+        if (r->status != ROOM_WAITING) {
+            *code = "GAME_FULL";
+            return 0;
+        }
+        for (int i = 1; i <= r->nseats && !seat; i++)
+            if (r->seats[i].kind == SEAT_EMPTY) seat = i;
+        if (!seat) {
+            *code = "GAME_FULL";
+            return 0;
+        }
+        struct seat *st = &r->seats[seat];
+        st->kind = SEAT_HUMAN;
+        util_strlcpy(st->player_id, player_id, sizeof st->player_id);
+        util_strlcpy(st->name, name, sizeof st->name);
+        if (s)
+            connect_seat(r, seat, s);
+        else
+            hold_seat(st);
+        log_event(r, "player_joined", seat_payload(st), 0, NULL, NULL);
+        return seat;
+    }
+    if (s) connect_seat(r, seat, s);
+    return seat;
+}
+
+int room_fill_with_agent(struct room *r, const char *agent, const char **code, char *msg,
+                         size_t msglen)
+{
+    struct script_version *a = scripts_agent_for(r->game->name, agent);
+    if (!a) {
+        *code = "NOT_FOUND";
+        snprintf(msg, msglen, agent ? "no agent named %s plays %s" : "no agent plays %s%s",
+                 agent ? agent : "", r->game->name);
+        return -1;
+    }
+    for (int i = 1; i <= r->nseats; i++) {
+        struct seat *st = &r->seats[i];
+        if (st->kind != SEAT_EMPTY) continue;
+        char err[600];
+        st->agent = agent_new(a, r->game, i, r->nseats, r->seed + (uint32_t)i * 7919u,
+                              (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
+        if (!st->agent) {
+            *code = "INTERNAL";
+            snprintf(msg, msglen, "the agent failed to start: %s", err);
+            log_msg(LOG_WARN, "agent setup failed", "{ss,ss,ss}", "game", r->id, "agent", a->name,
+                    "error", err);
+            return -1;
+        }
+        st->kind = SEAT_AGENT;
+        snprintf(st->player_id, sizeof st->player_id, "agent:%s", a->name);
+        json_t *title = json_object_get(a->meta, "title");
+        util_strlcpy(st->name, json_string_value(title) ? json_string_value(title) : a->name,
+                     sizeof st->name);
+        log_event(r, "player_joined", seat_payload(st), 0, NULL, NULL);
+    }
+    return 0;
+}
+
+int room_watch(struct room *r, struct session *s)
+{
+    int seat = room_seat_of(r, s->who.player_id);
+    if (seat) {
+        connect_seat(r, seat, s);
+        return seat;
+    }
+    struct membership *m = membership_of(s, r);
+    if (m && m->seat == 0) return 0;
+    grow((void **)&r->spectators, &r->capspect, r->nspect, sizeof *r->spectators);
+    if (r->nspect < r->capspect) r->spectators[r->nspect++] = s;
+    attach(s, r, 0);
+    return 0;
+}
+
+void room_send_state(struct room *r, struct session *s, json_t *re)
+{
+    if (r->status == ROOM_WAITING) {
+        int full = 1;
+        for (int i = 1; i <= r->nseats; i++)
+            full &= r->seats[i].kind != SEAT_EMPTY;
+        if (full) {
+            sync_state(r, s, s, re); /* the answer first, then the start for everyone */
+            start_if_full(r);
+            return;
+        }
+        sync_state(r, NULL, s, re); /* the player list changed: everyone gets it */
+        return;
+    }
+    sync_state(r, s, s, re);
+}
+
+/* ---------- player actions ---------- */
+
+const char *room_input(struct room *r, struct session *s, json_t *action, char *msg, size_t msglen)
+{
+    struct membership *m = membership_of(s, r);
+    if (!m || m->seat == 0) {
+        snprintf(msg, msglen, "you do not hold a seat in this game");
+        return "NOT_IN_GAME";
+    }
+    if (r->status != ROOM_ACTIVE) {
+        snprintf(msg, msglen,
+                 r->status == ROOM_WAITING ? "the game has not started" : "the game is over");
+        return "NOT_YOUR_TURN";
+    }
+    char *text = json_dumps(action, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!text) return "INTERNAL";
+    const char *code = apply_action(r, m->seat, text, "player", msg, msglen);
+    free(text);
+    return code;
+}
+
+const char *room_chat(struct room *r, struct session *s, const char *text, json_t *re)
+{
+    if (!membership_of(s, r)) return "NOT_IN_GAME";
+    json_t *p = json_pack("{s{ss,ss},ss,sI}", "from", "playerId", s->who.player_id, "name",
+                          s->who.name, "text", text, "ts", (json_int_t)loop_wall_ms());
+    log_event(r, "chat_message", json_dumps(p, JSON_COMPACT), 0, s, re);
+    json_decref(p);
+    return NULL;
+}
+
+const char *room_leave(struct room *r, struct session *s, json_t *re)
+{
+    struct membership *m = membership_of(s, r);
+    if (!m) return "NOT_IN_GAME";
+    int seat = m->seat;
+    if (seat == 0) {
+        remove_spectator(r, s);
+        detach(s, r);
+        json_t *msg =
+            json_pack("{ss,ss,s{ss}}", "type", "left", "gameId", r->id, "payload", "gameId", r->id);
+        if (re) json_object_set(msg, "re", re);
+        session_send_json(s, msg);
+        json_decref(msg);
+        return NULL;
+    }
+    struct seat *st = &r->seats[seat];
+    log_event(r, "player_left", seat_payload(st), 0, s, re);
+    st->session = NULL;
+    detach(s, r);
+    if (r->status == ROOM_ACTIVE) {
+        char result[120];
+        if (r->nseats == 2)
+            snprintf(result, sizeof result, "{\"winner\":%d,\"reason\":\"forfeit\"}", 3 - seat);
+        else
+            snprintf(result, sizeof result, "{\"reason\":\"forfeit\"}");
+        finish(r, result);
+    } else if (r->status == ROOM_WAITING) {
+        st->kind = SEAT_EMPTY;
+        st->player_id[0] = st->name[0] = '\0';
+        if (st->hold_timer) event_del(st->hold_timer);
+        int humans = 0;
+        for (int i = 1; i <= r->nseats; i++)
+            humans += r->seats[i].kind == SEAT_HUMAN;
+        if (!humans)
+            room_free(r);
+        else
+            sync_state(r, NULL, NULL, NULL);
+    }
+    return NULL;
+}
+
+void room_resume(struct room *r, struct session *s, uint64_t last_seq, json_t *re)
+{
+    int seat = room_watch(r, s);
+    int was_disconnected = seat && r->status != ROOM_COMPLETED;
+    if (last_seq + (uint64_t)cfg->replay_buffer >= r->seq) {
+        json_t *events = json_array();
+        for (size_t i = 0; i < r->nlog; i++) {
+            const struct log_entry *e = &r->log[i];
+            if (e->seq <= last_seq) continue;
+            const char *payload =
+                e->only_seat && e->only_seat != seat ? hidden_payload : e->payload;
+            json_array_append_new(events,
+                                  json_pack("{sI,ss,so}", "seq", (json_int_t)e->seq, "type",
+                                            e->type, "payload", json_loads(payload, 0, NULL)));
+        }
+        json_t *msg = json_pack("{ss,ss,sI,s{so}}", "type", "replay", "gameId", r->id, "seq",
+                                (json_int_t)r->seq, "payload", "events", events);
+        if (re) json_object_set(msg, "re", re);
+        session_send_json(s, msg);
+        json_decref(msg);
+    }
+    /* The others see the player connected again; the resumer gets its answer with re. */
+    if (was_disconnected)
+        sync_state(r, NULL, s, re);
+    else
+        sync_state(r, s, s, re);
+}
+
+void rooms_session_closed(struct session *s)
+{
+    struct membership *m = s->rooms;
+    s->rooms = NULL;
+    while (m) {
+        struct membership *next = m->next;
+        struct room *r = m->room;
+        if (m->seat == 0) {
+            remove_spectator(r, s);
+        } else if (r->seats[m->seat].session == s) {
+            r->seats[m->seat].session = NULL;
+            if (r->status != ROOM_COMPLETED) {
+                hold_seat(&r->seats[m->seat]);
+                sync_state(r, NULL, NULL, NULL); /* connected: false for the others */
+            }
+        }
+        free(m);
+        m = next;
+    }
+}
+
+/* ---------- queries ---------- */
+
+struct room *room_find(const char *id)
+{
+    return rooms ? hmap_get(rooms, id) : NULL;
+}
+
+const char *room_id(const struct room *r)
+{
+    return r->id;
+}
+
+const char *room_game(const struct room *r)
+{
+    return r->game->name;
+}
+
+enum room_status room_status(const struct room *r)
+{
+    return r->status;
+}
+
+size_t rooms_count(void)
+{
+    return n_open;
+}
+
+json_t *room_summary_json(const struct room *r)
+{
+    char *players = players_json(r);
+    json_t *o = json_pack("{ss,ss,ss,ss,so,si,sb,sf}", "gameId", r->id, "game", r->game->name,
+                          "version", r->game->id, "status", status_names[r->status], "players",
+                          players ? json_loads(players, 0, NULL) : json_array(), "seats", r->nseats,
+                          "private", r->is_private, "createdAt", r->created_wall);
+    free(players);
+    if (r->result_json) json_object_set_new(o, "result", json_loads(r->result_json, 0, NULL));
+    if (r->to_move && r->status == ROOM_ACTIVE)
+        json_object_set_new(o, "toMove", json_integer(r->to_move));
+    return o;
+}
+
+static void add_open(const char *key, void *value, void *arg)
+{
+    const struct room *r = value;
+    if (!r->is_private && r->status != ROOM_COMPLETED)
+        json_array_append_new(arg, room_summary_json(r));
+}
+
+json_t *rooms_lobby_json(void)
+{
+    json_t *arr = json_array();
+    hmap_each(rooms, add_open, arr);
+    return arr;
+}
+
+json_t *room_log_json(const struct room *r)
+{
+    json_t *events = json_array();
+    size_t i = 0, j = 0;
+    while (i < r->nlog || j < r->ninputs) {
+        if (j >= r->ninputs || (i < r->nlog && r->log[i].order < r->inputs[j].order)) {
+            const struct log_entry *e = &r->log[i++];
+            json_array_append_new(events,
+                                  json_pack("{sI,ss,so,sI}", "seq", (json_int_t)e->seq, "type",
+                                            e->type, "payload", json_loads(e->payload, 0, NULL),
+                                            "t", (json_int_t)e->t));
+            if (e->only_seat)
+                json_object_set_new(json_array_get(events, json_array_size(events) - 1), "seat",
+                                    json_integer(e->only_seat));
+        } else {
+            const struct input_rec *in = &r->inputs[j++];
+            json_array_append_new(events, json_pack("{ss,s{si,so,ss},sI}", "type", "input",
+                                                    "payload", "seat", in->seat, "action",
+                                                    json_loads(in->action, JSON_DECODE_ANY, NULL),
+                                                    "source", in->source, "t", (json_int_t)in->t));
+        }
+    }
+    json_t *o =
+        json_pack("{ss,ss,ss,sI,si,so}", "gameId", r->id, "game", r->game->name, "version",
+                  r->game->id, "seed", (json_int_t)r->seed, "seats", r->nseats, "events", events);
+    if (r->config_json) json_object_set_new(o, "config", json_loads(r->config_json, 0, NULL));
+    return o;
+}
+
+struct lobby_msg {
+    struct wsbuf *buf;
+};
+
+static void send_lobby(struct session *s, void *arg)
+{
+    if (s->sub_lobby) session_send(s, ((struct lobby_msg *)arg)->buf);
+}
+
+void rooms_lobby_broadcast(const char *event, const struct room *r)
+{
+    if (r->is_private) return;
+    json_t *msg = json_pack("{ss,s{ss,so}}", "type", "lobby_update", "payload", "event", event,
+                            "room", room_summary_json(r));
+    struct lobby_msg lm = {wsbuf_from_json(msg)};
+    json_decref(msg);
+    if (lm.buf) session_each(send_lobby, &lm);
+    wsbuf_unref(lm.buf);
+}
+
+int rooms_init(const struct config *config)
+{
+    cfg = config;
+    rooms = hmap_new();
+    return rooms ? 0 : -1;
+}
+
+void rooms_shutdown(void)
+{
+    void *vals[4096];
+    size_t n;
+    while (rooms && (n = hmap_values(rooms, vals, 4096)) > 0)
+        for (size_t i = 0; i < n; i++)
+            room_free(vals[i]);
+    hmap_free(rooms);
+    rooms = NULL;
+}

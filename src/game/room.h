@@ -1,0 +1,105 @@
+/* room.h - one game being played: seats, spectators, the referee's Lua state, the event log.
+ *
+ * A room owns a Lua state in which lua/referee.lua runs the game version the room started
+ * with. Everything that happens in the room is an event of its log, numbered by seq (1, 2, 3,
+ * ... with no gaps): game events the script emits, players joining and leaving, chat, the end.
+ * Each event is sent to every attached socket in that socket's view (a seat-only event shows
+ * as {"kind":"hidden"} to the others) and kept, so resume can replay exactly what was missed.
+ * Every input that changed the game (player, agent or turn-clock action) is recorded with its
+ * seat and logical time, which with the seed and version is enough to replay the game.
+ *
+ * Errors are returned as protocol codes ("NOT_FOUND", "GAME_FULL", ...) with a message in the
+ * caller's buffer; a room never sends an error itself. Loop thread only. */
+#ifndef MT_ROOM_H
+#define MT_ROOM_H
+
+#include "config.h"
+#include "scripts.h"
+#include "session.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define ROOM_MAX_SEATS 16
+
+enum room_status { ROOM_WAITING, ROOM_ACTIVE, ROOM_COMPLETED };
+
+struct room;
+
+/* Where a session is attached: a seat (1..n) or 0 for a spectator. Owned by the room module;
+ * session->rooms is the head of the list. */
+struct membership {
+    struct room *room;
+    int seat;
+    struct membership *next;
+};
+
+int rooms_init(const struct config *cfg);
+void rooms_shutdown(void);
+
+/* Creates a room for the current version of game. config may be NULL (borrowed). Returns
+ * NULL with code/message set: NOT_FOUND (no such game), SERVER_BUSY (room limit), INTERNAL
+ * (the script failed in setup). */
+struct room *room_create(const char *game, json_t *config, int is_private, const char **code,
+                         char *msg, size_t msglen);
+
+/* Looks a room up by id. NULL when there is none. */
+struct room *room_find(const char *id);
+
+const char *room_id(const struct room *r);
+const char *room_game(const struct room *r);
+enum room_status room_status(const struct room *r);
+
+/* Seats a human (player_id, name) in the first free seat. s may be NULL (seated over HTTP, to
+ * attach later). Returns the seat, or 0 with code GAME_FULL. Re-seating a player who is
+ * already seated returns that seat. */
+int room_seat_player(struct room *r, const char *player_id, const char *name, struct session *s,
+                     const char **code);
+
+/* Fills every free seat (up to the room's target size) with the agent. agent NULL: the
+ * default agent for the game. Returns 0, or -1 with code NOT_FOUND when no such agent can
+ * play this game. */
+int room_fill_with_agent(struct room *r, const char *agent, const char **code, char *msg,
+                         size_t msglen);
+
+/* Attaches s as a spectator. */
+int room_watch(struct room *r, struct session *s);
+
+/* Sends s its game_state (re added when non-NULL), after attaching it to its seat or as a
+ * spectator. Starts the game when every seat is taken. */
+void room_send_state(struct room *r, struct session *s, json_t *re);
+
+/* The seat the player holds in r, or 0. */
+int room_seat_of(const struct room *r, const char *player_id);
+
+/* A player's action. Returns NULL when applied (events and states are sent), or an error
+ * code: NOT_IN_GAME, NOT_YOUR_TURN, ILLEGAL_MOVE (reason in msg), INTERNAL. */
+const char *room_input(struct room *r, struct session *s, json_t *action, char *msg, size_t msglen);
+
+/* Chat from s (text checked by the caller). Returns NULL or NOT_IN_GAME. The broadcast carries
+ * re for the sender when re is non-NULL. */
+const char *room_chat(struct room *r, struct session *s, const char *text, json_t *re);
+
+/* s leaves: a seat is freed (a running game is forfeited), a spectator detached. The answer
+ * (player_left, with re) is sent by the room. Returns NULL or NOT_IN_GAME. */
+const char *room_leave(struct room *r, struct session *s, json_t *re);
+
+/* Re-attaches s after a reconnect and sends replay (events after last_seq) then game_state,
+ * or only game_state when the gap is older than the replay buffer. */
+void room_resume(struct room *r, struct session *s, uint64_t last_seq, json_t *re);
+
+/* The socket is gone: its seats are held for seat-hold seconds, its spectating ends. */
+void rooms_session_closed(struct session *s);
+
+/* Lobby and catalog views (new references). */
+json_t *room_summary_json(const struct room *r);
+json_t *rooms_lobby_json(void);
+json_t *room_log_json(const struct room *r);
+
+/* Counts for /metrics and /health. */
+size_t rooms_count(void);
+
+/* Sends msg to every socket subscribed to the lobby. */
+void rooms_lobby_broadcast(const char *event, const struct room *r);
+
+#endif

@@ -1,0 +1,229 @@
+#include "lua_vm.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <luajit.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+extern int luaopen_cjson(lua_State *L);
+
+#define CPU_SIGNAL (SIGRTMIN + 1)
+#define ERROR_MARGIN (64 * 1024) /* lifted cap while an error message is built */
+
+struct vm {
+    lua_State *L;
+    size_t used, limit;
+    volatile sig_atomic_t cpu_exceeded;
+    int mem_exceeded;
+};
+
+/* The state this thread is running under a budget, for the signal handler. */
+static __thread struct vm *volatile running;
+static __thread timer_t cpu_timer;
+static __thread int cpu_timer_ready;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct vm *vm = ud;
+    if (nsize == 0) {
+        free(ptr);
+        vm->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && vm->used + (nsize - osize) > vm->limit) {
+        vm->mem_exceeded = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) vm->used = vm->used - osize + nsize;
+    return p;
+}
+
+static void cpu_hook(lua_State *L, lua_Debug *ar)
+{
+    /* Keep the hook: a script's own pcall may catch this error, and the next few
+     * instructions then raise it again until control is back in vm_call. */
+    luaL_error(L, "CPU limit exceeded");
+}
+
+static void on_cpu_signal(int sig, siginfo_t *si, void *uc)
+{
+    struct vm *vm = running;
+    if (!vm) return;
+    vm->cpu_exceeded = 1;
+    lua_sethook(vm->L, cpu_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 100);
+}
+
+int vm_global_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_cpu_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(CPU_SIGNAL, &sa, NULL);
+}
+
+/* Each thread gets one CPU-time timer that signals that very thread. */
+static int thread_timer(void)
+{
+    if (cpu_timer_ready) return 0;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = CPU_SIGNAL;
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &cpu_timer) < 0) return -1;
+    cpu_timer_ready = 1;
+    return 0;
+}
+
+static void arm(int ms)
+{
+    struct itimerspec its = {{0, 0}, {ms / 1000, (long)(ms % 1000) * 1000000L}};
+    timer_settime(cpu_timer, 0, &its, NULL);
+}
+
+struct vm *vm_new(size_t mem_limit)
+{
+    struct vm *vm = calloc(1, sizeof *vm);
+    if (!vm) return NULL;
+    vm->limit = mem_limit;
+    /* LuaJIT's GC64 build must use its own allocator to place GC objects; lua_newstate with a
+     * custom allocator works on Debian's builds (checked), which is what makes the cap exact. */
+    vm->L = lua_newstate(capped_alloc, vm);
+    if (!vm->L) {
+        free(vm);
+        return NULL;
+    }
+    lua_State *L = vm->L;
+    luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+    static const luaL_Reg libs[] = {{"", luaopen_base},
+                                    {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_BITLIBNAME, luaopen_bit},
+                                    {NULL, NULL}};
+    for (const luaL_Reg *lib = libs; lib->func; lib++) {
+        lua_pushcfunction(L, lib->func);
+        lua_pushstring(L, lib->name);
+        lua_call(L, 1, 0);
+    }
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "mt.cjson");
+    return vm;
+}
+
+void vm_free(struct vm *vm)
+{
+    if (!vm) return;
+    lua_close(vm->L);
+    free(vm);
+}
+
+lua_State *vm_state(struct vm *vm)
+{
+    return vm->L;
+}
+
+size_t vm_memory(const struct vm *vm)
+{
+    return vm->used;
+}
+
+size_t vm_memory_limit(const struct vm *vm)
+{
+    return vm->limit;
+}
+
+const char *vm_status_name(enum vm_status st)
+{
+    static const char *const names[] = {"ok", "error", "cpu", "memory"};
+    return names[st];
+}
+
+/* Message handler: the error plus a traceback, so a failure names the script's line. */
+static int traceback(lua_State *L)
+{
+    /* The error is on its way out to vm_call: stop the CPU hook and lend the state a little
+     * memory so the message can be built even when the cap was the cause. */
+    lua_sethook(L, NULL, 0, 0);
+    void *ud;
+    lua_getallocf(L, &ud);
+    struct vm *vm = ud;
+    if (vm->mem_exceeded) vm->limit = vm->used + ERROR_MARGIN;
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) msg = lua_type(L, 1) == LUA_TNIL ? "nil error" : "(error object is not a string)";
+    /* The debug library is never opened; the traceback is built from lua_getstack. */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, msg);
+    lua_Debug ar;
+    int shown = 0;
+    for (int level = 1; shown < 6 && lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) continue;
+        char line[320];
+        snprintf(line, sizeof line, "\n  at %s:%d", ar.short_src, ar.currentline);
+        luaL_addstring(&b, line);
+        shown++;
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, char *err,
+                       size_t errlen)
+{
+    lua_State *L = vm->L;
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    vm->cpu_exceeded = 0;
+    vm->mem_exceeded = 0;
+    lua_sethook(L, NULL, 0, 0);
+    int timed = budget_ms > 0 && thread_timer() == 0;
+    size_t limit = vm->limit;
+    running = vm;
+    if (timed) arm(budget_ms);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    if (timed) arm(0);
+    running = NULL;
+    lua_sethook(L, NULL, 0, 0);
+    vm->limit = limit;
+    if (rc == 0) {
+        lua_remove(L, base);
+        return VM_OK;
+    }
+    enum vm_status st = vm->cpu_exceeded                         ? VM_CPU
+                        : (rc == LUA_ERRMEM || vm->mem_exceeded) ? VM_MEMORY
+                                                                 : VM_ERROR;
+    const char *msg = lua_tostring(L, -1);
+    if (st == VM_MEMORY && (!msg || rc == LUA_ERRMEM)) msg = "memory limit exceeded";
+    util_strlcpy(err, msg ? msg : "error", errlen);
+    lua_settop(L, base - 1);
+    return st;
+}
+
+int vm_load(struct vm *vm, const char *text, size_t len, const char *chunkname, char *err,
+            size_t errlen)
+{
+    /* "t": text only. A binary chunk could carry crafted bytecode. */
+    if (luaL_loadbufferx(vm->L, text, len, chunkname, "t") != 0) {
+        const char *msg = lua_tostring(vm->L, -1);
+        util_strlcpy(err, msg ? msg : "cannot load", errlen);
+        lua_pop(vm->L, 1);
+        return -1;
+    }
+    return 0;
+}

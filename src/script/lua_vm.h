@@ -1,0 +1,59 @@
+/* lua_vm.h - one LuaJIT state with a memory cap and a per-call CPU budget.
+ *
+ * Every room, agent seat and script validation gets its own state, so nothing one script
+ * does can be seen by another room. A state is interpreter-only: the jit library is never
+ * opened and the JIT engine is switched off, because LuaJIT runs no hooks inside compiled
+ * traces and the CPU limit below relies on a hook.
+ *
+ * Memory: the state's allocator refuses any allocation past the cap, so a memory bomb fails
+ * with a Lua memory error inside the call that made it.
+ * CPU: vm_call() arms a per-thread CPU-time timer; when it fires, its signal handler installs
+ * a count hook on the running state, and the hook raises "CPU limit exceeded" on every few
+ * instructions until the call has unwound (a script's own pcall cannot swallow it). Time
+ * spent inside one C function (a string pattern match) cannot be interrupted, which is why the
+ * sandbox bounds the inputs of those functions (lua/sandbox.lua).
+ *
+ * A state belongs to one thread at a time; states may move between threads between calls. */
+#ifndef MT_LUA_VM_H
+#define MT_LUA_VM_H
+
+#include <lua.h>
+#include <stddef.h>
+
+struct vm;
+
+enum vm_status { VM_OK = 0, VM_ERROR, VM_CPU, VM_MEMORY };
+
+/* Installs the signal handler the CPU limit uses. Call once, before any thread starts. */
+int vm_global_init(void);
+
+/* Creates a state limited to mem_limit bytes with the base, table, string, math and bit
+ * libraries and cjson (in the registry, for trusted code). NULL on failure. */
+struct vm *vm_new(size_t mem_limit);
+
+/* Closes the state. vm is no longer valid. */
+void vm_free(struct vm *vm);
+
+lua_State *vm_state(struct vm *vm);
+
+/* Calls the function below nargs arguments on the stack (lua_pcall style, with a traceback
+ * message handler) within budget_ms of this thread's CPU time. On VM_OK the nresults results
+ * are on the stack; otherwise nothing is, and err[errlen] holds "file:line: message" (the
+ * script's position where known). The memory cap is lifted by a small margin while the error
+ * is formatted, so a script that hit the cap still gets a readable message. */
+enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, char *err,
+                       size_t errlen);
+
+/* Bytes the state holds now, and the cap. */
+size_t vm_memory(const struct vm *vm);
+size_t vm_memory_limit(const struct vm *vm);
+
+/* A short name for a status: "ok", "error", "cpu", "memory". */
+const char *vm_status_name(enum vm_status st);
+
+/* Loads the Lua source text (never bytecode) as a function named chunkname and leaves it on
+ * the stack. Returns 0, or -1 with the syntax error in err. */
+int vm_load(struct vm *vm, const char *text, size_t len, const char *chunkname, char *err,
+            size_t errlen);
+
+#endif
