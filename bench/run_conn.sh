@@ -18,6 +18,8 @@
 #                    it to its open-file limit minus 64 by itself)
 #   MAX_HANDSHAKES=  --max-handshakes for each mt-loadgen process (default: mt-loadgen's, 256)
 #   SERVER_ARGS=     extra server arguments
+#   SERVER_CPUS=     pin the server to these CPUs (taskset -c list, e.g. 1)
+#   LOADGEN_CPUS=    pin the mt-loadgen processes to these CPUs (e.g. 0)
 #   TEXT=1           human-readable reports instead of JSON (no combined summary)
 set -u
 
@@ -42,6 +44,15 @@ SERVER_ARGS=${SERVER_ARGS:-}
 TEXT=${TEXT:-0}
 MAX_CONN=${MAX_CONN:-$((N + 1024))}
 MAX_HANDSHAKES=${MAX_HANDSHAKES:-}
+SERVER_CPUS=${SERVER_CPUS:-}
+LOADGEN_CPUS=${LOADGEN_CPUS:-}
+SERVER_PIN=()
+LOADGEN_PIN=()
+if [ -n "$SERVER_CPUS$LOADGEN_CPUS" ]; then
+    command -v taskset >/dev/null 2>&1 || die "SERVER_CPUS/LOADGEN_CPUS need taskset (util-linux)"
+    [ -n "$SERVER_CPUS" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+    [ -n "$LOADGEN_CPUS" ] && LOADGEN_PIN=(taskset -c "$LOADGEN_CPUS")
+fi
 
 die() { echo "run_conn: $*" >&2; exit 1; }
 
@@ -116,7 +127,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
-"$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn $SERVER_ARGS \
+"${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn $SERVER_ARGS \
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 
@@ -140,6 +151,10 @@ fi
 echo "run_conn: server $BIN pid $SERVER_PID on 127.0.0.1:$PORT (rss ${RSS0:-?} KiB);" \
     "$N connections over $P process(es), rate $RATE/s, duration ${DURATION}s, ramp $RAMP_RATE/s" >&2
 
+# the host's CPU counters (user nice system idle iowait irq softirq steal), to report how busy
+# the machine was and how much time the hypervisor took away (steal) while the generators ran
+STAT0=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat 2>/dev/null)
+
 # equal shares, so every process ramps at the same pace and measures at the same time
 left=$N
 for i in $(seq 1 "$P"); do
@@ -152,12 +167,16 @@ for i in $(seq 1 "$P"); do
     [ "$LOCAL_IPS" -gt 0 ] && args+=(--local-ip-range "$LOCAL_IPS")
     [ -n "$MAX_HANDSHAKES" ] && args+=(--max-handshakes "$MAX_HANDSHAKES")
     [ "$TEXT" = 1 ] || args+=(--json)
-    "$LOADGEN" "${args[@]}" >"$OUT/report.$i" 2>"$OUT/stderr.$i" &
+    "${LOADGEN_PIN[@]}" "$LOADGEN" "${args[@]}" >"$OUT/report.$i" 2>"$OUT/stderr.$i" &
     LG_PIDS+=($!)
 done
 rc=0
 for p in "${LG_PIDS[@]}"; do wait "$p" || rc=1; done
 LG_PIDS=()
+STAT1=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat 2>/dev/null)
+HOSTCPU=$(echo "$STAT0 $STAT1" | awk 'NF == 16 {
+    t = 0; for (i = 1; i <= 8; i++) { d[i] = $(i + 8) - $i; t += d[i] }
+    if (t > 0) printf "busy %.1f%%, steal %.1f%% (of all CPUs, whole run)", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }')
 
 HWM=$(awk '/^VmHWM:/{print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
 alive=1
@@ -242,6 +261,7 @@ EOF
 fi
 [ "$alive" = 1 ] || { echo "run_conn: the server died during the run; log:" >&2; tail -n 30 "$OUT/server.log" >&2; rc=1; }
 [ "$TEXT" = 1 ] && echo "server alive at end: $([ "$alive" = 1 ] && echo yes || echo NO); GET /health/live: $LIVE"
+[ -n "$HOSTCPU" ] && echo "host cpu: $HOSTCPU"
 if [ -s "$OUT/server.log" ]; then
     echo "== server log (warnings and errors, first 20 lines)"
     head -n 20 "$OUT/server.log"

@@ -219,9 +219,7 @@ static int load_env(struct config *cfg, char *err, size_t errlen)
 void config_print_help(void)
 {
     printf(
-        "Usage: monkeytown [options]\n"
-        "       monkeytown migrate [options]      apply database migrations and exit\n"
-        "       monkeytown replay GAME_ID [options] re-run a stored game and verify it\n\n"
+        "Usage: monkeytown [options]\n\n"
         "Options (each also MONKEYTOWN_<NAME> in the environment, or name = value in --config):\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_desc *o = &options[i];

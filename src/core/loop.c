@@ -17,7 +17,8 @@ struct posted {
 
 static struct event_base *base;
 static uv_loop_t uv;
-static struct event *uv_io_ev, *uv_timer_ev, *post_ev;
+static struct event *uv_io_ev, *uv_timer_ev, *post_ev, *pump_ev;
+static int pump_pending;
 static int post_pipe[2] = {-1, -1};
 static pthread_mutex_t post_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct posted *post_head, *post_tail;
@@ -43,6 +44,19 @@ void loop_pump(void)
 static void on_uv_ready(evutil_socket_t fd, short what, void *arg)
 {
     loop_pump();
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+    pump_pending = 0;
+    loop_pump();
+}
+
+void loop_pump_soon(void)
+{
+    if (pump_pending || !pump_ev) return;
+    pump_pending = 1;
+    event_active(pump_ev, EV_TIMEOUT, 0);
 }
 
 static void on_posted(evutil_socket_t fd, short what, void *arg)
@@ -81,6 +95,7 @@ int loop_init(void)
     uv_io_ev = event_new(base, uv_backend_fd(&uv), EV_READ | EV_PERSIST, on_uv_ready, NULL);
     uv_timer_ev = evtimer_new(base, on_uv_ready, NULL);
     post_ev = event_new(base, post_pipe[0], EV_READ | EV_PERSIST, on_posted, NULL);
+    pump_ev = event_new(base, -1, 0, on_pump, NULL);
     event_add(uv_io_ev, NULL);
     event_add(post_ev, NULL);
     return 0;
@@ -168,7 +183,8 @@ void loop_free(void)
     if (uv_io_ev) event_free(uv_io_ev);
     if (uv_timer_ev) event_free(uv_timer_ev);
     if (post_ev) event_free(post_ev);
-    uv_io_ev = uv_timer_ev = post_ev = NULL;
+    if (pump_ev) event_free(pump_ev);
+    uv_io_ev = uv_timer_ev = post_ev = pump_ev = NULL;
     /* lws has closed its handles by now; let libuv run their close callbacks. */
     uv_run(&uv, UV_RUN_NOWAIT);
     uv_loop_close(&uv);

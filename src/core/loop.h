@@ -26,6 +26,11 @@ uv_loop_t *loop_uv(void);
  * from a libevent timer), so the new work is noticed without waiting for the next wake-up. */
 void loop_pump(void);
 
+/* Arranges one loop_pump() at the end of the current loop iteration; cheap and coalescing.
+ * Call whenever libuv watchers may have changed outside a libuv callback (lws asked to write
+ * from a libevent timer, say): libuv applies watcher changes only inside uv_run. */
+void loop_pump_soon(void);
+
 /* Runs until loop_stop(). Returns 0 after a clean stop. */
 int loop_run(void);
 

@@ -123,7 +123,7 @@ static void on_player_input(struct proto_request *r)
     struct room *room = target_room(r);
     if (!room) return;
     char msg[300];
-    const char *code = room_input(room, r->s, action, msg, sizeof msg);
+    const char *code = room_input(room, r->s, action, r->id, msg, sizeof msg);
     if (code) proto_error(r, code, "%s", msg);
 }
 

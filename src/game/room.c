@@ -74,6 +74,10 @@ struct room {
     char *result_json;
     int script_failures;
     char *agent_view, *agent_legal; /* the view and legal list of the agent to move */
+    /* While a player's input is applied: the first message that socket gets because of it
+     * carries the request's re (its acknowledgement). */
+    struct session *ack_to;
+    json_t *ack_re;
 };
 
 static const struct config *cfg;
@@ -253,6 +257,11 @@ static void log_event(struct room *r, const char *type, char *payload, int only_
     /* Build each distinct frame once: the full one, and the hidden one for a seat-only event. */
     struct wsbuf *full = game_msg(r, type, e->seq, payload, NULL);
     struct wsbuf *hidden = only_seat ? game_msg(r, type, e->seq, hidden_payload, NULL) : NULL;
+    if (!reply_to && r->ack_to) {
+        reply_to = r->ack_to;
+        re = r->ack_re;
+        r->ack_to = NULL;
+    }
     for (int i = 1; i <= r->nseats; i++) {
         struct session *s = r->seats[i].session;
         if (!s) continue;
@@ -336,6 +345,11 @@ static struct wsbuf *state_msg(const struct room *r, const char *players, int se
  * Keeps the view of an agent to move for its next decision. */
 static void sync_state(struct room *r, struct session *only, struct session *reply_to, json_t *re)
 {
+    if (!reply_to && r->ack_to) {
+        reply_to = r->ack_to;
+        re = r->ack_re;
+        r->ack_to = NULL;
+    }
     lua_State *L = referee_fn(r, "views");
     lua_pushinteger(L, r->nseats);
     if (r->to_move)
@@ -879,7 +893,8 @@ void room_send_state(struct room *r, struct session *s, json_t *re)
 
 /* ---------- player actions ---------- */
 
-const char *room_input(struct room *r, struct session *s, json_t *action, char *msg, size_t msglen)
+const char *room_input(struct room *r, struct session *s, json_t *action, json_t *re, char *msg,
+                       size_t msglen)
 {
     struct membership *m = membership_of(s, r);
     if (!m || m->seat == 0) {
@@ -893,7 +908,10 @@ const char *room_input(struct room *r, struct session *s, json_t *action, char *
     }
     char *text = json_dumps(action, JSON_ENCODE_ANY | JSON_COMPACT);
     if (!text) return "INTERNAL";
+    r->ack_to = s;
+    r->ack_re = re;
     const char *code = apply_action(r, m->seat, text, "player", msg, msglen);
+    r->ack_to = NULL;
     free(text);
     return code;
 }

@@ -72,9 +72,11 @@ void room_send_state(struct room *r, struct session *s, json_t *re);
 /* The seat the player holds in r, or 0. */
 int room_seat_of(const struct room *r, const char *player_id);
 
-/* A player's action. Returns NULL when applied (events and states are sent), or an error
- * code: NOT_IN_GAME, NOT_YOUR_TURN, ILLEGAL_MOVE (reason in msg), INTERNAL. */
-const char *room_input(struct room *r, struct session *s, json_t *action, char *msg, size_t msglen);
+/* A player's action. Returns NULL when applied (events and states are sent; the first message
+ * the sender gets because of it carries re), or an error code: NOT_IN_GAME, NOT_YOUR_TURN,
+ * ILLEGAL_MOVE (reason in msg), INTERNAL. */
+const char *room_input(struct room *r, struct session *s, json_t *action, json_t *re, char *msg,
+                       size_t msglen);
 
 /* Chat from s (text checked by the caller). Returns NULL or NOT_IN_GAME. The broadcast carries
  * re for the sender when re is non-NULL. */

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -156,6 +157,7 @@ void http_respond(struct http_exchange *x, int status, const char *content_type,
     snprintf(st, sizeof st, "%d", status);
     metric_add(m_http_requests, st, 1);
     lws_callback_on_writable(x->wsi);
+    loop_pump_soon();
 }
 
 void http_respond_json(struct http_exchange *x, int status, json_t *body)

@@ -188,7 +188,7 @@ void proto_on_message(struct session *s, const char *data, size_t len)
 {
     struct proto_request r = {.s = s, .start_us = loop_now_us()};
     json_error_t err;
-    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!msg) {
         metric_add(m_ws_events, "invalid", 1);
         send_error(s, NULL, "BAD_JSON", "message is not valid JSON");

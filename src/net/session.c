@@ -2,6 +2,7 @@
 
 #include "hmap.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 
 #include <libwebsockets.h>
@@ -171,6 +172,7 @@ void session_close(struct session *s, int code, const char *reason)
     s->close_code = code;
     util_strlcpy(s->close_reason, reason ? reason : "", sizeof s->close_reason);
     if (s->wsi) lws_callback_on_writable(s->wsi);
+    loop_pump_soon();
 }
 
 int session_send(struct session *s, struct wsbuf *b)
@@ -195,6 +197,7 @@ int session_send(struct session *s, struct wsbuf *b)
     s->tail = m;
     s->queued_bytes += b->len;
     lws_callback_on_writable(s->wsi);
+    loop_pump_soon();
     return 0;
 }
 

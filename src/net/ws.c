@@ -71,22 +71,27 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code, const c
     return 1;
 }
 
-/* Finds the upgrade's token: ?token=... first, then Authorization: Bearer. */
+/* Finds the upgrade's token: ?token=... first, then Authorization: Bearer. Returns 1 with the
+ * token copied, 0 when there is none, -1 when one is there but longer than any we issue. */
 static int upgrade_token(struct lws *wsi, char *token, size_t len)
 {
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
     char arg[1100];
-    const char *value = lws_get_urlarg_by_name(wsi, "token=", arg, (int)sizeof arg);
-    if (value && *value) { /* arg holds "token=..."; value points past the name */
-        util_strlcpy(token, value, len);
-        return 1;
+    if (n > 0) {
+        const char *value = lws_get_urlarg_by_name(wsi, "token=", arg, (int)sizeof arg);
+        if (value && *value) { /* arg holds "token=..."; value points past the name */
+            util_strlcpy(token, value, len);
+            return 1;
+        }
+        if (!value && n >= (int)sizeof arg - 8) return -1; /* a query too long to hold a token */
     }
-    char auth[1100];
-    copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof auth);
-    if (strncasecmp(auth, "Bearer ", 7) == 0 && auth[7]) {
-        util_strlcpy(token, auth + 7, len);
-        return 1;
-    }
-    return 0;
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0) return 0;
+    if (n >= (int)sizeof arg) return -1;
+    copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, arg, sizeof arg);
+    if (strncasecmp(arg, "Bearer ", 7) != 0 || !arg[7]) return -1;
+    util_strlcpy(token, arg + 7, len);
+    return 1;
 }
 
 /* Decides who the upgrading client is: the token's player, or a new guest. Returns 0, or -1
@@ -95,7 +100,12 @@ static int identify(struct lws *wsi, struct identity *who, int *guest, char *why
 {
     char token[1100];
     *guest = 0;
-    if (upgrade_token(wsi, token, sizeof token)) return auth_verify(token, who, why, whylen);
+    int found = upgrade_token(wsi, token, sizeof token);
+    if (found < 0) {
+        util_strlcpy(why, "malformed or oversized token", whylen);
+        return -1;
+    }
+    if (found) return auth_verify(token, who, why, whylen);
     if (!cfg->allow_guests) {
         util_strlcpy(why, "a token is required", whylen);
         return -1;
@@ -219,9 +229,12 @@ static int on_http(struct lws *wsi, struct conn *c, const char *uri)
         http_dispatch(x);
         return 0;
     }
-    int has_body =
-        x->content_length > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-    if (!has_body) http_dispatch(x);
+    if (x->content_length < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        /* lws does not decode chunked request bodies: ask for a Content-Length instead. */
+        http_respond_error(x, 411, "LENGTH_REQUIRED", "send the body with a Content-Length");
+        return 0;
+    }
+    if (x->content_length <= 0) http_dispatch(x);
     return 0; /* with a body: dispatch at LWS_CALLBACK_HTTP_BODY_COMPLETION */
 }
 

@@ -25,6 +25,7 @@ struct vm {
     size_t used, limit;
     volatile sig_atomic_t cpu_exceeded;
     int mem_exceeded;
+    int enforce; /* the cap holds only inside vm_call: the server's own pushes never fail */
 };
 
 /* The state this thread is running under a budget, for the signal handler. */
@@ -40,13 +41,22 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         vm->used -= osize;
         return NULL;
     }
-    if (nsize > osize && vm->used + (nsize - osize) > vm->limit) {
+    if (vm->enforce && nsize > osize && vm->used + (nsize - osize) > vm->limit) {
         vm->mem_exceeded = 1;
         return NULL;
     }
     void *p = realloc(ptr, nsize);
     if (p) vm->used = vm->used - osize + nsize;
     return p;
+}
+
+/* An error outside any pcall is a bug in the server's own calls: say where, then abort. */
+static int on_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    log_msg(LOG_ERROR, "unprotected Lua error", "{ss}", "error", msg ? msg : "?");
+    abort();
+    return 0;
 }
 
 static void cpu_hook(lua_State *L, lua_Debug *ar)
@@ -107,6 +117,7 @@ struct vm *vm_new(size_t mem_limit)
         return NULL;
     }
     lua_State *L = vm->L;
+    lua_atpanic(L, on_panic);
     luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
     static const luaL_Reg libs[] = {{"", luaopen_base},
                                     {LUA_TABLIBNAME, luaopen_table},
@@ -195,12 +206,17 @@ enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, ch
     int timed = budget_ms > 0 && thread_timer() == 0;
     size_t limit = vm->limit;
     running = vm;
+    vm->enforce = 1;
     if (timed) arm(budget_ms);
     int rc = lua_pcall(L, nargs, nresults, base);
     if (timed) arm(0);
+    vm->enforce = 0;
     running = NULL;
     lua_sethook(L, NULL, 0, 0);
     vm->limit = limit;
+    /* A failed call may leave its garbage behind, up to the cap: collect it now, so the next
+     * call starts with the room's real footprint. */
+    if (rc != 0 && vm->mem_exceeded) lua_gc(L, LUA_GCCOLLECT, 0);
     if (rc == 0) {
         lua_remove(L, base);
         return VM_OK;

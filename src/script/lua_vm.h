@@ -5,8 +5,10 @@
  * opened and the JIT engine is switched off, because LuaJIT runs no hooks inside compiled
  * traces and the CPU limit below relies on a hook.
  *
- * Memory: the state's allocator refuses any allocation past the cap, so a memory bomb fails
- * with a Lua memory error inside the call that made it.
+ * Memory: while a call made by vm_call() runs, the state's allocator refuses any allocation
+ * past the cap, so a memory bomb fails with a Lua memory error inside the call that made it.
+ * Outside calls (the server pushing arguments, reading results) nothing is refused, so the
+ * server's own API use never raises an unprotected error.
  * CPU: vm_call() arms a per-thread CPU-time timer; when it fires, its signal handler installs
  * a count hook on the running state, and the hook raises "CPU limit exceeded" on every few
  * instructions until the call has unwound (a script's own pcall cannot swallow it). Time

@@ -316,8 +316,15 @@ static void consider(const char *name, int is_agent, int sync)
     struct script_version *v = snapshot(name, is_agent);
     if (!v) return;
     struct entry *e = entry_for(v, 1);
-    if (e && ((e->current && strcmp(e->current->id, v->id) == 0) ||
-              strcmp(e->refused_id, v->id) == 0 || strcmp(e->pending_id, v->id) == 0)) {
+    if (e && e->current && strcmp(e->current->id, v->id) == 0) {
+        /* Back to the live content (a broken edit was reverted): the refusal is history. */
+        json_decref(e->refusal);
+        e->refusal = NULL;
+        e->refused_id[0] = '\0';
+        script_version_unref(v);
+        return;
+    }
+    if (e && (strcmp(e->refused_id, v->id) == 0 || strcmp(e->pending_id, v->id) == 0)) {
         script_version_unref(v);
         return;
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 # HTTP on the shared port: health endpoints, JSON 404/405/413, /metrics in Prometheus format.
+import http.client as http_client
 import os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import Server, Tap, http
@@ -29,6 +30,14 @@ with Server("--max-body-bytes", "1024") as srv:
     st, h, body = http("POST", srv.url + "/api/auth/guest", body=b"x" * 5000)
     t.eq(st, 413, "oversized body is 413")
     t.eq(body["error"]["code"], "TOO_LARGE", "413 body is a JSON error")
+
+    conn = http_client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.putrequest("POST", "/api/auth/guest")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"2\r\n{}\r\n0\r\n\r\n")
+    t.eq(conn.getresponse().status, 411, "a chunked body without Content-Length -> 411")
+    conn.close()
 
     st, h, text = http("GET", srv.url + "/metrics")
     t.eq(st, 200, "metrics is 200")

@@ -33,6 +33,8 @@ async def main(srv):
     cases = [
         ("not json", "{nope", "BAD_JSON"),
         ("array", "[1,2]", "BAD_MESSAGE"),
+        ("number", "5", "BAD_MESSAGE"),
+        ("string", '"hello"', "BAD_MESSAGE"),
         ("type missing", '{"payload":{}}', "BAD_MESSAGE"),
         ("type not a string", '{"type":5,"payload":{}}', "BAD_MESSAGE"),
         ("payload missing", '{"type":"heartbeat"}', "BAD_MESSAGE"),
@@ -96,6 +98,11 @@ async def main(srv):
         t.ok(True, "Authorization: Bearer accepted")
     except Exception as e:
         t.ok(False, "Authorization: Bearer accepted", e)
+    try:
+        await websockets.connect(srv.ws_url + "?token=" + "a" * 3000)
+        t.ok(False, "oversized token refused")
+    except websockets.InvalidStatusCode as e:
+        t.eq(e.status_code, 401, "oversized token -> 401, not a guest")
     try:
         await websockets.connect(f"ws://127.0.0.1:{srv.port}/elsewhere")
         t.ok(False, "upgrade elsewhere refused")

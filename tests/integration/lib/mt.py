@@ -61,6 +61,16 @@ class Server:
     """The real monkeytown binary on a free loopback port with its own data directory."""
 
     def __init__(self, *args, env=None, games=None, agents=None, port=None):
+        # "--games DIR" / "--agents DIR" in args override the repository's folders.
+        args = list(args)
+        for flag in ("--games", "--agents"):
+            if flag in args:
+                i = args.index(flag)
+                if flag == "--games":
+                    games = args[i + 1]
+                else:
+                    agents = args[i + 1]
+                del args[i:i + 2]
         self.port = port or free_port()
         self.tmp = tempfile.mkdtemp(prefix="mt-test-")
         self.data_dir = os.path.join(self.tmp, "data")
@@ -219,6 +229,25 @@ class Client:
 
     async def close(self):
         await self.ws.close()
+
+
+async def play_until_over(c, game_id, choose=None, timeout=30):
+    """Plays seat c.you's turns (choose(state_payload) -> action, default the first legal action)
+    until game_over; returns (game_over message, every message seen meanwhile)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await c.recv(max(0.1, deadline - time.monotonic()))
+        seen.append(msg)
+        if msg.get("gameId") != game_id:
+            continue
+        if msg["type"] == "game_over":
+            return msg, seen
+        p = msg.get("payload", {})
+        if msg["type"] == "game_state" and p.get("status") == "active" and \
+                p.get("toMove") is not None and p.get("toMove") == p.get("you"):
+            action = choose(p) if choose else p["legal"][0]
+            await c.send("player_input", {"gameId": game_id, "action": action})
 
 
 def run(coro):
