@@ -5,6 +5,7 @@
  * accepted before every module is ready. Shutdown runs the other way round. */
 #include "api_games.h"
 #include "api_health.h"
+#include "api_static.h"
 #include "auth.h"
 #include "config.h"
 #include "game_proto.h"
@@ -93,6 +94,7 @@ static int start(void)
         session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0 ||
         scripts_init(&cfg) < 0 || rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 ||
         game_proto_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 ||
+        api_static_init(cfg.web_dir) < 0 ||
         health_add_check("storage", storage_check, NULL) < 0 ||
         health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
@@ -114,6 +116,7 @@ static void stop(void)
     rooms_shutdown();
     scripts_shutdown();
     trusted_free();
+    api_static_free();
     if (sig_term) event_free(sig_term);
     if (sig_int) event_free(sig_int);
     if (shutdown_timer) event_free(shutdown_timer);

@@ -1,0 +1,164 @@
+#include "api_static.h"
+
+#include "hmap.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#define MAX_FILE (4 * 1024 * 1024)
+
+struct cached {
+    char etag[80];
+    char *raw, *gz;
+    size_t raw_len, gz_len;
+};
+
+static char root[PATH_MAX];
+static struct hmap *cache;
+
+static const struct {
+    const char *ext, *type;
+    int text;
+} types[] = {
+    {".html", "text/html; charset=utf-8", 1},
+    {".js", "text/javascript; charset=utf-8", 1},
+    {".mjs", "text/javascript; charset=utf-8", 1},
+    {".css", "text/css; charset=utf-8", 1},
+    {".json", "application/json", 1},
+    {".svg", "image/svg+xml", 1},
+    {".txt", "text/plain; charset=utf-8", 1},
+    {".png", "image/png", 0},
+    {".ico", "image/x-icon", 0},
+    {".webp", "image/webp", 0},
+    {".woff2", "font/woff2", 0},
+};
+
+static int type_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0) return (int)i;
+    return -1;
+}
+
+/* Refuses anything that could climb out of the web directory, before touching the disk. */
+static int safe_path(const char *p)
+{
+    if (p[0] != '/' || strstr(p, "\\") || strstr(p, "%") || strstr(p, "//")) return 0;
+    for (const char *s = p; (s = strstr(s, "/.")); s++)
+        if (s[2] == '.' || s[2] == '/' || s[2] == '\0') return 0; /* /.. and /./ and dotfiles */
+    return 1;
+}
+
+static void free_cached(const char *key, void *v, void *arg)
+{
+    struct cached *c = v;
+    free(c->raw);
+    free(c->gz);
+    free(c);
+}
+
+static char *gzip(const char *in, size_t len, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return NULL;
+    size_t cap = deflateBound(&zs, len);
+    char *out = malloc(cap);
+    zs.next_in = (unsigned char *)in;
+    zs.avail_in = (unsigned)len;
+    zs.next_out = (unsigned char *)out;
+    zs.avail_out = (unsigned)cap;
+    if (!out || deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+        free(out);
+        deflateEnd(&zs);
+        return NULL;
+    }
+    *out_len = zs.total_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+/* The file's bytes (and gzip form for text), cached by path until the ETag changes. */
+static struct cached *load(const char *real, const struct stat *st, int text)
+{
+    char etag[80];
+    snprintf(etag, sizeof etag, "\"%lx-%lx-%lx\"", (unsigned long)st->st_ino,
+             (unsigned long)st->st_size, (unsigned long)st->st_mtime);
+    struct cached *c = hmap_get(cache, real);
+    if (c && strcmp(c->etag, etag) == 0) return c;
+    if (c) {
+        hmap_del(cache, real);
+        free_cached(NULL, c, NULL);
+    }
+    FILE *f = fopen(real, "rb");
+    if (!f) return NULL;
+    c = calloc(1, sizeof *c);
+    c->raw = malloc((size_t)st->st_size + 1);
+    c->raw_len = c->raw ? fread(c->raw, 1, (size_t)st->st_size, f) : 0;
+    fclose(f);
+    util_strlcpy(c->etag, etag, sizeof c->etag);
+    if (text && c->raw_len > 256) c->gz = gzip(c->raw, c->raw_len, &c->gz_len);
+    hmap_put(cache, real, c);
+    return c;
+}
+
+static void serve(struct http_exchange *x)
+{
+    char rel[600];
+    snprintf(rel, sizeof rel, "%s", strcmp(x->path, "/") == 0 ? "/index.html" : x->path);
+    int t = type_of(rel);
+    char full[PATH_MAX + 700], real[PATH_MAX];
+    struct stat st;
+    snprintf(full, sizeof full, "%s%s", root, rel);
+    if (!*root || !safe_path(x->path) || t < 0 || !realpath(full, real) ||
+        strncmp(real, root, strlen(root)) != 0 || real[strlen(root)] != '/' ||
+        stat(real, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
+        http_respond_error(x, 404, "NOT_FOUND", "no such path");
+        return;
+    }
+    struct cached *c = load(real, &st, types[t].text);
+    if (!c) {
+        http_respond_error(x, 404, "NOT_FOUND", "no such path");
+        return;
+    }
+    util_strlcpy(x->etag, c->etag, sizeof x->etag);
+    util_strlcpy(x->cache_control, "no-cache", sizeof x->cache_control);
+    x->html = strcmp(types[t].ext, ".html") == 0;
+    if (*x->if_none_match && strstr(x->if_none_match, c->etag)) {
+        http_respond(x, 304, types[t].type, "", 0);
+        return;
+    }
+    if (c->gz && strstr(x->accept_encoding, "gzip")) {
+        util_strlcpy(x->content_encoding, "gzip", sizeof x->content_encoding);
+        http_respond(x, 200, types[t].type, c->gz, c->gz_len);
+        return;
+    }
+    http_respond(x, 200, types[t].type, c->raw, c->raw_len);
+}
+
+int api_static_init(const char *web_dir)
+{
+    cache = hmap_new();
+    if (!realpath(web_dir, root)) {
+        root[0] = '\0';
+        log_msg(LOG_WARN, "web directory not found: the web client is not served", "{ss}", "dir",
+                web_dir);
+    }
+    http_set_fallback(serve);
+    return cache ? 0 : -1;
+}
+
+void api_static_free(void)
+{
+    if (cache) hmap_each(cache, free_cached, NULL);
+    hmap_free(cache);
+    cache = NULL;
+}
