@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Idle CPU of a Monkeytown server: with no connections, then with CONNECTIONS idle WebSocket
-# connections held by mt-loadgen (--rate 0). For each phase it reports the server's CPU time
-# (utime + stime from /proc/PID/stat) over WINDOW seconds and, when strace is available, how
-# often the server woke up: returns from a blocking epoll_wait (a timeout other than 0), and all
-# epoll_wait calls (the non-blocking ones are libuv's poll nested in libevent's).
+# connections held by mt-loadgen (--rate 0), then over one keepalive round.
+#
+# Every phase is measured twice, in two consecutive windows:
+#   cpu     utime + stime of the server (/proc/PID/stat) over the window, without strace;
+#   strace  `strace -f -p PID` over the next window: wake-ups (returns from an epoll_wait with
+#           a timeout other than 0, i.e. the loop slept and something woke it), all epoll_wait
+#           calls (the non-blocking ones are libuv's poll nested in libevent's), and the count of
+#           every syscall. strace slows each syscall, which is why CPU is measured without it.
 #
 # usage: bench/idle_cpu.sh [SERVER_BIN [CONNECTIONS]]      # defaults: build/monkeytown 1000
 # environment (all optional):
-#   WINDOW=10        seconds per measurement
-#   PING_WINDOW=     also measure one window of this many seconds that contains the keepalive
-#                    pings (default: ping interval + 5 s; 0 skips it)
-#   PING_INTERVAL=30 the server's --ping-interval (its default)
-#   STRACE=1         0: CPU time only (strace adds a little overhead to every syscall)
+#   WINDOW=10          seconds per window for the "no connections" and "idle" phases
+#   PING_INTERVAL=30   the server's --ping-interval (30 is its default); KEEPALIVE=0 skips the
+#                      keepalive phase (it waits for the first two keepalive rounds: about
+#                      2 x PING_INTERVAL after the connections open)
+#   RAMP_RATE=5000     connections per second while opening (all must open within the first
+#                      PING_INTERVAL - 2 x WINDOW - 5 seconds, or the windows overlap the pings)
+#   PER_PROC=9000      connections per mt-loadgen process
+#   STRACE=1           0: CPU only
 #   LOADGEN=, PORT=, SERVER_ARGS=   as for bench/run_conn.sh
 set -u
 
@@ -28,7 +35,9 @@ cd "$ROOT" || exit 1
 N=${2:-1000}
 WINDOW=${WINDOW:-10}
 PING_INTERVAL=${PING_INTERVAL:-30}
-PING_WINDOW=${PING_WINDOW:-$((PING_INTERVAL + 5))}
+KEEPALIVE=${KEEPALIVE:-1}
+RAMP_RATE=${RAMP_RATE:-5000}
+PER_PROC=${PER_PROC:-9000}
 STRACE=${STRACE:-1}
 SERVER_ARGS=${SERVER_ARGS:-}
 
@@ -36,7 +45,7 @@ die() { echo "idle_cpu: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "server binary '$BIN' not found or not executable"
 case "$N" in '' | *[!0-9]*) die "connection count must be a number" ;; esac
 if [ "$STRACE" = 1 ] && ! command -v strace >/dev/null 2>&1; then
-    echo "idle_cpu: strace not found: CPU time only" >&2
+    echo "idle_cpu: strace not found: CPU only" >&2
     STRACE=0
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
@@ -59,9 +68,10 @@ fi
 
 OUT=$(mktemp -d /tmp/mt-idle-cpu.XXXXXX)
 SERVER_PID=
-LG_PID=
+LG_PIDS=()
 cleanup() {
-    [ -n "$LG_PID" ] && kill -INT "$LG_PID" 2>/dev/null && wait "$LG_PID" 2>/dev/null
+    for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    LG_PIDS=()
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID" 2>/dev/null
         for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -69,7 +79,6 @@ cleanup() {
         wait "$SERVER_PID" 2>/dev/null
     fi
     SERVER_PID=
-    LG_PID=
     [ -n "$OUT" ] && rm -rf "$OUT"
     OUT=''
 }
@@ -89,62 +98,76 @@ port_busy "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not sta
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] }' "/proc/$SERVER_PID/stat"; }
 nfds() { ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l; }
+rss() { awk '/^VmRSS:/{print $2}' "/proc/$SERVER_PID/status"; }
 
-# measure LABEL SECONDS: CPU over the window, plus epoll_wait returns and syscalls under strace
-measure() {
-    local label=$1 secs=$2 t0 t1 wakes=- calls=- rss
+# measure_cpu LABEL SECONDS
+measure_cpu() {
+    local t0 t1
     t0=$(cpu_ticks)
-    if [ "$STRACE" = 1 ]; then
-        timeout -s INT "$secs" strace -f -qq -e trace=epoll_wait,epoll_pwait -o "$OUT/ew" -p "$SERVER_PID" 2>/dev/null
-        # returns of calls with a timeout other than 0 (whole lines, or "<... resumed>" ends)
-        wakes=$(grep -c -E ', -?[1-9][0-9]*\) += [0-9]+$' "$OUT/ew" 2>/dev/null)
-        calls=$(grep -c -E '\) += [0-9]+$' "$OUT/ew" 2>/dev/null)
-    else
-        sleep "$secs"
-    fi
+    sleep "$2"
     t1=$(cpu_ticks)
-    rss=$(awk '/^VmRSS:/{print $2}' "/proc/$SERVER_PID/status")
-    awk -v l="$label" -v s="$secs" -v d=$((t1 - t0)) -v hz="$HZ" -v w="$wakes" -v c="$calls" -v r="$rss" 'BEGIN {
-        printf "%-34s %3ds  cpu %6.2f s = %5.2f%% of one core  rss %d KiB", l, s, d / hz, 100 * d / hz / s, r
-        if (w != "-") printf "  wake-ups %d (%.2f/s), epoll_wait calls %d", w, w / s, c
-        printf "\n" }'
+    awk -v l="$1" -v s="$2" -v d=$((t1 - t0)) -v hz="$HZ" -v r="$(rss)" 'BEGIN {
+        printf "%-36s cpu    %3ds: %6.2f s = %5.2f%% of one core (rss %d KiB)\n", l, s, d / hz, 100 * d / hz / s, r }'
+}
+
+# measure_strace LABEL SECONDS
+measure_strace() {
+    [ "$STRACE" = 1 ] || return 0
+    timeout -s INT "$2" strace -f -qq -o "$OUT/trace" -p "$SERVER_PID" 2>/dev/null
+    local wakes calls
+    # returns of calls with a timeout other than 0 (whole lines, or the end of a "<... resumed>")
+    wakes=$(grep -E 'epoll_p?wait' "$OUT/trace" | grep -c -E ', -?[1-9][0-9]*\) += [0-9]+$')
+    calls=$(grep -E 'epoll_p?wait' "$OUT/trace" | grep -c -E '\) += [0-9]+$')
+    awk -v l="$1" -v s="$2" -v w="$wakes" -v c="$calls" 'BEGIN {
+        printf "%-36s strace %3ds: wake-ups %d (%.2f/s), epoll_wait calls %d\n", l, s, w, w / s, c }'
+    # syscall counts: one line per call ("<unfinished ...>" halves are not counted twice)
+    sed -E 's/^[0-9]+ +//' "$OUT/trace" | grep -v -E '^<\.\.\. |^\+\+\+|^---' |
+        sed -E 's/\(.*//' | sort | uniq -c | sort -rn |
+        awk 'BEGIN { printf "    syscalls:" } { printf " %s %d,", $2, $1; n++ } END { if (!n) printf " none"; printf "\n" }'
 }
 
 echo "idle_cpu: server $BIN pid $SERVER_PID on 127.0.0.1:$PORT, ping interval ${PING_INTERVAL}s," \
     "threads $(ls /proc/$SERVER_PID/task | wc -l), CPU tick $((1000 / HZ)) ms"
 sleep 2
-measure "no connections" "$WINDOW"
-if [ "$STRACE" = 1 ]; then
-    # which syscalls, over one more window
-    timeout -s INT "$WINDOW" strace -f -qq -c -o "$OUT/sc" -p "$SERVER_PID" 2>/dev/null
-    echo "  syscalls with no connections over ${WINDOW}s:"
-    sed 's/^/    /' "$OUT/sc"
-fi
-
+measure_cpu "no connections" "$WINDOW"
+measure_strace "no connections" "$WINDOW"
 [ "$N" -gt 0 ] || exit 0
+
 BASE=$(nfds)
-"$LOADGEN" --host 127.0.0.1 --port "$PORT" --connections "$N" --rate 0 --duration 100000 \
-    --server-pid "$SERVER_PID" >"$OUT/lg" 2>&1 &
-LG_PID=$!
+RSS0=$(rss)
+T_START=$(date +%s)
+P=$(((N + PER_PROC - 1) / PER_PROC))
+left=$N
+for i in $(seq 1 "$P"); do
+    n=$((left / (P - i + 1)))
+    left=$((left - n))
+    "$LOADGEN" --host 127.0.0.1 --port "$PORT" --connections "$n" --rate 0 --duration 100000 \
+        --ramp-rate "$(awk -v r="$RAMP_RATE" -v p="$P" 'BEGIN{printf "%.3f", r / p}')" \
+        --server-pid "$SERVER_PID" >"$OUT/lg.$i" 2>&1 &
+    LG_PIDS+=($!)
+done
 t=0
 while [ "$(nfds)" -lt $((BASE + N)) ] && [ $t -lt $((N / 200 + 60)) ]; do sleep 1; t=$((t + 1)); done
-echo "idle_cpu: $(($(nfds) - BASE)) connections open after ${t}s"
-T_OPEN=$(date +%s)
+R1=$(rss)
+echo "idle_cpu: $(($(nfds) - BASE)) connections open $(($(date +%s) - T_START))s after the start;" \
+    "rss $RSS0 -> $R1 KiB ($(awk -v a="$RSS0" -v b="$R1" -v n="$N" 'BEGIN{printf "%.2f", (b - a) / n}') KiB per connection), $(nfds) fds"
 sleep 2
-measure "$N idle connections" "$WINDOW"
-if [ "$STRACE" = 1 ]; then
-    timeout -s INT "$WINDOW" strace -f -qq -c -o "$OUT/sc" -p "$SERVER_PID" 2>/dev/null
-    echo "  syscalls with $N idle connections over ${WINDOW}s:"
-    sed 's/^/    /' "$OUT/sc"
+measure_cpu "$N idle connections" "$WINDOW"
+measure_strace "$N idle connections" "$WINDOW"
+if [ "$KEEPALIVE" = 1 ]; then
+    # the first keepalive round starts PING_INTERVAL after each connection opened; measure one
+    # round per window, each window starting 3 s before its round
+    wait_s=$((T_START + PING_INTERVAL - 3 - $(date +%s)))
+    if [ "$wait_s" -lt 0 ]; then
+        echo "idle_cpu: the idle windows ran into the first keepalive round: use a larger PING_INTERVAL" >&2
+    else
+        sleep "$wait_s"
+        measure_cpu "$N idle, one keepalive round" "$PING_INTERVAL"
+        measure_strace "$N idle, one keepalive round" "$PING_INTERVAL"
+    fi
 fi
-if [ "$PING_WINDOW" -gt 0 ]; then
-    # start the window a few seconds before the first keepalive round (ping interval after open)
-    wait_s=$((T_OPEN + PING_INTERVAL - 3 - $(date +%s)))
-    [ "$wait_s" -gt 0 ] && sleep "$wait_s"
-    measure "$N idle, window with keepalive" "$PING_WINDOW"
-fi
-kill -INT "$LG_PID" 2>/dev/null
-wait "$LG_PID" 2>/dev/null
-LG_PID=
-echo "idle_cpu: mt-loadgen report:"
-grep -E '^(connections|messages|server rss|cpu)' "$OUT/lg" | sed 's/^/  /'
+for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+for p in "${LG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+LG_PIDS=()
+echo "idle_cpu: mt-loadgen report(s):"
+cat "$OUT"/lg.* | grep -E '^(connections|messages)' | sed 's/^/  /'

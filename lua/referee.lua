@@ -231,6 +231,11 @@ function R.state_json()
   return json.encode(state)
 end
 
+-- The state in a canonical text form, for the replay hashes (see sandbox.canonical).
+function R.state_canonical()
+  return sandbox.canonical(state)
+end
+
 function R.take_logs()
   local out = log_lines
   log_lines = {}

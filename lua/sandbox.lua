@@ -225,6 +225,51 @@ function M.deep_copy(v, depth)
   return out
 end
 
+-- JSON with object keys sorted: the same data always gives the same text, whatever order a
+-- table's keys happen to be stored in (LuaJIT may randomise string hashing per state).
+function M.canonical(v, out, depth)
+  out = out or {}
+  depth = depth or 0
+  if depth > 64 then error("state too deep to encode (or cyclic)", 2) end
+  local t = type(v)
+  if t == "table" then
+    local n = #v
+    local keys, count = {}, 0
+    for k in next, v do
+      count = count + 1
+      keys[count] = k
+    end
+    if count == n then -- an array
+      out[#out + 1] = "["
+      for i = 1, n do
+        if i > 1 then out[#out + 1] = "," end
+        M.canonical(v[i], out, depth + 1)
+      end
+      out[#out + 1] = "]"
+    else
+      for i = 1, count do keys[i] = tostring(keys[i]) end
+      table.sort(keys)
+      out[#out + 1] = "{"
+      for i = 1, count do
+        if i > 1 then out[#out + 1] = "," end
+        local k = keys[i]
+        out[#out + 1] = string.format("%q:", k)
+        local val = v[k]
+        if val == nil then val = v[tonumber(k)] end
+        M.canonical(val, out, depth + 1)
+      end
+      out[#out + 1] = "}"
+    end
+  elseif t == "number" then
+    out[#out + 1] = string.format("%.17g", v)
+  elseif t == "string" then
+    out[#out + 1] = string.format("%q", v)
+  else
+    out[#out + 1] = tostring(v)
+  end
+  if depth == 0 then return table.concat(out) end
+end
+
 -- Structural equality of plain data (what t.eq compares).
 function M.deep_equal(a, b, depth)
   if a == b then return true end

@@ -24,5 +24,5 @@ export MT_BIN="$PWD/$build/monkeytown"
 status=0
 prove --exec '' "$build"/tests/unit/test_* || status=1
 prove -e 'luajit -joff' tests/lua/test_*.lua || status=1
-prove -j2 tests/integration/*.t || status=1
+prove tests/integration/*.t || status=1
 exit $status

@@ -3,6 +3,7 @@
  * Start-up order: config (exit 2 on a bad value), log level, loop, metrics, identities,
  * sessions, protocol table, HTTP routes, then the listening socket last, so that nothing is
  * accepted before every module is ready. Shutdown runs the other way round. */
+#include "accounts.h"
 #include "api_games.h"
 #include "api_health.h"
 #include "api_static.h"
@@ -16,9 +17,13 @@
 #include "matchmaker.h"
 #include "metrics.h"
 #include "proto.h"
+#include "replay.h"
 #include "room.h"
 #include "scripts.h"
 #include "session.h"
+#include "store.h"
+#include "tick.h"
+#include "store_pg.h"
 #include "trusted.h"
 #include "workers.h"
 #include "ws.h"
@@ -76,10 +81,21 @@ static int scripts_check(json_t *out, void *arg)
     return live > 0;
 }
 
+static void on_open(struct session *s, const char *guest_token)
+{
+    accounts_seen(&s->who);
+    proto_on_open(s, guest_token);
+}
+
+static int store_check(json_t *out, void *arg)
+{
+    return store_healthy(out);
+}
+
 static int start(void)
 {
     static const struct ws_handlers handlers = {
-        .on_open = proto_on_open,
+        .on_open = on_open,
         .on_message = proto_on_message,
         .on_refused = proto_on_refused,
         .on_close = game_proto_session_closed,
@@ -91,11 +107,14 @@ static int start(void)
     }
     if (vm_global_init() < 0 || loop_init() < 0 || metrics_init_server() < 0 ||
         auth_init(&cfg) < 0 || workers_init(cfg.workers) < 0 || trusted_init(cfg.lua_dir) < 0 ||
-        session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0 ||
-        scripts_init(&cfg) < 0 || rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 ||
+        session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0)
+        return -1;
+    accounts_preinit();
+    if (store_init(&cfg) < 0 || accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 ||
         game_proto_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 ||
         api_static_init(cfg.web_dir) < 0 ||
         health_add_check("storage", storage_check, NULL) < 0 ||
+        health_add_check("store", store_check, NULL) < 0 ||
         health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
     if (ws_init(&cfg, &handlers) < 0) return -1;
@@ -114,7 +133,10 @@ static void stop(void)
     workers_shutdown();
     matchmaker_shutdown();
     rooms_shutdown();
+    tick_shutdown();
     scripts_shutdown();
+    store_shutdown();
+    accounts_shutdown();
     trusted_free();
     api_static_free();
     if (sig_term) event_free(sig_term);
@@ -128,9 +150,51 @@ static void stop(void)
     metrics_free();
 }
 
+/* `monkeytown migrate` and `monkeytown replay GAME_ID`: the subcommand and its argument are
+ * taken off argv before the options are read. */
+static int subcommand(int *argc, char **argv, const char **arg)
+{
+    if (*argc < 2 || argv[1][0] == '-') return 0;
+    int which = strcmp(argv[1], "migrate") == 0 ? 1 : strcmp(argv[1], "replay") == 0 ? 2 : 0;
+    if (!which) return 0;
+    int take = which == 2 ? 2 : 1;
+    if (which == 2 && (*argc < 3 || argv[2][0] == '-')) return -1;
+    *arg = which == 2 ? argv[2] : NULL;
+    memmove(argv + 1, argv + 1 + take, sizeof *argv * (size_t)(*argc - take));
+    *argc -= take;
+    return which;
+}
+
+static int run_subcommand(int which, const char *arg)
+{
+    enum log_level level = LOG_WARN;
+    log_parse_level(cfg.log_level, &level);
+    log_set_level(level < LOG_WARN ? level : LOG_WARN);
+    if (which == 1) {
+        char err[512];
+        if (!*cfg.database_url) {
+            fprintf(stderr, "monkeytown migrate: --database-url is required\n");
+            return 2;
+        }
+        if (store_pg_migrate(cfg.database_url, cfg.sql_dir, err, sizeof err) < 0) {
+            fprintf(stderr, "monkeytown migrate: %s\n", err);
+            return 1;
+        }
+        printf("migrations applied\n");
+        return 0;
+    }
+    return replay_command(&cfg, arg);
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
+    const char *sub_arg = NULL;
+    int sub = subcommand(&argc, argv, &sub_arg);
+    if (sub < 0) {
+        fprintf(stderr, "monkeytown: replay needs a GAME_ID\n");
+        return 2;
+    }
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
     case CONFIG_EXIT_OK:
         config_free(&cfg);
@@ -141,6 +205,11 @@ int main(int argc, char **argv)
         return 2;
     case CONFIG_OK:
         break;
+    }
+    if (sub) {
+        int rc = run_subcommand(sub, sub_arg);
+        config_free(&cfg);
+        return rc;
     }
     enum log_level level = LOG_INFO;
     log_parse_level(cfg.log_level, &level);

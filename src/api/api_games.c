@@ -1,9 +1,12 @@
 #include "api_games.h"
 
+#include "accounts.h"
 #include "auth.h"
 #include "http.h"
 #include "room.h"
 #include "scripts.h"
+#include "store.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -34,7 +37,14 @@ static void get_games(struct http_exchange *x)
 
 static void get_agents(struct http_exchange *x)
 {
-    http_respond_json(x, 200, scripts_agents_json());
+    json_t *agents = scripts_agents_json(), *a;
+    size_t i;
+    json_array_foreach(agents, i, a)
+    {
+        double rating = accounts_agent_rating(json_string_value(json_object_get(a, "name")));
+        if (rating >= 0) json_object_set_new(a, "rating", json_real(rating));
+    }
+    http_respond_json(x, 200, agents);
 }
 
 static void get_rooms(struct http_exchange *x)
@@ -96,20 +106,84 @@ static void post_join(struct http_exchange *x)
     http_respond_json(x, 200, json_pack("{sb}", "success", 1));
 }
 
+/* ---- games no longer in memory come from the store ---- */
+
+static json_t *stored_summary(json_t *g)
+{
+    json_t *players = json_array(), *p;
+    size_t i;
+    json_array_foreach(json_object_get(g, "participants"), i, p)
+    {
+        int agent = json_is_string(json_object_get(p, "agent"));
+        char id[80];
+        snprintf(id, sizeof id, "agent:%s", agent ? json_string_value(json_object_get(p, "agent")) : "");
+        const char *pid = agent ? id : json_string_value(json_object_get(p, "player_id"));
+        json_array_append_new(players, json_pack("{sO,ss,sO,ss,sb}", "seat", json_object_get(p, "seat"), "playerId",
+                                                 pid ? pid : "", "name", json_object_get(p, "name"), "kind",
+                                                 agent ? "agent" : "human", "connected", 0));
+    }
+    json_t *o = json_pack("{sO,sO,sO,sO,so,sO,sb,sO}", "gameId", json_object_get(g, "id"), "game",
+                          json_object_get(g, "game"), "version", json_object_get(g, "version"), "status",
+                          json_object_get(g, "status"), "players", players, "seats", json_object_get(g, "seats"),
+                          "private", 0, "createdAt", json_object_get(g, "created_at"));
+    if (json_is_object(json_object_get(g, "result"))) json_object_set(o, "result", json_object_get(g, "result"));
+    return o;
+}
+
+static json_t *stored_log(json_t *g)
+{
+    json_t *timeline = json_array(), *e;
+    size_t i;
+    json_array_foreach(json_object_get(g, "events"), i, e)
+        json_array_append_new(timeline, json_pack("{sO,sO,sO,sO}", "seq", json_object_get(e, "seq"), "type",
+                                                  json_object_get(e, "type"), "payload", json_object_get(e, "payload"),
+                                                  "t", json_object_get(e, "t")));
+    json_array_foreach(json_object_get(g, "inputs"), i, e)
+        json_array_append_new(timeline, json_pack("{ss,s{sO,sO,sO},sO,sO}", "type", "input", "payload", "seat",
+                                                  json_object_get(e, "seat"), "action", json_object_get(e, "action"),
+                                                  "source", json_object_get(e, "source"), "t", json_object_get(e, "t"),
+                                                  "ord", json_object_get(e, "ord")));
+    return json_pack("{sO,sO,sO,sO,sO,so,sO}", "gameId", json_object_get(g, "id"), "game", json_object_get(g, "game"),
+                     "version", json_object_get(g, "version"), "seed", json_object_get(g, "seed"), "seats",
+                     json_object_get(g, "seats"), "events", timeline, "status", json_object_get(g, "status"));
+}
+
+static void answer_stored_summary(json_t *g, void *arg)
+{
+    if (g) http_respond_json(arg, 200, stored_summary(g));
+    else http_respond_error(arg, 404, "NOT_FOUND", "no such game");
+}
+
+static void answer_stored_log(json_t *g, void *arg)
+{
+    const char *status = g ? json_string_value(json_object_get(g, "status")) : NULL;
+    if (!g) http_respond_error(arg, 404, "NOT_FOUND", "no such game");
+    else if (status && strcmp(status, "active") == 0)
+        http_respond_error(arg, 403, "FORBIDDEN", "the full log of a running game is for admins");
+    else http_respond_json(arg, 200, stored_log(g));
+}
+
+static int valid_id(struct http_exchange *x, const char *id)
+{
+    if (util_is_uuid(id)) return 1;
+    http_respond_error(x, 404, "NOT_FOUND", "no such game");
+    return 0;
+}
+
 static void get_game(struct http_exchange *x)
 {
-    struct room *r = room_find(http_param(x, "id"));
-    if (!r)
-        http_respond_error(x, 404, "NOT_FOUND", "no such game");
-    else
-        http_respond_json(x, 200, room_summary_json(r));
+    const char *id = http_param(x, "id");
+    struct room *r = room_find(id);
+    if (r) http_respond_json(x, 200, room_summary_json(r));
+    else if (valid_id(x, id)) store_load_game(id, answer_stored_summary, x);
 }
 
 static void get_events(struct http_exchange *x)
 {
-    struct room *r = room_find(http_param(x, "id"));
+    const char *id = http_param(x, "id");
+    struct room *r = room_find(id);
     if (!r) {
-        http_respond_error(x, 404, "NOT_FOUND", "no such game");
+        if (valid_id(x, id)) store_load_game(id, answer_stored_log, x);
         return;
     }
     if (room_status(r) != ROOM_COMPLETED) {

@@ -32,6 +32,7 @@ static const struct option_desc options[] = {
     {"agents", OPT_STRING, OFF(agents_dir), "agents", 1, 0, NULL, "agent scripts directory"},
     {"lua-dir", OPT_STRING, OFF(lua_dir), "lua", 1, 0, NULL, "the server's trusted Lua"},
     {"web-dir", OPT_STRING, OFF(web_dir), "web", 1, 0, NULL, "static web client directory"},
+    {"sql-dir", OPT_STRING, OFF(sql_dir), "sql", 1, 0, NULL, "PostgreSQL migrations directory"},
     {"log-level", OPT_STRING, OFF(log_level), "info", 1, 0, log_levels,
      "debug|info|warn|error|off"},
     {"mode", OPT_STRING, OFF(mode), "development", 1, 0, modes, "development|production"},
@@ -51,6 +52,8 @@ static const struct option_desc options[] = {
      "milliseconds to finish writes and closes on SIGTERM"},
     {"jwt-secret", OPT_STRING, OFF(jwt_secret), "", 0, 0, NULL,
      "HS256 secret (required in production; random per process otherwise)"},
+    {"admins", OPT_STRING, OFF(admins), "", 0, 0, NULL,
+     "comma-separated usernames that get the admin role"},
     {"token-ttl", OPT_INT, OFF(token_ttl_s), "604800", 60, 31536000, NULL,
      "lifetime of issued tokens in seconds"},
     {"allow-guests", OPT_BOOL, OFF(allow_guests), "true", 0, 0, NULL,
@@ -62,6 +65,8 @@ static const struct option_desc options[] = {
      "seconds a disconnected player's seat is held"},
     {"input-rate", OPT_INT, OFF(input_rate_per_min), "30", 1, 1000000, NULL,
      "player inputs per minute per connection (turn-based games)"},
+    {"realtime-input-rate", OPT_INT, OFF(realtime_input_rate_per_min), "3600", 1, 10000000, NULL,
+     "player inputs per minute per connection (real-time games)"},
     {"chat-rate", OPT_INT, OFF(chat_rate_per_min), "10", 1, 100000, NULL,
      "chat messages per minute per connection"},
     {"replay-buffer", OPT_INT, OFF(replay_buffer), "1000", 1000, 1000000, NULL,
@@ -219,7 +224,9 @@ static int load_env(struct config *cfg, char *err, size_t errlen)
 void config_print_help(void)
 {
     printf(
-        "Usage: monkeytown [options]\n\n"
+        "Usage: monkeytown [options]                 run the server\n"
+        "       monkeytown migrate [options]         apply PostgreSQL migrations (--database-url) and exit\n"
+        "       monkeytown replay GAME_ID [options]  re-run a stored game and verify it comes out identical\n\n"
         "Options (each also MONKEYTOWN_<NAME> in the environment, or name = value in --config):\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_desc *o = &options[i];

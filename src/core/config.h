@@ -19,6 +19,7 @@ struct config {
     char *agents_dir;
     char *lua_dir;
     char *web_dir;
+    char *sql_dir;
     char *log_level;
     char *mode; /* "development" or "production" */
 
@@ -31,6 +32,7 @@ struct config {
     int shutdown_timeout_ms;
 
     char *jwt_secret;
+    char *admins;
     int token_ttl_s;
     int allow_guests;
 
@@ -39,6 +41,7 @@ struct config {
 
     int seat_hold_s;
     int input_rate_per_min;
+    int realtime_input_rate_per_min;
     int chat_rate_per_min;
     int replay_buffer;
     int lua_memory_mb;

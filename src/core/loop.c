@@ -81,6 +81,7 @@ int loop_init(void)
 {
     struct event_config *ec = event_config_new();
     event_config_require_features(ec, EV_FEATURE_O1);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER); /* sub-ms tick deadlines */
     base = event_base_new_with_config(ec);
     event_config_free(ec);
     if (!base) base = event_base_new();

@@ -115,13 +115,17 @@ static void on_player_input(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.action is required");
         return;
     }
-    if (!rate_limit_take(&r->s->rl_input, cfg->input_rate_per_min, loop_now_ms())) {
-        proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute",
-                    cfg->input_rate_per_min);
+    /* Real-time rooms take inputs every tick; turn-based ones a few a minute. */
+    struct room *room = room_find(id);
+    int per_min = room && room_is_realtime(room) ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
+    if (!rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
+        proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
         return;
     }
-    struct room *room = target_room(r);
-    if (!room) return;
+    if (!room) {
+        proto_error(r, "NOT_FOUND", "no game %s", id);
+        return;
+    }
     char msg[300];
     const char *code = room_input(room, r->s, action, r->id, msg, sizeof msg);
     if (code) proto_error(r, code, "%s", msg);

@@ -6,6 +6,9 @@
 #include "loop.h"
 #include "lua_vm.h"
 #include "metrics.h"
+#include "accounts.h"
+#include "store.h"
+#include "tick.h"
 #include "trusted.h"
 #include "util.h"
 
@@ -18,6 +21,8 @@
 
 #define LINGER_S 600          /* a finished room stays readable this long */
 #define MAX_SCRIPT_FAILURES 3 /* consecutive failures before the game ends with script_error */
+#define INPUT_QUEUE_MAX 128   /* real-time inputs waiting for the next tick, per room */
+#define CHECKPOINT_S 1        /* real-time: a state hash is recorded every second */
 
 enum seat_kind { SEAT_EMPTY, SEAT_HUMAN, SEAT_AGENT };
 
@@ -30,6 +35,13 @@ struct seat {
     struct session *session; /* NULL while disconnected */
     struct event *hold_timer;
     struct agent *agent;
+    char *view; /* real-time agent: its latest view, for act */
+};
+
+struct queued_input {
+    int seat;
+    char *action;
+    const char *source;
 };
 
 struct log_entry {
@@ -78,6 +90,13 @@ struct room {
      * carries the request's re (its acknowledgement). */
     struct session *ack_to;
     json_t *ack_re;
+    /* Real-time rooms: the scheduler entry, and inputs validated on arrival that wait for the
+     * next tick, in arrival order. */
+    struct tick_entry *ticker;
+    int rate, send_every;
+    uint64_t tick_no;
+    struct queued_input queue[INPUT_QUEUE_MAX];
+    int nqueue;
 };
 
 static const struct config *cfg;
@@ -92,6 +111,38 @@ static uint64_t logical_now(const struct room *r)
 {
     return r->started_mono ? loop_now_ms() - r->started_mono : 0;
 }
+
+/* ---------- persistence ---------- */
+
+static void store_game(const struct room *r)
+{
+    json_t *row = json_pack("{ss,ss,ss,ss,sI,si,sf}", "id", r->id, "game", r->game->name, "version", r->game->id,
+                            "status", r->status == ROOM_WAITING  ? "waiting"
+                                      : r->status == ROOM_ACTIVE ? "active"
+                                                                 : "completed",
+                            "seed", (json_int_t)r->seed, "seats", r->nseats, "created_at", r->created_wall);
+    json_object_set_new(row, "config", r->config_json ? json_loads(r->config_json, 0, NULL) : json_null());
+    json_object_set_new(row, "result", r->result_json ? json_loads(r->result_json, 0, NULL) : json_null());
+    json_object_set_new(row, "started_at", r->started_wall > 0 ? json_real(r->started_wall) : json_null());
+    json_object_set_new(row, "ended_at", r->ended_wall > 0 ? json_real(r->ended_wall) : json_null());
+    json_object_set_new(row, "tick_rate", json_integer(r->rate));
+    json_object_set_new(row, "ticks", r->realtime ? json_integer((json_int_t)r->tick_no) : json_null());
+    store_put("games", row);
+}
+
+static void store_participant(const struct room *r, int seat, json_t *score)
+{
+    const struct seat *st = &r->seats[seat];
+    int agent = st->kind == SEAT_AGENT;
+    json_t *row = json_pack("{ss,si,ss}", "game_id", r->id, "seat", seat, "name", st->name);
+    json_object_set_new(row, "player_id", agent ? json_null() : json_string(st->player_id));
+    json_object_set_new(row, "agent", agent ? json_string(st->player_id + 6) : json_null());
+    json_object_set_new(row, "score", score ? json_incref(score) : json_null());
+    store_put("game_participants", row);
+}
+
+/* FNV-1a 64 of the referee's state as JSON: the replay check compares it input by input. */
+static void state_hash(struct room *r, char out[17]);
 
 static void update_gauge(void)
 {
@@ -254,6 +305,8 @@ static void log_event(struct room *r, const char *type, char *payload, int only_
     }
     struct log_entry *e = &r->log[r->nlog++];
     *e = (struct log_entry){++r->seq, type, payload, only_seat, logical_now(r), ++r->order};
+    store_put("game_events", json_pack("{ss,sI,ss,so,sI}", "game_id", r->id, "seq", (json_int_t)e->seq, "type",
+                                       type, "payload", json_loads(payload, 0, NULL), "t", (json_int_t)e->t));
     /* Build each distinct frame once: the full one, and the hidden one for a seat-only event. */
     struct wsbuf *full = game_msg(r, type, e->seq, payload, NULL);
     struct wsbuf *hidden = only_seat ? game_msg(r, type, e->seq, hidden_payload, NULL) : NULL;
@@ -285,8 +338,13 @@ static void record_input(struct room *r, int seat, const char *action, const cha
 {
     grow((void **)&r->inputs, &r->capinputs, r->ninputs, sizeof *r->inputs);
     if (r->ninputs == r->capinputs) return;
-    r->inputs[r->ninputs++] =
-        (struct input_rec){seat, strdup(action), source, logical_now(r), ++r->order};
+    struct input_rec *in = &r->inputs[r->ninputs++];
+    *in = (struct input_rec){seat, strdup(action), source, logical_now(r), ++r->order};
+    char hash[17];
+    state_hash(r, hash);
+    store_put("game_inputs", json_pack("{ss,sI,si,so,ss,sI,ss}", "game_id", r->id, "ord", (json_int_t)in->order,
+                                       "seat", seat, "action", json_loads(action, JSON_DECODE_ANY, NULL), "source",
+                                       source, "t", (json_int_t)in->t, "state_hash", hash));
 }
 
 static char *seat_payload(const struct seat *st)
@@ -370,7 +428,10 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
             view = lua_tostring(L, -2) ? lua_tostring(L, -2) : "{}";
             legal = lua_tostring(L, -1);
         }
-        if (seat > 0 && r->seats[seat].kind == SEAT_AGENT && seat == r->to_move) {
+        if (seat > 0 && r->seats[seat].kind == SEAT_AGENT && r->realtime) {
+            free(r->seats[seat].view);
+            r->seats[seat].view = strdup(view);
+        } else if (seat > 0 && r->seats[seat].kind == SEAT_AGENT && seat == r->to_move) {
             free(r->agent_view);
             free(r->agent_legal);
             r->agent_view = strdup(view);
@@ -504,6 +565,20 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
     free(action);
 }
 
+static void state_hash(struct room *r, char out[17])
+{
+    lua_State *L = referee_fn(r, "state_canonical");
+    uint64_t h = 14695981039346656037ull;
+    char err[200];
+    if (vm_call(r->vm, 0, 1, cfg->cpu_apply_ms, err, sizeof err) == VM_OK) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        for (size_t i = 0; s && i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+        lua_pop(L, 1);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 /* Runs referee.input for a turn-based action. Returns NULL when applied. */
 static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
                                 char *msg, size_t msglen)
@@ -576,11 +651,35 @@ static void on_linger(evutil_socket_t fd, short what, void *arg)
     room_free(arg);
 }
 
+/* Writes the final rows and updates the players' statistics and ratings. */
+static void settle(struct room *r)
+{
+    json_t *result = json_loads(r->result_json, 0, NULL);
+    json_t *scores = json_object_get(result, "scores");
+    const char *ids[ROOM_MAX_SEATS], *names[ROOM_MAX_SEATS];
+    int filled = 1;
+    for (int i = 1; i <= r->nseats; i++) {
+        store_participant(r, i, json_is_array(scores) ? json_array_get(scores, (size_t)i - 1) : NULL);
+        ids[i - 1] = r->seats[i].player_id;
+        names[i - 1] = r->seats[i].name;
+        filled &= r->seats[i].kind != SEAT_EMPTY;
+    }
+    const char *reason = json_string_value(json_object_get(result, "reason"));
+    int rated = filled && r->started_mono && reason && strcmp(reason, "script_error") != 0 &&
+                strcmp(reason, "aborted") != 0;
+    if (rated)
+        accounts_record_result(ids, names, r->nseats, (int)json_integer_value(json_object_get(result, "winner")),
+                               json_is_true(json_object_get(result, "draw")));
+    json_decref(result);
+}
+
 static void finish(struct room *r, const char *result_json)
 {
     if (r->status == ROOM_COMPLETED) return;
     r->status = ROOM_COMPLETED;
     r->ended_wall = loop_wall_ms();
+    tick_remove(r->ticker);
+    r->ticker = NULL;
     r->to_move = 0;
     r->deadline_wall = 0;
     if (r->turn_timer) event_del(r->turn_timer);
@@ -590,16 +689,146 @@ static void finish(struct room *r, const char *result_json)
     update_gauge();
     log_msg(LOG_INFO, "game over", "{ss,ss,ss}", "game", r->id, "script", r->game->name, "result",
             result_json);
+    settle(r);
     sync_state(r, NULL, NULL, NULL);
     char *payload = NULL;
     if (asprintf(&payload, "{\"result\":%s}", result_json) < 0) payload = NULL;
     log_event(r, "game_over", payload, 0, NULL, NULL);
+    store_game(r);
+    store_flush(); /* an ended game is on its way to the disk before anyone can ask for it */
     for (int i = 1; i <= r->nseats; i++)
         if (r->seats[i].hold_timer) event_del(r->seats[i].hold_timer);
     rooms_lobby_broadcast("closed", r);
     struct timeval tv = {LINGER_S, 0};
     r->linger_timer = evtimer_new(loop_base(), on_linger, r);
     event_add(r->linger_timer, &tv);
+}
+
+/* ---------- real time ---------- */
+
+/* Queues a validated input for the next tick. When the queue is full the sender's oldest
+ * queued input makes room (or, when it has none there, this one is dropped); both count. */
+static void enqueue(struct room *r, int seat, const char *action, const char *source)
+{
+    if (r->nqueue == INPUT_QUEUE_MAX) {
+        int victim = -1;
+        for (int i = 0; i < r->nqueue && victim < 0; i++)
+            if (r->queue[i].seat == seat) victim = i;
+        metric_add(m_inputs_dropped, r->game->name, 1);
+        if (victim < 0) return;
+        free(r->queue[victim].action);
+        memmove(&r->queue[victim], &r->queue[victim + 1], sizeof r->queue[0] * (size_t)(r->nqueue - victim - 1));
+        r->nqueue--;
+    }
+    r->queue[r->nqueue++] = (struct queued_input){seat, strdup(action), source};
+}
+
+/* Checks an input with the game's validate as it arrives. NULL or ILLEGAL_MOVE/INTERNAL. */
+static const char *validate_now(struct room *r, int seat, const char *action, char *msg, size_t msglen)
+{
+    lua_State *L = referee_fn(r, "input");
+    int top = lua_gettop(L) - 1;
+    lua_pushinteger(L, seat);
+    lua_pushstring(L, action);
+    lua_pushnumber(L, (lua_Number)(r->tick_no * 1000u / (uint64_t)r->rate));
+    lua_pushboolean(L, 0);
+    if (referee_call(r, "validate", 4, 3) != VM_OK) {
+        snprintf(msg, msglen, "the game script failed");
+        return "INTERNAL";
+    }
+    const char *verdict = lua_tostring(L, top + 1);
+    const char *code = NULL;
+    if (!verdict || strcmp(verdict, "ok") != 0) {
+        snprintf(msg, msglen, "%s", lua_tostring(L, top + 2) ? lua_tostring(L, top + 2) : "illegal action");
+        code = "ILLEGAL_MOVE";
+    }
+    lua_settop(L, top);
+    return code;
+}
+
+static void record_tick_input(struct room *r, const struct queued_input *in, uint64_t tick, const char *hash)
+{
+    json_t *row = json_pack("{ss,sI,si,ss,sI,sI}", "game_id", r->id, "ord", (json_int_t)++r->order, "seat", in->seat,
+                            "source", in->source, "t", (json_int_t)(tick * 1000u / (uint64_t)r->rate), "tick",
+                            (json_int_t)tick);
+    json_object_set_new(row, "action", in->action ? json_loads(in->action, JSON_DECODE_ANY, NULL) : json_null());
+    json_object_set_new(row, "state_hash", hash ? json_string(hash) : json_null());
+    store_put("game_inputs", row);
+}
+
+/* Agents act on their latest view; what they return is validated like a player's input. */
+static void agents_act(struct room *r, uint64_t now)
+{
+    for (int i = 1; i <= r->nseats; i++) {
+        struct seat *st = &r->seats[i];
+        if (st->kind != SEAT_AGENT || !st->agent || !st->view) continue;
+        enum vm_status status;
+        char err[300], msg[200];
+        char *action = agent_act(st->agent, st->view, now, cfg->cpu_apply_ms, &status, err, sizeof err);
+        if (status != VM_OK) {
+            metric_add(m_script_failures, vm_status_name(status), 1);
+            log_msg(LOG_WARN, "agent act failed", "{ss,si,ss}", "game", r->id, "seat", i, "error", err);
+        }
+        if (action && !validate_now(r, i, action, msg, sizeof msg)) enqueue(r, i, action, "agent");
+        free(action);
+    }
+}
+
+/* One tick: agents act, the queued inputs go to the game's tick, events go out, a state goes
+ * out every send_every ticks. Returns -1 when the game ended. */
+static int room_tick(void *arg, uint64_t scheduled)
+{
+    struct room *r = arg;
+    /* The game counts the ticks it ran, not the scheduler's grid: after skipped ticks its
+     * clock lags the wall clock, and the log replays tick for tick. */
+    uint64_t n = ++r->tick_no;
+    uint64_t now = n * 1000u / (uint64_t)r->rate;
+    (void)scheduled;
+    agents_act(r, now);
+    lua_State *L = referee_fn(r, "tick");
+    int top = lua_gettop(L) - 1;
+    lua_createtable(L, r->nqueue, 0);
+    for (int i = 0; i < r->nqueue; i++) {
+        lua_createtable(L, 2, 0);
+        lua_pushinteger(L, r->queue[i].seat);
+        lua_rawseti(L, -2, 1);
+        lua_pushstring(L, r->queue[i].action);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushnumber(L, (lua_Number)now);
+    int ok = referee_call(r, "tick", 2, 2) == VM_OK;
+    if (ok) {
+        for (int i = 0; i < r->nqueue; i++) record_tick_input(r, &r->queue[i], n, NULL);
+        int ne = (int)lua_objlen(L, top + 1);
+        for (int i = 1; i <= ne; i++) {
+            lua_rawgeti(L, top + 1, i);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            char *payload = NULL;
+            if (lua_tostring(L, -2) && asprintf(&payload, "{\"event\":%s}", lua_tostring(L, -2)) < 0) payload = NULL;
+            log_event(r, "game_event", payload, lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0, NULL, NULL);
+            lua_pop(L, 3);
+        }
+    }
+    for (int i = 0; i < r->nqueue; i++) free(r->queue[i].action);
+    r->nqueue = 0;
+    char *over = ok && lua_tostring(L, top + 2) ? strdup(lua_tostring(L, top + 2)) : NULL;
+    lua_settop(L, top);
+    if (ok && n % (uint64_t)(r->rate * CHECKPOINT_S) == 0) {
+        char hash[17];
+        state_hash(r, hash);
+        struct queued_input checkpoint = {0, NULL, "checkpoint"};
+        record_tick_input(r, &checkpoint, n, hash);
+    }
+    if (over) {
+        finish(r, over);
+        free(over);
+        return -1;
+    }
+    if (r->status != ROOM_ACTIVE) return -1; /* a script failure ended it */
+    if (n % (uint64_t)r->send_every == 0) sync_state(r, NULL, NULL, NULL);
+    return 0;
 }
 
 static int target_seats(const struct room *r, json_t *config)
@@ -623,7 +852,13 @@ static void start_if_full(struct room *r)
     log_msg(LOG_INFO, "game started", "{ss,ss,ss}", "game", r->id, "script", r->game->name,
             "version", r->game->id);
     rooms_lobby_broadcast("changed", r);
-    advance(r);
+    store_game(r);
+    if (r->realtime) {
+        r->ticker = tick_add(r, r->rate, room_tick, r->game->name);
+        sync_state(r, NULL, NULL, NULL);
+    } else {
+        advance(r);
+    }
 }
 
 struct room *room_create(const char *game, json_t *config, int is_private, const char **code,
@@ -635,7 +870,7 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
         snprintf(msg, msglen, "no game named %s", game);
         return NULL;
     }
-    if (hmap_size(rooms) >= (size_t)cfg->max_rooms) {
+    if (hmap_size(rooms) >= (size_t)cfg->max_rooms || !store_accepting()) {
         *code = "SERVER_BUSY";
         snprintf(msg, msglen, "too many rooms");
         return NULL;
@@ -650,7 +885,10 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
     util_random_bytes(&r->seed, sizeof r->seed);
     r->seed &= 0x7fffffff;
     r->nseats = target_seats(r, config);
-    r->realtime = json_integer_value(json_object_get(v->meta, "tick_rate")) > 0;
+    r->rate = (int)json_integer_value(json_object_get(v->meta, "tick_rate"));
+    r->realtime = r->rate > 0;
+    int send_rate = (int)json_integer_value(json_object_get(v->meta, "send_rate"));
+    r->send_every = r->realtime && send_rate > 0 && send_rate < r->rate ? r->rate / send_rate : 1;
     r->turn_time_ms = (int)json_integer_value(json_object_get(v->meta, "turn_time_ms"));
     r->timeout_random =
         strcmp(json_string_value(json_object_get(v->meta, "on_timeout")) ?: "", "random") == 0;
@@ -680,6 +918,8 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
     }
     lua_pop(L, 1);
     if (hmap_put(rooms, r->id, r) < 0) goto fail;
+    script_version_store(v);
+    store_game(r);
     n_open++;
     update_gauge();
     log_msg(LOG_INFO, "room created", "{ss,ss,ss,si}", "game", r->id, "script", v->name, "version",
@@ -707,12 +947,17 @@ static void room_free(struct room *r)
 {
     hmap_del(rooms, r->id);
     if (r->status != ROOM_COMPLETED) {
+        store_put("games", json_pack("{ss,ss,s{ss},sf}", "id", r->id, "status", "aborted", "result", "reason",
+                                     "aborted", "ended_at", loop_wall_ms()));
         n_open--;
         update_gauge();
         rooms_lobby_broadcast("closed", r);
     }
+    tick_remove(r->ticker);
+    for (int i = 0; i < r->nqueue; i++) free(r->queue[i].action);
     for (int i = 1; i <= r->nseats; i++) {
         struct seat *st = &r->seats[i];
+        free(st->view);
         if (st->session) detach(st->session, r);
         if (st->hold_timer) event_free(st->hold_timer);
         agent_free(st->agent);
@@ -747,6 +992,7 @@ static void on_hold_expired(evutil_socket_t fd, short what, void *arg)
     log_msg(LOG_INFO, "seat hold expired", "{ss,si,ss}", "game", r->id, "seat", st->index, "player",
             st->player_id);
     log_event(r, "player_left", seat_payload(st), 0, NULL, NULL);
+    if (r->status == ROOM_ACTIVE && r->realtime) return; /* the round goes on without them */
     if (r->status == ROOM_ACTIVE) {
         char result[120];
         if (r->nseats == 2)
@@ -775,6 +1021,11 @@ static void hold_seat(struct seat *st)
     if (!st->hold_timer) st->hold_timer = evtimer_new(loop_base(), on_hold_expired, st);
     struct timeval tv = {cfg->seat_hold_s, 0};
     event_add(st->hold_timer, &tv);
+}
+
+int room_is_realtime(const struct room *r)
+{
+    return r->realtime;
 }
 
 int room_seat_of(const struct room *r, const char *player_id)
@@ -819,6 +1070,7 @@ int room_seat_player(struct room *r, const char *player_id, const char *name, st
             connect_seat(r, seat, s);
         else
             hold_seat(st);
+        store_participant(r, seat, NULL);
         log_event(r, "player_joined", seat_payload(st), 0, NULL, NULL);
         return seat;
     }
@@ -854,6 +1106,7 @@ int room_fill_with_agent(struct room *r, const char *agent, const char **code, c
         json_t *title = json_object_get(a->meta, "title");
         util_strlcpy(st->name, json_string_value(title) ? json_string_value(title) : a->name,
                      sizeof st->name);
+        store_participant(r, i, NULL);
         log_event(r, "player_joined", seat_payload(st), 0, NULL, NULL);
     }
     return 0;
@@ -908,6 +1161,12 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
     }
     char *text = json_dumps(action, JSON_ENCODE_ANY | JSON_COMPACT);
     if (!text) return "INTERNAL";
+    if (r->realtime) {
+        const char *code = validate_now(r, m->seat, text, msg, msglen);
+        if (!code) enqueue(r, m->seat, text, "player");
+        free(text);
+        return code;
+    }
     r->ack_to = s;
     r->ack_re = re;
     const char *code = apply_action(r, m->seat, text, "player", msg, msglen);
@@ -945,7 +1204,9 @@ const char *room_leave(struct room *r, struct session *s, json_t *re)
     log_event(r, "player_left", seat_payload(st), 0, s, re);
     st->session = NULL;
     detach(s, r);
-    if (r->status == ROOM_ACTIVE) {
+    if (r->status == ROOM_ACTIVE && r->realtime) {
+        sync_state(r, NULL, NULL, NULL); /* the round goes on; the seat idles */
+    } else if (r->status == ROOM_ACTIVE) {
         char result[120];
         if (r->nseats == 2)
             snprintf(result, sizeof result, "{\"winner\":%d,\"reason\":\"forfeit\"}", 3 - seat);

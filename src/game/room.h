@@ -69,6 +69,9 @@ int room_watch(struct room *r, struct session *s);
  * spectator. Starts the game when every seat is taken. */
 void room_send_state(struct room *r, struct session *s, json_t *re);
 
+/* Whether the room runs on the tick scheduler (its game has a tick_rate). */
+int room_is_realtime(const struct room *r);
+
 /* The seat the player holds in r, or 0. */
 int room_seat_of(const struct room *r, const char *player_id);
 

@@ -5,6 +5,7 @@
 #include "loop.h"
 #include "lua_vm.h"
 #include "metrics.h"
+#include "store.h"
 #include "trusted.h"
 #include "util.h"
 #include "workers.h"
@@ -61,6 +62,19 @@ static void version_free(struct script_version *v)
 void script_version_unref(struct script_version *v)
 {
     if (v && __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) == 0) version_free(v);
+}
+
+void script_version_store(struct script_version *v)
+{
+    if (v->stored) return;
+    json_t *files = json_object();
+    for (int i = 0; i < v->nfiles; i++)
+        json_object_set_new(files, v->files[i].path, json_stringn(v->files[i].text, v->files[i].len));
+    json_t *row = json_pack("{ss,ss,ss,so,sf}", "id", v->id, "kind", v->is_agent ? "agent" : "game", "name",
+                            v->name, "files", files, "created_at", loop_wall_ms());
+    json_object_set_new(row, "commit", *v->commit ? json_string(v->commit) : json_null());
+    store_put("script_versions", row);
+    v->stored = 1;
 }
 
 void script_version_push_files(lua_State *L, const struct script_version *v)
@@ -297,6 +311,14 @@ static void validate_done(void *arg)
         log_msg(LOG_INFO, "script version live", "{ss,ss,ss,ss,ss}", "kind", kind, "name", v->name,
                 "version", v->id, "commit", v->commit, "previous", old ? old->id : "");
         if (old) script_version_unref(old);
+        if (v->is_agent) {
+            script_version_store(v);
+            json_t *row = json_pack("{ss,ss,sO,sO,sf}", "name", v->name, "version", v->id, "title",
+                                    json_object_get(v->meta, "title"), "personality",
+                                    json_object_get(v->meta, "personality"), "created_at", loop_wall_ms());
+            json_object_set_new(row, "commit", *v->commit ? json_string(v->commit) : json_null());
+            store_put("agent_behaviors", row);
+        }
         if (v->is_agent && started && evolved_cb) evolved_cb(v);
     } else {
         util_strlcpy(e->refused_id, v->id, sizeof e->refused_id);

@@ -35,7 +35,12 @@ struct script_version {
     int nfiles;
     const char *main; /* the entry file: "game.lua" or "<name>.lua" */
     json_t *meta;     /* what validation reported: title, min, max, tick_rate, ... */
+    int stored;       /* its script_versions row has been queued (loop thread) */
 };
+
+/* Queues v's script_versions row (its files, so games played on it can be replayed) unless
+ * done before. Loop thread. */
+void script_version_store(struct script_version *v);
 
 void script_version_ref(struct script_version *v);
 void script_version_unref(struct script_version *v);

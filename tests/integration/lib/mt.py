@@ -250,5 +250,19 @@ async def play_until_over(c, game_id, choose=None, timeout=30):
             await c.send("player_input", {"gameId": game_id, "action": action})
 
 
+def make_jwt(secret, claims, alg="HS256", header=None):
+    """A token made by hand (for the 401 tests): HS256/HS512 signed with secret, or alg none."""
+    import base64, hashlib, hmac
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    head = b64(json.dumps(header or {"alg": alg, "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    signing = f"{head}.{body}".encode()
+    if alg == "none":
+        return f"{head}.{body}."
+    digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[alg]
+    return f"{head}.{body}." + b64(hmac.new(secret.encode(), signing, digest).digest())
+
+
 def run(coro):
     return asyncio.run(coro)

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# What the server does when its process runs out of file descriptors.
+#
+# 1. Start the server (its --max-connections defaults to more than the fd limit, so the server
+#    lowers it to the open-file limit minus its reserve of 64).
+# 2. Fill it with CONNECTIONS idle WebSocket connections (mt-loadgen --rate 0).
+# 3. Open RAW plain TCP connections that never send a request. The server accepts them (they
+#    are not WebSocket sessions yet, so the max-connections check does not see them) until
+#    accept() fails with EMFILE.
+# 4. For WINDOW seconds, while those sockets are open: the server's CPU, how many log lines it
+#    writes, and whether GET /health/live answers. Then close the raw sockets and check again.
+#
+# usage: bench/fd_exhaust.sh [SERVER_BIN [CONNECTIONS]]   # defaults: build/monkeytown, hard limit - 64
+# environment: RAW=100, WINDOW=5, MAX_CONN= (the server's --max-connections; default 1000000),
+#              PER_PROC=9000, LOADGEN=, PORT=, SERVER_ARGS=
+set -u
+
+CALLER=$PWD
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+abspath() {
+    case "$1" in
+    /*) echo "$1" ;;
+    *) if [ -e "$CALLER/$1" ]; then echo "$CALLER/$1"; else echo "$ROOT/$1"; fi ;;
+    esac
+}
+BIN=$(abspath "${1:-build/monkeytown}")
+cd "$ROOT" || exit 1
+HARD=$(ulimit -Hn)
+[ "$HARD" = unlimited ] && HARD=1048576
+ulimit -n "$HARD" 2>/dev/null
+N=${2:-$((HARD - 64))}
+RAW=${RAW:-100}
+WINDOW=${WINDOW:-5}
+MAX_CONN=${MAX_CONN:-1000000}
+PER_PROC=${PER_PROC:-9000}
+SERVER_ARGS=${SERVER_ARGS:-}
+
+die() { echo "fd_exhaust: $*" >&2; exit 1; }
+[ -x "$BIN" ] || die "server binary '$BIN' not found or not executable"
+command -v curl >/dev/null 2>&1 || die "needs curl"
+LOADGEN=${LOADGEN:-}
+[ -n "$LOADGEN" ] && LOADGEN=$(abspath "$LOADGEN")
+if [ -z "$LOADGEN" ]; then
+    for c in "$(dirname "$BIN")/bench/mt-loadgen" build/bench/mt-loadgen; do
+        [ -x "$c" ] && { LOADGEN=$c; break; }
+    done
+fi
+[ -x "$LOADGEN" ] || die "mt-loadgen not found (build the mt-loadgen target or set LOADGEN)"
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=${PORT:-}
+if [ -z "$PORT" ]; then
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null)
+    [ -n "$PORT" ] || PORT=$((20000 + RANDOM % 12000))
+fi
+
+OUT=$(mktemp -d /tmp/mt-fd-exhaust.XXXXXX)
+SERVER_PID=
+RAW_PID=
+LG_PIDS=()
+cleanup() {
+    [ -n "$RAW_PID" ] && kill "$RAW_PID" 2>/dev/null
+    for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    LG_PIDS=()
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    SERVER_PID=
+    [ -n "$OUT" ] && rm -rf "$OUT" # the server log can reach hundreds of MB
+    OUT=''
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck disable=SC2086
+"$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn $SERVER_ARGS \
+    >"$OUT/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 150); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    port_busy "$PORT" && break
+    sleep 0.1
+done
+port_busy "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not start"; }
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] }' "/proc/$SERVER_PID/stat"; }
+nfds() { ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l; }
+loglines() { wc -l <"$OUT/server.log"; }
+live() { curl -s -o /dev/null -m 3 -w '%{http_code}' "http://127.0.0.1:$PORT/health/live"; }
+gauge() { curl -s -m 3 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ws_connections" {print $2}'; }
+# observe LABEL: CPU and log lines over WINDOW seconds, then one health probe
+observe() {
+    local t0 t1 l0 l1
+    t0=$(cpu_ticks)
+    l0=$(loglines)
+    sleep "$WINDOW"
+    t1=$(cpu_ticks)
+    l1=$(loglines)
+    awk -v l="$1" -v s="$WINDOW" -v d=$((t1 - t0)) -v hz="$HZ" -v ll=$((l1 - l0)) -v f="$(nfds)" 'BEGIN {
+        printf "%-28s server cpu %5.1f%% of one core, %d log lines/s, %d fds open", l, 100 * d / hz / s, ll / s, f }'
+    echo ", GET /health/live: $(live)"
+}
+
+echo "fd_exhaust: server pid $SERVER_PID on 127.0.0.1:$PORT, open-file limit $HARD;" \
+    "$(grep -m1 'lowering' "$OUT/server.log" | sed 's/.*"limit":\([0-9]*\).*/max-connections lowered to \1/')"
+P=$(((N + PER_PROC - 1) / PER_PROC))
+left=$N
+for i in $(seq 1 "$P"); do
+    n=$((left / (P - i + 1)))
+    left=$((left - n))
+    "$LOADGEN" --host 127.0.0.1 --port "$PORT" --connections "$n" --rate 0 --duration 100000 \
+        --ramp-rate 1500 >"$OUT/lg.$i" 2>&1 &
+    LG_PIDS+=($!)
+done
+prev=-1
+for _ in $(seq 1 $((N / 1000 + 60))); do
+    sleep 2
+    cur=$(nfds)
+    [ "$cur" = "$prev" ] && break
+    prev=$cur
+done
+echo "fd_exhaust: $(gauge) WebSocket sessions, $(nfds) server fds"
+observe "before the raw sockets"
+
+# RAW plain TCP connections that never send anything, held by one bash process
+(
+    for _ in $(seq 1 "$RAW"); do exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || break; done
+    exec sleep 100000
+) 2>/dev/null &
+RAW_PID=$!
+sleep 1
+echo "fd_exhaust: $RAW raw TCP connections opened"
+observe "with the raw sockets"
+observe "with the raw sockets"
+echo "fd_exhaust: 'accept' errors in the server log so far: $(grep -c 'accept: errno' "$OUT/server.log")," \
+    "log size $(($(wc -c <"$OUT/server.log") / 1024)) KiB"
+grep -m1 'accept: errno' "$OUT/server.log" | sed 's/^/  first: /'
+kill "$RAW_PID" 2>/dev/null
+wait "$RAW_PID" 2>/dev/null
+RAW_PID=
+sleep 1
+observe "after closing them"

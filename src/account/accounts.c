@@ -1,0 +1,477 @@
+#include "accounts.h"
+
+#include "hmap.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "session.h"
+#include "store.h"
+#include "util.h"
+#include "workers.h"
+
+#include <crypt.h>
+#include <ctype.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ELO_K 32.0
+#define LOGIN_FAILS_PER_ACCOUNT 5 /* a minute */
+#define LOGIN_FAILS_PER_ADDRESS 20
+
+struct player {
+    char id[UUID_LEN + 1];
+    char username[33];
+    char name[64];
+    char hash[160];
+    char role[12];
+    long games, wins, losses, draws;
+    double rating;
+    double created, last_seen;
+    int stored; /* written to the store at least once */
+};
+
+struct throttle {
+    struct rate_limit rl;
+};
+
+static const struct config *cfg;
+static struct hmap *by_id, *by_username, *fails_account, *fails_address;
+static char dummy_hash[160]; /* compared against when a login names no account */
+
+/* ---- the index ---- */
+
+static void lower(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < n; i++) dst[i] = (char)tolower((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+static void agent_uuid(const char *agent, char out[UUID_LEN + 1])
+{
+    unsigned char md[32];
+    unsigned int len;
+    char name[96];
+    snprintf(name, sizeof name, "monkeytown-agent:%s", agent);
+    EVP_Digest(name, strlen(name), md, &len, EVP_sha256(), NULL);
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50); /* version 5 style: name-based */
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+    snprintf(out, UUID_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0],
+             md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12], md[13], md[14],
+             md[15]);
+}
+
+/* The player id the store knows: agents ("agent:<name>") map to a name-based UUID. */
+static const char *store_id(const char *id, char buf[UUID_LEN + 1])
+{
+    if (strncmp(id, "agent:", 6) == 0) {
+        agent_uuid(id + 6, buf);
+        return buf;
+    }
+    return id;
+}
+
+static struct player *find(const char *id)
+{
+    char buf[UUID_LEN + 1];
+    return hmap_get(by_id, store_id(id, buf));
+}
+
+static struct player *create(const char *id, const char *name, const char *role)
+{
+    struct player *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    util_strlcpy(p->id, id, sizeof p->id);
+    util_strlcpy(p->name, name, sizeof p->name);
+    util_strlcpy(p->role, role, sizeof p->role);
+    p->rating = 1200;
+    p->created = loop_wall_ms();
+    if (hmap_put(by_id, p->id, p) < 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void persist(struct player *p)
+{
+    json_t *row = json_pack("{ss,ss,ss,s{sI,sI,sI,sI},sf,sf,sf}", "id", p->id, "name", p->name, "role", p->role,
+                            "stats", "games", (json_int_t)p->games, "wins", (json_int_t)p->wins, "losses",
+                            (json_int_t)p->losses, "draws", (json_int_t)p->draws, "rating", p->rating,
+                            "created_at", p->created, "last_seen_at", p->last_seen);
+    json_object_set_new(row, "username", *p->username ? json_string(p->username) : json_null());
+    json_object_set_new(row, "password_hash", *p->hash ? json_string(p->hash) : json_null());
+    store_put("players", row);
+    p->stored = 1;
+}
+
+static void load_row(json_t *row)
+{
+    const char *id = json_string_value(json_object_get(row, "id"));
+    if (!id) return;
+    struct player *p = hmap_get(by_id, id);
+    if (!p && !(p = create(id, "", "player"))) return;
+    const char *s;
+    if ((s = json_string_value(json_object_get(row, "name")))) util_strlcpy(p->name, s, sizeof p->name);
+    if ((s = json_string_value(json_object_get(row, "role")))) util_strlcpy(p->role, s, sizeof p->role);
+    if ((s = json_string_value(json_object_get(row, "password_hash")))) util_strlcpy(p->hash, s, sizeof p->hash);
+    if ((s = json_string_value(json_object_get(row, "username"))) && !*p->username) {
+        util_strlcpy(p->username, s, sizeof p->username);
+        char key[33];
+        lower(key, s, sizeof key);
+        hmap_put(by_username, key, p);
+    }
+    json_t *st = json_object_get(row, "stats");
+    p->games = (long)json_integer_value(json_object_get(st, "games"));
+    p->wins = (long)json_integer_value(json_object_get(st, "wins"));
+    p->losses = (long)json_integer_value(json_object_get(st, "losses"));
+    p->draws = (long)json_integer_value(json_object_get(st, "draws"));
+    if (json_is_number(json_object_get(row, "rating"))) p->rating = json_number_value(json_object_get(row, "rating"));
+    if (json_is_number(json_object_get(row, "created_at")))
+        p->created = json_number_value(json_object_get(row, "created_at"));
+    p->stored = 1;
+}
+
+void accounts_preinit(void)
+{
+    by_id = hmap_new();
+    by_username = hmap_new();
+    fails_account = hmap_new();
+    fails_address = hmap_new();
+    store_on_load("players", load_row);
+}
+
+void accounts_seen(const struct identity *who)
+{
+    struct player *p = find(who->player_id);
+    if (!p && !(p = create(who->player_id, who->name, "player"))) return;
+    p->last_seen = loop_wall_ms();
+    persist(p);
+}
+
+/* ---- results ---- */
+
+static void elo(struct player *a, struct player *b, double score_a, double k)
+{
+    double expect = 1.0 / (1.0 + pow(10.0, (b->rating - a->rating) / 400.0));
+    a->rating += k * (score_a - expect);
+    b->rating -= k * (score_a - expect);
+}
+
+void accounts_record_result(const char *const *ids, const char *const *names, int seats, int winner, int draw)
+{
+    struct player *ps[16];
+    if (seats > 16) seats = 16;
+    for (int i = 0; i < seats; i++) {
+        ps[i] = find(ids[i]);
+        if (!ps[i]) {
+            char buf[UUID_LEN + 1];
+            int agent = strncmp(ids[i], "agent:", 6) == 0;
+            ps[i] = create(store_id(ids[i], buf), names[i], agent ? "agent" : "player");
+        }
+        if (!ps[i]) return;
+        ps[i]->games++;
+        if (draw) ps[i]->draws++;
+        else if (winner == i + 1) ps[i]->wins++;
+        else if (winner) ps[i]->losses++;
+    }
+    if (draw || winner) {
+        double k = seats > 2 ? ELO_K / (seats - 1) : ELO_K;
+        for (int i = 0; i < seats; i++)
+            for (int j = i + 1; j < seats; j++) {
+                if (ps[i] == ps[j]) continue; /* one player in two seats is not rated */
+                if (draw) elo(ps[i], ps[j], 0.5, k);
+                else if (winner == i + 1) elo(ps[i], ps[j], 1.0, k);
+                else if (winner == j + 1) elo(ps[i], ps[j], 0.0, k);
+            }
+    }
+    for (int i = 0; i < seats; i++) persist(ps[i]);
+}
+
+json_t *accounts_player_json(const char *id)
+{
+    struct player *p = find(id);
+    if (!p) return NULL;
+    return json_pack("{ss,ss,s{sI,sI,sI,sI,sf}}", "playerId", strncmp(id, "agent:", 6) == 0 ? id : p->id, "name",
+                     p->name, "stats", "games", (json_int_t)p->games, "wins", (json_int_t)p->wins, "losses",
+                     (json_int_t)p->losses, "draws", (json_int_t)p->draws, "rating", round(p->rating * 10) / 10);
+}
+
+double accounts_agent_rating(const char *agent)
+{
+    char id[80];
+    snprintf(id, sizeof id, "agent:%s", agent);
+    struct player *p = find(id);
+    return p && p->games ? round(p->rating * 10) / 10 : -1;
+}
+
+/* ---- HTTP ---- */
+
+static int is_admin(const char *username)
+{
+    char list[512], want[33];
+    lower(want, username, sizeof want);
+    lower(list, cfg->admins, sizeof list);
+    for (char *tok = strtok(list, ", "); tok; tok = strtok(NULL, ", "))
+        if (strcmp(tok, want) == 0) return 1;
+    return 0;
+}
+
+static void answer_token(struct http_exchange *x, int status, const struct player *p)
+{
+    struct identity who;
+    util_strlcpy(who.player_id, p->id, sizeof who.player_id);
+    util_strlcpy(who.name, p->name, sizeof who.name);
+    util_strlcpy(who.role, p->role, sizeof who.role);
+    char *token = auth_issue(&who, 0);
+    if (!token) {
+        http_respond_error(x, 503, "SERVER_BUSY", "cannot issue a token");
+        return;
+    }
+    http_respond_json(x, status, json_pack("{ss,ss,ss}", "token", token, "playerId", p->id, "name", p->name));
+    free(token);
+}
+
+static void post_guest(struct http_exchange *x)
+{
+    if (!cfg->allow_guests) {
+        http_respond_error(x, 403, "FORBIDDEN", "guest accounts are disabled: register or log in");
+        return;
+    }
+    struct identity who;
+    auth_new_guest(&who);
+    accounts_seen(&who);
+    struct player *p = find(who.player_id);
+    if (p) answer_token(x, 200, p);
+    else http_respond_error(x, 503, "SERVER_BUSY", "out of memory");
+}
+
+/* Username 3-32 of [A-Za-z0-9_-]; password 8-128 bytes. Returns NULL or what is wrong. */
+static const char *check_credentials(json_t *body, const char **user, const char **pass)
+{
+    *user = json_string_value(json_object_get(body, "username"));
+    *pass = json_string_value(json_object_get(body, "password"));
+    if (!*user || !*pass) return "want {username: string, password: string}";
+    size_t n = strlen(*user);
+    if (n < 3 || n > 32) return "username must be 3 to 32 characters";
+    for (size_t i = 0; i < n; i++) {
+        char c = (*user)[i];
+        if (!isalnum((unsigned char)c) && c != '_' && c != '-') return "username may hold letters, digits, _ and -";
+    }
+    size_t pl = strlen(*pass);
+    if (pl < 8 || pl > 128) return "password must be 8 to 128 characters";
+    return NULL;
+}
+
+struct hash_job {
+    struct http_exchange *x;
+    char username[33];
+    char password[129];
+    char stored[160]; /* login: the hash to check against */
+    char result[160]; /* register: the new hash; login: "ok" when it matched */
+    int login;
+    char player_id[UUID_LEN + 1];
+};
+
+static void hash_work(void *arg)
+{
+    struct hash_job *j = arg;
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    if (!cd) return;
+    if (j->login) {
+        const char *h = crypt_r(j->password, j->stored, cd);
+        size_t n = strlen(j->stored);
+        /* Constant-time comparison: timing must not reveal how much of the hash matched. */
+        int diff = !h || strlen(h) != n;
+        for (size_t i = 0; h && i < n && i < strlen(h); i++) diff |= h[i] ^ j->stored[i];
+        if (!diff) util_strlcpy(j->result, "ok", sizeof j->result);
+    } else {
+        char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+        if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof salt)) {
+            const char *h = crypt_r(j->password, salt, cd);
+            if (h && h[0] == '$') util_strlcpy(j->result, h, sizeof j->result);
+        }
+    }
+    explicit_bzero(j->password, sizeof j->password);
+    free(cd);
+}
+
+static void register_done(void *arg)
+{
+    struct hash_job *j = arg;
+    char key[33];
+    lower(key, j->username, sizeof key);
+    if (!*j->result) {
+        http_respond_error(j->x, 503, "SERVER_BUSY", "cannot hash the password");
+    } else if (hmap_get(by_username, key)) { /* taken while we were hashing */
+        http_respond_error(j->x, 409, "CONFLICT", "that username is taken");
+    } else {
+        char id[UUID_LEN + 1];
+        util_uuid(id);
+        struct player *p = create(id, j->username, is_admin(j->username) ? "admin" : "player");
+        if (p) {
+            util_strlcpy(p->username, j->username, sizeof p->username);
+            util_strlcpy(p->hash, j->result, sizeof p->hash);
+            hmap_put(by_username, key, p);
+            persist(p);
+            log_msg(LOG_INFO, "account registered", "{ss,ss,ss}", "player", p->id, "username", p->username, "role",
+                    p->role);
+            answer_token(j->x, 201, p);
+        } else {
+            http_respond_error(j->x, 503, "SERVER_BUSY", "out of memory");
+        }
+    }
+    free(j);
+}
+
+static struct hash_job *start_job(struct http_exchange *x, int login)
+{
+    json_t *body = http_body_object(x);
+    if (!body) return NULL;
+    const char *user, *pass;
+    const char *bad = check_credentials(body, &user, &pass);
+    if (bad) {
+        http_respond_error(x, 400, "BAD_MESSAGE", bad);
+        json_decref(body);
+        return NULL;
+    }
+    struct hash_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_respond_error(x, 503, "SERVER_BUSY", "out of memory");
+        json_decref(body);
+        return NULL;
+    }
+    j->x = x;
+    j->login = login;
+    util_strlcpy(j->username, user, sizeof j->username);
+    util_strlcpy(j->password, pass, sizeof j->password);
+    json_decref(body);
+    return j;
+}
+
+static void submit(struct hash_job *j, void (*done)(void *))
+{
+    if (workers_submit(hash_work, done, j) < 0) {
+        http_respond_error(j->x, 503, "SERVER_BUSY", "server is shutting down");
+        explicit_bzero(j->password, sizeof j->password);
+        free(j);
+    }
+}
+
+static void post_register(struct http_exchange *x)
+{
+    struct hash_job *j = start_job(x, 0);
+    if (!j) return;
+    char key[33];
+    lower(key, j->username, sizeof key);
+    if (hmap_get(by_username, key)) {
+        http_respond_error(x, 409, "CONFLICT", "that username is taken");
+        explicit_bzero(j->password, sizeof j->password);
+        free(j);
+        return;
+    }
+    submit(j, register_done);
+}
+
+/* Each failed login spends a token of the account's and of the address's bucket. */
+static int throttled(struct hmap *m, const char *key, int per_min, int spend)
+{
+    struct throttle *t = hmap_get(m, key);
+    if (!t) {
+        if (!spend || hmap_size(m) > 100000) return 0;
+        t = calloc(1, sizeof *t);
+        if (!t || hmap_put(m, key, t) < 0) {
+            free(t);
+            return 0;
+        }
+    }
+    uint64_t now = loop_now_ms();
+    if (!spend) {
+        struct rate_limit probe = t->rl;
+        return !rate_limit_take(&probe, per_min, now);
+    }
+    return !rate_limit_take(&t->rl, per_min, now);
+}
+
+static void login_done(void *arg)
+{
+    struct hash_job *j = arg;
+    char key[33];
+    lower(key, j->username, sizeof key);
+    struct player *p = hmap_get(by_username, key);
+    if (p && strcmp(j->result, "ok") == 0) {
+        if (is_admin(p->username) && strcmp(p->role, "admin") != 0) util_strlcpy(p->role, "admin", sizeof p->role);
+        p->last_seen = loop_wall_ms();
+        persist(p);
+        answer_token(j->x, 200, p);
+    } else {
+        throttled(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, 1);
+        throttled(fails_address, j->x->wsi ? j->x->peer : "", LOGIN_FAILS_PER_ADDRESS, 1);
+        log_msg(LOG_INFO, "login failed", "{ss,ss}", "username", j->username, "peer", j->x->peer);
+        http_respond_error(j->x, 401, "UNAUTHORIZED", "wrong username or password");
+    }
+    free(j);
+}
+
+static void post_login(struct http_exchange *x)
+{
+    struct hash_job *j = start_job(x, 1);
+    if (!j) return;
+    char key[33];
+    lower(key, j->username, sizeof key);
+    if (throttled(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, 0) ||
+        throttled(fails_address, x->peer, LOGIN_FAILS_PER_ADDRESS, 0)) {
+        http_respond_error(x, 429, "RATE_LIMIT_EXCEEDED", "too many failed logins: wait a minute");
+        explicit_bzero(j->password, sizeof j->password);
+        free(j);
+        return;
+    }
+    struct player *p = hmap_get(by_username, key);
+    /* An unknown name is checked against a dummy hash, so timing does not say which exist. */
+    util_strlcpy(j->stored, p && *p->hash ? p->hash : dummy_hash, sizeof j->stored);
+    submit(j, login_done);
+}
+
+static void get_player(struct http_exchange *x)
+{
+    json_t *p = accounts_player_json(http_param(x, "id"));
+    if (p) http_respond_json(x, 200, p);
+    else http_respond_error(x, 404, "NOT_FOUND", "no such player");
+}
+
+int accounts_init(const struct config *config)
+{
+    cfg = config;
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (cd && crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof salt)) {
+        const char *h = crypt_r("not a real password", salt, cd);
+        if (h) util_strlcpy(dummy_hash, h, sizeof dummy_hash);
+    }
+    free(cd);
+    return http_route(HTTP_POST, "/api/auth/guest", post_guest) |
+           http_route(HTTP_POST, "/api/auth/register", post_register) |
+           http_route(HTTP_POST, "/api/auth/login", post_login) |
+           http_route(HTTP_GET, "/api/players/:id", get_player);
+}
+
+static void free_value(const char *key, void *v, void *arg)
+{
+    free(v);
+}
+
+void accounts_shutdown(void)
+{
+    if (by_id) hmap_each(by_id, free_value, NULL);
+    if (fails_account) hmap_each(fails_account, free_value, NULL);
+    if (fails_address) hmap_each(fails_address, free_value, NULL);
+    hmap_free(by_id);
+    hmap_free(by_username);
+    hmap_free(fails_account);
+    hmap_free(fails_address);
+    by_id = by_username = fails_account = fails_address = NULL;
+}

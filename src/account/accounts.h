@@ -1,0 +1,40 @@
+/* accounts.h - players: guests, registered accounts, statistics and ratings.
+ *
+ * The index of every player lives in memory, rebuilt at start-up from the store's players
+ * rows, and every change is written back through store_put. Password hashing (libxcrypt
+ * yescrypt, ~30 ms) runs on worker threads, never on the loop. Logins are throttled per
+ * account and per client address.
+ *
+ * HTTP: POST /api/auth/guest, /api/auth/register, /api/auth/login, GET /api/players/:id.
+ * Loop thread only. */
+#ifndef MT_ACCOUNTS_H
+#define MT_ACCOUNTS_H
+
+#include "auth.h"
+#include "config.h"
+
+#include <jansson.h>
+
+/* Registers the store loader. Call before store_init. */
+void accounts_preinit(void);
+
+/* Registers the HTTP routes. Returns 0, or -1 when the route table is full. */
+int accounts_init(const struct config *cfg);
+void accounts_shutdown(void);
+
+/* A socket opened for who: records the player (a new guest is stored) and its last-seen time. */
+void accounts_seen(const struct identity *who);
+
+/* Settles a finished two-or-more-seat game: stats and Elo ratings of the participants.
+ * ids[i] is seat i+1's player id ("agent:<name>" for agents); winner is a seat or 0; draw is
+ * set for a draw. */
+void accounts_record_result(const char *const *ids, const char *const *names, int seats, int winner,
+                            int draw);
+
+/* {playerId, name, stats} for GET /api/players/:id, or NULL. New reference. */
+json_t *accounts_player_json(const char *id);
+
+/* The rating of an agent by name, or -1 when it has played no rated game. */
+double accounts_agent_rating(const char *agent);
+
+#endif

@@ -1,0 +1,39 @@
+/* tick.h - the fixed-rate scheduler for real-time rooms: one libevent timer for all of them.
+ *
+ * Each registered room has a rate (1..60 Hz) and a start time; tick n is due at
+ * start + n / rate on the monotonic clock, so error never accumulates. The rooms wait in a
+ * min-heap ordered by their next deadline and the single timer is armed for the earliest
+ * one; every room due within the same millisecond runs in the same wake-up, oldest deadline
+ * first, one tick per room per turn. A room that falls behind (a busy machine) catches up by
+ * at most TICK_MAX_CATCHUP ticks and then skips the rest of its backlog; a room whose tick
+ * itself takes longer than its period skips straight to its next deadline still ahead, so it
+ * cannot take the whole loop from the others. Skipped ticks count in ticks_dropped_total.
+ * Loop thread only. */
+#ifndef MT_TICK_H
+#define MT_TICK_H
+
+#include <stdint.h>
+
+#define TICK_MAX_CATCHUP 3
+
+/* Runs one tick of the room; tick_no counts from 1. Returns 0, or -1 when the room has ended
+ * and must leave the schedule (the scheduler then forgets it without touching it again). */
+typedef int (*tick_fn)(void *room, uint64_t tick_no);
+
+struct tick_entry;
+
+int tick_init(void);
+void tick_shutdown(void);
+
+/* Schedules fn(room, n) at rate Hz from now. metric_label names the room's game in the tick
+ * metrics (static or outliving the entry). Returns the entry, or NULL on OOM. */
+struct tick_entry *tick_add(void *room, int rate, tick_fn fn, const char *metric_label);
+
+/* Takes the room off the schedule. entry is no longer valid. Safe inside its own tick_fn only
+ * by returning -1 instead. */
+void tick_remove(struct tick_entry *entry);
+
+/* Rooms on the schedule. */
+int tick_count(void);
+
+#endif

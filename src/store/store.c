@@ -1,0 +1,75 @@
+#include "store.h"
+
+#include "log.h"
+
+#include <string.h>
+
+#define MAX_LOADERS 8
+
+static const struct store_backend *backend;
+static struct {
+    const char *table;
+    void (*fn)(json_t *row);
+} loaders[MAX_LOADERS];
+static int n_loaders;
+
+void store_on_load(const char *table, void (*fn)(json_t *row))
+{
+    if (n_loaders < MAX_LOADERS) {
+        loaders[n_loaders].table = table;
+        loaders[n_loaders].fn = fn;
+        n_loaders++;
+    }
+}
+
+void store_deliver_loaded(const char *table, json_t *row)
+{
+    for (int i = 0; i < n_loaders; i++)
+        if (strcmp(loaders[i].table, table) == 0) loaders[i].fn(row);
+}
+
+int store_init(const struct config *cfg)
+{
+    backend = *cfg->database_url ? &store_pg_backend : &store_log_backend;
+    if (backend->open(cfg) < 0) {
+        log_msg(LOG_ERROR, "cannot open the store", "{ss}", "backend", backend->name);
+        backend = NULL;
+        return -1;
+    }
+    log_msg(LOG_INFO, "store open", "{ss}", "backend", backend->name);
+    return 0;
+}
+
+void store_shutdown(void)
+{
+    if (backend) backend->close();
+    backend = NULL;
+}
+
+void store_put(const char *table, json_t *row)
+{
+    if (backend) backend->put(table, row);
+    else json_decref(row);
+}
+
+void store_flush(void)
+{
+    if (backend) backend->flush();
+}
+
+void store_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg)
+{
+    if (backend) backend->load_game(game_id, done, arg);
+    else done(NULL, arg);
+}
+
+int store_healthy(json_t *out)
+{
+    json_object_set_new(out, "backend", json_string(backend ? backend->name : "none"));
+    return backend && backend->healthy(out);
+}
+
+int store_accepting(void)
+{
+    return backend && backend->accepting();
+}

@@ -1,0 +1,76 @@
+/* store.h - durable storage of players, script versions, games, their events and inputs.
+ *
+ * The rest of the server writes facts as rows: a table name and a JSON object whose keys are
+ * that table's columns (sql/ holds the schema; the embedded store uses the same names). Writes
+ * never block the caller: rows are queued and written in order by the backend; a row written
+ * twice (a retry after an outage) is stored once, because every table has a natural key:
+ *
+ *   players            id                 upsert (username, name, password_hash, role, stats,
+ *                                         rating, created_at, last_seen_at)
+ *   script_versions    id                 insert once (kind, name, files, commit, created_at)
+ *   agent_behaviors    name, version      insert once (personality, title, commit, created_at)
+ *   games              id                 upsert (game, version, config, status, result, seed,
+ *                                         seats, created_at, started_at, ended_at, tick_rate,
+ *                                         ticks)
+ *   game_participants  game_id, seat      upsert (player_id, agent, name, score)
+ *   game_events        game_id, seq       insert once (type, payload, t)
+ *   game_inputs        game_id, ord       insert once (seat, action, source, t, state_hash,
+ *                                         tick)
+ *
+ * Two backends: the embedded default (an append-only, checksummed log under --data-dir, see
+ * store_log.c) and PostgreSQL (--database-url, store_pg.c). Loop thread only, except where a
+ * function says otherwise. */
+#ifndef MT_STORE_H
+#define MT_STORE_H
+
+#include "config.h"
+
+#include <jansson.h>
+
+/* Opens the configured backend and replays what it holds into the loaders registered with
+ * store_on_load (players, to rebuild the account index). Returns 0, or -1 with a log line. */
+int store_init(const struct config *cfg);
+
+/* Flushes what is queued (bounded by the shutdown timeout) and closes the backend. */
+void store_shutdown(void);
+
+/* Queues one row. Takes ownership of row. Never blocks. */
+void store_put(const char *table, json_t *row);
+
+/* Asks the backend to make everything queued so far durable soon (a game just ended). */
+void store_flush(void);
+
+/* Loads one stored game for replay or its log: calls done(game, arg) on the loop thread with
+ * {game row, participants: [...], events: [...], inputs: [...], version: {script_versions row}}
+ * or NULL when there is no such game (or the backend is unavailable). game is borrowed. */
+void store_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
+
+/* Whether writes are flowing (for /health/ready): fills out with backend details. */
+int store_healthy(json_t *out);
+
+/* Whether the write queue has room for a new game (false while a PostgreSQL outage has filled
+ * the bounded buffer: new rooms are then refused with SERVER_BUSY). */
+int store_accepting(void);
+
+/* Registers fn to receive every stored row of table at start-up (before store_init returns). */
+void store_on_load(const char *table, void (*fn)(json_t *row));
+
+/* ---- the backend interface (store_log.c and store_pg.c implement it) ---- */
+struct store_backend {
+    const char *name;
+    int (*open)(const struct config *cfg);
+    void (*put)(const char *table, json_t *row); /* takes row */
+    void (*flush)(void);
+    void (*load_game)(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
+    int (*healthy)(json_t *out);
+    int (*accepting)(void);
+    void (*close)(void);
+};
+
+extern const struct store_backend store_log_backend;
+extern const struct store_backend store_pg_backend;
+
+/* For backends: hands a loaded row to the registered loader of its table. */
+void store_deliver_loaded(const char *table, json_t *row);
+
+#endif

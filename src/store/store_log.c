@@ -1,0 +1,445 @@
+/* store_log.c - the embedded store: one append-only, checksummed log file under --data-dir.
+ *
+ * Why a log and not an embedded database: every write the server makes is an append of a fact
+ * (a row keyed as store.h lists), the natural unit of crash safety is one line, and reading it
+ * all back at start-up is how the server rebuilds its indexes anyway. A line is
+ *
+ *     <crc32 of the JSON, 8 hex digits> <space> {"t": table, "r": row} <newline>
+ *
+ * written by one writer thread, so the loop never waits for the disk. Records reach the kernel
+ * within a few milliseconds (and at once when a game ends, store_flush), which is what survives
+ * kill -9; fdatasync follows at most every 100 ms for power loss. At start-up a torn or corrupt
+ * tail (the last line of a crash) is cut off, and games that were still waiting or active when
+ * the process died are closed as aborted: never half-written.
+ *
+ * The file only grows; compaction (rewriting the latest row per key) is left for later. */
+#include "store.h"
+
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+struct offsets {
+    off_t *at;
+    size_t n, cap;
+};
+
+struct buf {
+    char *data;
+    size_t len, cap;
+};
+
+static int fd = -1;
+static char path[1100];
+static off_t file_end; /* where the next record lands: written bytes plus buffered bytes */
+static size_t records;
+static struct hmap *by_game;    /* game id -> struct offsets of every record of that game */
+static struct hmap *by_version; /* script version id -> struct offsets (one record) */
+static struct hmap *game_status; /* game id -> strdup'd status, during start-up only */
+
+static pthread_t writer;
+static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER, write_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static struct buf pending;
+static int stopping, urgent, write_failed;
+
+/* ---- indexes ---- */
+
+static void index_record(struct hmap *m, const char *key, off_t at)
+{
+    struct offsets *o = hmap_get(m, key);
+    if (!o) {
+        o = calloc(1, sizeof *o);
+        if (!o || hmap_put(m, key, o) < 0) {
+            free(o);
+            return;
+        }
+    }
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 8;
+        off_t *grown = realloc(o->at, cap * sizeof *grown);
+        if (!grown) return;
+        o->at = grown;
+        o->cap = cap;
+    }
+    o->at[o->n++] = at;
+}
+
+static void index_row(const char *table, json_t *row, off_t at)
+{
+    const char *game = json_string_value(json_object_get(row, strcmp(table, "games") == 0 ? "id" : "game_id"));
+    if (game) index_record(by_game, game, at);
+    if (strcmp(table, "script_versions") == 0 && json_string_value(json_object_get(row, "id")))
+        index_record(by_version, json_string_value(json_object_get(row, "id")), at);
+}
+
+static void free_offsets(const char *key, void *v, void *arg)
+{
+    struct offsets *o = v;
+    free(o->at);
+    free(o);
+}
+
+/* ---- writing ---- */
+
+static int append_line(struct buf *b, const char *json, size_t len)
+{
+    size_t need = b->len + len + 10;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < need) cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    uLong crc = crc32(0L, (const Bytef *)json, (uInt)len);
+    b->len += (size_t)snprintf(b->data + b->len, 10, "%08lx ", crc);
+    memcpy(b->data + b->len, json, len);
+    b->len += len;
+    b->data[b->len++] = '\n';
+    return 0;
+}
+
+/* Takes the buffered records and writes them. Called with buf_lock held; returns with it
+ * released. write_lock is taken before buf_lock is let go, so chunks land in order. */
+static void write_pending_locked(void)
+{
+    struct buf chunk = pending;
+    pending = (struct buf){0};
+    pthread_mutex_lock(&write_lock);
+    pthread_mutex_unlock(&buf_lock);
+    size_t off = 0;
+    while (off < chunk.len) {
+        ssize_t n = write(fd, chunk.data + off, chunk.len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            write_failed = 1;
+            break;
+        }
+        off += (size_t)n;
+    }
+    pthread_mutex_unlock(&write_lock);
+    free(chunk.data);
+}
+
+static void *writer_main(void *arg)
+{
+    struct timespec last_sync;
+    clock_gettime(CLOCK_MONOTONIC, &last_sync);
+    int dirty = 0;
+    pthread_mutex_lock(&buf_lock);
+    for (;;) {
+        if (!pending.len && !stopping && !urgent) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 20 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+            pthread_cond_timedwait(&wake, &buf_lock, &until);
+        }
+        int sync_now = urgent || stopping;
+        urgent = 0;
+        if (pending.len) {
+            write_pending_locked(); /* releases buf_lock */
+            dirty = 1;
+        } else {
+            pthread_mutex_unlock(&buf_lock);
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - last_sync.tv_sec) * 1000 + (now.tv_nsec - last_sync.tv_nsec) / 1000000;
+        if (dirty && (sync_now || ms >= 100)) {
+            fdatasync(fd);
+            dirty = 0;
+            last_sync = now;
+        }
+        pthread_mutex_lock(&buf_lock);
+        if (stopping && !pending.len) break;
+    }
+    pthread_mutex_unlock(&buf_lock);
+    return NULL;
+}
+
+static void log_put(const char *table, json_t *row)
+{
+    json_t *rec = json_pack("{ss,so}", "t", table, "r", row);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (!text) {
+        json_decref(rec);
+        return;
+    }
+    size_t len = strlen(text);
+    pthread_mutex_lock(&buf_lock);
+    off_t at = file_end;
+    if (append_line(&pending, text, len) == 0) {
+        file_end += (off_t)(len + 10);
+        records++;
+    }
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&buf_lock);
+    index_row(table, row, at);
+    json_decref(rec);
+    free(text);
+}
+
+static void log_flush(void)
+{
+    pthread_mutex_lock(&buf_lock);
+    urgent = 1;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&buf_lock);
+}
+
+/* Writes everything buffered now, on the calling thread (used before reading records back). */
+static void write_now(void)
+{
+    pthread_mutex_lock(&buf_lock);
+    if (pending.len) write_pending_locked();
+    else pthread_mutex_unlock(&buf_lock);
+}
+
+/* ---- reading ---- */
+
+/* Parses one line; returns the record or NULL when the checksum or JSON is wrong. */
+static json_t *parse_line(const char *line, size_t len)
+{
+    if (len < 10 || line[8] != ' ') return NULL;
+    char hex[9];
+    memcpy(hex, line, 8);
+    hex[8] = '\0';
+    char *end;
+    unsigned long want = strtoul(hex, &end, 16);
+    if (*end) return NULL;
+    if (crc32(0L, (const Bytef *)line + 9, (uInt)(len - 9)) != want) return NULL;
+    json_t *rec = json_loadb(line + 9, len - 9, 0, NULL);
+    if (rec && (!json_is_string(json_object_get(rec, "t")) || !json_is_object(json_object_get(rec, "r")))) {
+        json_decref(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+static void note_status(const char *table, json_t *row)
+{
+    if (strcmp(table, "games") != 0) return;
+    const char *id = json_string_value(json_object_get(row, "id"));
+    const char *status = json_string_value(json_object_get(row, "status"));
+    if (!id || !status) return;
+    free(hmap_del(game_status, id));
+    hmap_put(game_status, id, strdup(status));
+}
+
+/* Reads the whole log, delivering rows to the loaders. A bad last line is a torn write and is
+ * cut off; a bad line with good lines after it (a damaged disk block) is skipped and reported,
+ * never used to throw away what follows. */
+static int replay_file(void)
+{
+    FILE *f = fdopen(dup(fd), "r");
+    if (!f) return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    off_t at = 0, good_end = 0;
+    long skipped = 0, pending_bad = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_t *rec = line[n - 1] == '\n' ? parse_line(line, (size_t)n - 1) : NULL;
+        if (!rec) {
+            pending_bad++;
+            at += n;
+            continue;
+        }
+        skipped += pending_bad;
+        pending_bad = 0;
+        const char *table = json_string_value(json_object_get(rec, "t"));
+        json_t *row = json_object_get(rec, "r");
+        index_row(table, row, at);
+        note_status(table, row);
+        store_deliver_loaded(table, row);
+        json_decref(rec);
+        at += n;
+        good_end = at;
+        records++;
+    }
+    free(line);
+    fclose(f);
+    if (skipped)
+        log_msg(LOG_ERROR, "store: skipped damaged records inside the log", "{ss,sI}", "file", path, "records",
+                (json_int_t)skipped);
+    if (good_end < at) {
+        log_msg(LOG_WARN, "store: cutting a torn tail (a crash mid-write)", "{ss,sI,sI}", "file", path, "kept",
+                (json_int_t)good_end, "dropped", (json_int_t)(at - good_end));
+        if (ftruncate(fd, good_end) < 0) return -1;
+    }
+    lseek(fd, good_end, SEEK_SET);
+    file_end = good_end;
+    return 0;
+}
+
+/* Games the last process left waiting or active are closed as aborted. */
+static void abort_unfinished(const char *id, void *status, void *arg)
+{
+    if (strcmp(status, "waiting") != 0 && strcmp(status, "active") != 0) return;
+    log_put("games", json_pack("{ss,ss,s{ss},sf}", "id", id, "status", "aborted", "result", "reason", "aborted",
+                               "ended_at", loop_wall_ms()));
+    (*(int *)arg)++;
+}
+
+static json_t *read_record(off_t at)
+{
+    char head[64 * 1024];
+    char *line = head;
+    size_t cap = sizeof head;
+    for (;;) {
+        ssize_t n = pread(fd, line, cap, at);
+        if (n <= 0) break;
+        char *nl = memchr(line, '\n', (size_t)n);
+        if (nl) {
+            json_t *rec = parse_line(line, (size_t)(nl - line));
+            if (line != head) free(line);
+            return rec;
+        }
+        if ((size_t)n < cap) break;
+        char *bigger = malloc(cap * 4);
+        if (!bigger) break;
+        if (line != head) free(line);
+        line = bigger;
+        cap *= 4;
+    }
+    if (line != head) free(line);
+    return NULL;
+}
+
+static void log_load_game(const char *game_id, void (*done)(json_t *, void *), void *arg)
+{
+    write_now();
+    struct offsets *o = hmap_get(by_game, game_id);
+    if (!o) {
+        done(NULL, arg);
+        return;
+    }
+    json_t *game = NULL, *parts = json_object(), *events = json_array(), *inputs = json_array();
+    for (size_t i = 0; i < o->n; i++) {
+        json_t *rec = read_record(o->at[i]);
+        if (!rec) continue;
+        const char *t = json_string_value(json_object_get(rec, "t"));
+        json_t *row = json_object_get(rec, "r");
+        if (strcmp(t, "games") == 0) {
+            if (!game) game = json_deep_copy(row);
+            else json_object_update(game, row); /* later rows upsert earlier ones */
+        } else if (strcmp(t, "game_participants") == 0) {
+            char seat[16];
+            snprintf(seat, sizeof seat, "%lld", (long long)json_integer_value(json_object_get(row, "seat")));
+            json_object_set(parts, seat, row);
+        } else if (strcmp(t, "game_events") == 0) {
+            json_array_append(events, row);
+        } else if (strcmp(t, "game_inputs") == 0) {
+            json_array_append(inputs, row);
+        }
+        json_decref(rec);
+    }
+    if (!game) {
+        json_decref(parts);
+        json_decref(events);
+        json_decref(inputs);
+        done(NULL, arg);
+        return;
+    }
+    json_t *plist = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(parts, k, v) json_array_append(plist, v);
+    json_decref(parts);
+    json_object_set_new(game, "participants", plist);
+    json_object_set_new(game, "events", events);
+    json_object_set_new(game, "inputs", inputs);
+    const char *version = json_string_value(json_object_get(game, "version"));
+    struct offsets *vo = version ? hmap_get(by_version, version) : NULL;
+    json_t *vrec = vo && vo->n ? read_record(vo->at[0]) : NULL;
+    if (vrec) json_object_set(game, "script_version", json_object_get(vrec, "r"));
+    json_decref(vrec);
+    done(game, arg);
+    json_decref(game);
+}
+
+static int log_healthy(json_t *out)
+{
+    json_object_set_new(out, "file", json_string(path));
+    json_object_set_new(out, "bytes", json_integer((json_int_t)file_end));
+    json_object_set_new(out, "records", json_integer((json_int_t)records));
+    if (write_failed) json_object_set_new(out, "lastError", json_string("a write to the log failed"));
+    return fd >= 0 && !write_failed;
+}
+
+static int log_accepting(void)
+{
+    return !write_failed;
+}
+
+static int log_open(const struct config *cfg)
+{
+    snprintf(path, sizeof path, "%s/monkeytown.log", cfg->data_dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_msg(LOG_ERROR, "cannot open the store log", "{ss,ss}", "file", path, "error", strerror(errno));
+        return -1;
+    }
+    by_game = hmap_new();
+    by_version = hmap_new();
+    game_status = hmap_new();
+    if (replay_file() < 0) return -1;
+    if (pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
+    int aborted = 0;
+    hmap_each(game_status, abort_unfinished, &aborted);
+    log_msg(LOG_INFO, "store log replayed", "{ss,sI,si}", "file", path, "records", (json_int_t)records,
+            "aborted_games", aborted);
+    if (aborted) log_flush();
+    return 0;
+}
+
+static void free_status(const char *key, void *v, void *arg)
+{
+    free(v);
+}
+
+static void log_close(void)
+{
+    if (fd < 0) return;
+    pthread_mutex_lock(&buf_lock);
+    stopping = 1;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&buf_lock);
+    pthread_join(writer, NULL);
+    fdatasync(fd);
+    close(fd);
+    fd = -1;
+    hmap_each(by_game, free_offsets, NULL);
+    hmap_each(by_version, free_offsets, NULL);
+    hmap_each(game_status, free_status, NULL);
+    hmap_free(by_game);
+    hmap_free(by_version);
+    hmap_free(game_status);
+    by_game = by_version = game_status = NULL;
+}
+
+const struct store_backend store_log_backend = {
+    .name = "embedded",
+    .open = log_open,
+    .put = log_put,
+    .flush = log_flush,
+    .load_game = log_load_game,
+    .healthy = log_healthy,
+    .accepting = log_accepting,
+    .close = log_close,
+};

@@ -1,0 +1,1413 @@
+/* store_pg.c - the PostgreSQL store (--database-url): libpq in non-blocking mode on the loop.
+ *
+ * One connection carries everything, one statement at a time. Its life:
+ *
+ *   connect (PQconnectPoll on libevent) -> migrate (sql/NNN_*.sql) -> load players -> ready
+ *
+ * Ready, it drains the write queue in batches: the run of consecutive rows at the head of the
+ * queue that are of one table and carry the same columns (at most 500 rows or 1 MB) becomes one
+ * multi-row INSERT ... ON CONFLICT. Rows are never reordered across tables (a game's row is
+ * written before its events), and a statement sent again after an outage changes nothing.
+ * A row may carry only some of its table's columns (a game closed as aborted says id, status,
+ * result and ended_at): an upsert then updates just those, with an UPDATE when the row lacks
+ * a column that an INSERT would need.
+ *
+ * Start-up: open() drives connect, migrate and the player load itself (poll(2) on the one
+ * socket, at most 5 s), so the accounts are loaded when store_init returns. When the database
+ * is down, the server starts anyway: the same steps run on the loop once it is back, and the
+ * players then reach the loaders late.
+ *
+ * Outage: the queue stays in memory (bounded; accepting() turns false at 90%), the batch in
+ * flight stays at the head of the queue, and reconnects back off from 100 ms to 5 s. A batch
+ * that fails for another reason (a bad row) is retried row by row; only rows that fail alone
+ * are dropped (store_rows_dropped_total).
+ *
+ * Reads (load_game) share the connection and wait for the rows queued before them, so a game
+ * that just ended reads back complete. While the database is down they answer NULL at once.
+ * A loaded game is its games row plus "participants", "events", "inputs" (rows, in seat, seq
+ * and ord order) and "script_version" (the row of its version): the shape store_log.c gives,
+ * which `monkeytown replay` reads. Rows have the keys of their formats, jsonb columns as JSON
+ * values and timestamps as ms since the epoch. */
+#include "store.h"
+#include "store_pg.h"
+
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COLS 16 /* with the {NULL} end; a row's columns are bits of an unsigned */
+#define BATCH_ROWS 500
+#define BATCH_BYTES (1u << 20)
+#define QUEUE_ROWS 1000000u
+#define QUEUE_BYTES (512ull << 20)
+#define CONNECT_TIMEOUT_MS 5000
+#define OPEN_WAIT_MS 5000
+#define CLOSE_WAIT_MS 2000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MIGRATION_LOCK "7262001" /* pg_advisory_lock key: one process migrates at a time */
+
+/* ---- tables: the row formats of store.h (and the columns of sql/; a new column needs a
+ * line here) ---- */
+
+struct column {
+    const char *name;
+    const char *type; /* the parameter's cast; "ms" is a timestamp in ms since the epoch */
+    int required;     /* NOT NULL without a default: an INSERT needs it */
+};
+
+struct table {
+    const char *name;
+    int nkey;                  /* the first nkey columns are the natural key */
+    int upsert;                /* 1: a known key updates the other columns; 0: it is left alone */
+    const struct column *cols; /* ends with {NULL}; at most MAX_COLS - 1 */
+};
+
+static const struct column players_cols[] = {
+    {"id", "uuid", 1},         {"username", "text", 0},
+    {"name", "text", 1},       {"password_hash", "text", 0},
+    {"role", "text", 0},       {"stats", "jsonb", 0},
+    {"rating", "float8", 0},   {"created_at", "ms", 0},
+    {"last_seen_at", "ms", 0}, {NULL}};
+static const struct column script_versions_cols[] = {{"id", "text", 1},
+                                                     {"kind", "text", 1},
+                                                     {"name", "text", 1},
+                                                     {"files", "jsonb", 1},
+                                                     {"commit", "text", 0},
+                                                     {"created_at", "ms", 0},
+                                                     {NULL}};
+static const struct column agent_behaviors_cols[] = {{"name", "text", 1},
+                                                     {"version", "text", 1},
+                                                     {"personality", "text", 1},
+                                                     {"title", "text", 1},
+                                                     {"commit", "text", 0},
+                                                     {"created_at", "ms", 0},
+                                                     {NULL}};
+static const struct column games_cols[] = {{"id", "uuid", 1},       {"game", "text", 1},
+                                           {"version", "text", 1},  {"config", "jsonb", 0},
+                                           {"status", "text", 1},   {"result", "jsonb", 0},
+                                           {"seed", "bigint", 1},   {"seats", "int", 1},
+                                           {"created_at", "ms", 0}, {"started_at", "ms", 0},
+                                           {"ended_at", "ms", 0},   {"tick_rate", "int", 0},
+                                           {"ticks", "bigint", 0},  {NULL}};
+static const struct column game_participants_cols[] = {{"game_id", "uuid", 1},
+                                                       {"seat", "int", 1},
+                                                       {"player_id", "uuid", 0},
+                                                       {"agent", "text", 0},
+                                                       {"name", "text", 1},
+                                                       {"score", "float8", 0},
+                                                       {NULL}};
+static const struct column game_events_cols[] = {{"game_id", "uuid", 1}, {"seq", "bigint", 1},
+                                                 {"type", "text", 1},    {"payload", "jsonb", 1},
+                                                 {"t", "bigint", 1},     {NULL}};
+static const struct column game_inputs_cols[] = {
+    {"game_id", "uuid", 1},    {"ord", "bigint", 1},  {"seat", "int", 1},
+    {"action", "jsonb", 0},    {"source", "text", 1}, {"t", "bigint", 1},
+    {"state_hash", "text", 0}, {"tick", "bigint", 0}, {NULL}};
+
+/* In foreign-key order (a table before those that refer to it), though nothing relies on it:
+ * rows are written in the order they were put. */
+static const struct table tables[] = {{"players", 1, 1, players_cols},
+                                      {"script_versions", 1, 0, script_versions_cols},
+                                      {"agent_behaviors", 2, 0, agent_behaviors_cols},
+                                      {"games", 1, 1, games_cols},
+                                      {"game_participants", 2, 1, game_participants_cols},
+                                      {"game_events", 2, 0, game_events_cols},
+                                      {"game_inputs", 2, 0, game_inputs_cols}};
+#define N_TABLES (sizeof tables / sizeof tables[0])
+
+static const struct table *find_table(const char *name)
+{
+    for (size_t i = 0; i < N_TABLES; i++)
+        if (strcmp(tables[i].name, name) == 0) return &tables[i];
+    return NULL;
+}
+
+static int ncols(const struct table *t)
+{
+    int n = 0;
+    while (n < MAX_COLS && t->cols[n].name)
+        n++;
+    return n;
+}
+
+/* ---- a growing string, for SQL text ---- */
+
+struct sb {
+    char *s;
+    size_t len, cap;
+    int oom;
+};
+
+static void sb_add(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->oom || n < 0) return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = (b->len + (size_t)n + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Returns the text built so far (the caller frees it), or NULL after an allocation failed. */
+static char *sb_take(struct sb *b)
+{
+    if (!b->oom) return b->s;
+    free(b->s);
+    return NULL;
+}
+
+/* ---- queued rows ---- */
+
+/* One row, already turned into its statement parameters, so that memory is counted exactly
+ * and the caller's JSON is released at once. */
+struct row {
+    struct row *next;
+    const struct table *t;
+    uint64_t seq;      /* put order; load_game waits for the rows before it */
+    size_t bytes;      /* of text */
+    unsigned mask;     /* bit i: the row has column i (possibly as SQL NULL) */
+    int off[MAX_COLS]; /* where column i starts in text, or -1 for SQL NULL */
+    char text[];       /* the values, NUL-terminated, back to back */
+};
+
+static struct {
+    struct row *head, *tail;
+    size_t rows, bytes;
+    uint64_t last_seq;
+    int full_reported; /* "queue full" was logged for this overflow */
+} q;
+
+static const char *col_text(const struct row *r, int i)
+{
+    return r->off[i] < 0 ? NULL : r->text + r->off[i];
+}
+
+/* A JSON value as the text of a statement parameter (malloc'd), or NULL for SQL NULL. */
+static char *param_text(const struct column *c, const json_t *v)
+{
+    char num[64];
+    if (!v || json_is_null(v)) return NULL;
+    if (strcmp(c->type, "jsonb") == 0 || json_is_object(v) || json_is_array(v))
+        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (json_is_string(v)) return strdup(json_string_value(v));
+    if (json_is_integer(v))
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(num, sizeof num, "%.17g", json_real_value(v));
+    else
+        snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
+    return strdup(num);
+}
+
+/* Converts a caller's row. Returns NULL on OOM. */
+static struct row *row_new(const struct table *t, const json_t *json)
+{
+    char *vals[MAX_COLS] = {0};
+    size_t len = 0;
+    unsigned mask = 0;
+    int n = ncols(t);
+    for (int i = 0; i < n; i++) {
+        const json_t *v = json_object_get(json, t->cols[i].name);
+        if (v) mask |= 1u << i;
+        vals[i] = param_text(&t->cols[i], v);
+        if (vals[i]) len += strlen(vals[i]) + 1;
+    }
+    struct row *r = malloc(sizeof *r + len);
+    if (r) {
+        *r = (struct row){.t = t, .bytes = len, .mask = mask};
+        size_t at = 0;
+        for (int i = 0; i < n; i++) {
+            r->off[i] = vals[i] ? (int)at : -1;
+            if (!vals[i]) continue;
+            size_t len_i = strlen(vals[i]) + 1;
+            memcpy(r->text + at, vals[i], len_i);
+            at += len_i;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(vals[i]);
+    return r;
+}
+
+static int same_key(const struct row *a, const struct row *b)
+{
+    for (int i = 0; i < a->t->nkey; i++) {
+        const char *x = col_text(a, i), *y = col_text(b, i);
+        if (!x || !y || strcmp(x, y) != 0) return 0;
+    }
+    return 1;
+}
+
+/* ---- the connection's state ---- */
+
+enum state { PG_DOWN, PG_CONNECTING, PG_SETUP, PG_READY };
+
+/* Called once per statement: res is its result (the first error, else the last result), or
+ * NULL when the connection was lost before it completed. res is borrowed. */
+typedef void (*query_done)(PGresult *res, void *arg);
+
+struct migration {
+    int version;
+    char name[64];
+    char *sql;
+    int applied; /* according to schema_migrations on this connection */
+};
+
+struct load {
+    struct load *next;
+    uint64_t after; /* runs once the rows put before it are written */
+    void (*done)(json_t *game, void *arg);
+    void *arg;
+    char id[UUID_LEN + 1];
+};
+
+static struct {
+    char *url;
+    PGconn *conn;
+    enum state state;
+    struct event *io, *timer, *flush_ev;
+    short want;    /* the events io waits for */
+    int attempt;   /* failed connects since the last success, for the backoff */
+    int down_told; /* the outage was logged */
+    int players_loaded;
+    char last_error[256];
+
+    int busy; /* a statement is in flight: the fields below describe it */
+    query_done cb;
+    void *cb_arg;
+    PGresult *result;
+    uint64_t sent_us;
+
+    int batch;   /* rows at the head of the queue in that statement */
+    int isolate; /* rows still to send one at a time after a failed batch */
+
+    struct migration *migs;
+    int nmigs, mig_next;
+    struct load *loads, *loads_tail;
+    char *load_sql, *players_sql;
+} pg;
+
+static struct metric *m_dropped, *m_queue, *m_latency;
+
+static void connect_start(void);
+static void pump(void);
+
+/* Keeps msg as lastError, on one line: libpq's messages end with a newline and some add a
+ * hint on a second line. */
+static void set_error(const char *msg)
+{
+    char copy[sizeof pg.last_error];
+    snprintf(copy, sizeof copy, "%s", msg && *msg ? msg : "unknown error");
+    size_t n = strlen(copy);
+    while (n > 0 && (copy[n - 1] == '\n' || copy[n - 1] == ' '))
+        copy[--n] = '\0';
+    for (char *c = copy; *c; c++)
+        if (*c == '\n' || *c == '\t') *c = ' ';
+    memcpy(pg.last_error, copy, n + 1);
+}
+
+/* The one-line reason of a failed statement (without "ERROR:" and the context lines). */
+static const char *error_text(const PGresult *res)
+{
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    return primary ? primary : PQresultErrorMessage(res);
+}
+
+static int failed(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    return st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY;
+}
+
+/* Errors that say nothing about the statement: the connection, the server going down or out
+ * of resources, a conflict with another transaction, a read-only server (a standby, during a
+ * failover). Sending the statement again on a new connection will do; anything else is the
+ * statement's (or a row's) fault. */
+static int transient(const PGresult *res)
+{
+    if (PQstatus(pg.conn) == CONNECTION_BAD) return 1;
+    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!code) return 1; /* made up by libpq: the connection */
+    static const char *const prefixes[] = {"08", "40", "53", "57", "58", "25006"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(code, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+    return 0;
+}
+
+static void on_notice(void *arg, const char *message)
+{
+    log_msg(LOG_DEBUG, "postgres notice", "{ss}", "message", message);
+}
+
+/* ---- the socket ---- */
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+/* Makes io wait for what on the connection's socket, which changes with each connection and
+ * may change while connecting (one address after another, often under the same number: so
+ * while connecting it is always registered anew). */
+static void watch(short what)
+{
+    int fd = PQsocket(pg.conn);
+    if (pg.state != PG_CONNECTING && pg.want == what && event_get_fd(pg.io) == fd &&
+        event_pending(pg.io, EV_READ | EV_WRITE, NULL))
+        return;
+    event_del(pg.io);
+    event_assign(pg.io, loop_base(), fd, what | EV_PERSIST, on_io, NULL);
+    event_add(pg.io, NULL);
+    pg.want = what;
+}
+
+static void teardown(void)
+{
+    event_del(pg.io);
+    pg.want = 0;
+    evtimer_del(pg.timer);
+    PQclear(pg.result);
+    pg.result = NULL;
+    PQfinish(pg.conn);
+    pg.conn = NULL;
+    pg.state = PG_DOWN;
+}
+
+/* A random delay between half and all of 100 ms * 2^attempt, at most 5 s: servers that lost
+ * the database together do not come back in step. */
+static struct timeval backoff(void)
+{
+    int ms = BACKOFF_MIN_MS << (pg.attempt < 6 ? pg.attempt : 6);
+    if (ms > BACKOFF_MAX_MS) ms = BACKOFF_MAX_MS;
+    pg.attempt++;
+    uint32_t r = 0;
+    util_random_bytes(&r, sizeof r);
+    ms = ms / 2 + (int)(r % (uint32_t)(ms / 2 + 1));
+    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
+}
+
+static void fail_loads(void)
+{
+    while (pg.loads) {
+        struct load *l = pg.loads;
+        pg.loads = l->next;
+        l->done(NULL, l->arg);
+        free(l);
+    }
+    pg.loads_tail = NULL;
+}
+
+/* Everything that ends a connection ends here: it is closed, the outage is logged once, a
+ * reconnect is scheduled, and the statement in flight (if any) hears NULL. The rows of a
+ * write in flight are still at the head of the queue: they go again after the reconnect. */
+static void connection_failed(const char *why)
+{
+    query_done cb = pg.busy ? pg.cb : NULL;
+    void *arg = pg.cb_arg;
+    set_error(why);
+    pg.busy = 0;
+    teardown();
+    if (!pg.down_told) {
+        log_msg(LOG_WARN, "database unavailable: writes are queued until it is back", "{ss,sI}",
+                "error", pg.last_error, "queued", (json_int_t)q.rows);
+        pg.down_told = 1;
+    } else {
+        log_msg(LOG_DEBUG, "database still unavailable", "{ss}", "error", pg.last_error);
+    }
+    struct timeval tv = backoff();
+    evtimer_add(pg.timer, &tv);
+    fail_loads();
+    if (cb) cb(NULL, arg);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    if (pg.state == PG_DOWN)
+        connect_start();
+    else if (pg.state == PG_CONNECTING)
+        connection_failed("timeout while connecting");
+}
+
+/* ---- statements ---- */
+
+static void flush_output(void)
+{
+    int r = PQflush(pg.conn);
+    if (r < 0)
+        connection_failed(PQerrorMessage(pg.conn));
+    else
+        watch(r ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void sent(int ok, query_done cb, void *arg)
+{
+    pg.busy = 1;
+    pg.cb = cb;
+    pg.cb_arg = arg;
+    pg.sent_us = loop_now_us();
+    if (!ok)
+        connection_failed(PQerrorMessage(pg.conn));
+    else
+        flush_output();
+}
+
+/* Sends one statement with text parameters. Every path ends in one call of cb. */
+static void send_params(const char *sql, int n, const char *const *vals, query_done cb, void *arg)
+{
+    sent(PQsendQueryParams(pg.conn, sql, n, NULL, vals, NULL, NULL, 0), cb, arg);
+}
+
+/* Sends SQL that may hold several statements (a migration file), which PostgreSQL runs as
+ * one implicit transaction. */
+static void send_script(const char *sql, query_done cb, void *arg)
+{
+    sent(PQsendQuery(pg.conn, sql), cb, arg);
+}
+
+static void finish_statement(void)
+{
+    PGresult *res = pg.result;
+    pg.result = NULL;
+    if (!res || (failed(res) && transient(res))) {
+        char why[sizeof pg.last_error];
+        snprintf(why, sizeof why, "%s", res ? error_text(res) : PQerrorMessage(pg.conn));
+        PQclear(res);
+        connection_failed(why);
+        return;
+    }
+    query_done cb = pg.cb;
+    pg.busy = 0;
+    cb(res, pg.cb_arg);
+    PQclear(res);
+    pump();
+}
+
+/* Keeps the first error of a statement, else its last result. */
+static void keep_result(PGresult *r)
+{
+    if (pg.result && failed(pg.result)) {
+        PQclear(r);
+        return;
+    }
+    PQclear(pg.result);
+    pg.result = r;
+}
+
+static void read_input(void)
+{
+    if (!PQconsumeInput(pg.conn)) {
+        connection_failed(PQerrorMessage(pg.conn));
+        return;
+    }
+    if (!pg.busy) {
+        /* Idle: a notice, or the server closing the connection (it is shutting down). */
+        if (PQstatus(pg.conn) == CONNECTION_BAD) connection_failed(PQerrorMessage(pg.conn));
+        return;
+    }
+    while (!PQisBusy(pg.conn)) {
+        PGresult *r = PQgetResult(pg.conn);
+        if (!r) {
+            finish_statement();
+            return;
+        }
+        keep_result(r);
+    }
+}
+
+static void connect_step(void);
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    if (pg.state == PG_CONNECTING) {
+        connect_step();
+        return;
+    }
+    if ((what & EV_WRITE) && pg.busy) {
+        flush_output();
+        if (!pg.conn) return;
+    }
+    if (what & EV_READ) read_input();
+}
+
+/* ---- connecting, migrating, loading players ---- */
+
+static void migrate_begin(void);
+
+static void connect_start(void)
+{
+    /* The URL comes last so that whatever it says wins over these defaults. */
+    static const char *const keys[] = {"application_name",
+                                       "client_encoding",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "dbname",
+                                       NULL};
+    const char *vals[] = {"monkeytown", "UTF8", "30", "10", "3", pg.url, NULL};
+    pg.conn = PQconnectStartParams(keys, vals, 1);
+    if (!pg.conn || PQstatus(pg.conn) == CONNECTION_BAD) {
+        connection_failed(pg.conn ? PQerrorMessage(pg.conn) : "out of memory");
+        return;
+    }
+    PQsetNoticeProcessor(pg.conn, on_notice, NULL);
+    pg.state = PG_CONNECTING;
+    struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, 0};
+    evtimer_add(pg.timer, &tv);
+    watch(EV_WRITE); /* libpq: start as if PQconnectPoll had said PGRES_POLLING_WRITING */
+}
+
+static void connect_step(void)
+{
+    switch (PQconnectPoll(pg.conn)) {
+    case PGRES_POLLING_READING:
+        watch(EV_READ);
+        break;
+    case PGRES_POLLING_WRITING:
+        watch(EV_WRITE);
+        break;
+    case PGRES_POLLING_OK:
+        evtimer_del(pg.timer);
+        if (PQsetnonblocking(pg.conn, 1) < 0) {
+            connection_failed(PQerrorMessage(pg.conn));
+            return;
+        }
+        pg.state = PG_SETUP;
+        watch(EV_READ);
+        migrate_begin();
+        break;
+    default:
+        connection_failed(PQerrorMessage(pg.conn));
+        break;
+    }
+}
+
+static void ready(void)
+{
+    pg.state = PG_READY;
+    pg.attempt = 0;
+    if (pg.down_told)
+        log_msg(LOG_INFO, "database available again", "{sI}", "queued", (json_int_t)q.rows);
+    else
+        log_msg(LOG_INFO, "database connected", NULL);
+    pg.down_told = 0;
+    pump();
+}
+
+/* A setup step failed for a reason that retrying at once will not cure (a broken migration,
+ * a missing permission): the connection is given up like a lost one, so the server keeps
+ * queueing and tries again with the backoff while the operator looks at lastError. */
+static void setup_failed(const char *what, PGresult *res)
+{
+    char why[sizeof pg.last_error];
+    snprintf(why, sizeof why, "%s: %s", what, error_text(res));
+    if (!pg.down_told) log_msg(LOG_ERROR, "database setup failed", "{ss}", "error", why);
+    connection_failed(why);
+}
+
+static void loaded_players(PGresult *res, void *arg);
+
+static void normalize(const struct table *t, json_t *row);
+
+static void after_migrations(PGresult *res, void *arg)
+{
+    if (!res) return;
+    if (pg.players_loaded) {
+        ready();
+        return;
+    }
+    send_params(pg.players_sql, 0, NULL, loaded_players, NULL);
+}
+
+static void loaded_players(PGresult *res, void *arg)
+{
+    if (!res) return;
+    if (failed(res)) {
+        setup_failed("cannot load players", res);
+        return;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        json_t *row = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        if (!row) continue;
+        normalize(find_table("players"), row);
+        store_deliver_loaded("players", row);
+        json_decref(row);
+    }
+    pg.players_loaded = 1;
+    log_msg(LOG_INFO, "players loaded", "{si}", "rows", n);
+    ready();
+}
+
+static char *migration_sql(const struct migration *m);
+
+static void applied_one(PGresult *res, void *arg);
+
+/* Applies the next migration this database lacks, or releases the lock when none is left. */
+static void apply_next(void)
+{
+    while (pg.mig_next < pg.nmigs && pg.migs[pg.mig_next].applied)
+        pg.mig_next++;
+    if (pg.mig_next == pg.nmigs) {
+        send_params("SELECT pg_advisory_unlock(" MIGRATION_LOCK ")", 0, NULL, after_migrations,
+                    NULL);
+        return;
+    }
+    char *sql = migration_sql(&pg.migs[pg.mig_next]);
+    if (!sql) {
+        connection_failed("out of memory");
+        return;
+    }
+    send_script(sql, applied_one, NULL);
+    free(sql);
+}
+
+static void applied_one(PGresult *res, void *arg)
+{
+    if (!res) return;
+    struct migration *m = &pg.migs[pg.mig_next];
+    if (failed(res)) {
+        char what[128];
+        snprintf(what, sizeof what, "migration %03d_%s failed", m->version, m->name);
+        setup_failed(what, res);
+        return;
+    }
+    log_msg(LOG_INFO, "migration applied", "{si,ss}", "version", m->version, "name", m->name);
+    m->applied = 1;
+    apply_next();
+}
+
+static void mark_applied(struct migration *migs, int n, PGresult *res)
+{
+    for (int i = 0; i < n; i++)
+        migs[i].applied = 0;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int v = atoi(PQgetvalue(res, r, 0));
+        for (int i = 0; i < n; i++)
+            if (migs[i].version == v) migs[i].applied = 1;
+    }
+}
+
+static void got_versions(PGresult *res, void *arg)
+{
+    if (!res) return;
+    if (failed(res)) {
+        setup_failed("cannot read schema_migrations", res);
+        return;
+    }
+    mark_applied(pg.migs, pg.nmigs, res);
+    pg.mig_next = 0;
+    apply_next();
+}
+
+/* The lock makes a second server (or `monkeytown migrate`) starting at the same time wait,
+ * then find the migrations applied. It is a session lock: a lost connection releases it. */
+static const char migrate_begin_sql[] =
+    "SELECT pg_advisory_lock(" MIGRATION_LOCK ");"
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text,"
+    " applied_at timestamptz DEFAULT now());"
+    "SELECT version FROM schema_migrations";
+
+static void migrate_begin(void)
+{
+    send_script(migrate_begin_sql, got_versions, NULL);
+}
+
+/* ---- migration files ---- */
+
+/* NNN_name.sql with a name of letters, digits, '_' and '-' (so it needs no quoting in SQL). */
+static int parse_migration_name(const char *file, struct migration *m)
+{
+    char *end;
+    long v = strtol(file, &end, 10);
+    if (end == file || *end != '_' || v <= 0 || v > 1000000) return -1;
+    const char *name = end + 1;
+    size_t n = strlen(name);
+    if (n <= 4 || n - 4 >= sizeof m->name || strcmp(name + n - 4, ".sql") != 0) return -1;
+    for (size_t i = 0; i < n - 4; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", name[i]))
+            return -1;
+    m->version = (int)v;
+    memcpy(m->name, name, n - 4);
+    m->name[n - 4] = '\0';
+    return 0;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    struct sb b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sb_add(&b, "%.*s", (int)n, chunk);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || !b.s) {
+        free(b.s);
+        return bad ? NULL : strdup("");
+    }
+    return sb_take(&b);
+}
+
+static int by_version(const void *a, const void *b)
+{
+    return ((const struct migration *)a)->version - ((const struct migration *)b)->version;
+}
+
+static void free_migrations(struct migration *migs, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(migs[i].sql);
+    free(migs);
+}
+
+/* Reads every migration of dir into *out (sorted by version; the caller frees it with
+ * free_migrations). Returns their number, or -1 with the reason in err. */
+/* Appends m to *migs (*n of them) with the text of its file. Returns 0, or -1. */
+static int add_migration(struct migration **migs, int *n, struct migration m, const char *path)
+{
+    struct migration *grown = realloc(*migs, sizeof **migs * (size_t)(*n + 1));
+    if (!grown) return -1;
+    *migs = grown;
+    if (!(m.sql = read_file(path))) return -1;
+    grown[(*n)++] = m;
+    return 0;
+}
+
+static int read_migrations(const char *dir, struct migration **out, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "cannot open the migrations directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct migration *migs = NULL, m;
+    int n = 0;
+    struct dirent *e;
+    char path[4096];
+    *err = '\0';
+    while (!*err && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (parse_migration_name(e->d_name, &m) < 0) /* never skip a migration silently */
+            snprintf(err, errlen, "%s: a migration is named NNN_name.sql", path);
+        else if (add_migration(&migs, &n, m, path) < 0)
+            snprintf(err, errlen, "cannot read %s", path);
+    }
+    closedir(d);
+    if (n > 1) qsort(migs, (size_t)n, sizeof *migs, by_version);
+    for (int i = 1; i < n && !*err; i++)
+        if (migs[i].version == migs[i - 1].version)
+            snprintf(err, errlen, "two migrations have version %d in %s", migs[i].version, dir);
+    if (*err) {
+        free_migrations(migs, n);
+        return -1;
+    }
+    *out = migs;
+    return n;
+}
+
+/* The file and its record in schema_migrations, as one implicit transaction. The newlines
+ * keep a last line that is a comment from swallowing the INSERT. */
+static char *migration_sql(const struct migration *m)
+{
+    struct sb b = {0};
+    sb_add(&b, "%s\n;\nINSERT INTO schema_migrations (version, name) VALUES (%d, '%s')", m->sql,
+           m->version, m->name);
+    return sb_take(&b);
+}
+
+/* ---- SQL for the tables ---- */
+
+/* A row as json_build_object(...), its keys those of the row format: jsonb columns are JSON
+ * values, timestamps ms since the epoch. */
+static void sql_row_object(struct sb *b, const struct table *t, const char *alias)
+{
+    sb_add(b, "json_build_object(");
+    for (int i = 0; i < ncols(t); i++) {
+        const struct column *c = &t->cols[i];
+        sb_add(b, "%s'%s', ", i ? ", " : "", c->name);
+        if (strcmp(c->type, "ms") == 0)
+            sb_add(b, "(extract(epoch FROM %s.\"%s\") * 1000)::bigint", alias, c->name);
+        else
+            sb_add(b, "%s.\"%s\"", alias, c->name);
+    }
+    sb_add(b, ")");
+}
+
+/* One game with everything it needs for a replay, in one statement (one snapshot). */
+static char *load_game_sql(void)
+{
+    struct sb b = {0};
+    sb_add(&b, "SELECT (SELECT ");
+    sql_row_object(&b, find_table("games"), "g");
+    sb_add(&b, " FROM games g WHERE g.id = $1::uuid), (SELECT json_agg(");
+    sql_row_object(&b, find_table("game_participants"), "p");
+    sb_add(&b, " ORDER BY p.seat) FROM game_participants p WHERE p.game_id = $1::uuid),"
+               " (SELECT json_agg(");
+    sql_row_object(&b, find_table("game_events"), "e");
+    sb_add(&b, " ORDER BY e.seq) FROM game_events e WHERE e.game_id = $1::uuid),"
+               " (SELECT json_agg(");
+    sql_row_object(&b, find_table("game_inputs"), "i");
+    sb_add(&b, " ORDER BY i.ord) FROM game_inputs i WHERE i.game_id = $1::uuid), (SELECT ");
+    sql_row_object(&b, find_table("script_versions"), "v");
+    sb_add(&b, " FROM script_versions v JOIN games g ON v.id = g.version WHERE g.id = $1::uuid)");
+    return sb_take(&b);
+}
+
+static char *players_sql(void)
+{
+    struct sb b = {0};
+    sb_add(&b, "SELECT ");
+    sql_row_object(&b, find_table("players"), "p");
+    sb_add(&b, " FROM players p");
+    return sb_take(&b);
+}
+
+/* Numbers of double precision columns come back from PostgreSQL without a fraction; the
+ * embedded store hands back the reals it was given, and readers may rely on that. */
+static void normalize(const struct table *t, json_t *row)
+{
+    for (int i = 0; i < ncols(t); i++) {
+        const struct column *c = &t->cols[i];
+        json_t *v = json_object_get(row, c->name);
+        if (json_is_integer(v) && (strcmp(c->type, "float8") == 0 || strcmp(c->type, "ms") == 0))
+            json_object_set_new(row, c->name, json_real((double)json_integer_value(v)));
+    }
+}
+
+static void sql_param(struct sb *b, const struct column *c, int n)
+{
+    if (strcmp(c->type, "ms") == 0)
+        sb_add(b, "to_timestamp($%d::float8 / 1000)", n);
+    else
+        sb_add(b, "$%d::%s", n, c->type);
+}
+
+/* The VALUES rows of a batch of nrows rows having the columns of mask. */
+static void sql_values(struct sb *b, const struct table *t, unsigned mask, int nrows)
+{
+    int n = ncols(t), p = 1;
+    for (int r = 0; r < nrows; r++) {
+        sb_add(b, "%s(", r ? ", " : "");
+        for (int i = 0, first = 1; i < n; i++) {
+            if (!(mask & (1u << i))) continue;
+            sb_add(b, "%s", first ? "" : ", ");
+            sql_param(b, &t->cols[i], p++);
+            first = 0;
+        }
+        sb_add(b, ")");
+    }
+}
+
+static void sql_column_list(struct sb *b, const struct table *t, unsigned mask)
+{
+    for (int i = 0, first = 1; i < ncols(t); i++) {
+        if (!(mask & (1u << i))) continue;
+        sb_add(b, "%s\"%s\"", first ? "" : ", ", t->cols[i].name);
+        first = 0;
+    }
+}
+
+static int has_required(const struct table *t, unsigned mask)
+{
+    for (int i = 0; i < ncols(t); i++)
+        if (t->cols[i].required && !(mask & (1u << i))) return 0;
+    return 1;
+}
+
+/* INSERT ... ON CONFLICT for rows that can be inserted; an upsert of a row that lacks a
+ * required column can only update (PostgreSQL checks NOT NULL before it looks for a conflict). */
+static char *write_sql(const struct table *t, unsigned mask, int nrows)
+{
+    struct sb b = {0};
+    int update_only = t->upsert && !has_required(t, mask);
+    if (update_only) {
+        sb_add(&b, "UPDATE %s AS t SET ", t->name);
+    } else {
+        sb_add(&b, "INSERT INTO %s (", t->name);
+        sql_column_list(&b, t, mask);
+        sb_add(&b, ") VALUES ");
+        sql_values(&b, t, mask, nrows);
+        sb_add(&b, " ON CONFLICT (");
+        sql_column_list(&b, t, (1u << t->nkey) - 1);
+        sb_add(&b, ") DO %s", t->upsert ? "UPDATE SET " : "NOTHING");
+    }
+    int sets = 0;
+    for (int i = t->nkey; t->upsert && i < ncols(t); i++)
+        if (mask & (1u << i))
+            sb_add(&b, "%s\"%s\" = %s.\"%s\"", sets++ ? ", " : "", t->cols[i].name,
+                   update_only ? "v" : "EXCLUDED", t->cols[i].name);
+    if (t->upsert && !sets) /* only the key: keep the row as it is */
+        sb_add(&b, "\"%s\" = %s.\"%s\"", t->cols[0].name, update_only ? "v" : "EXCLUDED",
+               t->cols[0].name);
+    if (update_only) {
+        sb_add(&b, " FROM (VALUES ");
+        sql_values(&b, t, mask, nrows);
+        sb_add(&b, ") AS v (");
+        sql_column_list(&b, t, mask);
+        sb_add(&b, ") WHERE ");
+        for (int i = 0; i < t->nkey; i++)
+            sb_add(&b, "%st.\"%s\" = v.\"%s\"", i ? " AND " : "", t->cols[i].name, t->cols[i].name);
+    }
+    return sb_take(&b);
+}
+
+/* ---- writing the queue ---- */
+
+static void update_queue_gauge(void)
+{
+    metric_set(m_queue, NULL, (double)q.rows);
+    if (q.full_reported && q.rows < QUEUE_ROWS * 9 / 10 && q.bytes < QUEUE_BYTES * 9 / 10) {
+        log_msg(LOG_INFO, "store queue has room again", "{sI}", "queued", (json_int_t)q.rows);
+        q.full_reported = 0;
+    }
+}
+
+static void pop_rows(int n)
+{
+    while (n-- > 0 && q.head) {
+        struct row *r = q.head;
+        q.head = r->next;
+        q.rows--;
+        q.bytes -= r->bytes;
+        free(r);
+    }
+    if (!q.head) q.tail = NULL;
+    update_queue_gauge();
+}
+
+static void drop_head(const char *why)
+{
+    const struct row *r = q.head;
+    char key[256] = "";
+    for (int i = 0; i < r->t->nkey; i++) {
+        const char *k = col_text(r, i);
+        size_t len = strlen(key);
+        snprintf(key + len, sizeof key - len, "%s%s", i ? "/" : "", k ? k : "null");
+    }
+    log_msg(LOG_ERROR, "store: row dropped", "{ss,ss,ss}", "table", r->t->name, "key", key, "error",
+            why);
+    metric_add(m_dropped, r->t->name, 1);
+    pop_rows(1);
+}
+
+/* Whether one of the n rows from first has the key of r: an upsert may not touch a row twice
+ * in one statement. Quadratic, but only for upserts, whose runs are short. */
+static int repeats_key(const struct row *first, int n, const struct row *r)
+{
+    if (!r->t->upsert) return 0;
+    for (; n > 0; n--, first = first->next)
+        if (same_key(first, r)) return 1;
+    return 0;
+}
+
+static void written(PGresult *res, void *arg)
+{
+    int n = pg.batch;
+    pg.batch = 0;
+    if (!res) return; /* the rows stay at the head of the queue and go again */
+    if (failed(res) && n > 1) {
+        log_msg(LOG_WARN, "store: batch failed, retrying its rows one by one", "{ss,si,ss}",
+                "table", q.head->t->name, "rows", n, "error", error_text(res));
+        pg.isolate = n;
+        return;
+    }
+    if (pg.isolate) pg.isolate--;
+    if (failed(res)) {
+        drop_head(error_text(res));
+        return;
+    }
+    metric_observe(m_latency, NULL, (double)(loop_now_us() - pg.sent_us) / 1000.0);
+    pop_rows(n);
+}
+
+/* Sends the head of the queue: the longest run of rows of one table and one set of columns
+ * that fits a statement, or a single row while isolating a bad one. */
+static void send_batch(void)
+{
+    const struct row *head = q.head, *r = head;
+    int limit = pg.isolate ? 1 : BATCH_ROWS, n = 0;
+    size_t bytes = 0;
+    for (; r && n < limit && r->t == head->t && r->mask == head->mask; r = r->next, n++) {
+        if (n > 0 && (bytes + r->bytes > BATCH_BYTES || repeats_key(head, n, r))) break;
+        bytes += r->bytes;
+    }
+    int nc = ncols(head->t), np = 0;
+    const char **vals = malloc(sizeof *vals * (size_t)(n * nc));
+    char *sql = write_sql(head->t, head->mask, n);
+    if (!vals || !sql) {
+        free(vals);
+        free(sql);
+        log_msg(LOG_ERROR, "store: out of memory building a batch", NULL);
+        return; /* the next put or flush tries again */
+    }
+    r = head;
+    for (int i = 0; i < n; i++, r = r->next)
+        for (int c = 0; c < nc; c++)
+            if (r->mask & (1u << c)) vals[np++] = col_text(r, c);
+    pg.batch = n;
+    send_params(sql, np, vals, written, NULL);
+    free(vals);
+    free(sql);
+}
+
+/* ---- reading a game ---- */
+
+static json_t *column_json(PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? NULL : json_loads(PQgetvalue(res, 0, col), 0, NULL);
+}
+
+static void normalize_all(const char *table, json_t *rows)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) normalize(find_table(table), row);
+}
+
+/* The game row with participants, events, inputs and script_version added: the shape
+ * store_log.c gives, so readers need not know the backend. */
+static json_t *assemble_game(PGresult *res)
+{
+    json_t *game = PQntuples(res) == 1 ? column_json(res, 0) : NULL;
+    if (!game) return NULL;
+    static const char *const lists[] = {"participants", "events", "inputs"};
+    static const char *const from[] = {"game_participants", "game_events", "game_inputs"};
+    for (int i = 0; i < 3; i++) {
+        json_t *rows = column_json(res, i + 1);
+        normalize_all(from[i], rows);
+        json_object_set_new(game, lists[i], rows ? rows : json_array());
+    }
+    normalize(find_table("games"), game);
+    json_t *version = column_json(res, 4);
+    if (version) {
+        normalize(find_table("script_versions"), version);
+        json_object_set_new(game, "script_version", version);
+    }
+    return game;
+}
+
+static void loaded_game(PGresult *res, void *arg)
+{
+    struct load *l = arg;
+    json_t *game = NULL;
+    if (res && failed(res))
+        log_msg(LOG_WARN, "store: cannot load a game", "{ss,ss}", "game", l->id, "error",
+                error_text(res));
+    else if (res)
+        game = assemble_game(res);
+    l->done(game, l->arg);
+    json_decref(game);
+    free(l);
+}
+
+static void send_load(void)
+{
+    struct load *l = pg.loads;
+    pg.loads = l->next;
+    if (!pg.loads) pg.loads_tail = NULL;
+    const char *id = l->id;
+    send_params(pg.load_sql, 1, &id, loaded_game, l);
+}
+
+/* Starts the next statement when the connection is ready and idle: a read whose rows are
+ * all written, else the next batch of writes. */
+static void pump(void)
+{
+    if (pg.state != PG_READY || pg.busy) return;
+    if (pg.loads && (!q.head || q.head->seq > pg.loads->after))
+        send_load();
+    else if (q.head)
+        send_batch();
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    pump();
+}
+
+/* ---- blocking, for start-up and shutdown ---- */
+
+/* Runs this module's I/O with poll(2) instead of the loop until done() or ms have passed, or
+ * the connection fails. Only for open and close, where blocking is allowed. */
+static void drive(int (*done)(void), int ms)
+{
+    uint64_t deadline = loop_now_ms() + (uint64_t)ms;
+    pump();
+    while (!done() && pg.conn) {
+        uint64_t now = loop_now_ms();
+        if (now >= deadline) break;
+        struct pollfd p = {PQsocket(pg.conn), 0, 0};
+        p.events = (short)((pg.want & EV_READ ? POLLIN : 0) | (pg.want & EV_WRITE ? POLLOUT : 0));
+        int r = poll(&p, 1, (int)(deadline - now));
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        short what = (short)((p.revents & (POLLIN | POLLERR | POLLHUP) ? EV_READ : 0) |
+                             (p.revents & POLLOUT ? EV_WRITE : 0));
+        on_io(p.fd, what ? what : EV_READ, NULL);
+    }
+}
+
+static int setup_done(void)
+{
+    return pg.state == PG_READY;
+}
+
+static int queue_done(void)
+{
+    return !q.head && !pg.busy;
+}
+
+/* ---- the backend ---- */
+
+static int register_metrics(void)
+{
+    static const double bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+    m_dropped = metrics_counter("store_rows_dropped_total",
+                                "Rows the store gave up on (rejected by the database, or the "
+                                "queue was full)",
+                                "table");
+    m_queue = metrics_gauge("store_queue_rows", "Rows waiting to be written to the database", NULL);
+    m_latency =
+        metrics_histogram("store_write_latency_ms", "Time for one batch of rows to be written (ms)",
+                          NULL, bounds, (int)(sizeof bounds / sizeof bounds[0]));
+    return m_dropped && m_queue && m_latency ? 0 : -1;
+}
+
+static int pg_open(const struct config *cfg)
+{
+    char err[512];
+    memset(&pg, 0, sizeof pg);
+    memset(&q, 0, sizeof q);
+    pg.nmigs = read_migrations(cfg->sql_dir, &pg.migs, err, sizeof err);
+    if (pg.nmigs < 0) {
+        log_msg(LOG_ERROR, "store: cannot read the migrations", "{ss}", "error", err);
+        return -1;
+    }
+    pg.url = strdup(cfg->database_url);
+    pg.load_sql = load_game_sql();
+    pg.players_sql = players_sql();
+    pg.io = event_new(loop_base(), -1, 0, on_io, NULL);
+    pg.timer = evtimer_new(loop_base(), on_timer, NULL);
+    pg.flush_ev = event_new(loop_base(), -1, 0, on_flush, NULL);
+    if (!pg.url || !pg.load_sql || !pg.players_sql || !pg.io || !pg.timer || !pg.flush_ev ||
+        register_metrics() < 0) {
+        log_msg(LOG_ERROR, "store: out of memory", NULL);
+        return -1;
+    }
+    connect_start();
+    drive(setup_done, OPEN_WAIT_MS);
+    if (pg.state != PG_READY && !pg.down_told) /* still connecting (a failure is logged) */
+        log_msg(LOG_WARN, "database not ready at start-up: starting without it", NULL);
+    return 0;
+}
+
+static void drop_put(const char *table, const struct table *t, const char *why)
+{
+    log_msg(LOG_ERROR, "store: row dropped", "{ss,ss}", "table", table, "error", why);
+    metric_add(m_dropped, t ? t->name : "unknown", 1);
+}
+
+static void pg_put(const char *table, json_t *row)
+{
+    const struct table *t = find_table(table);
+    struct row *r = t && row ? row_new(t, row) : NULL;
+    if (!r) {
+        drop_put(table, t,
+                 !t     ? "unknown table"
+                 : !row ? "no row (json_pack failed)"
+                        : "out of memory");
+        json_decref(row);
+        return;
+    }
+    json_decref(row);
+    if (q.rows >= QUEUE_ROWS || q.bytes + r->bytes > QUEUE_BYTES) {
+        if (!q.full_reported)
+            drop_put(table, t, "the write queue is full (logged once)");
+        else
+            metric_add(m_dropped, t->name, 1);
+        q.full_reported = 1;
+        free(r);
+        return;
+    }
+    r->seq = ++q.last_seq;
+    if (q.tail)
+        q.tail->next = r;
+    else
+        q.head = r;
+    q.tail = r;
+    q.rows++;
+    q.bytes += r->bytes;
+    update_queue_gauge();
+    /* Batch what this loop iteration puts: the flush runs once, after the current callbacks. */
+    if (pg.state == PG_READY && !pg.busy) event_active(pg.flush_ev, 0, 0);
+}
+
+static void pg_flush(void)
+{
+    event_active(pg.flush_ev, 0, 0);
+}
+
+static void pg_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg)
+{
+    struct load *l = NULL;
+    if (pg.state == PG_READY && util_is_uuid(game_id)) l = calloc(1, sizeof *l);
+    if (!l) {
+        done(NULL, arg);
+        return;
+    }
+    l->after = q.last_seq;
+    l->done = done;
+    l->arg = arg;
+    util_strlcpy(l->id, game_id, sizeof l->id);
+    if (pg.loads_tail)
+        pg.loads_tail->next = l;
+    else
+        pg.loads = l;
+    pg.loads_tail = l;
+    pg_flush();
+}
+
+static int below_bound(void)
+{
+    return q.rows < QUEUE_ROWS && q.bytes < QUEUE_BYTES;
+}
+
+static int pg_healthy(json_t *out)
+{
+    int connected = pg.state == PG_READY;
+    json_object_set_new(out, "connected", json_boolean(connected));
+    json_object_set_new(out, "queued", json_integer((json_int_t)q.rows));
+    json_object_set_new(out, "lastError", json_string(pg.last_error));
+    return connected && below_bound();
+}
+
+static int pg_accepting(void)
+{
+    return q.rows < QUEUE_ROWS / 10 * 9 && q.bytes < QUEUE_BYTES / 10 * 9;
+}
+
+/* Gives the queue ~2 s to reach the database (one more connection attempt if it is down),
+ * then closes. What could not be written is counted in the log. */
+static void pg_close(void)
+{
+    if (pg.state == PG_DOWN && q.head) {
+        evtimer_del(pg.timer);
+        connect_start();
+    }
+    drive(queue_done, CLOSE_WAIT_MS);
+    if (q.rows)
+        log_msg(LOG_ERROR, "store: closing with rows not written", "{sI,ss}", "rows",
+                (json_int_t)q.rows, "error", pg.last_error);
+    if (pg.conn) PQfinish(pg.conn);
+    pg.conn = NULL;
+    pg.state = PG_DOWN;
+    pg.busy = 0;
+    PQclear(pg.result);
+    fail_loads();
+    q.full_reported = 0;
+    pop_rows((int)q.rows);
+    event_free(pg.io);
+    event_free(pg.timer);
+    event_free(pg.flush_ev);
+    free_migrations(pg.migs, pg.nmigs);
+    free(pg.url);
+    free(pg.load_sql);
+    free(pg.players_sql);
+    memset(&pg, 0, sizeof pg);
+}
+
+const struct store_backend store_pg_backend = {
+    .name = "postgres",
+    .open = pg_open,
+    .put = pg_put,
+    .flush = pg_flush,
+    .load_game = pg_load_game,
+    .healthy = pg_healthy,
+    .accepting = pg_accepting,
+    .close = pg_close,
+};
+
+/* ---- `monkeytown migrate` ---- */
+
+static int exec_ok(PGconn *c, const char *sql, const char *what, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(c, sql);
+    int ok = res && !failed(res);
+    if (!ok) snprintf(err, errlen, "%s: %s", what, res ? error_text(res) : PQerrorMessage(c));
+    PQclear(res);
+    return ok;
+}
+
+static int migrate_on(PGconn *c, struct migration *migs, int n, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(c, migrate_begin_sql);
+    if (!res || failed(res)) {
+        snprintf(err, errlen, "cannot read schema_migrations: %s",
+                 res ? error_text(res) : PQerrorMessage(c));
+        PQclear(res);
+        return -1;
+    }
+    mark_applied(migs, n, res);
+    PQclear(res);
+    for (int i = 0; i < n; i++) {
+        if (migs[i].applied) continue;
+        char what[128], *sql = migration_sql(&migs[i]);
+        snprintf(what, sizeof what, "migration %03d_%s failed", migs[i].version, migs[i].name);
+        int ok = sql && exec_ok(c, sql, what, err, errlen);
+        free(sql);
+        if (!ok) return -1;
+        log_msg(LOG_INFO, "migration applied", "{si,ss}", "version", migs[i].version, "name",
+                migs[i].name);
+    }
+    return exec_ok(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")", "unlock", err, errlen) ? 0
+                                                                                              : -1;
+}
+
+int store_pg_migrate(const char *url, const char *sql_dir, char *err, size_t errlen)
+{
+    struct migration *migs = NULL;
+    int n = read_migrations(sql_dir, &migs, err, errlen);
+    if (n < 0) return -1;
+    static const char *const keys[] = {"application_name", "client_encoding", "connect_timeout",
+                                       "dbname", NULL};
+    const char *vals[] = {"monkeytown-migrate", "UTF8", "10", url, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    int rc = -1;
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect: %s", c ? PQerrorMessage(c) : "out of memory");
+    } else {
+        PQsetNoticeProcessor(c, on_notice, NULL);
+        rc = migrate_on(c, migs, n, err, errlen);
+    }
+    size_t len = strlen(err);
+    while (len > 0 && err[len - 1] == '\n')
+        err[--len] = '\0';
+    PQfinish(c);
+    free_migrations(migs, n);
+    return rc;
+}
