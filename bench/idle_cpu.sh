@@ -12,7 +12,8 @@
 # usage: bench/idle_cpu.sh [SERVER_BIN [CONNECTIONS]]      # defaults: build/monkeytown 1000
 # environment (all optional):
 #   WINDOW=10          seconds per window for the "no connections" and "idle" phases
-#   PING_INTERVAL=30   the server's --ping-interval (30 is its default); KEEPALIVE=0 skips the
+#   PING_INTERVAL=30   the server's --ping-interval (its default; --ping-timeout is set to twice
+#                      that, also the default ratio); KEEPALIVE=0 skips the
 #                      keepalive phase (it waits for the first two keepalive rounds: about
 #                      2 x PING_INTERVAL after the connections open)
 #   RAMP_RATE=5000     connections per second while opening (all must open within the first
@@ -87,7 +88,7 @@ trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
 "$BIN" --host 127.0.0.1 --port "$PORT" --max-connections $((N + 1024)) --log-level warn \
-    --ping-interval "$PING_INTERVAL" $SERVER_ARGS >"$OUT/server.log" 2>&1 &
+    --ping-interval "$PING_INTERVAL" --ping-timeout $((2 * PING_INTERVAL)) $SERVER_ARGS >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 150); do
     kill -0 "$SERVER_PID" 2>/dev/null || break

@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
   perl python3 python3-websockets curl git
   postgresql redis-server
+  chromium fonts-dejavu-core
 )
 
 want=("${build_pkgs[@]}")
@@ -21,6 +22,11 @@ case "${1:-all}" in
   test | all) want+=("${test_pkgs[@]}") ;;
   *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
+
+# The browser tests need Node.js and npm; a machine may already have them from elsewhere.
+if [ "${1:-all}" != build ] && ! command -v npm >/dev/null 2>&1; then
+  want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

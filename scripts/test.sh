@@ -25,4 +25,5 @@ status=0
 prove --exec '' "$build"/tests/unit/test_* || status=1
 prove -e 'luajit -joff' tests/lua/test_*.lua || status=1
 prove tests/integration/*.t || status=1
+prove tests/e2e/*.t || status=1
 exit $status

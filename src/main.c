@@ -4,6 +4,7 @@
  * sessions, protocol table, HTTP routes, then the listening socket last, so that nothing is
  * accepted before every module is ready. Shutdown runs the other way round. */
 #include "accounts.h"
+#include "api_admin.h"
 #include "api_games.h"
 #include "api_health.h"
 #include "api_static.h"
@@ -111,7 +112,7 @@ static int start(void)
         return -1;
     accounts_preinit();
     if (store_init(&cfg) < 0 || accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 ||
-        game_proto_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 ||
+        game_proto_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 || api_admin_init() < 0 ||
         api_static_init(cfg.web_dir) < 0 ||
         health_add_check("storage", storage_check, NULL) < 0 ||
         health_add_check("store", store_check, NULL) < 0 ||

@@ -1165,6 +1165,12 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
         const char *code = validate_now(r, m->seat, text, msg, msglen);
         if (!code) enqueue(r, m->seat, text, "player");
         free(text);
+        if (!code && re) { /* an accepted real-time input is acknowledged with the tick it joins */
+            json_t *ack = json_pack("{ss,ss,s{ss,sI},sO}", "type", "input_ack", "gameId", r->id, "payload", "gameId",
+                                    r->id, "tick", (json_int_t)r->tick_no + 1, "re", re);
+            session_send_json(s, ack);
+            json_decref(ack);
+        }
         return code;
     }
     r->ack_to = s;
@@ -1323,6 +1329,23 @@ static void add_open(const char *key, void *value, void *arg)
     const struct room *r = value;
     if (!r->is_private && r->status != ROOM_COMPLETED)
         json_array_append_new(arg, room_summary_json(r));
+}
+
+static void add_any(const char *key, void *value, void *arg)
+{
+    json_array_append_new(arg, room_summary_json(value));
+}
+
+json_t *rooms_all_json(void)
+{
+    json_t *arr = json_array();
+    hmap_each(rooms, add_any, arr);
+    return arr;
+}
+
+void room_end(struct room *r, const char *result_json)
+{
+    finish(r, result_json);
 }
 
 json_t *rooms_lobby_json(void)

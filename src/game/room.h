@@ -96,6 +96,13 @@ void room_resume(struct room *r, struct session *s, uint64_t last_seq, json_t *r
 /* The socket is gone: its seats are held for seat-hold seconds, its spectating ends. */
 void rooms_session_closed(struct session *s);
 
+/* Ends the room now with result_json (an admin's "aborted"); its players get the final state
+ * and game_over. */
+void room_end(struct room *r, const char *result_json);
+
+/* Every room, private and finished ones too (admin view). New reference. */
+json_t *rooms_all_json(void);
+
 /* Lobby and catalog views (new references). */
 json_t *room_summary_json(const struct room *r);
 json_t *rooms_lobby_json(void);

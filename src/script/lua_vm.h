@@ -9,9 +9,11 @@
  * past the cap, so a memory bomb fails with a Lua memory error inside the call that made it.
  * Outside calls (the server pushing arguments, reading results) nothing is refused, so the
  * server's own API use never raises an unprotected error.
- * CPU: vm_call() arms a per-thread CPU-time timer; when it fires, its signal handler installs
- * a count hook on the running state, and the hook raises "CPU limit exceeded" on every few
- * instructions until the call has unwound (a script's own pcall cannot swallow it). Time
+ * CPU: each thread running scripts has a periodic CPU-time timer (every 5 ms of its CPU time);
+ * vm_call() notes the tick its call starts at, and when the signal handler sees the running
+ * call past its budget it installs a count hook on the state, which raises "CPU limit
+ * exceeded" every few instructions until the call has unwound (a script's own pcall cannot
+ * swallow it). A call is stopped after between its budget and budget + 10 ms of CPU time. Time
  * spent inside one C function (a string pattern match) cannot be interrupted, which is why the
  * sandbox bounds the inputs of those functions (lua/sandbox.lua).
  *

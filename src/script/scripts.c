@@ -145,7 +145,7 @@ static struct script_version *snapshot(const char *name, int is_agent)
     v->is_agent = is_agent;
     util_strlcpy(v->name, name, sizeof v->name);
     v->files = calloc(MAX_FILES, sizeof *v->files);
-    char path[1200];
+    char path[1400];
     if (is_agent) {
         char rel[80];
         snprintf(rel, sizeof rel, "%s.lua", name);

@@ -63,7 +63,7 @@ int trusted_init(const char *dir)
         size_t n = strlen(e->d_name);
         if (n < 5 || n >= sizeof helpers[0].name || strcmp(e->d_name + n - 4, ".lua") != 0)
             continue;
-        char file[1200];
+        char file[1400];
         snprintf(file, sizeof file, "%s/%s", path, e->d_name);
         util_strlcpy(helpers[n_helpers].name, e->d_name, sizeof helpers[0].name);
         if (read_file(file, &helpers[n_helpers]) == 0) n_helpers++;

@@ -41,7 +41,7 @@ void store_put(const char *table, json_t *row);
 void store_flush(void);
 
 /* Loads one stored game for replay or its log: calls done(game, arg) on the loop thread with
- * {game row, participants: [...], events: [...], inputs: [...], version: {script_versions row}}
+ * {game row, participants: [...], events: [...], inputs: [...], script_version: {row}}
  * or NULL when there is no such game (or the backend is unavailable). game is borrowed. */
 void store_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
 

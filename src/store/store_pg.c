@@ -939,41 +939,55 @@ static int has_required(const struct table *t, unsigned mask)
     return 1;
 }
 
-/* INSERT ... ON CONFLICT for rows that can be inserted; an upsert of a row that lacks a
- * required column can only update (PostgreSQL checks NOT NULL before it looks for a conflict). */
-static char *write_sql(const struct table *t, unsigned mask, int nrows)
+/* "col" = src."col" for the non-key columns of mask; with only the key, the key itself (the
+ * statement must set something, and this changes nothing). */
+static void sql_set_list(struct sb *b, const struct table *t, unsigned mask, const char *src)
+{
+    int sets = 0;
+    for (int i = t->nkey; i < ncols(t); i++)
+        if (mask & (1u << i))
+            sb_add(b, "%s\"%s\" = %s.\"%s\"", sets++ ? ", " : "", t->cols[i].name, src,
+                   t->cols[i].name);
+    if (!sets) sb_add(b, "\"%s\" = %s.\"%s\"", t->cols[0].name, src, t->cols[0].name);
+}
+
+static char *insert_sql(const struct table *t, unsigned mask, int nrows)
 {
     struct sb b = {0};
-    int update_only = t->upsert && !has_required(t, mask);
-    if (update_only) {
-        sb_add(&b, "UPDATE %s AS t SET ", t->name);
-    } else {
-        sb_add(&b, "INSERT INTO %s (", t->name);
-        sql_column_list(&b, t, mask);
-        sb_add(&b, ") VALUES ");
-        sql_values(&b, t, mask, nrows);
-        sb_add(&b, " ON CONFLICT (");
-        sql_column_list(&b, t, (1u << t->nkey) - 1);
-        sb_add(&b, ") DO %s", t->upsert ? "UPDATE SET " : "NOTHING");
-    }
-    int sets = 0;
-    for (int i = t->nkey; t->upsert && i < ncols(t); i++)
-        if (mask & (1u << i))
-            sb_add(&b, "%s\"%s\" = %s.\"%s\"", sets++ ? ", " : "", t->cols[i].name,
-                   update_only ? "v" : "EXCLUDED", t->cols[i].name);
-    if (t->upsert && !sets) /* only the key: keep the row as it is */
-        sb_add(&b, "\"%s\" = %s.\"%s\"", t->cols[0].name, update_only ? "v" : "EXCLUDED",
-               t->cols[0].name);
-    if (update_only) {
-        sb_add(&b, " FROM (VALUES ");
-        sql_values(&b, t, mask, nrows);
-        sb_add(&b, ") AS v (");
-        sql_column_list(&b, t, mask);
-        sb_add(&b, ") WHERE ");
-        for (int i = 0; i < t->nkey; i++)
-            sb_add(&b, "%st.\"%s\" = v.\"%s\"", i ? " AND " : "", t->cols[i].name, t->cols[i].name);
-    }
+    sb_add(&b, "INSERT INTO %s (", t->name);
+    sql_column_list(&b, t, mask);
+    sb_add(&b, ") VALUES ");
+    sql_values(&b, t, mask, nrows);
+    sb_add(&b, " ON CONFLICT (");
+    sql_column_list(&b, t, (1u << t->nkey) - 1);
+    sb_add(&b, ") DO %s", t->upsert ? "UPDATE SET " : "NOTHING");
+    if (t->upsert) sql_set_list(&b, t, mask, "EXCLUDED");
     return sb_take(&b);
+}
+
+static char *update_sql(const struct table *t, unsigned mask, int nrows)
+{
+    struct sb b = {0};
+    sb_add(&b, "UPDATE %s AS t SET ", t->name);
+    sql_set_list(&b, t, mask, "v");
+    sb_add(&b, " FROM (VALUES ");
+    sql_values(&b, t, mask, nrows);
+    sb_add(&b, ") AS v (");
+    sql_column_list(&b, t, mask);
+    sb_add(&b, ") WHERE ");
+    for (int i = 0; i < t->nkey; i++)
+        sb_add(&b, "%st.\"%s\" = v.\"%s\"", i ? " AND " : "", t->cols[i].name, t->cols[i].name);
+    return sb_take(&b);
+}
+
+/* The statement for nrows rows of t having the columns of mask: INSERT ... ON CONFLICT, or
+ * for an upsert of rows that lack a required column an UPDATE (PostgreSQL checks NOT NULL
+ * before it looks for a conflict, so such an INSERT would fail even for a known key; a row
+ * whose key is unknown then changes nothing). */
+static char *write_sql(const struct table *t, unsigned mask, int nrows)
+{
+    return t->upsert && !has_required(t, mask) ? update_sql(t, mask, nrows)
+                                               : insert_sql(t, mask, nrows);
 }
 
 /* ---- writing the queue ---- */

@@ -100,6 +100,23 @@ async def main(srv):
     t.eq(st, 200, "an admin reads a running game's log")
     st, _, body = http("GET", f"{srv.url}/api/games/{gid}/events", headers={"Authorization": "Bearer " + login["token"]})
     t.eq(st, 403, "a player may not")
+
+    admin_h = {"Authorization": "Bearer " + adm["token"]}
+    st, _, rooms = http("GET", srv.url + "/api/admin/rooms", headers=admin_h)
+    t.ok(st == 200 and any(r["gameId"] == gid for r in rooms["rooms"]), "admin lists every room")
+    st, _, _ = http("GET", srv.url + "/api/admin/rooms", headers={"Authorization": "Bearer " + login["token"]})
+    t.eq(st, 403, "a player may not list rooms (403)")
+    st, _, _ = http("GET", srv.url + "/api/admin/rooms")
+    t.eq(st, 401, "no token -> 401")
+    st, _, _ = http("POST", f"{srv.url}/api/admin/rooms/{gid}/end", headers=admin_h)
+    t.eq(st, 200, "admin ends a room")
+    over = await a.expect("game_over")
+    t.eq(over["payload"]["result"]["reason"], "aborted", "its players get game_over (aborted)")
+    st, _, _ = http("POST", srv.url + "/api/admin/reload", headers=admin_h)
+    t.eq(st, 202, "admin forces a script reload")
+    audits = [l for l in srv.log_lines() if l.get("audit")]
+    t.ok(len(audits) >= 2 and all(l.get("admin") == adm["playerId"] for l in audits),
+         "admin actions are audited in the log with the admin's id")
     await a.close()
 
 
