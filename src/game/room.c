@@ -472,6 +472,8 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
 static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
                                 char *msg, size_t msglen);
 
+static void forfeit_result(const struct room *r, int seat, const char *reason, char *out, size_t len);
+
 static void on_turn_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct room *r = arg;
@@ -497,10 +499,7 @@ static void on_turn_timeout(evutil_socket_t fd, short what, void *arg)
         }
     }
     char result[120];
-    if (r->nseats == 2)
-        snprintf(result, sizeof result, "{\"winner\":%d,\"reason\":\"timeout\"}", 3 - seat);
-    else
-        snprintf(result, sizeof result, "{\"reason\":\"timeout\"}");
+    forfeit_result(r, seat, "timeout", result, sizeof result);
     finish(r, result);
 }
 
@@ -984,6 +983,35 @@ static void room_free(struct room *r)
 
 /* ---------- seats ---------- */
 
+/* The result of seat giving up (forfeit or timeout): in a two-seat game the other seat wins. */
+static void forfeit_result(const struct room *r, int seat, const char *reason, char *out, size_t len)
+{
+    if (r->nseats == 2) snprintf(out, len, "{\"winner\":%d,\"reason\":\"%s\"}", 3 - seat, reason);
+    else snprintf(out, len, "{\"reason\":\"%s\"}", reason);
+}
+
+/* The seat's player is gone for good (left, or the hold expired). A running turn-based game is
+ * forfeited; a running real-time round goes on with the seat idle; a waiting room frees the
+ * seat and closes when no human is left, so r may be freed: callers must not use it after. */
+static void seat_abandoned(struct room *r, struct seat *st)
+{
+    if (r->status == ROOM_ACTIVE && r->realtime) {
+        sync_state(r, NULL, NULL, NULL);
+    } else if (r->status == ROOM_ACTIVE) {
+        char result[120];
+        forfeit_result(r, st->index, "forfeit", result, sizeof result);
+        finish(r, result);
+    } else if (r->status == ROOM_WAITING) {
+        st->kind = SEAT_EMPTY;
+        st->player_id[0] = st->name[0] = '\0';
+        if (st->hold_timer) event_del(st->hold_timer);
+        int humans = 0;
+        for (int i = 1; i <= r->nseats; i++) humans += r->seats[i].kind == SEAT_HUMAN;
+        if (!humans) room_free(r);
+        else sync_state(r, NULL, NULL, NULL);
+    }
+}
+
 static void on_hold_expired(evutil_socket_t fd, short what, void *arg)
 {
     struct seat *st = arg;
@@ -992,28 +1020,7 @@ static void on_hold_expired(evutil_socket_t fd, short what, void *arg)
     log_msg(LOG_INFO, "seat hold expired", "{ss,si,ss}", "game", r->id, "seat", st->index, "player",
             st->player_id);
     log_event(r, "player_left", seat_payload(st), 0, NULL, NULL);
-    if (r->status == ROOM_ACTIVE && r->realtime) return; /* the round goes on without them */
-    if (r->status == ROOM_ACTIVE) {
-        char result[120];
-        if (r->nseats == 2)
-            snprintf(result, sizeof result, "{\"winner\":%d,\"reason\":\"forfeit\"}",
-                     3 - st->index);
-        else
-            snprintf(result, sizeof result, "{\"reason\":\"forfeit\"}");
-        finish(r, result);
-        return;
-    }
-    if (r->status == ROOM_WAITING) {
-        st->kind = SEAT_EMPTY;
-        st->player_id[0] = st->name[0] = '\0';
-        int humans = 0;
-        for (int i = 1; i <= r->nseats; i++)
-            humans += r->seats[i].kind == SEAT_HUMAN;
-        if (!humans)
-            room_free(r);
-        else
-            sync_state(r, NULL, NULL, NULL);
-    }
+    seat_abandoned(r, st);
 }
 
 static void hold_seat(struct seat *st)
@@ -1210,27 +1217,7 @@ const char *room_leave(struct room *r, struct session *s, json_t *re)
     log_event(r, "player_left", seat_payload(st), 0, s, re);
     st->session = NULL;
     detach(s, r);
-    if (r->status == ROOM_ACTIVE && r->realtime) {
-        sync_state(r, NULL, NULL, NULL); /* the round goes on; the seat idles */
-    } else if (r->status == ROOM_ACTIVE) {
-        char result[120];
-        if (r->nseats == 2)
-            snprintf(result, sizeof result, "{\"winner\":%d,\"reason\":\"forfeit\"}", 3 - seat);
-        else
-            snprintf(result, sizeof result, "{\"reason\":\"forfeit\"}");
-        finish(r, result);
-    } else if (r->status == ROOM_WAITING) {
-        st->kind = SEAT_EMPTY;
-        st->player_id[0] = st->name[0] = '\0';
-        if (st->hold_timer) event_del(st->hold_timer);
-        int humans = 0;
-        for (int i = 1; i <= r->nseats; i++)
-            humans += r->seats[i].kind == SEAT_HUMAN;
-        if (!humans)
-            room_free(r);
-        else
-            sync_state(r, NULL, NULL, NULL);
-    }
+    seat_abandoned(r, st);
     return NULL;
 }
 
