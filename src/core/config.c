@@ -69,6 +69,8 @@ static const struct option_desc options[] = {
      "player inputs per minute per connection (real-time games)"},
     {"chat-rate", OPT_INT, OFF(chat_rate_per_min), "10", 1, 100000, NULL,
      "chat messages per minute per connection"},
+    {"rooms-rate", OPT_INT, OFF(rooms_rate_per_min), "1200", 1, 10000000, NULL,
+     "create_game and quick_match requests per minute per connection"},
     {"replay-buffer", OPT_INT, OFF(replay_buffer), "1000", 1000, 1000000, NULL,
      "events kept per room for resume"},
     {"lua-memory-mb", OPT_INT, OFF(lua_memory_mb), "32", 1, 4096, NULL,

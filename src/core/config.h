@@ -43,6 +43,7 @@ struct config {
     int input_rate_per_min;
     int realtime_input_rate_per_min;
     int chat_rate_per_min;
+    int rooms_rate_per_min;
     int replay_buffer;
     int lua_memory_mb;
     int cpu_apply_ms;

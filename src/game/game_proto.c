@@ -22,6 +22,14 @@ static struct room *target_room(struct proto_request *r)
     return room;
 }
 
+/* Rooms cost memory (a Lua state each): one socket may open only so many a minute. */
+static int may_open_room(struct proto_request *r)
+{
+    if (rate_limit_take(&r->s->rl_rooms, cfg->rooms_rate_per_min, loop_now_ms())) return 1;
+    proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d new games a minute", cfg->rooms_rate_per_min);
+    return 0;
+}
+
 static void on_create_game(struct proto_request *r)
 {
     const char *game, *agent;
@@ -37,6 +45,7 @@ static void on_create_game(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.private must be a boolean");
         return;
     }
+    if (!may_open_room(r)) return;
     if (!scripts_game(game)) {
         proto_error(r, "NOT_FOUND", "no game named %s", game);
         return;
@@ -182,7 +191,7 @@ static void on_subscribe(struct proto_request *r)
     const char *topic;
     if (proto_string(r, "topic", 1, 32, &topic) < 0) return;
     if (strcmp(topic, "lobby") == 0)
-        r->s->sub_lobby = 1;
+        rooms_lobby_subscribe(r->s);
     else if (strcmp(topic, "evolution") == 0)
         r->s->sub_evolution = 1;
     else {

@@ -1249,8 +1249,11 @@ void room_resume(struct room *r, struct session *s, uint64_t last_seq, json_t *r
         sync_state(r, s, s, re);
 }
 
+static void lobby_unsubscribe(struct session *s);
+
 void rooms_session_closed(struct session *s)
 {
+    lobby_unsubscribe(s);
     struct membership *m = s->rooms;
     s->rooms = NULL;
     while (m) {
@@ -1371,24 +1374,38 @@ json_t *room_log_json(const struct room *r)
     return o;
 }
 
-struct lobby_msg {
-    struct wsbuf *buf;
-};
+/* Sockets subscribed to the lobby, kept apart so a room opening costs one frame per
+ * subscriber, not a walk over every socket. */
+static struct session **lobby_subs;
+static size_t n_lobby_subs, cap_lobby_subs;
 
-static void send_lobby(struct session *s, void *arg)
+void rooms_lobby_subscribe(struct session *s)
 {
-    if (s->sub_lobby) session_send(s, ((struct lobby_msg *)arg)->buf);
+    if (s->sub_lobby) return;
+    grow((void **)&lobby_subs, &cap_lobby_subs, n_lobby_subs, sizeof *lobby_subs);
+    if (n_lobby_subs == cap_lobby_subs) return;
+    lobby_subs[n_lobby_subs++] = s;
+    s->sub_lobby = 1;
+}
+
+static void lobby_unsubscribe(struct session *s)
+{
+    for (size_t i = 0; s->sub_lobby && i < n_lobby_subs; i++)
+        if (lobby_subs[i] == s) {
+            lobby_subs[i] = lobby_subs[--n_lobby_subs];
+            s->sub_lobby = 0;
+        }
 }
 
 void rooms_lobby_broadcast(const char *event, const struct room *r)
 {
-    if (r->is_private) return;
+    if (r->is_private || !n_lobby_subs) return;
     json_t *msg = json_pack("{ss,s{ss,so}}", "type", "lobby_update", "payload", "event", event,
                             "room", room_summary_json(r));
-    struct lobby_msg lm = {wsbuf_from_json(msg)};
+    struct wsbuf *buf = wsbuf_from_json(msg);
     json_decref(msg);
-    if (lm.buf) session_each(send_lobby, &lm);
-    wsbuf_unref(lm.buf);
+    for (size_t i = 0; buf && i < n_lobby_subs; i++) session_send(lobby_subs[i], buf);
+    wsbuf_unref(buf);
 }
 
 int rooms_init(const struct config *config)
@@ -1407,4 +1424,7 @@ void rooms_shutdown(void)
             room_free(vals[i]);
     hmap_free(rooms);
     rooms = NULL;
+    free(lobby_subs);
+    lobby_subs = NULL;
+    n_lobby_subs = cap_lobby_subs = 0;
 }

@@ -111,7 +111,10 @@ json_t *room_log_json(const struct room *r);
 /* Counts for /metrics and /health. */
 size_t rooms_count(void);
 
-/* Sends msg to every socket subscribed to the lobby. */
+/* Adds s to the lobby's subscribers (until its socket closes). */
+void rooms_lobby_subscribe(struct session *s);
+
+/* Sends a lobby_update {event, room} to every lobby subscriber. */
 void rooms_lobby_broadcast(const char *event, const struct room *r);
 
 #endif

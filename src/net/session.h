@@ -64,7 +64,7 @@ struct session {
     int close_code; /* non-zero: close with this code once the queue is written */
     char close_reason[64];
 
-    struct rate_limit rl_input, rl_chat;
+    struct rate_limit rl_input, rl_chat, rl_rooms;
     int sub_lobby, sub_evolution;
     struct membership *rooms;
     struct session *next_of_player; /* the player's other sockets */

@@ -149,6 +149,10 @@ async def rate_limits(srv):
         e = await c.request("chat_message", {"gameId": gid, "text": f"hi {i}"})
         codes.append(e["type"] if e["type"] != "error" else e["payload"]["code"])
     t.eq(codes, ["chat_message", "chat_message", "RATE_LIMIT_EXCEEDED"], "chat rate limit")
+    second = await c.request("create_game", {"game": "tictactoe"})
+    third = await c.request("create_game", {"game": "tictactoe"})
+    t.eq((second["type"], third["payload"].get("code")), ("game_created", "RATE_LIMIT_EXCEEDED"),
+         "opening rooms is rate-limited per connection")
     await c.close()
 
 
@@ -220,6 +224,6 @@ async def main(srv):
 
 with Server() as srv:
     run(main(srv))
-with Server("--input-rate", "3", "--chat-rate", "2") as srv:
+with Server("--input-rate", "3", "--chat-rate", "2", "--rooms-rate", "2") as srv:
     run(rate_limits(srv))
 t.done()
