@@ -47,7 +47,8 @@ static char dummy_hash[160]; /* compared against when a login names no account *
 static void lower(char *dst, const char *src, size_t n)
 {
     size_t i = 0;
-    for (; src[i] && i + 1 < n; i++) dst[i] = (char)tolower((unsigned char)src[i]);
+    for (; src[i] && i + 1 < n; i++)
+        dst[i] = (char)tolower((unsigned char)src[i]);
     dst[i] = '\0';
 }
 
@@ -60,9 +61,10 @@ static void agent_uuid(const char *agent, char out[UUID_LEN + 1])
     EVP_Digest(name, strlen(name), md, &len, EVP_sha256(), NULL);
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x50); /* version 5 style: name-based */
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-    snprintf(out, UUID_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0],
-             md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12], md[13], md[14],
-             md[15]);
+    snprintf(out, UUID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0], md[1],
+             md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12], md[13],
+             md[14], md[15]);
 }
 
 /* The player id the store knows: agents ("agent:<name>") map to a name-based UUID. */
@@ -99,10 +101,11 @@ static struct player *create(const char *id, const char *name, const char *role)
 
 static void persist(struct player *p)
 {
-    json_t *row = json_pack("{ss,ss,ss,s{sI,sI,sI,sI},sf,sf,sf}", "id", p->id, "name", p->name, "role", p->role,
-                            "stats", "games", (json_int_t)p->games, "wins", (json_int_t)p->wins, "losses",
-                            (json_int_t)p->losses, "draws", (json_int_t)p->draws, "rating", p->rating,
-                            "created_at", p->created, "last_seen_at", p->last_seen);
+    json_t *row =
+        json_pack("{ss,ss,ss,s{sI,sI,sI,sI},sf,sf,sf}", "id", p->id, "name", p->name, "role",
+                  p->role, "stats", "games", (json_int_t)p->games, "wins", (json_int_t)p->wins,
+                  "losses", (json_int_t)p->losses, "draws", (json_int_t)p->draws, "rating",
+                  p->rating, "created_at", p->created, "last_seen_at", p->last_seen);
     json_object_set_new(row, "username", *p->username ? json_string(p->username) : json_null());
     json_object_set_new(row, "password_hash", *p->hash ? json_string(p->hash) : json_null());
     store_put("players", row);
@@ -116,9 +119,12 @@ static void load_row(json_t *row)
     struct player *p = hmap_get(by_id, id);
     if (!p && !(p = create(id, "", "player"))) return;
     const char *s;
-    if ((s = json_string_value(json_object_get(row, "name")))) util_strlcpy(p->name, s, sizeof p->name);
-    if ((s = json_string_value(json_object_get(row, "role")))) util_strlcpy(p->role, s, sizeof p->role);
-    if ((s = json_string_value(json_object_get(row, "password_hash")))) util_strlcpy(p->hash, s, sizeof p->hash);
+    if ((s = json_string_value(json_object_get(row, "name"))))
+        util_strlcpy(p->name, s, sizeof p->name);
+    if ((s = json_string_value(json_object_get(row, "role"))))
+        util_strlcpy(p->role, s, sizeof p->role);
+    if ((s = json_string_value(json_object_get(row, "password_hash"))))
+        util_strlcpy(p->hash, s, sizeof p->hash);
     if ((s = json_string_value(json_object_get(row, "username"))) && !*p->username) {
         util_strlcpy(p->username, s, sizeof p->username);
         char key[33];
@@ -130,7 +136,8 @@ static void load_row(json_t *row)
     p->wins = (long)json_integer_value(json_object_get(st, "wins"));
     p->losses = (long)json_integer_value(json_object_get(st, "losses"));
     p->draws = (long)json_integer_value(json_object_get(st, "draws"));
-    if (json_is_number(json_object_get(row, "rating"))) p->rating = json_number_value(json_object_get(row, "rating"));
+    if (json_is_number(json_object_get(row, "rating")))
+        p->rating = json_number_value(json_object_get(row, "rating"));
     if (json_is_number(json_object_get(row, "created_at")))
         p->created = json_number_value(json_object_get(row, "created_at"));
     p->stored = 1;
@@ -162,7 +169,8 @@ static void elo(struct player *a, struct player *b, double score_a, double k)
     b->rating -= k * (score_a - expect);
 }
 
-void accounts_record_result(const char *const *ids, const char *const *names, int seats, int winner, int draw)
+void accounts_record_result(const char *const *ids, const char *const *names, int seats, int winner,
+                            int draw)
 {
     struct player *ps[16];
     if (seats > 16) seats = 16;
@@ -175,30 +183,38 @@ void accounts_record_result(const char *const *ids, const char *const *names, in
         }
         if (!ps[i]) return;
         ps[i]->games++;
-        if (draw) ps[i]->draws++;
-        else if (winner == i + 1) ps[i]->wins++;
-        else if (winner) ps[i]->losses++;
+        if (draw)
+            ps[i]->draws++;
+        else if (winner == i + 1)
+            ps[i]->wins++;
+        else if (winner)
+            ps[i]->losses++;
     }
     if (draw || winner) {
         double k = seats > 2 ? ELO_K / (seats - 1) : ELO_K;
         for (int i = 0; i < seats; i++)
             for (int j = i + 1; j < seats; j++) {
                 if (ps[i] == ps[j]) continue; /* one player in two seats is not rated */
-                if (draw) elo(ps[i], ps[j], 0.5, k);
-                else if (winner == i + 1) elo(ps[i], ps[j], 1.0, k);
-                else if (winner == j + 1) elo(ps[i], ps[j], 0.0, k);
+                if (draw)
+                    elo(ps[i], ps[j], 0.5, k);
+                else if (winner == i + 1)
+                    elo(ps[i], ps[j], 1.0, k);
+                else if (winner == j + 1)
+                    elo(ps[i], ps[j], 0.0, k);
             }
     }
-    for (int i = 0; i < seats; i++) persist(ps[i]);
+    for (int i = 0; i < seats; i++)
+        persist(ps[i]);
 }
 
 json_t *accounts_player_json(const char *id)
 {
     struct player *p = find(id);
     if (!p) return NULL;
-    return json_pack("{ss,ss,s{sI,sI,sI,sI,sf}}", "playerId", strncmp(id, "agent:", 6) == 0 ? id : p->id, "name",
-                     p->name, "stats", "games", (json_int_t)p->games, "wins", (json_int_t)p->wins, "losses",
-                     (json_int_t)p->losses, "draws", (json_int_t)p->draws, "rating", round(p->rating * 10) / 10);
+    return json_pack(
+        "{ss,ss,s{sI,sI,sI,sI,sf}}", "playerId", strncmp(id, "agent:", 6) == 0 ? id : p->id, "name",
+        p->name, "stats", "games", (json_int_t)p->games, "wins", (json_int_t)p->wins, "losses",
+        (json_int_t)p->losses, "draws", (json_int_t)p->draws, "rating", round(p->rating * 10) / 10);
 }
 
 double accounts_agent_rating(const char *agent)
@@ -232,7 +248,8 @@ static void answer_token(struct http_exchange *x, int status, const struct playe
         http_respond_error(x, 503, "SERVER_BUSY", "cannot issue a token");
         return;
     }
-    http_respond_json(x, status, json_pack("{ss,ss,ss}", "token", token, "playerId", p->id, "name", p->name));
+    http_respond_json(x, status,
+                      json_pack("{ss,ss,ss}", "token", token, "playerId", p->id, "name", p->name));
     free(token);
 }
 
@@ -246,8 +263,10 @@ static void post_guest(struct http_exchange *x)
     auth_new_guest(&who);
     accounts_seen(&who);
     struct player *p = find(who.player_id);
-    if (p) answer_token(x, 200, p);
-    else http_respond_error(x, 503, "SERVER_BUSY", "out of memory");
+    if (p)
+        answer_token(x, 200, p);
+    else
+        http_respond_error(x, 503, "SERVER_BUSY", "out of memory");
 }
 
 /* Username 3-32 of [A-Za-z0-9_-]; password 8-128 bytes. Returns NULL or what is wrong. */
@@ -260,7 +279,8 @@ static const char *check_credentials(json_t *body, const char **user, const char
     if (n < 3 || n > 32) return "username must be 3 to 32 characters";
     for (size_t i = 0; i < n; i++) {
         char c = (*user)[i];
-        if (!isalnum((unsigned char)c) && c != '_' && c != '-') return "username may hold letters, digits, _ and -";
+        if (!isalnum((unsigned char)c) && c != '_' && c != '-')
+            return "username may hold letters, digits, _ and -";
     }
     size_t pl = strlen(*pass);
     if (pl < 8 || pl > 128) return "password must be 8 to 128 characters";
@@ -299,7 +319,8 @@ static void hash_work(void *arg)
         size_t n = strlen(j->stored);
         /* Constant-time comparison: timing must not reveal how much of the hash matched. */
         int diff = !h || strlen(h) != n;
-        for (size_t i = 0; h && i < n && i < strlen(h); i++) diff |= h[i] ^ j->stored[i];
+        for (size_t i = 0; h && i < n && i < strlen(h); i++)
+            diff |= h[i] ^ j->stored[i];
         if (!diff) util_strlcpy(j->result, "ok", sizeof j->result);
     } else {
         char salt[CRYPT_GENSALT_OUTPUT_SIZE];
@@ -330,8 +351,8 @@ static void register_done(void *arg)
             util_strlcpy(p->hash, j->result, sizeof p->hash);
             hmap_put(by_username, key, p);
             persist(p);
-            log_msg(LOG_INFO, "account registered", "{ss,ss,ss}", "player", p->id, "username", p->username, "role",
-                    p->role);
+            log_msg(LOG_INFO, "account registered", "{ss,ss,ss}", "player", p->id, "username",
+                    p->username, "role", p->role);
             answer_token(j->x, 201, p);
         } else {
             http_respond_error(j->x, 503, "SERVER_BUSY", "out of memory");
@@ -347,8 +368,8 @@ static struct hash_job *start_job(struct http_exchange *x, int login)
     const char *user, *pass;
     const char *bad = check_credentials(body, &user, &pass);
     /* A login is judged by the stored hash alone: a malformed name or password is just wrong. */
-    if (login && *user_or_empty(body) && *pass_or_empty(body) && strlen(pass_or_empty(body)) <= 128 &&
-        strlen(user_or_empty(body)) <= 32) {
+    if (login && *user_or_empty(body) && *pass_or_empty(body) &&
+        strlen(pass_or_empty(body)) <= 128 && strlen(user_or_empty(body)) <= 32) {
         bad = NULL;
         user = user_or_empty(body);
         pass = pass_or_empty(body);
@@ -423,7 +444,8 @@ static void login_done(void *arg)
     lower(key, j->username, sizeof key);
     struct player *p = hmap_get(by_username, key);
     if (p && strcmp(j->result, "ok") == 0) {
-        if (is_admin(p->username) && strcmp(p->role, "admin") != 0) util_strlcpy(p->role, "admin", sizeof p->role);
+        if (is_admin(p->username) && strcmp(p->role, "admin") != 0)
+            util_strlcpy(p->role, "admin", sizeof p->role);
         p->last_seen = loop_wall_ms();
         persist(p);
         answer_token(j->x, 200, p);
@@ -472,8 +494,10 @@ static void get_me(struct http_exchange *x)
 static void get_player(struct http_exchange *x)
 {
     json_t *p = accounts_player_json(http_param(x, "id"));
-    if (p) http_respond_json(x, 200, p);
-    else http_respond_error(x, 404, "NOT_FOUND", "no such player");
+    if (p)
+        http_respond_json(x, 200, p);
+    else
+        http_respond_error(x, 404, "NOT_FOUND", "no such player");
 }
 
 int accounts_init(const struct config *config)
@@ -489,7 +513,8 @@ int accounts_init(const struct config *config)
     return http_route(HTTP_POST, "/api/auth/guest", post_guest) |
            http_route(HTTP_POST, "/api/auth/register", post_register) |
            http_route(HTTP_POST, "/api/auth/login", post_login) |
-           http_route(HTTP_GET, "/api/players/:id", get_player) | http_route(HTTP_GET, "/api/me", get_me);
+           http_route(HTTP_GET, "/api/players/:id", get_player) |
+           http_route(HTTP_GET, "/api/me", get_me);
 }
 
 static void free_value(const char *key, void *v, void *arg)

@@ -29,8 +29,9 @@ static void get_rooms(struct http_exchange *x)
     struct identity who;
     if (!admin(x, &who)) return;
     http_respond_json(x, 200,
-                      json_pack("{so,sI,sI,sI}", "rooms", rooms_all_json(), "open", (json_int_t)rooms_count(),
-                                "connections", (json_int_t)session_count(), "players",
+                      json_pack("{so,sI,sI,sI}", "rooms", rooms_all_json(), "open",
+                                (json_int_t)rooms_count(), "connections",
+                                (json_int_t)session_count(), "players",
                                 (json_int_t)session_player_count()));
 }
 
@@ -43,8 +44,8 @@ static void end_room(struct http_exchange *x)
         http_respond_error(x, 404, "NOT_FOUND", "no such game");
         return;
     }
-    log_msg(LOG_WARN, "admin ended a room", "{sb,ss,ss,ss}", "audit", 1, "admin", who.player_id, "game",
-            room_id(r), "script", room_game(r));
+    log_msg(LOG_WARN, "admin ended a room", "{sb,ss,ss,ss}", "audit", 1, "admin", who.player_id,
+            "game", room_id(r), "script", room_game(r));
     room_end(r, "{\"reason\":\"aborted\"}");
     http_respond_json(x, 200, json_pack("{sb}", "success", 1));
 }
@@ -53,7 +54,8 @@ static void reload(struct http_exchange *x)
 {
     struct identity who;
     if (!admin(x, &who)) return;
-    log_msg(LOG_WARN, "admin forced a script reload", "{sb,ss}", "audit", 1, "admin", who.player_id);
+    log_msg(LOG_WARN, "admin forced a script reload", "{sb,ss}", "audit", 1, "admin",
+            who.player_id);
     scripts_rescan();
     http_respond_json(x, 202, json_pack("{sb}", "success", 1));
 }

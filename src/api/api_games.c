@@ -116,17 +116,21 @@ static json_t *stored_summary(json_t *g)
     {
         int agent = json_is_string(json_object_get(p, "agent"));
         char id[80];
-        snprintf(id, sizeof id, "agent:%s", agent ? json_string_value(json_object_get(p, "agent")) : "");
+        snprintf(id, sizeof id, "agent:%s",
+                 agent ? json_string_value(json_object_get(p, "agent")) : "");
         const char *pid = agent ? id : json_string_value(json_object_get(p, "player_id"));
-        json_array_append_new(players, json_pack("{sO,ss,sO,ss,sb}", "seat", json_object_get(p, "seat"), "playerId",
-                                                 pid ? pid : "", "name", json_object_get(p, "name"), "kind",
-                                                 agent ? "agent" : "human", "connected", 0));
+        json_array_append_new(
+            players, json_pack("{sO,ss,sO,ss,sb}", "seat", json_object_get(p, "seat"), "playerId",
+                               pid ? pid : "", "name", json_object_get(p, "name"), "kind",
+                               agent ? "agent" : "human", "connected", 0));
     }
     json_t *o = json_pack("{sO,sO,sO,sO,so,sO,sb,sO}", "gameId", json_object_get(g, "id"), "game",
-                          json_object_get(g, "game"), "version", json_object_get(g, "version"), "status",
-                          json_object_get(g, "status"), "players", players, "seats", json_object_get(g, "seats"),
-                          "private", 0, "createdAt", json_object_get(g, "created_at"));
-    if (json_is_object(json_object_get(g, "result"))) json_object_set(o, "result", json_object_get(g, "result"));
+                          json_object_get(g, "game"), "version", json_object_get(g, "version"),
+                          "status", json_object_get(g, "status"), "players", players, "seats",
+                          json_object_get(g, "seats"), "private", 0, "createdAt",
+                          json_object_get(g, "created_at"));
+    if (json_is_object(json_object_get(g, "result")))
+        json_object_set(o, "result", json_object_get(g, "result"));
     return o;
 }
 
@@ -134,33 +138,38 @@ static json_t *stored_log(json_t *g)
 {
     json_t *timeline = json_array(), *e;
     size_t i;
-    json_array_foreach(json_object_get(g, "events"), i, e)
-        json_array_append_new(timeline, json_pack("{sO,sO,sO,sO}", "seq", json_object_get(e, "seq"), "type",
-                                                  json_object_get(e, "type"), "payload", json_object_get(e, "payload"),
-                                                  "t", json_object_get(e, "t")));
-    json_array_foreach(json_object_get(g, "inputs"), i, e)
-        json_array_append_new(timeline, json_pack("{ss,s{sO,sO,sO},sO,sO}", "type", "input", "payload", "seat",
-                                                  json_object_get(e, "seat"), "action", json_object_get(e, "action"),
-                                                  "source", json_object_get(e, "source"), "t", json_object_get(e, "t"),
-                                                  "ord", json_object_get(e, "ord")));
-    return json_pack("{sO,sO,sO,sO,sO,so,sO}", "gameId", json_object_get(g, "id"), "game", json_object_get(g, "game"),
-                     "version", json_object_get(g, "version"), "seed", json_object_get(g, "seed"), "seats",
-                     json_object_get(g, "seats"), "events", timeline, "status", json_object_get(g, "status"));
+    json_array_foreach(json_object_get(g, "events"), i, e) json_array_append_new(
+        timeline, json_pack("{sO,sO,sO,sO}", "seq", json_object_get(e, "seq"), "type",
+                            json_object_get(e, "type"), "payload", json_object_get(e, "payload"),
+                            "t", json_object_get(e, "t")));
+    json_array_foreach(json_object_get(g, "inputs"), i, e) json_array_append_new(
+        timeline, json_pack("{ss,s{sO,sO,sO},sO,sO}", "type", "input", "payload", "seat",
+                            json_object_get(e, "seat"), "action", json_object_get(e, "action"),
+                            "source", json_object_get(e, "source"), "t", json_object_get(e, "t"),
+                            "ord", json_object_get(e, "ord")));
+    return json_pack("{sO,sO,sO,sO,sO,so,sO}", "gameId", json_object_get(g, "id"), "game",
+                     json_object_get(g, "game"), "version", json_object_get(g, "version"), "seed",
+                     json_object_get(g, "seed"), "seats", json_object_get(g, "seats"), "events",
+                     timeline, "status", json_object_get(g, "status"));
 }
 
 static void answer_stored_summary(json_t *g, void *arg)
 {
-    if (g) http_respond_json(arg, 200, stored_summary(g));
-    else http_respond_error(arg, 404, "NOT_FOUND", "no such game");
+    if (g)
+        http_respond_json(arg, 200, stored_summary(g));
+    else
+        http_respond_error(arg, 404, "NOT_FOUND", "no such game");
 }
 
 static void answer_stored_log(json_t *g, void *arg)
 {
     const char *status = g ? json_string_value(json_object_get(g, "status")) : NULL;
-    if (!g) http_respond_error(arg, 404, "NOT_FOUND", "no such game");
+    if (!g)
+        http_respond_error(arg, 404, "NOT_FOUND", "no such game");
     else if (status && strcmp(status, "active") == 0)
         http_respond_error(arg, 403, "FORBIDDEN", "the full log of a running game is for admins");
-    else http_respond_json(arg, 200, stored_log(g));
+    else
+        http_respond_json(arg, 200, stored_log(g));
 }
 
 static int valid_id(struct http_exchange *x, const char *id)
@@ -174,8 +183,10 @@ static void get_game(struct http_exchange *x)
 {
     const char *id = http_param(x, "id");
     struct room *r = room_find(id);
-    if (r) http_respond_json(x, 200, room_summary_json(r));
-    else if (valid_id(x, id)) store_load_game(id, answer_stored_summary, x);
+    if (r)
+        http_respond_json(x, 200, room_summary_json(r));
+    else if (valid_id(x, id))
+        store_load_game(id, answer_stored_summary, x);
 }
 
 static void get_events(struct http_exchange *x)

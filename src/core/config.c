@@ -227,8 +227,10 @@ void config_print_help(void)
 {
     printf(
         "Usage: monkeytown [options]                 run the server\n"
-        "       monkeytown migrate [options]         apply PostgreSQL migrations (--database-url) and exit\n"
-        "       monkeytown replay GAME_ID [options]  re-run a stored game and verify it comes out identical\n\n"
+        "       monkeytown migrate [options]         apply PostgreSQL migrations (--database-url) "
+        "and exit\n"
+        "       monkeytown replay GAME_ID [options]  re-run a stored game and verify it comes out "
+        "identical\n\n"
         "Options (each also MONKEYTOWN_<NAME> in the environment, or name = value in --config):\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_desc *o = &options[i];

@@ -126,7 +126,8 @@ static void on_player_input(struct proto_request *r)
     }
     /* Real-time rooms take inputs every tick; turn-based ones a few a minute. */
     struct room *room = room_find(id);
-    int per_min = room && room_is_realtime(room) ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
+    int per_min =
+        room && room_is_realtime(room) ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
     if (!rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
         return;

@@ -36,10 +36,12 @@ static json_t *game_events(json_t *game)
     size_t i;
     json_array_foreach(json_object_get(game, "events"), i, e)
     {
-        if (strcmp(json_string_value(json_object_get(e, "type")) ?: "", "game_event") != 0) continue;
+        if (strcmp(json_string_value(json_object_get(e, "type")) ?: "", "game_event") != 0)
+            continue;
         json_t *ev = json_object_get(json_object_get(e, "payload"), "event");
         const char *kind = json_string_value(json_object_get(ev, "kind"));
-        if (kind && (strcmp(kind, "agent_reasoning") == 0 || strcmp(kind, "timeout") == 0)) continue;
+        if (kind && (strcmp(kind, "agent_reasoning") == 0 || strcmp(kind, "timeout") == 0))
+            continue;
         json_array_append(out, ev);
     }
     return out;
@@ -55,14 +57,15 @@ static int cmp_ord(const void *a, const void *b)
 static uint64_t fnv(const char *s, size_t len)
 {
     uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h;
 }
 
 /* Compares the events the referee returned at stack index idx with the log's, from *next on.
  * Returns 0, or 1 with the divergence in report. */
-static int compare_events(lua_State *L, int idx, json_t *want_events, size_t *next, const char *where,
-                          char *report, size_t len)
+static int compare_events(lua_State *L, int idx, json_t *want_events, size_t *next,
+                          const char *where, char *report, size_t len)
 {
     int ne = (int)lua_objlen(L, idx);
     for (int k = 1; k <= ne; k++) {
@@ -74,8 +77,8 @@ static int compare_events(lua_State *L, int idx, json_t *want_events, size_t *ne
         int same = json_equal(got, want);
         if (!same) {
             char *w = want ? json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-            snprintf(report, len, "%s: event %zu differs: replay emitted %s, the log has %s", where, *next,
-                     text ? text : "?", w ? w : "(nothing)");
+            snprintf(report, len, "%s: event %zu differs: replay emitted %s, the log has %s", where,
+                     *next, text ? text : "?", w ? w : "(nothing)");
             free(w);
         }
         json_decref(got);
@@ -101,8 +104,8 @@ static int hash_state(struct vm *vm, int module, int budget_ms, char out[17])
 
 /* A real-time game: every tick from 1 to the recorded count, with the inputs recorded for
  * it, checked against the log's events and the state hash at every checkpoint. */
-static int replay_ticks(const struct config *cfg, struct vm *vm, json_t *game, json_t **inputs, size_t n,
-                        json_t *want_events, char **over, char *report, size_t len)
+static int replay_ticks(const struct config *cfg, struct vm *vm, json_t *game, json_t **inputs,
+                        size_t n, json_t *want_events, char **over, char *report, size_t len)
 {
     lua_State *L = vm_state(vm);
     int rate = (int)json_integer_value(json_object_get(game, "tick_rate"));
@@ -115,13 +118,16 @@ static int replay_ticks(const struct config *cfg, struct vm *vm, json_t *game, j
         lua_newtable(L);
         int k = 0;
         json_t *checkpoint = NULL;
-        for (; next_input < n && json_integer_value(json_object_get(inputs[next_input], "tick")) == tick; next_input++) {
+        for (; next_input < n &&
+               json_integer_value(json_object_get(inputs[next_input], "tick")) == tick;
+             next_input++) {
             json_t *in = inputs[next_input];
             if (strcmp(json_string_value(json_object_get(in, "source")) ?: "", "checkpoint") == 0) {
                 checkpoint = in;
                 continue;
             }
-            char *action = json_dumps(json_object_get(in, "action"), JSON_COMPACT | JSON_ENCODE_ANY);
+            char *action =
+                json_dumps(json_object_get(in, "action"), JSON_COMPACT | JSON_ENCODE_ANY);
             lua_createtable(L, 2, 0);
             lua_pushinteger(L, (lua_Integer)json_integer_value(json_object_get(in, "seat")));
             lua_rawseti(L, -2, 1);
@@ -140,8 +146,10 @@ static int replay_ticks(const struct config *cfg, struct vm *vm, json_t *game, j
         lua_settop(L, 1);
         const char *want_hash = json_string_value(json_object_get(checkpoint, "state_hash"));
         char got_hash[17];
-        if (want_hash && hash_state(vm, 1, cfg->cpu_apply_ms * 10, got_hash) == 0 && strcmp(got_hash, want_hash) != 0) {
-            snprintf(report, len, "%s: the state differs (hash %s, the log has %s)", where, got_hash, want_hash);
+        if (want_hash && hash_state(vm, 1, cfg->cpu_apply_ms * 10, got_hash) == 0 &&
+            strcmp(got_hash, want_hash) != 0) {
+            snprintf(report, len, "%s: the state differs (hash %s, the log has %s)", where,
+                     got_hash, want_hash);
             return 1;
         }
     }
@@ -150,8 +158,10 @@ static int replay_ticks(const struct config *cfg, struct vm *vm, json_t *game, j
                  json_array_size(want_events));
         return 1;
     }
-    snprintf(report, len, "identical: %lld ticks, %zu inputs, %zu game events, every checkpoint and the result match",
-             (long long)ticks, n, next_event);
+    snprintf(
+        report, len,
+        "identical: %lld ticks, %zu inputs, %zu game events, every checkpoint and the result match",
+        (long long)ticks, n, next_event);
     return 0;
 }
 
@@ -171,16 +181,21 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.referee");
     lua_getfield(L, -1, "setup");
     if (push_files(L, version) < 0) {
-        snprintf(report, len, "the game's version %s has no stored files", json_string_value(json_object_get(game, "version")));
+        snprintf(report, len, "the game's version %s has no stored files",
+                 json_string_value(json_object_get(game, "version")));
         vm_free(vm);
         return 2;
     }
     trusted_push_helpers(L);
     snprintf(prefix, sizeof prefix, "games/%s/", json_string_value(json_object_get(game, "game")));
     lua_pushstring(L, prefix);
-    char *config = json_is_object(json_object_get(game, "config")) ? json_dumps(json_object_get(game, "config"), JSON_COMPACT) : NULL;
-    if (config) lua_pushstring(L, config);
-    else lua_pushnil(L);
+    char *config = json_is_object(json_object_get(game, "config"))
+                       ? json_dumps(json_object_get(game, "config"), JSON_COMPACT)
+                       : NULL;
+    if (config)
+        lua_pushstring(L, config);
+    else
+        lua_pushnil(L);
     free(config);
     lua_pushnumber(L, (lua_Number)json_integer_value(json_object_get(game, "seed")));
     lua_pushinteger(L, (lua_Integer)json_integer_value(json_object_get(game, "seats")));
@@ -194,7 +209,8 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
     json_t *want_events = game_events(game), *inputs = json_object_get(game, "inputs");
     size_t n = json_array_size(inputs), next_event = 0, got_events = 0;
     json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
-    for (size_t i = 0; i < n; i++) sorted[i] = json_array_get(inputs, i);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = json_array_get(inputs, i);
     qsort(sorted, n, sizeof *sorted, cmp_ord);
     char *over = NULL;
     rc = 0;
@@ -216,9 +232,9 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
         }
         const char *verdict = lua_tostring(L, 2);
         if (!verdict || strcmp(verdict, "ok") != 0) {
-            snprintf(report, len, "input %zu (seat %lld): recorded as applied, but now %s: %s", i + 1,
-                     (long long)json_integer_value(json_object_get(in, "seat")), verdict ? verdict : "?",
-                     lua_tostring(L, 3) ? lua_tostring(L, 3) : "");
+            snprintf(report, len, "input %zu (seat %lld): recorded as applied, but now %s: %s",
+                     i + 1, (long long)json_integer_value(json_object_get(in, "seat")),
+                     verdict ? verdict : "?", lua_tostring(L, 3) ? lua_tostring(L, 3) : "");
             rc = 1;
             break;
         }
@@ -229,8 +245,10 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
             json_t *got = json_loads(lua_tostring(L, -1) ?: "null", JSON_DECODE_ANY, NULL);
             json_t *want = json_array_get(want_events, next_event++);
             if (!json_equal(got, want)) {
-                char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY), *w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
-                snprintf(report, len, "input %zu: event %zu differs: replay emitted %s, the log has %s", i + 1,
+                char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY),
+                     *w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+                snprintf(report, len,
+                         "input %zu: event %zu differs: replay emitted %s, the log has %s", i + 1,
                          next_event, g ? g : "?", w ? w : "(nothing)");
                 free(g);
                 free(w);
@@ -253,8 +271,9 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
                 char got_hash[17];
                 snprintf(got_hash, sizeof got_hash, "%016llx", (unsigned long long)fnv(st, sl));
                 if (strcmp(got_hash, want_hash) != 0) {
-                    snprintf(report, len, "input %zu: the state differs after it (hash %s, the log has %s)", i + 1,
-                             got_hash, want_hash);
+                    snprintf(report, len,
+                             "input %zu: the state differs after it (hash %s, the log has %s)",
+                             i + 1, got_hash, want_hash);
                     rc = 1;
                 }
             }
@@ -272,15 +291,16 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
         json_t *got = over ? json_loads(over, 0, NULL) : NULL;
         if (!json_equal(got, result)) {
             char *w = json_dumps(result, JSON_COMPACT);
-            snprintf(report, len, "the result differs: replay gives %s, the log has %s", over ? over : "no result",
-                     w ? w : "?");
+            snprintf(report, len, "the result differs: replay gives %s, the log has %s",
+                     over ? over : "no result", w ? w : "?");
             free(w);
             rc = 1;
         }
         json_decref(got);
     }
     if (rc == 0 && !realtime)
-        snprintf(report, len, "identical: %zu inputs, %zu game events, every state hash and the result match", n,
+        snprintf(report, len,
+                 "identical: %zu inputs, %zu game events, every state hash and the result match", n,
                  got_events);
     free(over);
     free(sorted);
@@ -313,7 +333,9 @@ static void on_loaded(json_t *game, void *arg)
 int replay_command(const struct config *cfg, const char *game_id)
 {
     struct replay_ctx ctx = {cfg, 2, 0};
-    if (vm_global_init() < 0 || loop_init() < 0 || trusted_init(cfg->lua_dir) < 0 || store_init(cfg) < 0) return 2;
+    if (vm_global_init() < 0 || loop_init() < 0 || trusted_init(cfg->lua_dir) < 0 ||
+        store_init(cfg) < 0)
+        return 2;
     store_load_game(game_id, on_loaded, &ctx);
     if (!ctx.done) loop_run(); /* a backend that answers later (PostgreSQL) */
     store_shutdown();

@@ -116,17 +116,24 @@ static uint64_t logical_now(const struct room *r)
 
 static void store_game(const struct room *r)
 {
-    json_t *row = json_pack("{ss,ss,ss,ss,sI,si,sf}", "id", r->id, "game", r->game->name, "version", r->game->id,
-                            "status", r->status == ROOM_WAITING  ? "waiting"
-                                      : r->status == ROOM_ACTIVE ? "active"
-                                                                 : "completed",
-                            "seed", (json_int_t)r->seed, "seats", r->nseats, "created_at", r->created_wall);
-    json_object_set_new(row, "config", r->config_json ? json_loads(r->config_json, 0, NULL) : json_null());
-    json_object_set_new(row, "result", r->result_json ? json_loads(r->result_json, 0, NULL) : json_null());
-    json_object_set_new(row, "started_at", r->started_wall > 0 ? json_real(r->started_wall) : json_null());
-    json_object_set_new(row, "ended_at", r->ended_wall > 0 ? json_real(r->ended_wall) : json_null());
+    json_t *row =
+        json_pack("{ss,ss,ss,ss,sI,si,sf}", "id", r->id, "game", r->game->name, "version",
+                  r->game->id, "status",
+                  r->status == ROOM_WAITING  ? "waiting"
+                  : r->status == ROOM_ACTIVE ? "active"
+                                             : "completed",
+                  "seed", (json_int_t)r->seed, "seats", r->nseats, "created_at", r->created_wall);
+    json_object_set_new(row, "config",
+                        r->config_json ? json_loads(r->config_json, 0, NULL) : json_null());
+    json_object_set_new(row, "result",
+                        r->result_json ? json_loads(r->result_json, 0, NULL) : json_null());
+    json_object_set_new(row, "started_at",
+                        r->started_wall > 0 ? json_real(r->started_wall) : json_null());
+    json_object_set_new(row, "ended_at",
+                        r->ended_wall > 0 ? json_real(r->ended_wall) : json_null());
     json_object_set_new(row, "tick_rate", json_integer(r->rate));
-    json_object_set_new(row, "ticks", r->realtime ? json_integer((json_int_t)r->tick_no) : json_null());
+    json_object_set_new(row, "ticks",
+                        r->realtime ? json_integer((json_int_t)r->tick_no) : json_null());
     store_put("games", row);
 }
 
@@ -305,8 +312,9 @@ static void log_event(struct room *r, const char *type, char *payload, int only_
     }
     struct log_entry *e = &r->log[r->nlog++];
     *e = (struct log_entry){++r->seq, type, payload, only_seat, logical_now(r), ++r->order};
-    store_put("game_events", json_pack("{ss,sI,ss,so,sI}", "game_id", r->id, "seq", (json_int_t)e->seq, "type",
-                                       type, "payload", json_loads(payload, 0, NULL), "t", (json_int_t)e->t));
+    store_put("game_events",
+              json_pack("{ss,sI,ss,so,sI}", "game_id", r->id, "seq", (json_int_t)e->seq, "type",
+                        type, "payload", json_loads(payload, 0, NULL), "t", (json_int_t)e->t));
     /* Build each distinct frame once: the full one, and the hidden one for a seat-only event. */
     struct wsbuf *full = game_msg(r, type, e->seq, payload, NULL);
     struct wsbuf *hidden = only_seat ? game_msg(r, type, e->seq, hidden_payload, NULL) : NULL;
@@ -342,9 +350,10 @@ static void record_input(struct room *r, int seat, const char *action, const cha
     *in = (struct input_rec){seat, strdup(action), source, logical_now(r), ++r->order};
     char hash[17];
     state_hash(r, hash);
-    store_put("game_inputs", json_pack("{ss,sI,si,so,ss,sI,ss}", "game_id", r->id, "ord", (json_int_t)in->order,
-                                       "seat", seat, "action", json_loads(action, JSON_DECODE_ANY, NULL), "source",
-                                       source, "t", (json_int_t)in->t, "state_hash", hash));
+    store_put("game_inputs",
+              json_pack("{ss,sI,si,so,ss,sI,ss}", "game_id", r->id, "ord", (json_int_t)in->order,
+                        "seat", seat, "action", json_loads(action, JSON_DECODE_ANY, NULL), "source",
+                        source, "t", (json_int_t)in->t, "state_hash", hash));
 }
 
 static char *seat_payload(const struct seat *st)
@@ -472,7 +481,8 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
 static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
                                 char *msg, size_t msglen);
 
-static void forfeit_result(const struct room *r, int seat, const char *reason, char *out, size_t len);
+static void forfeit_result(const struct room *r, int seat, const char *reason, char *out,
+                           size_t len);
 
 static void on_turn_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -572,7 +582,8 @@ static void state_hash(struct room *r, char out[17])
     if (vm_call(r->vm, 0, 1, cfg->cpu_apply_ms, err, sizeof err) == VM_OK) {
         size_t len;
         const char *s = lua_tolstring(L, -1, &len);
-        for (size_t i = 0; s && i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+        for (size_t i = 0; s && i < len; i++)
+            h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
         lua_pop(L, 1);
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
@@ -658,7 +669,8 @@ static void settle(struct room *r)
     const char *ids[ROOM_MAX_SEATS], *names[ROOM_MAX_SEATS];
     int filled = 1;
     for (int i = 1; i <= r->nseats; i++) {
-        store_participant(r, i, json_is_array(scores) ? json_array_get(scores, (size_t)i - 1) : NULL);
+        store_participant(r, i,
+                          json_is_array(scores) ? json_array_get(scores, (size_t)i - 1) : NULL);
         ids[i - 1] = r->seats[i].player_id;
         names[i - 1] = r->seats[i].name;
         filled &= r->seats[i].kind != SEAT_EMPTY;
@@ -667,7 +679,8 @@ static void settle(struct room *r)
     int rated = filled && r->started_mono && reason && strcmp(reason, "script_error") != 0 &&
                 strcmp(reason, "aborted") != 0;
     if (rated)
-        accounts_record_result(ids, names, r->nseats, (int)json_integer_value(json_object_get(result, "winner")),
+        accounts_record_result(ids, names, r->nseats,
+                               (int)json_integer_value(json_object_get(result, "winner")),
                                json_is_true(json_object_get(result, "draw")));
     json_decref(result);
 }
@@ -716,14 +729,16 @@ static void enqueue(struct room *r, int seat, const char *action, const char *so
         metric_add(m_inputs_dropped, r->game->name, 1);
         if (victim < 0) return;
         free(r->queue[victim].action);
-        memmove(&r->queue[victim], &r->queue[victim + 1], sizeof r->queue[0] * (size_t)(r->nqueue - victim - 1));
+        memmove(&r->queue[victim], &r->queue[victim + 1],
+                sizeof r->queue[0] * (size_t)(r->nqueue - victim - 1));
         r->nqueue--;
     }
     r->queue[r->nqueue++] = (struct queued_input){seat, strdup(action), source};
 }
 
 /* Checks an input with the game's validate as it arrives. NULL or ILLEGAL_MOVE/INTERNAL. */
-static const char *validate_now(struct room *r, int seat, const char *action, char *msg, size_t msglen)
+static const char *validate_now(struct room *r, int seat, const char *action, char *msg,
+                                size_t msglen)
 {
     lua_State *L = referee_fn(r, "input");
     int top = lua_gettop(L) - 1;
@@ -738,19 +753,23 @@ static const char *validate_now(struct room *r, int seat, const char *action, ch
     const char *verdict = lua_tostring(L, top + 1);
     const char *code = NULL;
     if (!verdict || strcmp(verdict, "ok") != 0) {
-        snprintf(msg, msglen, "%s", lua_tostring(L, top + 2) ? lua_tostring(L, top + 2) : "illegal action");
+        snprintf(msg, msglen, "%s",
+                 lua_tostring(L, top + 2) ? lua_tostring(L, top + 2) : "illegal action");
         code = "ILLEGAL_MOVE";
     }
     lua_settop(L, top);
     return code;
 }
 
-static void record_tick_input(struct room *r, const struct queued_input *in, uint64_t tick, const char *hash)
+static void record_tick_input(struct room *r, const struct queued_input *in, uint64_t tick,
+                              const char *hash)
 {
-    json_t *row = json_pack("{ss,sI,si,ss,sI,sI}", "game_id", r->id, "ord", (json_int_t)++r->order, "seat", in->seat,
-                            "source", in->source, "t", (json_int_t)(tick * 1000u / (uint64_t)r->rate), "tick",
-                            (json_int_t)tick);
-    json_object_set_new(row, "action", in->action ? json_loads(in->action, JSON_DECODE_ANY, NULL) : json_null());
+    json_t *row =
+        json_pack("{ss,sI,si,ss,sI,sI}", "game_id", r->id, "ord", (json_int_t)++r->order, "seat",
+                  in->seat, "source", in->source, "t",
+                  (json_int_t)(tick * 1000u / (uint64_t)r->rate), "tick", (json_int_t)tick);
+    json_object_set_new(row, "action",
+                        in->action ? json_loads(in->action, JSON_DECODE_ANY, NULL) : json_null());
     json_object_set_new(row, "state_hash", hash ? json_string(hash) : json_null());
     store_put("game_inputs", row);
 }
@@ -763,10 +782,12 @@ static void agents_act(struct room *r, uint64_t now)
         if (st->kind != SEAT_AGENT || !st->agent || !st->view) continue;
         enum vm_status status;
         char err[300], msg[200];
-        char *action = agent_act(st->agent, st->view, now, cfg->cpu_apply_ms, &status, err, sizeof err);
+        char *action =
+            agent_act(st->agent, st->view, now, cfg->cpu_apply_ms, &status, err, sizeof err);
         if (status != VM_OK) {
             metric_add(m_script_failures, vm_status_name(status), 1);
-            log_msg(LOG_WARN, "agent act failed", "{ss,si,ss}", "game", r->id, "seat", i, "error", err);
+            log_msg(LOG_WARN, "agent act failed", "{ss,si,ss}", "game", r->id, "seat", i, "error",
+                    err);
         }
         if (action && !validate_now(r, i, action, msg, sizeof msg)) enqueue(r, i, action, "agent");
         free(action);
@@ -798,19 +819,24 @@ static int room_tick(void *arg, uint64_t scheduled)
     lua_pushnumber(L, (lua_Number)now);
     int ok = referee_call(r, "tick", 2, 2) == VM_OK;
     if (ok) {
-        for (int i = 0; i < r->nqueue; i++) record_tick_input(r, &r->queue[i], n, NULL);
+        for (int i = 0; i < r->nqueue; i++)
+            record_tick_input(r, &r->queue[i], n, NULL);
         int ne = (int)lua_objlen(L, top + 1);
         for (int i = 1; i <= ne; i++) {
             lua_rawgeti(L, top + 1, i);
             lua_rawgeti(L, -1, 1);
             lua_rawgeti(L, -2, 2);
             char *payload = NULL;
-            if (lua_tostring(L, -2) && asprintf(&payload, "{\"event\":%s}", lua_tostring(L, -2)) < 0) payload = NULL;
-            log_event(r, "game_event", payload, lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0, NULL, NULL);
+            if (lua_tostring(L, -2) &&
+                asprintf(&payload, "{\"event\":%s}", lua_tostring(L, -2)) < 0)
+                payload = NULL;
+            log_event(r, "game_event", payload, lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0,
+                      NULL, NULL);
             lua_pop(L, 3);
         }
     }
-    for (int i = 0; i < r->nqueue; i++) free(r->queue[i].action);
+    for (int i = 0; i < r->nqueue; i++)
+        free(r->queue[i].action);
     r->nqueue = 0;
     char *over = ok && lua_tostring(L, top + 2) ? strdup(lua_tostring(L, top + 2)) : NULL;
     lua_settop(L, top);
@@ -946,14 +972,15 @@ static void room_free(struct room *r)
 {
     hmap_del(rooms, r->id);
     if (r->status != ROOM_COMPLETED) {
-        store_put("games", json_pack("{ss,ss,s{ss},sf}", "id", r->id, "status", "aborted", "result", "reason",
-                                     "aborted", "ended_at", loop_wall_ms()));
+        store_put("games", json_pack("{ss,ss,s{ss},sf}", "id", r->id, "status", "aborted", "result",
+                                     "reason", "aborted", "ended_at", loop_wall_ms()));
         n_open--;
         update_gauge();
         rooms_lobby_broadcast("closed", r);
     }
     tick_remove(r->ticker);
-    for (int i = 0; i < r->nqueue; i++) free(r->queue[i].action);
+    for (int i = 0; i < r->nqueue; i++)
+        free(r->queue[i].action);
     for (int i = 1; i <= r->nseats; i++) {
         struct seat *st = &r->seats[i];
         free(st->view);
@@ -984,10 +1011,13 @@ static void room_free(struct room *r)
 /* ---------- seats ---------- */
 
 /* The result of seat giving up (forfeit or timeout): in a two-seat game the other seat wins. */
-static void forfeit_result(const struct room *r, int seat, const char *reason, char *out, size_t len)
+static void forfeit_result(const struct room *r, int seat, const char *reason, char *out,
+                           size_t len)
 {
-    if (r->nseats == 2) snprintf(out, len, "{\"winner\":%d,\"reason\":\"%s\"}", 3 - seat, reason);
-    else snprintf(out, len, "{\"reason\":\"%s\"}", reason);
+    if (r->nseats == 2)
+        snprintf(out, len, "{\"winner\":%d,\"reason\":\"%s\"}", 3 - seat, reason);
+    else
+        snprintf(out, len, "{\"reason\":\"%s\"}", reason);
 }
 
 /* The seat's player is gone for good (left, or the hold expired). A running turn-based game is
@@ -1006,9 +1036,12 @@ static void seat_abandoned(struct room *r, struct seat *st)
         st->player_id[0] = st->name[0] = '\0';
         if (st->hold_timer) event_del(st->hold_timer);
         int humans = 0;
-        for (int i = 1; i <= r->nseats; i++) humans += r->seats[i].kind == SEAT_HUMAN;
-        if (!humans) room_free(r);
-        else sync_state(r, NULL, NULL, NULL);
+        for (int i = 1; i <= r->nseats; i++)
+            humans += r->seats[i].kind == SEAT_HUMAN;
+        if (!humans)
+            room_free(r);
+        else
+            sync_state(r, NULL, NULL, NULL);
     }
 }
 
@@ -1173,8 +1206,9 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
         if (!code) enqueue(r, m->seat, text, "player");
         free(text);
         if (!code && re) { /* an accepted real-time input is acknowledged with the tick it joins */
-            json_t *ack = json_pack("{ss,ss,s{ss,sI},sO}", "type", "input_ack", "gameId", r->id, "payload", "gameId",
-                                    r->id, "tick", (json_int_t)r->tick_no + 1, "re", re);
+            json_t *ack =
+                json_pack("{ss,ss,s{ss,sI},sO}", "type", "input_ack", "gameId", r->id, "payload",
+                          "gameId", r->id, "tick", (json_int_t)r->tick_no + 1, "re", re);
             session_send_json(s, ack);
             json_decref(ack);
         }
@@ -1404,7 +1438,8 @@ void rooms_lobby_broadcast(const char *event, const struct room *r)
                             "room", room_summary_json(r));
     struct wsbuf *buf = wsbuf_from_json(msg);
     json_decref(msg);
-    for (size_t i = 0; buf && i < n_lobby_subs; i++) session_send(lobby_subs[i], buf);
+    for (size_t i = 0; buf && i < n_lobby_subs; i++)
+        session_send(lobby_subs[i], buf);
     wsbuf_unref(buf);
 }
 

@@ -89,7 +89,8 @@ static void arm(void)
  * slow room never spirals; it stays on its grid of start + n / rate. */
 static int run_entry(struct tick_entry *e, uint64_t now)
 {
-    metric_observe(m_tick_lateness, e->label, now > e->due_us ? (double)(now - e->due_us) / 1000.0 : 0);
+    metric_observe(m_tick_lateness, e->label,
+                   now > e->due_us ? (double)(now - e->due_us) / 1000.0 : 0);
     uint64_t t0 = loop_now_us();
     running = e;
     running_removed = 0;
@@ -144,7 +145,8 @@ int tick_init(void)
 
 void tick_shutdown(void)
 {
-    for (int i = 0; i < heap_len; i++) free(heap[i]);
+    for (int i = 0; i < heap_len; i++)
+        free(heap[i]);
     free(heap);
     heap = NULL;
     heap_len = heap_cap = 0;

@@ -18,7 +18,7 @@
 extern int luaopen_cjson(lua_State *L);
 
 #define CPU_SIGNAL (SIGRTMIN + 1)
-#define CPU_TICK_MS 5 /* the watchdog's period, in CPU time of the thread */
+#define CPU_TICK_MS 5            /* the watchdog's period, in CPU time of the thread */
 #define ERROR_MARGIN (64 * 1024) /* lifted cap while an error message is built */
 
 struct vm {

@@ -69,9 +69,10 @@ void script_version_store(struct script_version *v)
     if (v->stored) return;
     json_t *files = json_object();
     for (int i = 0; i < v->nfiles; i++)
-        json_object_set_new(files, v->files[i].path, json_stringn(v->files[i].text, v->files[i].len));
-    json_t *row = json_pack("{ss,ss,ss,so,sf}", "id", v->id, "kind", v->is_agent ? "agent" : "game", "name",
-                            v->name, "files", files, "created_at", loop_wall_ms());
+        json_object_set_new(files, v->files[i].path,
+                            json_stringn(v->files[i].text, v->files[i].len));
+    json_t *row = json_pack("{ss,ss,ss,so,sf}", "id", v->id, "kind", v->is_agent ? "agent" : "game",
+                            "name", v->name, "files", files, "created_at", loop_wall_ms());
     json_object_set_new(row, "commit", *v->commit ? json_string(v->commit) : json_null());
     store_put("script_versions", row);
     v->stored = 1;
@@ -313,9 +314,10 @@ static void validate_done(void *arg)
         if (old) script_version_unref(old);
         if (v->is_agent) {
             script_version_store(v);
-            json_t *row = json_pack("{ss,ss,sO,sO,sf}", "name", v->name, "version", v->id, "title",
-                                    json_object_get(v->meta, "title"), "personality",
-                                    json_object_get(v->meta, "personality"), "created_at", loop_wall_ms());
+            json_t *row =
+                json_pack("{ss,ss,sO,sO,sf}", "name", v->name, "version", v->id, "title",
+                          json_object_get(v->meta, "title"), "personality",
+                          json_object_get(v->meta, "personality"), "created_at", loop_wall_ms());
             json_object_set_new(row, "commit", *v->commit ? json_string(v->commit) : json_null());
             store_put("agent_behaviors", row);
         }

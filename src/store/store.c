@@ -48,8 +48,10 @@ void store_shutdown(void)
 
 void store_put(const char *table, json_t *row)
 {
-    if (backend) backend->put(table, row);
-    else json_decref(row);
+    if (backend)
+        backend->put(table, row);
+    else
+        json_decref(row);
 }
 
 void store_flush(void)
@@ -59,8 +61,10 @@ void store_flush(void)
 
 void store_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg)
 {
-    if (backend) backend->load_game(game_id, done, arg);
-    else done(NULL, arg);
+    if (backend)
+        backend->load_game(game_id, done, arg);
+    else
+        done(NULL, arg);
 }
 
 int store_healthy(json_t *out)

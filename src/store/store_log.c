@@ -45,8 +45,8 @@ static int fd = -1;
 static char path[1100];
 static off_t file_end; /* where the next record lands: written bytes plus buffered bytes */
 static size_t records;
-static struct hmap *by_game;    /* game id -> struct offsets of every record of that game */
-static struct hmap *by_version; /* script version id -> struct offsets (one record) */
+static struct hmap *by_game;     /* game id -> struct offsets of every record of that game */
+static struct hmap *by_version;  /* script version id -> struct offsets (one record) */
 static struct hmap *game_status; /* game id -> strdup'd status, during start-up only */
 
 static pthread_t writer;
@@ -79,7 +79,8 @@ static void index_record(struct hmap *m, const char *key, off_t at)
 
 static void index_row(const char *table, json_t *row, off_t at)
 {
-    const char *game = json_string_value(json_object_get(row, strcmp(table, "games") == 0 ? "id" : "game_id"));
+    const char *game =
+        json_string_value(json_object_get(row, strcmp(table, "games") == 0 ? "id" : "game_id"));
     if (game) index_record(by_game, game, at);
     if (strcmp(table, "script_versions") == 0 && json_string_value(json_object_get(row, "id")))
         index_record(by_version, json_string_value(json_object_get(row, "id")), at);
@@ -99,7 +100,8 @@ static int append_line(struct buf *b, const char *json, size_t len)
     size_t need = b->len + len + 10;
     if (need > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         char *grown = realloc(b->data, cap);
         if (!grown) return -1;
         b->data = grown;
@@ -159,7 +161,8 @@ static void *writer_main(void *arg)
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (now.tv_sec - last_sync.tv_sec) * 1000 + (now.tv_nsec - last_sync.tv_nsec) / 1000000;
+        long ms =
+            (now.tv_sec - last_sync.tv_sec) * 1000 + (now.tv_nsec - last_sync.tv_nsec) / 1000000;
         if (dirty && (sync_now || ms >= 100)) {
             fdatasync(fd);
             dirty = 0;
@@ -206,8 +209,10 @@ static void log_flush(void)
 static void write_now(void)
 {
     pthread_mutex_lock(&buf_lock);
-    if (pending.len) write_pending_locked();
-    else pthread_mutex_unlock(&buf_lock);
+    if (pending.len)
+        write_pending_locked();
+    else
+        pthread_mutex_unlock(&buf_lock);
 }
 
 /* ---- reading ---- */
@@ -224,7 +229,8 @@ static json_t *parse_line(const char *line, size_t len)
     if (*end) return NULL;
     if (crc32(0L, (const Bytef *)line + 9, (uInt)(len - 9)) != want) return NULL;
     json_t *rec = json_loadb(line + 9, len - 9, 0, NULL);
-    if (rec && (!json_is_string(json_object_get(rec, "t")) || !json_is_object(json_object_get(rec, "r")))) {
+    if (rec && (!json_is_string(json_object_get(rec, "t")) ||
+                !json_is_object(json_object_get(rec, "r")))) {
         json_decref(rec);
         return NULL;
     }
@@ -275,11 +281,11 @@ static int replay_file(void)
     free(line);
     fclose(f);
     if (skipped)
-        log_msg(LOG_ERROR, "store: skipped damaged records inside the log", "{ss,sI}", "file", path, "records",
-                (json_int_t)skipped);
+        log_msg(LOG_ERROR, "store: skipped damaged records inside the log", "{ss,sI}", "file", path,
+                "records", (json_int_t)skipped);
     if (good_end < at) {
-        log_msg(LOG_WARN, "store: cutting a torn tail (a crash mid-write)", "{ss,sI,sI}", "file", path, "kept",
-                (json_int_t)good_end, "dropped", (json_int_t)(at - good_end));
+        log_msg(LOG_WARN, "store: cutting a torn tail (a crash mid-write)", "{ss,sI,sI}", "file",
+                path, "kept", (json_int_t)good_end, "dropped", (json_int_t)(at - good_end));
         if (ftruncate(fd, good_end) < 0) return -1;
     }
     lseek(fd, good_end, SEEK_SET);
@@ -291,8 +297,8 @@ static int replay_file(void)
 static void abort_unfinished(const char *id, void *status, void *arg)
 {
     if (strcmp(status, "waiting") != 0 && strcmp(status, "active") != 0) return;
-    log_put("games", json_pack("{ss,ss,s{ss},sf}", "id", id, "status", "aborted", "result", "reason", "aborted",
-                               "ended_at", loop_wall_ms()));
+    log_put("games", json_pack("{ss,ss,s{ss},sf}", "id", id, "status", "aborted", "result",
+                               "reason", "aborted", "ended_at", loop_wall_ms()));
     (*(int *)arg)++;
 }
 
@@ -336,11 +342,14 @@ static void log_load_game(const char *game_id, void (*done)(json_t *, void *), v
         const char *t = json_string_value(json_object_get(rec, "t"));
         json_t *row = json_object_get(rec, "r");
         if (strcmp(t, "games") == 0) {
-            if (!game) game = json_deep_copy(row);
-            else json_object_update(game, row); /* later rows upsert earlier ones */
+            if (!game)
+                game = json_deep_copy(row);
+            else
+                json_object_update(game, row); /* later rows upsert earlier ones */
         } else if (strcmp(t, "game_participants") == 0) {
             char seat[16];
-            snprintf(seat, sizeof seat, "%lld", (long long)json_integer_value(json_object_get(row, "seat")));
+            snprintf(seat, sizeof seat, "%lld",
+                     (long long)json_integer_value(json_object_get(row, "seat")));
             json_object_set(parts, seat, row);
         } else if (strcmp(t, "game_events") == 0) {
             json_array_append(events, row);
@@ -378,7 +387,8 @@ static int log_healthy(json_t *out)
     json_object_set_new(out, "file", json_string(path));
     json_object_set_new(out, "bytes", json_integer((json_int_t)file_end));
     json_object_set_new(out, "records", json_integer((json_int_t)records));
-    if (write_failed) json_object_set_new(out, "lastError", json_string("a write to the log failed"));
+    if (write_failed)
+        json_object_set_new(out, "lastError", json_string("a write to the log failed"));
     return fd >= 0 && !write_failed;
 }
 
@@ -392,7 +402,8 @@ static int log_open(const struct config *cfg)
     snprintf(path, sizeof path, "%s/monkeytown.log", cfg->data_dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        log_msg(LOG_ERROR, "cannot open the store log", "{ss,ss}", "file", path, "error", strerror(errno));
+        log_msg(LOG_ERROR, "cannot open the store log", "{ss,ss}", "file", path, "error",
+                strerror(errno));
         return -1;
     }
     by_game = hmap_new();
@@ -402,8 +413,8 @@ static int log_open(const struct config *cfg)
     if (pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
     int aborted = 0;
     hmap_each(game_status, abort_unfinished, &aborted);
-    log_msg(LOG_INFO, "store log replayed", "{ss,sI,si}", "file", path, "records", (json_int_t)records,
-            "aborted_games", aborted);
+    log_msg(LOG_INFO, "store log replayed", "{ss,sI,si}", "file", path, "records",
+            (json_int_t)records, "aborted_games", aborted);
     if (aborted) log_flush();
     return 0;
 }
