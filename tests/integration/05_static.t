@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+# The web client's files: content types, ETag and 304, gzip when accepted, the page's security
+# headers, and no way out of the web directory (raw, encoded or through a symlink).
+import gzip, http.client as http_client, os, socket, sys, tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from mt import ROOT, Server, Tap
+
+t = Tap()
+
+
+def get(srv, path, headers=None):
+    conn = http_client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, r.headers, body
+
+
+def raw_get(srv, path):
+    """Sends the path byte for byte (no client-side normalisation)."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return int(data.split(b" ", 2)[1]) if data else 0  # 0: the server hung up (lws refuses NULs)
+
+
+web = tempfile.mkdtemp(prefix="mt-web-")
+with open(os.path.join(web, "index.html"), "w") as f:
+    f.write("<!doctype html><title>t</title>" + "<p>hello</p>" * 200)
+with open(os.path.join(web, "app.js"), "w") as f:
+    f.write("export const x = 1;\n" * 100)
+secret = tempfile.NamedTemporaryFile("w", delete=False, suffix=".txt")
+secret.write("do not serve")
+secret.close()
+os.symlink(secret.name, os.path.join(web, "leak.txt"))
+
+with Server("--web-dir", web) as srv:
+    st, h, body = get(srv, "/")
+    t.eq(st, 200, "GET / serves index.html")
+    t.ok(h["Content-Type"].startswith("text/html"), "as text/html")
+    csp = h.get("Content-Security-Policy", "")
+    t.ok("default-src 'self'" in csp and "frame-ancestors 'none'" in csp, "with a CSP: " + csp)
+    t.eq(h.get("X-Content-Type-Options"), "nosniff", "and nosniff")
+    etag = h.get("ETag")
+    t.ok(bool(etag), "and an ETag")
+    st, h, body = get(srv, "/", {"If-None-Match": etag})
+    t.eq((st, body), (304, b""), "If-None-Match with the ETag -> 304, no body")
+    st, h, body = get(srv, "/app.js", {"Accept-Encoding": "gzip, deflate"})
+    t.eq(h.get("Content-Encoding"), "gzip", "gzip when the client accepts it")
+    t.eq(gzip.decompress(body), b"export const x = 1;\n" * 100, "the gzip body is the file")
+    t.ok(h["Content-Type"].startswith("text/javascript"), "JavaScript content type")
+    st, h, body = get(srv, "/app.js")
+    t.ok(h.get("Content-Encoding") is None and body.startswith(b"export"), "identity without Accept-Encoding")
+    for path in ["/../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/..%2fetc/passwd",
+                 "/.%2e/.%2e/etc/passwd", "/leak.txt", "/.hidden", "//etc/passwd"]:
+        t.eq(raw_get(srv, path), 404, f"{path} -> 404")
+    t.ok(raw_get(srv, "/app.js%00.html") in (0, 400, 404), "an encoded NUL is refused")
+    st, _, _ = get(srv, "/nope.css")
+    t.eq(st, 404, "a missing file -> 404")
+os.unlink(secret.name)
+t.done()
