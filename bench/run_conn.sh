@@ -64,8 +64,9 @@ case "$N" in '' | *[!0-9]*) die "connection count must be a number" ;; esac
 HARD=$(ulimit -Hn)
 ulimit -n "$HARD" 2>/dev/null || echo "run_conn: warning: could not raise ulimit -n to $HARD" >&2
 if [ "$HARD" != unlimited ]; then
-    [ $((N + 256)) -le "$HARD" ] ||
-        echo "run_conn: warning: the server needs ~$((N + 256)) fds but the hard limit is $HARD" >&2
+    [ $((N + 64)) -le "$HARD" ] ||
+        echo "run_conn: note: the server caps --max-connections at the open-file limit minus 64" \
+            "($((HARD - 64))); connections beyond its limit should be refused with 503" >&2
     [ "$PER_PROC" -le $((HARD - 128)) ] || PER_PROC=$((HARD - 128))
 fi
 [ "$PER_PROC" -ge 1 ] || die "fd limit too low"
@@ -263,8 +264,8 @@ fi
 [ "$TEXT" = 1 ] && echo "server alive at end: $([ "$alive" = 1 ] && echo yes || echo NO); GET /health/live: $LIVE"
 [ -n "$HOSTCPU" ] && echo "host cpu: $HOSTCPU"
 if [ -s "$OUT/server.log" ]; then
-    echo "== server log (warnings and errors, first 20 lines)"
-    head -n 20 "$OUT/server.log"
+    echo "== server log (warnings and errors, first 20 lines, indented)"
+    head -n 20 "$OUT/server.log" | sed 's/^/  /'
 fi
 cleanup
 exit $rc

@@ -5,6 +5,7 @@
  * accepted before every module is ready. Shutdown runs the other way round. */
 #include "accounts.h"
 #include "api_admin.h"
+#include "bus_redis.h"
 #include "api_games.h"
 #include "api_health.h"
 #include "api_static.h"
@@ -111,7 +112,7 @@ static int start(void)
         session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0)
         return -1;
     accounts_preinit();
-    if (store_init(&cfg) < 0 || accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 ||
+    if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 ||
         tick_init() < 0 || rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 ||
         game_proto_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 ||
         api_admin_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
@@ -138,6 +139,7 @@ static void stop(void)
     tick_shutdown();
     scripts_shutdown();
     store_shutdown();
+    bus_shutdown();
     accounts_shutdown();
     trusted_free();
     api_static_free();

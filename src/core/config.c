@@ -324,6 +324,15 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
                  cfg->ping_timeout_s, cfg->ping_interval_s);
         return CONFIG_INVALID;
     }
+    if (*cfg->redis_url && strncmp(cfg->redis_url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "invalid value for redis-url: want redis://host[:port][/db]");
+        return CONFIG_INVALID;
+    }
+    if (*cfg->database_url && strncmp(cfg->database_url, "postgres://", 11) != 0 &&
+        strncmp(cfg->database_url, "postgresql://", 13) != 0) {
+        snprintf(err, errlen, "invalid value for database-url: want postgres://user@host:port/db");
+        return CONFIG_INVALID;
+    }
     if (strcmp(cfg->mode, "production") == 0 && strlen(cfg->jwt_secret) < 32) {
         snprintf(err, errlen,
                  "invalid value for jwt-secret: production mode needs a secret of at "

@@ -1,5 +1,6 @@
 #include "game_proto.h"
 
+#include "bus_redis.h"
 #include "loop.h"
 #include "matchmaker.h"
 #include "proto.h"
@@ -221,6 +222,7 @@ static void on_agent_evolved(const struct script_version *v)
     struct wsbuf *b = wsbuf_from_json(msg);
     json_decref(msg);
     if (b) session_each(send_evolved, b);
+    if (b) bus_publish("agents:evolved", (const char *)b->data, b->len);
     wsbuf_unref(b);
 }
 

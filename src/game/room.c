@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "accounts.h"
 #include "store.h"
+#include "bus_redis.h"
 #include "tick.h"
 #include "trusted.h"
 #include "util.h"
@@ -317,6 +318,11 @@ static void log_event(struct room *r, const char *type, char *payload, int only_
                         type, "payload", json_loads(payload, 0, NULL), "t", (json_int_t)e->t));
     /* Build each distinct frame once: the full one, and the hidden one for a seat-only event. */
     struct wsbuf *full = game_msg(r, type, e->seq, payload, NULL);
+    if (full && bus_enabled()) {
+        char channel[64];
+        snprintf(channel, sizeof channel, "game:%s:events", r->id);
+        bus_publish(channel, (const char *)full->data, full->len);
+    }
     struct wsbuf *hidden = only_seat ? game_msg(r, type, e->seq, hidden_payload, NULL) : NULL;
     if (!reply_to && r->ack_to) {
         reply_to = r->ack_to;
@@ -1433,13 +1439,14 @@ static void lobby_unsubscribe(struct session *s)
 
 void rooms_lobby_broadcast(const char *event, const struct room *r)
 {
-    if (r->is_private || !n_lobby_subs) return;
+    if (r->is_private || (!n_lobby_subs && !bus_enabled())) return;
     json_t *msg = json_pack("{ss,s{ss,so}}", "type", "lobby_update", "payload", "event", event,
                             "room", room_summary_json(r));
     struct wsbuf *buf = wsbuf_from_json(msg);
     json_decref(msg);
     for (size_t i = 0; buf && i < n_lobby_subs; i++)
         session_send(lobby_subs[i], buf);
+    if (buf) bus_publish("lobby", (const char *)buf->data, buf->len);
     wsbuf_unref(buf);
 }
 

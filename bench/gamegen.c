@@ -1,0 +1,2262 @@
+/*
+ * mt-gamegen: game-level load generator for the Monkeytown server (see README.md).
+ *
+ * Single-threaded, libevent based. The WebSocket client (RFC 6455, non-blocking sockets, one
+ * `struct event` per connection, one shared read buffer, per-connection buffers only while a
+ * partial frame or unsent output is pending) is copied from loadgen.c and extended with the
+ * game messages of the v1 wire contract (/work/shared/PROTOCOL.md). Two modes:
+ *
+ *   --mode games   C clients, each looping: create_game {game, vsAgent} -> play the first legal
+ *                  action whenever a game_state says toMove == you -> game_over -> next game.
+ *                  Reports complete games/s (overall and the median of 1 s windows), the game
+ *                  latency (create_game sent -> game_over received) and errors by code.
+ *   --mode rooms   R rooms of P players of a real-time game (arena): one client per room
+ *                  creates it, P-1 join; every player sends move inputs (with an id, answered
+ *                  by input_ack) at --input-rate per second. Reports the inter-arrival jitter
+ *                  of game_state (|gap - period|), the input-to-update latency (input sent ->
+ *                  first game_state after its input_ack), messages/s, and from the server's
+ *                  /metrics the tick lateness and duration histograms (bucket deltas).
+ *
+ * With --server-pid the server's CPU (whole process and per thread: the loop thread is the one
+ * whose tid is the pid) and RSS are read from /proc over the measuring window.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <jansson.h>
+
+#define GBUF_SIZE (256 * 1024) /* shared read buffer */
+#define READ_CHUNK (64 * 1024) /* max bytes per recv() */
+#define MAX_HTTP_HEADER 16384  /* upgrade response header limit */
+#define MAX_FRAME (64u << 20)  /* refuse frames/messages larger than this */
+#define MAX_WBUF (1u << 20)    /* pending output cap per connection */
+#define TICK_US 1000           /* global timer period */
+#define RAMP_TIMEOUT_S 10.0    /* extra time allowed for the ramp */
+#define RETRY_US 200000        /* wait before re-sending a refused create/input */
+#define PEND 8                 /* rooms mode: inputs in flight per connection */
+#define MAX_WINDOWS 3600
+
+/* ---------------------------------------------------------------- options */
+
+enum { M_GAMES, M_ROOMS };
+
+static struct {
+    const char *host;
+    int port;
+    const char *path;
+    int mode;
+    uint32_t clients;     /* games mode */
+    const char *game;     /* games: tictactoe; rooms: arena */
+    const char *agent;    /* games mode vsAgent ("" = none) */
+    uint32_t rooms, players;
+    double input_rate;    /* rooms: per player per second */
+    double state_period_ms; /* rooms: expected game_state period */
+    long round_ms;
+    double duration, warmup, setup_timeout;
+    double ramp_rate;
+    unsigned max_handshakes;
+    long server_pid;
+    const char *server_url;
+    int json;
+} opt = {"127.0.0.1", 8080, "/ws", M_GAMES, 200, NULL, "random", 100, 4, 10.0, 50.0, 600000,
+         10.0, 2.0, 30.0, 2000.0, 256, 0, NULL, 0};
+
+/* ------------------------------------------------------------ connections */
+
+enum { ST_IDLE = 0, ST_CONNECTING, ST_HTTP, ST_WAIT_WELCOME, ST_OPEN, ST_DONE };
+enum { F_EV_READ = 1, F_EV_WRITE = 2, F_IN_FRAG = 4, F_FRAG_TEXT = 8 };
+enum { R_CONNECT, R_HTTP, R_CLOSED, R_TIMEOUT, R_PROTO, R_LOCAL };
+/* game-level state of a connection */
+enum { G_IDLE = 0, G_CREATING, G_PLAYING, G_JOINING, G_WAITING, G_ACTIVE };
+enum { RT_NONE = 0, RT_CREATE, RT_INPUT };
+
+struct pending_input {
+    uint32_t id;
+    uint8_t acked;
+    uint64_t t_send; /* µs */
+};
+
+struct conn {
+    struct event ev; /* the one event of this connection */
+    uint8_t *rbuf;   /* partial input (NULL when none) */
+    uint8_t *wbuf;   /* unsent output (NULL when none) */
+    uint8_t *mbuf;   /* fragmented message being reassembled (rare) */
+    uint32_t rlen, rcap;
+    uint32_t wlen, wcap;
+    uint32_t mlen;
+    uint32_t act_idx;  /* position in g.act while listed */
+    uint32_t next_id;  /* message ids sent on this socket */
+    uint32_t req_id;   /* id of the create_game / join_game in flight */
+    uint32_t wait_re;  /* games: id of the input whose answer has not come yet */
+    uint64_t t_start;  /* µs: connect() for the handshake; create_game sent for a game */
+    uint64_t t_last_state; /* rooms: arrival of the previous game_state */
+    uint64_t retry_at; /* µs, 0: nothing to retry */
+    int fd;
+    uint8_t state;
+    uint8_t flags;
+    uint8_t gstate;
+    uint8_t retry_kind;
+    uint8_t listed;
+    uint8_t seat;
+    char gid[40];
+    char act[28]; /* games: the last action sent (for a retry after RATE_LIMIT_EXCEEDED) */
+    struct pending_input pend[PEND]; /* rooms mode: inputs waiting for ack and update */
+};
+
+/* -------------------------------------------------------------- histogram */
+/* HDR-like log-bucket histogram of µs values (from loadgen.c): exact below 256, then 128
+ * sub-buckets per power of two (the reported midpoint is within 0.4%). */
+#define H_SUB 128
+#define H_MAXSHIFT 28
+#define H_BUCKETS (2 * H_SUB + H_MAXSHIFT * H_SUB)
+
+struct hist {
+    uint32_t b[H_BUCKETS];
+    uint64_t count;
+    uint64_t min, max;
+    double sum;
+};
+
+static unsigned h_index(uint64_t v)
+{
+    if (v < 2 * H_SUB) return (unsigned)v;
+    int msb = 63 - __builtin_clzll(v);
+    int shift = msb - 7;
+    if (shift > H_MAXSHIFT) return H_BUCKETS - 1;
+    return (unsigned)(2 * H_SUB + (shift - 1) * H_SUB + (int)((v >> shift) - H_SUB));
+}
+
+static double h_value(unsigned i)
+{
+    if (i < 2 * H_SUB) return (double)i;
+    unsigned shift = (i - 2 * H_SUB) / H_SUB + 1;
+    uint64_t sub = (i - 2 * H_SUB) % H_SUB + H_SUB;
+    uint64_t lo = sub << shift;
+    return (double)lo + (double)((1ull << shift) - 1) / 2.0;
+}
+
+static void h_add(struct hist *h, uint64_t v)
+{
+    h->b[h_index(v)]++;
+    if (h->count == 0 || v < h->min) h->min = v;
+    if (v > h->max) h->max = v;
+    h->count++;
+    h->sum += (double)v;
+}
+
+static double h_pct(const struct hist *h, double p)
+{
+    if (h->count == 0) return NAN;
+    uint64_t rank = (uint64_t)ceil(p / 100.0 * (double)h->count);
+    if (rank < 1) rank = 1;
+    uint64_t cum = 0;
+    for (unsigned i = 0; i < H_BUCKETS; i++) {
+        cum += h->b[i];
+        if (cum >= rank) {
+            double v = h_value(i);
+            if (v > (double)h->max) v = (double)h->max;
+            if (v < (double)h->min) v = (double)h->min;
+            return v;
+        }
+    }
+    return (double)h->max;
+}
+
+/* ------------------------------------------------------- small count tables */
+
+#define KT_MAX 16
+struct ktab {
+    struct {
+        long key;
+        uint64_t n;
+    } e[KT_MAX];
+    unsigned n;
+    uint64_t other;
+};
+
+static void kt_add(struct ktab *t, long key)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->e[i].key == key) {
+            t->e[i].n++;
+            return;
+        }
+    if (t->n < KT_MAX) {
+        t->e[t->n].key = key;
+        t->e[t->n].n = 1;
+        t->n++;
+    } else
+        t->other++;
+}
+
+#define ST_MAX 16
+struct stab {
+    struct {
+        char s[32];
+        uint64_t n;
+    } e[ST_MAX];
+    unsigned n;
+    uint64_t other;
+};
+
+static void st_add(struct stab *t, const char *s)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        if (strcmp(t->e[i].s, s) == 0) {
+            t->e[i].n++;
+            return;
+        }
+    if (t->n < ST_MAX) {
+        snprintf(t->e[t->n].s, sizeof t->e[t->n].s, "%s", s);
+        t->e[t->n].n = 1;
+        t->n++;
+    } else
+        t->other++;
+}
+
+/* ------------------------------------------------------------ global state */
+
+enum { PH_RAMP, PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
+
+struct room_slot {
+    char gid[40];
+    uint8_t created;
+    uint8_t active; /* members that saw status active */
+};
+
+/* CPU time of each server thread at the start of the window */
+#define MAX_TASKS 256
+struct task_cpu {
+    long tid;
+    double cpu;
+};
+
+static struct {
+    struct event_base *base;
+    struct event *timer, *sigint, *sigterm;
+    struct sockaddr_storage dst;
+    socklen_t dstlen;
+    char hosthdr[300];
+    uint64_t seed;
+    uint32_t rng;
+
+    struct conn *conns;
+    uint32_t nconns;
+    uint32_t *act; /* games: open connections; rooms: connections whose game is active */
+    uint32_t nact;
+    uint32_t cursor;
+    struct room_slot *rooms;
+    uint32_t rooms_active;
+    uint32_t nretry;
+
+    int phase;
+    uint64_t t0, t_ramp_end, t_ramp_deadline, t_setup_end, t_setup_deadline;
+    uint64_t t_warm0, t_meas0, t_meas_end, t_drain_end, t_hard_deadline, t_last_tick;
+    uint64_t sched_base, sched_sent, sched_skipped;
+
+    uint32_t started, inflight, established;
+    uint64_t fail_connect, fail_http, fail_closed, fail_timeout, fail_proto, dropped;
+    struct ktab connect_errno, http_status, close_codes;
+    struct hist handshake;
+
+    /* messages */
+    uint64_t msgs_total, msgs_window, bytes_window, bad_json, pings;
+    struct stab errors;       /* error codes over the whole run */
+    struct stab errors_window; /* within the measuring window */
+
+    /* games mode */
+    uint64_t games_started, games_done, games_window, inputs_sent, inputs_window;
+    uint32_t windows[MAX_WINDOWS];
+    struct hist game_lat;
+    struct ktab results; /* 1 = seat 1 won, 2 = seat 2, 0 = draw, -1 other */
+
+    /* rooms mode */
+    uint64_t states_window, acks, acks_window, lost_pending, rt_inputs_window;
+    struct hist jitter, gap, input_lat, timer_late;
+
+    /* server */
+    long rss0, rss1, hwm1;
+    double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1;
+    struct task_cpu tasks0[MAX_TASKS];
+    int ntasks0;
+    double loop_cpu_pct, other_cpu_pct;
+    char *metrics0, *metrics1;
+    int interrupted, finished;
+} g;
+
+static uint8_t gbuf[GBUF_SIZE];
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint32_t xrand(void)
+{
+    uint32_t x = g.rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return g.rng = x;
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static int in_window(uint64_t t)
+{
+    return g.t_meas0 && t >= g.t_meas0 && (!g.t_meas_end || t < g.t_meas_end);
+}
+
+/* ------------------------------------------------------------- /proc reads */
+
+static long read_status_kib(long pid, const char *key)
+{
+    char path[64], line[256];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long v = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0) {
+            v = strtol(line + kl, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* user + system CPU seconds from a /proc/.../stat file */
+static double stat_cpu_s(const char *path)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    if (!f) return -1.0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *p = strrchr(line, ')');
+    if (!p) return -1.0;
+    unsigned long long ut = 0, st = 0;
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1.0;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+}
+
+static double read_cpu_s(long pid)
+{
+    if (pid <= 0) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) != 0) return -1.0;
+        return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    return stat_cpu_s(path);
+}
+
+/* CPU seconds of every thread of pid; returns how many were read */
+static int read_tasks(long pid, struct task_cpu *out, int max)
+{
+    char dir[64], path[384];
+    snprintf(dir, sizeof dir, "/proc/%ld/task", pid);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+        double c = stat_cpu_s(path);
+        if (c < 0) continue;
+        out[n].tid = strtol(e->d_name, NULL, 10);
+        out[n].cpu = c;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* ----------------------------------------------------- /metrics over HTTP */
+
+/* GET url + "/metrics" (blocking, 3 s timeout). Returns the body (malloc'd) or NULL. */
+static char *fetch_metrics(void)
+{
+    if (!opt.server_url) return NULL;
+    const char *u = opt.server_url;
+    if (strncmp(u, "http://", 7) == 0) u += 7;
+    char host[256];
+    int port = 80;
+    const char *colon = strchr(u, ':'), *slash = strchr(u, '/');
+    size_t hl = colon ? (size_t)(colon - u) : slash ? (size_t)(slash - u) : strlen(u);
+    if (hl == 0 || hl >= sizeof host) return NULL;
+    memcpy(host, u, hl);
+    host[hl] = 0;
+    if (colon) port = atoi(colon + 1);
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai) return NULL;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(ai);
+        return NULL;
+    }
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        freeaddrinfo(ai);
+        close(fd);
+        return NULL;
+    }
+    freeaddrinfo(ai);
+    char req[400];
+    int n = snprintf(req, sizeof req,
+                     "GET /metrics HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", host, port);
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len + 4096 > cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (!buf) return NULL;
+    buf[len] = 0;
+    char *body = strstr(buf, "\r\n\r\n");
+    if (!body || strncmp(buf, "HTTP/1.1 200", 12) != 0) {
+        free(buf);
+        return NULL;
+    }
+    char *out = strdup(body + 4);
+    free(buf);
+    return out;
+}
+
+/* Sum of every series of a counter (or one labelled series when label is non-NULL, e.g.
+ * `game="arena"`). Returns NAN when absent. */
+static double prom_value(const char *text, const char *name, const char *label)
+{
+    if (!text) return NAN;
+    double sum = NAN;
+    size_t nl = strlen(name);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, name, nl) != 0 || (l[nl] != ' ' && l[nl] != '{')) continue;
+        const char *eol = strchr(l, '\n');
+        if (!eol) eol = l + strlen(l);
+        if (label && l[nl] == '{') {
+            const char *close = memchr(l, '}', (size_t)(eol - l));
+            if (!close || !memmem(l, (size_t)(close - l), label, strlen(label))) continue;
+        } else if (label) {
+            continue;
+        }
+        const char *sp = eol;
+        while (sp > l && sp[-1] != ' ')
+            sp--;
+        double v = strtod(sp, NULL);
+        sum = isnan(sum) ? v : sum + v;
+    }
+    return sum;
+}
+
+#define PH_MAXB 32
+struct prom_hist {
+    int n;
+    double le[PH_MAXB]; /* INFINITY for +Inf */
+    double cum[PH_MAXB];
+};
+
+/* Reads the cumulative buckets of a histogram series (label may be NULL for an unlabelled one). */
+static void prom_hist_read(const char *text, const char *name, const char *label,
+                           struct prom_hist *h)
+{
+    h->n = 0;
+    if (!text) return;
+    char bname[128];
+    snprintf(bname, sizeof bname, "%s_bucket{", name);
+    size_t bl = strlen(bname);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, bname, bl) != 0) continue;
+        const char *eol = strchr(l, '\n');
+        if (!eol) eol = l + strlen(l);
+        const char *close = memchr(l, '}', (size_t)(eol - l));
+        if (!close) continue;
+        if (label && !memmem(l, (size_t)(close - l), label, strlen(label))) continue;
+        const char *le = memmem(l, (size_t)(close - l), "le=\"", 4);
+        if (!le || h->n >= PH_MAXB) continue;
+        le += 4;
+        double lev = strncmp(le, "+Inf", 4) == 0 ? INFINITY : strtod(le, NULL);
+        h->le[h->n] = lev;
+        h->cum[h->n] = strtod(close + 1, NULL);
+        h->n++;
+    }
+}
+
+struct prom_delta {
+    double count;
+    double p50, p99; /* linear interpolation inside the bucket; INFINITY: beyond the last bound */
+    double frac_le; /* fraction of observations <= the bound asked for (NAN when no such bucket) */
+    double max_le;  /* smallest bucket bound that holds every observation */
+};
+
+static double prom_quantile(const struct prom_hist *a, const struct prom_hist *b, double q)
+{
+    double total = b->cum[b->n - 1] - (a->n == b->n ? a->cum[a->n - 1] : 0);
+    if (total <= 0) return NAN;
+    double rank = q * total, prev_cum = 0, prev_le = 0;
+    for (int i = 0; i < b->n; i++) {
+        double c = b->cum[i] - (a->n == b->n ? a->cum[i] : 0);
+        if (c >= rank) {
+            if (isinf(b->le[i])) return INFINITY;
+            double in = c - prev_cum;
+            return prev_le + (b->le[i] - prev_le) * (in > 0 ? (rank - prev_cum) / in : 1.0);
+        }
+        prev_cum = c;
+        prev_le = b->le[i];
+    }
+    return INFINITY;
+}
+
+static int prom_delta(const char *t0, const char *t1, const char *name, const char *label,
+                      double bound, struct prom_delta *out)
+{
+    struct prom_hist a, b;
+    prom_hist_read(t0, name, label, &a);
+    prom_hist_read(t1, name, label, &b);
+    memset(out, 0, sizeof *out);
+    out->p50 = out->p99 = out->frac_le = out->max_le = NAN;
+    if (b.n == 0) return -1;
+    if (a.n != b.n) a.n = 0; /* the series appeared during the run: it started from zero */
+    out->count = b.cum[b.n - 1] - (a.n ? a.cum[a.n - 1] : 0);
+    if (out->count <= 0) return 0;
+    out->p50 = prom_quantile(&a, &b, 0.50);
+    out->p99 = prom_quantile(&a, &b, 0.99);
+    for (int i = 0; i < b.n; i++) {
+        double c = b.cum[i] - (a.n ? a.cum[i] : 0);
+        if (b.le[i] == bound) out->frac_le = c / out->count;
+        if (isnan(out->max_le) && c >= out->count) out->max_le = b.le[i];
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------- SHA-1 and base64 */
+
+static uint32_t rol32(uint32_t x, int n)
+{
+    return (x << n) | (x >> (32 - n));
+}
+
+static void sha1(const uint8_t *msg, size_t len, uint8_t out[20])
+{
+    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+    size_t nblocks = (len + 9 + 63) / 64;
+    uint64_t bits = (uint64_t)len * 8;
+    for (size_t b = 0; b < nblocks; b++) {
+        uint8_t blk[64];
+        for (size_t i = 0; i < 64; i++) {
+            size_t pos = b * 64 + i;
+            if (pos < len)
+                blk[i] = msg[pos];
+            else if (pos == len)
+                blk[i] = 0x80;
+            else if (pos >= nblocks * 64 - 8)
+                blk[i] = (uint8_t)(bits >> (8 * (nblocks * 64 - 1 - pos)));
+            else
+                blk[i] = 0;
+        }
+        uint32_t w[80];
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 |
+                   (uint32_t)blk[4 * i + 2] << 8 | blk[4 * i + 3];
+        for (int i = 16; i < 80; i++)
+            w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; i++) {
+            uint32_t f, k;
+            if (i < 20) {
+                f = (bb & c) | (~bb & d);
+                k = 0x5A827999u;
+            } else if (i < 40) {
+                f = bb ^ c ^ d;
+                k = 0x6ED9EBA1u;
+            } else if (i < 60) {
+                f = (bb & c) | (bb & d) | (c & d);
+                k = 0x8F1BBCDCu;
+            } else {
+                f = bb ^ c ^ d;
+                k = 0xCA62C1D6u;
+            }
+            uint32_t t = rol32(a, 5) + f + e + k + w[i];
+            e = d;
+            d = c;
+            c = rol32(bb, 30);
+            bb = a;
+            a = t;
+        }
+        h[0] += a;
+        h[1] += bb;
+        h[2] += c;
+        h[3] += d;
+        h[4] += e;
+    }
+    for (int i = 0; i < 5; i++) {
+        out[4 * i] = (uint8_t)(h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)h[i];
+    }
+}
+
+static void base64(const uint8_t *in, size_t n, char *out)
+{
+    static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n) v |= in[i + 2];
+        out[o++] = tb[(v >> 18) & 63];
+        out[o++] = tb[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tb[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tb[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+static void ws_key(uint32_t idx, char out[25])
+{
+    uint64_t a = splitmix64(g.seed ^ ((uint64_t)idx * 2)),
+             b = splitmix64(g.seed ^ ((uint64_t)idx * 2 + 1));
+    uint8_t raw[16];
+    memcpy(raw, &a, 8);
+    memcpy(raw + 8, &b, 8);
+    base64(raw, 16, out);
+}
+
+static void ws_accept(uint32_t idx, char out[29])
+{
+    char buf[64];
+    ws_key(idx, buf);
+    memcpy(buf + 24, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
+    uint8_t d[20];
+    sha1((const uint8_t *)buf, 60, d);
+    base64(d, 20, out);
+}
+
+/* -------------------------------------------------------- connection core */
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg);
+
+static uint32_t cidx(const struct conn *c)
+{
+    return (uint32_t)(c - g.conns);
+}
+
+static void conn_events(struct conn *c, uint8_t want)
+{
+    if ((c->flags & (F_EV_READ | F_EV_WRITE)) == want) return;
+    event_del(&c->ev);
+    short ev = EV_PERSIST;
+    if (want & F_EV_READ) ev |= EV_READ;
+    if (want & F_EV_WRITE) ev |= EV_WRITE;
+    event_assign(&c->ev, g.base, c->fd, ev, conn_cb, c);
+    event_add(&c->ev, NULL);
+    c->flags = (uint8_t)((c->flags & ~(F_EV_READ | F_EV_WRITE)) | want);
+}
+
+static void act_add(struct conn *c)
+{
+    if (c->listed) return;
+    c->listed = 1;
+    c->act_idx = g.nact;
+    g.act[g.nact++] = cidx(c);
+}
+
+static void act_remove(struct conn *c)
+{
+    if (!c->listed) return;
+    c->listed = 0;
+    uint32_t last = g.act[--g.nact];
+    g.act[c->act_idx] = last;
+    g.conns[last].act_idx = c->act_idx;
+}
+
+static void conn_close(struct conn *c, int reason, long detail)
+{
+    if (c->state == ST_IDLE || c->state == ST_DONE) return;
+    act_remove(c);
+    if (c->retry_at) {
+        c->retry_at = 0;
+        g.nretry--;
+    }
+    if (c->state == ST_OPEN) {
+        if (reason != R_LOCAL) {
+            g.dropped++;
+            if (reason == R_CLOSED && detail > 0) kt_add(&g.close_codes, detail);
+        }
+    } else {
+        g.inflight--;
+        switch (reason) {
+        case R_CONNECT:
+            g.fail_connect++;
+            kt_add(&g.connect_errno, detail);
+            break;
+        case R_HTTP:
+            g.fail_http++;
+            kt_add(&g.http_status, detail);
+            break;
+        case R_CLOSED:
+            g.fail_closed++;
+            break;
+        case R_TIMEOUT:
+            g.fail_timeout++;
+            break;
+        case R_PROTO:
+            g.fail_proto++;
+            break;
+        default:
+            break;
+        }
+    }
+    if (c->fd >= 0) {
+        event_del(&c->ev);
+        close(c->fd);
+    }
+    free(c->rbuf);
+    free(c->wbuf);
+    free(c->mbuf);
+    c->rbuf = c->wbuf = c->mbuf = NULL;
+    c->rlen = c->rcap = c->wlen = c->wcap = c->mlen = 0;
+    c->fd = -1;
+    c->flags = 0;
+    c->state = ST_DONE;
+}
+
+static int conn_write(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->wlen == 0) {
+        ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (r == (ssize_t)n) return 0;
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                conn_close(c, R_CLOSED, 0);
+                return -1;
+            }
+            r = 0;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    if (c->wlen + n > MAX_WBUF) {
+        conn_close(c, R_PROTO, 0);
+        return -1;
+    }
+    if (c->wlen + n > c->wcap) {
+        uint32_t cap = c->wcap ? c->wcap : 256;
+        while (cap < c->wlen + n)
+            cap *= 2;
+        uint8_t *nb = realloc(c->wbuf, cap);
+        if (!nb) {
+            conn_close(c, R_PROTO, 0);
+            return -1;
+        }
+        c->wbuf = nb;
+        c->wcap = cap;
+    }
+    memcpy(c->wbuf + c->wlen, p, n);
+    c->wlen += (uint32_t)n;
+    conn_events(c, (uint8_t)((c->flags & F_EV_READ) | F_EV_WRITE));
+    return 0;
+}
+
+static int conn_flush(struct conn *c)
+{
+    while (c->wlen > 0) {
+        ssize_t r = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            conn_close(c, R_CLOSED, 0);
+            return -1;
+        }
+        memmove(c->wbuf, c->wbuf + r, c->wlen - (size_t)r);
+        c->wlen -= (uint32_t)r;
+    }
+    free(c->wbuf);
+    c->wbuf = NULL;
+    c->wcap = 0;
+    conn_events(c, F_EV_READ);
+    return 0;
+}
+
+/* Sends one masked client frame (payload <= 4 KiB). Returns -1 when the connection closed. */
+static int ws_send(struct conn *c, int opcode, const void *payload, size_t n)
+{
+    uint8_t f[14 + 4096];
+    size_t h = 0;
+    if (n > 4096 || c->state == ST_DONE) return -1;
+    f[h++] = (uint8_t)(0x80 | opcode);
+    if (n < 126)
+        f[h++] = (uint8_t)(0x80 | n);
+    else {
+        f[h++] = 0x80 | 126;
+        f[h++] = (uint8_t)(n >> 8);
+        f[h++] = (uint8_t)n;
+    }
+    uint32_t m = xrand();
+    uint8_t mk[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
+    memcpy(f + h, mk, 4);
+    h += 4;
+    const uint8_t *p = payload;
+    for (size_t i = 0; i < n; i++)
+        f[h + i] = p[i] ^ mk[i & 3];
+    return conn_write(c, f, h + n);
+}
+
+static int ws_text(struct conn *c, const char *s, int n)
+{
+    if (n <= 0) return -1;
+    return ws_send(c, 0x1, s, (size_t)n);
+}
+
+/* ------------------------------------------------------------ game logic */
+
+static void schedule_retry(struct conn *c, int kind, uint64_t now)
+{
+    if (!c->retry_at) g.nretry++;
+    c->retry_at = now + RETRY_US;
+    c->retry_kind = (uint8_t)kind;
+}
+
+/* games mode: create the next game */
+static void start_game(struct conn *c, uint64_t now)
+{
+    if (c->state != ST_OPEN || g.phase >= PH_DRAIN) return;
+    char msg[256];
+    c->req_id = ++c->next_id;
+    int n;
+    if (opt.agent && *opt.agent)
+        n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\",\"vsAgent\":\"%s\"}}",
+                     c->req_id, opt.game, opt.agent);
+    else
+        n = snprintf(msg, sizeof msg, "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\"}}",
+                     c->req_id, opt.game);
+    c->gstate = G_CREATING;
+    c->gid[0] = 0;
+    c->wait_re = 0;
+    c->t_start = now;
+    if (ws_text(c, msg, n) == 0) g.games_started++;
+}
+
+static void send_input(struct conn *c, const char *action)
+{
+    char msg[512];
+    c->wait_re = ++c->next_id;
+    int n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\",\"action\":%s}}",
+                     c->wait_re, c->gid, action);
+    if (n <= 0 || (size_t)n >= sizeof msg) return;
+    if (ws_text(c, msg, n) == 0) {
+        g.inputs_sent++;
+        if (in_window(now_us())) g.inputs_window++;
+    }
+}
+
+/* rooms mode: the creator of room r */
+static struct conn *room_member(uint32_t room, uint32_t k)
+{
+    return &g.conns[room * opt.players + k];
+}
+
+static void rooms_create(struct conn *c)
+{
+    char msg[256];
+    c->req_id = ++c->next_id;
+    int n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\",\"config\":{\"seats\":%u,"
+                     "\"round_ms\":%ld}}}",
+                     c->req_id, opt.game, opt.players, opt.round_ms);
+    c->gstate = G_CREATING;
+    ws_text(c, msg, n);
+}
+
+static void rooms_join(struct conn *c, const char *gid)
+{
+    char msg[256];
+    c->req_id = ++c->next_id;
+    int n = snprintf(msg, sizeof msg, "{\"type\":\"join_game\",\"id\":%u,\"payload\":{\"gameId\":\"%s\"}}",
+                     c->req_id, gid);
+    c->gstate = G_JOINING;
+    snprintf(c->gid, sizeof c->gid, "%s", gid);
+    ws_text(c, msg, n);
+}
+
+static void rt_send_input(struct conn *c, uint64_t now)
+{
+    char msg[256];
+    uint32_t id = ++c->next_id;
+    double x = (double)(xrand() % 100001) / 100.0, y = (double)(xrand() % 100001) / 100.0;
+    int n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\",\"action\":{\"action\":"
+                     "\"move\",\"x\":%.2f,\"y\":%.2f}}}",
+                     id, c->gid, x, y);
+    /* a free slot, else the oldest entry is given up */
+    int slot = -1;
+    uint64_t oldest = UINT64_MAX;
+    int old_i = 0;
+    for (int i = 0; i < PEND; i++) {
+        if (c->pend[i].id == 0) {
+            slot = i;
+            break;
+        }
+        if (c->pend[i].t_send < oldest) {
+            oldest = c->pend[i].t_send;
+            old_i = i;
+        }
+    }
+    if (slot < 0) {
+        slot = old_i;
+        g.lost_pending++;
+    }
+    if (ws_text(c, msg, n) < 0) return;
+    c->pend[slot].id = id;
+    c->pend[slot].acked = 0;
+    c->pend[slot].t_send = now;
+    g.sched_sent++;
+    if (in_window(now)) g.rt_inputs_window++;
+}
+
+static void rt_on_ack(struct conn *c, uint32_t re, uint64_t now)
+{
+    g.acks++;
+    if (in_window(now)) g.acks_window++;
+    for (int i = 0; i < PEND; i++)
+        if (c->pend[i].id == re) {
+            c->pend[i].acked = 1;
+            return;
+        }
+}
+
+static void rt_on_state(struct conn *c, uint64_t now)
+{
+    if (in_window(now)) {
+        g.states_window++;
+        if (c->t_last_state >= g.t_meas0 && c->t_last_state) {
+            uint64_t gap = now - c->t_last_state;
+            uint64_t per = (uint64_t)(opt.state_period_ms * 1000.0);
+            h_add(&g.gap, gap);
+            h_add(&g.jitter, gap > per ? gap - per : per - gap);
+        }
+    }
+    c->t_last_state = now;
+    for (int i = 0; i < PEND; i++)
+        if (c->pend[i].id && c->pend[i].acked) {
+            if (in_window(c->pend[i].t_send)) h_add(&g.input_lat, now - c->pend[i].t_send);
+            c->pend[i].id = 0;
+        }
+}
+
+static void rt_activate(struct conn *c, uint64_t now)
+{
+    if (c->gstate == G_ACTIVE) return;
+    c->gstate = G_ACTIVE;
+    c->t_last_state = now;
+    act_add(c);
+    uint32_t room = cidx(c) / opt.players;
+    if (++g.rooms[room].active == opt.players) g.rooms_active++;
+}
+
+static void count_error(const char *code, uint64_t now)
+{
+    st_add(&g.errors, code ? code : "?");
+    if (in_window(now)) st_add(&g.errors_window, code ? code : "?");
+}
+
+static void on_welcome(struct conn *c, uint64_t now)
+{
+    if (c->state != ST_WAIT_WELCOME) return;
+    c->state = ST_OPEN;
+    g.inflight--;
+    g.established++;
+    h_add(&g.handshake, now - c->t_start);
+    if (opt.mode == M_GAMES) {
+        act_add(c);
+        if (g.phase >= PH_WARMUP && g.phase < PH_DRAIN) start_game(c, now);
+    }
+}
+
+static uint32_t re_of(json_t *root)
+{
+    json_t *re = json_object_get(root, "re");
+    return json_is_integer(re) ? (uint32_t)json_integer_value(re) : 0;
+}
+
+static void games_message(struct conn *c, const char *type, json_t *root, uint64_t now)
+{
+    uint32_t re = re_of(root);
+    json_t *payload = json_object_get(root, "payload");
+    if (re && re == c->wait_re && strcmp(type, "error") != 0) c->wait_re = 0;
+    if (strcmp(type, "error") == 0) {
+        const char *code = json_string_value(json_object_get(payload, "code"));
+        count_error(code, now);
+        if (re && re == c->req_id && c->gstate == G_CREATING) {
+            schedule_retry(c, RT_CREATE, now);
+        } else if (re && re == c->wait_re) {
+            c->wait_re = 0;
+            if (code && strcmp(code, "RATE_LIMIT_EXCEEDED") == 0 && c->act[0])
+                schedule_retry(c, RT_INPUT, now);
+        }
+        return;
+    }
+    if (strcmp(type, "game_created") == 0) {
+        if (re == c->req_id && c->gstate == G_CREATING) {
+            const char *gid = json_string_value(json_object_get(payload, "gameId"));
+            if (gid) snprintf(c->gid, sizeof c->gid, "%s", gid);
+            c->gstate = G_PLAYING;
+        }
+        return;
+    }
+    const char *gid = json_string_value(json_object_get(root, "gameId"));
+    if (!gid || c->gstate != G_PLAYING || strcmp(gid, c->gid) != 0) return;
+    if (strcmp(type, "game_state") == 0) {
+        if (c->wait_re) return; /* the answer to our move has not come yet */
+        json_t *you = json_object_get(payload, "you"), *to = json_object_get(payload, "toMove");
+        const char *status = json_string_value(json_object_get(payload, "status"));
+        if (json_is_integer(you)) c->seat = (uint8_t)json_integer_value(you);
+        if (!status || strcmp(status, "active") != 0 || !json_is_integer(you) || !json_is_integer(to) ||
+            json_integer_value(you) != json_integer_value(to))
+            return;
+        json_t *legal = json_object_get(payload, "legal");
+        json_t *first = json_array_get(legal, 0);
+        if (!first) return;
+        char *a = json_dumps(first, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!a) return;
+        if (strlen(a) < sizeof c->act)
+            memcpy(c->act, a, strlen(a) + 1);
+        else
+            c->act[0] = 0;
+        send_input(c, a);
+        free(a);
+    } else if (strcmp(type, "game_over") == 0) {
+        g.games_done++;
+        if (in_window(now)) {
+            g.games_window++;
+            uint64_t w = (now - g.t_meas0) / 1000000u;
+            if (w < MAX_WINDOWS) g.windows[w]++;
+            h_add(&g.game_lat, now - c->t_start);
+            json_t *res = json_object_get(payload, "result");
+            json_t *winner = json_object_get(res, "winner");
+            if (json_is_true(json_object_get(res, "draw")))
+                kt_add(&g.results, 0);
+            else if (json_is_integer(winner))
+                kt_add(&g.results, json_integer_value(winner) == c->seat ? 1 : 2);
+            else
+                kt_add(&g.results, -1);
+        }
+        c->gstate = G_IDLE;
+        start_game(c, now);
+    }
+}
+
+static void rooms_message(struct conn *c, const char *type, json_t *root, uint64_t now)
+{
+    uint32_t re = re_of(root);
+    json_t *payload = json_object_get(root, "payload");
+    if (strcmp(type, "error") == 0) {
+        const char *code = json_string_value(json_object_get(payload, "code"));
+        count_error(code, now);
+        if (re && re == c->req_id && c->gstate == G_CREATING) schedule_retry(c, RT_CREATE, now);
+        return;
+    }
+    if (strcmp(type, "input_ack") == 0) {
+        rt_on_ack(c, re, now);
+        return;
+    }
+    if (strcmp(type, "game_created") == 0) {
+        if (re != c->req_id || c->gstate != G_CREATING) return;
+        const char *gid = json_string_value(json_object_get(payload, "gameId"));
+        if (!gid) return;
+        uint32_t room = cidx(c) / opt.players;
+        snprintf(g.rooms[room].gid, sizeof g.rooms[room].gid, "%s", gid);
+        snprintf(c->gid, sizeof c->gid, "%s", gid);
+        g.rooms[room].created = 1;
+        c->gstate = G_WAITING;
+        for (uint32_t k = 1; k < opt.players; k++) {
+            struct conn *m = room_member(room, k);
+            if (m->state == ST_OPEN && m->gstate == G_IDLE) rooms_join(m, gid);
+        }
+        return;
+    }
+    if (strcmp(type, "game_state") == 0) {
+        const char *gid = json_string_value(json_object_get(root, "gameId"));
+        if (!gid || strcmp(gid, c->gid) != 0) return;
+        if (c->gstate == G_JOINING && re == c->req_id) c->gstate = G_WAITING;
+        const char *status = json_string_value(json_object_get(payload, "status"));
+        if (status && strcmp(status, "active") == 0) {
+            rt_activate(c, now);
+            rt_on_state(c, now);
+        }
+        return;
+    }
+}
+
+static void handle_message(struct conn *c, const uint8_t *p, size_t n)
+{
+    uint64_t now = now_us();
+    g.msgs_total++;
+    if (in_window(now)) {
+        g.msgs_window++;
+        g.bytes_window += n;
+    }
+    /* rooms mode fast path: the steady stream is game_state and input_ack, whose envelope the
+     * server writes with "type" first; the whole message need not be parsed */
+    if (opt.mode == M_ROOMS && c->gstate == G_ACTIVE && n > 40 && p[0] == '{') {
+        if (memcmp(p, "{\"type\":\"game_state\"", 20) == 0 &&
+            memmem(p, n < 240 ? n : 240, "\"status\":\"active\"", 17)) {
+            rt_on_state(c, now);
+            return;
+        }
+        if (memcmp(p, "{\"type\":\"input_ack\"", 19) == 0) {
+            const uint8_t *r = memmem(p, n, ",\"re\":", 6);
+            if (r) {
+                rt_on_ack(c, (uint32_t)strtoul((const char *)r + 6, NULL, 10), now);
+                return;
+            }
+        }
+    }
+    json_error_t err;
+    json_t *root = json_loadb((const char *)p, n, 0, &err);
+    if (!root || !json_is_object(root)) {
+        g.bad_json++;
+        json_decref(root);
+        return;
+    }
+    const char *type = json_string_value(json_object_get(root, "type"));
+    if (!type) {
+        /* nothing */
+    } else if (strcmp(type, "welcome") == 0) {
+        on_welcome(c, now);
+    } else if (c->state == ST_OPEN) {
+        if (opt.mode == M_GAMES)
+            games_message(c, type, root, now);
+        else
+            rooms_message(c, type, root, now);
+    }
+    json_decref(root);
+}
+
+/* ---------------------------------------------------- frames and sockets */
+
+static int check_upgrade(struct conn *c, const uint8_t *buf, size_t hlen, long *status)
+{
+    *status = 0;
+    if (hlen < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ') return 0;
+    for (int i = 9; i < 12; i++) {
+        if (buf[i] < '0' || buf[i] > '9') return 0;
+        *status = *status * 10 + (buf[i] - '0');
+    }
+    if (*status != 101) return 0;
+    char expect[29];
+    ws_accept(cidx(c), expect);
+    const uint8_t *line = memmem(buf, hlen, "\r\n", 2);
+    const uint8_t *end = buf + hlen;
+    while (line && line + 2 < end) {
+        line += 2;
+        const uint8_t *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+        if (!eol) break;
+        size_t ll = (size_t)(eol - line);
+        if (ll > 21 && strncasecmp((const char *)line, "sec-websocket-accept:", 21) == 0) {
+            const uint8_t *v = line + 21, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            return (size_t)(ve - v) == 28 && memcmp(v, expect, 28) == 0 ? 1 : -1;
+        }
+        line = eol;
+    }
+    return -1;
+}
+
+/* Parses buffered input. Returns bytes consumed, or -1 if the connection closed. */
+static ssize_t process_input(struct conn *c, uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    if (c->state == ST_HTTP) {
+        const uint8_t *e = memmem(buf, len, "\r\n\r\n", 4);
+        if (!e) {
+            if (len > MAX_HTTP_HEADER) {
+                conn_close(c, R_PROTO, 0);
+                return -1;
+            }
+            return 0;
+        }
+        size_t hlen = (size_t)(e - buf) + 4;
+        long status;
+        int ok = check_upgrade(c, buf, hlen, &status);
+        if (status != 101) {
+            conn_close(c, R_HTTP, status);
+            return -1;
+        }
+        if (ok != 1) {
+            conn_close(c, R_PROTO, 0);
+            return -1;
+        }
+        c->state = ST_WAIT_WELCOME;
+        off = hlen;
+    }
+    while (len - off >= 2) {
+        uint8_t *f = buf + off;
+        size_t avail = len - off, hdr = 2;
+        int fin = f[0] & 0x80, op = f[0] & 0x0f, masked = f[1] & 0x80;
+        uint64_t plen = f[1] & 0x7f;
+        if (plen == 126) {
+            if (avail < 4) break;
+            plen = (uint64_t)f[2] << 8 | f[3];
+            hdr = 4;
+        } else if (plen == 127) {
+            if (avail < 10) break;
+            plen = 0;
+            for (int i = 0; i < 8; i++)
+                plen = plen << 8 | f[2 + i];
+            hdr = 10;
+        }
+        if (plen > MAX_FRAME) {
+            conn_close(c, R_PROTO, 0);
+            return -1;
+        }
+        uint8_t *mk = NULL;
+        if (masked) {
+            mk = f + hdr;
+            hdr += 4;
+        }
+        if (avail < hdr + plen) break;
+        uint8_t *p = f + hdr;
+        if (mk)
+            for (uint64_t i = 0; i < plen; i++)
+                p[i] ^= mk[i & 3];
+        off += hdr + (size_t)plen;
+
+        switch (op) {
+        case 0x1:
+        case 0x2:
+            if (c->flags & F_IN_FRAG) {
+                conn_close(c, R_PROTO, 0);
+                return -1;
+            }
+            if (fin) {
+                if (op == 0x1) handle_message(c, p, (size_t)plen);
+            } else {
+                c->flags |= F_IN_FRAG | (op == 0x1 ? F_FRAG_TEXT : 0);
+                c->mbuf = malloc(plen ? plen : 1);
+                if (!c->mbuf) {
+                    conn_close(c, R_PROTO, 0);
+                    return -1;
+                }
+                memcpy(c->mbuf, p, (size_t)plen);
+                c->mlen = (uint32_t)plen;
+            }
+            break;
+        case 0x0: {
+            if (!(c->flags & F_IN_FRAG) || (uint64_t)c->mlen + plen > MAX_FRAME) {
+                conn_close(c, R_PROTO, 0);
+                return -1;
+            }
+            uint8_t *nb = realloc(c->mbuf, c->mlen + plen + 1);
+            if (!nb) {
+                conn_close(c, R_PROTO, 0);
+                return -1;
+            }
+            c->mbuf = nb;
+            memcpy(c->mbuf + c->mlen, p, (size_t)plen);
+            c->mlen += (uint32_t)plen;
+            if (fin) {
+                if (c->flags & F_FRAG_TEXT) handle_message(c, c->mbuf, c->mlen);
+                free(c->mbuf);
+                c->mbuf = NULL;
+                c->mlen = 0;
+                c->flags &= (uint8_t) ~(F_IN_FRAG | F_FRAG_TEXT);
+            }
+            break;
+        }
+        case 0x8: {
+            long code = plen >= 2 ? (long)(p[0] << 8 | p[1]) : 1005;
+            ws_send(c, 0x8, p, plen >= 2 ? 2 : 0);
+            if (c->state != ST_DONE) conn_close(c, R_CLOSED, code);
+            return -1;
+        }
+        case 0x9:
+            g.pings++;
+            if (plen > 125 || ws_send(c, 0xA, p, (size_t)plen) < 0) {
+                if (c->state != ST_DONE) conn_close(c, R_PROTO, 0);
+                return -1;
+            }
+            break;
+        case 0xA:
+            break;
+        default:
+            conn_close(c, R_PROTO, 0);
+            return -1;
+        }
+        if (c->state == ST_DONE) return -1;
+    }
+    return (ssize_t)off;
+}
+
+static void conn_read(struct conn *c)
+{
+    uint8_t *buf;
+    size_t have = c->rlen, cap;
+    if (have + READ_CHUNK <= GBUF_SIZE) {
+        if (have) memcpy(gbuf, c->rbuf, have);
+        buf = gbuf;
+        cap = have + READ_CHUNK;
+    } else {
+        if (c->rcap < have + READ_CHUNK) {
+            uint8_t *nb = realloc(c->rbuf, have + READ_CHUNK);
+            if (!nb) {
+                conn_close(c, R_PROTO, 0);
+                return;
+            }
+            c->rbuf = nb;
+            c->rcap = (uint32_t)(have + READ_CHUNK);
+        }
+        buf = c->rbuf;
+        cap = c->rcap;
+    }
+    ssize_t r = recv(c->fd, buf + have, cap - have, 0);
+    if (r == 0) {
+        conn_close(c, R_CLOSED, 0);
+        return;
+    }
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+        conn_close(c, R_CLOSED, 0);
+        return;
+    }
+    have += (size_t)r;
+    ssize_t used = process_input(c, buf, have);
+    if (used < 0) return;
+    size_t left = have - (size_t)used;
+    if (left == 0) {
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->rlen = c->rcap = 0;
+        return;
+    }
+    if (buf == gbuf) {
+        if (c->rcap < left) {
+            uint8_t *nb = realloc(c->rbuf, left);
+            if (!nb) {
+                conn_close(c, R_PROTO, 0);
+                return;
+            }
+            c->rbuf = nb;
+            c->rcap = (uint32_t)left;
+        }
+        memcpy(c->rbuf, gbuf + used, left);
+    } else if (used > 0) {
+        memmove(c->rbuf, c->rbuf + used, left);
+    }
+    c->rlen = (uint32_t)left;
+}
+
+static void on_connected(struct conn *c)
+{
+    char key[25], req[1024];
+    ws_key(cidx(c), key);
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: mt-gamegen\r\n\r\n",
+                     opt.path, g.hosthdr, key);
+    if (n < 0 || (size_t)n >= sizeof req) {
+        conn_close(c, R_PROTO, 0);
+        return;
+    }
+    c->state = ST_HTTP;
+    conn_events(c, F_EV_READ);
+    conn_write(c, (const uint8_t *)req, (size_t)n);
+}
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    if (c->state == ST_CONNECTING) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+        if (err) {
+            conn_close(c, R_CONNECT, err);
+            return;
+        }
+        on_connected(c);
+        return;
+    }
+    if ((what & EV_WRITE) && conn_flush(c) < 0) return;
+    if ((what & EV_READ) && c->state != ST_DONE) conn_read(c);
+}
+
+static void conn_start(struct conn *c)
+{
+    g.started++;
+    g.inflight++;
+    c->state = ST_CONNECTING;
+    c->fd = -1;
+    c->t_start = now_us();
+    int fd = socket(g.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        conn_close(c, R_CONNECT, errno);
+        return;
+    }
+    c->fd = fd;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int r = connect(fd, (struct sockaddr *)&g.dst, g.dstlen);
+    if (r < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        c->fd = -1;
+        conn_close(c, R_CONNECT, e);
+        return;
+    }
+    event_assign(&c->ev, g.base, fd, EV_WRITE | EV_PERSIST, conn_cb, c);
+    event_add(&c->ev, NULL);
+    c->flags = F_EV_WRITE;
+    if (r == 0) on_connected(c);
+}
+
+/* --------------------------------------------------------------- reporting */
+
+static const char *errname(long e)
+{
+    switch (e) {
+    case ECONNREFUSED:
+        return "ECONNREFUSED";
+    case ECONNRESET:
+        return "ECONNRESET";
+    case ETIMEDOUT:
+        return "ETIMEDOUT";
+    case EADDRNOTAVAIL:
+        return "EADDRNOTAVAIL";
+    case EMFILE:
+        return "EMFILE";
+    case ENFILE:
+        return "ENFILE";
+    default:
+        return NULL;
+    }
+}
+
+static double secs(uint64_t a, uint64_t b)
+{
+    return a && b > a ? (double)(b - a) / 1e6 : 0.0;
+}
+
+static json_t *jnum(double v)
+{
+    return isnan(v) ? json_null() : isinf(v) ? json_string("+Inf") : json_real(v);
+}
+
+/* a µs histogram as ms */
+static json_t *hist_json(const struct hist *h)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "samples", json_integer((json_int_t)h->count));
+    json_object_set_new(o, "p50", jnum(h_pct(h, 50) / 1000.0));
+    json_object_set_new(o, "p90", jnum(h_pct(h, 90) / 1000.0));
+    json_object_set_new(o, "p99", jnum(h_pct(h, 99) / 1000.0));
+    json_object_set_new(o, "max", h->count ? json_real((double)h->max / 1000.0) : json_null());
+    json_object_set_new(o, "mean", h->count ? json_real(h->sum / (double)h->count / 1000.0) : json_null());
+    return o;
+}
+
+static const char *fmt(char buf[32], double v, int prec)
+{
+    if (isnan(v)) return "-";
+    if (isinf(v)) return ">max bucket";
+    snprintf(buf, 32, "%.*f", prec, v);
+    return buf;
+}
+
+static void print_hist(const char *label, const struct hist *h)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+    printf("%s: p50 %s, p90 %s, p99 %s, max %s, mean %s (n=%llu)\n", label, fmt(a, h_pct(h, 50) / 1e3, 3),
+           fmt(b, h_pct(h, 90) / 1e3, 3), fmt(c, h_pct(h, 99) / 1e3, 3),
+           fmt(d, h->count ? (double)h->max / 1e3 : NAN, 3),
+           fmt(e, h->count ? h->sum / (double)h->count / 1e3 : NAN, 3), (unsigned long long)h->count);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static json_t *stab_json(const struct stab *t)
+{
+    json_t *o = json_object();
+    for (unsigned i = 0; i < t->n; i++)
+        json_object_set_new(o, t->e[i].s, json_integer((json_int_t)t->e[i].n));
+    if (t->other) json_object_set_new(o, "other", json_integer((json_int_t)t->other));
+    return o;
+}
+
+static json_t *prom_json(const struct prom_delta *d, const char *bound_name)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "count", json_real(d->count));
+    json_object_set_new(o, "p50", jnum(d->p50));
+    json_object_set_new(o, "p99", jnum(d->p99));
+    json_object_set_new(o, bound_name, jnum(d->frac_le));
+    json_object_set_new(o, "max_bucket", jnum(d->max_le));
+    return o;
+}
+
+static void print_report(void)
+{
+    double ms = secs(g.t_meas0, g.t_meas_end);
+    uint64_t failed = g.fail_connect + g.fail_http + g.fail_closed + g.fail_timeout + g.fail_proto;
+    double srv_cpu = NAN, self_cpu = NAN;
+    if (ms > 0) {
+        if (opt.server_pid > 0 && g.srv_cpu0 >= 0 && g.srv_cpu1 >= 0) srv_cpu = (g.srv_cpu1 - g.srv_cpu0) * 100.0 / ms;
+        if (g.self_cpu0 >= 0 && g.self_cpu1 >= 0) self_cpu = (g.self_cpu1 - g.self_cpu0) * 100.0 / ms;
+    }
+    /* games: per-second windows */
+    uint32_t nw = (uint32_t)floor(ms + 1e-9);
+    if (nw > MAX_WINDOWS) nw = MAX_WINDOWS;
+    double wmed = NAN, wmin = NAN, wmax = NAN;
+    if (nw > 0) {
+        uint32_t *w = malloc(nw * sizeof *w);
+        if (w) {
+            memcpy(w, g.windows, nw * sizeof *w);
+            qsort(w, nw, sizeof *w, cmp_u32);
+            wmed = nw % 2 ? w[nw / 2] : (w[nw / 2 - 1] + w[nw / 2]) / 2.0;
+            wmin = w[0];
+            wmax = w[nw - 1];
+            free(w);
+        }
+    }
+    struct prom_delta lat, dur;
+    int have_lat = prom_delta(g.metrics0, g.metrics1, "tick_lateness_ms", "game=\"arena\"", 2.0, &lat) == 0;
+    int have_dur = prom_delta(g.metrics0, g.metrics1, "tick_duration_ms", "game=\"arena\"", 0.05, &dur) == 0;
+    struct prom_delta evl;
+    int have_evl = prom_delta(g.metrics0, g.metrics1, "ws_event_latency_ms", NULL, 1.0, &evl) == 0;
+    double dropped = prom_value(g.metrics1, "ticks_dropped_total", "game=\"arena\"");
+    double dropped0 = prom_value(g.metrics0, "ticks_dropped_total", "game=\"arena\"");
+    if (!isnan(dropped)) dropped -= isnan(dropped0) ? 0 : dropped0;
+    double in_dropped = prom_value(g.metrics1, "inputs_dropped_total", "game=\"arena\"");
+    double in_dropped0 = prom_value(g.metrics0, "inputs_dropped_total", "game=\"arena\"");
+    if (!isnan(in_dropped)) in_dropped -= isnan(in_dropped0) ? 0 : in_dropped0;
+    double players = (double)opt.rooms * opt.players;
+
+    if (opt.json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
+        json_object_set_new(o, "target", json_sprintf("ws://%s%s", g.hosthdr, opt.path));
+        json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+        json_t *cn = json_object();
+        json_object_set_new(cn, "requested", json_integer(g.nconns));
+        json_object_set_new(cn, "established", json_integer(g.established));
+        json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
+        json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)g.dropped));
+        json_t *hs = json_object();
+        for (unsigned i = 0; i < g.http_status.n; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "%ld", g.http_status.e[i].key);
+            json_object_set_new(hs, k, json_integer((json_int_t)g.http_status.e[i].n));
+        }
+        json_object_set_new(cn, "http_statuses", hs);
+        json_t *cc = json_object();
+        for (unsigned i = 0; i < g.close_codes.n; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "%ld", g.close_codes.e[i].key);
+            json_object_set_new(cc, k, json_integer((json_int_t)g.close_codes.e[i].n));
+        }
+        json_object_set_new(cn, "server_close_codes", cc);
+        json_object_set_new(cn, "handshake_ms", hist_json(&g.handshake));
+        json_object_set_new(o, "connections", cn);
+        json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
+        json_object_set_new(o, "warmup_s", json_real(opt.warmup));
+        json_object_set_new(o, "measure_s", json_real(ms));
+        json_object_set_new(o, "messages_per_s", json_real(ms > 0 ? (double)g.msgs_window / ms : 0));
+        json_object_set_new(o, "bytes_per_s", json_real(ms > 0 ? (double)g.bytes_window / ms : 0));
+        json_object_set_new(o, "errors", stab_json(&g.errors));
+        json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
+        if (opt.mode == M_GAMES) {
+            json_t *gm = json_object();
+            json_object_set_new(gm, "clients", json_integer(opt.clients));
+            json_object_set_new(gm, "game", json_string(opt.game));
+            json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
+            json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
+            json_object_set_new(gm, "per_s", json_real(ms > 0 ? (double)g.games_window / ms : 0));
+            json_object_set_new(gm, "per_s_window_median", jnum(wmed));
+            json_object_set_new(gm, "per_s_window_min", jnum(wmin));
+            json_object_set_new(gm, "per_s_window_max", jnum(wmax));
+            json_t *wa = json_array();
+            for (uint32_t i = 0; i < nw; i++)
+                json_array_append_new(wa, json_integer(g.windows[i]));
+            json_object_set_new(gm, "windows", wa);
+            json_object_set_new(gm, "latency_ms", hist_json(&g.game_lat));
+            json_object_set_new(gm, "inputs_per_s", json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
+            json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
+            json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
+            json_t *rs = json_object();
+            for (unsigned i = 0; i < g.results.n; i++) {
+                long k = g.results.e[i].key;
+                json_object_set_new(rs, k == 0 ? "draw" : k == 1 ? "won" : k == 2 ? "lost" : "other",
+                                    json_integer((json_int_t)g.results.e[i].n));
+            }
+            json_object_set_new(gm, "results", rs);
+            json_object_set_new(o, "games", gm);
+        } else {
+            json_t *rm = json_object();
+            json_object_set_new(rm, "rooms", json_integer(opt.rooms));
+            json_object_set_new(rm, "players_per_room", json_integer(opt.players));
+            json_object_set_new(rm, "rooms_active", json_integer(g.rooms_active));
+            json_object_set_new(rm, "players_active", json_integer(g.nact));
+            json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
+            json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
+            json_object_set_new(rm, "inputs_per_s", json_real(ms > 0 ? (double)g.rt_inputs_window / ms : 0));
+            json_object_set_new(rm, "inputs_target_per_s", json_real(players * opt.input_rate));
+            json_object_set_new(rm, "acks_per_s", json_real(ms > 0 ? (double)g.acks_window / ms : 0));
+            json_object_set_new(rm, "states_per_s", json_real(ms > 0 ? (double)g.states_window / ms : 0));
+            json_object_set_new(rm, "states_expected_per_s",
+                                json_real(g.nact * 1000.0 / opt.state_period_ms));
+            json_object_set_new(rm, "state_gap_ms", hist_json(&g.gap));
+            json_object_set_new(rm, "jitter_ms", hist_json(&g.jitter));
+            json_object_set_new(rm, "input_to_update_ms", hist_json(&g.input_lat));
+            json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
+            json_object_set_new(rm, "skipped_backpressure", json_integer((json_int_t)g.sched_skipped));
+            json_object_set_new(o, "rooms", rm);
+        }
+        if (opt.server_pid > 0 || opt.server_url) {
+            json_t *s = json_object();
+            json_object_set_new(s, "pid", json_integer(opt.server_pid));
+            json_object_set_new(s, "cpu_pct", jnum(srv_cpu));
+            json_object_set_new(s, "loop_thread_cpu_pct", jnum(g.loop_cpu_pct));
+            json_object_set_new(s, "other_threads_cpu_pct", jnum(g.other_cpu_pct));
+            json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
+            json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
+            json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
+            if (have_lat) json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
+            if (have_dur) json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
+            if (have_evl) json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
+            json_object_set_new(s, "ticks_dropped", jnum(dropped));
+            json_object_set_new(s, "inputs_dropped", jnum(in_dropped));
+            json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
+            json_object_set_new(o, "server", s);
+        }
+        json_t *lg = json_object();
+        json_object_set_new(lg, "cpu_pct", jnum(self_cpu));
+        json_object_set_new(lg, "rss_kib", json_integer(read_status_kib(0, "VmRSS:")));
+        json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
+        json_object_set_new(lg, "timer_lateness_ms", hist_json(&g.timer_late));
+        json_object_set_new(o, "gamegen", lg);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        if (s) {
+            puts(s);
+            free(s);
+        }
+        json_decref(o);
+        fflush(stdout);
+        return;
+    }
+
+    char a[32], b[32], c[32], d[32];
+    printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms", g.hosthdr,
+           opt.path, g.interrupted ? "  (interrupted)" : "");
+    printf("connections: requested %u, established %u, failed %llu, dropped after established %llu\n", g.nconns,
+           g.established, (unsigned long long)failed, (unsigned long long)g.dropped);
+    if (g.http_status.n) {
+        printf("  http statuses:");
+        for (unsigned i = 0; i < g.http_status.n; i++)
+            printf(" %ld x%llu", g.http_status.e[i].key, (unsigned long long)g.http_status.e[i].n);
+        printf("\n");
+    }
+    if (g.connect_errno.n) {
+        printf("  connect errors:");
+        for (unsigned i = 0; i < g.connect_errno.n; i++) {
+            const char *n = errname(g.connect_errno.e[i].key);
+            printf(" %s%ld x%llu", n ? n : "errno ", n ? 0L : g.connect_errno.e[i].key,
+                   (unsigned long long)g.connect_errno.e[i].n);
+        }
+        printf("\n");
+    }
+    if (g.close_codes.n) {
+        printf("  server close codes:");
+        for (unsigned i = 0; i < g.close_codes.n; i++)
+            printf(" %ld x%llu", g.close_codes.e[i].key, (unsigned long long)g.close_codes.e[i].n);
+        printf("\n");
+    }
+    print_hist("handshake ms", &g.handshake);
+    printf("ramp %.2f s, warmup %.1f s, measured %.2f s, messages received %.0f/s\n", secs(g.t0, g.t_ramp_end),
+           opt.warmup, ms, ms > 0 ? (double)g.msgs_window / ms : 0.0);
+    if (g.errors.n) {
+        printf("errors (whole run):");
+        for (unsigned i = 0; i < g.errors.n; i++)
+            printf(" %s x%llu", g.errors.e[i].s, (unsigned long long)g.errors.e[i].n);
+        printf("\n");
+    }
+    if (opt.mode == M_GAMES) {
+        printf("games: %llu complete in the window = %s/s; 1 s windows median %s, min %s, max %s\n",
+               (unsigned long long)g.games_window, fmt(a, ms > 0 ? (double)g.games_window / ms : 0, 1),
+               fmt(b, wmed, 0), fmt(c, wmin, 0), fmt(d, wmax, 0));
+        print_hist("game latency (create_game -> game_over) ms", &g.game_lat);
+        printf("inputs sent %.1f/s\n", ms > 0 ? (double)g.inputs_window / ms : 0.0);
+    } else {
+        printf("rooms: %u x %u players, %u rooms active, %u players active, setup %.2f s\n", opt.rooms, opt.players,
+               g.rooms_active, g.nact, secs(g.t_ramp_end, g.t_setup_end));
+        printf("inputs %.0f/s (target %.0f/s), acks %.0f/s, game_state %.0f/s (expected %.0f/s)\n",
+               ms > 0 ? (double)g.rt_inputs_window / ms : 0.0, players * opt.input_rate,
+               ms > 0 ? (double)g.acks_window / ms : 0.0, ms > 0 ? (double)g.states_window / ms : 0.0,
+               g.nact * 1000.0 / opt.state_period_ms);
+        print_hist("game_state gap ms", &g.gap);
+        print_hist("game_state jitter |gap - period| ms", &g.jitter);
+        print_hist("input -> first game_state after its ack ms", &g.input_lat);
+    }
+    if (have_lat)
+        printf("server tick lateness (arena): p50 %s ms, p99 %s ms, %.2f%% <= 2 ms (n=%.0f)\n", fmt(a, lat.p50, 3),
+               fmt(b, lat.p99, 3), lat.frac_le * 100, lat.count);
+    if (have_dur)
+        printf("server tick duration (arena): p50 %s ms, p99 %s ms, %.2f%% <= 0.05 ms (n=%.0f)\n",
+               fmt(a, dur.p50, 4), fmt(b, dur.p99, 4), dur.frac_le * 100, dur.count);
+    if (have_lat || have_dur)
+        printf("server ticks dropped %s, inputs dropped %s\n", fmt(a, dropped, 0), fmt(b, in_dropped, 0));
+    if (have_evl)
+        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n", fmt(a, evl.p50, 3), fmt(b, evl.p99, 3),
+               evl.count);
+    if (opt.server_pid > 0)
+        printf("server cpu %s%% (loop thread %s%%, other threads %s%%), rss %ld -> %ld KiB (peak %ld)\n",
+               fmt(a, srv_cpu, 1), fmt(b, g.loop_cpu_pct, 1), fmt(c, g.other_cpu_pct, 1), g.rss0, g.rss1, g.hwm1);
+    printf("gamegen cpu %s%%, ", fmt(a, self_cpu, 1));
+    print_hist("timer lateness ms", &g.timer_late);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------- run phases */
+
+static void window_start(uint64_t now)
+{
+    (void)now;
+    if (opt.server_url) g.metrics0 = fetch_metrics();
+    if (opt.server_pid > 0) {
+        g.srv_cpu0 = read_cpu_s(opt.server_pid);
+        g.rss0 = read_status_kib(opt.server_pid, "VmRSS:");
+        g.ntasks0 = read_tasks(opt.server_pid, g.tasks0, MAX_TASKS);
+    }
+    g.self_cpu0 = read_cpu_s(0);
+    g.t_meas0 = now_us();
+    g.phase = PH_MEASURE;
+}
+
+static void window_end(uint64_t now)
+{
+    g.t_meas_end = now;
+    double ms = secs(g.t_meas0, g.t_meas_end);
+    if (opt.server_pid > 0) {
+        g.srv_cpu1 = read_cpu_s(opt.server_pid);
+        g.rss1 = read_status_kib(opt.server_pid, "VmRSS:");
+        g.hwm1 = read_status_kib(opt.server_pid, "VmHWM:");
+        struct task_cpu t1[MAX_TASKS];
+        int n1 = read_tasks(opt.server_pid, t1, MAX_TASKS);
+        double loop = 0, other = 0;
+        for (int i = 0; i < n1; i++) {
+            double c0 = 0;
+            for (int j = 0; j < g.ntasks0; j++)
+                if (g.tasks0[j].tid == t1[i].tid) c0 = g.tasks0[j].cpu;
+            if (t1[i].tid == opt.server_pid)
+                loop += t1[i].cpu - c0;
+            else
+                other += t1[i].cpu - c0;
+        }
+        if (ms > 0 && n1 > 0) {
+            g.loop_cpu_pct = loop * 100.0 / ms;
+            g.other_cpu_pct = other * 100.0 / ms;
+        }
+    }
+    g.self_cpu1 = read_cpu_s(0);
+    if (opt.server_url) g.metrics1 = fetch_metrics();
+}
+
+static void finish(void)
+{
+    if (g.finished) return;
+    g.finished = 1;
+    uint64_t now = now_us();
+    if (g.phase == PH_MEASURE) window_end(now);
+    g.phase = PH_DONE;
+    if (!g.t_ramp_end) g.t_ramp_end = now;
+    print_report();
+    static const uint8_t bye[2] = {0x03, 0xE8};
+    for (uint32_t i = 0; i < g.started; i++) {
+        struct conn *c = &g.conns[i];
+        if (c->state == ST_OPEN || c->state == ST_WAIT_WELCOME) {
+            c->wlen = 0;
+            ws_send(c, 0x8, bye, 2);
+        }
+        conn_close(c, R_LOCAL, 0);
+    }
+    event_base_loopbreak(g.base);
+}
+
+static void begin_warmup(uint64_t now)
+{
+    g.phase = PH_WARMUP;
+    g.t_setup_end = now;
+    g.sched_base = g.sched_sent = g.sched_skipped = 0;
+    g.t_meas0 = 0;
+    if (opt.mode == M_GAMES)
+        for (uint32_t i = 0; i < g.nact; i++)
+            start_game(&g.conns[g.act[i]], now);
+    g.t_warm0 = now;
+}
+
+static void rooms_setup_start(uint64_t now)
+{
+    g.phase = PH_SETUP;
+    g.t_setup_deadline = now + (uint64_t)(opt.setup_timeout * 1e6);
+    for (uint32_t r = 0; r < opt.rooms; r++) {
+        struct conn *c = room_member(r, 0);
+        if (c->state == ST_OPEN) rooms_create(c);
+    }
+}
+
+/* rooms mode: inputs at input_rate per active player, round-robin */
+static void send_inputs(uint64_t now)
+{
+    if (opt.input_rate <= 0 || g.nact == 0) return;
+    double rate = opt.input_rate * g.nact;
+    uint64_t target = (uint64_t)((double)(now - g.t_warm0) * rate / 1e6);
+    uint64_t done = g.sched_sent + g.sched_skipped + g.sched_base;
+    if (target <= done) return;
+    uint64_t due = target - done;
+    uint64_t cap = (uint64_t)(rate * 0.05) + 1;
+    if (due > cap) {
+        g.sched_base += due - cap;
+        due = cap;
+    }
+    while (due > 0 && g.nact > 0) {
+        if (g.cursor >= g.nact) g.cursor = 0;
+        struct conn *c = &g.conns[g.act[g.cursor++]];
+        due--;
+        if (c->wlen > 0) {
+            g.sched_skipped++;
+            continue;
+        }
+        rt_send_input(c, now);
+    }
+}
+
+static void run_retries(uint64_t now)
+{
+    if (!g.nretry) return;
+    static uint64_t last;
+    if (now - last < 10000) return;
+    last = now;
+    for (uint32_t i = 0; i < g.started && g.nretry; i++) {
+        struct conn *c = &g.conns[i];
+        if (!c->retry_at || c->retry_at > now) continue;
+        c->retry_at = 0;
+        g.nretry--;
+        if (c->state != ST_OPEN) continue;
+        if (c->retry_kind == RT_CREATE) {
+            if (opt.mode == M_GAMES)
+                start_game(c, now);
+            else
+                rooms_create(c);
+        } else if (c->retry_kind == RT_INPUT && c->gstate == G_PLAYING) {
+            send_input(c, c->act);
+        }
+    }
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    uint64_t now = now_us();
+    if (g.t_last_tick && g.phase == PH_MEASURE) {
+        uint64_t late = now - g.t_last_tick;
+        h_add(&g.timer_late, late > TICK_US ? late - TICK_US : 0);
+    }
+    g.t_last_tick = now;
+    if (now >= g.t_hard_deadline && g.phase != PH_DONE) {
+        g.interrupted = 1;
+        finish();
+        return;
+    }
+    run_retries(now);
+    switch (g.phase) {
+    case PH_RAMP: {
+        if (g.started < g.nconns) {
+            double allowed_d = (double)(now - g.t0) * opt.ramp_rate / 1e6 + 1.0;
+            uint64_t allowed = allowed_d > (double)g.nconns ? g.nconns : (uint64_t)allowed_d;
+            while (g.started < allowed && g.inflight < opt.max_handshakes)
+                conn_start(&g.conns[g.started]);
+        }
+        int done = g.started >= g.nconns && g.inflight == 0;
+        if (!done && now >= g.t_ramp_deadline) {
+            for (uint32_t i = 0; i < g.started; i++) {
+                struct conn *c = &g.conns[i];
+                if (c->state >= ST_CONNECTING && c->state < ST_OPEN) conn_close(c, R_TIMEOUT, 0);
+            }
+            done = 1;
+        }
+        if (done) {
+            g.t_ramp_end = now;
+            if (g.established == 0) {
+                finish();
+                return;
+            }
+            if (opt.mode == M_ROOMS)
+                rooms_setup_start(now);
+            else
+                begin_warmup(now);
+        }
+        break;
+    }
+    case PH_SETUP: {
+        /* every room whose members all connected is active, or the setup time is up */
+        uint32_t possible = 0;
+        for (uint32_t r = 0; r < opt.rooms; r++) {
+            int all = 1;
+            for (uint32_t k = 0; k < opt.players; k++)
+                all &= room_member(r, k)->state == ST_OPEN;
+            possible += (uint32_t)all;
+        }
+        if (g.rooms_active >= possible || now >= g.t_setup_deadline) {
+            if (g.rooms_active == 0) {
+                fprintf(stderr, "mt-gamegen: no room became active\n");
+                finish();
+                return;
+            }
+            begin_warmup(now);
+        }
+        break;
+    }
+    case PH_WARMUP:
+        if (opt.mode == M_ROOMS) send_inputs(now);
+        if (now >= g.t_warm0 + (uint64_t)(opt.warmup * 1e6)) window_start(now);
+        break;
+    case PH_MEASURE:
+        if (now >= g.t_meas0 + (uint64_t)(opt.duration * 1e6)) {
+            window_end(now);
+            g.phase = PH_DRAIN;
+            g.t_drain_end = now + 300000; /* late acks and states of inputs sent in the window */
+        } else if (opt.mode == M_ROOMS) {
+            send_inputs(now);
+        }
+        break;
+    case PH_DRAIN:
+        if (now >= g.t_drain_end) finish();
+        break;
+    default:
+        break;
+    }
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    g.interrupted = 1;
+    finish();
+}
+
+/* -------------------------------------------------------------------- main */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mt-gamegen --mode games|rooms [options]\n"
+            "  --host H              server address (default 127.0.0.1)\n"
+            "  --port P              server port (default 8080)\n"
+            "  --path P              upgrade path (default /ws)\n"
+            "  --duration S          measuring window, seconds (default 10)\n"
+            "  --warmup S            play this long before measuring (default 2)\n"
+            "  --ramp-rate R         new connections per second (default 2000)\n"
+            "  --max-handshakes K    handshakes in flight at most (default 256)\n"
+            "  --server-pid PID      server CPU (per thread) and RSS from /proc over the window\n"
+            "  --server-url URL      http://host:port: /metrics read at the window's start and end\n"
+            "  --json                print one JSON object\n"
+            " games mode:\n"
+            "  --clients C           concurrent clients (default 200)\n"
+            "  --game NAME           game to create (default tictactoe)\n"
+            "  --agent NAME          vsAgent (default random; \"\" for none)\n"
+            " rooms mode:\n"
+            "  --rooms R             rooms (default 100)\n"
+            "  --players P           players per room (default 4)\n"
+            "  --game NAME           real-time game (default arena)\n"
+            "  --input-rate N        move inputs per second per player (default 10)\n"
+            "  --state-period MS     expected game_state period (default 50: arena 60 Hz, send_rate 20)\n"
+            "  --round-ms MS         config.round_ms (default 600000)\n"
+            "  --setup-timeout S     time allowed to create and fill the rooms (default 30)\n"
+            "  --help\n");
+}
+
+static int parse_num(const char *s, double lo, double hi, double *out)
+{
+    char *e;
+    errno = 0;
+    double v = strtod(s, &e);
+    if (errno || e == s || *e || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum {
+        O_HOST = 1000, O_PORT, O_PATH, O_MODE, O_CLIENTS, O_GAME, O_AGENT, O_ROOMS, O_PLAYERS,
+        O_IRATE, O_PERIOD, O_ROUND, O_DUR, O_WARM, O_SETUP, O_RAMP, O_MAXHS, O_PID, O_URL,
+        O_JSON, O_HELP
+    };
+    static const struct option lo[] = {
+        {"host", required_argument, 0, O_HOST},
+        {"port", required_argument, 0, O_PORT},
+        {"path", required_argument, 0, O_PATH},
+        {"mode", required_argument, 0, O_MODE},
+        {"clients", required_argument, 0, O_CLIENTS},
+        {"game", required_argument, 0, O_GAME},
+        {"agent", required_argument, 0, O_AGENT},
+        {"rooms", required_argument, 0, O_ROOMS},
+        {"players", required_argument, 0, O_PLAYERS},
+        {"input-rate", required_argument, 0, O_IRATE},
+        {"state-period", required_argument, 0, O_PERIOD},
+        {"round-ms", required_argument, 0, O_ROUND},
+        {"duration", required_argument, 0, O_DUR},
+        {"warmup", required_argument, 0, O_WARM},
+        {"setup-timeout", required_argument, 0, O_SETUP},
+        {"ramp-rate", required_argument, 0, O_RAMP},
+        {"max-handshakes", required_argument, 0, O_MAXHS},
+        {"server-pid", required_argument, 0, O_PID},
+        {"server-url", required_argument, 0, O_URL},
+        {"json", no_argument, 0, O_JSON},
+        {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    double v;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (ch) {
+        case O_HOST: opt.host = optarg; break;
+        case O_PORT:
+            if (parse_num(optarg, 1, 65535, &v)) goto bad;
+            opt.port = (int)v;
+            break;
+        case O_PATH:
+            if (optarg[0] != '/' || strlen(optarg) > 700) goto bad;
+            opt.path = optarg;
+            break;
+        case O_MODE:
+            if (strcmp(optarg, "games") == 0) opt.mode = M_GAMES;
+            else if (strcmp(optarg, "rooms") == 0) opt.mode = M_ROOMS;
+            else goto bad;
+            break;
+        case O_CLIENTS:
+            if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+            opt.clients = (uint32_t)v;
+            break;
+        case O_GAME:
+            if (!*optarg || strlen(optarg) > 63 || strpbrk(optarg, "\"\\")) goto bad;
+            opt.game = optarg;
+            break;
+        case O_AGENT:
+            if (strlen(optarg) > 63 || strpbrk(optarg, "\"\\")) goto bad;
+            opt.agent = optarg;
+            break;
+        case O_ROOMS:
+            if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+            opt.rooms = (uint32_t)v;
+            break;
+        case O_PLAYERS:
+            if (parse_num(optarg, 1, 16, &v)) goto bad;
+            opt.players = (uint32_t)v;
+            break;
+        case O_IRATE:
+            if (parse_num(optarg, 0, 1000, &v)) goto bad;
+            opt.input_rate = v;
+            break;
+        case O_PERIOD:
+            if (parse_num(optarg, 1, 10000, &v)) goto bad;
+            opt.state_period_ms = v;
+            break;
+        case O_ROUND:
+            if (parse_num(optarg, 1, 1e9, &v)) goto bad;
+            opt.round_ms = (long)v;
+            break;
+        case O_DUR:
+            if (parse_num(optarg, 0.1, 3600, &v)) goto bad;
+            opt.duration = v;
+            break;
+        case O_WARM:
+            if (parse_num(optarg, 0, 3600, &v)) goto bad;
+            opt.warmup = v;
+            break;
+        case O_SETUP:
+            if (parse_num(optarg, 1, 3600, &v)) goto bad;
+            opt.setup_timeout = v;
+            break;
+        case O_RAMP:
+            if (parse_num(optarg, 0.001, 1e9, &v)) goto bad;
+            opt.ramp_rate = v;
+            break;
+        case O_MAXHS:
+            if (parse_num(optarg, 1, 1e6, &v)) goto bad;
+            opt.max_handshakes = (unsigned)v;
+            break;
+        case O_PID:
+            if (parse_num(optarg, 1, 1e10, &v)) goto bad;
+            opt.server_pid = (long)v;
+            break;
+        case O_URL: opt.server_url = optarg; break;
+        case O_JSON: opt.json = 1; break;
+        case O_HELP: usage(stdout); return 0;
+        default: goto bad;
+        }
+        continue;
+    bad:
+        if (ch != '?' && optarg) fprintf(stderr, "mt-gamegen: bad value '%s'\n", optarg);
+        usage(stderr);
+        return 2;
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (!opt.game) opt.game = opt.mode == M_GAMES ? "tictactoe" : "arena";
+    g.nconns = opt.mode == M_GAMES ? opt.clients : opt.rooms * opt.players;
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) perror("mt-gamegen: setrlimit(RLIMIT_NOFILE)");
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)g.nconns + 32 > rl.rlim_cur)
+            fprintf(stderr, "mt-gamegen: warning: %u connections exceed the fd limit %llu\n", g.nconns,
+                    (unsigned long long)rl.rlim_cur);
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", opt.port);
+    int gai = getaddrinfo(opt.host, portstr, &hints, &ai);
+    if (gai != 0 || !ai) {
+        fprintf(stderr, "mt-gamegen: cannot resolve %s: %s\n", opt.host, gai_strerror(gai));
+        return 2;
+    }
+    memcpy(&g.dst, ai->ai_addr, ai->ai_addrlen);
+    g.dstlen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    snprintf(g.hosthdr, sizeof g.hosthdr, g.dst.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", opt.host, opt.port);
+
+    g.conns = calloc(g.nconns, sizeof *g.conns);
+    g.act = calloc(g.nconns, sizeof *g.act);
+    if (opt.mode == M_ROOMS) g.rooms = calloc(opt.rooms, sizeof *g.rooms);
+    if (!g.conns || !g.act || (opt.mode == M_ROOMS && !g.rooms)) {
+        fprintf(stderr, "mt-gamegen: out of memory\n");
+        return 1;
+    }
+    for (uint32_t i = 0; i < g.nconns; i++)
+        g.conns[i].fd = -1;
+    g.seed = splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ now_us());
+    g.rng = (uint32_t)(g.seed | 1);
+    g.rss0 = g.rss1 = g.hwm1 = -1;
+    g.loop_cpu_pct = g.other_cpu_pct = NAN;
+    g.srv_cpu0 = g.srv_cpu1 = g.self_cpu0 = g.self_cpu1 = -1;
+
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+    g.base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (!g.base) {
+        fprintf(stderr, "mt-gamegen: event_base_new failed\n");
+        return 1;
+    }
+    g.timer = event_new(g.base, -1, EV_PERSIST, tick_cb, NULL);
+    g.sigint = evsignal_new(g.base, SIGINT, signal_cb, NULL);
+    g.sigterm = evsignal_new(g.base, SIGTERM, signal_cb, NULL);
+    evsignal_add(g.sigint, NULL);
+    evsignal_add(g.sigterm, NULL);
+
+    g.phase = PH_RAMP;
+    g.t0 = now_us();
+    double ramp_s = (double)g.nconns / opt.ramp_rate + RAMP_TIMEOUT_S;
+    g.t_ramp_deadline = g.t0 + (uint64_t)(ramp_s * 1e6);
+    /* bounded in time whatever happens: ramp + setup + warmup + window + drain + slack */
+    g.t_hard_deadline =
+        g.t0 + (uint64_t)((ramp_s + (opt.mode == M_ROOMS ? opt.setup_timeout : 0) + opt.warmup + opt.duration + 5.0) * 1e6);
+    struct timeval tv = {0, TICK_US};
+    evtimer_add(g.timer, &tv);
+    tick_cb(-1, 0, NULL);
+
+    event_base_dispatch(g.base);
+
+    event_free(g.timer);
+    event_free(g.sigint);
+    event_free(g.sigterm);
+    event_base_free(g.base);
+    free(g.conns);
+    free(g.act);
+    free(g.rooms);
+    free(g.metrics0);
+    free(g.metrics1);
+    return g.established > 0 ? 0 : 1;
+}

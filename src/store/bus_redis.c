@@ -1,0 +1,180 @@
+#include "bus_redis.h"
+
+#include "api_health.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMMAND_TIMEOUT_MS 2000
+#define MAX_IN_FLIGHT 10000 /* beyond this, Redis is too slow: drop rather than queue */
+
+static char host[256];
+static int port, db;
+static redisAsyncContext *ctx;
+static int connected, enabled, in_flight, backoff_ms = 100;
+static uint64_t oldest_sent_ms; /* when the oldest unanswered command was sent */
+static struct event *retry_ev, *watchdog_ev;
+static struct metric *m_dropped;
+static char last_error[160];
+
+static void connect_now(void);
+
+/* redis://host[:port][/db] */
+static int parse_url(const char *url)
+{
+    if (strncmp(url, "redis://", 8) != 0) return -1;
+    const char *p = url + 8, *slash = strchr(p, '/'), *colon = strchr(p, ':');
+    size_t hl = colon && (!slash || colon < slash) ? (size_t)(colon - p)
+                : slash                            ? (size_t)(slash - p)
+                                                   : strlen(p);
+    if (hl == 0 || hl >= sizeof host) return -1;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    port = colon && (!slash || colon < slash) ? atoi(colon + 1) : 6379;
+    db = slash ? atoi(slash + 1) : 0;
+    return port > 0 && port < 65536 && db >= 0 ? 0 : -1;
+}
+
+static void schedule_retry(void)
+{
+    struct timeval tv = {backoff_ms / 1000, (backoff_ms % 1000) * 1000};
+    event_add(retry_ev, &tv);
+    backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    connect_now();
+}
+
+static void on_connect(const redisAsyncContext *c, int status)
+{
+    if (status != REDIS_OK) {
+        util_strlcpy(last_error, c->errstr, sizeof last_error);
+        ctx = NULL; /* hiredis frees the context after a failed connect */
+        schedule_retry();
+        return;
+    }
+    connected = 1;
+    backoff_ms = 100;
+    last_error[0] = '\0';
+    log_msg(LOG_INFO, "redis connected", "{ss,si}", "host", host, "port", port);
+    if (db) redisAsyncCommand(ctx, NULL, NULL, "SELECT %d", db);
+}
+
+static void on_disconnect(const redisAsyncContext *c, int status)
+{
+    if (connected)
+        log_msg(LOG_WARN, "redis connection lost: publishing paused", "{ss}", "error", c->errstr);
+    if (status != REDIS_OK) util_strlcpy(last_error, c->errstr, sizeof last_error);
+    connected = 0;
+    in_flight = 0;
+    ctx = NULL;
+    if (enabled) schedule_retry();
+}
+
+static void connect_now(void)
+{
+    ctx = redisAsyncConnect(host, port);
+    if (!ctx || ctx->err) {
+        util_strlcpy(last_error, ctx ? ctx->errstr : "out of memory", sizeof last_error);
+        if (ctx) redisAsyncFree(ctx);
+        ctx = NULL;
+        schedule_retry();
+        return;
+    }
+    redisLibeventAttach(ctx, loop_base());
+    redisAsyncSetConnectCallback(ctx, on_connect);
+    redisAsyncSetDisconnectCallback(ctx, on_disconnect);
+}
+
+/* hiredis has no command timeout: while commands are out, check that the oldest is answered
+ * within COMMAND_TIMEOUT_MS, and drop a stuck connection (on_disconnect then reconnects). */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    if (!in_flight || !ctx) return;
+    if (loop_now_ms() - oldest_sent_ms > COMMAND_TIMEOUT_MS) {
+        log_msg(LOG_WARN, "redis stopped answering: reconnecting", NULL);
+        util_strlcpy(last_error, "command timeout", sizeof last_error);
+        redisAsyncDisconnect(ctx);
+        return;
+    }
+    struct timeval tv = {0, 250000};
+    event_add(watchdog_ev, &tv);
+}
+
+static void on_reply(redisAsyncContext *c, void *reply, void *privdata)
+{
+    uint64_t sent = (uint64_t)(uintptr_t)privdata;
+    if (in_flight > 0) in_flight--;
+    oldest_sent_ms = loop_now_ms(); /* replies come in order: the next oldest is newer */
+    if (reply) metric_observe(m_redis_latency, NULL, (double)(loop_now_us() - sent) / 1000.0);
+}
+
+void bus_publish(const char *channel, const char *message, size_t len)
+{
+    if (!enabled) return;
+    if (!connected || !ctx || in_flight >= MAX_IN_FLIGHT) {
+        metric_add(m_dropped, NULL, 1);
+        return;
+    }
+    uint64_t now_us = loop_now_us();
+    if (redisAsyncCommand(ctx, on_reply, (void *)(uintptr_t)now_us, "PUBLISH %s %b", channel,
+                          message, len) != REDIS_OK) {
+        metric_add(m_dropped, NULL, 1);
+        return;
+    }
+    if (!in_flight++) {
+        oldest_sent_ms = now_us / 1000;
+        struct timeval tv = {0, 250000};
+        event_add(watchdog_ev, &tv);
+    }
+}
+
+static int redis_check(json_t *out, void *arg)
+{
+    json_object_set_new(out, "connected", json_boolean(connected));
+    if (*last_error) json_object_set_new(out, "lastError", json_string(last_error));
+    return connected;
+}
+
+int bus_init(const struct config *cfg)
+{
+    if (!*cfg->redis_url) return 0;
+    if (parse_url(cfg->redis_url) < 0) {
+        log_msg(LOG_ERROR, "invalid value for redis-url: want redis://host[:port][/db]", NULL);
+        return -1;
+    }
+    enabled = 1;
+    m_dropped = metrics_counter("redis_publish_dropped_total",
+                                "Messages not published while Redis was away", NULL);
+    retry_ev = evtimer_new(loop_base(), on_retry, NULL);
+    watchdog_ev = evtimer_new(loop_base(), on_watchdog, NULL);
+    health_add_check("redis", redis_check, NULL);
+    connect_now();
+    return 0;
+}
+
+int bus_enabled(void)
+{
+    return enabled;
+}
+
+void bus_shutdown(void)
+{
+    enabled = 0;
+    if (ctx) redisAsyncFree(ctx); /* calls on_disconnect, which no longer reschedules */
+    ctx = NULL;
+    if (retry_ev) event_free(retry_ev);
+    if (watchdog_ev) event_free(watchdog_ev);
+    retry_ev = watchdog_ev = NULL;
+}

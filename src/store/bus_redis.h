@@ -1,0 +1,32 @@
+/* bus_redis.h - fan-out of game traffic to Redis pub/sub (--redis-url), for consumers outside
+ * the process: analytics, moderation, other instances, a replay service.
+ *
+ * Channels (each message is the JSON the server sent to its own sockets, or the lobby update):
+ *   game:<gameId>:events   every event of a game's log (omniscient payloads), in seq order
+ *   lobby                  lobby_update {event, room} as rooms open, change and close
+ *   agents:evolved         agent_evolved {agent, version, commit?, summary?}
+ *
+ * hiredis runs asynchronously on the libevent loop. It has no timeouts and does not reconnect,
+ * so this module does both: a command unanswered for 2 s drops the connection, and a lost
+ * connection is retried with backoff (100 ms doubling to 5 s). Publishing is fire-and-forget:
+ * while Redis is away, messages are dropped and counted (redis_publish_dropped_total), the
+ * game never waits, and /health/ready reports the state. Loop thread only. */
+#ifndef MT_BUS_REDIS_H
+#define MT_BUS_REDIS_H
+
+#include "config.h"
+
+#include <stddef.h>
+
+/* Connects when cfg->redis_url is set (else does nothing). Returns 0, or -1 for a malformed
+ * URL (start-up stops with a message naming redis-url). */
+int bus_init(const struct config *cfg);
+void bus_shutdown(void);
+
+/* Whether Redis is configured at all. */
+int bus_enabled(void);
+
+/* Publishes message (len bytes, not NUL-terminated) on channel. */
+void bus_publish(const char *channel, const char *message, size_t len);
+
+#endif
