@@ -99,7 +99,12 @@ function H.choose(view_json, legal_json, now)
   local view, legal = json.decode(view_json), json.decode(legal_json)
   local action, why = agent.choose(view, legal, ctx_for(now))
   if action == nil then error("choose returned no action", 0) end
-  return json.encode(action), type(why) == "string" and why:sub(1, 500) or nil
+  if type(why) ~= "string" then return json.encode(action), nil end
+  if #why > 500 then
+    -- Cut at 500 bytes, then drop a character the cut split, so the text stays valid UTF-8.
+    why = why:sub(1, 500):gsub("[\192-\255][\128-\191]*$", "")
+  end
+  return json.encode(action), why
 end
 
 -- Real-time: returns action_json or nil.

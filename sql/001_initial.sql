@@ -76,7 +76,7 @@ CREATE TABLE game_inputs (
     ord        bigint NOT NULL,                -- position in the game's timeline
     seat       integer NOT NULL,
     action     jsonb NOT NULL,
-    source     varchar(16) NOT NULL,           -- player, agent, timeout, tick
+    source     varchar(16) NOT NULL,           -- player, agent, timeout, checkpoint
     t          bigint NOT NULL,
     state_hash varchar(16),                    -- hash of the state after the input (replay check)
     PRIMARY KEY (game_id, ord)

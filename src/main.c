@@ -112,10 +112,10 @@ static int start(void)
         session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0)
         return -1;
     accounts_preinit();
-    if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 ||
-        tick_init() < 0 || rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 ||
-        game_proto_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 ||
-        api_admin_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
+    if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 ||
+        scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 ||
+        matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 || api_health_init() < 0 ||
+        api_games_init() < 0 || api_admin_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
         health_add_check("storage", storage_check, NULL) < 0 ||
         health_add_check("store", store_check, NULL) < 0 ||
         health_add_check("scripts", scripts_check, NULL) < 0)

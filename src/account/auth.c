@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-static unsigned char secret[64];
+static unsigned char *secret; /* any length: HMAC hashes long keys itself */
 static int secret_len;
 static long default_ttl = 604800;
 
@@ -18,8 +18,9 @@ int auth_init(const struct config *cfg)
 {
     default_ttl = cfg->token_ttl_s;
     size_t n = strlen(cfg->jwt_secret);
+    secret = malloc(n > 32 ? n : 32);
+    if (!secret) return -1;
     if (n > 0) {
-        if (n > sizeof secret) n = sizeof secret; /* HMAC hashes longer keys down anyway */
         memcpy(secret, cfg->jwt_secret, n);
         secret_len = (int)n;
         return 0;
@@ -101,6 +102,8 @@ void auth_new_guest(struct identity *out)
 
 void auth_free(void)
 {
-    memset(secret, 0, sizeof secret);
+    if (secret) explicit_bzero(secret, (size_t)secret_len);
+    free(secret);
+    secret = NULL;
     secret_len = 0;
 }

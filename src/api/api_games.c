@@ -8,6 +8,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The caller's identity from Authorization: Bearer, or NULL after answering 401. */
@@ -134,23 +135,57 @@ static json_t *stored_summary(json_t *g)
     return o;
 }
 
+/* One timeline of events and inputs: by logical time, an input before the events it caused,
+ * events by seq and inputs by their order. */
+static int cmp_timeline(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t tx = json_integer_value(json_object_get(x, "t")),
+               ty = json_integer_value(json_object_get(y, "t"));
+    if (tx != ty) return tx < ty ? -1 : 1;
+    int ix = json_object_get(x, "seq") == NULL, iy = json_object_get(y, "seq") == NULL;
+    if (ix != iy) return ix ? -1 : 1;
+    const char *key = ix ? "ord" : "seq";
+    json_int_t kx = json_integer_value(json_object_get(x, key)),
+               ky = json_integer_value(json_object_get(y, key));
+    return kx < ky ? -1 : kx > ky;
+}
+
 static json_t *stored_log(json_t *g)
 {
-    json_t *timeline = json_array(), *e;
-    size_t i;
-    json_array_foreach(json_object_get(g, "events"), i, e) json_array_append_new(
-        timeline, json_pack("{sO,sO,sO,sO}", "seq", json_object_get(e, "seq"), "type",
-                            json_object_get(e, "type"), "payload", json_object_get(e, "payload"),
-                            "t", json_object_get(e, "t")));
-    json_array_foreach(json_object_get(g, "inputs"), i, e) json_array_append_new(
-        timeline, json_pack("{ss,s{sO,sO,sO},sO,sO}", "type", "input", "payload", "seat",
-                            json_object_get(e, "seat"), "action", json_object_get(e, "action"),
-                            "source", json_object_get(e, "source"), "t", json_object_get(e, "t"),
-                            "ord", json_object_get(e, "ord")));
-    return json_pack("{sO,sO,sO,sO,sO,so,sO}", "gameId", json_object_get(g, "id"), "game",
-                     json_object_get(g, "game"), "version", json_object_get(g, "version"), "seed",
-                     json_object_get(g, "seed"), "seats", json_object_get(g, "seats"), "events",
-                     timeline, "status", json_object_get(g, "status"));
+    json_t *events = json_object_get(g, "events"), *inputs = json_object_get(g, "inputs"), *e;
+    size_t n = json_array_size(events) + json_array_size(inputs), k = 0, i;
+    json_t **items = calloc(n ? n : 1, sizeof *items);
+    json_array_foreach(events, i, e) items[k++] = json_pack(
+        "{sO,sO,sO,sO}", "seq", json_object_get(e, "seq"), "type", json_object_get(e, "type"),
+        "payload", json_object_get(e, "payload"), "t", json_object_get(e, "t"));
+    json_array_foreach(inputs, i, e)
+    {
+        if (!json_is_string(json_object_get(e, "source")) ||
+            strcmp(json_string_value(json_object_get(e, "source")), "checkpoint") == 0)
+            continue; /* replay checkpoints are not inputs */
+        json_t *item = json_pack("{ss,s{sO,sO,sO},sO,sO}", "type", "input", "payload", "seat",
+                                 json_object_get(e, "seat"), "action", json_object_get(e, "action"),
+                                 "source", json_object_get(e, "source"), "t",
+                                 json_object_get(e, "t"), "ord", json_object_get(e, "ord"));
+        if (json_is_integer(json_object_get(e, "tick")))
+            json_object_set(item, "tick", json_object_get(e, "tick"));
+        items[k++] = item;
+    }
+    qsort(items, k, sizeof *items, cmp_timeline);
+    json_t *timeline = json_array();
+    for (i = 0; i < k; i++)
+        json_array_append_new(timeline, items[i]);
+    free(items);
+    json_t *o = json_pack("{sO,sO,sO,sO,sO,so,sO}", "gameId", json_object_get(g, "id"), "game",
+                          json_object_get(g, "game"), "version", json_object_get(g, "version"),
+                          "seed", json_object_get(g, "seed"), "seats", json_object_get(g, "seats"),
+                          "events", timeline, "status", json_object_get(g, "status"));
+    if (json_is_object(json_object_get(g, "config")))
+        json_object_set(o, "config", json_object_get(g, "config"));
+    if (json_is_object(json_object_get(g, "result")))
+        json_object_set(o, "result", json_object_get(g, "result"));
+    return o;
 }
 
 static void answer_stored_summary(json_t *g, void *arg)
@@ -193,7 +228,9 @@ static void get_events(struct http_exchange *x)
 {
     const char *id = http_param(x, "id");
     struct room *r = room_find(id);
-    if (!r) {
+    if (!r || room_status(r) == ROOM_COMPLETED) {
+        /* A finished game's log comes from the store: the same form whether or not the room
+         * is still in memory, and complete for real-time games too. */
         if (valid_id(x, id)) store_load_game(id, answer_stored_log, x);
         return;
     }

@@ -62,12 +62,12 @@ static void on_create_game(struct proto_request *r)
         proto_error(r, code, "%s", msg);
         return;
     }
+    proto_reply(r, "game_created", json_pack("{ss,ss}", "gameId", room_id(room), "game", game));
     room_seat_player(room, r->s->who.player_id, r->s->who.name, r->s, &code);
     if (agent && room_fill_with_agent(room, agent, &code, msg, sizeof msg) < 0) {
         proto_error(r, code, "%s", msg);
         return;
     }
-    proto_reply(r, "game_created", json_pack("{ss,ss}", "gameId", room_id(room), "game", game));
     room_send_state(room, r->s, r->id);
 }
 

@@ -55,7 +55,7 @@ static void start_room(const char *game, int n, const char *agent)
     struct waiter *picked[ROOM_MAX_SEATS];
     int k = 0;
     for (struct waiter *w = queue; w && k < n; w = w->next)
-        if (strcmp(w->game, game) == 0) picked[k++] = w;
+        if (strcmp(w->game, game) == 0 && (!agent || w->wants_agent)) picked[k++] = w;
     for (int i = 0; i < k; i++)
         unlink_waiter(picked[i]);
 
@@ -69,7 +69,8 @@ static void start_room(const char *game, int n, const char *agent)
             struct session *s = picked[i]->s;
             if (!room_seat_player(r, s->who.player_id, s->who.name, s, &code)) break;
         }
-        if (!code && k < n) room_fill_with_agent(r, *agent ? agent : NULL, &code, msg, sizeof msg);
+        if (!code && k < n && agent)
+            room_fill_with_agent(r, *agent ? agent : NULL, &code, msg, sizeof msg);
     }
     for (int i = 0; i < k; i++) {
         struct waiter *w = picked[i];
@@ -93,6 +94,8 @@ static void on_wait_over(evutil_socket_t fd, short what, void *arg)
 {
     struct waiter *w = arg;
     if (!w->wants_agent) return; /* humans only: keep waiting */
+    if (!scripts_agent_for(w->game, *w->agent ? w->agent : NULL))
+        return; /* no agent plays it: wait on */
     char game[64], agent[64];
     util_strlcpy(game, w->game, sizeof game);
     util_strlcpy(agent, w->agent, sizeof agent);
@@ -107,7 +110,7 @@ const char *matchmaker_request(struct session *s, const char *game, const char *
         snprintf(msg, msglen, "no game named %s", game);
         return "NOT_FOUND";
     }
-    if (agent && !scripts_agent_for(game, *agent ? agent : NULL)) {
+    if (agent && *agent && !scripts_agent_for(game, agent)) {
         snprintf(msg, msglen, "no agent %s plays %s", agent, game);
         return "NOT_FOUND";
     }
@@ -141,7 +144,7 @@ const char *matchmaker_request(struct session *s, const char *game, const char *
             waiting++;
     }
     if (waiting >= size) {
-        start_room(game, size, w->agent);
+        start_room(game, size, NULL); /* a full room of humans: no agent needed */
         return NULL;
     }
     w->timer = evtimer_new(loop_base(), on_wait_over, w);

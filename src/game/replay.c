@@ -333,6 +333,7 @@ static void on_loaded(json_t *game, void *arg)
 int replay_command(const struct config *cfg, const char *game_id)
 {
     struct replay_ctx ctx = {cfg, 2, 0};
+    store_set_readonly(1); /* never write to (or lock) a store a live server may be using */
     if (vm_global_init() < 0 || loop_init() < 0 || trusted_init(cfg->lua_dir) < 0 ||
         store_init(cfg) < 0)
         return 2;

@@ -851,6 +851,7 @@ static int room_tick(void *arg, uint64_t scheduled)
         state_hash(r, hash);
         struct queued_input checkpoint = {0, NULL, "checkpoint"};
         record_tick_input(r, &checkpoint, n, hash);
+        drain_script_logs(r); /* ctx.log lines of real-time games, once a second */
     }
     if (over) {
         finish(r, over);

@@ -19,7 +19,7 @@
 #include <lua.h>
 
 struct source_file {
-    char *path; /* within the script's folder: "game.lua", "ai/eval.lua", "minimax.lua" */
+    char *path; /* within the script's folder: "game.lua", "eval.lua", "minimax.lua" */
     char *text;
     size_t len;
 };

@@ -7,6 +7,17 @@
 #define MAX_LOADERS 8
 
 static const struct store_backend *backend;
+static int readonly;
+
+void store_set_readonly(int ro)
+{
+    readonly = ro;
+}
+
+int store_readonly(void)
+{
+    return readonly;
+}
 static struct {
     const char *table;
     void (*fn)(json_t *row);

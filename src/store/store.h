@@ -31,6 +31,11 @@
  * store_on_load (players, to rebuild the account index). Returns 0, or -1 with a log line. */
 int store_init(const struct config *cfg);
 
+/* Opens the store for reading only (`monkeytown replay`): nothing is written, no lock is taken,
+ * unfinished games are left as they are. Call before store_init. */
+void store_set_readonly(int readonly);
+int store_readonly(void);
+
 /* Flushes what is queued (bounded by the shutdown timeout) and closes the backend. */
 void store_shutdown(void);
 

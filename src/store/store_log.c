@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,7 +54,7 @@ static pthread_t writer;
 static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER, write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct buf pending;
-static int stopping, urgent, write_failed;
+static int stopping, urgent, write_failed, writer_started;
 
 /* ---- indexes ---- */
 
@@ -177,6 +178,10 @@ static void *writer_main(void *arg)
 
 static void log_put(const char *table, json_t *row)
 {
+    if (store_readonly()) {
+        json_decref(row);
+        return;
+    }
     json_t *rec = json_pack("{ss,so}", "t", table, "r", row);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     if (!text) {
@@ -250,7 +255,7 @@ static void note_status(const char *table, json_t *row)
 /* Reads the whole log, delivering rows to the loaders. A bad last line is a torn write and is
  * cut off; a bad line with good lines after it (a damaged disk block) is skipped and reported,
  * never used to throw away what follows. */
-static int replay_file(void)
+static int replay_file(int ro)
 {
     FILE *f = fdopen(dup(fd), "r");
     if (!f) return -1;
@@ -283,7 +288,7 @@ static int replay_file(void)
     if (skipped)
         log_msg(LOG_ERROR, "store: skipped damaged records inside the log", "{ss,sI}", "file", path,
                 "records", (json_int_t)skipped);
-    if (good_end < at) {
+    if (good_end < at && !ro) {
         log_msg(LOG_WARN, "store: cutting a torn tail (a crash mid-write)", "{ss,sI,sI}", "file",
                 path, "kept", (json_int_t)good_end, "dropped", (json_int_t)(at - good_end));
         if (ftruncate(fd, good_end) < 0) return -1;
@@ -399,18 +404,28 @@ static int log_accepting(void)
 
 static int log_open(const struct config *cfg)
 {
+    int ro = store_readonly();
     snprintf(path, sizeof path, "%s/monkeytown.log", cfg->data_dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(path, (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_msg(LOG_ERROR, "cannot open the store log", "{ss,ss}", "file", path, "error",
                 strerror(errno));
         return -1;
     }
+    /* One writer per log: a second server on the same --data-dir would interleave records. */
+    if (!ro && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        log_msg(LOG_ERROR, "the store log is in use by another process", "{ss}", "file", path);
+        close(fd);
+        fd = -1;
+        return -1;
+    }
     by_game = hmap_new();
     by_version = hmap_new();
     game_status = hmap_new();
-    if (replay_file() < 0) return -1;
+    if (replay_file(ro) < 0) return -1;
+    if (ro) return 0;
     if (pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
+    writer_started = 1;
     int aborted = 0;
     hmap_each(game_status, abort_unfinished, &aborted);
     log_msg(LOG_INFO, "store log replayed", "{ss,sI,si}", "file", path, "records",
@@ -427,12 +442,15 @@ static void free_status(const char *key, void *v, void *arg)
 static void log_close(void)
 {
     if (fd < 0) return;
-    pthread_mutex_lock(&buf_lock);
-    stopping = 1;
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&buf_lock);
-    pthread_join(writer, NULL);
-    fdatasync(fd);
+    if (writer_started) {
+        pthread_mutex_lock(&buf_lock);
+        stopping = 1;
+        pthread_cond_signal(&wake);
+        pthread_mutex_unlock(&buf_lock);
+        pthread_join(writer, NULL);
+        fdatasync(fd);
+        writer_started = 0;
+    }
     close(fd);
     fd = -1;
     hmap_each(by_game, free_offsets, NULL);

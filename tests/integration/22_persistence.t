@@ -69,6 +69,14 @@ srv2.args[srv2.args.index("--data-dir") + 1] = srv.data_dir
 srv2.start()
 run(after_restart(srv2, reg, finished, pending))
 t.ok(any("torn tail" in l.get("msg", "") for l in srv2.log_lines()), "the torn last line was cut off")
+r = replay(srv.data_dir, finished[0][0])
+t.eq(r.returncode, 0, "replay reads the store of a running server without disturbing it")
+st, _, summary = http("GET", f"{srv2.url}/api/games/{finished[0][0]}")
+t.eq(summary.get("status"), "completed", "which still serves the game")
+srv3 = Server("--jwt-secret", SECRET)
+srv3.args[srv3.args.index("--data-dir") + 1] = srv.data_dir
+p3 = subprocess.run(srv3.args, capture_output=True, text=True, timeout=20)
+t.ok(p3.returncode != 0 and "in use" in p3.stdout + p3.stderr, "a second server on the same data dir refuses to start")
 srv2.stop()
 
 for gid, result, _ in finished:

@@ -75,5 +75,16 @@ int main(void)
 
     is_int(auth_verify("garbage", &back, why, sizeof why), -1, "garbage refused");
     auth_free();
+
+    /* A secret longer than a SHA-256 block is used whole, as HMAC specifies. */
+    const char *long_secret =
+        "a-very-long-secret-that-is-longer-than-sixty-four-bytes-for-hmac-0123456789";
+    cfg.jwt_secret = (char *)long_secret;
+    ok(auth_init(&cfg) == 0, "init with a long secret");
+    char *with_long = forge(long_secret, JWT_ALG_HS256, now + 100, guest.player_id);
+    is_int(auth_verify(with_long, &back, why, sizeof why), 0,
+           "a token signed with the whole long secret verifies");
+    free(with_long);
+    auth_free();
     return done_testing();
 }

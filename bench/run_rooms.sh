@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Real-time rooms benchmark (issue 5): R arena rooms of P players at 60 Hz. For every R in
+# --rooms (and --runs times each) it starts a fresh server on a free loopback port with a
+# temporary --data-dir, runs `mt-gamegen --mode rooms` (one client per room creates it, the
+# others join, every player sends move inputs at --input-rate per second), stops the server, and
+# prints a table of medians: server tick lateness and tick duration (from /metrics histogram
+# deltas), ticks dropped, server CPU and RSS, client-side state jitter and input-to-update
+# latency.
+#
+# usage: bench/run_rooms.sh [options]
+#   --rooms LIST       rooms, comma-separated (default 100)
+#   --players P        players per room (default 4)
+#   --input-rate N     move inputs per second per player (default 10)
+#   --runs N           runs per room count (default 1)
+#   --duration S       measuring window, seconds (default 10)
+#   --warmup S         time after every room is active before the window (default 3)
+#   --server BIN       server binary (default build/monkeytown)
+#   --perf DIR         record `perf record -g` of the server over each window into DIR
+#   --text             mt-gamegen's text report instead of JSON lines
+# environment:
+#   SERVER_ARGS=       extra server arguments (e.g. --realtime-input-rate, which is per connection
+#                      and defaults to 3600/min = 60/s, enough for --input-rate up to 60)
+#   LOG_LEVEL=warn     the server's --log-level
+#   GAMEGEN=           mt-gamegen binary (default build/bench/mt-gamegen, else built in /tmp)
+#   SERVER_CPUS= GAMEGEN_CPUS=   taskset -c lists to pin the server / the generator
+# R x P connections need R x P + 64 descriptors in the server and as many in mt-gamegen: both
+# raise their soft limit to the hard limit (20000 here), and the server gets
+# --max-connections R x P + 1024.
+set -u
+
+CALLER=$PWD
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+abspath() {
+    case "$1" in
+    /*) echo "$1" ;;
+    *) if [ -e "$CALLER/$1" ]; then echo "$CALLER/$1"; else echo "$ROOT/$1"; fi ;;
+    esac
+}
+die() { echo "run_rooms: $*" >&2; exit 1; }
+
+ROOMS=100 PLAYERS=4 IRATE=10 RUNS=1 DURATION=10 WARMUP=3 BIN=build/monkeytown PERF_DIR= TEXT=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --rooms) ROOMS=$2; shift ;;
+    --players) PLAYERS=$2; shift ;;
+    --input-rate) IRATE=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --warmup) WARMUP=$2; shift ;;
+    --server) BIN=$2; shift ;;
+    --perf) PERF_DIR=$2; shift ;;
+    --text) TEXT=1 ;;
+    -h | --help) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 0 ;;
+    *) die "unknown option $1 (try --help)" ;;
+    esac
+    shift
+done
+BIN=$(abspath "$BIN")
+[ -n "$PERF_DIR" ] && { mkdir -p "$PERF_DIR" && PERF_DIR=$(cd "$PERF_DIR" && pwd) || die "cannot create $PERF_DIR"; }
+cd "$ROOT" || exit 1
+[ -x "$BIN" ] || die "server binary '$BIN' not found"
+SERVER_ARGS=${SERVER_ARGS:-}
+LOG_LEVEL=${LOG_LEVEL:-warn}
+SERVER_PIN=() GAMEGEN_PIN=()
+[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
+
+HARD=$(ulimit -Hn)
+ulimit -n "$HARD" 2>/dev/null || echo "run_rooms: warning: could not raise ulimit -n to $HARD" >&2
+
+TMP=$(mktemp -d /tmp/mt-run-rooms.XXXXXX) || die "mktemp failed"
+GAMEGEN=${GAMEGEN:-}
+[ -n "$GAMEGEN" ] && GAMEGEN=$(abspath "$GAMEGEN")
+if [ -z "$GAMEGEN" ]; then
+    for c in "$(dirname "$BIN")/bench/mt-gamegen" build/bench/mt-gamegen; do
+        [ -x "$c" ] && { GAMEGEN=$c; break; }
+    done
+fi
+if [ -z "$GAMEGEN" ]; then
+    echo "run_rooms: building mt-gamegen in $TMP/build" >&2
+    { cmake -S bench -B "$TMP/build" >/dev/null && cmake --build "$TMP/build" --target mt-gamegen >/dev/null; } ||
+        die "mt-gamegen build failed"
+    GAMEGEN=$TMP/build/mt-gamegen
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+SERVER_PID= PERF_PID=
+stop_server() {
+    if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
+    [ -n "$SERVER_PID" ] && wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+}
+cleanup() {
+    stop_server
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+STAT0=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat)
+IFS=, read -r -a RLIST <<<"$ROOMS"
+RESULTS=$TMP/results.jsonl
+: >"$RESULTS"
+n=0
+for r in "${RLIST[@]}"; do
+    for run in $(seq 1 "$RUNS"); do
+        n=$((n + 1))
+        conns=$((r * PLAYERS))
+        [ "$HARD" = unlimited ] || [ $((conns + 128)) -le "$HARD" ] ||
+            echo "run_rooms: warning: $conns connections need more than the fd limit $HARD" >&2
+        PORT=$(free_port)
+        DATA=$TMP/data.$n
+        # shellcheck disable=SC2086
+        "${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" \
+            --games "$ROOT/games" --agents "$ROOT/agents" --lua-dir "$ROOT/lua" --web-dir "$ROOT/web" \
+            --log-level "$LOG_LEVEL" --max-connections $((conns + 1024)) $SERVER_ARGS \
+            >"$TMP/server.$n.log" 2>&1 &
+        SERVER_PID=$!
+        ready=0
+        for _ in $(seq 1 300); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            if [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$PORT/health/ready")" = 200 ]; then
+                ready=1
+                break
+            fi
+            sleep 0.1
+        done
+        if [ "$ready" != 1 ]; then
+            tail -n 30 "$TMP/server.$n.log" >&2
+            die "server did not become ready on port $PORT"
+        fi
+        echo "run_rooms: [$n] rooms=$r players=$PLAYERS input-rate=$IRATE run=$run (server pid $SERVER_PID, port $PORT)" >&2
+        args=(--mode rooms --port "$PORT" --rooms "$r" --players "$PLAYERS" --input-rate "$IRATE"
+            --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID"
+            --server-url "http://127.0.0.1:$PORT")
+        if [ -n "$PERF_DIR" ]; then
+            # the window opens after the ramp, the room setup and the warmup: wait for the
+            # rooms to be active (active_game_sessions), then for the warmup
+            (for _ in $(seq 1 600); do
+                a=$(curl -s -m 1 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "active_game_sessions" {print $2}')
+                [ "${a%.*}" -ge "$r" ] 2>/dev/null && break
+                sleep 0.1
+            done
+            sleep "$WARMUP"
+            exec perf record -q -g -F 499 -p "$SERVER_PID" -o "$PERF_DIR/perf.rooms.r$r.p$PLAYERS.r$run.data" \
+                -- sleep "$DURATION") >/dev/null 2>&1 &
+            PERF_PID=$!
+        fi
+        if [ "$TEXT" = 1 ]; then
+            "${GAMEGEN_PIN[@]}" "$GAMEGEN" "${args[@]}"
+        else
+            "${GAMEGEN_PIN[@]}" "$GAMEGEN" "${args[@]}" --json >"$TMP/report.$n" ||
+                echo "run_rooms: mt-gamegen exited with an error" >&2
+            python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+r.update(run=int(sys.argv[2]))
+print(json.dumps(r))' "$TMP/report.$n" "$run" | tee -a "$RESULTS"
+        fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "run_rooms: the server died; log tail:" >&2
+            tail -n 20 "$TMP/server.$n.log" >&2
+        elif grep -q '"level":"\(error\|warn\)"' "$TMP/server.$n.log"; then
+            echo "run_rooms: server warnings/errors logged (count, message):" >&2
+            grep '"level":"\(error\|warn\)"' "$TMP/server.$n.log" | sed 's/.*"msg":"\([^"]*\)".*/\1/' |
+                sort | uniq -c | sort -rn | head -5 >&2
+        fi
+        stop_server
+        rm -rf "$DATA"
+    done
+done
+STAT1=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat)
+echo "$STAT0 $STAT1" | awk 'NF == 16 {
+    t = 0; for (i = 1; i <= 8; i++) { d[i] = $(i + 8) - $i; t += d[i] }
+    if (t > 0) printf "run_rooms: host cpu busy %.1f%%, steal %.1f%% (all CPUs, whole invocation)\n", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }' >&2
+
+[ "$TEXT" = 1 ] && exit 0
+python3 - "$RESULTS" <<'EOF'
+import json, math, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+groups = {}
+for r in rows:
+    groups.setdefault((r["rooms"]["rooms"], r["rooms"]["players_per_room"]), []).append(r)
+def num(x):
+    if x == "+Inf":
+        return math.inf
+    return x if isinstance(x, (int, float)) else None
+def med(xs):
+    xs = [num(x) for x in xs]
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+def f(v, p=2):
+    return ">50" if v == math.inf else ("-" if v != v else f"{v:.{p}f}")
+print()
+print("| rooms x players | runs | rooms active | tick lateness p50 / p99 ms | ticks <= 2 ms late % | tick duration p50 / p99 µs | ticks <= 50 µs % | ticks dropped | server CPU % (loop thread) | server RSS MiB | states/s (expected) | jitter p50 / p99 / max ms | input->update p50 / p99 ms | msgs/s | gamegen CPU % | errors |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for (rooms, p), rs in sorted(groups.items()):
+    S = lambda *k: [(lambda d: [d := (d or {}).get(x) for x in k][-1])(r.get("server")) for r in rs]
+    R = lambda *k: [(lambda d: [d := (d or {}).get(x) for x in k][-1])(r.get("rooms")) for r in rs]
+    errs = {}
+    for r in rs:
+        for k, v in r.get("errors_in_window", {}).items():
+            errs[k] = errs.get(k, 0) + v
+    print(f"| {rooms} x {p} | {len(rs)} | {med(R('rooms_active')):.0f} "
+          f"| {f(med(S('tick_lateness_ms', 'p50')), 3)} / {f(med(S('tick_lateness_ms', 'p99')), 2)} "
+          f"| {f(100 * med(S('tick_lateness_ms', 'frac_le_2ms')), 2)} "
+          f"| {f(1000 * med(S('tick_duration_ms', 'p50')), 1)} / {f(1000 * med(S('tick_duration_ms', 'p99')), 1)} "
+          f"| {f(100 * med(S('tick_duration_ms', 'frac_le_0.05ms')), 2)} "
+          f"| {f(med(S('ticks_dropped')), 0)} "
+          f"| {f(med(S('cpu_pct')), 0)} ({f(med(S('loop_thread_cpu_pct')), 0)}) "
+          f"| {f(med(S('rss_kib_end')) / 1024, 0)} "
+          f"| {f(med(R('states_per_s')), 0)} ({f(med(R('states_expected_per_s')), 0)}) "
+          f"| {f(med(R('jitter_ms', 'p50')))} / {f(med(R('jitter_ms', 'p99')))} / {f(med(R('jitter_ms', 'max')), 1)} "
+          f"| {f(med(R('input_to_update_ms', 'p50')), 1)} / {f(med(R('input_to_update_ms', 'p99')), 1)} "
+          f"| {f(med([r['messages_per_s'] for r in rs]), 0)} "
+          f"| {f(med([r['gamegen']['cpu_pct'] for r in rs]), 0)} "
+          f"| {', '.join(f'{k} {v}' for k, v in errs.items()) or 'none'} |")
+EOF
