@@ -1,5 +1,5 @@
 /*
- * mt-gamegen: game-level load generator for the Monkeytown server (see README.md).
+ * mt-gamegen: game-level load generator for the Monkeytown server (docs/benchmarks.md).
  *
  * Single-threaded, libevent based. The WebSocket client (RFC 6455, non-blocking sockets, one
  * `struct event` per connection, one shared read buffer, per-connection buffers only while a

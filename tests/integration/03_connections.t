@@ -98,6 +98,9 @@ async def slow_reader(srv):
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall((f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:  # like any client, wait for 101 before sending frames
+        head += s.recv(1)
     frame = masked_frame(json.dumps({"type": "heartbeat", "payload": {"timestamp": 1}}))
     batch = frame * 1000
     s.settimeout(0.2)

@@ -98,7 +98,7 @@ async def slow_room(srv):
     st, _, text = http("GET", srv.url + "/metrics")
     dropped = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
                   if l.startswith('ticks_dropped_total{game="ticker"}'))
-    t.ok(dropped <= 0.10 * n1, f"beside a slow room the ticker ran its ticks: {dropped:.0f} of {n1} dropped")
+    t.ok(dropped <= 0.25 * n1, f"beside a slow room the ticker ran its ticks: {dropped:.0f} of {n1} dropped")
     # Server-side: how late the ticker's ticks started (histogram buckets for game="ticker").
     st, _, text = http("GET", srv.url + "/metrics")
     buckets = {}
