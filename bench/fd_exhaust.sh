@@ -75,7 +75,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
-"$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn $SERVER_ARGS \
+"$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn --data-dir "$OUT/data" $SERVER_ARGS \
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 150); do

@@ -4,14 +4,17 @@
 #
 # Every phase is measured twice, in two consecutive windows:
 #   cpu     utime + stime of the server (/proc/PID/stat) over the window, without strace;
-#   strace  `strace -f -p PID` over the next window: wake-ups (returns from an epoll_wait with
-#           a timeout other than 0, i.e. the loop slept and something woke it), all epoll_wait
-#           calls (the non-blocking ones are libuv's poll nested in libevent's), and the count of
-#           every syscall. strace slows each syscall, which is why CPU is measured without it.
+#   strace  `strace -f -ff -p PID` over the next window, per thread: wake-ups (returns from a
+#           call that slept: epoll_wait or poll with a timeout other than 0, futex waits,
+#           nanosleep, select), all epoll_wait calls (the non-blocking ones are libuv's poll
+#           nested in libevent's), and the count of every syscall. Threads that made no syscall
+#           in the window are not listed. strace slows each syscall, which is why CPU is
+#           measured without it.
 #
 # usage: bench/idle_cpu.sh [SERVER_BIN [CONNECTIONS]]      # defaults: build/monkeytown 1000
 # environment (all optional):
-#   WINDOW=10          seconds per window for the "no connections" and "idle" phases
+#   NOCONN_WINDOW=35   seconds per window with no connections (lws has a timer of about 30 s)
+#   WINDOW=10          seconds per window with the idle connections
 #   PING_INTERVAL=30   the server's --ping-interval (its default; --ping-timeout is set to twice
 #                      that, also the default ratio); KEEPALIVE=0 skips the
 #                      keepalive phase (it waits for the first two keepalive rounds: about
@@ -35,6 +38,7 @@ BIN=$(abspath "${1:-build/monkeytown}")
 cd "$ROOT" || exit 1
 N=${2:-1000}
 WINDOW=${WINDOW:-10}
+NOCONN_WINDOW=${NOCONN_WINDOW:-35}
 PING_INTERVAL=${PING_INTERVAL:-30}
 KEEPALIVE=${KEEPALIVE:-1}
 RAMP_RATE=${RAMP_RATE:-5000}
@@ -88,7 +92,7 @@ trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
 "$BIN" --host 127.0.0.1 --port "$PORT" --max-connections $((N + 1024)) --log-level warn \
-    --ping-interval "$PING_INTERVAL" --ping-timeout $((2 * PING_INTERVAL)) $SERVER_ARGS >"$OUT/server.log" 2>&1 &
+    --ping-interval "$PING_INTERVAL" --ping-timeout $((2 * PING_INTERVAL)) --data-dir "$OUT/data" $SERVER_ARGS >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 150); do
     kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -111,27 +115,41 @@ measure_cpu() {
         printf "%-36s cpu    %3ds: %6.2f s = %5.2f%% of one core (rss %d KiB)\n", l, s, d / hz, 100 * d / hz / s, r }'
 }
 
-# measure_strace LABEL SECONDS
+# measure_strace LABEL SECONDS: `strace -ff` (one file per thread, so no call is split in two)
 measure_strace() {
     [ "$STRACE" = 1 ] || return 0
-    timeout -s INT "$2" strace -f -qq -o "$OUT/trace" -p "$SERVER_PID" 2>/dev/null
-    local wakes calls
-    # returns of calls with a timeout other than 0 (whole lines, or the end of a "<... resumed>")
-    wakes=$(grep -E 'epoll_p?wait' "$OUT/trace" | grep -c -E ', -?[1-9][0-9]*\) += [0-9]+$')
-    calls=$(grep -E 'epoll_p?wait' "$OUT/trace" | grep -c -E '\) += [0-9]+$')
-    awk -v l="$1" -v s="$2" -v w="$wakes" -v c="$calls" 'BEGIN {
-        printf "%-36s strace %3ds: wake-ups %d (%.2f/s), epoll_wait calls %d\n", l, s, w, w / s, c }'
-    # syscall counts: one line per call ("<unfinished ...>" halves are not counted twice)
-    sed -E 's/^[0-9]+ +//' "$OUT/trace" | grep -v -E '^<\.\.\. |^\+\+\+|^---' |
-        sed -E 's/\(.*//' | sort | uniq -c | sort -rn |
-        awk 'BEGIN { printf "    syscalls:" } { printf " %s %d,", $2, $1; n++ } END { if (!n) printf " none"; printf "\n" }'
+    rm -f "$OUT"/trace.*
+    timeout -s INT "$2" strace -f -ff -qq -o "$OUT/trace" -p "$SERVER_PID" 2>/dev/null
+    local f tid comm
+    for f in "$OUT"/trace.*; do
+        [ -e "$f" ] || continue
+        tid=${f##*.}
+        comm=$(cat "/proc/$SERVER_PID/task/$tid/comm" 2>/dev/null || echo '?')
+        # wake-ups: returns of calls that slept until an event or a deadline: epoll_wait/poll with
+        # a timeout other than 0, futex waits, nanosleeps, select
+        awk -v l="$1" -v s="$2" -v t="$tid" -v c="$comm" '
+            / = [-0-9]/ {
+                name = $0; sub(/\(.*/, "", name); n[name]++; total++
+                if (name ~ /^(epoll_p?wait|e?poll|ppoll)$/ && $0 ~ /, -?[1-9][0-9]*(, [^)]*)?\) += /) w++
+                else if (name == "futex" && $0 ~ /FUTEX_WAIT/) w++
+                else if (name ~ /nanosleep$|^p?select6?$/) w++
+                if (name ~ /^epoll_p?wait$/) ew++
+            }
+            END {
+                printf "%-36s strace %3ds: thread %s (%s): wake-ups %d (%.2f/s), epoll_wait calls %d, syscalls %d\n", l, s, t, c, w, w / s, ew, total
+                for (k in n) printf "SYS %d %s\n", n[k], k
+            }' "$f" >"$OUT/sum"
+        grep -v '^SYS ' "$OUT/sum"
+        grep '^SYS ' "$OUT/sum" | sort -k2,2nr | awk '{ printf "%s %s %d,", NR == 1 ? "    syscalls:" : "", $3, $2 } END { if (NR) printf "\n" }'
+
+    done
 }
 
 echo "idle_cpu: server $BIN pid $SERVER_PID on 127.0.0.1:$PORT, ping interval ${PING_INTERVAL}s," \
     "threads $(ls /proc/$SERVER_PID/task | wc -l), CPU tick $((1000 / HZ)) ms"
 sleep 2
-measure_cpu "no connections" "$WINDOW"
-measure_strace "no connections" "$WINDOW"
+measure_cpu "no connections" "$NOCONN_WINDOW"
+measure_strace "no connections" "$NOCONN_WINDOW"
 [ "$N" -gt 0 ] || exit 0
 
 BASE=$(nfds)

@@ -17,7 +17,8 @@
 #   MAX_CONN=        the server's --max-connections (default CONNECTIONS+1024; the server lowers
 #                    it to its open-file limit minus 64 by itself)
 #   MAX_HANDSHAKES=  --max-handshakes for each mt-loadgen process (default: mt-loadgen's, 256)
-#   SERVER_ARGS=     extra server arguments
+#   SERVER_ARGS=     extra server arguments (after the script's own, so they win; the server gets
+#                    a fresh --data-dir in a temporary directory, removed at the end)
 #   SERVER_CPUS=     pin the server to these CPUs (taskset -c list, e.g. 1)
 #   LOADGEN_CPUS=    pin the mt-loadgen processes to these CPUs (e.g. 0)
 #   TEXT=1           human-readable reports instead of JSON (no combined summary)
@@ -128,7 +129,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
-"${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn $SERVER_ARGS \
+"${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn --data-dir "$OUT/data" $SERVER_ARGS \
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 

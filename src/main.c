@@ -223,6 +223,8 @@ int main(int argc, char **argv)
     if (start() == 0) {
         char url[300];
         snprintf(url, sizeof url, "http://%s:%d/", cfg.host, ws_port());
+        /* stdout carries JSON log lines; the person at the terminal gets a plain line too. */
+        fprintf(stderr, "Monkeytown %s is running: open %s\n", MT_VERSION, url);
         log_msg(LOG_INFO, "monkeytown listening: open the url in a browser", "{ss,ss,si,ss,ss}",
                 "version", MT_VERSION, "host", cfg.host, "port", ws_port(), "url", url, "mode",
                 cfg.mode);
