@@ -1629,6 +1629,17 @@ static void print_report(void)
             json_object_set_new(cc, k, json_integer((json_int_t)g.close_codes.e[i].n));
         }
         json_object_set_new(cn, "server_close_codes", cc);
+        json_t *ce = json_object();
+        for (unsigned i = 0; i < g.connect_errno.n; i++) {
+            const char *n = errname(g.connect_errno.e[i].key);
+            char k[24];
+            if (!n) {
+                snprintf(k, sizeof k, "errno_%ld", g.connect_errno.e[i].key);
+                n = k;
+            }
+            json_object_set_new(ce, n, json_integer((json_int_t)g.connect_errno.e[i].n));
+        }
+        json_object_set_new(cn, "connect_errnos", ce);
         json_object_set_new(cn, "handshake_ms", hist_json(&g.handshake));
         json_object_set_new(o, "connections", cn);
         json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
@@ -1740,8 +1751,10 @@ static void print_report(void)
         printf("  connect errors:");
         for (unsigned i = 0; i < g.connect_errno.n; i++) {
             const char *n = errname(g.connect_errno.e[i].key);
-            printf(" %s%ld x%llu", n ? n : "errno ", n ? 0L : g.connect_errno.e[i].key,
-                   (unsigned long long)g.connect_errno.e[i].n);
+            if (n)
+                printf(" %s x%llu", n, (unsigned long long)g.connect_errno.e[i].n);
+            else
+                printf(" errno %ld x%llu", g.connect_errno.e[i].key, (unsigned long long)g.connect_errno.e[i].n);
         }
         printf("\n");
     }

@@ -43,7 +43,7 @@ abspath() {
 die() { echo "run_games: $*" >&2; exit 1; }
 
 PG=0 CLIENTS=200 WORKERS=2 RUNS=1 DURATION=10 WARMUP=2 AGENT=random GAME=tictactoe
-BIN=build/monkeytown PERF_DIR= TEXT=0
+BIN=build/monkeytown PERF_DIR='' TEXT=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --pg) PG=1 ;;
@@ -95,7 +95,7 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-SERVER_PID= PERF_PID= PG_DATA= PG_PORT=
+SERVER_PID='' PERF_PID='' PG_DATA='' PG_PORT=''
 PG_BIN=/usr/lib/postgresql/15/bin
 stop_server() {
     if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi

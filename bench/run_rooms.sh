@@ -38,7 +38,7 @@ abspath() {
 }
 die() { echo "run_rooms: $*" >&2; exit 1; }
 
-ROOMS=100 PLAYERS=4 IRATE=10 RUNS=1 DURATION=10 WARMUP=3 BIN=build/monkeytown PERF_DIR= TEXT=0
+ROOMS=100 PLAYERS=4 IRATE=10 RUNS=1 DURATION=10 WARMUP=3 BIN=build/monkeytown PERF_DIR='' TEXT=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --rooms) ROOMS=$2; shift ;;
@@ -85,7 +85,7 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-SERVER_PID= PERF_PID=
+SERVER_PID='' PERF_PID=''
 stop_server() {
     if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then

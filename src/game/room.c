@@ -98,6 +98,10 @@ struct room {
     uint64_t tick_no;
     struct queued_input queue[INPUT_QUEUE_MAX];
     int nqueue;
+    /* A finished room lets go of its Lua states soon after the end (reap_ev) and answers
+     * from the final views it kept: seat 0 is the spectators'. */
+    char *final_views[ROOM_MAX_SEATS + 1];
+    struct event *reap_ev;
 };
 
 static const struct config *cfg;
@@ -414,10 +418,38 @@ static struct wsbuf *state_msg(const struct room *r, const char *players, int se
     return b;
 }
 
+/* sync_state for a finished room whose Lua state is gone: the final views it kept. */
+static void sync_final(struct room *r, struct session *only, struct session *reply_to, json_t *re)
+{
+    char *players = players_json(r);
+    for (int seat = 0; seat <= r->nseats; seat++) {
+        const char *view = r->final_views[seat] ? r->final_views[seat] : "{}";
+        if (seat == 0) {
+            for (size_t i = 0; i < r->nspect; i++) {
+                struct session *s = r->spectators[i];
+                if (only && s != only) continue;
+                struct wsbuf *b = state_msg(r, players ? players : "[]", 0, view, NULL, s == reply_to ? re : NULL);
+                send_buf(s, b);
+                wsbuf_unref(b);
+            }
+        } else if (r->seats[seat].session && (!only || r->seats[seat].session == only)) {
+            struct session *s = r->seats[seat].session;
+            struct wsbuf *b = state_msg(r, players ? players : "[]", seat, view, NULL, s == reply_to ? re : NULL);
+            send_buf(s, b);
+            wsbuf_unref(b);
+        }
+    }
+    free(players);
+}
+
 /* Sends a fresh game_state: to only (when non-NULL) or to everyone attached. reply_to gets re.
  * Keeps the view of an agent to move for its next decision. */
 static void sync_state(struct room *r, struct session *only, struct session *reply_to, json_t *re)
 {
+    if (r->final_views[0]) {
+        sync_final(r, only, reply_to, re);
+        return;
+    }
     if (!reply_to && r->ack_to) {
         reply_to = r->ack_to;
         re = r->ack_re;
@@ -442,6 +474,10 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
             lua_rawgeti(L, -2, 2);
             view = lua_tostring(L, -2) ? lua_tostring(L, -2) : "{}";
             legal = lua_tostring(L, -1);
+        }
+        if (r->status == ROOM_COMPLETED) {
+            free(r->final_views[seat]);
+            r->final_views[seat] = strdup(view);
         }
         if (seat > 0 && r->seats[seat].kind == SEAT_AGENT && r->realtime) {
             free(r->seats[seat].view);
@@ -691,6 +727,18 @@ static void settle(struct room *r)
     json_decref(result);
 }
 
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct room *r = arg;
+    if (!r->final_views[0]) return; /* the final state was never built: keep the state */
+    for (int i = 1; i <= r->nseats; i++) {
+        agent_free(r->seats[i].agent);
+        r->seats[i].agent = NULL;
+    }
+    vm_free(r->vm);
+    r->vm = NULL;
+}
+
 static void finish(struct room *r, const char *result_json)
 {
     if (r->status == ROOM_COMPLETED) return;
@@ -717,6 +765,11 @@ static void finish(struct room *r, const char *result_json)
     for (int i = 1; i <= r->nseats; i++)
         if (r->seats[i].hold_timer) event_del(r->seats[i].hold_timer);
     rooms_lobby_broadcast("closed", r);
+    /* Let go of the Lua states once the current call stack has unwound (finish can run from
+     * inside a referee call that failed). */
+    r->reap_ev = evtimer_new(loop_base(), on_reap, r);
+    struct timeval now = {0, 0};
+    event_add(r->reap_ev, &now);
     struct timeval tv = {LINGER_S, 0};
     r->linger_timer = evtimer_new(loop_base(), on_linger, r);
     event_add(r->linger_timer, &tv);
@@ -902,9 +955,10 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
         snprintf(msg, msglen, "no game named %s", game);
         return NULL;
     }
-    if (hmap_size(rooms) >= (size_t)cfg->max_rooms || !store_accepting()) {
+    if (n_open >= (size_t)cfg->max_rooms || !store_accepting()) {
         *code = "SERVER_BUSY";
-        snprintf(msg, msglen, "too many rooms");
+        snprintf(msg, msglen, n_open >= (size_t)cfg->max_rooms ? "too many rooms are open"
+                                                               : "storage is behind: try again shortly");
         return NULL;
     }
     struct room *r = calloc(1, sizeof *r);
@@ -999,6 +1053,8 @@ static void room_free(struct room *r)
         detach(r->spectators[i], r);
     if (r->turn_timer) event_free(r->turn_timer);
     if (r->linger_timer) event_free(r->linger_timer);
+    if (r->reap_ev) event_free(r->reap_ev);
+    for (int i = 0; i <= r->nseats; i++) free(r->final_views[i]);
     for (size_t i = 0; i < r->nlog; i++)
         free(r->log[i].payload);
     for (size_t i = 0; i < r->ninputs; i++)

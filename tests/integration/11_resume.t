@@ -78,6 +78,12 @@ async def leave(srv):
     t.eq(over["payload"]["result"], {"winner": 2, "reason": "forfeit"}, "leaving forfeits")
     e = await a.request("leave_game", {"gameId": gid})
     t.eq(e["payload"]["code"], "NOT_IN_GAME", "leaving twice -> NOT_IN_GAME")
+    await asyncio.sleep(0.2)  # the finished room lets go of its Lua state
+    rep = await b.request("resume", {"gameId": gid, "lastSeq": 0})
+    st = await b.expect("game_state")
+    t.eq((st["payload"]["status"], st["payload"]["result"]["reason"]), ("completed", "forfeit"),
+         "a finished room still answers with its final state")
+    t.eq(st["payload"]["state"]["board"], [0] * 9, "from the final view it kept")
     await a.close()
     await b.close()
 
