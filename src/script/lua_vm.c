@@ -250,3 +250,15 @@ int vm_load(struct vm *vm, const char *text, size_t len, const char *chunkname, 
     }
     return 0;
 }
+
+int vm_load_trusted(struct vm *vm, const char *chunk, size_t len, const char *chunkname, char *err,
+                    size_t errlen)
+{
+    if (luaL_loadbufferx(vm->L, chunk, len, chunkname, "bt") != 0) {
+        const char *msg = lua_tostring(vm->L, -1);
+        util_strlcpy(err, msg ? msg : "cannot load", errlen);
+        lua_pop(vm->L, 1);
+        return -1;
+    }
+    return 0;
+}

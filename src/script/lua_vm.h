@@ -60,4 +60,9 @@ const char *vm_status_name(enum vm_status st);
 int vm_load(struct vm *vm, const char *text, size_t len, const char *chunkname, char *err,
             size_t errlen);
 
+/* Loads a chunk the server compiled itself (text or LuaJIT bytecode from lua_dump): for the
+ * trusted Lua only, never for scripts. Returns 0, or -1 with the error in err. */
+int vm_load_trusted(struct vm *vm, const char *chunk, size_t len, const char *chunkname, char *err,
+                    size_t errlen);
+
 #endif

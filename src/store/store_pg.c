@@ -190,6 +190,7 @@ struct row {
     uint64_t seq;      /* put order; load_game waits for the rows before it */
     size_t bytes;      /* of text */
     unsigned mask;     /* bit i: the row has column i (possibly as SQL NULL) */
+    int taken;         /* in the gathered batch in flight */
     int off[MAX_COLS]; /* where column i starts in text, or -1 for SQL NULL */
     char text[];       /* the values, NUL-terminated, back to back */
 };
@@ -302,7 +303,9 @@ static struct {
     PGresult *result;
     uint64_t sent_us;
 
-    int batch;   /* rows at the head of the queue in that statement */
+    int batch;   /* rows in that statement: the head of the queue, or the rows in taken[] */
+    struct row *taken[BATCH_ROWS]; /* a gathered batch of events or inputs (see gather) */
+    int ntaken;
     int isolate; /* rows still to send one at a time after a failed batch */
 
     struct migration *migs;
@@ -1039,36 +1042,114 @@ static int repeats_key(const struct row *first, int n, const struct row *r)
     return 0;
 }
 
+/* Unlinks and frees the rows of a gathered batch, in one walk down the queue (they all lie
+ * within the part of it that gather() looked at). */
+static void pop_taken(void)
+{
+    struct row *prev = NULL, *r = q.head;
+    int left = pg.ntaken;
+    while (r && left > 0) {
+        struct row *next = r->next;
+        if (r->taken) {
+            if (prev) prev->next = next;
+            else q.head = next;
+            if (q.tail == r) q.tail = prev;
+            q.rows--;
+            q.bytes -= r->bytes;
+            free(r);
+            left--;
+        } else {
+            prev = r;
+        }
+        r = next;
+    }
+    pg.ntaken = 0;
+    update_queue_gauge();
+}
+
+/* A gathered batch that was not written: its rows stay queued, unmarked. */
+static void untake(void)
+{
+    for (int i = 0; i < pg.ntaken; i++) pg.taken[i]->taken = 0;
+    pg.ntaken = 0;
+}
+
 static void written(PGresult *res, void *arg)
 {
-    int n = pg.batch;
+    int n = pg.batch, gathered = pg.ntaken > 0;
     pg.batch = 0;
-    if (!res) return; /* the rows stay at the head of the queue and go again */
+    if (!res) { /* the rows stay in the queue and go again */
+        untake();
+        return;
+    }
     if (failed(res) && n > 1) {
         log_msg(LOG_WARN, "store: batch failed, retrying its rows one by one", "{ss,si,ss}",
                 "table", q.head->t->name, "rows", n, "error", error_text(res));
-        pg.isolate = n;
+        untake();
+        pg.isolate = gathered ? 1 : n; /* a gathered batch retries from the head, row by row */
         return;
     }
     if (pg.isolate) pg.isolate--;
     if (failed(res)) {
+        untake();
         drop_head(error_text(res));
         return;
     }
     metric_observe(m_latency, NULL, (double)(loop_now_us() - pg.sent_us) / 1000.0);
-    pop_rows(n);
+    if (gathered) pop_taken();
+    else pop_rows(n);
+}
+
+static int is_child(const struct table *t)
+{
+    return strcmp(t->name, "game_events") == 0 || strcmp(t->name, "game_inputs") == 0;
+}
+
+/* Events and inputs of many games interleave in the queue (and with their games' rows), so
+ * runs of one table are short. Gathers up to BATCH_ROWS rows of the head's table and columns
+ * from further down, never past the games row a gathered row depends on (foreign key): a row
+ * whose game has a games row earlier in the queue than it stays behind. Insert-once rows have
+ * no order among themselves to keep. Returns how many rows were taken into pg.taken. */
+static int gather(const struct row *head)
+{
+    const char *blocked[64];
+    int nblocked = 0, n = 0;
+    size_t bytes = 0;
+    for (const struct row *r = head; r && n < BATCH_ROWS; r = r->next) {
+        if (strcmp(r->t->name, "games") == 0) {
+            if (nblocked == 64) break; /* too much to track: stop here */
+            blocked[nblocked++] = col_text(r, 0);
+            continue;
+        }
+        if (r->t != head->t || r->mask != head->mask) continue;
+        const char *game = col_text(r, 0);
+        int dep = 0;
+        for (int i = 0; i < nblocked && !dep; i++) dep = game && blocked[i] && strcmp(game, blocked[i]) == 0;
+        if (dep) continue;
+        if (n > 0 && bytes + r->bytes > BATCH_BYTES) break;
+        bytes += r->bytes;
+        pg.taken[n++] = (struct row *)r;
+    }
+    for (int i = 0; i < n; i++) pg.taken[i]->taken = 1;
+    return n;
 }
 
 /* Sends the head of the queue: the longest run of rows of one table and one set of columns
- * that fits a statement, or a single row while isolating a bad one. */
+ * that fits a statement (for events and inputs, gathered from further down the queue too), or
+ * a single row while isolating a bad one. */
 static void send_batch(void)
 {
     const struct row *head = q.head, *r = head;
     int limit = pg.isolate ? 1 : BATCH_ROWS, n = 0;
     size_t bytes = 0;
-    for (; r && n < limit && r->t == head->t && r->mask == head->mask; r = r->next, n++) {
-        if (n > 0 && (bytes + r->bytes > BATCH_BYTES || repeats_key(head, n, r))) break;
-        bytes += r->bytes;
+    pg.ntaken = !pg.isolate && is_child(head->t) ? gather(head) : 0;
+    if (pg.ntaken) {
+        n = pg.ntaken;
+    } else {
+        for (; r && n < limit && r->t == head->t && r->mask == head->mask; r = r->next, n++) {
+            if (n > 0 && (bytes + r->bytes > BATCH_BYTES || repeats_key(head, n, r))) break;
+            bytes += r->bytes;
+        }
     }
     int nc = ncols(head->t), np = 0;
     const char **vals = malloc(sizeof *vals * (size_t)(n * nc));
@@ -1076,13 +1157,16 @@ static void send_batch(void)
     if (!vals || !sql) {
         free(vals);
         free(sql);
+        untake();
         log_msg(LOG_ERROR, "store: out of memory building a batch", NULL);
         return; /* the next put or flush tries again */
     }
     r = head;
-    for (int i = 0; i < n; i++, r = r->next)
+    for (int i = 0; i < n; i++, r = r->next) {
+        const struct row *row = pg.ntaken ? pg.taken[i] : r;
         for (int c = 0; c < nc; c++)
-            if (r->mask & (1u << c)) vals[np++] = col_text(r, c);
+            if (row->mask & (1u << c)) vals[np++] = col_text(row, c);
+    }
     pg.batch = n;
     send_params(sql, np, vals, written, NULL);
     free(vals);
