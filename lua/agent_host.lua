@@ -15,7 +15,7 @@ local agent, game, seat, seats, rng, model
 
 local function load(files, helpers, prefix, main, random)
   local env = sandbox.new_env({ files = files, helpers = helpers, prefix = prefix, random = random })
-  local fn, err = sandbox.load_text(files[main], prefix .. main, env)
+  local fn, err = sandbox.load_text(files[main], prefix .. main, env, sandbox.compiled(files, main))
   if not fn then error(err, 0) end
   return fn()
 end

@@ -43,7 +43,8 @@ end
 -- Loads the game's files into a fresh sandbox and returns the game table.
 local function load_game(files, helpers, prefix, random)
   local env = sandbox.new_env({ files = files, helpers = helpers, prefix = prefix, random = random })
-  local fn, err = sandbox.load_text(files["game.lua"], prefix .. "game.lua", env)
+  local fn, err = sandbox.load_text(files["game.lua"], prefix .. "game.lua", env,
+    sandbox.compiled(files, "game.lua"))
   if not fn then error(err, 0) end
   local g = fn()
   check_game(g)

@@ -119,10 +119,17 @@ end
 M.new_json = new_json
 
 -- Loads source text as a function with environment env. Refuses bytecode.
-function M.load_text(src, chunkname, env)
+-- files["\0bc"], when the server provides it, maps a file to the bytecode the server compiled
+-- from that very text (C: script_version_push_files). It is never script-supplied: scripts
+-- cannot reach the files table, and a script's own text may not be bytecode.
+local BC = "\0bc"
+
+function M.load_text(src, chunkname, env, bc)
   if type(src) ~= "string" then return nil, chunkname .. ": no source" end
   if sbyte(src, 1) == 27 then return nil, chunkname .. ": binary chunks are not accepted" end
-  local fn, err = loadstring(src, "@" .. chunkname)
+  local fn, err
+  if type(bc) == "string" then fn, err = load(bc, "@" .. chunkname, "b") end
+  if not fn then fn, err = loadstring(src, "@" .. chunkname) end
   if not fn then return nil, err end
   setfenv(fn, env)
   return fn
@@ -168,16 +175,17 @@ function M.new_env(opts)
     end
     if loaded[name] ~= nil then return loaded[name] end
     if loading[name] then error("require: loop while loading " .. name, 2) end
-    local src, chunk
+    local src, chunk, bc
     local helper = smatch(name, "^mt%.([%w_]+)$")
     if helper then
       src, chunk = opts.helpers and opts.helpers[helper .. ".lua"], "lua/lib/" .. helper .. ".lua"
     else
       local file = sgsub(name, "%.", "/") .. ".lua"
       src, chunk = opts.files[file], (opts.prefix or "") .. file
+      bc = opts.files[BC] and opts.files[BC][file]
     end
     if not src then error("require: module '" .. name .. "' not found", 2) end
-    local fn, err = M.load_text(src, chunk, env)
+    local fn, err = M.load_text(src, chunk, env, bc)
     if not fn then error(err, 2) end
     loading[name] = true
     local result = fn(name)
@@ -214,6 +222,12 @@ function M.new_random(seed)
     if m > n then error("random: interval is empty", 2) end
     return m + floor(r * (n - m + 1))
   end
+end
+
+-- The server-compiled bytecode of a file of files, or nil.
+function M.compiled(files, path)
+  local bc = files[BC]
+  return bc and bc[path]
 end
 
 function M.deep_copy(v, depth)

@@ -22,6 +22,8 @@ struct source_file {
     char *path; /* within the script's folder: "game.lua", "eval.lua", "minimax.lua" */
     char *text;
     size_t len;
+    char *bc; /* compiled from text by the server once per version (NULL if it does not parse) */
+    size_t bclen;
 };
 
 struct script_version {
@@ -45,7 +47,8 @@ void script_version_store(struct script_version *v);
 void script_version_ref(struct script_version *v);
 void script_version_unref(struct script_version *v);
 
-/* Pushes { [path] = source } of v's files onto L. */
+/* Pushes { [path] = source } of v's files onto L, plus under the key "\0bc" the bytecode the
+ * server compiled from them (lua/sandbox.lua loads that instead of parsing the text again). */
 void script_version_push_files(lua_State *L, const struct script_version *v);
 
 /* The chunk-name prefix of v's files: "games/<name>/" or "agents/". */
