@@ -428,13 +428,15 @@ static void sync_final(struct room *r, struct session *only, struct session *rep
             for (size_t i = 0; i < r->nspect; i++) {
                 struct session *s = r->spectators[i];
                 if (only && s != only) continue;
-                struct wsbuf *b = state_msg(r, players ? players : "[]", 0, view, NULL, s == reply_to ? re : NULL);
+                struct wsbuf *b = state_msg(r, players ? players : "[]", 0, view, NULL,
+                                            s == reply_to ? re : NULL);
                 send_buf(s, b);
                 wsbuf_unref(b);
             }
         } else if (r->seats[seat].session && (!only || r->seats[seat].session == only)) {
             struct session *s = r->seats[seat].session;
-            struct wsbuf *b = state_msg(r, players ? players : "[]", seat, view, NULL, s == reply_to ? re : NULL);
+            struct wsbuf *b =
+                state_msg(r, players ? players : "[]", seat, view, NULL, s == reply_to ? re : NULL);
             send_buf(s, b);
             wsbuf_unref(b);
         }
@@ -957,8 +959,9 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
     }
     if (n_open >= (size_t)cfg->max_rooms || !store_accepting()) {
         *code = "SERVER_BUSY";
-        snprintf(msg, msglen, n_open >= (size_t)cfg->max_rooms ? "too many rooms are open"
-                                                               : "storage is behind: try again shortly");
+        snprintf(msg, msglen,
+                 n_open >= (size_t)cfg->max_rooms ? "too many rooms are open"
+                                                  : "storage is behind: try again shortly");
         return NULL;
     }
     struct room *r = calloc(1, sizeof *r);
@@ -1054,7 +1057,8 @@ static void room_free(struct room *r)
     if (r->turn_timer) event_free(r->turn_timer);
     if (r->linger_timer) event_free(r->linger_timer);
     if (r->reap_ev) event_free(r->reap_ev);
-    for (int i = 0; i <= r->nseats; i++) free(r->final_views[i]);
+    for (int i = 0; i <= r->nseats; i++)
+        free(r->final_views[i]);
     for (size_t i = 0; i < r->nlog; i++)
         free(r->log[i].payload);
     for (size_t i = 0; i < r->ninputs; i++)

@@ -61,9 +61,13 @@ static int compile(struct source *src)
     lua_State *L = luaL_newstate();
     char chunk[80];
     snprintf(chunk, sizeof chunk, "=lua/%s", src->name);
-    int rc = L && luaL_loadbuffer(L, src->text, src->len, chunk) == 0 && lua_dump(L, collect, src) == 0 ? 0 : -1;
-    if (rc < 0) log_msg(LOG_ERROR, "cannot compile trusted Lua", "{ss,ss}", "file", src->name, "error",
-                        L && lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory");
+    int rc =
+        L && luaL_loadbuffer(L, src->text, src->len, chunk) == 0 && lua_dump(L, collect, src) == 0
+            ? 0
+            : -1;
+    if (rc < 0)
+        log_msg(LOG_ERROR, "cannot compile trusted Lua", "{ss,ss}", "file", src->name, "error",
+                L && lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory");
     if (L) lua_close(L);
     return rc;
 }

@@ -303,7 +303,7 @@ static struct {
     PGresult *result;
     uint64_t sent_us;
 
-    int batch;   /* rows in that statement: the head of the queue, or the rows in taken[] */
+    int batch; /* rows in that statement: the head of the queue, or the rows in taken[] */
     struct row *taken[BATCH_ROWS]; /* a gathered batch of events or inputs (see gather) */
     int ntaken;
     int isolate; /* rows still to send one at a time after a failed batch */
@@ -1051,8 +1051,10 @@ static void pop_taken(void)
     while (r && left > 0) {
         struct row *next = r->next;
         if (r->taken) {
-            if (prev) prev->next = next;
-            else q.head = next;
+            if (prev)
+                prev->next = next;
+            else
+                q.head = next;
             if (q.tail == r) q.tail = prev;
             q.rows--;
             q.bytes -= r->bytes;
@@ -1070,7 +1072,8 @@ static void pop_taken(void)
 /* A gathered batch that was not written: its rows stay queued, unmarked. */
 static void untake(void)
 {
-    for (int i = 0; i < pg.ntaken; i++) pg.taken[i]->taken = 0;
+    for (int i = 0; i < pg.ntaken; i++)
+        pg.taken[i]->taken = 0;
     pg.ntaken = 0;
 }
 
@@ -1096,41 +1099,58 @@ static void written(PGresult *res, void *arg)
         return;
     }
     metric_observe(m_latency, NULL, (double)(loop_now_us() - pg.sent_us) / 1000.0);
-    if (gathered) pop_taken();
-    else pop_rows(n);
+    if (gathered)
+        pop_taken();
+    else
+        pop_rows(n);
 }
 
-static int is_child(const struct table *t)
+static int has_game_fk(const struct table *t)
 {
-    return strcmp(t->name, "game_events") == 0 || strcmp(t->name, "game_inputs") == 0;
+    return strcmp(t->name, "game_events") == 0 || strcmp(t->name, "game_inputs") == 0 ||
+           strcmp(t->name, "game_participants") == 0;
 }
 
-/* Events and inputs of many games interleave in the queue (and with their games' rows), so
- * runs of one table are short. Gathers up to BATCH_ROWS rows of the head's table and columns
- * from further down, never past the games row a gathered row depends on (foreign key): a row
- * whose game has a games row earlier in the queue than it stays behind. Insert-once rows have
- * no order among themselves to keep. Returns how many rows were taken into pg.taken. */
+/* Rows of many games interleave in the queue, so runs of one table are short. Gathers up to
+ * BATCH_ROWS rows of the head's table and columns from further down, keeping every order that
+ * matters: a row that needs a games row (foreign key) never passes that games row, and an
+ * upsert never passes an earlier row with its key (nor shares a statement with one, which
+ * PostgreSQL refuses). Returns how many rows were taken into pg.taken. */
 static int gather(const struct row *head)
 {
-    const char *blocked[64];
-    int nblocked = 0, n = 0;
+    const struct row *blocked[512];
+    int nblocked = 0, n = 0, fk = has_game_fk(head->t);
     size_t bytes = 0;
     for (const struct row *r = head; r && n < BATCH_ROWS; r = r->next) {
-        if (strcmp(r->t->name, "games") == 0) {
-            if (nblocked == 64) break; /* too much to track: stop here */
-            blocked[nblocked++] = col_text(r, 0);
-            continue;
+        int candidate = r->t == head->t && r->mask == head->mask;
+        int parent = fk && strcmp(r->t->name, "games") == 0;
+        int same_table = r->t == head->t;
+        if (candidate) {
+            int wait = 0;
+            for (int i = 0; i < nblocked && !wait; i++) {
+                const struct row *b = blocked[i];
+                if (b->t == r->t)
+                    wait = same_key(b, r); /* an earlier row of this key */
+                else
+                    wait = col_text(r, 0) && col_text(b, 0) &&
+                           strcmp(col_text(r, 0), col_text(b, 0)) == 0;
+            }
+            for (int i = 0; i < n && !wait && r->t->upsert; i++)
+                wait = same_key(pg.taken[i], r);
+            if (!wait && (n == 0 || bytes + r->bytes <= BATCH_BYTES)) {
+                bytes += r->bytes;
+                pg.taken[n++] = (struct row *)r;
+                continue;
+            }
         }
-        if (r->t != head->t || r->mask != head->mask) continue;
-        const char *game = col_text(r, 0);
-        int dep = 0;
-        for (int i = 0; i < nblocked && !dep; i++) dep = game && blocked[i] && strcmp(game, blocked[i]) == 0;
-        if (dep) continue;
-        if (n > 0 && bytes + r->bytes > BATCH_BYTES) break;
-        bytes += r->bytes;
-        pg.taken[n++] = (struct row *)r;
+        /* What stays behind may hold back later rows: its key (upserts), its game (children). */
+        if ((parent || (same_table && r->t->upsert)) && nblocked < 512)
+            blocked[nblocked++] = r;
+        else if (parent || (same_table && r->t->upsert))
+            break; /* too much to track: stop */
     }
-    for (int i = 0; i < n; i++) pg.taken[i]->taken = 1;
+    for (int i = 0; i < n; i++)
+        pg.taken[i]->taken = 1;
     return n;
 }
 
@@ -1142,7 +1162,7 @@ static void send_batch(void)
     const struct row *head = q.head, *r = head;
     int limit = pg.isolate ? 1 : BATCH_ROWS, n = 0;
     size_t bytes = 0;
-    pg.ntaken = !pg.isolate && is_child(head->t) ? gather(head) : 0;
+    pg.ntaken = pg.isolate ? 0 : gather(head);
     if (pg.ntaken) {
         n = pg.ntaken;
     } else {
