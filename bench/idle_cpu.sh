@@ -120,7 +120,7 @@ measure_strace() {
     [ "$STRACE" = 1 ] || return 0
     rm -f "$OUT"/trace.*
     timeout -s INT "$2" strace -f -ff -qq -o "$OUT/trace" -p "$SERVER_PID" 2>/dev/null
-    local f tid comm
+    local f tid comm quiet=0
     for f in "$OUT"/trace.*; do
         [ -e "$f" ] || continue
         tid=${f##*.}
@@ -136,13 +136,16 @@ measure_strace() {
                 if (name ~ /^epoll_p?wait$/) ew++
             }
             END {
+                if (!total) exit
                 printf "%-36s strace %3ds: thread %s (%s): wake-ups %d (%.2f/s), epoll_wait calls %d, syscalls %d\n", l, s, t, c, w, w / s, ew, total
                 for (k in n) printf "SYS %d %s\n", n[k], k
             }' "$f" >"$OUT/sum"
+        [ -s "$OUT/sum" ] || { quiet=$((quiet + 1)); continue; }
         grep -v '^SYS ' "$OUT/sum"
         grep '^SYS ' "$OUT/sum" | sort -k2,2nr | awk '{ printf "%s %s %d,", NR == 1 ? "    syscalls:" : "", $3, $2 } END { if (NR) printf "\n" }'
-
     done
+    [ "$quiet" -gt 0 ] && printf "%-36s strace %3ds: %d other thread(s) made no syscall\n" "$1" "$2" "$quiet"
+    return 0
 }
 
 echo "idle_cpu: server $BIN pid $SERVER_PID on 127.0.0.1:$PORT, ping interval ${PING_INTERVAL}s," \

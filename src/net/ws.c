@@ -322,7 +322,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static struct lws_protocols protocols[] = {
-    {"monkeytown", callback, sizeof(struct conn), 4096, 0, NULL, 0},
+    /* rx_buffer_size: lws allocates it per connection; 1 KiB keeps idle sockets cheap, and
+     * larger messages simply arrive in more pieces (on_receive reassembles them). */
+    {"monkeytown", callback, sizeof(struct conn), 1024, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

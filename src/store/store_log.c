@@ -146,11 +146,15 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&buf_lock);
     for (;;) {
         if (!pending.len && !stopping && !urgent) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 20 * 1000000L;
-            if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-            pthread_cond_timedwait(&wake, &buf_lock, &until);
+            if (dirty) { /* written but not yet synced: wake for the sync at the latest */
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 100 * 1000000L;
+                if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+                pthread_cond_timedwait(&wake, &buf_lock, &until);
+            } else { /* nothing to do: sleep until a record comes (an idle server never wakes) */
+                pthread_cond_wait(&wake, &buf_lock);
+            }
         }
         int sync_now = urgent || stopping;
         urgent = 0;
