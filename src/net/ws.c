@@ -361,12 +361,18 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
     unsigned int fds = raise_fd_limit();
     /* Keep some descriptors for files, the database and the watcher, so that when sockets run
      * out the answer is a clean 503 from the max-connections check, not a failed accept. */
-    unsigned int reserve = 64;
-    if ((unsigned int)cfg->max_connections + reserve > fds) {
+    /* Two reserves. The process keeps FILE_RESERVE descriptors for itself (the store, the
+     * database, Redis, inotify, pipes): lws is told it may use only the rest, and when its
+     * table is full it stops accepting instead of spinning on accept() failing with EMFILE.
+     * Of lws's share, HTTP_RESERVE stay free of WebSocket sessions, so a client beyond
+     * max-connections is still accepted and gets its 503, and /health answers. */
+    const unsigned int file_reserve = 32, http_reserve = 64;
+    unsigned int lws_fds = fds > file_reserve + http_reserve + 2 ? fds - file_reserve : fds;
+    unsigned int ws_max = lws_fds > http_reserve * 2 ? lws_fds - http_reserve : 1;
+    if ((unsigned int)cfg->max_connections > ws_max) {
         log_msg(LOG_WARN, "max-connections exceeds the open-file limit: lowering it", "{si,si}",
-                "max_connections", cfg->max_connections, "limit",
-                fds > reserve ? fds - reserve : 1);
-        ((struct config *)cfg)->max_connections = fds > reserve * 2 ? (int)(fds - reserve) : 1;
+                "max_connections", cfg->max_connections, "limit", (int)ws_max);
+        ((struct config *)cfg)->max_connections = (int)ws_max;
     }
 
     keepalive.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
@@ -381,7 +387,7 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
     info.options =
         LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
-    info.fd_limit_per_thread = fds;
+    info.fd_limit_per_thread = lws_fds;
     info.count_threads = 1;
     info.retry_and_idle_policy = &keepalive;
     info.timeout_secs = 20;      /* handshakes and HTTP transactions that stall */
