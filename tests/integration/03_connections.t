@@ -125,8 +125,53 @@ async def slow_reader(srv):
     s.close()
 
 
+async def out_of_descriptors(srv):
+    """With a 300-descriptor limit: WebSocket sessions stop with a clean 503 while descriptors
+    remain; raw sockets that exhaust the rest make the server pause accepting (no spinning, no
+    log flood), and it serves again once they are gone."""
+    def cpu_s():
+        with open(f"/proc/{srv.proc.pid}/stat") as f:
+            v = f.read().split()
+        return (int(v[13]) + int(v[14])) / os.sysconf("SC_CLK_TCK")
+    held, refused = [], None
+    for _ in range(320):
+        try:
+            held.append(await websockets.connect(srv.ws_url))
+        except websockets.InvalidStatusCode as e:
+            refused = e.status_code
+            break
+    t.eq(refused, 503, f"sessions beyond what descriptors allow get 503 (after {len(held)})")
+    st, _, _ = http("GET", srv.url + "/health/live")
+    t.eq(st, 200, "HTTP still answers at that point")
+    raws = []
+    for _ in range(100):
+        try:
+            raws.append(socket.create_connection(("127.0.0.1", srv.port), timeout=2))
+        except OSError:
+            break
+    lines0, c0 = len(srv.logs().splitlines()), cpu_s()
+    time.sleep(2)
+    t.ok(cpu_s() - c0 < 0.5, f"no spinning while descriptors are exhausted ({cpu_s() - c0:.2f} s CPU in 2 s)")
+    t.ok(len(srv.logs().splitlines()) - lines0 < 50, "and no flood of log lines")
+    for r in raws:
+        r.close()
+    deadline, st = time.time() + 10, 0
+    while time.time() < deadline and st != 200:
+        try:
+            st = http("GET", srv.url + "/health/live", timeout=2)[0]
+        except OSError:
+            time.sleep(0.2)
+    t.eq(st, 200, "it serves again once they are gone")
+    for w in held:
+        await w.close()
+
+
 with Server() as srv:
     run(thousand(srv))
+fd_srv = Server("--log-level", "warn")
+fd_srv.args = ["bash", "-c", "ulimit -n 300 && exec " + " ".join(fd_srv.args)]
+with fd_srv:
+    run(out_of_descriptors(fd_srv))
 with Server("--ping-interval", "1", "--ping-timeout", "2") as srv:
     run(keepalive(srv))
 with Server("--max-connections", "3") as srv:
