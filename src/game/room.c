@@ -102,6 +102,10 @@ struct room {
      * from the final views it kept: seat 0 is the spectators'. */
     char *final_views[ROOM_MAX_SEATS + 1];
     struct event *reap_ev;
+    /* The players array of game_state, rebuilt only when a seat changes (who, kind,
+     * connected): a real-time room sends states 20 times a second. */
+    char *players_cache;
+    char players_sig[ROOM_MAX_SEATS * 10 + 1];
 };
 
 static const struct config *cfg;
@@ -393,6 +397,24 @@ static char *players_json(const struct room *r)
     return text;
 }
 
+/* players_json, cached until the seats change. The string belongs to the room. */
+static const char *room_players(struct room *r)
+{
+    char sig[sizeof r->players_sig];
+    size_t n = 0;
+    for (int i = 1; i <= r->nseats; i++) {
+        const struct seat *st = &r->seats[i];
+        n += (size_t)snprintf(sig + n, sizeof sig - n, "%d%d%.8s", st->kind, st->session != NULL,
+                              st->player_id);
+    }
+    if (!r->players_cache || strcmp(sig, r->players_sig) != 0) {
+        free(r->players_cache);
+        r->players_cache = players_json(r);
+        util_strlcpy(r->players_sig, sig, sizeof r->players_sig);
+    }
+    return r->players_cache ? r->players_cache : "[]";
+}
+
 static struct wsbuf *state_msg(const struct room *r, const char *players, int seat,
                                const char *view, const char *legal, json_t *re)
 {
@@ -421,7 +443,7 @@ static struct wsbuf *state_msg(const struct room *r, const char *players, int se
 /* sync_state for a finished room whose Lua state is gone: the final views it kept. */
 static void sync_final(struct room *r, struct session *only, struct session *reply_to, json_t *re)
 {
-    char *players = players_json(r);
+    const char *players = room_players(r);
     for (int seat = 0; seat <= r->nseats; seat++) {
         const char *view = r->final_views[seat] ? r->final_views[seat] : "{}";
         if (seat == 0) {
@@ -441,7 +463,6 @@ static void sync_final(struct room *r, struct session *only, struct session *rep
             wsbuf_unref(b);
         }
     }
-    free(players);
 }
 
 /* Sends a fresh game_state: to only (when non-NULL) or to everyone attached. reply_to gets re.
@@ -465,8 +486,8 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
         lua_pushnil(L);
     int top = lua_gettop(L) - 3;
     int ok = referee_call(r, "view", 2, 1) == VM_OK;
-    char *players = players_json(r);
-    if (!players) players = strdup("[]");
+    const char *players = room_players(r);
+
     struct wsbuf *spect = NULL;
     for (int seat = 0; seat <= r->nseats; seat++) {
         const char *view = "{}", *legal = NULL;
@@ -515,7 +536,7 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
         if (ok) lua_pop(L, 3);
     }
     wsbuf_unref(spect);
-    free(players);
+
     lua_settop(L, top);
 }
 
@@ -1070,6 +1091,7 @@ static void room_free(struct room *r)
     free(r->result_json);
     free(r->agent_view);
     free(r->agent_legal);
+    free(r->players_cache);
     vm_free(r->vm);
     script_version_unref(r->game);
     free(r);
