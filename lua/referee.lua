@@ -211,11 +211,14 @@ function R.random_legal(seat)
 end
 
 -- Every recipient's view at once: out[seat] = { view_json, legal_json_or_nil } for seats
--- 1..n, and out[0] for spectators. A game without view sends the same state to everyone, so
--- it is encoded once.
+-- 1..n, and out[0] for spectators.
 function R.views(n, to_move)
   local out = {}
-  local shared = not game.view and json.encode(state) or nil
+  -- A game without view, or one that declares view_shared (every seat and spectators see the
+  -- same thing; game_state carries `you` itself), is viewed and encoded once per state.
+  local shared
+  if not game.view then shared = json.encode(state)
+  elseif game.view_shared == true then shared = json.encode(game.view(state, nil)) end
   for seat = 0, n do
     local who = seat > 0 and seat or nil
     local legal

@@ -212,6 +212,9 @@ local game = {
   players = { min = 2, max = 8 },
   tick_rate = TICK_RATE,
   send_rate = 20,
+  -- Everyone sees the whole field, so the server builds one view per state for all seats
+  -- (game_state says which seat is yours); view(state, seat) still works for any seat.
+  view_shared = true,
   quick_fill = 4,
 }
 
