@@ -134,6 +134,7 @@ static void stop(void)
 {
     ws_free();
     workers_shutdown();
+    loop_drain_posted(); /* results of jobs that finished while stopping */
     matchmaker_shutdown();
     rooms_shutdown();
     tick_shutdown();
@@ -141,6 +142,7 @@ static void stop(void)
     store_shutdown();
     bus_shutdown();
     accounts_shutdown();
+    trusted_pool_free();
     trusted_free();
     api_static_free();
     if (sig_term) event_free(sig_term);

@@ -77,6 +77,11 @@ static void on_posted(evutil_socket_t fd, short what, void *arg)
     loop_pump();
 }
 
+void loop_drain_posted(void)
+{
+    if (post_pipe[0] >= 0) on_posted(post_pipe[0], EV_READ, NULL);
+}
+
 int loop_init(void)
 {
     struct event_config *ec = event_config_new();

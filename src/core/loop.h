@@ -42,6 +42,10 @@ void loop_stop(void);
 typedef void (*loop_fn)(void *arg);
 int loop_post(loop_fn fn, void *arg);
 
+/* Runs, now, what other threads have posted and the loop has not run yet. For shutdown, after
+ * the worker threads are joined and before the modules the callbacks use are freed. */
+void loop_drain_posted(void);
+
 /* Monotonic milliseconds and microseconds since an arbitrary start; wall-clock ms since epoch. */
 uint64_t loop_now_ms(void);
 uint64_t loop_now_us(void);

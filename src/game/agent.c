@@ -32,12 +32,11 @@ struct agent *agent_new(struct script_version *agent, struct script_version *gam
                         int seats, uint32_t seed, size_t mem_limit, char *err, size_t errlen)
 {
     struct agent *a = calloc(1, sizeof *a);
-    if (!a || !(a->vm = vm_new(mem_limit))) {
+    if (!a || !(a->vm = trusted_new("agent_host", mem_limit, err, errlen))) {
         free(a);
-        util_strlcpy(err, "cannot create a Lua state", errlen);
+        if (!a) util_strlcpy(err, "out of memory", errlen);
         return NULL;
     }
-    if (trusted_open(a->vm, "agent_host", err, errlen) < 0) goto fail;
     lua_State *L = vm_state(a->vm);
     char prefix[100];
     lua_getfield(L, -1, "setup");

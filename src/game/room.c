@@ -1006,9 +1006,9 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
         r->seats[i] = (struct seat){.room = r, .index = i};
     r->config_json = config ? json_dumps(config, JSON_COMPACT) : NULL;
 
-    r->vm = vm_new((size_t)cfg->lua_memory_mb * 1024 * 1024);
     char err[600] = "cannot create a Lua state", prefix[100];
-    if (!r->vm || trusted_open(r->vm, "referee", err, sizeof err) < 0) goto fail;
+    r->vm = trusted_new("referee", (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
+    if (!r->vm) goto fail;
     lua_State *L = vm_state(r->vm);
     lua_setfield(L, LUA_REGISTRYINDEX, "mt.referee");
     L = referee_fn(r, "setup");

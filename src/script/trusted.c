@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "workers.h"
 
 #include <dirent.h>
 #include <lauxlib.h>
@@ -147,4 +148,106 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
     }
     lua_insert(L, -2); /* module chunk, then the sandbox module as its argument */
     return vm_call(vm, 1, 1, 1000, err, errlen) == VM_OK ? 0 : -1;
+}
+
+/* ---- the pool of ready states ---- */
+
+#define POOL_CAP 64   /* states kept ready per module */
+#define POOL_BATCH 16 /* states one refill job builds */
+
+struct refill;
+
+struct pool {
+    const char *module;
+    size_t mem_limit;
+    struct vm *ready[POOL_CAP];
+    int n;
+    struct refill *job; /* the refill in flight, or NULL */
+};
+
+static struct pool pools[2] = {{"referee", 0, {0}, 0, NULL}, {"agent_host", 0, {0}, 0, NULL}};
+
+struct refill {
+    struct pool *pool;
+    size_t mem_limit;
+    struct vm *built[POOL_BATCH];
+    int n;
+};
+
+static struct vm *build(const char *module, size_t mem_limit, char *err, size_t errlen)
+{
+    struct vm *vm = vm_new(mem_limit);
+    if (!vm) {
+        util_strlcpy(err, "cannot create a Lua state", errlen);
+        return NULL;
+    }
+    if (trusted_open(vm, module, err, errlen) < 0) {
+        vm_free(vm);
+        return NULL;
+    }
+    return vm;
+}
+
+static void refill_work(void *arg) /* worker thread */
+{
+    struct refill *job = arg;
+    char err[256];
+    while (job->n < POOL_BATCH) {
+        struct vm *vm = build(job->pool->module, job->mem_limit, err, sizeof err);
+        if (!vm) break;
+        job->built[job->n++] = vm;
+    }
+}
+
+static void refill_done(void *arg) /* loop thread */
+{
+    struct refill *job = arg;
+    struct pool *p = job->pool;
+    p->job = NULL;
+    for (int i = 0; i < job->n; i++) {
+        if (p->n < POOL_CAP && job->mem_limit == p->mem_limit) p->ready[p->n++] = job->built[i];
+        else vm_free(job->built[i]);
+    }
+    free(job);
+}
+
+static void refill(struct pool *p)
+{
+    if (p->job || p->n > POOL_CAP / 2) return;
+    struct refill *job = calloc(1, sizeof *job);
+    if (!job) return;
+    job->pool = p;
+    job->mem_limit = p->mem_limit;
+    if (workers_submit(refill_work, refill_done, job) < 0) {
+        free(job);
+        return;
+    }
+    p->job = job;
+}
+
+struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t errlen)
+{
+    struct pool *p = strcmp(module, "referee") == 0 ? &pools[0] : &pools[1];
+    if (p->mem_limit != mem_limit) { /* the first call sets the pool's cap */
+        for (int i = 0; i < p->n; i++) vm_free(p->ready[i]);
+        p->n = 0;
+        p->mem_limit = mem_limit;
+    }
+    struct vm *vm = p->n ? p->ready[--p->n] : build(module, mem_limit, err, errlen);
+    refill(p);
+    return vm;
+}
+
+void trusted_pool_free(void)
+{
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < pools[k].n; i++) vm_free(pools[k].ready[i]);
+        pools[k].n = 0;
+        struct refill *job = pools[k].job; /* dropped by the stopping workers, never run */
+        if (job) {
+            for (int i = 0; i < job->n; i++) vm_free(job->built[i]);
+            free(job);
+            pools[k].job = NULL;
+        }
+    }
 }
