@@ -205,8 +205,10 @@ static void refill_done(void *arg) /* loop thread */
     struct pool *p = job->pool;
     p->job = NULL;
     for (int i = 0; i < job->n; i++) {
-        if (p->n < POOL_CAP && job->mem_limit == p->mem_limit) p->ready[p->n++] = job->built[i];
-        else vm_free(job->built[i]);
+        if (p->n < POOL_CAP && job->mem_limit == p->mem_limit)
+            p->ready[p->n++] = job->built[i];
+        else
+            vm_free(job->built[i]);
     }
     free(job);
 }
@@ -229,7 +231,8 @@ struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t e
 {
     struct pool *p = strcmp(module, "referee") == 0 ? &pools[0] : &pools[1];
     if (p->mem_limit != mem_limit) { /* the first call sets the pool's cap */
-        for (int i = 0; i < p->n; i++) vm_free(p->ready[i]);
+        for (int i = 0; i < p->n; i++)
+            vm_free(p->ready[i]);
         p->n = 0;
         p->mem_limit = mem_limit;
     }
@@ -241,11 +244,13 @@ struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t e
 void trusted_pool_free(void)
 {
     for (int k = 0; k < 2; k++) {
-        for (int i = 0; i < pools[k].n; i++) vm_free(pools[k].ready[i]);
+        for (int i = 0; i < pools[k].n; i++)
+            vm_free(pools[k].ready[i]);
         pools[k].n = 0;
         struct refill *job = pools[k].job; /* dropped by the stopping workers, never run */
         if (job) {
-            for (int i = 0; i < job->n; i++) vm_free(job->built[i]);
+            for (int i = 0; i < job->n; i++)
+                vm_free(job->built[i]);
             free(job);
             pools[k].job = NULL;
         }
