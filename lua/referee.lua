@@ -183,23 +183,6 @@ function R.tick(inputs, now)
   return events, outcome_json(state)
 end
 
-local function view_for(seat)
-  if game.view then return game.view(state, seat) end
-  return state
-end
-
--- Returns the JSON view of seat (nil: spectator), and when seat is to move and the game
--- defines legal, the JSON list of its legal actions.
-function R.view(seat, to_move)
-  local v = json.encode(view_for(seat))
-  local legal
-  if seat ~= nil and seat == to_move and game.legal then
-    local l = game.legal(state, seat)
-    if type(l) == "table" and #l > 0 then legal = json.encode(l) end
-  end
-  return v, legal
-end
-
 -- A legal action for seat picked by the referee's own generator (never the game's, so
 -- replaying the recorded action reproduces the game's random stream). nil when the game has
 -- no legal function or no legal action.
