@@ -55,7 +55,6 @@ struct session {
     /* Reassembly of a fragmented message. */
     char *rx;
     size_t rx_len, rx_cap;
-    int rx_binary;
     int rx_discard; /* 0, 1: skipping a binary message, 2: skipping an oversized one */
 
     /* Send queue. */

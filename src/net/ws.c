@@ -161,8 +161,7 @@ static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t
     if (first) {
         s->rx_len = 0;
         s->rx_discard = 0;
-        s->rx_binary = lws_frame_is_binary(wsi);
-        if (s->rx_binary) {
+        if (lws_frame_is_binary(wsi)) {
             s->rx_discard = 1;
             if (handlers.on_refused) handlers.on_refused(s, "BAD_MESSAGE");
         }
