@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "wsproto.h"
+
 #define IBUF 8192
 
 struct peer {
@@ -39,63 +41,6 @@ struct peer {
 static struct peer **peers; /* by fd */
 static int maxfd;
 static int ep;
-
-static uint32_t rol(uint32_t x, int n)
-{
-    return (x << n) | (x >> (32 - n));
-}
-
-static void sha1(const uint8_t *m, size_t len, uint8_t out[20])
-{
-    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
-    size_t nb = (len + 9 + 63) / 64;
-    uint64_t bits = (uint64_t)len * 8;
-    for (size_t b = 0; b < nb; b++) {
-        uint8_t k[64];
-        for (size_t i = 0; i < 64; i++) {
-            size_t p = b * 64 + i;
-            k[i] = p < len ? m[p] : p == len ? 0x80 : p >= nb * 64 - 8 ? (uint8_t)(bits >> (8 * (nb * 64 - 1 - p))) : 0;
-        }
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)k[4 * i] << 24 | (uint32_t)k[4 * i + 1] << 16 | (uint32_t)k[4 * i + 2] << 8 | k[4 * i + 3];
-        for (int i = 16; i < 80; i++)
-            w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f = i < 20 ? (bb & c) | (~bb & d) : i < 40 ? bb ^ c ^ d : i < 60 ? (bb & c) | (bb & d) | (c & d) : bb ^ c ^ d;
-            uint32_t kk = i < 20 ? 0x5A827999u : i < 40 ? 0x6ED9EBA1u : i < 60 ? 0x8F1BBCDCu : 0xCA62C1D6u;
-            uint32_t t = rol(a, 5) + f + e + kk + w[i];
-            e = d;
-            d = c;
-            c = rol(bb, 30);
-            bb = a;
-            a = t;
-        }
-        h[0] += a;
-        h[1] += bb;
-        h[2] += c;
-        h[3] += d;
-        h[4] += e;
-    }
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 4; j++)
-            out[4 * i + j] = (uint8_t)(h[i] >> (24 - 8 * j));
-}
-
-static void b64(const uint8_t *in, size_t n, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = 0;
-}
 
 static void drop(int fd)
 {
@@ -142,19 +87,15 @@ static int handshake(int fd, struct peer *c)
     k += 19;
     while (*k == ' ')
         k++;
-    char key[128];
     size_t kl = strcspn(k, "\r\n ");
     if (kl > 64) return drop(fd), -1;
-    memcpy(key, k, kl);
-    memcpy(key + kl, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
-    uint8_t d[20];
-    sha1((uint8_t *)key, kl + 36, d);
     char acc[32], resp[256];
-    b64(d, 20, acc);
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Accept: %s\r\n\r\n",
-                     acc);
+    wsp_accept(k, kl, acc);
+    int n =
+        snprintf(resp, sizeof resp,
+                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Accept: %s\r\n\r\n",
+                 acc);
     if (out(fd, resp, (size_t)n) < 0) return -1;
     static const char w[] = "{\"type\":\"welcome\",\"payload\":{}}";
     if (frame(fd, 1, (const uint8_t *)w, sizeof w - 1) < 0) return -1;

@@ -19,12 +19,7 @@ set -u
 
 CALLER=$PWD
 ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
-abspath() {
-    case "$1" in
-    /*) echo "$1" ;;
-    *) if [ -e "$CALLER/$1" ]; then echo "$CALLER/$1"; else echo "$ROOT/$1"; fi ;;
-    esac
-}
+. "$ROOT/bench/lib.sh" || exit 1
 BIN=$(abspath "${1:-build/monkeytown}")
 cd "$ROOT" || exit 1
 HARD=$(ulimit -Hn)
@@ -48,10 +43,9 @@ if [ -z "$LOADGEN" ]; then
     done
 fi
 [ -x "$LOADGEN" ] || die "mt-loadgen not found (build the mt-loadgen target or set LOADGEN)"
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PORT=${PORT:-}
 if [ -z "$PORT" ]; then
-    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null)
+    PORT=$(free_port 2>/dev/null)
     [ -n "$PORT" ] || PORT=$((20000 + RANDOM % 12000))
 fi
 
@@ -63,12 +57,7 @@ cleanup() {
     [ -n "$RAW_PID" ] && kill "$RAW_PID" 2>/dev/null
     for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     LG_PIDS=()
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
+    stop_pid "$SERVER_PID"
     SERVER_PID=
     [ -n "$OUT" ] && rm -rf "$OUT" # the server log can reach hundreds of MB
     OUT=''
@@ -81,12 +70,7 @@ trap 'exit 130' INT TERM
     --ping-interval 3600 --ping-timeout 7200 $SERVER_ARGS \
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 150); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    port_busy "$PORT" && break
-    sleep 0.1
-done
-port_busy "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not start"; }
+wait_listening "$SERVER_PID" "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not start"; }
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] }' "/proc/$SERVER_PID/stat"; }
 nfds() { ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l; }

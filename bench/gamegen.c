@@ -45,6 +45,8 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
+#include "wsproto.h"
+
 #define GBUF_SIZE (256 * 1024) /* shared read buffer */
 #define READ_CHUNK (64 * 1024) /* max bytes per recv() */
 #define MAX_HTTP_HEADER 16384  /* upgrade response header limit */
@@ -65,11 +67,11 @@ static struct {
     int port;
     const char *path;
     int mode;
-    uint32_t clients;     /* games mode */
-    const char *game;     /* games: tictactoe; rooms: arena */
-    const char *agent;    /* games mode vsAgent ("" = none) */
+    uint32_t clients;  /* games mode */
+    const char *game;  /* games: tictactoe; rooms: arena */
+    const char *agent; /* games mode vsAgent ("" = none) */
     uint32_t rooms, players;
-    double input_rate;    /* rooms: per player per second */
+    double input_rate;      /* rooms: per player per second */
     double state_period_ms; /* rooms: expected game_state period */
     long round_ms;
     double duration, warmup, setup_timeout;
@@ -78,8 +80,8 @@ static struct {
     long server_pid;
     const char *server_url;
     int json;
-} opt = {"127.0.0.1", 8080, "/ws", M_GAMES, 200, NULL, "random", 100, 4, 10.0, 50.0, 600000,
-         10.0, 2.0, 30.0, 2000.0, 256, 0, NULL, 0};
+} opt = {"127.0.0.1", 8080,   "/ws", M_GAMES, 200,  NULL,   "random", 100, 4,    10.0,
+         50.0,        600000, 10.0,  2.0,     30.0, 2000.0, 256,      0,   NULL, 0};
 
 /* ------------------------------------------------------------ connections */
 
@@ -104,13 +106,13 @@ struct conn {
     uint32_t rlen, rcap;
     uint32_t wlen, wcap;
     uint32_t mlen;
-    uint32_t act_idx;  /* position in g.act while listed */
-    uint32_t next_id;  /* message ids sent on this socket */
-    uint32_t req_id;   /* id of the create_game / join_game in flight */
-    uint32_t wait_re;  /* games: id of the input whose answer has not come yet */
-    uint64_t t_start;  /* µs: connect() for the handshake; create_game sent for a game */
+    uint32_t act_idx;      /* position in g.act while listed */
+    uint32_t next_id;      /* message ids sent on this socket */
+    uint32_t req_id;       /* id of the create_game / join_game in flight */
+    uint32_t wait_re;      /* games: id of the input whose answer has not come yet */
+    uint64_t t_start;      /* µs: connect() for the handshake; create_game sent for a game */
     uint64_t t_last_state; /* rooms: arrival of the previous game_state */
-    uint64_t retry_at; /* µs, 0: nothing to retry */
+    uint64_t retry_at;     /* µs, 0: nothing to retry */
     int fd;
     uint8_t state;
     uint8_t flags;
@@ -122,65 +124,6 @@ struct conn {
     char act[28]; /* games: the last action sent (for a retry after RATE_LIMIT_EXCEEDED) */
     struct pending_input pend[PEND]; /* rooms mode: inputs waiting for ack and update */
 };
-
-/* -------------------------------------------------------------- histogram */
-/* HDR-like log-bucket histogram of µs values (from loadgen.c): exact below 256, then 128
- * sub-buckets per power of two (the reported midpoint is within 0.4%). */
-#define H_SUB 128
-#define H_MAXSHIFT 28
-#define H_BUCKETS (2 * H_SUB + H_MAXSHIFT * H_SUB)
-
-struct hist {
-    uint32_t b[H_BUCKETS];
-    uint64_t count;
-    uint64_t min, max;
-    double sum;
-};
-
-static unsigned h_index(uint64_t v)
-{
-    if (v < 2 * H_SUB) return (unsigned)v;
-    int msb = 63 - __builtin_clzll(v);
-    int shift = msb - 7;
-    if (shift > H_MAXSHIFT) return H_BUCKETS - 1;
-    return (unsigned)(2 * H_SUB + (shift - 1) * H_SUB + (int)((v >> shift) - H_SUB));
-}
-
-static double h_value(unsigned i)
-{
-    if (i < 2 * H_SUB) return (double)i;
-    unsigned shift = (i - 2 * H_SUB) / H_SUB + 1;
-    uint64_t sub = (i - 2 * H_SUB) % H_SUB + H_SUB;
-    uint64_t lo = sub << shift;
-    return (double)lo + (double)((1ull << shift) - 1) / 2.0;
-}
-
-static void h_add(struct hist *h, uint64_t v)
-{
-    h->b[h_index(v)]++;
-    if (h->count == 0 || v < h->min) h->min = v;
-    if (v > h->max) h->max = v;
-    h->count++;
-    h->sum += (double)v;
-}
-
-static double h_pct(const struct hist *h, double p)
-{
-    if (h->count == 0) return NAN;
-    uint64_t rank = (uint64_t)ceil(p / 100.0 * (double)h->count);
-    if (rank < 1) rank = 1;
-    uint64_t cum = 0;
-    for (unsigned i = 0; i < H_BUCKETS; i++) {
-        cum += h->b[i];
-        if (cum >= rank) {
-            double v = h_value(i);
-            if (v > (double)h->max) v = (double)h->max;
-            if (v < (double)h->min) v = (double)h->min;
-            return v;
-        }
-    }
-    return (double)h->max;
-}
 
 /* ------------------------------------------------------- small count tables */
 
@@ -277,22 +220,22 @@ static struct {
     uint32_t started, inflight, established;
     uint64_t fail_connect, fail_http, fail_closed, fail_timeout, fail_proto, dropped;
     struct ktab connect_errno, http_status, close_codes;
-    struct hist handshake;
+    struct wsp_hist handshake;
 
     /* messages */
     uint64_t msgs_total, msgs_window, bytes_window, bad_json, pings;
-    struct stab errors;       /* error codes over the whole run */
+    struct stab errors;        /* error codes over the whole run */
     struct stab errors_window; /* within the measuring window */
 
     /* games mode */
     uint64_t games_started, games_done, games_window, inputs_sent, inputs_window;
     uint32_t windows[MAX_WINDOWS];
-    struct hist game_lat;
+    struct wsp_hist game_lat;
     struct ktab results; /* 1 = seat 1 won, 2 = seat 2, 0 = draw, -1 other */
 
     /* rooms mode */
     uint64_t states_window, acks, acks_window, lost_pending, rt_inputs_window;
-    struct hist jitter, gap, input_lat, timer_late;
+    struct wsp_hist jitter, gap, input_lat, timer_late;
 
     /* server */
     long rss0, rss1, hwm1;
@@ -306,13 +249,6 @@ static struct {
 
 static uint8_t gbuf[GBUF_SIZE];
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static uint32_t xrand(void)
 {
     uint32_t x = g.rng;
@@ -320,14 +256,6 @@ static uint32_t xrand(void)
     x ^= x >> 17;
     x ^= x << 5;
     return g.rng = x;
-}
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
 }
 
 static int in_window(uint64_t t)
@@ -446,8 +374,9 @@ static char *fetch_metrics(void)
     }
     freeaddrinfo(ai);
     char req[400];
-    int n = snprintf(req, sizeof req,
-                     "GET /metrics HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", host, port);
+    int n =
+        snprintf(req, sizeof req,
+                 "GET /metrics HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", host, port);
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         close(fd);
         return NULL;
@@ -544,8 +473,8 @@ static void prom_hist_read(const char *text, const char *name, const char *label
 struct prom_delta {
     double count;
     double p50, p99; /* linear interpolation inside the bucket; INFINITY: beyond the last bound */
-    double frac_le; /* fraction of observations <= the bound asked for (NAN when no such bucket) */
-    double max_le;  /* smallest bucket bound that holds every observation */
+    double frac_le;  /* fraction of observations <= the bound asked for (NAN when no such bucket) */
+    double max_le;   /* smallest bucket bound that holds every observation */
 };
 
 static double prom_quantile(const struct prom_hist *a, const struct prom_hist *b, double q)
@@ -586,110 +515,6 @@ static int prom_delta(const char *t0, const char *t1, const char *name, const ch
         if (isnan(out->max_le) && c >= out->count) out->max_le = b.le[i];
     }
     return 0;
-}
-
-/* ------------------------------------------------------- SHA-1 and base64 */
-
-static uint32_t rol32(uint32_t x, int n)
-{
-    return (x << n) | (x >> (32 - n));
-}
-
-static void sha1(const uint8_t *msg, size_t len, uint8_t out[20])
-{
-    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
-    size_t nblocks = (len + 9 + 63) / 64;
-    uint64_t bits = (uint64_t)len * 8;
-    for (size_t b = 0; b < nblocks; b++) {
-        uint8_t blk[64];
-        for (size_t i = 0; i < 64; i++) {
-            size_t pos = b * 64 + i;
-            if (pos < len)
-                blk[i] = msg[pos];
-            else if (pos == len)
-                blk[i] = 0x80;
-            else if (pos >= nblocks * 64 - 8)
-                blk[i] = (uint8_t)(bits >> (8 * (nblocks * 64 - 1 - pos)));
-            else
-                blk[i] = 0;
-        }
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 |
-                   (uint32_t)blk[4 * i + 2] << 8 | blk[4 * i + 3];
-        for (int i = 16; i < 80; i++)
-            w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f, k;
-            if (i < 20) {
-                f = (bb & c) | (~bb & d);
-                k = 0x5A827999u;
-            } else if (i < 40) {
-                f = bb ^ c ^ d;
-                k = 0x6ED9EBA1u;
-            } else if (i < 60) {
-                f = (bb & c) | (bb & d) | (c & d);
-                k = 0x8F1BBCDCu;
-            } else {
-                f = bb ^ c ^ d;
-                k = 0xCA62C1D6u;
-            }
-            uint32_t t = rol32(a, 5) + f + e + k + w[i];
-            e = d;
-            d = c;
-            c = rol32(bb, 30);
-            bb = a;
-            a = t;
-        }
-        h[0] += a;
-        h[1] += bb;
-        h[2] += c;
-        h[3] += d;
-        h[4] += e;
-    }
-    for (int i = 0; i < 5; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
-    }
-}
-
-static void base64(const uint8_t *in, size_t n, char *out)
-{
-    static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n) v |= in[i + 2];
-        out[o++] = tb[(v >> 18) & 63];
-        out[o++] = tb[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tb[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tb[v & 63] : '=';
-    }
-    out[o] = 0;
-}
-
-static void ws_key(uint32_t idx, char out[25])
-{
-    uint64_t a = splitmix64(g.seed ^ ((uint64_t)idx * 2)),
-             b = splitmix64(g.seed ^ ((uint64_t)idx * 2 + 1));
-    uint8_t raw[16];
-    memcpy(raw, &a, 8);
-    memcpy(raw + 8, &b, 8);
-    base64(raw, 16, out);
-}
-
-static void ws_accept(uint32_t idx, char out[29])
-{
-    char buf[64];
-    ws_key(idx, buf);
-    memcpy(buf + 24, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
-    uint8_t d[20];
-    sha1((const uint8_t *)buf, 60, d);
-    base64(d, 20, out);
 }
 
 /* -------------------------------------------------------- connection core */
@@ -841,25 +666,9 @@ static int conn_flush(struct conn *c)
 /* Sends one masked client frame (payload <= 4 KiB). Returns -1 when the connection closed. */
 static int ws_send(struct conn *c, int opcode, const void *payload, size_t n)
 {
-    uint8_t f[14 + 4096];
-    size_t h = 0;
+    uint8_t f[WSP_CLIENT_HDR_MAX + 4096];
     if (n > 4096 || c->state == ST_DONE) return -1;
-    f[h++] = (uint8_t)(0x80 | opcode);
-    if (n < 126)
-        f[h++] = (uint8_t)(0x80 | n);
-    else {
-        f[h++] = 0x80 | 126;
-        f[h++] = (uint8_t)(n >> 8);
-        f[h++] = (uint8_t)n;
-    }
-    uint32_t m = xrand();
-    uint8_t mk[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
-    memcpy(f + h, mk, 4);
-    h += 4;
-    const uint8_t *p = payload;
-    for (size_t i = 0; i < n; i++)
-        f[h + i] = p[i] ^ mk[i & 3];
-    return conn_write(c, f, h + n);
+    return conn_write(c, f, wsp_client_frame(f, opcode, payload, n, xrand()));
 }
 
 static int ws_text(struct conn *c, const char *s, int n)
@@ -885,11 +694,13 @@ static void start_game(struct conn *c, uint64_t now)
     c->req_id = ++c->next_id;
     int n;
     if (opt.agent && *opt.agent)
-        n = snprintf(msg, sizeof msg,
-                     "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\",\"vsAgent\":\"%s\"}}",
-                     c->req_id, opt.game, opt.agent);
+        n = snprintf(
+            msg, sizeof msg,
+            "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\",\"vsAgent\":\"%s\"}}",
+            c->req_id, opt.game, opt.agent);
     else
-        n = snprintf(msg, sizeof msg, "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\"}}",
+        n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\"}}",
                      c->req_id, opt.game);
     c->gstate = G_CREATING;
     c->gid[0] = 0;
@@ -902,13 +713,14 @@ static void send_input(struct conn *c, const char *action)
 {
     char msg[512];
     c->wait_re = ++c->next_id;
-    int n = snprintf(msg, sizeof msg,
-                     "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\",\"action\":%s}}",
-                     c->wait_re, c->gid, action);
+    int n = snprintf(
+        msg, sizeof msg,
+        "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\",\"action\":%s}}",
+        c->wait_re, c->gid, action);
     if (n <= 0 || (size_t)n >= sizeof msg) return;
     if (ws_text(c, msg, n) == 0) {
         g.inputs_sent++;
-        if (in_window(now_us())) g.inputs_window++;
+        if (in_window(wsp_now_us())) g.inputs_window++;
     }
 }
 
@@ -922,10 +734,11 @@ static void rooms_create(struct conn *c)
 {
     char msg[256];
     c->req_id = ++c->next_id;
-    int n = snprintf(msg, sizeof msg,
-                     "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\",\"config\":{\"seats\":%u,"
-                     "\"round_ms\":%ld}}}",
-                     c->req_id, opt.game, opt.players, opt.round_ms);
+    int n = snprintf(
+        msg, sizeof msg,
+        "{\"type\":\"create_game\",\"id\":%u,\"payload\":{\"game\":\"%s\",\"config\":{\"seats\":%u,"
+        "\"round_ms\":%ld}}}",
+        c->req_id, opt.game, opt.players, opt.round_ms);
     c->gstate = G_CREATING;
     ws_text(c, msg, n);
 }
@@ -934,7 +747,8 @@ static void rooms_join(struct conn *c, const char *gid)
 {
     char msg[256];
     c->req_id = ++c->next_id;
-    int n = snprintf(msg, sizeof msg, "{\"type\":\"join_game\",\"id\":%u,\"payload\":{\"gameId\":\"%s\"}}",
+    int n = snprintf(msg, sizeof msg,
+                     "{\"type\":\"join_game\",\"id\":%u,\"payload\":{\"gameId\":\"%s\"}}",
                      c->req_id, gid);
     c->gstate = G_JOINING;
     snprintf(c->gid, sizeof c->gid, "%s", gid);
@@ -947,7 +761,8 @@ static void rt_send_input(struct conn *c, uint64_t now)
     uint32_t id = ++c->next_id;
     double x = (double)(xrand() % 100001) / 100.0, y = (double)(xrand() % 100001) / 100.0;
     int n = snprintf(msg, sizeof msg,
-                     "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\",\"action\":{\"action\":"
+                     "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\","
+                     "\"action\":{\"action\":"
                      "\"move\",\"x\":%.2f,\"y\":%.2f}}}",
                      id, c->gid, x, y);
     /* a free slot, else the oldest entry is given up */
@@ -994,14 +809,14 @@ static void rt_on_state(struct conn *c, uint64_t now)
         if (c->t_last_state >= g.t_meas0 && c->t_last_state) {
             uint64_t gap = now - c->t_last_state;
             uint64_t per = (uint64_t)(opt.state_period_ms * 1000.0);
-            h_add(&g.gap, gap);
-            h_add(&g.jitter, gap > per ? gap - per : per - gap);
+            wsp_hist_add(&g.gap, gap);
+            wsp_hist_add(&g.jitter, gap > per ? gap - per : per - gap);
         }
     }
     c->t_last_state = now;
     for (int i = 0; i < PEND; i++)
         if (c->pend[i].id && c->pend[i].acked) {
-            if (in_window(c->pend[i].t_send)) h_add(&g.input_lat, now - c->pend[i].t_send);
+            if (in_window(c->pend[i].t_send)) wsp_hist_add(&g.input_lat, now - c->pend[i].t_send);
             c->pend[i].id = 0;
         }
 }
@@ -1028,7 +843,7 @@ static void on_welcome(struct conn *c, uint64_t now)
     c->state = ST_OPEN;
     g.inflight--;
     g.established++;
-    h_add(&g.handshake, now - c->t_start);
+    wsp_hist_add(&g.handshake, now - c->t_start);
     if (opt.mode == M_GAMES) {
         act_add(c);
         if (g.phase >= PH_WARMUP && g.phase < PH_DRAIN) start_game(c, now);
@@ -1073,8 +888,8 @@ static void games_message(struct conn *c, const char *type, json_t *root, uint64
         json_t *you = json_object_get(payload, "you"), *to = json_object_get(payload, "toMove");
         const char *status = json_string_value(json_object_get(payload, "status"));
         if (json_is_integer(you)) c->seat = (uint8_t)json_integer_value(you);
-        if (!status || strcmp(status, "active") != 0 || !json_is_integer(you) || !json_is_integer(to) ||
-            json_integer_value(you) != json_integer_value(to))
+        if (!status || strcmp(status, "active") != 0 || !json_is_integer(you) ||
+            !json_is_integer(to) || json_integer_value(you) != json_integer_value(to))
             return;
         json_t *legal = json_object_get(payload, "legal");
         json_t *first = json_array_get(legal, 0);
@@ -1093,7 +908,7 @@ static void games_message(struct conn *c, const char *type, json_t *root, uint64
             g.games_window++;
             uint64_t w = (now - g.t_meas0) / 1000000u;
             if (w < MAX_WINDOWS) g.windows[w]++;
-            h_add(&g.game_lat, now - c->t_start);
+            wsp_hist_add(&g.game_lat, now - c->t_start);
             json_t *res = json_object_get(payload, "result");
             json_t *winner = json_object_get(res, "winner");
             if (json_is_true(json_object_get(res, "draw")))
@@ -1152,7 +967,7 @@ static void rooms_message(struct conn *c, const char *type, json_t *root, uint64
 
 static void handle_message(struct conn *c, const uint8_t *p, size_t n)
 {
-    uint64_t now = now_us();
+    uint64_t now = wsp_now_us();
     g.msgs_total++;
     if (in_window(now)) {
         g.msgs_window++;
@@ -1206,8 +1021,9 @@ static int check_upgrade(struct conn *c, const uint8_t *buf, size_t hlen, long *
         *status = *status * 10 + (buf[i] - '0');
     }
     if (*status != 101) return 0;
-    char expect[29];
-    ws_accept(cidx(c), expect);
+    char key[25], expect[29];
+    wsp_client_key(g.seed, cidx(c), key);
+    wsp_accept(key, 24, expect);
     const uint8_t *line = memmem(buf, hlen, "\r\n", 2);
     const uint8_t *end = buf + hlen;
     while (line && line + 2 < end) {
@@ -1256,36 +1072,18 @@ static ssize_t process_input(struct conn *c, uint8_t *buf, size_t len)
         off = hlen;
     }
     while (len - off >= 2) {
-        uint8_t *f = buf + off;
-        size_t avail = len - off, hdr = 2;
-        int fin = f[0] & 0x80, op = f[0] & 0x0f, masked = f[1] & 0x80;
-        uint64_t plen = f[1] & 0x7f;
-        if (plen == 126) {
-            if (avail < 4) break;
-            plen = (uint64_t)f[2] << 8 | f[3];
-            hdr = 4;
-        } else if (plen == 127) {
-            if (avail < 10) break;
-            plen = 0;
-            for (int i = 0; i < 8; i++)
-                plen = plen << 8 | f[2 + i];
-            hdr = 10;
-        }
+        struct wsp_frame fr;
+        if (!wsp_frame_header(buf + off, len - off, &fr)) break;
+        int fin = fr.fin, op = fr.opcode;
+        uint64_t plen = fr.len;
         if (plen > MAX_FRAME) {
             conn_close(c, R_PROTO, 0);
             return -1;
         }
-        uint8_t *mk = NULL;
-        if (masked) {
-            mk = f + hdr;
-            hdr += 4;
-        }
-        if (avail < hdr + plen) break;
-        uint8_t *p = f + hdr;
-        if (mk)
-            for (uint64_t i = 0; i < plen; i++)
-                p[i] ^= mk[i & 3];
-        off += hdr + (size_t)plen;
+        if (len - off < fr.hdr + plen) break;
+        uint8_t *p = buf + off + fr.hdr;
+        if (fr.mask) wsp_unmask(p, plen, fr.mask);
+        off += fr.hdr + (size_t)plen;
 
         switch (op) {
         case 0x1:
@@ -1414,11 +1212,12 @@ static void conn_read(struct conn *c)
 static void on_connected(struct conn *c)
 {
     char key[25], req[1024];
-    ws_key(cidx(c), key);
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: mt-gamegen\r\n\r\n",
-                     opt.path, g.hosthdr, key);
+    wsp_client_key(g.seed, cidx(c), key);
+    int n = snprintf(
+        req, sizeof req,
+        "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: mt-gamegen\r\n\r\n",
+        opt.path, g.hosthdr, key);
     if (n < 0 || (size_t)n >= sizeof req) {
         conn_close(c, R_PROTO, 0);
         return;
@@ -1453,7 +1252,7 @@ static void conn_start(struct conn *c)
     g.inflight++;
     c->state = ST_CONNECTING;
     c->fd = -1;
-    c->t_start = now_us();
+    c->t_start = wsp_now_us();
     int fd = socket(g.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         conn_close(c, R_CONNECT, errno);
@@ -1509,15 +1308,16 @@ static json_t *jnum(double v)
 }
 
 /* a µs histogram as ms */
-static json_t *hist_json(const struct hist *h)
+static json_t *hist_json(const struct wsp_hist *h)
 {
     json_t *o = json_object();
     json_object_set_new(o, "samples", json_integer((json_int_t)h->count));
-    json_object_set_new(o, "p50", jnum(h_pct(h, 50) / 1000.0));
-    json_object_set_new(o, "p90", jnum(h_pct(h, 90) / 1000.0));
-    json_object_set_new(o, "p99", jnum(h_pct(h, 99) / 1000.0));
+    json_object_set_new(o, "p50", jnum(wsp_hist_pct(h, 50) / 1000.0));
+    json_object_set_new(o, "p90", jnum(wsp_hist_pct(h, 90) / 1000.0));
+    json_object_set_new(o, "p99", jnum(wsp_hist_pct(h, 99) / 1000.0));
     json_object_set_new(o, "max", h->count ? json_real((double)h->max / 1000.0) : json_null());
-    json_object_set_new(o, "mean", h->count ? json_real(h->sum / (double)h->count / 1000.0) : json_null());
+    json_object_set_new(o, "mean",
+                        h->count ? json_real(h->sum / (double)h->count / 1000.0) : json_null());
     return o;
 }
 
@@ -1529,13 +1329,14 @@ static const char *fmt(char buf[32], double v, int prec)
     return buf;
 }
 
-static void print_hist(const char *label, const struct hist *h)
+static void print_hist(const char *label, const struct wsp_hist *h)
 {
     char a[32], b[32], c[32], d[32], e[32];
-    printf("%s: p50 %s, p90 %s, p99 %s, max %s, mean %s (n=%llu)\n", label, fmt(a, h_pct(h, 50) / 1e3, 3),
-           fmt(b, h_pct(h, 90) / 1e3, 3), fmt(c, h_pct(h, 99) / 1e3, 3),
-           fmt(d, h->count ? (double)h->max / 1e3 : NAN, 3),
-           fmt(e, h->count ? h->sum / (double)h->count / 1e3 : NAN, 3), (unsigned long long)h->count);
+    printf("%s: p50 %s, p90 %s, p99 %s, max %s, mean %s (n=%llu)\n", label,
+           fmt(a, wsp_hist_pct(h, 50) / 1e3, 3), fmt(b, wsp_hist_pct(h, 90) / 1e3, 3),
+           fmt(c, wsp_hist_pct(h, 99) / 1e3, 3), fmt(d, h->count ? (double)h->max / 1e3 : NAN, 3),
+           fmt(e, h->count ? h->sum / (double)h->count / 1e3 : NAN, 3),
+           (unsigned long long)h->count);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -1570,8 +1371,10 @@ static void print_report(void)
     uint64_t failed = g.fail_connect + g.fail_http + g.fail_closed + g.fail_timeout + g.fail_proto;
     double srv_cpu = NAN, self_cpu = NAN;
     if (ms > 0) {
-        if (opt.server_pid > 0 && g.srv_cpu0 >= 0 && g.srv_cpu1 >= 0) srv_cpu = (g.srv_cpu1 - g.srv_cpu0) * 100.0 / ms;
-        if (g.self_cpu0 >= 0 && g.self_cpu1 >= 0) self_cpu = (g.self_cpu1 - g.self_cpu0) * 100.0 / ms;
+        if (opt.server_pid > 0 && g.srv_cpu0 >= 0 && g.srv_cpu1 >= 0)
+            srv_cpu = (g.srv_cpu1 - g.srv_cpu0) * 100.0 / ms;
+        if (g.self_cpu0 >= 0 && g.self_cpu1 >= 0)
+            self_cpu = (g.self_cpu1 - g.self_cpu0) * 100.0 / ms;
     }
     /* games: per-second windows */
     uint32_t nw = (uint32_t)floor(ms + 1e-9);
@@ -1589,8 +1392,10 @@ static void print_report(void)
         }
     }
     struct prom_delta lat, dur;
-    int have_lat = prom_delta(g.metrics0, g.metrics1, "tick_lateness_ms", "game=\"arena\"", 2.0, &lat) == 0;
-    int have_dur = prom_delta(g.metrics0, g.metrics1, "tick_duration_ms", "game=\"arena\"", 0.05, &dur) == 0;
+    int have_lat =
+        prom_delta(g.metrics0, g.metrics1, "tick_lateness_ms", "game=\"arena\"", 2.0, &lat) == 0;
+    int have_dur =
+        prom_delta(g.metrics0, g.metrics1, "tick_duration_ms", "game=\"arena\"", 0.05, &dur) == 0;
     struct prom_delta evl;
     int have_evl = prom_delta(g.metrics0, g.metrics1, "ws_event_latency_ms", NULL, 1.0, &evl) == 0;
     double dropped = prom_value(g.metrics1, "ticks_dropped_total", "game=\"arena\"");
@@ -1602,8 +1407,10 @@ static void print_report(void)
     double players = (double)opt.rooms * opt.players;
     /* PostgreSQL store (absent with the embedded one): batches written, their latency, backlog */
     struct prom_delta stl;
-    int have_stl = prom_delta(g.metrics0, g.metrics1, "store_write_latency_ms", NULL, 10.0, &stl) == 0;
-    double sq0 = prom_value(g.metrics0, "store_queue_rows", NULL), sq1 = prom_value(g.metrics1, "store_queue_rows", NULL);
+    int have_stl =
+        prom_delta(g.metrics0, g.metrics1, "store_write_latency_ms", NULL, 10.0, &stl) == 0;
+    double sq0 = prom_value(g.metrics0, "store_queue_rows", NULL),
+           sq1 = prom_value(g.metrics1, "store_queue_rows", NULL);
 
     if (opt.json) {
         json_t *o = json_object();
@@ -1645,7 +1452,8 @@ static void print_report(void)
         json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
         json_object_set_new(o, "warmup_s", json_real(opt.warmup));
         json_object_set_new(o, "measure_s", json_real(ms));
-        json_object_set_new(o, "messages_per_s", json_real(ms > 0 ? (double)g.msgs_window / ms : 0));
+        json_object_set_new(o, "messages_per_s",
+                            json_real(ms > 0 ? (double)g.msgs_window / ms : 0));
         json_object_set_new(o, "bytes_per_s", json_real(ms > 0 ? (double)g.bytes_window / ms : 0));
         json_object_set_new(o, "errors", stab_json(&g.errors));
         json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
@@ -1664,13 +1472,18 @@ static void print_report(void)
                 json_array_append_new(wa, json_integer(g.windows[i]));
             json_object_set_new(gm, "windows", wa);
             json_object_set_new(gm, "latency_ms", hist_json(&g.game_lat));
-            json_object_set_new(gm, "inputs_per_s", json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
+            json_object_set_new(gm, "inputs_per_s",
+                                json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
             json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
             json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
             json_t *rs = json_object();
             for (unsigned i = 0; i < g.results.n; i++) {
                 long k = g.results.e[i].key;
-                json_object_set_new(rs, k == 0 ? "draw" : k == 1 ? "won" : k == 2 ? "lost" : "other",
+                json_object_set_new(rs,
+                                    k == 0   ? "draw"
+                                    : k == 1 ? "won"
+                                    : k == 2 ? "lost"
+                                             : "other",
                                     json_integer((json_int_t)g.results.e[i].n));
             }
             json_object_set_new(gm, "results", rs);
@@ -1683,17 +1496,21 @@ static void print_report(void)
             json_object_set_new(rm, "players_active", json_integer(g.nact));
             json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
             json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
-            json_object_set_new(rm, "inputs_per_s", json_real(ms > 0 ? (double)g.rt_inputs_window / ms : 0));
+            json_object_set_new(rm, "inputs_per_s",
+                                json_real(ms > 0 ? (double)g.rt_inputs_window / ms : 0));
             json_object_set_new(rm, "inputs_target_per_s", json_real(players * opt.input_rate));
-            json_object_set_new(rm, "acks_per_s", json_real(ms > 0 ? (double)g.acks_window / ms : 0));
-            json_object_set_new(rm, "states_per_s", json_real(ms > 0 ? (double)g.states_window / ms : 0));
+            json_object_set_new(rm, "acks_per_s",
+                                json_real(ms > 0 ? (double)g.acks_window / ms : 0));
+            json_object_set_new(rm, "states_per_s",
+                                json_real(ms > 0 ? (double)g.states_window / ms : 0));
             json_object_set_new(rm, "states_expected_per_s",
                                 json_real(g.nact * 1000.0 / opt.state_period_ms));
             json_object_set_new(rm, "state_gap_ms", hist_json(&g.gap));
             json_object_set_new(rm, "jitter_ms", hist_json(&g.jitter));
             json_object_set_new(rm, "input_to_update_ms", hist_json(&g.input_lat));
             json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
-            json_object_set_new(rm, "skipped_backpressure", json_integer((json_int_t)g.sched_skipped));
+            json_object_set_new(rm, "skipped_backpressure",
+                                json_integer((json_int_t)g.sched_skipped));
             json_object_set_new(o, "rooms", rm);
         }
         if (opt.server_pid > 0 || opt.server_url) {
@@ -1705,9 +1522,12 @@ static void print_report(void)
             json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
             json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
             json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
-            if (have_lat) json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
-            if (have_dur) json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
-            if (have_evl) json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
+            if (have_lat)
+                json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
+            if (have_dur)
+                json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
+            if (have_evl)
+                json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
             json_object_set_new(s, "ticks_dropped", jnum(dropped));
             json_object_set_new(s, "inputs_dropped", jnum(in_dropped));
             if (have_stl) {
@@ -1737,10 +1557,11 @@ static void print_report(void)
     }
 
     char a[32], b[32], c[32], d[32];
-    printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms", g.hosthdr,
-           opt.path, g.interrupted ? "  (interrupted)" : "");
-    printf("connections: requested %u, established %u, failed %llu, dropped after established %llu\n", g.nconns,
-           g.established, (unsigned long long)failed, (unsigned long long)g.dropped);
+    printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms",
+           g.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
+    printf(
+        "connections: requested %u, established %u, failed %llu, dropped after established %llu\n",
+        g.nconns, g.established, (unsigned long long)failed, (unsigned long long)g.dropped);
     if (g.http_status.n) {
         printf("  http statuses:");
         for (unsigned i = 0; i < g.http_status.n; i++)
@@ -1754,7 +1575,8 @@ static void print_report(void)
             if (n)
                 printf(" %s x%llu", n, (unsigned long long)g.connect_errno.e[i].n);
             else
-                printf(" errno %ld x%llu", g.connect_errno.e[i].key, (unsigned long long)g.connect_errno.e[i].n);
+                printf(" errno %ld x%llu", g.connect_errno.e[i].key,
+                       (unsigned long long)g.connect_errno.e[i].n);
         }
         printf("\n");
     }
@@ -1765,8 +1587,8 @@ static void print_report(void)
         printf("\n");
     }
     print_hist("handshake ms", &g.handshake);
-    printf("ramp %.2f s, warmup %.1f s, measured %.2f s, messages received %.0f/s\n", secs(g.t0, g.t_ramp_end),
-           opt.warmup, ms, ms > 0 ? (double)g.msgs_window / ms : 0.0);
+    printf("ramp %.2f s, warmup %.1f s, measured %.2f s, messages received %.0f/s\n",
+           secs(g.t0, g.t_ramp_end), opt.warmup, ms, ms > 0 ? (double)g.msgs_window / ms : 0.0);
     if (g.errors.n) {
         printf("errors (whole run):");
         for (unsigned i = 0; i < g.errors.n; i++)
@@ -1775,38 +1597,44 @@ static void print_report(void)
     }
     if (opt.mode == M_GAMES) {
         printf("games: %llu complete in the window = %s/s; 1 s windows median %s, min %s, max %s\n",
-               (unsigned long long)g.games_window, fmt(a, ms > 0 ? (double)g.games_window / ms : 0, 1),
-               fmt(b, wmed, 0), fmt(c, wmin, 0), fmt(d, wmax, 0));
+               (unsigned long long)g.games_window,
+               fmt(a, ms > 0 ? (double)g.games_window / ms : 0, 1), fmt(b, wmed, 0),
+               fmt(c, wmin, 0), fmt(d, wmax, 0));
         print_hist("game latency (create_game -> game_over) ms", &g.game_lat);
         printf("inputs sent %.1f/s\n", ms > 0 ? (double)g.inputs_window / ms : 0.0);
     } else {
-        printf("rooms: %u x %u players, %u rooms active, %u players active, setup %.2f s\n", opt.rooms, opt.players,
-               g.rooms_active, g.nact, secs(g.t_ramp_end, g.t_setup_end));
+        printf("rooms: %u x %u players, %u rooms active, %u players active, setup %.2f s\n",
+               opt.rooms, opt.players, g.rooms_active, g.nact, secs(g.t_ramp_end, g.t_setup_end));
         printf("inputs %.0f/s (target %.0f/s), acks %.0f/s, game_state %.0f/s (expected %.0f/s)\n",
                ms > 0 ? (double)g.rt_inputs_window / ms : 0.0, players * opt.input_rate,
-               ms > 0 ? (double)g.acks_window / ms : 0.0, ms > 0 ? (double)g.states_window / ms : 0.0,
-               g.nact * 1000.0 / opt.state_period_ms);
+               ms > 0 ? (double)g.acks_window / ms : 0.0,
+               ms > 0 ? (double)g.states_window / ms : 0.0, g.nact * 1000.0 / opt.state_period_ms);
         print_hist("game_state gap ms", &g.gap);
         print_hist("game_state jitter |gap - period| ms", &g.jitter);
         print_hist("input -> first game_state after its ack ms", &g.input_lat);
     }
     if (have_lat)
-        printf("server tick lateness (arena): p50 %s ms, p99 %s ms, %.2f%% <= 2 ms (n=%.0f)\n", fmt(a, lat.p50, 3),
-               fmt(b, lat.p99, 3), lat.frac_le * 100, lat.count);
+        printf("server tick lateness (arena): p50 %s ms, p99 %s ms, %.2f%% <= 2 ms (n=%.0f)\n",
+               fmt(a, lat.p50, 3), fmt(b, lat.p99, 3), lat.frac_le * 100, lat.count);
     if (have_dur)
         printf("server tick duration (arena): p50 %s ms, p99 %s ms, %.2f%% <= 0.05 ms (n=%.0f)\n",
                fmt(a, dur.p50, 4), fmt(b, dur.p99, 4), dur.frac_le * 100, dur.count);
     if (have_lat || have_dur)
-        printf("server ticks dropped %s, inputs dropped %s\n", fmt(a, dropped, 0), fmt(b, in_dropped, 0));
+        printf("server ticks dropped %s, inputs dropped %s\n", fmt(a, dropped, 0),
+               fmt(b, in_dropped, 0));
     if (have_evl)
-        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n", fmt(a, evl.p50, 3), fmt(b, evl.p99, 3),
-               evl.count);
+        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n", fmt(a, evl.p50, 3),
+               fmt(b, evl.p99, 3), evl.count);
     if (have_stl)
-        printf("server store (PostgreSQL): %.0f batches/s, write latency p50 %s ms, p99 %s ms, queue %s -> %s rows\n",
-               ms > 0 ? stl.count / ms : 0, fmt(a, stl.p50, 2), fmt(b, stl.p99, 2), fmt(c, sq0, 0), fmt(d, sq1, 0));
+        printf("server store (PostgreSQL): %.0f batches/s, write latency p50 %s ms, p99 %s ms, "
+               "queue %s -> %s rows\n",
+               ms > 0 ? stl.count / ms : 0, fmt(a, stl.p50, 2), fmt(b, stl.p99, 2), fmt(c, sq0, 0),
+               fmt(d, sq1, 0));
     if (opt.server_pid > 0)
-        printf("server cpu %s%% (loop thread %s%%, other threads %s%%), rss %ld -> %ld KiB (peak %ld)\n",
-               fmt(a, srv_cpu, 1), fmt(b, g.loop_cpu_pct, 1), fmt(c, g.other_cpu_pct, 1), g.rss0, g.rss1, g.hwm1);
+        printf("server cpu %s%% (loop thread %s%%, other threads %s%%), rss %ld -> %ld KiB (peak "
+               "%ld)\n",
+               fmt(a, srv_cpu, 1), fmt(b, g.loop_cpu_pct, 1), fmt(c, g.other_cpu_pct, 1), g.rss0,
+               g.rss1, g.hwm1);
     printf("gamegen cpu %s%%, ", fmt(a, self_cpu, 1));
     print_hist("timer lateness ms", &g.timer_late);
     fflush(stdout);
@@ -1824,7 +1652,7 @@ static void window_start(uint64_t now)
         g.ntasks0 = read_tasks(opt.server_pid, g.tasks0, MAX_TASKS);
     }
     g.self_cpu0 = read_cpu_s(0);
-    g.t_meas0 = now_us();
+    g.t_meas0 = wsp_now_us();
     g.phase = PH_MEASURE;
 }
 
@@ -1861,7 +1689,7 @@ static void finish(void)
 {
     if (g.finished) return;
     g.finished = 1;
-    uint64_t now = now_us();
+    uint64_t now = wsp_now_us();
     if (g.phase == PH_MEASURE) window_end(now);
     g.phase = PH_DONE;
     if (!g.t_ramp_end) g.t_ramp_end = now;
@@ -1954,10 +1782,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    uint64_t now = now_us();
+    uint64_t now = wsp_now_us();
     if (g.t_last_tick && g.phase == PH_MEASURE) {
         uint64_t late = now - g.t_last_tick;
-        h_add(&g.timer_late, late > TICK_US ? late - TICK_US : 0);
+        wsp_hist_add(&g.timer_late, late > TICK_US ? late - TICK_US : 0);
     }
     g.t_last_tick = now;
     if (now >= g.t_hard_deadline && g.phase != PH_DONE) {
@@ -2048,31 +1876,32 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mt-gamegen --mode games|rooms [options]\n"
-            "  --host H              server address (default 127.0.0.1)\n"
-            "  --port P              server port (default 8080)\n"
-            "  --path P              upgrade path (default /ws)\n"
-            "  --duration S          measuring window, seconds (default 10)\n"
-            "  --warmup S            play this long before measuring (default 2)\n"
-            "  --ramp-rate R         new connections per second (default 2000)\n"
-            "  --max-handshakes K    handshakes in flight at most (default 256)\n"
-            "  --server-pid PID      server CPU (per thread) and RSS from /proc over the window\n"
-            "  --server-url URL      http://host:port: /metrics read at the window's start and end\n"
-            "  --json                print one JSON object\n"
-            " games mode:\n"
-            "  --clients C           concurrent clients (default 200)\n"
-            "  --game NAME           game to create (default tictactoe)\n"
-            "  --agent NAME          vsAgent (default random; \"\" for none)\n"
-            " rooms mode:\n"
-            "  --rooms R             rooms (default 100)\n"
-            "  --players P           players per room (default 4)\n"
-            "  --game NAME           real-time game (default arena)\n"
-            "  --input-rate N        move inputs per second per player (default 10)\n"
-            "  --state-period MS     expected game_state period (default 50: arena 60 Hz, send_rate 20)\n"
-            "  --round-ms MS         config.round_ms (default 600000)\n"
-            "  --setup-timeout S     time allowed to create and fill the rooms (default 30)\n"
-            "  --help\n");
+    fprintf(
+        f, "usage: mt-gamegen --mode games|rooms [options]\n"
+           "  --host H              server address (default 127.0.0.1)\n"
+           "  --port P              server port (default 8080)\n"
+           "  --path P              upgrade path (default /ws)\n"
+           "  --duration S          measuring window, seconds (default 10)\n"
+           "  --warmup S            play this long before measuring (default 2)\n"
+           "  --ramp-rate R         new connections per second (default 2000)\n"
+           "  --max-handshakes K    handshakes in flight at most (default 256)\n"
+           "  --server-pid PID      server CPU (per thread) and RSS from /proc over the window\n"
+           "  --server-url URL      http://host:port: /metrics read at the window's start and end\n"
+           "  --json                print one JSON object\n"
+           " games mode:\n"
+           "  --clients C           concurrent clients (default 200)\n"
+           "  --game NAME           game to create (default tictactoe)\n"
+           "  --agent NAME          vsAgent (default random; \"\" for none)\n"
+           " rooms mode:\n"
+           "  --rooms R             rooms (default 100)\n"
+           "  --players P           players per room (default 4)\n"
+           "  --game NAME           real-time game (default arena)\n"
+           "  --input-rate N        move inputs per second per player (default 10)\n"
+           "  --state-period MS     expected game_state period (default 50: arena 60 Hz, send_rate "
+           "20)\n"
+           "  --round-ms MS         config.round_ms (default 600000)\n"
+           "  --setup-timeout S     time allowed to create and fill the rooms (default 30)\n"
+           "  --help\n");
 }
 
 static int parse_num(const char *s, double lo, double hi, double *out)
@@ -2088,9 +1917,27 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 int main(int argc, char **argv)
 {
     enum {
-        O_HOST = 1000, O_PORT, O_PATH, O_MODE, O_CLIENTS, O_GAME, O_AGENT, O_ROOMS, O_PLAYERS,
-        O_IRATE, O_PERIOD, O_ROUND, O_DUR, O_WARM, O_SETUP, O_RAMP, O_MAXHS, O_PID, O_URL,
-        O_JSON, O_HELP
+        O_HOST = 1000,
+        O_PORT,
+        O_PATH,
+        O_MODE,
+        O_CLIENTS,
+        O_GAME,
+        O_AGENT,
+        O_ROOMS,
+        O_PLAYERS,
+        O_IRATE,
+        O_PERIOD,
+        O_ROUND,
+        O_DUR,
+        O_WARM,
+        O_SETUP,
+        O_RAMP,
+        O_MAXHS,
+        O_PID,
+        O_URL,
+        O_JSON,
+        O_HELP
     };
     static const struct option lo[] = {
         {"host", required_argument, 0, O_HOST},
@@ -2120,7 +1967,9 @@ int main(int argc, char **argv)
     double v;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
-        case O_HOST: opt.host = optarg; break;
+        case O_HOST:
+            opt.host = optarg;
+            break;
         case O_PORT:
             if (parse_num(optarg, 1, 65535, &v)) goto bad;
             opt.port = (int)v;
@@ -2130,9 +1979,12 @@ int main(int argc, char **argv)
             opt.path = optarg;
             break;
         case O_MODE:
-            if (strcmp(optarg, "games") == 0) opt.mode = M_GAMES;
-            else if (strcmp(optarg, "rooms") == 0) opt.mode = M_ROOMS;
-            else goto bad;
+            if (strcmp(optarg, "games") == 0)
+                opt.mode = M_GAMES;
+            else if (strcmp(optarg, "rooms") == 0)
+                opt.mode = M_ROOMS;
+            else
+                goto bad;
             break;
         case O_CLIENTS:
             if (parse_num(optarg, 1, 1000000, &v)) goto bad;
@@ -2190,10 +2042,17 @@ int main(int argc, char **argv)
             if (parse_num(optarg, 1, 1e10, &v)) goto bad;
             opt.server_pid = (long)v;
             break;
-        case O_URL: opt.server_url = optarg; break;
-        case O_JSON: opt.json = 1; break;
-        case O_HELP: usage(stdout); return 0;
-        default: goto bad;
+        case O_URL:
+            opt.server_url = optarg;
+            break;
+        case O_JSON:
+            opt.json = 1;
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            goto bad;
         }
         continue;
     bad:
@@ -2215,8 +2074,8 @@ int main(int argc, char **argv)
             if (setrlimit(RLIMIT_NOFILE, &rl) != 0) perror("mt-gamegen: setrlimit(RLIMIT_NOFILE)");
         }
         if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)g.nconns + 32 > rl.rlim_cur)
-            fprintf(stderr, "mt-gamegen: warning: %u connections exceed the fd limit %llu\n", g.nconns,
-                    (unsigned long long)rl.rlim_cur);
+            fprintf(stderr, "mt-gamegen: warning: %u connections exceed the fd limit %llu\n",
+                    g.nconns, (unsigned long long)rl.rlim_cur);
     }
     signal(SIGPIPE, SIG_IGN);
 
@@ -2232,7 +2091,8 @@ int main(int argc, char **argv)
     memcpy(&g.dst, ai->ai_addr, ai->ai_addrlen);
     g.dstlen = ai->ai_addrlen;
     freeaddrinfo(ai);
-    snprintf(g.hosthdr, sizeof g.hosthdr, g.dst.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", opt.host, opt.port);
+    snprintf(g.hosthdr, sizeof g.hosthdr, g.dst.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
+             opt.host, opt.port);
 
     g.conns = calloc(g.nconns, sizeof *g.conns);
     g.act = calloc(g.nconns, sizeof *g.act);
@@ -2243,7 +2103,7 @@ int main(int argc, char **argv)
     }
     for (uint32_t i = 0; i < g.nconns; i++)
         g.conns[i].fd = -1;
-    g.seed = splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ now_us());
+    g.seed = wsp_splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ wsp_now_us());
     g.rng = (uint32_t)(g.seed | 1);
     g.rss0 = g.rss1 = g.hwm1 = -1;
     g.loop_cpu_pct = g.other_cpu_pct = NAN;
@@ -2267,12 +2127,13 @@ int main(int argc, char **argv)
     evsignal_add(g.sigterm, NULL);
 
     g.phase = PH_RAMP;
-    g.t0 = now_us();
+    g.t0 = wsp_now_us();
     double ramp_s = (double)g.nconns / opt.ramp_rate + RAMP_TIMEOUT_S;
     g.t_ramp_deadline = g.t0 + (uint64_t)(ramp_s * 1e6);
     /* bounded in time whatever happens: ramp + setup + warmup + window + drain + slack */
-    g.t_hard_deadline =
-        g.t0 + (uint64_t)((ramp_s + (opt.mode == M_ROOMS ? opt.setup_timeout : 0) + opt.warmup + opt.duration + 5.0) * 1e6);
+    g.t_hard_deadline = g.t0 + (uint64_t)((ramp_s + (opt.mode == M_ROOMS ? opt.setup_timeout : 0) +
+                                           opt.warmup + opt.duration + 5.0) *
+                                          1e6);
     struct timeval tv = {0, TICK_US};
     evtimer_add(g.timer, &tv);
     tick_cb(-1, 0, NULL);

@@ -36,6 +36,8 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
+#include "wsproto.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -85,67 +87,6 @@ struct conn {
     uint8_t state;
     uint8_t flags;
 };
-
-/* -------------------------------------------------------------- histogram */
-/* HDR-like log-bucket histogram of µs values: exact below 256, then 128
- * sub-buckets per power of two (bucket width <= 1/128 of its value, the
- * reported midpoint is within 0.4%). */
-#define H_SUB 128
-#define H_MAXSHIFT 28
-#define H_BUCKETS (2 * H_SUB + H_MAXSHIFT * H_SUB)
-
-struct hist {
-    uint32_t b[H_BUCKETS];
-    uint64_t count;
-    uint64_t min, max;
-    double sum;
-};
-
-static unsigned h_index(uint64_t v)
-{
-    if (v < 2 * H_SUB) return (unsigned)v;
-    int msb = 63 - __builtin_clzll(v);
-    int shift = msb - 7;
-    if (shift > H_MAXSHIFT) return H_BUCKETS - 1;
-    return (unsigned)(2 * H_SUB + (shift - 1) * H_SUB + (int)((v >> shift) - H_SUB));
-}
-
-static double h_value(unsigned i)
-{
-    if (i < 2 * H_SUB) return (double)i;
-    unsigned shift = (i - 2 * H_SUB) / H_SUB + 1;
-    uint64_t sub = (i - 2 * H_SUB) % H_SUB + H_SUB;
-    uint64_t lo = sub << shift;
-    return (double)lo + (double)((1ull << shift) - 1) / 2.0;
-}
-
-static void h_add(struct hist *h, uint64_t v)
-{
-    h->b[h_index(v)]++;
-    if (h->count == 0 || v < h->min) h->min = v;
-    if (v > h->max) h->max = v;
-    h->count++;
-    h->sum += (double)v;
-}
-
-/* percentile in µs, clamped to the exact min/max */
-static double h_pct(const struct hist *h, double p)
-{
-    if (h->count == 0) return NAN;
-    uint64_t rank = (uint64_t)ceil(p / 100.0 * (double)h->count);
-    if (rank < 1) rank = 1;
-    uint64_t cum = 0;
-    for (unsigned i = 0; i < H_BUCKETS; i++) {
-        cum += h->b[i];
-        if (cum >= rank) {
-            double v = h_value(i);
-            if (v > (double)h->max) v = (double)h->max;
-            if (v < (double)h->min) v = (double)h->min;
-            return v;
-        }
-    }
-    return (double)h->max;
-}
 
 /* ------------------------------------------------------- small count tables */
 
@@ -230,7 +171,7 @@ static struct {
     uint64_t hb_sent, hb_skipped, hb_replies, hb_bad;
     uint64_t srv_errors, other_msgs, bad_json, pings;
     struct stab error_codes;
-    struct hist rtt, handshake;
+    struct wsp_hist rtt, handshake;
 
     long rss_before, rss_after, self_rss_before, self_rss_after;
     int rss_after_taken;
@@ -242,13 +183,6 @@ static struct {
 } g;
 
 static uint8_t gbuf[GBUF_SIZE];
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static double now_ms(void)
 {
@@ -264,14 +198,6 @@ static uint32_t xrand(void)
     x ^= x >> 17;
     x ^= x << 5;
     return g.rng = x;
-}
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
 }
 
 static long read_rss_kib(long pid)
@@ -312,116 +238,12 @@ static double read_cpu_s(long pid)
     const char *p = strrchr(line, ')'); /* the command name may hold spaces */
     if (!p) return -1.0;
     unsigned long long ut = 0, st = 0;
-    /* after ')': state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
+    /* after ')': state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+     * utime(14) stime(15) */
     if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1.0;
     long hz = sysconf(_SC_CLK_TCK);
     return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-}
-
-/* ------------------------------------------------------- SHA-1 and base64 */
-
-static uint32_t rol32(uint32_t x, int n)
-{
-    return (x << n) | (x >> (32 - n));
-}
-
-static void sha1(const uint8_t *msg, size_t len, uint8_t out[20])
-{
-    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
-    size_t nblocks = (len + 9 + 63) / 64;
-    uint64_t bits = (uint64_t)len * 8;
-    for (size_t b = 0; b < nblocks; b++) {
-        uint8_t blk[64];
-        for (size_t i = 0; i < 64; i++) {
-            size_t pos = b * 64 + i;
-            if (pos < len)
-                blk[i] = msg[pos];
-            else if (pos == len)
-                blk[i] = 0x80;
-            else if (pos >= nblocks * 64 - 8)
-                blk[i] = (uint8_t)(bits >> (8 * (nblocks * 64 - 1 - pos)));
-            else
-                blk[i] = 0;
-        }
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 |
-                   (uint32_t)blk[4 * i + 2] << 8 | blk[4 * i + 3];
-        for (int i = 16; i < 80; i++)
-            w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f, k;
-            if (i < 20) {
-                f = (bb & c) | (~bb & d);
-                k = 0x5A827999u;
-            } else if (i < 40) {
-                f = bb ^ c ^ d;
-                k = 0x6ED9EBA1u;
-            } else if (i < 60) {
-                f = (bb & c) | (bb & d) | (c & d);
-                k = 0x8F1BBCDCu;
-            } else {
-                f = bb ^ c ^ d;
-                k = 0xCA62C1D6u;
-            }
-            uint32_t t = rol32(a, 5) + f + e + k + w[i];
-            e = d;
-            d = c;
-            c = rol32(bb, 30);
-            bb = a;
-            a = t;
-        }
-        h[0] += a;
-        h[1] += bb;
-        h[2] += c;
-        h[3] += d;
-        h[4] += e;
-    }
-    for (int i = 0; i < 5; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
-    }
-}
-
-static void base64(const uint8_t *in, size_t n, char *out)
-{
-    static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n) v |= in[i + 2];
-        out[o++] = tb[(v >> 18) & 63];
-        out[o++] = tb[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tb[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tb[v & 63] : '=';
-    }
-    out[o] = 0;
-}
-
-/* Sec-WebSocket-Key derived from the connection index (no per-connection storage) */
-static void ws_key(uint32_t idx, char out[25])
-{
-    uint64_t a = splitmix64(g.seed ^ ((uint64_t)idx * 2)),
-             b = splitmix64(g.seed ^ ((uint64_t)idx * 2 + 1));
-    uint8_t raw[16];
-    memcpy(raw, &a, 8);
-    memcpy(raw + 8, &b, 8);
-    base64(raw, 16, out);
-}
-
-static void ws_accept(uint32_t idx, char out[29])
-{
-    char buf[64];
-    ws_key(idx, buf);
-    memcpy(buf + 24, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
-    uint8_t d[20];
-    sha1((const uint8_t *)buf, 60, d);
-    base64(d, 20, out);
 }
 
 /* -------------------------------------------------------- connection core */
@@ -564,25 +386,9 @@ static int conn_flush(struct conn *c)
 /* Send one masked client frame (payload <= 4 KiB). */
 static int ws_send(struct conn *c, int opcode, const void *payload, size_t n)
 {
-    uint8_t f[14 + 4096];
-    size_t h = 0;
+    uint8_t f[WSP_CLIENT_HDR_MAX + 4096];
     if (n > 4096) return 0;
-    f[h++] = (uint8_t)(0x80 | opcode);
-    if (n < 126)
-        f[h++] = (uint8_t)(0x80 | n);
-    else {
-        f[h++] = 0x80 | 126;
-        f[h++] = (uint8_t)(n >> 8);
-        f[h++] = (uint8_t)n;
-    }
-    uint32_t m = xrand();
-    uint8_t mk[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
-    memcpy(f + h, mk, 4);
-    h += 4;
-    const uint8_t *p = payload;
-    for (size_t i = 0; i < n; i++)
-        f[h + i] = p[i] ^ mk[i & 3];
-    return conn_write(c, f, h + n);
+    return conn_write(c, f, wsp_client_frame(f, opcode, payload, n, xrand()));
 }
 
 /* ------------------------------------------------------- message handling */
@@ -594,8 +400,8 @@ static void on_welcome(struct conn *c)
     g.inflight--;
     g.established++;
     open_add(c);
-    uint32_t t = (uint32_t)(now_us() - g.t_ramp0);
-    h_add(&g.handshake, (uint64_t)(uint32_t)(t - c->t_start));
+    uint32_t t = (uint32_t)(wsp_now_us() - g.t_ramp0);
+    wsp_hist_add(&g.handshake, (uint64_t)(uint32_t)(t - c->t_start));
 }
 
 static void handle_message(struct conn *c, const uint8_t *p, size_t n)
@@ -621,7 +427,7 @@ static void handle_message(struct conn *c, const uint8_t *p, size_t n)
         if (json_is_number(ts)) {
             double rtt_ms = now_ms() - json_number_value(ts);
             g.hb_replies++;
-            h_add(&g.rtt, rtt_ms > 0 ? (uint64_t)llround(rtt_ms * 1000.0) : 0);
+            wsp_hist_add(&g.rtt, rtt_ms > 0 ? (uint64_t)llround(rtt_ms * 1000.0) : 0);
         } else {
             g.hb_bad++;
         }
@@ -644,8 +450,9 @@ static int check_upgrade(struct conn *c, const uint8_t *buf, size_t hlen, long *
         *status = *status * 10 + (buf[i] - '0');
     }
     if (*status != 101) return 0;
-    char expect[29];
-    ws_accept(cidx(c), expect);
+    char key[25], expect[29];
+    wsp_client_key(g.seed, cidx(c), key);
+    wsp_accept(key, 24, expect);
     const uint8_t *line = memmem(buf, hlen, "\r\n", 2);
     const uint8_t *end = buf + hlen;
     while (line && line + 2 < end) {
@@ -694,36 +501,18 @@ static ssize_t process_input(struct conn *c, uint8_t *buf, size_t len)
         off = hlen;
     }
     while (len - off >= 2) {
-        uint8_t *f = buf + off;
-        size_t avail = len - off, hdr = 2;
-        int fin = f[0] & 0x80, op = f[0] & 0x0f, masked = f[1] & 0x80;
-        uint64_t plen = f[1] & 0x7f;
-        if (plen == 126) {
-            if (avail < 4) break;
-            plen = (uint64_t)f[2] << 8 | f[3];
-            hdr = 4;
-        } else if (plen == 127) {
-            if (avail < 10) break;
-            plen = 0;
-            for (int i = 0; i < 8; i++)
-                plen = plen << 8 | f[2 + i];
-            hdr = 10;
-        }
+        struct wsp_frame fr;
+        if (!wsp_frame_header(buf + off, len - off, &fr)) break;
+        int fin = fr.fin, op = fr.opcode;
+        uint64_t plen = fr.len;
         if (plen > MAX_FRAME) {
             conn_close(c, R_PROTO, 0);
             return -1;
         }
-        uint8_t *mk = NULL;
-        if (masked) {
-            mk = f + hdr;
-            hdr += 4;
-        }
-        if (avail < hdr + plen) break;
-        uint8_t *p = f + hdr;
-        if (mk)
-            for (uint64_t i = 0; i < plen; i++)
-                p[i] ^= mk[i & 3];
-        off += hdr + (size_t)plen;
+        if (len - off < fr.hdr + plen) break;
+        uint8_t *p = buf + off + fr.hdr;
+        if (fr.mask) wsp_unmask(p, plen, fr.mask);
+        off += fr.hdr + (size_t)plen;
 
         switch (op) {
         case 0x1: /* text */
@@ -853,7 +642,7 @@ static void conn_read(struct conn *c)
 static void on_connected(struct conn *c)
 {
     char key[25], req[1024];
-    ws_key(cidx(c), key);
+    wsp_client_key(g.seed, cidx(c), key);
     int n = snprintf(
         req, sizeof req,
         "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -894,7 +683,7 @@ static void conn_start(struct conn *c)
     g.inflight++;
     c->state = ST_CONNECTING;
     c->fd = -1;
-    c->t_start = (uint32_t)(now_us() - g.t_ramp0);
+    c->t_start = (uint32_t)(wsp_now_us() - g.t_ramp0);
     int fd = socket(g.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         conn_close(c, R_CONNECT, errno);
@@ -966,14 +755,14 @@ static const char *errname(long e)
 static double meas_secs(void)
 {
     if (!g.t_meas0) return 0.0;
-    uint64_t end = g.t_meas_end ? g.t_meas_end : now_us();
+    uint64_t end = g.t_meas_end ? g.t_meas_end : wsp_now_us();
     return (double)(end - g.t_meas0) / 1e6;
 }
 
 static double ramp_secs(void)
 {
     if (!g.t_ramp0) return 0.0;
-    uint64_t end = g.t_ramp_end ? g.t_ramp_end : now_us();
+    uint64_t end = g.t_ramp_end ? g.t_ramp_end : wsp_now_us();
     return (double)(end - g.t_ramp0) / 1e6;
 }
 
@@ -982,13 +771,13 @@ static json_t *jnum_or_null(double v)
     return isnan(v) ? json_null() : json_real(v);
 }
 
-static json_t *hist_json(const struct hist *h)
+static json_t *hist_json(const struct wsp_hist *h)
 {
     json_t *o = json_object();
     json_object_set_new(o, "samples", json_integer((json_int_t)h->count));
-    json_object_set_new(o, "p50", jnum_or_null(h_pct(h, 50) / 1000.0));
-    json_object_set_new(o, "p95", jnum_or_null(h_pct(h, 95) / 1000.0));
-    json_object_set_new(o, "p99", jnum_or_null(h_pct(h, 99) / 1000.0));
+    json_object_set_new(o, "p50", jnum_or_null(wsp_hist_pct(h, 50) / 1000.0));
+    json_object_set_new(o, "p95", jnum_or_null(wsp_hist_pct(h, 95) / 1000.0));
+    json_object_set_new(o, "p99", jnum_or_null(wsp_hist_pct(h, 99) / 1000.0));
     json_object_set_new(o, "max", h->count ? json_real((double)h->max / 1000.0) : json_null());
     json_object_set_new(o, "min", h->count ? json_real((double)h->min / 1000.0) : json_null());
     json_object_set_new(o, "mean",
@@ -1003,12 +792,13 @@ static const char *fmt_num(char buf[32], double v, int prec)
     return buf;
 }
 
-static void print_hist(const char *label, const struct hist *h)
+static void print_hist(const char *label, const struct wsp_hist *h)
 {
     char a[32], b[32], c[32], d[32], e[32];
     printf("%s: p50 %s, p95 %s, p99 %s, max %s, mean %s (n=%llu)\n", label,
-           fmt_num(a, h_pct(h, 50) / 1e3, 3), fmt_num(b, h_pct(h, 95) / 1e3, 3),
-           fmt_num(c, h_pct(h, 99) / 1e3, 3), fmt_num(d, h->count ? (double)h->max / 1e3 : NAN, 3),
+           fmt_num(a, wsp_hist_pct(h, 50) / 1e3, 3), fmt_num(b, wsp_hist_pct(h, 95) / 1e3, 3),
+           fmt_num(c, wsp_hist_pct(h, 99) / 1e3, 3),
+           fmt_num(d, h->count ? (double)h->max / 1e3 : NAN, 3),
            fmt_num(e, h->count ? h->sum / (double)h->count / 1e3 : NAN, 3),
            (unsigned long long)h->count);
 }
@@ -1101,9 +891,10 @@ static void print_report(void)
         /* the RTT histogram itself, so that several processes' reports can be merged:
          * [bucket value in µs, count] for every non-empty bucket */
         json_t *hb = json_array();
-        for (unsigned i = 0; i < H_BUCKETS; i++)
+        for (unsigned i = 0; i < WSP_HIST_BUCKETS; i++)
             if (g.rtt.b[i])
-                json_array_append_new(hb, json_pack("[f,I]", h_value(i), (json_int_t)g.rtt.b[i]));
+                json_array_append_new(
+                    hb, json_pack("[f,I]", wsp_hist_value(i), (json_int_t)g.rtt.b[i]));
         json_object_set_new(o, "rtt_hist_us", hb);
         if (opt.server_pid > 0) {
             json_t *r = json_object();
@@ -1219,8 +1010,8 @@ static void finish(void)
     g.finished = 1;
     g.phase = PH_DONE;
     take_after_snapshot();
-    if (!g.t_meas_end && g.t_meas0) g.t_meas_end = now_us();
-    if (!g.t_ramp_end && g.t_ramp0) g.t_ramp_end = now_us();
+    if (!g.t_meas_end && g.t_meas0) g.t_meas_end = wsp_now_us();
+    if (!g.t_ramp_end && g.t_ramp0) g.t_ramp_end = wsp_now_us();
     print_report();
     /* say goodbye: a close frame to every open socket, then close them all */
     static const uint8_t bye[2] = {0x03, 0xE8}; /* 1000 */
@@ -1293,7 +1084,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    uint64_t now = now_us();
+    uint64_t now = wsp_now_us();
     switch (g.phase) {
     case PH_RAMP: {
         if (g.started < opt.connections) {
@@ -1506,7 +1297,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mt-loadgen: out of memory\n");
         return 1;
     }
-    g.seed = splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ now_us());
+    g.seed = wsp_splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ wsp_now_us());
     g.rng = (uint32_t)(g.seed | 1);
     g.rss_before = g.rss_after = -1;
 
@@ -1533,7 +1324,7 @@ int main(int argc, char **argv)
     g.self_rss_before = read_rss_kib(0);
 
     g.phase = PH_RAMP;
-    g.t_ramp0 = now_us();
+    g.t_ramp0 = wsp_now_us();
     g.t_ramp_deadline =
         g.t_ramp0 + (uint64_t)(((double)opt.connections / opt.ramp_rate + RAMP_TIMEOUT_S) * 1e6);
     struct timeval tv = {0, TICK_US};

@@ -26,13 +26,9 @@ set -u
 
 CALLER=$PWD
 ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
-# relative paths: from the caller's directory if they exist there, else from the repository root
-abspath() {
-    case "$1" in
-    /*) echo "$1" ;;
-    *) if [ -e "$CALLER/$1" ]; then echo "$CALLER/$1"; else echo "$ROOT/$1"; fi ;;
-    esac
-}
+# abspath (relative paths: from the caller's directory if they exist there, else from the
+# repository root), free_port, port_busy, wait_listening, stop_pid
+. "$ROOT/bench/lib.sh" || exit 1
 BIN=$(abspath "${1:-build/monkeytown}")
 cd "$ROOT" || exit 1 # the server may look for games/, lua/ ... relative to the repository
 N=${2:-10000}
@@ -93,11 +89,10 @@ fi
 [ -x "$LOADGEN" ] || die "mt-loadgen '$LOADGEN' not executable"
 
 # a free loopback port
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PORT=${PORT:-}
 if [ -z "$PORT" ]; then
     if command -v python3 >/dev/null 2>&1; then
-        PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        PORT=$(free_port)
     fi
     if [ -z "$PORT" ]; then
         for _ in $(seq 1 50); do
@@ -113,12 +108,7 @@ SERVER_PID=
 LG_PIDS=()
 cleanup() {
     for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
+    stop_pid "$SERVER_PID"
     SERVER_PID=
     [ -n "$OUT" ] && rm -rf "$OUT"
     [ -n "$LGBUILD" ] && rm -rf "$LGBUILD"
@@ -133,13 +123,7 @@ trap 'exit 130' INT TERM
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 
-ready=0
-for _ in $(seq 1 150); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    if port_busy "$PORT"; then ready=1; break; fi
-    sleep 0.1
-done
-if [ "$ready" != 1 ]; then
+if ! wait_listening "$SERVER_PID" "$PORT"; then
     echo "run_conn: server did not start listening on 127.0.0.1:$PORT; log:" >&2
     tail -n 30 "$OUT/server.log" >&2
     exit 1

@@ -34,12 +34,7 @@ set -u
 
 CALLER=$PWD
 ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
-abspath() {
-    case "$1" in
-    /*) echo "$1" ;;
-    *) if [ -e "$CALLER/$1" ]; then echo "$CALLER/$1"; else echo "$ROOT/$1"; fi ;;
-    esac
-}
+. "$ROOT/bench/lib.sh" || exit 1
 die() { echo "run_games: $*" >&2; exit 1; }
 
 PG=0 CLIENTS=200 WORKERS=2 RUNS=1 DURATION=10 WARMUP=2 AGENT=random GAME=tictactoe
@@ -92,19 +87,11 @@ if [ -z "$GAMEGEN" ]; then
     GAMEGEN=$TMP/build/mt-gamegen
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 SERVER_PID='' PERF_PID='' PG_DATA='' PG_PORT=''
 PG_BIN=/usr/lib/postgresql/15/bin
 stop_server() {
     if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null
-    fi
-    [ -n "$SERVER_PID" ] && wait "$SERVER_PID" 2>/dev/null
+    stop_pid "$SERVER_PID"
     SERVER_PID=
 }
 cleanup() {
@@ -163,16 +150,7 @@ for w in "${WLIST[@]}"; do
                 --log-level "$LOG_LEVEL" --workers "$w" --input-rate "$INPUT_RATE" --max-rooms "$MAX_ROOMS" \
                 --max-connections $((c + 1024)) $SERVER_ARGS >"$TMP/server.$n.log" 2>&1 &
             SERVER_PID=$!
-            ready=0
-            for _ in $(seq 1 300); do
-                kill -0 "$SERVER_PID" 2>/dev/null || break
-                if [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$PORT/health/ready")" = 200 ]; then
-                    ready=1
-                    break
-                fi
-                sleep 0.1
-            done
-            if [ "$ready" != 1 ]; then
+            if ! wait_ready "$SERVER_PID" "$PORT"; then
                 tail -n 30 "$TMP/server.$n.log" >&2
                 die "server did not become ready on port $PORT"
             fi

@@ -43,7 +43,8 @@ int main(int argc, char **argv)
     struct vm *vm = vm_new(32 << 20);
     char err[256];
     const char *src = "function f(x) return x + 1 end";
-    if (vm_load(vm, src, strlen(src), "=bench", err, sizeof err) < 0 || vm_call(vm, 0, 0, 0, err, sizeof err) != VM_OK) {
+    if (vm_load(vm, src, strlen(src), "=bench", err, sizeof err) < 0 ||
+        vm_call(vm, 0, 0, 0, err, sizeof err) != VM_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
