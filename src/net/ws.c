@@ -384,7 +384,10 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
     info.iface = cfg->host;
     info.protocols = protocols;
     info.options =
-        LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+        /* No LWS_SERVER_OPTION_VALIDATE_UTF8: lws 4.1's validator misfires on frames that
+         * arrive in the same read as the upgrade request (it closed such sockets with 1007).
+         * Every message is parsed by jansson, which refuses invalid UTF-8 (BAD_JSON). */
+        LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.fd_limit_per_thread = lws_fds;
     info.count_threads = 1;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # The v1 envelope over a real WebSocket: welcome first, heartbeat echo, id/re correlation and
 # every envelope error code, in the order PROTOCOL.md fixes.
-import asyncio, json, os, sys
+import asyncio, json, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import websockets
 from mt import Client, Server, Tap, http, run
@@ -115,8 +115,33 @@ async def main(srv):
     t.ok('ws_events_total{type="heartbeat"}' in text, "events counted by type in /metrics")
 
 
+def early_frames_and_bad_utf8(srv):
+    """A raw client sends its first frames in the same packet as the upgrade request, one of
+    them not valid UTF-8: the good one is answered, the bad one gets BAD_JSON, nothing closes."""
+    import base64, socket
+    def frame(data):
+        mask = os.urandom(4)
+        return bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    hello = json.dumps({"type": "heartbeat", "id": "early", "payload": {"timestamp": 1}}).encode()
+    s.sendall((f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+              + frame(hello) + frame(b'{"type":"\xff\xfe"}') + frame(hello))
+    data, deadline = b"", time.time() + 5
+    while time.time() < deadline and data.count(b'"re":"early"') < 2:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    t.eq(data.count(b'"re":"early"'), 2, "frames sent with the upgrade request are all answered")
+    t.ok(b'"BAD_JSON"' in data, "invalid UTF-8 in a text frame -> BAD_JSON, and the socket stays open")
+
+
 srv = Server("--max-message-bytes", "16384")
 with srv:
     run(main(srv))
+    early_frames_and_bad_utf8(srv)
     t.ok("\"level\":\"error\"" not in srv.logs(), "no error lines in the server log")
 t.done()
