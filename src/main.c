@@ -109,7 +109,8 @@ static int start(void)
     }
     if (vm_global_init() < 0 || loop_init() < 0 || metrics_init_server() < 0 ||
         auth_init(&cfg) < 0 || workers_init(cfg.workers) < 0 || trusted_init(cfg.lua_dir) < 0 ||
-        session_init((size_t)cfg.send_queue_bytes) < 0 || proto_init() < 0)
+        session_init((size_t)cfg.send_queue_bytes, cfg.ping_interval_s, cfg.ping_timeout_s) < 0 ||
+        proto_init() < 0)
         return -1;
     accounts_preinit();
     if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 ||

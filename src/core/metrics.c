@@ -239,7 +239,8 @@ void metrics_free(void)
 
 struct metric *m_ws_connections, *m_ws_events, *m_ws_latency, *m_active_games, *m_players_online,
     *m_errors, *m_http_requests, *m_send_queue_drops, *m_script_failures, *m_tick_duration,
-    *m_tick_lateness, *m_ticks_dropped, *m_inputs_dropped, *m_reloads, *m_redis_latency;
+    *m_tick_lateness, *m_ticks_dropped, *m_inputs_dropped, *m_reloads, *m_redis_latency,
+    *m_keepalive_hangups;
 
 int metrics_init_server(void)
 {
@@ -259,6 +260,8 @@ int metrics_init_server(void)
     m_send_queue_drops =
         metrics_counter("ws_slow_client_disconnects_total",
                         "Sockets closed because their send queue exceeded its cap", NULL);
+    m_keepalive_hangups = metrics_counter(
+        "ws_keepalive_hangups_total", "Sockets closed because they did not answer a ping", NULL);
     m_script_failures = metrics_counter(
         "script_failures_total", "Script calls that failed, by kind (error, cpu, memory)", "kind");
     m_tick_duration =
@@ -279,7 +282,7 @@ int metrics_init_server(void)
     return m_redis_latency && m_ws_connections && m_ws_events && m_ws_latency && m_active_games &&
                    m_players_online && m_errors && m_http_requests && m_send_queue_drops &&
                    m_script_failures && m_tick_duration && m_tick_lateness && m_ticks_dropped &&
-                   m_inputs_dropped && m_reloads
+                   m_inputs_dropped && m_reloads && m_keepalive_hangups
                ? 0
                : -1;
 }

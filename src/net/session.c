@@ -5,6 +5,7 @@
 #include "loop.h"
 #include "metrics.h"
 
+#include <event2/event.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,18 @@ struct outmsg {
     struct outmsg *next;
 };
 
-struct node {
-    struct session *s;
-    struct node *prev, *next;
+/* The keepalive lists. Both are ordered by heard_ms: a session heard from goes to the tail of
+ * `fresh`; the timer moves fresh sessions silent for ping_after_ms to the tail of `pinged`
+ * (queuing a ping), and hangs up pinged ones silent for hangup_after_ms. */
+enum { KA_FRESH = 1, KA_PINGED, KA_GONE };
+struct ka_list {
+    struct session *head, *tail;
 };
 
 static struct hmap *by_player; /* player id -> first session of that player */
-static struct hmap *nodes;     /* session_id -> node in the all-sessions list */
-static struct node *all_head;
+static struct ka_list fresh, pinged;
+static struct event *ka_timer;
+static uint64_t ping_after_ms, hangup_after_ms, ka_last_round_ms;
 static size_t n_sessions;
 static size_t queue_cap;
 static uint64_t next_id = 1;
@@ -71,19 +76,107 @@ int rate_limit_take(struct rate_limit *rl, int per_min, uint64_t now_ms)
     return 1;
 }
 
-int session_init(size_t send_queue_cap)
+static void ka_unlink(struct session *s)
+{
+    struct ka_list *l = s->ka_state == KA_FRESH    ? &fresh
+                        : s->ka_state == KA_PINGED ? &pinged
+                                                   : NULL;
+    if (!l) return;
+    if (s->ka_prev)
+        s->ka_prev->ka_next = s->ka_next;
+    else
+        l->head = s->ka_next;
+    if (s->ka_next)
+        s->ka_next->ka_prev = s->ka_prev;
+    else
+        l->tail = s->ka_prev;
+    s->ka_prev = s->ka_next = NULL;
+    s->ka_state = 0;
+}
+
+static void ka_append(struct session *s, int state)
+{
+    struct ka_list *l = state == KA_FRESH ? &fresh : &pinged;
+    s->ka_prev = l->tail;
+    s->ka_next = NULL;
+    if (l->tail)
+        l->tail->ka_next = s;
+    else
+        l->head = s;
+    l->tail = s;
+    s->ka_state = (uint8_t)state;
+}
+
+/* Arms the keepalive timer for the earliest deadline, unless it is armed already (deadlines
+ * only move later: a session heard from goes to the tail). Rounds are at least a second
+ * apart, so pings to sessions whose deadlines are close together go out in one batch. */
+static void ka_arm(void)
+{
+    if (evtimer_pending(ka_timer, NULL)) return;
+    uint64_t due = UINT64_MAX;
+    if (fresh.head) due = fresh.head->heard_ms + ping_after_ms;
+    if (pinged.head && pinged.head->heard_ms + hangup_after_ms < due)
+        due = pinged.head->heard_ms + hangup_after_ms;
+    if (due == UINT64_MAX) return; /* no sessions: no wake-ups */
+    if (due < ka_last_round_ms + 1000) due = ka_last_round_ms + 1000;
+    uint64_t now = loop_now_ms(), delay = due > now ? due - now : 0;
+    struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
+    evtimer_add(ka_timer, &tv);
+}
+
+static void hang_up(struct session *s)
+{
+    ka_unlink(s);
+    s->ka_state = KA_GONE;
+    log_msg(LOG_INFO, "keepalive: no pong, hanging up", "{ss,ss}", "conn", s->session_id, "player",
+            s->who.player_id);
+    metric_add(m_keepalive_hangups, NULL, 1);
+    if (s->wsi) lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+static void ka_round(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    uint64_t now = loop_now_ms();
+    ka_last_round_ms = now;
+    while (pinged.head && pinged.head->heard_ms + hangup_after_ms <= now)
+        hang_up(pinged.head);
+    while (fresh.head && fresh.head->heard_ms + ping_after_ms <= now) {
+        struct session *s = fresh.head;
+        ka_unlink(s);
+        ka_append(s, KA_PINGED);
+        s->ping_due = 1;
+        if (s->wsi) lws_callback_on_writable(s->wsi);
+    }
+    loop_pump_soon();
+    ka_arm();
+}
+
+int session_init(size_t send_queue_cap, int ping_interval_s, int ping_timeout_s)
 {
     queue_cap = send_queue_cap;
+    ping_after_ms = (uint64_t)ping_interval_s * 1000;
+    hangup_after_ms = (uint64_t)ping_timeout_s * 1000;
     by_player = hmap_new();
-    nodes = hmap_new();
-    return by_player && nodes ? 0 : -1;
+    ka_timer = evtimer_new(loop_base(), ka_round, NULL);
+    return by_player && ka_timer ? 0 : -1;
 }
 
 void session_shutdown(void)
 {
     hmap_free(by_player);
-    hmap_free(nodes);
-    by_player = nodes = NULL;
+    by_player = NULL;
+    if (ka_timer) event_free(ka_timer);
+    ka_timer = NULL;
+}
+
+void session_heard(struct session *s)
+{
+    if (s->ka_state == KA_GONE) return;
+    s->heard_ms = loop_now_ms();
+    if (s->ka_state == KA_FRESH && !s->ka_next) return; /* already last */
+    ka_unlink(s);
+    ka_append(s, KA_FRESH);
 }
 
 static void update_gauges(void)
@@ -95,33 +188,25 @@ static void update_gauges(void)
 struct session *session_new(struct lws *wsi, const struct identity *who, const char *peer)
 {
     struct session *s = calloc(1, sizeof *s);
-    struct node *n = calloc(1, sizeof *n);
-    if (!s || !n) goto oom;
+    if (!s) return NULL;
     s->id = next_id++;
     snprintf(s->session_id, sizeof s->session_id, "s%llu", (unsigned long long)s->id);
     s->wsi = wsi;
     s->who = *who;
     util_strlcpy(s->peer, peer, sizeof s->peer);
-    n->s = s;
-    if (hmap_put(nodes, s->session_id, n) < 0) goto oom;
     struct session *first = hmap_get(by_player, who->player_id);
     if (first) {
         s->next_of_player = first->next_of_player;
         first->next_of_player = s;
     } else if (hmap_put(by_player, who->player_id, s) < 0) {
-        hmap_del(nodes, s->session_id);
-        goto oom;
+        free(s);
+        return NULL;
     }
-    n->next = all_head;
-    if (all_head) all_head->prev = n;
-    all_head = n;
+    session_heard(s);
+    ka_arm();
     n_sessions++;
     update_gauges();
     return s;
-oom:
-    free(s);
-    free(n);
-    return NULL;
 }
 
 static void unlink_player(struct session *s)
@@ -143,16 +228,8 @@ static void unlink_player(struct session *s)
 
 void session_free(struct session *s)
 {
-    struct node *n = hmap_del(nodes, s->session_id);
-    if (n) {
-        if (n->prev)
-            n->prev->next = n->next;
-        else
-            all_head = n->next;
-        if (n->next) n->next->prev = n->prev;
-        free(n);
-        n_sessions--;
-    }
+    ka_unlink(s);
+    n_sessions--;
     unlink_player(s);
     struct outmsg *m = s->head;
     while (m) {
@@ -229,6 +306,16 @@ static int write_close_frame(struct session *s)
 
 int session_write_some(struct session *s)
 {
+    if (s->ping_due && !s->close_code) {
+        /* A payload, because lws 4.1 reports no RECEIVE_PONG for an empty pong. */
+        unsigned char ping[LWS_PRE + 2] = {[LWS_PRE] = 'm', 't'};
+        s->ping_due = 0;
+        if (lws_write(s->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0) return -1;
+        if ((s->head || s->close_code) && lws_send_pipe_choked(s->wsi)) {
+            lws_callback_on_writable(s->wsi);
+            return 0;
+        }
+    }
     if (!s->head && s->close_code) return write_close_frame(s);
     /* Several frames per callback while the kernel takes them, but bounded so one busy
      * socket cannot starve the others in the same loop iteration. */
@@ -241,7 +328,7 @@ int session_write_some(struct session *s)
         s->queued_bytes -= m->buf->len;
         wsbuf_unref(m->buf);
         free(m);
-        if (lws_send_pipe_choked(s->wsi)) break;
+        if (s->head && lws_send_pipe_choked(s->wsi)) break; /* a poll(): only when needed */
     }
     if (s->head || s->close_code) lws_callback_on_writable(s->wsi);
     return 0;
@@ -262,11 +349,15 @@ size_t session_player_count(void)
     return hmap_size(by_player);
 }
 
+/* fn may close sessions, and a closing session is not moved between the lists before the
+ * walk ends (only received frames and the keepalive timer move them). */
 void session_each(void (*fn)(struct session *, void *), void *arg)
 {
-    for (struct node *n = all_head; n;) {
-        struct node *next = n->next;
-        fn(n->s, arg);
-        n = next;
-    }
+    struct session *heads[2] = {fresh.head, pinged.head};
+    for (int i = 0; i < 2; i++)
+        for (struct session *s = heads[i]; s;) {
+            struct session *next = s->ka_next;
+            fn(s, arg);
+            s = next;
+        }
 }

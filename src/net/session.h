@@ -63,18 +63,33 @@ struct session {
     int close_code; /* non-zero: close with this code once the queue is written */
     char close_reason[64];
 
+    /* Keepalive: every open session sits in one of two lists ordered by when it was last
+     * heard from (see session_heard). */
+    struct session *ka_prev, *ka_next;
+    uint64_t heard_ms;
+    uint8_t ka_state; /* KA_FRESH, KA_PINGED, or KA_GONE once hung up */
+    uint8_t ping_due; /* a ping waits for the next WRITEABLE callback */
+
     struct rate_limit rl_input, rl_chat, rl_rooms;
     int sub_lobby, sub_evolution;
     struct membership *rooms;
     struct session *next_of_player; /* the player's other sockets */
 };
 
-/* Creates the session registry. Returns 0, or -1 on OOM. */
-int session_init(size_t send_queue_cap);
+/* Creates the session registry. Sessions silent for ping_interval_s seconds are pinged; those
+ * silent for ping_timeout_s are hung up (the caller checked timeout > interval). One libevent
+ * timer serves all of them, firing at most once a second and only while a deadline is due, so
+ * the cost per received frame is O(1) and an idle server does not wake up without sessions.
+ * Returns 0, or -1 on OOM. */
+int session_init(size_t send_queue_cap, int ping_interval_s, int ping_timeout_s);
 void session_shutdown(void);
 
 /* Creates a session for wsi acting as who. Returns NULL on OOM. */
 struct session *session_new(struct lws *wsi, const struct identity *who, const char *peer);
+
+/* Records that the peer sent something (a message, a fragment or a pong): the keepalive
+ * deadlines of s start again. O(1). */
+void session_heard(struct session *s);
 
 /* Called when the socket is gone: cancels the queue and frees s. s is no longer valid. */
 void session_free(struct session *s);

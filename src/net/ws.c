@@ -26,7 +26,11 @@ static struct ws_handlers handlers;
 static const struct config *cfg;
 static int draining;
 static void (*drained)(void);
-static lws_retry_bo_t keepalive;
+/* Keepalive is ours (session.c): lws 4.1 keeps its validity timers in one sorted list and
+ * re-inserts a connection's timer on every frame it receives, O(n) each, which stalled the
+ * loop for seconds with 10,000 sockets. A policy of zeros switches lws's off. */
+static const lws_retry_bo_t no_lws_keepalive = {.secs_since_valid_ping = 0,
+                                                .secs_since_valid_hangup = 0};
 
 static void copy_header(struct lws *wsi, enum lws_token_indexes h, char *dst, size_t len)
 {
@@ -158,6 +162,14 @@ static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t
 {
     int first = lws_is_first_fragment(wsi);
     int last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    session_heard(s);
+    if (first && last && !lws_frame_is_binary(wsi) && len <= (size_t)cfg->max_message_bytes) {
+        /* A whole message in one piece, the usual case: no copy, no buffer kept. */
+        s->rx_len = 0;
+        s->rx_discard = 0;
+        if (handlers.on_message) handlers.on_message(s, in, len);
+        return 0;
+    }
     if (first) {
         s->rx_len = 0;
         s->rx_discard = 0;
@@ -194,12 +206,10 @@ static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t
         size_t n = s->rx_len;
         s->rx_len = 0;
         if (handlers.on_message) handlers.on_message(s, s->rx, n);
-        /* Keep small buffers for the next message; give back big ones. */
-        if (s->rx_cap > 4096) {
-            free(s->rx);
-            s->rx = NULL;
-            s->rx_cap = 0;
-        }
+        /* Fragmented messages are rare: give the buffer back rather than keep it per socket. */
+        free(s->rx);
+        s->rx = NULL;
+        s->rx_cap = 0;
     }
     return 0;
 }
@@ -310,6 +320,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return on_established(wsi, c);
     case LWS_CALLBACK_RECEIVE:
         return c->session ? on_receive(wsi, c->session, in, len) : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (c->session) session_heard(c->session);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c->session ? session_write_some(c->session) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -322,19 +335,38 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static struct lws_protocols protocols[] = {
     /* rx_buffer_size: lws allocates it per connection; 1 KiB keeps idle sockets cheap, and
-     * larger messages simply arrive in more pieces (on_receive reassembles them). */
-    {"monkeytown", callback, sizeof(struct conn), 1024, 0, NULL, 0},
+     * larger messages simply arrive in more pieces (on_receive reassembles them).
+     * tx_packet_size: without it lws would cut every send into rx_buffer_size pieces. */
+    {"monkeytown", callback, sizeof(struct conn), 1024, 0, NULL, 1 << 20},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* lws's own error lines, at most LWS_LOG_BURST per ten seconds: when descriptors run out it
+ * writes two lines for every connection it refuses, and a flood of clients must not become a
+ * flood of logs. The count of lines left out is logged with the next line let through. */
+enum { LWS_LOG_BURST = 20, LWS_LOG_WINDOW_MS = 10000 };
+
 static void lws_log(int level, const char *line)
 {
+    static uint64_t window_start;
+    static int in_window, suppressed;
+    uint64_t now = loop_now_ms();
+    if (now - window_start >= LWS_LOG_WINDOW_MS) {
+        window_start = now;
+        in_window = 0;
+    }
+    if (++in_window > LWS_LOG_BURST) {
+        suppressed++;
+        return;
+    }
     char msg[256];
     util_strlcpy(msg, line, sizeof msg);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "{ss}", "detail", msg);
+    log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "{ss,si}", "detail", msg,
+            "suppressed_before", suppressed);
+    suppressed = 0;
 }
 
 /* The process may hold as many sockets as its hard open-file limit allows; lws sizes its fd
@@ -349,6 +381,27 @@ static unsigned int raise_fd_limit(void)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     return rl.rlim_cur > 1000000 ? 1000000 : (unsigned int)rl.rlim_cur;
+}
+
+/* Creates the lws context with a table of lws_fds descriptors. lws sizes its table from the
+ * soft open-file limit, so that limit is lowered while the context is made and raised again
+ * after. (info.fd_limit_per_thread would do the same on paper, but below the ulimit lws 4.1
+ * finds a socket's connection by a linear scan of its table on every event: half the loop
+ * thread's time at 10,000 sockets.) With the table smaller than the process limit, lws stops
+ * accepting when its table is full instead of spinning on accept() failing with EMFILE. */
+static struct lws_context *create_context(const struct lws_context_creation_info *info,
+                                          unsigned int lws_fds)
+{
+    struct rlimit full, lowered;
+    int lowered_ok = 0;
+    if (getrlimit(RLIMIT_NOFILE, &full) == 0 && full.rlim_cur > lws_fds) {
+        lowered = full;
+        lowered.rlim_cur = lws_fds;
+        lowered_ok = setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+    }
+    struct lws_context *cx = lws_create_context(info);
+    if (lowered_ok) setrlimit(RLIMIT_NOFILE, &full);
+    return cx;
 }
 
 int ws_init(const struct config *config, const struct ws_handlers *h)
@@ -374,9 +427,6 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
         ((struct config *)cfg)->max_connections = (int)ws_max;
     }
 
-    keepalive.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
-    keepalive.secs_since_valid_hangup = (uint16_t)cfg->ping_timeout_s;
-
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     void *foreign[1] = {loop_uv()};
@@ -389,14 +439,13 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
          * Every message is parsed by jansson, which refuses invalid UTF-8 (BAD_JSON). */
         LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
-    info.fd_limit_per_thread = lws_fds;
     info.count_threads = 1;
-    info.retry_and_idle_policy = &keepalive;
+    info.retry_and_idle_policy = &no_lws_keepalive;
     info.timeout_secs = 20;      /* handshakes and HTTP transactions that stall */
     info.keepalive_timeout = 30; /* idle HTTP keep-alive */
     info.max_http_header_pool = 256;
     info.pt_serv_buf_size = 16384;
-    context = lws_create_context(&info);
+    context = create_context(&info, lws_fds);
     if (!context) {
         log_msg(LOG_ERROR, "cannot listen", "{ss,si}", "host", cfg->host, "port", cfg->port);
         return -1;

@@ -55,6 +55,8 @@ async def keepalive(srv):
     t.ok(closed_at is not None and closed_at < 7.5, f"silent client hung up (after {closed_at}s)")
     t.ok(b"\x89" in data, "server pinged before hanging up")
     s.close()
+    st, h, text = http("GET", srv.url + "/metrics")
+    t.ok("ws_keepalive_hangups_total 1" in text, "the hang-up is counted")
 
     # A client that answers pings (python websockets does) stays open past the hang-up time.
     c = await Client.connect(srv)
@@ -127,7 +129,7 @@ async def slow_reader(srv):
 
 async def out_of_descriptors(srv):
     """With a 300-descriptor limit: WebSocket sessions stop with a clean 503 while descriptors
-    remain; raw sockets that exhaust the rest make the server pause accepting (no spinning, no
+    remain; raw sockets that exhaust the rest are accepted and closed at once (no spinning, no
     log flood), and it serves again once they are gone."""
     def cpu_s():
         with open(f"/proc/{srv.proc.pid}/stat") as f:
