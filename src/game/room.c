@@ -66,6 +66,7 @@ struct room {
     char id[UUID_LEN + 1];
     struct script_version *game;
     struct vm *vm;
+    uint64_t lua_us; /* wall time in Lua calls, summed per real-time tick (tick_lua_ms) */
     enum room_status status;
     int is_private;
     int nseats, realtime, turn_time_ms, timeout_random;
@@ -248,7 +249,9 @@ static lua_State *referee_fn(struct room *r, const char *fn)
 static enum vm_status referee_call(struct room *r, const char *what, int nargs, int nres)
 {
     char err[600];
+    uint64_t t0 = loop_now_us();
     enum vm_status st = vm_call(r->vm, nargs, nres, cfg->cpu_apply_ms, err, sizeof err);
+    r->lua_us += loop_now_us() - t0;
     if (st != VM_OK)
         script_failed(r, st, what, err);
     else
@@ -864,8 +867,10 @@ static void agents_act(struct room *r, uint64_t now)
         if (st->kind != SEAT_AGENT || !st->agent || !st->view) continue;
         enum vm_status status;
         char err[300], msg[200];
+        uint64_t t0 = loop_now_us();
         char *action =
             agent_act(st->agent, st->view, now, cfg->cpu_apply_ms, &status, err, sizeof err);
+        r->lua_us += loop_now_us() - t0;
         if (status != VM_OK) {
             metric_add(m_script_failures, vm_status_name(status), 1);
             log_msg(LOG_WARN, "agent act failed", "{ss,si,ss}", "game", r->id, "seat", i, "error",
@@ -886,6 +891,7 @@ static int room_tick(void *arg, uint64_t scheduled)
     uint64_t n = ++r->tick_no;
     uint64_t now = n * 1000u / (uint64_t)r->rate;
     (void)scheduled;
+    r->lua_us = 0;
     agents_act(r, now);
     lua_State *L = referee_fn(r, "tick");
     int top = lua_gettop(L) - 1;
@@ -936,6 +942,7 @@ static int room_tick(void *arg, uint64_t scheduled)
     }
     if (r->status != ROOM_ACTIVE) return -1; /* a script failure ended it */
     if (n % (uint64_t)r->send_every == 0) sync_state(r, NULL, NULL, NULL);
+    metric_observe(m_tick_lua, r->game->name, (double)r->lua_us / 1000.0);
     return 0;
 }
 
