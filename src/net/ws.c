@@ -446,6 +446,14 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
     info.max_http_header_pool = 256;
     info.pt_serv_buf_size = 16384;
     context = create_context(&info, lws_fds);
+    if (context && ws_port() <= 0) {
+        /* lws 4.1 returns a context even when its listening vhost failed (address in use),
+         * and that context then spins: treat it as the failure it is. It is left, not
+         * destroyed: destroying this half-made context unloads lws's libuv plugin while its
+         * handles are still open, and the next turn of the loop crashes. The process is on
+         * its way out. */
+        context = NULL;
+    }
     if (!context) {
         log_msg(LOG_ERROR, "cannot listen", "{ss,si}", "host", cfg->host, "port", cfg->port);
         return -1;

@@ -48,6 +48,14 @@ srv.stop()
 os.unlink(cfg.name)
 
 srv = Server().start()
+# A second server on a port in use stops at once with an error (it must not run, or spin,
+# without a listening socket).
+with tempfile.TemporaryDirectory() as d:
+    r = subprocess.run([BIN, "--host", "127.0.0.1", "--port", str(srv.port), "--data-dir", d,
+                        "--games", srv.args[srv.args.index("--games") + 1]],
+                       capture_output=True, text=True, timeout=15)
+    t.ok(r.returncode not in (0, 2) and r.returncode > 0, f"port in use: exits non-zero ({r.returncode})")
+    t.ok("cannot listen" in r.stdout + r.stderr, "and says it cannot listen")
 lines = srv.log_lines()
 t.ok(lines and all({"time", "level", "msg"} <= set(l) for l in lines), "log lines are JSON")
 t.ok(any(l.get("url") == srv.url + "/" for l in lines), "start-up log prints the URL")
