@@ -156,7 +156,7 @@ for w in "${WLIST[@]}"; do
             fi
             echo "run_games: [$n] store=$STORE workers=$w clients=$c run=$run (server pid $SERVER_PID, port $PORT)" >&2
             if [ -n "$PERF_DIR" ]; then
-                (sleep "$WARMUP" && exec perf record -q -g -F 499 -p "$SERVER_PID" \
+                (sleep "$WARMUP" && exec perf record -q -e cpu-clock -g -F 499 -p "$SERVER_PID" \
                     -o "$PERF_DIR/perf.$STORE.w$w.c$c.r$run.data" -- sleep "$DURATION") >/dev/null 2>&1 &
                 PERF_PID=$!
             fi

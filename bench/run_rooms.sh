@@ -127,7 +127,7 @@ for r in "${RLIST[@]}"; do
                 sleep 0.1
             done
             sleep "$WARMUP"
-            exec perf record -q -g -F 499 -p "$SERVER_PID" -o "$PERF_DIR/perf.rooms.r$r.p$PLAYERS.r$run.data" \
+            exec perf record -q -e cpu-clock -g -F 499 -p "$SERVER_PID" -o "$PERF_DIR/perf.rooms.r$r.p$PLAYERS.r$run.data" \
                 -- sleep "$DURATION") >/dev/null 2>&1 &
             PERF_PID=$!
         fi

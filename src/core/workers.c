@@ -40,7 +40,7 @@ static void *run(void *unused)
         if (!head) tail = NULL;
         pthread_mutex_unlock(&lock);
         j->work(j->arg);
-        if (loop_post(finish, j) < 0) free(j); /* the loop is gone: process exit */
+        if (!j->done || loop_post(finish, j) < 0) free(j); /* no done step, or process exit */
     }
 }
 
@@ -55,7 +55,7 @@ int workers_init(int n)
     return 0;
 }
 
-int workers_submit(worker_fn work, worker_fn done, void *arg)
+static int enqueue(worker_fn work, worker_fn done, void *arg)
 {
     struct job *j = malloc(sizeof *j);
     if (!j) return -1;
@@ -74,10 +74,20 @@ int workers_submit(worker_fn work, worker_fn done, void *arg)
     else
         head = j;
     tail = j;
-    pending++;
+    if (done) pending++;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
     return 0;
+}
+
+int workers_submit(worker_fn work, worker_fn done, void *arg)
+{
+    return enqueue(work, done, arg);
+}
+
+int workers_submit_cleanup(worker_fn work, void *arg)
+{
+    return enqueue(work, NULL, arg);
 }
 
 int workers_pending(void)
@@ -96,6 +106,7 @@ void workers_shutdown(void)
     struct job *j = head;
     while (j) {
         struct job *next = j->next;
+        if (!j->done) j->work(j->arg);
         free(j);
         j = next;
     }

@@ -16,11 +16,19 @@ int workers_init(int n);
  * stays the caller's). Loop thread only. */
 int workers_submit(worker_fn work, worker_fn done, void *arg);
 
-/* Jobs queued or running. */
+/* Queues a job without a done step: work(arg) runs on a worker thread and owns arg. It is how
+ * freeing that need not happen on the loop (a finished room's Lua states) is moved off it.
+ * Cleanup jobs still queued at workers_shutdown run there, on the calling thread, so what they
+ * own is not leaked. Returns 0, or -1 when the pool is stopping: the caller then does the work
+ * itself. Loop thread only. */
+int workers_submit_cleanup(worker_fn work, void *arg);
+
+/* Jobs with a done step queued or running. */
 int workers_pending(void);
 
 /* Stops the threads after the running jobs finish; queued jobs are dropped with their done
- * functions not called (their args leak: this is for process exit). */
+ * functions not called (their args leak: this is for process exit), except cleanup jobs,
+ * which run here. */
 void workers_shutdown(void);
 
 #endif

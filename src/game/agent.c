@@ -75,7 +75,7 @@ int agent_busy(const struct agent *a)
 
 static void release(struct agent *a)
 {
-    vm_free(a->vm);
+    vm_free_later(a->vm);
     script_version_unref(a->agent);
     script_version_unref(a->game);
     free(a);

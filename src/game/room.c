@@ -761,7 +761,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
         agent_free(r->seats[i].agent);
         r->seats[i].agent = NULL;
     }
-    vm_free(r->vm);
+    vm_free_later(r->vm);
     r->vm = NULL;
 }
 
@@ -1099,7 +1099,7 @@ static void room_free(struct room *r)
     free(r->agent_view);
     free(r->agent_legal);
     free(r->players_cache);
-    vm_free(r->vm);
+    vm_free_later(r->vm);
     script_version_unref(r->game);
     free(r);
 }

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "workers.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -146,6 +147,16 @@ void vm_free(struct vm *vm)
     if (!vm) return;
     lua_close(vm->L);
     free(vm);
+}
+
+static void free_work(void *vm)
+{
+    vm_free(vm);
+}
+
+void vm_free_later(struct vm *vm)
+{
+    if (vm && workers_submit_cleanup(free_work, vm) < 0) vm_free(vm);
 }
 
 lua_State *vm_state(struct vm *vm)

@@ -38,6 +38,10 @@ struct vm *vm_new(size_t mem_limit);
 /* Closes the state. vm is no longer valid. */
 void vm_free(struct vm *vm);
 
+/* vm_free on a worker thread: closing a state that ran a game frees thousands of objects, work
+ * the loop thread need not do. vm must be referenced by nothing else; it is no longer valid. */
+void vm_free_later(struct vm *vm);
+
 lua_State *vm_state(struct vm *vm);
 
 /* Calls the function below nargs arguments on the stack (lua_pcall style, with a traceback

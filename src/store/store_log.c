@@ -54,6 +54,7 @@ static pthread_t writer;
 static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER, write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct buf pending;
+static struct buf spare; /* an emptied buffer the writer gave back, for the next chunk */
 static int stopping, urgent, write_failed, writer_started;
 
 /* ---- indexes ---- */
@@ -96,24 +97,45 @@ static void free_offsets(const char *key, void *v, void *arg)
 
 /* ---- writing ---- */
 
-static int append_line(struct buf *b, const char *json, size_t len)
+/* Makes room for need more bytes in b. Returns 0, or -1 on OOM. */
+static int reserve(struct buf *b, size_t need)
 {
-    size_t need = b->len + len + 10;
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < need)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) return -1;
-        b->data = grown;
-        b->cap = cap;
+    if (!b->data && spare.data) { /* reuse the buffer the writer finished with */
+        *b = spare;
+        spare = (struct buf){0};
     }
-    uLong crc = crc32(0L, (const Bytef *)json, (uInt)len);
-    b->len += (size_t)snprintf(b->data + b->len, 10, "%08lx ", crc);
-    memcpy(b->data + b->len, json, len);
-    b->len += len;
-    b->data[b->len++] = '\n';
+    need += b->len;
+    if (need <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < need)
+        cap *= 2;
+    char *grown = realloc(b->data, cap);
+    if (!grown) return -1;
+    b->data = grown;
+    b->cap = cap;
     return 0;
+}
+
+/* Appends one record line: the CRC-32 of the text in 8 hex digits, a space, the text
+ * {"t":TABLE,"r":ROW} and a newline. Returns the line's length, or 0 on OOM. */
+static size_t append_line(struct buf *b, const char *table, const char *row, size_t rowlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t tlen = strlen(table), len = 6 + tlen + 6 + rowlen + 1;
+    if (reserve(b, 9 + len + 1) < 0) return 0;
+    char *line = b->data + b->len, *text = line + 9;
+    memcpy(text, "{\"t\":\"", 6);
+    memcpy(text + 6, table, tlen);
+    memcpy(text + 6 + tlen, "\",\"r\":", 6);
+    memcpy(text + 12 + tlen, row, rowlen);
+    text[len - 1] = '}';
+    uLong crc = crc32(0L, (const Bytef *)text, (uInt)len);
+    for (int i = 7; i >= 0; i--, crc >>= 4)
+        line[i] = hex[crc & 15];
+    line[8] = ' ';
+    text[len] = '\n';
+    b->len += 9 + len + 1;
+    return 9 + len + 1;
 }
 
 /* Takes the buffered records and writes them. Called with buf_lock held; returns with it
@@ -135,6 +157,15 @@ static void write_pending_locked(void)
         off += (size_t)n;
     }
     pthread_mutex_unlock(&write_lock);
+    /* Give the buffer back for reuse: a fresh one per chunk made the loop thread allocate
+     * (and glibc consolidate) 64 KiB and more for every few records. */
+    pthread_mutex_lock(&buf_lock);
+    if (!spare.data && chunk.cap <= 4u << 20) {
+        chunk.len = 0;
+        spare = chunk;
+        chunk.data = NULL;
+    }
+    pthread_mutex_unlock(&buf_lock);
     free(chunk.data);
 }
 
@@ -180,29 +211,31 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Table names are the store's own identifiers (letters and underscores): no escaping. */
 static void log_put(const char *table, json_t *row)
 {
     if (store_readonly()) {
         json_decref(row);
         return;
     }
-    json_t *rec = json_pack("{ss,so}", "t", table, "r", row);
-    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    char *text = json_dumps(row, JSON_COMPACT);
     if (!text) {
-        json_decref(rec);
+        json_decref(row);
         return;
     }
-    size_t len = strlen(text);
     pthread_mutex_lock(&buf_lock);
     off_t at = file_end;
-    if (append_line(&pending, text, len) == 0) {
-        file_end += (off_t)(len + 10);
+    int was_empty = pending.len == 0;
+    size_t n = append_line(&pending, table, text, strlen(text));
+    if (n) {
+        file_end += (off_t)n;
         records++;
     }
-    pthread_cond_signal(&wake);
+    /* The writer sleeps only when nothing is pending, so only the first record wakes it. */
+    if (was_empty) pthread_cond_signal(&wake);
     pthread_mutex_unlock(&buf_lock);
     index_row(table, row, at);
-    json_decref(rec);
+    json_decref(row);
     free(text);
 }
 
@@ -457,6 +490,9 @@ static void log_close(void)
     }
     close(fd);
     fd = -1;
+    free(pending.data);
+    free(spare.data);
+    pending = spare = (struct buf){0};
     hmap_each(by_game, free_offsets, NULL);
     hmap_each(by_version, free_offsets, NULL);
     hmap_each(game_status, free_status, NULL);
