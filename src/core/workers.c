@@ -55,7 +55,7 @@ int workers_init(int n)
     return 0;
 }
 
-static int enqueue(worker_fn work, worker_fn done, void *arg)
+static int enqueue(worker_fn work, worker_fn done, void *arg, int first)
 {
     struct job *j = malloc(sizeof *j);
     if (!j) return -1;
@@ -69,11 +69,17 @@ static int enqueue(worker_fn work, worker_fn done, void *arg)
         free(j);
         return -1;
     }
-    if (tail)
-        tail->next = j;
-    else
+    if (first) {
+        j->next = head;
         head = j;
-    tail = j;
+        if (!tail) tail = j;
+    } else {
+        if (tail)
+            tail->next = j;
+        else
+            head = j;
+        tail = j;
+    }
     if (done) pending++;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
@@ -82,12 +88,17 @@ static int enqueue(worker_fn work, worker_fn done, void *arg)
 
 int workers_submit(worker_fn work, worker_fn done, void *arg)
 {
-    return enqueue(work, done, arg);
+    return enqueue(work, done, arg, 0);
+}
+
+int workers_submit_first(worker_fn work, worker_fn done, void *arg)
+{
+    return enqueue(work, done, arg, 1);
 }
 
 int workers_submit_cleanup(worker_fn work, void *arg)
 {
-    return enqueue(work, NULL, arg);
+    return enqueue(work, NULL, arg, 0);
 }
 
 int workers_pending(void)

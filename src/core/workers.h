@@ -16,6 +16,10 @@ int workers_init(int n);
  * stays the caller's). Loop thread only. */
 int workers_submit(worker_fn work, worker_fn done, void *arg);
 
+/* Like workers_submit, but the job goes to the head of the queue, before jobs already waiting:
+ * for short jobs that others wait on (refilling the pools of ready Lua states). */
+int workers_submit_first(worker_fn work, worker_fn done, void *arg);
+
 /* Queues a job without a done step: work(arg) runs on a worker thread and owns arg. It is how
  * freeing that need not happen on the loop (a finished room's Lua states) is moved off it.
  * Cleanup jobs still queued at workers_shutdown run there, on the calling thread, so what they

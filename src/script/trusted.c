@@ -220,7 +220,9 @@ static void refill(struct pool *p)
     if (!job) return;
     job->pool = p;
     job->mem_limit = p->mem_limit;
-    if (workers_submit(refill_work, refill_done, job) < 0) {
+    /* At the head of the queue: behind a backlog of agent moves the pool would run dry, and
+     * the loop thread would build states itself. */
+    if (workers_submit_first(refill_work, refill_done, job) < 0) {
         free(job);
         return;
     }
