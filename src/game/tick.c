@@ -120,11 +120,22 @@ static int run_entry(struct tick_entry *e, uint64_t now)
 
 /* Runs the rooms whose deadline has come, oldest deadline first, one tick per room per turn:
  * a slow room takes its turn like any other and cannot starve the rest. The batch stops after
- * a few milliseconds so sockets are served between batches. */
+ * TICK_BATCH_US so sockets are served between batches, or, when the loop spent longer than
+ * that elsewhere since the last batch, after as long as that (up to TICK_BATCH_MAX_US): under
+ * overload the rooms keep at least half of the loop, and reading inputs slows down instead
+ * (TCP pushes back on the senders). Without this, one turn of the loop could read thousands
+ * of inputs while the rooms got 5 ms, and the games stopped moving. */
+#define TICK_BATCH_US 5000
+#define TICK_BATCH_MAX_US 50000
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
+    static uint64_t last_end;
     uint64_t start = loop_now_us(), now = start;
-    while (heap_len && heap[0]->due_us <= now + 500 && now - start < 5000) {
+    uint64_t elsewhere = last_end && start > last_end ? start - last_end : 0;
+    uint64_t budget = elsewhere > TICK_BATCH_US ? elsewhere : TICK_BATCH_US;
+    if (budget > TICK_BATCH_MAX_US) budget = TICK_BATCH_MAX_US;
+    while (heap_len && heap[0]->due_us <= now + 500 && now - start < budget) {
         struct tick_entry *e = heap[0];
         if (run_entry(e, now) < 0) {
             heap_remove(e);
@@ -134,6 +145,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         }
         now = loop_now_us();
     }
+    last_end = now;
     arm();
 }
 
