@@ -1,15 +1,16 @@
 -- sandbox.lua: builds the environment untrusted game and agent scripts run in.
 --
 -- Trusted. Loaded once into each Lua state (room, agent seat, validation) by the C core, which
--- passes the state's cjson module. It captures every library function it needs as a local
--- first, so nothing a script later does to a table it was given can reach back in here.
+-- passes the state's cjson module and the server's JSON encoder. It captures every library
+-- function it needs as a local first, so nothing a script later does to a table it was given
+-- can reach back in here.
 --
 -- A script gets exactly what GAME_API.md lists: string, table, math (random bound to the
 -- game's generator), bit, the safe base functions, require (its own folder and the mt.*
 -- helpers in lua/lib), json. Never io, os, debug, ffi, jit, load*, dofile, string.dump,
 -- setfenv/getfenv, or collectgarbage other than "count".
 
-local cjson = ...
+local cjson, json_encode = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall =
   type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall
@@ -107,6 +108,8 @@ local function copy(t)
 end
 
 -- One configured cjson instance: no NaN/Infinity, bounded depth, sparse arrays as objects.
+-- encode is the server's own (src/script/lua_json.c): the same output as this configuration of
+-- cjson, faster, and with its buffer inside the state's memory cap.
 local function new_json()
   local j = cjson.new()
   j.encode_invalid_numbers(false)
@@ -114,6 +117,7 @@ local function new_json()
   j.encode_max_depth(64)
   j.decode_max_depth(64)
   j.encode_sparse_array(true)
+  if json_encode then j.encode = json_encode end
   return j
 end
 M.new_json = new_json

@@ -1,6 +1,7 @@
 #include "lua_vm.h"
 
 #include "log.h"
+#include "lua_json.h"
 #include "util.h"
 #include "workers.h"
 
@@ -139,6 +140,8 @@ struct vm *vm_new(size_t mem_limit)
     lua_pushcfunction(L, luaopen_cjson);
     lua_call(L, 0, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "mt.cjson");
+    lua_pushcfunction(L, lua_json_encode); /* cjson's encode, faster and inside the cap */
+    lua_setfield(L, LUA_REGISTRYINDEX, "mt.json_encode");
     return vm;
 }
 

@@ -139,7 +139,8 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
     if (vm_load_trusted(vm, sandbox_src.bc, sandbox_src.bclen, "=lua/sandbox.lua", err, errlen) < 0)
         return -1;
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.cjson");
-    if (vm_call(vm, 1, 1, 1000, err, errlen) != VM_OK) return -1;
+    lua_getfield(L, LUA_REGISTRYINDEX, "mt.json_encode");
+    if (vm_call(vm, 2, 1, 1000, err, errlen) != VM_OK) return -1;
     char chunk[80];
     snprintf(chunk, sizeof chunk, "=lua/%s", mod->name);
     if (vm_load_trusted(vm, mod->bc, mod->bclen, chunk, err, errlen) < 0) {
