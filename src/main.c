@@ -83,6 +83,15 @@ static int scripts_check(json_t *out, void *arg)
     return live > 0;
 }
 
+/* After each message, the store may read a database reply that came in meanwhile: under load
+ * one turn of the loop serves hundreds of sockets, and a reply read only when the turn ends
+ * made every PostgreSQL round trip tens of milliseconds long. */
+static void on_message(struct session *s, const char *data, size_t len)
+{
+    proto_on_message(s, data, len);
+    store_poll();
+}
+
 static void on_open(struct session *s, const char *guest_token)
 {
     accounts_seen(&s->who);
@@ -98,7 +107,7 @@ static int start(void)
 {
     static const struct ws_handlers handlers = {
         .on_open = on_open,
-        .on_message = proto_on_message,
+        .on_message = on_message,
         .on_refused = proto_on_refused,
         .on_close = game_proto_session_closed,
     };

@@ -70,6 +70,11 @@ void store_flush(void)
     if (backend) backend->flush();
 }
 
+void store_poll(void)
+{
+    if (backend && backend->poll) backend->poll();
+}
+
 void store_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg)
 {
     if (backend)

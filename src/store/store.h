@@ -43,6 +43,10 @@ void store_shutdown(void);
 void store_put(const char *table, json_t *row);
 
 /* Asks the backend to make everything queued so far durable soon (a game just ended). */
+/* Gives the backend a chance to read a reply that has come in, outside the loop's own turn:
+ * called after each WebSocket message. Cheap when there is nothing to do. Loop thread. */
+void store_poll(void);
+
 void store_flush(void);
 
 /* Loads one stored game for replay or its log: calls done(game, arg) on the loop thread with
@@ -66,6 +70,7 @@ struct store_backend {
     int (*open)(const struct config *cfg);
     void (*put)(const char *table, json_t *row); /* takes row */
     void (*flush)(void);
+    void (*poll)(void); /* optional: see store_poll */
     void (*load_game)(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
     int (*healthy)(json_t *out);
     int (*accepting)(void);

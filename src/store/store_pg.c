@@ -540,6 +540,18 @@ static void read_input(void)
 
 static void connect_step(void);
 
+/* store_poll: with a statement in flight, reads its reply if it has come (at most every
+ * 200 us: one recv() that finds nothing otherwise). */
+static void pg_poll(void)
+{
+    static uint64_t last_us;
+    if (pg.state != PG_READY || !pg.busy || !pg.conn) return;
+    uint64_t now = loop_now_us();
+    if (now - last_us < 200) return;
+    last_us = now;
+    read_input();
+}
+
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
     if (pg.state == PG_CONNECTING) {
@@ -1464,6 +1476,7 @@ const struct store_backend store_pg_backend = {
     .open = pg_open,
     .put = pg_put,
     .flush = pg_flush,
+    .poll = pg_poll,
     .load_game = pg_load_game,
     .healthy = pg_healthy,
     .accepting = pg_accepting,
