@@ -143,6 +143,7 @@ static int start(void)
 static void stop(void)
 {
     ws_free();
+    trusted_pool_free(); /* before the workers stop: a queued refill then builds nothing */
     workers_shutdown();
     loop_drain_posted(); /* results of jobs that finished while stopping */
     matchmaker_shutdown();
@@ -152,7 +153,6 @@ static void stop(void)
     store_shutdown();
     bus_shutdown();
     accounts_shutdown();
-    trusted_pool_free();
     trusted_free();
     api_static_free();
     if (sig_term) event_free(sig_term);

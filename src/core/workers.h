@@ -17,7 +17,8 @@ int workers_init(int n);
 int workers_submit(worker_fn work, worker_fn done, void *arg);
 
 /* Like workers_submit, but the job goes to the head of the queue, before jobs already waiting:
- * for short jobs that others wait on (refilling the pools of ready Lua states). */
+ * for short jobs that others wait on (refilling the pools of ready Lua states). done may be
+ * NULL: no done step, and like a cleanup job it runs at shutdown if still queued. */
 int workers_submit_first(worker_fn work, worker_fn done, void *arg);
 
 /* Queues a job without a done step: work(arg) runs on a worker thread and owns arg. It is how

@@ -1,12 +1,15 @@
 #include "trusted.h"
 
 #include "log.h"
+#include "metrics.h"
+#include "metrics.h"
 #include "util.h"
 #include "workers.h"
 
 #include <dirent.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,27 +156,29 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
 
 /* ---- the pool of ready states ---- */
 
-#define POOL_CAP 64   /* states kept ready per module */
-#define POOL_BATCH 16 /* states one refill job builds */
-
-struct refill;
+/* Worker threads build states ahead of demand and push them into the pool themselves, under
+ * the pool's mutex; the loop thread pops. (Handing batches back through loop_post made every
+ * refill wait for the end of a loop turn, tens of milliseconds under load, and the loop built
+ * most states itself meanwhile.) The stock aims at `target`, which starts small, so an idle
+ * server keeps few states, and doubles up to POOL_CAP whenever the loop finds the pool empty. */
+#define POOL_CAP 256
+#define POOL_TARGET_MIN 16
 
 struct pool {
     const char *module;
-    size_t mem_limit;
+    pthread_mutex_t lock;
+    size_t mem_limit; /* of the states in ready[]; set by the first trusted_new */
     struct vm *ready[POOL_CAP];
-    int n;
-    struct refill *job; /* the refill in flight, or NULL */
+    int n, target;
+    int refilling; /* a refill job is queued or running */
+    int closing;   /* trusted_pool_free ran: build nothing more */
 };
 
-static struct pool pools[2] = {{"referee", 0, {0}, 0, NULL}, {"agent_host", 0, {0}, 0, NULL}};
-
-struct refill {
-    struct pool *pool;
-    size_t mem_limit;
-    struct vm *built[POOL_BATCH];
-    int n;
+static struct pool pools[2] = {
+    {"referee", PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0, POOL_TARGET_MIN, 0, 0},
+    {"agent_host", PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0, POOL_TARGET_MIN, 0, 0},
 };
+static struct metric *pool_misses;
 
 static struct vm *build(const char *module, size_t mem_limit, char *err, size_t errlen)
 {
@@ -189,73 +194,79 @@ static struct vm *build(const char *module, size_t mem_limit, char *err, size_t 
     return vm;
 }
 
-static void refill_work(void *arg) /* worker thread */
+/* Worker thread: builds states until the stock reaches its target. */
+static void refill_work(void *arg)
 {
-    struct refill *job = arg;
+    struct pool *p = arg;
     char err[256];
-    while (job->n < POOL_BATCH) {
-        struct vm *vm = build(job->pool->module, job->mem_limit, err, sizeof err);
-        if (!vm) break;
-        job->built[job->n++] = vm;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t limit = p->mem_limit;
+        if (p->n >= p->target || p->closing) {
+            p->refilling = 0;
+            pthread_mutex_unlock(&p->lock);
+            return;
+        }
+        pthread_mutex_unlock(&p->lock);
+        struct vm *vm = build(p->module, limit, err, sizeof err);
+        pthread_mutex_lock(&p->lock);
+        if (vm && p->n < POOL_CAP && limit == p->mem_limit && !p->closing) {
+            p->ready[p->n++] = vm;
+            vm = NULL;
+        }
+        int give_up = vm != NULL || limit != p->mem_limit || p->closing;
+        if (give_up) p->refilling = 0;
+        pthread_mutex_unlock(&p->lock);
+        if (vm) vm_free(vm);
+        if (give_up) return;
     }
-}
-
-static void refill_done(void *arg) /* loop thread */
-{
-    struct refill *job = arg;
-    struct pool *p = job->pool;
-    p->job = NULL;
-    for (int i = 0; i < job->n; i++) {
-        if (p->n < POOL_CAP && job->mem_limit == p->mem_limit)
-            p->ready[p->n++] = job->built[i];
-        else
-            vm_free(job->built[i]);
-    }
-    free(job);
-}
-
-static void refill(struct pool *p)
-{
-    if (p->job || p->n > POOL_CAP / 2) return;
-    struct refill *job = calloc(1, sizeof *job);
-    if (!job) return;
-    job->pool = p;
-    job->mem_limit = p->mem_limit;
-    /* At the head of the queue: behind a backlog of agent moves the pool would run dry, and
-     * the loop thread would build states itself. */
-    if (workers_submit_first(refill_work, refill_done, job) < 0) {
-        free(job);
-        return;
-    }
-    p->job = job;
 }
 
 struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t errlen)
 {
     struct pool *p = strcmp(module, "referee") == 0 ? &pools[0] : &pools[1];
+    struct vm *stale[POOL_CAP], *vm = NULL;
+    int nstale = 0, submit = 0;
+    pthread_mutex_lock(&p->lock);
     if (p->mem_limit != mem_limit) { /* the first call sets the pool's cap */
-        for (int i = 0; i < p->n; i++)
-            vm_free(p->ready[i]);
+        memcpy(stale, p->ready, sizeof *stale * (size_t)p->n);
+        nstale = p->n;
         p->n = 0;
         p->mem_limit = mem_limit;
     }
-    struct vm *vm = p->n ? p->ready[--p->n] : build(module, mem_limit, err, errlen);
-    refill(p);
-    return vm;
+    if (p->n)
+        vm = p->ready[--p->n];
+    else if (p->target < POOL_CAP)
+        p->target *= 2;
+    if (!p->refilling && p->n < p->target / 2) submit = p->refilling = 1;
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < nstale; i++)
+        vm_free(stale[i]);
+    if (submit && workers_submit_first(refill_work, NULL, p) < 0) {
+        pthread_mutex_lock(&p->lock);
+        p->refilling = 0;
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (vm) return vm;
+    if (!pool_misses)
+        pool_misses = metrics_counter("lua_pool_misses_total",
+                                      "Lua states built on the loop thread because the pool of "
+                                      "ready ones was empty, by module",
+                                      "module");
+    if (pool_misses) metric_add(pool_misses, module, 1);
+    return build(module, mem_limit, err, errlen);
 }
 
+/* Frees the stock and stops refills: a refill still queued or running builds nothing more. */
 void trusted_pool_free(void)
 {
     for (int k = 0; k < 2; k++) {
-        for (int i = 0; i < pools[k].n; i++)
-            vm_free(pools[k].ready[i]);
-        pools[k].n = 0;
-        struct refill *job = pools[k].job; /* dropped by the stopping workers, never run */
-        if (job) {
-            for (int i = 0; i < job->n; i++)
-                vm_free(job->built[i]);
-            free(job);
-            pools[k].job = NULL;
-        }
+        struct pool *p = &pools[k];
+        pthread_mutex_lock(&p->lock);
+        for (int i = 0; i < p->n; i++)
+            vm_free(p->ready[i]);
+        p->n = 0;
+        p->closing = 1;
+        pthread_mutex_unlock(&p->lock);
     }
 }

@@ -20,13 +20,14 @@ void trusted_free(void);
 int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen);
 
 /* A new state with module opened (as trusted_open leaves it: the module table on the stack),
- * capped at mem_limit bytes. Taken from a pool that worker threads keep filled, so starting a
- * room does not pay for building states on the loop thread; a pooled state is handed out once
+ * capped at mem_limit bytes. Taken from a pool that worker threads keep filled (counted in
+ * lua_pool_misses_total when it was empty), so starting a room does not pay for building states
+ * on the loop thread; a pooled state is handed out once
  * and never reused, so rooms stay isolated. Falls back to building one now. NULL with err on
  * failure. Loop thread only. */
 struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t errlen);
 
-/* Frees the pooled states (shutdown). */
+/* Frees the pooled states and stops refilling them (shutdown). Any thread. */
 void trusted_pool_free(void);
 
 /* Pushes the table { ["name.lua"] = source } of lua/lib helpers. */
