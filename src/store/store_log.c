@@ -21,6 +21,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct buf pending;
 static struct buf spare; /* an emptied buffer the writer gave back, for the next chunk */
 static int stopping, urgent, write_failed, writer_started;
+static struct event *kick_ev; /* wakes the writer once per loop turn that put records */
+static int kick_armed;
 
 /* ---- indexes ---- */
 
@@ -211,6 +214,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+static void log_flush_soon(void)
+{
+    kick_armed = 0;
+    pthread_mutex_lock(&buf_lock);
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&buf_lock);
+}
+
+static void on_kick(evutil_socket_t sock, short what, void *arg)
+{
+    (void)sock, (void)what, (void)arg;
+    log_flush_soon();
+}
+
 /* Table names are the store's own identifiers (letters and underscores): no escaping. */
 static void log_put(const char *table, json_t *row)
 {
@@ -231,9 +248,17 @@ static void log_put(const char *table, json_t *row)
         file_end += (off_t)n;
         records++;
     }
-    /* The writer sleeps only when nothing is pending, so only the first record wakes it. */
-    if (was_empty) pthread_cond_signal(&wake);
     pthread_mutex_unlock(&buf_lock);
+    /* The writer sleeps only when nothing is pending, so only the first record wakes it, and
+     * not at once: after the loop's current callbacks, so that the records of one turn go out
+     * in one write (a wake-up per record cost a futex call each). */
+    if (was_empty && !kick_armed) {
+        kick_armed = 1;
+        if (kick_ev)
+            event_active(kick_ev, 0, 0);
+        else
+            log_flush_soon();
+    }
     index_row(table, row, at);
     json_decref(row);
     free(text);
@@ -461,7 +486,8 @@ static int log_open(const struct config *cfg)
     game_status = hmap_new();
     if (replay_file(ro) < 0) return -1;
     if (ro) return 0;
-    if (pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
+    kick_ev = event_new(loop_base(), -1, 0, on_kick, NULL);
+    if (!kick_ev || pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
     writer_started = 1;
     int aborted = 0;
     hmap_each(game_status, abort_unfinished, &aborted);
@@ -490,6 +516,9 @@ static void log_close(void)
     }
     close(fd);
     fd = -1;
+    if (kick_ev) event_free(kick_ev);
+    kick_ev = NULL;
+    kick_armed = 0;
     free(pending.data);
     free(spare.data);
     pending = spare = (struct buf){0};
