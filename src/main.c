@@ -83,13 +83,14 @@ static int scripts_check(json_t *out, void *arg)
     return live > 0;
 }
 
-/* After each message, the store may read a database reply that came in meanwhile: under load
- * one turn of the loop serves hundreds of sockets, and a reply read only when the turn ends
- * made every PostgreSQL round trip tens of milliseconds long. */
+/* After each message (and each posted result, see loop_set_between), the store may read a
+ * database reply that came in meanwhile: under load one turn of the loop serves hundreds of
+ * sockets, and a reply read only when the turn ends made every PostgreSQL round trip tens of
+ * milliseconds long. */
 static void on_message(struct session *s, const char *data, size_t len)
 {
     proto_on_message(s, data, len);
-    store_poll();
+    loop_between();
 }
 
 static void on_open(struct session *s, const char *guest_token)
@@ -130,6 +131,7 @@ static int start(void)
         health_add_check("store", store_check, NULL) < 0 ||
         health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
+    loop_set_between(store_poll);
     if (ws_init(&cfg, &handlers) < 0) return -1;
 
     sig_term = evsignal_new(loop_base(), SIGTERM, on_signal, NULL);
@@ -143,6 +145,7 @@ static int start(void)
 static void stop(void)
 {
     ws_free();
+    loop_set_between(NULL);
     trusted_pool_free(); /* before the workers stop: a queued refill then builds nothing */
     workers_shutdown();
     loop_drain_posted(); /* results of jobs that finished while stopping */

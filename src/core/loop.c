@@ -59,6 +59,18 @@ void loop_pump_soon(void)
     event_active(pump_ev, EV_TIMEOUT, 0);
 }
 
+static void (*between_fn)(void);
+
+void loop_set_between(void (*fn)(void))
+{
+    between_fn = fn;
+}
+
+void loop_between(void)
+{
+    if (between_fn) between_fn();
+}
+
 static void on_posted(evutil_socket_t fd, short what, void *arg)
 {
     char drain[256];
@@ -73,6 +85,7 @@ static void on_posted(evutil_socket_t fd, short what, void *arg)
         p->fn(p->arg);
         free(p);
         p = next;
+        loop_between();
     }
     loop_pump();
 }

@@ -42,6 +42,12 @@ void loop_stop(void);
 typedef void (*loop_fn)(void *arg);
 int loop_post(loop_fn fn, void *arg);
 
+/* Sets a function the loop calls after each posted callback (and that others may call after
+ * their own units of work): a cheap check that keeps a latency-sensitive module (the database
+ * connection) from waiting for the end of a long loop turn. NULL clears it. */
+void loop_set_between(void (*fn)(void));
+void loop_between(void);
+
 /* Runs, now, what other threads have posted and the loop has not run yet. For shutdown, after
  * the worker threads are joined and before the modules the callbacks use are freed. */
 void loop_drain_posted(void);
