@@ -161,7 +161,7 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
  * refill wait for the end of a loop turn, tens of milliseconds under load, and the loop built
  * most states itself meanwhile.) The stock aims at `target`, which starts small, so an idle
  * server keeps few states, and doubles up to POOL_CAP whenever the loop finds the pool empty. */
-#define POOL_CAP 256
+#define POOL_CAP 64
 #define POOL_TARGET_MIN 16
 
 struct pool {

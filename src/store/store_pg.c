@@ -47,6 +47,8 @@
 
 #define MAX_COLS 16 /* with the {NULL} end; a row's columns are bits of an unsigned */
 #define BATCH_ROWS 500
+#define ROUND_STATEMENTS 8 /* statements sent together in one round trip (see send_round) */
+#define ROUND_ROWS (BATCH_ROWS * ROUND_STATEMENTS)
 #define BATCH_BYTES (1u << 20)
 #define QUEUE_ROWS 1000000u
 #define QUEUE_BYTES (512ull << 20)
@@ -170,6 +172,25 @@ static void sb_add(struct sb *b, const char *fmt, ...)
     vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+/* Appends len bytes as they are (literal text may hold '%'). */
+static void sb_put(struct sb *b, const char *text, size_t len)
+{
+    if (b->oom) return;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = (b->len + len + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, text, len);
+    b->len += len;
+    b->s[b->len] = '\0';
 }
 
 /* Returns the text built so far (the caller frees it), or NULL after an allocation failed. */
@@ -304,9 +325,11 @@ static struct {
     uint64_t sent_us;
 
     int batch; /* rows in that statement: the head of the queue, or the rows in taken[] */
-    struct row *taken[BATCH_ROWS]; /* a gathered batch of events or inputs (see gather) */
+    struct row *taken[ROUND_ROWS]; /* the gathered rows in flight (see gather, send_round) */
     int ntaken;
-    int isolate; /* rows still to send one at a time after a failed batch */
+    int combined;      /* statements in the round in flight; 0: one statement with parameters */
+    int single_rounds; /* after a failed round: batches to send one statement at a time */
+    int isolate;       /* rows still to send one at a time after a failed batch */
 
     struct migration *migs;
     int nmigs, mig_next;
@@ -914,27 +937,50 @@ static void normalize(const struct table *t, json_t *row)
     }
 }
 
-static void sql_param(struct sb *b, const struct column *c, int n)
+/* Parameter n, or with rows (send_round) the value itself as an escaped literal. */
+static void sql_param(struct sb *b, const struct column *c, int n, const struct row *row, int col)
 {
-    if (strcmp(c->type, "ms") == 0)
-        sb_add(b, "to_timestamp($%d::float8 / 1000)", n);
+    int ms = strcmp(c->type, "ms") == 0;
+    if (!row) {
+        if (ms)
+            sb_add(b, "to_timestamp($%d::float8 / 1000)", n);
+        else
+            sb_add(b, "$%d::%s", n, c->type);
+        return;
+    }
+    const char *v = col_text(row, col);
+    char *lit = v ? PQescapeLiteral(pg.conn, v, strlen(v)) : NULL;
+    if (v && !lit) {
+        b->oom = 1; /* out of memory, or text libpq cannot quote: the caller falls back */
+        return;
+    }
+    if (ms) sb_put(b, "to_timestamp(", 13);
+    if (lit)
+        sb_put(b, lit, strlen(lit));
     else
-        sb_add(b, "$%d::%s", n, c->type);
+        sb_put(b, "NULL", 4);
+    if (ms)
+        sb_put(b, "::float8 / 1000)", 16);
+    else
+        sb_add(b, "::%s", c->type);
+    PQfreemem(lit);
 }
 
-/* The VALUES rows of a batch of nrows rows having the columns of mask. */
-static void sql_values(struct sb *b, const struct table *t, unsigned mask, int nrows)
+/* The VALUES rows of a batch of nrows rows having the columns of mask: parameters, or with
+ * rows (nrows of them) literals. */
+static void sql_values(struct sb *b, const struct table *t, unsigned mask, int nrows,
+                       struct row *const *rows)
 {
     int n = ncols(t), p = 1;
     for (int r = 0; r < nrows; r++) {
-        sb_add(b, "%s(", r ? ", " : "");
+        sb_put(b, r ? ", (" : "(", r ? 3 : 1);
         for (int i = 0, first = 1; i < n; i++) {
             if (!(mask & (1u << i))) continue;
-            sb_add(b, "%s", first ? "" : ", ");
-            sql_param(b, &t->cols[i], p++);
+            if (!first) sb_put(b, ", ", 2);
+            sql_param(b, &t->cols[i], p++, rows ? rows[r] : NULL, i);
             first = 0;
         }
-        sb_add(b, ")");
+        sb_put(b, ")", 1);
     }
 }
 
@@ -966,13 +1012,13 @@ static void sql_set_list(struct sb *b, const struct table *t, unsigned mask, con
     if (!sets) sb_add(b, "\"%s\" = %s.\"%s\"", t->cols[0].name, src, t->cols[0].name);
 }
 
-static char *insert_sql(const struct table *t, unsigned mask, int nrows)
+static char *insert_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows)
 {
     struct sb b = {0};
     sb_add(&b, "INSERT INTO %s (", t->name);
     sql_column_list(&b, t, mask);
     sb_add(&b, ") VALUES ");
-    sql_values(&b, t, mask, nrows);
+    sql_values(&b, t, mask, nrows, rows);
     sb_add(&b, " ON CONFLICT (");
     sql_column_list(&b, t, (1u << t->nkey) - 1);
     sb_add(&b, ") DO %s", t->upsert ? "UPDATE SET " : "NOTHING");
@@ -980,13 +1026,13 @@ static char *insert_sql(const struct table *t, unsigned mask, int nrows)
     return sb_take(&b);
 }
 
-static char *update_sql(const struct table *t, unsigned mask, int nrows)
+static char *update_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows)
 {
     struct sb b = {0};
     sb_add(&b, "UPDATE %s AS t SET ", t->name);
     sql_set_list(&b, t, mask, "v");
     sb_add(&b, " FROM (VALUES ");
-    sql_values(&b, t, mask, nrows);
+    sql_values(&b, t, mask, nrows, rows);
     sb_add(&b, ") AS v (");
     sql_column_list(&b, t, mask);
     sb_add(&b, ") WHERE ");
@@ -999,10 +1045,10 @@ static char *update_sql(const struct table *t, unsigned mask, int nrows)
  * for an upsert of rows that lack a required column an UPDATE (PostgreSQL checks NOT NULL
  * before it looks for a conflict, so such an INSERT would fail even for a known key; a row
  * whose key is unknown then changes nothing). */
-static char *write_sql(const struct table *t, unsigned mask, int nrows)
+static char *write_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows)
 {
-    return t->upsert && !has_required(t, mask) ? update_sql(t, mask, nrows)
-                                               : insert_sql(t, mask, nrows);
+    return t->upsert && !has_required(t, mask) ? update_sql(t, mask, nrows, rows)
+                                               : insert_sql(t, mask, nrows, rows);
 }
 
 /* ---- writing the queue ---- */
@@ -1091,12 +1137,23 @@ static void untake(void)
 
 static void written(PGresult *res, void *arg)
 {
-    int n = pg.batch, gathered = pg.ntaken > 0;
+    int n = pg.batch, gathered = pg.ntaken > 0, combined = pg.combined;
     pg.batch = 0;
+    pg.combined = 0;
     if (!res) { /* the rows stay in the queue and go again */
         untake();
         return;
     }
+    if (combined && failed(res)) {
+        /* The round was one transaction: nothing of it was written. Its statements go again
+         * one at a time, so that the usual isolation finds the row at fault. */
+        log_msg(LOG_WARN, "store: combined round failed, retrying its statements one by one",
+                "{si,ss}", "statements", combined, "error", error_text(res));
+        untake();
+        pg.single_rounds = combined;
+        return;
+    }
+    if (pg.single_rounds && !combined) pg.single_rounds--;
     if (failed(res) && n > 1) {
         log_msg(LOG_WARN, "store: batch failed, retrying its rows one by one", "{ss,si,ss}",
                 "table", q.head->t->name, "rows", n, "error", error_text(res));
@@ -1128,12 +1185,13 @@ static int has_game_fk(const struct table *t)
  * matters: a row that needs a games row (foreign key) never passes that games row, and an
  * upsert never passes an earlier row with its key (nor shares a statement with one, which
  * PostgreSQL refuses). Returns how many rows were taken into pg.taken. */
-static int gather(const struct row *head)
+static int gather(const struct row *head, struct row **out)
 {
     const struct row *blocked[512];
     int nblocked = 0, n = 0, fk = has_game_fk(head->t);
     size_t bytes = 0;
     for (const struct row *r = head; r && n < BATCH_ROWS; r = r->next) {
+        if (r->taken) continue; /* in an earlier statement of this round: it runs first */
         int candidate = r->t == head->t && r->mask == head->mask;
         int parent = fk && strcmp(r->t->name, "games") == 0;
         int same_table = r->t == head->t;
@@ -1148,10 +1206,10 @@ static int gather(const struct row *head)
                            strcmp(col_text(r, 0), col_text(b, 0)) == 0;
             }
             for (int i = 0; i < n && !wait && r->t->upsert; i++)
-                wait = same_key(pg.taken[i], r);
+                wait = same_key(out[i], r);
             if (!wait && (n == 0 || bytes + r->bytes <= BATCH_BYTES)) {
                 bytes += r->bytes;
-                pg.taken[n++] = (struct row *)r;
+                out[n++] = (struct row *)r;
                 continue;
             }
         }
@@ -1162,8 +1220,57 @@ static int gather(const struct row *head)
             break; /* too much to track: stop */
     }
     for (int i = 0; i < n; i++)
-        pg.taken[i]->taken = 1;
+        out[i]->taken = 1;
     return n;
+}
+
+static const struct row *first_untaken(void)
+{
+    const struct row *r = q.head;
+    while (r && r->taken)
+        r = r->next;
+    return r;
+}
+
+/* Sends up to ROUND_STATEMENTS gathered batches in one round trip: one text of several
+ * statements with the values as escaped literals, which PostgreSQL runs as one transaction
+ * (one commit for all). With one statement per round trip the store could not keep up with a
+ * busy server: each kind of row (a table and a set of columns) needed its own round trip.
+ * Each gather skips the rows already taken, which run earlier in the same transaction, so the
+ * orders gather keeps still hold. Returns 0, or -1 when nothing was sent (send_batch then
+ * sends one statement the usual way). */
+static int send_round(void)
+{
+    struct sb b = {0};
+    int total = 0, stmts = 0;
+    while (stmts < ROUND_STATEMENTS && total + BATCH_ROWS <= ROUND_ROWS && b.len < BATCH_BYTES) {
+        const struct row *head = first_untaken();
+        if (!head) break;
+        int n = gather(head, pg.taken + total);
+        char *sql = n ? write_sql(head->t, head->mask, n, pg.taken + total) : NULL;
+        if (!sql) {
+            for (int i = 0; i < n; i++)
+                pg.taken[total + i]->taken = 0;
+            break;
+        }
+        sb_put(&b, sql, strlen(sql));
+        sb_put(&b, ";\n", 2);
+        free(sql);
+        total += n;
+        stmts++;
+    }
+    char *text = sb_take(&b);
+    pg.ntaken = total;
+    if (!stmts || !text) {
+        free(text);
+        untake();
+        return -1;
+    }
+    pg.batch = total;
+    pg.combined = stmts;
+    send_script(text, written, NULL);
+    free(text);
+    return 0;
 }
 
 /* Sends the head of the queue: the longest run of rows of one table and one set of columns
@@ -1171,10 +1278,11 @@ static int gather(const struct row *head)
  * a single row while isolating a bad one. */
 static void send_batch(void)
 {
+    if (!pg.isolate && !pg.single_rounds && send_round() == 0) return;
     const struct row *head = q.head, *r = head;
     int limit = pg.isolate ? 1 : BATCH_ROWS, n = 0;
     size_t bytes = 0;
-    pg.ntaken = pg.isolate ? 0 : gather(head);
+    pg.ntaken = pg.isolate ? 0 : gather(head, pg.taken);
     if (pg.ntaken) {
         n = pg.ntaken;
     } else {
@@ -1185,7 +1293,7 @@ static void send_batch(void)
     }
     int nc = ncols(head->t), np = 0;
     const char **vals = malloc(sizeof *vals * (size_t)(n * nc));
-    char *sql = write_sql(head->t, head->mask, n);
+    char *sql = write_sql(head->t, head->mask, n, NULL);
     if (!vals || !sql) {
         free(vals);
         free(sql);

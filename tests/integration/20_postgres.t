@@ -3,7 +3,8 @@
 # again (nothing re-applied), `monkeytown migrate`; a whole game persisted row by row and read
 # back by `monkeytown replay`; an outage in the middle of several games (the server keeps
 # playing, /health/ready says 503, and after the database is back every event is stored once);
-# a server started while the database is down. Skipped when not root (initdb runs as postgres).
+# a server started while the database is down; rows refused by a constraint cost only themselves
+# (combined rounds split up, then row by row). Skipped when not root (initdb runs as postgres).
 import asyncio, json, os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import BIN, ROOT, Client, Server, Tap, http, play_until_over, run
@@ -235,6 +236,46 @@ async def outage(srv, db, ngames=4):
         await g.c.close()
 
 
+# ---- 5. rows PostgreSQL refuses ----
+
+async def refused_rows(db):
+    """A constraint the server does not know about refuses some rows. Rows travel in combined
+    rounds (several statements, one transaction); a refused row must cost only itself: the
+    round is retried statement by statement, then row by row, and everything else is stored."""
+    db.createdb("strict")
+    srv = server(db, "strict").start()
+    try:
+        t.ok(wait_for(lambda: ready(srv)[0] == 200, 30), "strict: ready")
+        db.psql("strict", "ALTER TABLE game_events ADD CONSTRAINT small_seq CHECK (seq <= 3)")
+        games = []
+        for _ in range(3):
+            c = await Client.connect(srv)
+            created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "random"})
+            gid = created["payload"]["gameId"]
+            await play_until_over(c, gid)
+            games.append((gid, last_seq(c.seen, gid)))
+            await c.close()
+        q = lambda sql: db.query("strict", sql)
+        done = wait_for(lambda: all(q(f"SELECT status FROM games WHERE id = '{g}'") == [["completed"]]
+                                    for g, _ in games), timeout=20)
+        t.ok(done, "strict: every game is stored as completed")
+        for gid, seq in games:
+            seqs = [int(s) for s, in q(f"SELECT seq FROM game_events WHERE game_id = '{gid}' ORDER BY seq")]
+            t.eq(seqs, [1, 2, 3], f"strict: game {gid[:8]} kept events 1..3 of 1..{seq}")
+            n = int(q(f"SELECT count(*) FROM game_inputs WHERE game_id = '{gid}'")[0][0])
+            t.ok(n >= 5, f"strict: and all its inputs ({n})")
+        dropped = [l for l in srv.log_lines() if l.get("msg") == "store: row dropped"]
+        want = sum(seq - 3 for _, seq in games)
+        t.eq(len(dropped), want, f"strict: exactly the refused rows were dropped ({want})")
+        t.ok(all(l.get("table") == "game_events" for l in dropped), "strict: all of them game_events")
+        t.ok(any(l.get("msg") == "store: combined round failed, retrying its statements one by one"
+                 for l in srv.log_lines()), "strict: a combined round failed and was split up")
+        st, _, text = http("GET", srv.url + "/metrics")
+        t.ok(f'store_rows_dropped_total{{table="game_events"}} {want}' in text, "strict: and counted")
+    finally:
+        t.eq(srv.stop(), 0, "strict: server stops cleanly")
+
+
 # ---- 4. the database down at start-up ----
 
 def down_at_start(db):
@@ -269,6 +310,7 @@ try:
     t.eq([l for l in srv.log_lines() if l.get("level") == "error" and
           l.get("msg", "").startswith(("store", "database", "migration"))], [], "no store error in the log")
     down_at_start(db)
+    run(refused_rows(db))
 finally:
     db.remove()
 t.done()
