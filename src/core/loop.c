@@ -103,8 +103,6 @@ int loop_init(void)
     base = event_base_new_with_config(ec);
     event_config_free(ec);
     if (!base) base = event_base_new();
-    /* Two priorities: 0 for the tick timer (src/game/tick.c), the default 1 for the rest. */
-    if (base) event_base_priority_init(base, 2);
     if (!base || uv_loop_init(&uv) != 0) {
         log_msg(LOG_ERROR, "cannot create the event loop", NULL);
         return -1;

@@ -152,9 +152,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 int tick_init(void)
 {
     timer = evtimer_new(loop_base(), on_timer, NULL);
-    /* Before sockets when both are ready in the same turn: a tick is due at a fixed time,
-     * a socket's data keeps. */
-    if (timer) event_priority_set(timer, 0);
     return timer ? 0 : -1;
 }
 
