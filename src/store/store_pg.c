@@ -151,23 +151,29 @@ struct sb {
     int oom;
 };
 
+/* Makes room for n more bytes and a NUL. Returns 0, or -1 (and remembers it) on OOM. */
+static int sb_reserve(struct sb *b, size_t n)
+{
+    if (b->oom) return -1;
+    if (b->len + n + 1 <= b->cap) return 0;
+    size_t cap = (b->len + n + 1) * 2;
+    char *s = realloc(b->s, cap);
+    if (!s) {
+        b->oom = 1;
+        return -1;
+    }
+    b->s = s;
+    b->cap = cap;
+    return 0;
+}
+
 static void sb_add(struct sb *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (b->oom || n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->len + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
+    if (n < 0 || sb_reserve(b, (size_t)n) < 0) return;
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
@@ -177,17 +183,7 @@ static void sb_add(struct sb *b, const char *fmt, ...)
 /* Appends len bytes as they are (literal text may hold '%'). */
 static void sb_put(struct sb *b, const char *text, size_t len)
 {
-    if (b->oom) return;
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = (b->len + len + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
+    if (sb_reserve(b, len) < 0) return;
     memcpy(b->s + b->len, text, len);
     b->len += len;
     b->s[b->len] = '\0';
