@@ -29,7 +29,8 @@ struct vm {
     volatile sig_atomic_t cpu_exceeded;
     unsigned start_tick, budget_ticks; /* the running call's budget, in watchdog ticks */
     int mem_exceeded;
-    int enforce; /* the cap holds only inside vm_call: the server's own pushes never fail */
+    int enforce;  /* the cap holds only inside vm_call: the server's own pushes never fail */
+    int gc_pause; /* the collector's pause now set (see tune_gc) */
 };
 
 /* The state this thread is running under a budget, for the signal handler. */
@@ -212,6 +213,23 @@ static int traceback(lua_State *L)
     return 1;
 }
 
+/* The collector starts a cycle when the heap reaches pause% of what the last cycle left
+ * alive. LuaJIT's default, 200 %, made the garbage collector the tail of a real-time room's
+ * ticks (docs/benchmarks.md, issue 5). A state using less than a quarter of its cap runs with
+ * 400 %: a cycle half as often, and the heap still stays under the cap. Above that it goes
+ * back to 200 %, because LuaJIT fails an allocation at the cap without a last collection, and
+ * a larger pause would fail rooms whose live data fits. */
+#define GC_PAUSE_SMALL 400
+#define GC_PAUSE_DEFAULT 200
+
+static void tune_gc(struct vm *vm)
+{
+    int want = vm->used < vm->limit / 4 ? GC_PAUSE_SMALL : GC_PAUSE_DEFAULT;
+    if (want == vm->gc_pause) return;
+    lua_gc(vm->L, LUA_GCSETPAUSE, want);
+    vm->gc_pause = want;
+}
+
 enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, char *err,
                        size_t errlen)
 {
@@ -235,6 +253,7 @@ enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, ch
     vm->enforce = 0;
     lua_sethook(L, NULL, 0, 0);
     vm->limit = limit;
+    tune_gc(vm);
     /* A failed call may leave its garbage behind, up to the cap: collect it now, so the next
      * call starts with the room's real footprint. */
     if (rc != 0 && vm->mem_exceeded) lua_gc(L, LUA_GCCOLLECT, 0);
