@@ -1528,8 +1528,7 @@ static void print_report(void)
                 json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
             if (have_dur)
                 json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
-            if (have_lua)
-                json_object_set_new(s, "tick_lua_ms", prom_json(&lua, "frac_le_0.05ms"));
+            if (have_lua) json_object_set_new(s, "tick_lua_ms", prom_json(&lua, "frac_le_0.05ms"));
             if (have_evl)
                 json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
             json_object_set_new(s, "ticks_dropped", jnum(dropped));
