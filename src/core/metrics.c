@@ -240,7 +240,7 @@ void metrics_free(void)
 struct metric *m_ws_connections, *m_ws_events, *m_ws_latency, *m_active_games, *m_players_online,
     *m_errors, *m_http_requests, *m_send_queue_drops, *m_script_failures, *m_tick_duration,
     *m_tick_lateness, *m_ticks_dropped, *m_inputs_dropped, *m_reloads, *m_redis_latency,
-    *m_keepalive_hangups, *m_tick_lua;
+    *m_keepalive_hangups, *m_tick_lua, *m_pool_misses;
 
 int metrics_init_server(void)
 {
@@ -266,6 +266,10 @@ int metrics_init_server(void)
         "script_failures_total", "Script calls that failed, by kind (error, cpu, memory)", "kind");
     m_tick_duration =
         metrics_histogram("tick_duration_ms", "Time one room tick takes, ms", "game", tick_ms, 12);
+    m_pool_misses = metrics_counter("lua_pool_misses_total",
+                                    "Lua states built on the loop thread because the pool of "
+                                    "ready ones was empty, by module",
+                                    "module");
     m_tick_lua = metrics_histogram(
         "tick_lua_ms",
         "Time one room tick spends in Lua (agents acting, the game's tick, views and their "
@@ -287,7 +291,8 @@ int metrics_init_server(void)
     return m_redis_latency && m_ws_connections && m_ws_events && m_ws_latency && m_active_games &&
                    m_players_online && m_errors && m_http_requests && m_send_queue_drops &&
                    m_script_failures && m_tick_duration && m_tick_lateness && m_ticks_dropped &&
-                   m_inputs_dropped && m_reloads && m_keepalive_hangups && m_tick_lua
+                   m_inputs_dropped && m_reloads && m_keepalive_hangups && m_tick_lua &&
+                   m_pool_misses
                ? 0
                : -1;
 }

@@ -178,7 +178,6 @@ static struct pool pools[2] = {
     {"referee", PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0, POOL_TARGET_MIN, 0, 0},
     {"agent_host", PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0, POOL_TARGET_MIN, 0, 0},
 };
-static struct metric *pool_misses;
 
 static struct vm *build(const char *module, size_t mem_limit, char *err, size_t errlen)
 {
@@ -248,12 +247,7 @@ struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t e
         pthread_mutex_unlock(&p->lock);
     }
     if (vm) return vm;
-    if (!pool_misses)
-        pool_misses = metrics_counter("lua_pool_misses_total",
-                                      "Lua states built on the loop thread because the pool of "
-                                      "ready ones was empty, by module",
-                                      "module");
-    if (pool_misses) metric_add(pool_misses, module, 1);
+    metric_add(m_pool_misses, module, 1);
     return build(module, mem_limit, err, errlen);
 }
 
