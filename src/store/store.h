@@ -42,11 +42,12 @@ void store_shutdown(void);
 /* Queues one row. Takes ownership of row. Never blocks. */
 void store_put(const char *table, json_t *row);
 
-/* Asks the backend to make everything queued so far durable soon (a game just ended). */
 /* Gives the backend a chance to read a reply that has come in, outside the loop's own turn:
- * called after each WebSocket message. Cheap when there is nothing to do. Loop thread. */
+ * main.c calls it between units of work (each WebSocket message, each posted result; see
+ * loop_set_between). Cheap when there is nothing to do. Loop thread. */
 void store_poll(void);
 
+/* Asks the backend to make everything queued so far durable soon (a game just ended). */
 void store_flush(void);
 
 /* Loads one stored game for replay or its log: calls done(game, arg) on the loop thread with
