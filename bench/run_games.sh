@@ -17,6 +17,7 @@
 #   --game NAME        default tictactoe
 #   --server BIN       server binary (default build/monkeytown)
 #   --perf DIR         record `perf record -g` of the server over each window into DIR
+#                      (PERF_CALLGRAPH='--call-graph dwarf' for stacks through code without frame pointers)
 #   --text             mt-gamegen's text report instead of JSON lines
 # environment:
 #   SERVER_ARGS=       extra server arguments
@@ -65,6 +66,7 @@ SERVER_ARGS=${SERVER_ARGS:-}
 INPUT_RATE=${INPUT_RATE:-1000000}
 MAX_ROOMS=${MAX_ROOMS:-1000000}
 LOG_LEVEL=${LOG_LEVEL:-warn}
+PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
 SERVER_PIN=() GAMEGEN_PIN=()
 [ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
 [ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
@@ -156,7 +158,7 @@ for w in "${WLIST[@]}"; do
             fi
             echo "run_games: [$n] store=$STORE workers=$w clients=$c run=$run (server pid $SERVER_PID, port $PORT)" >&2
             if [ -n "$PERF_DIR" ]; then
-                (sleep "$WARMUP" && exec perf record -q -e cpu-clock -g -F 499 -p "$SERVER_PID" \
+                (sleep "$WARMUP" && exec perf record -q -e cpu-clock $PERF_CALLGRAPH -F 499 -p "$SERVER_PID" \
                     -o "$PERF_DIR/perf.$STORE.w$w.c$c.r$run.data" -- sleep "$DURATION") >/dev/null 2>&1 &
                 PERF_PID=$!
             fi

@@ -16,6 +16,7 @@
 #   --warmup S         time after every room is active before the window (default 3)
 #   --server BIN       server binary (default build/monkeytown)
 #   --perf DIR         record `perf record -g` of the server over each window into DIR
+#                      (PERF_CALLGRAPH='--call-graph dwarf' for stacks through code without frame pointers)
 #   --text             mt-gamegen's text report instead of JSON lines
 # environment:
 #   SERVER_ARGS=       extra server arguments (e.g. --realtime-input-rate, which is per connection
@@ -56,6 +57,7 @@ cd "$ROOT" || exit 1
 [ -x "$BIN" ] || die "server binary '$BIN' not found"
 SERVER_ARGS=${SERVER_ARGS:-}
 LOG_LEVEL=${LOG_LEVEL:-warn}
+PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
 SERVER_PIN=() GAMEGEN_PIN=()
 [ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
 [ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
@@ -127,7 +129,7 @@ for r in "${RLIST[@]}"; do
                 sleep 0.1
             done
             sleep "$WARMUP"
-            exec perf record -q -e cpu-clock -g -F 499 -p "$SERVER_PID" -o "$PERF_DIR/perf.rooms.r$r.p$PLAYERS.r$run.data" \
+            exec perf record -q -e cpu-clock $PERF_CALLGRAPH -F 499 -p "$SERVER_PID" -o "$PERF_DIR/perf.rooms.r$r.p$PLAYERS.r$run.data" \
                 -- sleep "$DURATION") >/dev/null 2>&1 &
             PERF_PID=$!
         fi

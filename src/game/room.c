@@ -97,7 +97,7 @@ struct room {
     struct tick_entry *ticker;
     int rate, send_every;
     uint64_t tick_no;
-    struct queued_input queue[INPUT_QUEUE_MAX];
+    struct queued_input *queue; /* INPUT_QUEUE_MAX entries, real-time rooms only */
     int nqueue;
     /* A finished room lets go of its Lua states soon after the end (reap_ev) and answers
      * from the final views it kept: seat 0 is the spectators'. */
@@ -1004,6 +1004,11 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
     r->nseats = target_seats(r, config);
     r->rate = (int)json_integer_value(json_object_get(v->meta, "tick_rate"));
     r->realtime = r->rate > 0;
+    if (r->realtime && !(r->queue = calloc(INPUT_QUEUE_MAX, sizeof *r->queue))) {
+        script_version_unref(v);
+        free(r);
+        goto oom;
+    }
     int send_rate = (int)json_integer_value(json_object_get(v->meta, "send_rate"));
     r->send_every = r->realtime && send_rate > 0 && send_rate < r->rate ? r->rate / send_rate : 1;
     r->turn_time_ms = (int)json_integer_value(json_object_get(v->meta, "turn_time_ms"));
@@ -1051,6 +1056,7 @@ fail:
         vm_free(r->vm);
         script_version_unref(r->game);
         free(r->config_json);
+        free(r->queue);
         free(r);
     }
     return NULL;
@@ -1093,6 +1099,7 @@ static void room_free(struct room *r)
         free(r->inputs[i].action);
     free(r->log);
     free(r->inputs);
+    free(r->queue);
     free(r->spectators);
     free(r->config_json);
     free(r->result_json);

@@ -1,6 +1,7 @@
 #include "lua_vm.h"
 
 #include "log.h"
+#include "lua_alloc.h"
 #include "lua_json.h"
 #include "util.h"
 #include "workers.h"
@@ -10,6 +11,7 @@
 #include <luajit.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,9 @@ extern int luaopen_cjson(lua_State *L);
 
 struct vm {
     lua_State *L;
-    size_t used, limit;
+    struct lalloc heap; /* the state's own memory (lua_alloc.h) */
+    size_t used;        /* bytes of live objects, as LuaJIT counts them */
+    size_t limit;       /* the cap on heap.held: the memory the state takes from the process */
     volatile sig_atomic_t cpu_exceeded;
     unsigned start_tick, budget_ticks; /* the running call's budget, in watchdog ticks */
     int mem_exceeded;
@@ -42,17 +46,16 @@ static __thread int cpu_timer_ready;
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct vm *vm = ud;
+    void *p = lalloc_realloc(&vm->heap, ptr, osize, nsize, vm->enforce ? vm->limit : SIZE_MAX);
     if (nsize == 0) {
-        free(ptr);
         vm->used -= osize;
         return NULL;
     }
-    if (vm->enforce && nsize > osize && vm->used + (nsize - osize) > vm->limit) {
+    if (!p) {
         vm->mem_exceeded = 1;
         return NULL;
     }
-    void *p = realloc(ptr, nsize);
-    if (p) vm->used = vm->used - osize + nsize;
+    vm->used = vm->used - osize + nsize;
     return p;
 }
 
@@ -117,10 +120,12 @@ struct vm *vm_new(size_t mem_limit)
     struct vm *vm = calloc(1, sizeof *vm);
     if (!vm) return NULL;
     vm->limit = mem_limit;
+    lalloc_init(&vm->heap);
     /* LuaJIT's GC64 build must use its own allocator to place GC objects; lua_newstate with a
      * custom allocator works on Debian's builds (checked), which is what makes the cap exact. */
     vm->L = lua_newstate(capped_alloc, vm);
     if (!vm->L) {
+        lalloc_release(&vm->heap);
         free(vm);
         return NULL;
     }
@@ -150,6 +155,7 @@ void vm_free(struct vm *vm)
 {
     if (!vm) return;
     lua_close(vm->L);
+    lalloc_release(&vm->heap);
     free(vm);
 }
 
@@ -170,7 +176,7 @@ lua_State *vm_state(struct vm *vm)
 
 size_t vm_memory(const struct vm *vm)
 {
-    return vm->used;
+    return vm->heap.held;
 }
 
 size_t vm_memory_limit(const struct vm *vm)
@@ -193,7 +199,7 @@ static int traceback(lua_State *L)
     void *ud;
     lua_getallocf(L, &ud);
     struct vm *vm = ud;
-    if (vm->mem_exceeded) vm->limit = vm->used + ERROR_MARGIN;
+    if (vm->mem_exceeded) vm->limit = vm->heap.held + ERROR_MARGIN;
     const char *msg = lua_tostring(L, 1);
     if (!msg) msg = lua_type(L, 1) == LUA_TNIL ? "nil error" : "(error object is not a string)";
     /* The debug library is never opened; the traceback is built from lua_getstack. */
