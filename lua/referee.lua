@@ -13,6 +13,7 @@ local sandbox = ...
 local type, pairs, ipairs, error, pcall, tostring, select =
   type, pairs, ipairs, error, pcall, tostring, select
 local deep_copy, floor = sandbox.deep_copy, math.floor
+local band, lshift = bit.band, bit.lshift
 local json = sandbox.new_json()
 
 local R = {}
@@ -194,8 +195,9 @@ function R.random_legal(seat)
 end
 
 -- Every recipient's view at once: out[seat] = { view_json, legal_json_or_nil } for seats
--- 1..n, and out[0] for spectators.
-function R.views(n, to_move)
+-- 1..n, and out[0] for spectators. wanted, when given, is a mask of 1 << seat: only the
+-- seats it names are viewed (a seat with nobody to send its view to is skipped).
+function R.views(n, to_move, wanted)
   local out = {}
   -- A game without view, or one that declares view_shared (every seat and spectators see the
   -- same thing; game_state carries `you` itself), is viewed and encoded once per state.
@@ -203,13 +205,15 @@ function R.views(n, to_move)
   if not game.view then shared = json.encode(state)
   elseif game.view_shared == true then shared = json.encode(game.view(state, nil)) end
   for seat = 0, n do
-    local who = seat > 0 and seat or nil
-    local legal
-    if who and who == to_move and game.legal then
-      local l = game.legal(state, who)
-      if type(l) == "table" and #l > 0 then legal = json.encode(l) end
+    if not wanted or band(wanted, lshift(1, seat)) ~= 0 then
+      local who = seat > 0 and seat or nil
+      local legal
+      if who and who == to_move and game.legal then
+        local l = game.legal(state, who)
+        if type(l) == "table" and #l > 0 then legal = json.encode(l) end
+      end
+      out[seat] = { shared or json.encode(game.view(state, who)), legal }
     end
-    out[seat] = { shared or json.encode(game.view(state, who)), legal }
   end
   return out
 end
@@ -218,9 +222,13 @@ function R.state_json()
   return json.encode(state)
 end
 
--- The state in a canonical text form, for the replay hashes (see sandbox.canonical).
+-- The state in a canonical text form (see sandbox.canonical), and the replay hash of that text.
 function R.state_canonical()
   return sandbox.canonical(state)
+end
+
+function R.state_hash()
+  return sandbox.canonical_hash(state)
 end
 
 function R.take_logs()

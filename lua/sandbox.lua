@@ -1,7 +1,7 @@
 -- sandbox.lua: builds the environment untrusted game and agent scripts run in.
 --
 -- Trusted. Loaded once into each Lua state (room, agent seat, validation) by the C core, which
--- passes the state's cjson module and the server's JSON encoder. It captures every library
+-- passes the state's cjson module, the server's JSON encoder and its state hasher. It captures every library
 -- function it needs as a local first, so nothing a script later does to a table it was given
 -- can reach back in here.
 --
@@ -10,7 +10,7 @@
 -- helpers in lua/lib), json. Never io, os, debug, ffi, jit, load*, dofile, string.dump,
 -- setfenv/getfenv, or collectgarbage other than "count".
 
-local cjson, json_encode = ...
+local cjson, json_encode, canonical_hash = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall =
   type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall
@@ -286,6 +286,14 @@ function M.canonical(v, out, depth)
     out[#out + 1] = tostring(v)
   end
   if depth == 0 then return table.concat(out) end
+end
+
+-- FNV-1a 64 of canonical(v), in 16 hex digits: what replays compare after every input. The
+-- server computes it in C without building the text (src/script/lua_canonical.c); plain LuaJIT
+-- (the Lua unit tests) has no hasher.
+function M.canonical_hash(v)
+  if not canonical_hash then error("canonical_hash needs the server's hasher", 2) end
+  return canonical_hash(v)
 end
 
 -- Structural equality of plain data (what t.eq compares).

@@ -54,14 +54,6 @@ static int cmp_ord(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static uint64_t fnv(const char *s, size_t len)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 /* Compares the events the referee returned at stack index idx with the log's, from *next on.
  * Returns 0, or 1 with the divergence in report. */
 static int compare_events(lua_State *L, int idx, json_t *want_events, size_t *next,
@@ -88,18 +80,18 @@ static int compare_events(lua_State *L, int idx, json_t *want_events, size_t *ne
     return 0;
 }
 
-/* Hashes the referee's canonical state; out gets 16 hex digits. */
+/* Hashes the referee's canonical state (referee.state_hash); out gets 16 hex digits. */
 static int hash_state(struct vm *vm, int module, int budget_ms, char out[17])
 {
     lua_State *L = vm_state(vm);
     char err[300];
-    lua_getfield(L, module, "state_canonical");
+    lua_getfield(L, module, "state_hash");
     if (vm_call(vm, 0, 1, budget_ms, err, sizeof err) != VM_OK) return -1;
-    size_t sl;
-    const char *st = lua_tolstring(L, -1, &sl);
-    snprintf(out, 17, "%016llx", (unsigned long long)fnv(st, sl));
+    const char *hex = lua_tostring(L, -1);
+    int ok = hex && strlen(hex) == 16;
+    if (ok) memcpy(out, hex, 17);
     lua_pop(L, 1);
-    return 0;
+    return ok ? 0 : -1;
 }
 
 /* A real-time game: every tick from 1 to the recorded count, with the inputs recorded for
@@ -264,12 +256,8 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
         lua_settop(L, 1);
         const char *want_hash = json_string_value(json_object_get(in, "state_hash"));
         if (rc == 0 && want_hash) {
-            lua_getfield(L, 1, "state_canonical");
-            if (vm_call(vm, 0, 1, cfg->cpu_apply_ms * 10, err, sizeof err) == VM_OK) {
-                size_t sl;
-                const char *st = lua_tolstring(L, -1, &sl);
-                char got_hash[17];
-                snprintf(got_hash, sizeof got_hash, "%016llx", (unsigned long long)fnv(st, sl));
+            char got_hash[17];
+            if (hash_state(vm, 1, cfg->cpu_apply_ms * 10, got_hash) == 0) {
                 if (strcmp(got_hash, want_hash) != 0) {
                     snprintf(report, len,
                              "input %zu: the state differs after it (hash %s, the log has %s)",

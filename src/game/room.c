@@ -2,6 +2,7 @@
 
 #include "agent.h"
 #include "hmap.h"
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "lua_vm.h"
@@ -158,7 +159,8 @@ static void store_participant(const struct room *r, int seat, json_t *score)
     store_put("game_participants", row);
 }
 
-/* FNV-1a 64 of the referee's state as JSON: the replay check compares it input by input. */
+/* FNV-1a 64 of the referee's state in canonical form: the replay check compares it input by
+ * input (lua/sandbox.lua, canonical_hash). */
 static void state_hash(struct room *r, char out[17]);
 
 static void update_gauge(void)
@@ -210,7 +212,7 @@ static void remove_spectator(struct room *r, struct session *s)
 static struct wsbuf *game_msg(const struct room *r, const char *type, uint64_t seq,
                               const char *payload, json_t *re)
 {
-    char *re_text = re ? json_dumps(re, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    char *re_text = re ? json_text_dump(re) : NULL;
     size_t cap = strlen(payload) + (re_text ? strlen(re_text) : 0) + 160;
     char *text = malloc(cap);
     struct wsbuf *b = NULL;
@@ -377,7 +379,7 @@ static char *seat_payload(const struct seat *st)
 {
     json_t *p = json_pack("{si,ss,ss,ss}", "seat", st->index, "playerId", st->player_id, "name",
                           st->name, "kind", st->kind == SEAT_AGENT ? "agent" : "human");
-    char *text = json_dumps(p, JSON_COMPACT);
+    char *text = json_text_dump(p);
     json_decref(p);
     return text;
 }
@@ -395,7 +397,7 @@ static char *players_json(const struct room *r)
                            st->name, "kind", st->kind == SEAT_AGENT ? "agent" : "human",
                            "connected", st->kind == SEAT_AGENT || st->session != NULL));
     }
-    char *text = json_dumps(arr, JSON_COMPACT);
+    char *text = json_text_dump(arr);
     json_decref(arr);
     return text;
 }
@@ -470,6 +472,22 @@ static void sync_final(struct room *r, struct session *only, struct session *rep
 
 /* Sends a fresh game_state: to only (when non-NULL) or to everyone attached. reply_to gets re.
  * Keeps the view of an agent to move for its next decision. */
+/* The seats whose view sync_state needs, as a mask of 1 << seat (0: the spectators'): a seat
+ * with nobody to send it to costs a view and its encoding for nothing. A finished room keeps
+ * every view; an agent needs its own when it is to move, or every tick in real time. */
+static unsigned views_wanted(const struct room *r, const struct session *only)
+{
+    unsigned mask = r->nspect > 0 || r->status == ROOM_COMPLETED ? 1u : 0u;
+    for (int seat = 1; seat <= r->nseats; seat++) {
+        const struct seat *st = &r->seats[seat];
+        int want = r->status == ROOM_COMPLETED ||
+                   (st->kind == SEAT_AGENT && (r->realtime || seat == r->to_move)) ||
+                   (st->kind != SEAT_AGENT && st->session && (!only || st->session == only));
+        if (want) mask |= 1u << seat;
+    }
+    return mask;
+}
+
 static void sync_state(struct room *r, struct session *only, struct session *reply_to, json_t *re)
 {
     if (r->final_views[0]) {
@@ -481,18 +499,21 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
         re = r->ack_re;
         r->ack_to = NULL;
     }
+    unsigned wanted = views_wanted(r, only);
     lua_State *L = referee_fn(r, "views");
     lua_pushinteger(L, r->nseats);
     if (r->to_move)
         lua_pushinteger(L, r->to_move);
     else
         lua_pushnil(L);
-    int top = lua_gettop(L) - 3;
-    int ok = referee_call(r, "view", 2, 1) == VM_OK;
+    lua_pushnumber(L, wanted);
+    int top = lua_gettop(L) - 4;
+    int ok = referee_call(r, "view", 3, 1) == VM_OK;
     const char *players = room_players(r);
 
     struct wsbuf *spect = NULL;
     for (int seat = 0; seat <= r->nseats; seat++) {
+        if (!(wanted & (1u << seat))) continue;
         const char *view = "{}", *legal = NULL;
         if (ok) {
             lua_rawgeti(L, -1, seat);
@@ -515,7 +536,7 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
             r->agent_legal = legal ? strdup(legal) : NULL;
         }
         if (seat == 0) {
-            spect = state_msg(r, players, 0, view, NULL, NULL);
+            if (r->nspect) spect = state_msg(r, players, 0, view, NULL, NULL);
             for (size_t i = 0; i < r->nspect; i++) {
                 struct session *s = r->spectators[i];
                 if (only && s != only) continue;
@@ -621,7 +642,7 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
     if (res->reasoning && *res->reasoning) {
         json_t *ev = json_pack("{s{ss,si,ss}}", "event", "kind", "agent_reasoning", "seat", seat,
                                "text", res->reasoning);
-        log_event(r, "game_event", json_dumps(ev, JSON_COMPACT), 0, NULL, NULL);
+        log_event(r, "game_event", json_text_dump(ev), 0, NULL, NULL);
         json_decref(ev);
     }
     if (res->action_json && !apply_action(r, seat, res->action_json, "agent", msg, sizeof msg))
@@ -644,17 +665,14 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
 
 static void state_hash(struct room *r, char out[17])
 {
-    lua_State *L = referee_fn(r, "state_canonical");
-    uint64_t h = 14695981039346656037ull;
+    lua_State *L = referee_fn(r, "state_hash");
     char err[200];
+    snprintf(out, 17, "%016llx", 14695981039346656037ull); /* the hash of nothing */
     if (vm_call(r->vm, 0, 1, cfg->cpu_apply_ms, err, sizeof err) == VM_OK) {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        for (size_t i = 0; s && i < len; i++)
-            h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+        const char *hex = lua_tostring(L, -1);
+        if (hex && strlen(hex) == 16) memcpy(out, hex, 17);
         lua_pop(L, 1);
     }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
 /* Runs referee.input for a turn-based action. Returns NULL when applied. */
@@ -1016,7 +1034,7 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
         strcmp(json_string_value(json_object_get(v->meta, "on_timeout")) ?: "", "random") == 0;
     for (int i = 1; i <= r->nseats; i++)
         r->seats[i] = (struct seat){.room = r, .index = i};
-    r->config_json = config ? json_dumps(config, JSON_COMPACT) : NULL;
+    r->config_json = config ? json_text_dump(config) : NULL;
 
     char err[600] = "cannot create a Lua state", prefix[100];
     r->vm = trusted_new("referee", (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
@@ -1302,7 +1320,7 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
                  r->status == ROOM_WAITING ? "the game has not started" : "the game is over");
         return "NOT_YOUR_TURN";
     }
-    char *text = json_dumps(action, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *text = json_text_dump(action);
     if (!text) return "INTERNAL";
     if (r->realtime) {
         const char *code = validate_now(r, m->seat, text, msg, msglen);
@@ -1330,7 +1348,7 @@ const char *room_chat(struct room *r, struct session *s, const char *text, json_
     if (!membership_of(s, r)) return "NOT_IN_GAME";
     json_t *p = json_pack("{s{ss,ss},ss,sI}", "from", "playerId", s->who.player_id, "name",
                           s->who.name, "text", text, "ts", (json_int_t)loop_wall_ms());
-    log_event(r, "chat_message", json_dumps(p, JSON_COMPACT), 0, s, re);
+    log_event(r, "chat_message", json_text_dump(p), 0, s, re);
     json_decref(p);
     return NULL;
 }

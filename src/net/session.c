@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include "hmap.h"
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -45,10 +46,11 @@ struct wsbuf *wsbuf_new(const char *text, size_t len)
 
 struct wsbuf *wsbuf_from_json(const json_t *msg)
 {
-    char *text = json_dumps(msg, JSON_COMPACT);
-    if (!text) return NULL;
-    struct wsbuf *b = wsbuf_new(text, strlen(text));
-    free(text);
+    static __thread struct json_text text; /* kept from message to message */
+    text.len = 0;
+    if (json_text_append(&text, msg) < 0) return NULL;
+    struct wsbuf *b = wsbuf_new(text.data, text.len);
+    if (text.cap > (1u << 20)) json_text_free(&text);
     return b;
 }
 

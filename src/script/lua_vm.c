@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "lua_alloc.h"
+#include "lua_canonical.h"
 #include "lua_json.h"
 #include "util.h"
 #include "workers.h"
@@ -148,6 +149,8 @@ struct vm *vm_new(size_t mem_limit)
     lua_setfield(L, LUA_REGISTRYINDEX, "mt.cjson");
     lua_pushcfunction(L, lua_json_encode); /* cjson's encode, faster and inside the cap */
     lua_setfield(L, LUA_REGISTRYINDEX, "mt.json_encode");
+    lua_canonical_push_hasher(L); /* before any script: it keeps string.format and tostring */
+    lua_setfield(L, LUA_REGISTRYINDEX, "mt.canonical_hash");
     return vm;
 }
 

@@ -143,7 +143,8 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
         return -1;
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.cjson");
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.json_encode");
-    if (vm_call(vm, 2, 1, 1000, err, errlen) != VM_OK) return -1;
+    lua_getfield(L, LUA_REGISTRYINDEX, "mt.canonical_hash");
+    if (vm_call(vm, 3, 1, 1000, err, errlen) != VM_OK) return -1;
     char chunk[80];
     snprintf(chunk, sizeof chunk, "=lua/%s", mod->name);
     if (vm_load_trusted(vm, mod->bc, mod->bclen, chunk, err, errlen) < 0) {

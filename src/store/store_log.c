@@ -16,6 +16,7 @@
 #include "store.h"
 
 #include "hmap.h"
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
@@ -235,15 +236,17 @@ static void log_put(const char *table, json_t *row)
         json_decref(row);
         return;
     }
-    char *text = json_dumps(row, JSON_COMPACT);
-    if (!text) {
+    /* The row's text goes into a buffer kept from record to record (the loop thread's). */
+    static __thread struct json_text text;
+    text.len = 0;
+    if (json_text_append(&text, row) < 0) {
         json_decref(row);
         return;
     }
     pthread_mutex_lock(&buf_lock);
     off_t at = file_end;
     int was_empty = pending.len == 0;
-    size_t n = append_line(&pending, table, text, strlen(text));
+    size_t n = append_line(&pending, table, text.data, text.len);
     if (n) {
         file_end += (off_t)n;
         records++;
@@ -261,7 +264,7 @@ static void log_put(const char *table, json_t *row)
     }
     index_row(table, row, at);
     json_decref(row);
-    free(text);
+    if (text.cap > (1u << 20)) json_text_free(&text); /* do not keep a rare huge row's buffer */
 }
 
 static void log_flush(void)

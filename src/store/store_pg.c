@@ -31,6 +31,7 @@
 #include "store.h"
 #include "store_pg.h"
 
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -230,7 +231,7 @@ static char *param_text(const struct column *c, const json_t *v)
     char num[64];
     if (!v || json_is_null(v)) return NULL;
     if (strcmp(c->type, "jsonb") == 0 || json_is_object(v) || json_is_array(v))
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        return json_text_dump(v);
     if (json_is_string(v)) return strdup(json_string_value(v));
     if (json_is_integer(v))
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));

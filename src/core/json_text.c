@@ -1,0 +1,206 @@
+#include "json_text.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 512
+
+static int reserve(struct json_text *t, size_t more)
+{
+    size_t need = t->len + more + 1;
+    if (need <= t->cap) return 0;
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *grown = realloc(t->data, cap);
+    if (!grown) return -1;
+    t->data = grown;
+    t->cap = cap;
+    return 0;
+}
+
+static int put(struct json_text *t, const char *s, size_t len)
+{
+    if (reserve(t, len) < 0) return -1;
+    memcpy(t->data + t->len, s, len);
+    t->len += len;
+    return 0;
+}
+
+/* Digits of v, most significant first; returns the length (at most 20). */
+static int format_int(char *out, long long v)
+{
+    char tmp[24];
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int len = 0;
+    if (v < 0) out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+/* jansson's jsonp_dtostr at precision 17: "%.17g", ".0" when there is neither '.' nor 'e',
+ * and the exponent without '+' or leading zeros. */
+static int format_real(char *out, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15 && !(v == 0 && signbit(v))) {
+        int n = format_int(out, (long long)v);
+        memcpy(out + n, ".0", 2);
+        return n + 2;
+    }
+    int len = snprintf(out, 40, "%.17g", v);
+    if (len < 0 || len >= 37) return -1;
+    if (!strchr(out, '.') && !strchr(out, 'e')) {
+        memcpy(out + len, ".0", 3);
+        len += 2;
+    }
+    char *e = strchr(out, 'e');
+    if (e) {
+        char *start = e + 1, *end = start + 1;
+        if (*start == '-') start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(out + len - end) + 1);
+            len -= (int)(end - start);
+        }
+    }
+    return len;
+}
+
+static int put_string(struct json_text *t, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (reserve(t, len + 2) < 0) return -1;
+    t->data[t->len++] = '"';
+    size_t run = 0; /* bytes copied as they are, written in one go */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+        if (put(t, s + run, i - run) < 0) return -1;
+        run = i + 1;
+        char esc[6] = {'\\', 0};
+        size_t n = 2;
+        switch (ch) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            n = 6;
+        }
+        if (put(t, esc, n) < 0) return -1;
+    }
+    if (put(t, s + run, len - run) < 0 || put(t, "\"", 1) < 0) return -1;
+    return 0;
+}
+
+static int put_value(struct json_text *t, const json_t *v, int depth);
+
+static int put_object(struct json_text *t, const json_t *v, int depth)
+{
+    if (put(t, "{", 1) < 0) return -1;
+    int first = 1;
+    for (void *it = json_object_iter((json_t *)v); it;
+         it = json_object_iter_next((json_t *)v, it)) {
+        if (!first && put(t, ",", 1) < 0) return -1;
+        first = 0;
+        const char *key = json_object_iter_key(it);
+        if (put_string(t, key, json_object_iter_key_len(it)) < 0 || put(t, ":", 1) < 0 ||
+            put_value(t, json_object_iter_value(it), depth + 1) < 0)
+            return -1;
+    }
+    return put(t, "}", 1);
+}
+
+static int put_array(struct json_text *t, const json_t *v, int depth)
+{
+    if (put(t, "[", 1) < 0) return -1;
+    for (size_t i = 0, n = json_array_size(v); i < n; i++)
+        if ((i && put(t, ",", 1) < 0) || put_value(t, json_array_get(v, i), depth + 1) < 0)
+            return -1;
+    return put(t, "]", 1);
+}
+
+static int put_value(struct json_text *t, const json_t *v, int depth)
+{
+    char num[48];
+    int n;
+    if (!v || depth > MAX_DEPTH) return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return put_object(t, v, depth);
+    case JSON_ARRAY:
+        return put_array(t, v, depth);
+    case JSON_STRING:
+        return put_string(t, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        n = format_int(num, (long long)json_integer_value(v));
+        return put(t, num, (size_t)n);
+    case JSON_REAL:
+        n = format_real(num, json_real_value(v));
+        return n < 0 ? -1 : put(t, num, (size_t)n);
+    case JSON_TRUE:
+        return put(t, "true", 4);
+    case JSON_FALSE:
+        return put(t, "false", 5);
+    case JSON_NULL:
+        return put(t, "null", 4);
+    }
+    return -1;
+}
+
+int json_text_append(struct json_text *t, const json_t *v)
+{
+    size_t start = t->len;
+    if (put_value(t, v, 0) < 0 || reserve(t, 0) < 0) {
+        t->len = start;
+        if (t->data) t->data[start] = 0;
+        return -1;
+    }
+    t->data[t->len] = 0;
+    return 0;
+}
+
+char *json_text_dump(const json_t *v)
+{
+    struct json_text t = {0};
+    if (json_text_append(&t, v) < 0) {
+        json_text_free(&t);
+        return NULL;
+    }
+    return t.data;
+}
+
+void json_text_free(struct json_text *t)
+{
+    free(t->data);
+    *t = (struct json_text){0};
+}

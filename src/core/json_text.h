@@ -1,0 +1,32 @@
+/* json_text.h - compact JSON text of a jansson value, faster than json_dumps.
+ *
+ * The output is json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)'s byte for byte (object keys in
+ * insertion order, reals as "%.17g" with ".0" added to whole numbers, "\u00XX" for control
+ * characters): tests/unit/test_json_text.c compares the two. jansson writes through a callback
+ * per fragment, formats every integer with snprintf and checks UTF-8 on the way out; storing
+ * each record of a game that way was about 10 % of the loop thread in the games benchmark
+ * (docs/benchmarks.md, issue 4). Strings are written as they are: jansson validated them when
+ * they were made. */
+#ifndef MT_JSON_TEXT_H
+#define MT_JSON_TEXT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* A growable text buffer. Zero-initialise; data is NUL-terminated after a successful append. */
+struct json_text {
+    char *data;
+    size_t len, cap;
+};
+
+/* Appends the text of v to t. Returns 0, or -1 on OOM or a value nested deeper than 512 (a
+ * cycle); t->len is then unchanged. */
+int json_text_append(struct json_text *t, const json_t *v);
+
+/* The text of v in a new malloc'd string, like json_dumps: NULL on failure. The caller frees. */
+char *json_text_dump(const json_t *v);
+
+/* Frees t's buffer. t is empty again afterwards. */
+void json_text_free(struct json_text *t);
+
+#endif
