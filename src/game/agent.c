@@ -12,9 +12,16 @@
 struct agent {
     struct script_version *agent, *game;
     struct vm *vm;
-    int seat;
+    int seat, seats;
+    uint32_t seed;
     int busy;
     int orphaned; /* freed while busy: release when the job returns */
+    /* The agent and the game's rules are loaded into the state by its first call, on the
+     * worker that runs it (see agent_new). A failed set-up is kept and reported by every
+     * call after it. */
+    int ready;
+    enum vm_status setup_status;
+    char setup_error[300];
 };
 
 struct job {
@@ -37,30 +44,48 @@ struct agent *agent_new(struct script_version *agent, struct script_version *gam
         if (!a) util_strlcpy(err, "out of memory", errlen);
         return NULL;
     }
-    lua_State *L = vm_state(a->vm);
-    char prefix[100];
-    lua_getfield(L, -1, "setup");
-    script_version_push_files(L, agent);
-    script_version_push_files(L, game);
-    trusted_push_helpers(L);
-    lua_pushstring(L, agent->main);
-    lua_pushstring(L, script_version_prefix(game, prefix, sizeof prefix));
-    lua_pushinteger(L, seat);
-    lua_pushinteger(L, seats);
-    lua_pushnumber(L, seed);
-    if (vm_call(a->vm, 8, 1, 1000, err, errlen) != VM_OK) goto fail;
-    lua_pop(L, 1);                                 /* the meta JSON */
-    lua_setfield(L, LUA_REGISTRYINDEX, "mt.host"); /* keep the module for later calls */
+    lua_setfield(vm_state(a->vm), LUA_REGISTRYINDEX, "mt.host"); /* the module, for calls */
     script_version_ref(agent);
     script_version_ref(game);
     a->agent = agent;
     a->game = game;
     a->seat = seat;
+    a->seats = seats;
+    a->seed = seed;
     return a;
-fail:
-    vm_free(a->vm);
-    free(a);
-    return NULL;
+}
+
+/* Loads the agent and the game's rules into the state (agent_host.setup), once. Runs on the
+ * thread of the agent's first call: a worker for choose, so starting a game against an agent
+ * costs the loop thread no script loading. Returns VM_OK, or the set-up's failure (kept). */
+static enum vm_status ensure_setup(struct agent *a, char *err, size_t errlen)
+{
+    if (a->ready) {
+        if (a->setup_status != VM_OK) util_strlcpy(err, a->setup_error, errlen);
+        return a->setup_status;
+    }
+    lua_State *L = vm_state(a->vm);
+    char prefix[100];
+    lua_getfield(L, LUA_REGISTRYINDEX, "mt.host");
+    lua_getfield(L, -1, "setup");
+    lua_remove(L, -2);
+    script_version_push_files(L, a->agent);
+    script_version_push_files(L, a->game);
+    trusted_push_helpers(L);
+    lua_pushstring(L, a->agent->main);
+    lua_pushstring(L, script_version_prefix(a->game, prefix, sizeof prefix));
+    lua_pushinteger(L, a->seat);
+    lua_pushinteger(L, a->seats);
+    lua_pushnumber(L, a->seed);
+    a->setup_status = vm_call(a->vm, 8, 1, 1000, a->setup_error, sizeof a->setup_error);
+    if (a->setup_status == VM_OK) lua_pop(L, 1); /* the meta JSON */
+    a->ready = 1;
+    if (a->setup_status != VM_OK) {
+        size_t n = strlen(a->setup_error);
+        util_strlcpy(a->setup_error + n, " (agent setup)", sizeof a->setup_error - n);
+        util_strlcpy(err, a->setup_error, errlen);
+    }
+    return a->setup_status;
 }
 
 const struct script_version *agent_version(const struct agent *a)
@@ -84,6 +109,8 @@ static void release(struct agent *a)
 static void choose_work(void *arg)
 {
     struct job *j = arg;
+    j->res.status = ensure_setup(j->a, j->res.error, sizeof j->res.error);
+    if (j->res.status != VM_OK) return;
     lua_State *L = vm_state(j->a->vm);
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.host");
     lua_getfield(L, -1, "choose");
@@ -142,6 +169,8 @@ int agent_choose(struct agent *a, const char *room_id, const char *view_json,
 char *agent_act(struct agent *a, const char *view_json, uint64_t now, int budget_ms,
                 enum vm_status *status, char *err, size_t errlen)
 {
+    *status = ensure_setup(a, err, errlen);
+    if (*status != VM_OK) return NULL;
     lua_State *L = vm_state(a->vm);
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.host");
     lua_getfield(L, -1, "act");
