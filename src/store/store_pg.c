@@ -48,14 +48,15 @@
 
 #define MAX_COLS 16 /* with the {NULL} end; a row's columns are bits of an unsigned */
 #define BATCH_ROWS 500
-#define ROUND_STATEMENTS 8 /* statements sent together in one round trip (see send_round) */
+#define ROUND_STATEMENTS 64 /* statements sent together in one round trip (see send_round) */
 #define ROUND_ROWS (BATCH_ROWS * ROUND_STATEMENTS)
 #define BATCH_BYTES (1u << 20)
 #define QUEUE_ROWS 1000000u
 #define QUEUE_BYTES (512ull << 20)
 #define CONNECT_TIMEOUT_MS 5000
 #define OPEN_WAIT_MS 5000
-#define CLOSE_WAIT_MS 2000
+#define CLOSE_WAIT_MS 2000 /* shutdown: how long the queue may make no progress */
+#define CLOSE_MAX_MS 60000 /* shutdown: the longest wait for the queue */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define MIGRATION_LOCK "7262001" /* pg_advisory_lock key: one process migrates at a time */
@@ -1554,7 +1555,15 @@ static void pg_close(void)
         evtimer_del(pg.timer);
         connect_start();
     }
-    drive(queue_done, CLOSE_WAIT_MS);
+    /* Wait while the queue keeps shrinking: a server stopped under load may have seconds of
+     * rows queued, and they are games that were played. CLOSE_WAIT_MS without progress (the
+     * database is down or stuck) ends the wait, and CLOSE_MAX_MS caps it. */
+    uint64_t started = loop_now_ms();
+    size_t before;
+    do {
+        before = q.rows;
+        drive(queue_done, CLOSE_WAIT_MS);
+    } while (q.rows && q.rows < before && loop_now_ms() - started < CLOSE_MAX_MS);
     if (q.rows)
         log_msg(LOG_ERROR, "store: closing with rows not written", "{sI,ss}", "rows",
                 (json_int_t)q.rows, "error", pg.last_error);

@@ -293,6 +293,26 @@ def down_at_start(db):
     t.eq(srv.stop(), 0, "server stops cleanly")
 
 
+# ---- 6. stopped while the database is down ----
+
+def stop_while_down(db):
+    srv = server(db, "late").start()
+    t.ok(wait_for(lambda: ready(srv)[0] == 200, 30), "stop while down: ready")
+    db.stop()
+    t.ok(wait_for(lambda: ready(srv)[0] == 503, 10), "stop while down: the database is gone")
+    st, _, _ = http("POST", srv.url + "/api/auth/guest")
+    t.eq(st, 200, "stop while down: a guest is still created (its row is queued)")
+    t0 = time.time()
+    code = srv.stop(timeout=30)
+    took = time.time() - t0
+    t.ok(code == 0 and took < 10,
+         f"stop while down: the server stops without waiting for a database that makes no progress "
+         f"(exit {code}, {took:.1f} s)")
+    t.ok(messages(srv, "store: closing with rows not written"),
+         "stop while down: and says which rows were not written")
+    db.start()
+
+
 db = pglib.Postgres().init().start()
 try:
     db.createdb("monkeytown")
@@ -310,6 +330,7 @@ try:
     t.eq([l for l in srv.log_lines() if l.get("level") == "error" and
           l.get("msg", "").startswith(("store", "database", "migration"))], [], "no store error in the log")
     down_at_start(db)
+    stop_while_down(db)
     run(refused_rows(db))
 finally:
     db.remove()
