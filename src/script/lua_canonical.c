@@ -141,22 +141,40 @@ static void push_field(lua_State *L, int t, const struct key *k)
     }
 }
 
+/* Replaces every key in the array names[1..count] by tostring(key) and points keys[] at the
+ * strings, which names anchors. tostring may run a script's __tostring: the table being hashed
+ * is no longer being traversed by then, so nothing it does can change count. */
+static void name_keys(lua_State *L, int names, struct key *keys, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        lua_rawgeti(L, names, (int)i + 1);
+        push_tostring(L, -1);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "state has a key tostring cannot name");
+        keys[i].s = lua_tolstring(L, -1, &keys[i].len);
+        lua_rawseti(L, names, (int)i + 1);
+        lua_pop(L, 1);
+    }
+}
+
 static void feed_object(struct canon *c, int t, size_t count, int depth)
 {
     lua_State *L = c->L;
-    /* The key strings are anchored in a table while the array (a userdata, so inside the
+    /* The keys first, as they are (a traversal runs no Lua code, so count holds), then their
+     * names; the names are anchored in a table while the array (a userdata, so inside the
      * state's memory cap) points into them. */
     lua_createtable(L, (int)count, 0);
     int names = lua_gettop(L);
-    struct key *keys = lua_newuserdata(L, count * sizeof *keys);
     size_t i = 0;
     lua_pushnil(L);
-    while (lua_next(L, t)) {
+    while (i < count && lua_next(L, t)) {
         lua_pop(L, 1);
-        push_tostring(L, -1);
-        keys[i].s = lua_tolstring(L, -1, &keys[i].len);
+        lua_pushvalue(L, -1);
         lua_rawseti(L, names, (int)++i);
     }
+    if (i == count) lua_pop(L, 1); /* stopped after count keys: the last one is still here */
+    count = i;
+    struct key *keys = lua_newuserdata(L, count * sizeof *keys);
+    name_keys(L, names, keys, count);
     qsort(keys, count, sizeof *keys, key_cmp);
     feed(c, "{", 1);
     for (i = 0; i < count; i++) {

@@ -88,7 +88,16 @@ static const char *differential =
     "local ok, err = pcall(S.canonical_hash, deep)\n"
     "local cyclic = {}; cyclic.self = cyclic\n"
     "local ok2 = pcall(S.canonical_hash, cyclic)\n"
-    "return tried, bad, first or '', not ok and tostring(err) or 'no error', ok2\n";
+    "local victim = { a = 1 }\n"
+    "victim[setmetatable({}, { __tostring = function()\n"
+    "  for i = 1, 100 do victim['k' .. i] = i end\n"
+    "  return 'evil'\n"
+    "end })] = 2\n"
+    "local ok3 = pcall(S.canonical_hash, victim)\n"
+    "local odd = { x = 1, [setmetatable({}, { __tostring = function() return {} end })] = 1 }\n"
+    "local ok4, err4 = pcall(S.canonical_hash, odd)\n"
+    "return tried, bad, first or '', not ok and tostring(err) or 'no error', ok2, ok3,\n"
+    "  not ok4 and tostring(err4) or 'no error'\n";
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -127,7 +136,7 @@ int main(void)
     lua_setglobal(L, "fnv");
     ok(luaL_loadstring(L, differential) == 0, "the comparison loads");
     lua_insert(L, -2);
-    enum vm_status st = vm_call(vm, 1, 5, 0, err, sizeof err);
+    enum vm_status st = vm_call(vm, 1, 7, 0, err, sizeof err);
     is_int(st, VM_OK, "the comparison runs: %s", st == VM_OK ? "" : err);
     if (st == VM_OK) {
         ok(lua_tointeger(L, 1) > 20000, "%d values compared", (int)lua_tointeger(L, 1));
@@ -136,6 +145,9 @@ int main(void)
         ok(strstr(lua_tostring(L, 4), "state too deep") != NULL, "too deep is an error: %s",
            lua_tostring(L, 4));
         ok(!lua_toboolean(L, 5), "a cyclic state is an error, not a hang");
+        ok(lua_toboolean(L, 6), "a key's __tostring that adds keys to the table is harmless");
+        ok(strstr(lua_tostring(L, 7), "tostring cannot name") != NULL,
+           "a key whose __tostring gives no string is an error: %s", lua_tostring(L, 7));
     }
     free(sandbox);
     vm_free(vm);
