@@ -222,11 +222,7 @@ function R.state_json()
   return json.encode(state)
 end
 
--- The state in a canonical text form (see sandbox.canonical), and the replay hash of that text.
-function R.state_canonical()
-  return sandbox.canonical(state)
-end
-
+-- The replay hash of the state: FNV-1a 64 of its canonical text (see sandbox.canonical_hash).
 function R.state_hash()
   return sandbox.canonical_hash(state)
 end

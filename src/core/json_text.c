@@ -1,5 +1,7 @@
 #include "json_text.h"
 
+#include "util.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,29 +31,12 @@ static int put(struct json_text *t, const char *s, size_t len)
     return 0;
 }
 
-/* Digits of v, most significant first; returns the length (at most 20). */
-static int format_int(char *out, long long v)
-{
-    char tmp[24];
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    int len = 0;
-    if (v < 0) out[len++] = '-';
-    while (n)
-        out[len++] = tmp[--n];
-    return len;
-}
-
 /* jansson's jsonp_dtostr at precision 17: "%.17g", ".0" when there is neither '.' nor 'e',
  * and the exponent without '+' or leading zeros. */
 static int format_real(char *out, double v)
 {
     if (v == floor(v) && fabs(v) < 1e15 && !(v == 0 && signbit(v))) {
-        int n = format_int(out, (long long)v);
+        int n = util_format_int(out, (int64_t)v);
         memcpy(out + n, ".0", 2);
         return n + 2;
     }
@@ -162,7 +147,7 @@ static int put_value(struct json_text *t, const json_t *v, int depth)
     case JSON_STRING:
         return put_string(t, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        n = format_int(num, (long long)json_integer_value(v));
+        n = util_format_int(num, (int64_t)json_integer_value(v));
         return put(t, num, (size_t)n);
     case JSON_REAL:
         n = format_real(num, json_real_value(v));
@@ -197,6 +182,16 @@ char *json_text_dump(const json_t *v)
         return NULL;
     }
     return t.data;
+}
+
+const char *json_text_scratch(const json_t *v, size_t *len)
+{
+    static __thread struct json_text scratch;
+    if (scratch.cap > (1u << 20)) json_text_free(&scratch); /* do not keep a rare huge text */
+    scratch.len = 0;
+    if (json_text_append(&scratch, v) < 0) return NULL;
+    *len = scratch.len;
+    return scratch.data;
 }
 
 void json_text_free(struct json_text *t)

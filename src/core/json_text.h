@@ -26,6 +26,11 @@ int json_text_append(struct json_text *t, const json_t *v);
 /* The text of v in a new malloc'd string, like json_dumps: NULL on failure. The caller frees. */
 char *json_text_dump(const json_t *v);
 
+/* The text of v in this thread's scratch buffer, its length in *len: valid until the next call
+ * on the same thread. NULL on failure. For text that is copied at once (a stored record, a
+ * WebSocket frame), so that writing it allocates nothing. */
+const char *json_text_scratch(const json_t *v, size_t *len);
+
 /* Frees t's buffer. t is empty again afterwards. */
 void json_text_free(struct json_text *t);
 

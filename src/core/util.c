@@ -35,6 +35,21 @@ void util_strlcpy(char *dst, const char *src, size_t size)
     dst[n] = '\0';
 }
 
+int util_format_int(char *out, int64_t v)
+{
+    char tmp[20];
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
 int util_is_uuid(const char *s)
 {
     for (int i = 0; i < UUID_LEN; i++) {

@@ -1,4 +1,4 @@
-/* util.h - small helpers shared by every module: random ids and bounded string copies. */
+/* util.h - small helpers shared by every module: random ids, bounded string copies, digits. */
 #ifndef MT_UTIL_H
 #define MT_UTIL_H
 
@@ -15,6 +15,10 @@ int util_random_bytes(void *buf, size_t len);
 
 /* Copies src into dst[size] truncating as needed; always NUL-terminates (size > 0). */
 void util_strlcpy(char *dst, const char *src, size_t size);
+
+/* Writes the decimal digits of v (with '-' when negative) into out, which needs 21 bytes; no
+ * NUL. Returns the length. For JSON and hashes on hot paths, where snprintf cost too much. */
+int util_format_int(char *out, int64_t v);
 
 /* Returns 1 when s is a canonical lower-case UUID string. */
 int util_is_uuid(const char *s);

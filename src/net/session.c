@@ -46,12 +46,9 @@ struct wsbuf *wsbuf_new(const char *text, size_t len)
 
 struct wsbuf *wsbuf_from_json(const json_t *msg)
 {
-    static __thread struct json_text text; /* kept from message to message */
-    text.len = 0;
-    if (json_text_append(&text, msg) < 0) return NULL;
-    struct wsbuf *b = wsbuf_new(text.data, text.len);
-    if (text.cap > (1u << 20)) json_text_free(&text);
-    return b;
+    size_t len;
+    const char *text = json_text_scratch(msg, &len);
+    return text ? wsbuf_new(text, len) : NULL;
 }
 
 void wsbuf_ref(struct wsbuf *b)

@@ -1,5 +1,7 @@
 #include "lua_canonical.h"
 
+#include "util.h"
+
 #include <lauxlib.h>
 #include <math.h>
 #include <stdint.h>
@@ -86,8 +88,7 @@ static void feed_number(struct canon *c, int idx)
     double v = lua_tonumber(c->L, idx);
     if (v == floor(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v))) {
         char digits[24];
-        int n = snprintf(digits, sizeof digits, "%lld", (long long)v);
-        feed(c, digits, (size_t)n);
+        feed(c, digits, (size_t)util_format_int(digits, (int64_t)v));
         return;
     }
     feed_formatted(c, "%.17g", idx);

@@ -1,5 +1,7 @@
 #include "lua_json.h"
 
+#include "util.h"
+
 #include <lauxlib.h>
 #include <math.h>
 #include <stdint.h>
@@ -40,26 +42,13 @@ static void put(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
-static int write_u64(char *out, uint64_t u)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* k / 10^decimals in fixed notation, without trailing zeros. */
 static int write_fixed(char *out, int64_t k, int decimals, uint64_t scale)
 {
     char *p = out;
     uint64_t u = k < 0 ? (uint64_t)0 - (uint64_t)k : (uint64_t)k;
     if (k < 0) *p++ = '-';
-    p += write_u64(p, u / scale);
+    p += util_format_int(p, (int64_t)(u / scale)); /* below 1e14 */
     uint64_t frac = u % scale;
     if (decimals && frac) {
         char digits[8];

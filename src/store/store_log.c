@@ -236,17 +236,16 @@ static void log_put(const char *table, json_t *row)
         json_decref(row);
         return;
     }
-    /* The row's text goes into a buffer kept from record to record (the loop thread's). */
-    static __thread struct json_text text;
-    text.len = 0;
-    if (json_text_append(&text, row) < 0) {
+    size_t len;
+    const char *text = json_text_scratch(row, &len);
+    if (!text) {
         json_decref(row);
         return;
     }
     pthread_mutex_lock(&buf_lock);
     off_t at = file_end;
     int was_empty = pending.len == 0;
-    size_t n = append_line(&pending, table, text.data, text.len);
+    size_t n = append_line(&pending, table, text, len);
     if (n) {
         file_end += (off_t)n;
         records++;
@@ -264,7 +263,6 @@ static void log_put(const char *table, json_t *row)
     }
     index_row(table, row, at);
     json_decref(row);
-    if (text.cap > (1u << 20)) json_text_free(&text); /* do not keep a rare huge row's buffer */
 }
 
 static void log_flush(void)
