@@ -126,6 +126,16 @@ if [ "$PG" = 1 ]; then
         >/dev/null 2>&1 || { tail -20 "$TMP/pg/postgres.log" >&2; die "PostgreSQL did not start"; }
 fi
 
+# utime + stime of every process of the postgres user, in clock ticks
+pg_ticks() {
+    local total=0 pid f
+    for pid in $(pgrep -u postgres); do
+        f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
+        total=$((total + ${f% *} + ${f#* }))
+    done
+    echo "$total"
+}
+
 STAT0=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat)
 IFS=, read -r -a WLIST <<<"$WORKERS"
 IFS=, read -r -a CLIST <<<"$CLIENTS"
@@ -162,6 +172,10 @@ for w in "${WLIST[@]}"; do
                     -o "$PERF_DIR/perf.$STORE.w$w.c$c.r$run.data" -- sleep "$DURATION") >/dev/null 2>&1 &
                 PERF_PID=$!
             fi
+            if [ "$PG" = 1 ]; then # PostgreSQL's CPU (all its processes) over the measuring window
+                (sleep "$WARMUP"; a=$(pg_ticks); sleep "$DURATION"; b=$(pg_ticks)
+                    echo "run_games: PostgreSQL CPU $(((b - a) * 100 / $(getconf CLK_TCK) / DURATION)) % of a core" >&2) &
+            fi
             args=(--mode games --port "$PORT" --clients "$c" --duration "$DURATION" --warmup "$WARMUP"
                 --agent "$AGENT" --game "$GAME" --server-pid "$SERVER_PID" --server-url "http://127.0.0.1:$PORT")
             if [ "$TEXT" = 1 ]; then
@@ -182,6 +196,11 @@ for w in "${WLIST[@]}"; do
             if [ "$PG" = 1 ]; then
                 STORED=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAtc \
                     "SELECT count(*) FROM games WHERE status = 'completed'" "mt_$n" 2>/dev/null)
+                # rows written per table (inserts + updates), per completed game
+                psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAtc "SELECT string_agg(relname || ' ' ||
+                    round((n_tup_ins + n_tup_upd)::numeric / greatest(${STORED:-0}, 1), 2), ', ' ORDER BY relname)
+                    FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd > 0" "mt_$n" 2>/dev/null |
+                    sed 's/^/run_games: rows per completed game: /' >&2
             else
                 STORED=$(cat "$DATA"/* 2>/dev/null | grep '"t":"games"' | grep -c '"status":"completed"')
             fi

@@ -1,7 +1,7 @@
 -- sandbox.lua: builds the environment untrusted game and agent scripts run in.
 --
 -- Trusted. Loaded once into each Lua state (room, agent seat, validation) by the C core, which
--- passes the state's cjson module, the server's JSON encoder and its state hasher. It captures every library
+-- passes its json module (encode and decode in C, src/script/lua_json.h) and its state hasher. It captures every library
 -- function it needs as a local first, so nothing a script later does to a table it was given
 -- can reach back in here.
 --
@@ -10,7 +10,7 @@
 -- helpers in lua/lib), json. Never io, os, debug, ffi, jit, load*, dofile, string.dump,
 -- setfenv/getfenv, or collectgarbage other than "count".
 
-local cjson, json_encode, canonical_hash = ...
+local json_lib, canonical_hash = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall =
   type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall
@@ -107,17 +107,20 @@ local function copy(t)
   return out
 end
 
--- One configured cjson instance: no NaN/Infinity, bounded depth, sparse arrays as objects.
--- encode is the server's own (src/script/lua_json.c): the same output as this configuration of
--- cjson, faster, and with its buffer inside the state's memory cap.
+-- The JSON module scripts get. The server passes its own: encode and decode in C, byte for byte
+-- and value for value what lua-cjson gives in the configuration below, but faster and inside the
+-- state's memory cap. The Lua tests pass lua-cjson itself, configured here: no NaN/Infinity,
+-- nesting up to 64, sparse arrays as objects.
 local function new_json()
-  local j = cjson.new()
+  if not json_lib.new then
+    return { encode = json_lib.encode, decode = json_lib.decode, null = json_lib.null }
+  end
+  local j = json_lib.new()
   j.encode_invalid_numbers(false)
   j.decode_invalid_numbers(false)
   j.encode_max_depth(64)
   j.decode_max_depth(64)
   j.encode_sparse_array(true)
-  if json_encode then j.encode = json_encode end
   return j
 end
 M.new_json = new_json

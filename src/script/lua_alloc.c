@@ -77,12 +77,61 @@ static void *small_alloc(struct lalloc *a, size_t cls, size_t held_limit)
     return p;
 }
 
+/* A large object's header: the object follows it. The list lets lalloc_release free what
+ * the state still holds without the state's help. */
+struct lalloc_large {
+    struct lalloc_large *prev, *next;
+};
+
+_Static_assert(sizeof(struct lalloc_large) == LALLOC_STEP, "large header keeps alignment");
+
+static void link_large(struct lalloc *a, struct lalloc_large *h)
+{
+    h->prev = NULL;
+    h->next = a->large;
+    if (h->next) h->next->prev = h;
+    a->large = h;
+}
+
+static void unlink_large(struct lalloc *a, struct lalloc_large *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        a->large = h->next;
+    if (h->next) h->next->prev = h->prev;
+}
+
 static void *large_alloc(struct lalloc *a, size_t size, size_t held_limit)
 {
     if (a->held + size > held_limit) return NULL;
-    void *p = malloc(size);
-    if (p) a->held += size;
-    return p;
+    struct lalloc_large *h = malloc(sizeof *h + size);
+    if (!h) return NULL;
+    a->held += size;
+    link_large(a, h);
+    return h + 1;
+}
+
+static void large_free(struct lalloc *a, void *p, size_t size)
+{
+    struct lalloc_large *h = (struct lalloc_large *)p - 1;
+    unlink_large(a, h);
+    free(h);
+    a->held -= size;
+}
+
+static void *large_realloc(struct lalloc *a, void *p, size_t osize, size_t nsize)
+{
+    struct lalloc_large *h = (struct lalloc_large *)p - 1;
+    unlink_large(a, h);
+    struct lalloc_large *grown = realloc(h, sizeof *h + nsize);
+    if (!grown) {
+        link_large(a, h);
+        return NULL;
+    }
+    link_large(a, grown);
+    a->held = a->held - osize + nsize;
+    return grown + 1;
 }
 
 static void *obj_alloc(struct lalloc *a, size_t size, size_t held_limit)
@@ -97,8 +146,7 @@ static void obj_free(struct lalloc *a, void *p, size_t size)
         push_free(a, p, class_of(size));
         return;
     }
-    free(p);
-    a->held -= size;
+    large_free(a, p, size);
 }
 
 void *lalloc_realloc(struct lalloc *a, void *ptr, size_t osize, size_t nsize, size_t held_limit)
@@ -114,9 +162,7 @@ void *lalloc_realloc(struct lalloc *a, void *ptr, size_t osize, size_t nsize, si
     if (nsize < osize) held_limit = SIZE_MAX;
     if (!old_small && !new_small) {
         if (nsize > osize && a->held + (nsize - osize) > held_limit) return NULL;
-        void *p = realloc(ptr, nsize);
-        if (p) a->held = a->held - osize + nsize;
-        return p;
+        return large_realloc(a, ptr, osize, nsize);
     }
     void *p = obj_alloc(a, nsize, held_limit);
     if (!p) return NULL;
@@ -127,6 +173,12 @@ void *lalloc_realloc(struct lalloc *a, void *ptr, size_t osize, size_t nsize, si
 
 void lalloc_release(struct lalloc *a)
 {
+    struct lalloc_large *h = a->large;
+    while (h) {
+        struct lalloc_large *next = h->next;
+        free(h);
+        h = next;
+    }
     struct lalloc_block *b = a->blocks;
     while (b) {
         struct lalloc_block *next = b->next;

@@ -9,8 +9,9 @@
  *
  * Here a state's objects up to LALLOC_SMALL_MAX bytes are carved from blocks the state owns,
  * in size classes 16 bytes apart; a freed object goes on its class's free list and is reused
- * by the same state only. Larger objects go to malloc. lalloc_release() gives the blocks back
- * in one pass, so closing a state is a walk over a few blocks, not over every object.
+ * by the same state only. Larger objects go to malloc, with a header that keeps them on a list.
+ * lalloc_release() gives everything back in one pass over the blocks and large objects, so a
+ * state that holds nothing outside its memory can be dropped without lua_close (lua_vm.c).
  *
  * Every pointer returned is 16-byte aligned. Not thread-safe: a struct lalloc belongs to the
  * thread that uses its state at the time, like the state itself. */
@@ -25,12 +26,14 @@
 #define LALLOC_BLOCK (32 * 1024) /* bytes a block takes from malloc, header included */
 
 struct lalloc_block;
+struct lalloc_large;
 
 struct lalloc {
     void *free_list[LALLOC_CLASSES + 1]; /* by class, 1-based: class c holds c*16 bytes */
     char *bump, *bump_end;               /* the unused tail of the newest block */
     struct lalloc_block *blocks;
-    size_t held; /* bytes taken from malloc: blocks plus large objects */
+    struct lalloc_large *large; /* the large objects, each with a list header */
+    size_t held;                /* bytes taken from malloc: blocks plus large objects */
 };
 
 /* An empty allocator. Holds nothing until the first allocation. */
@@ -43,8 +46,8 @@ void lalloc_init(struct lalloc *a);
  * fails. */
 void *lalloc_realloc(struct lalloc *a, void *ptr, size_t osize, size_t nsize, size_t held_limit);
 
-/* Frees every block. Objects still in them are no longer valid; large objects not yet freed
- * through lalloc_realloc are not freed here (lua_close frees every object first). */
+/* Frees everything: every block and every large object still held. Every object of the
+ * allocator is no longer valid, and a is empty again. */
 void lalloc_release(struct lalloc *a);
 
 #endif

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* lua/sandbox.lua's cjson settings, which this encoder reproduces. */
@@ -260,5 +261,320 @@ int lua_json_encode(lua_State *L)
     o.data = lua_newuserdata(L, o.cap);
     put_value(&o, 1, 0);
     lua_pushlstring(L, o.data, o.len);
+    return 1;
+}
+
+/* ---- decoding ---- */
+
+/* The text being decoded. Every function below reads at p and leaves p after what it read;
+ * errors are raised with luaL_error, which unwinds the tables built so far (they are the
+ * state's own objects, collected like any other). */
+struct in {
+    lua_State *L;
+    const char *start, *p, *end;
+};
+
+static void skip_space(struct in *in)
+{
+    while (in->p < in->end && (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r'))
+        in->p++;
+}
+
+static int decode_error(struct in *in, const char *expected)
+{
+    if (in->p >= in->end)
+        return luaL_error(in->L, "Expected %s but found the end at character %d", expected,
+                          (int)(in->p - in->start) + 1);
+    return luaL_error(in->L, "Expected %s but found %s at character %d", expected,
+                      (unsigned char)*in->p < 0x20 ? "a control character" : "invalid token",
+                      (int)(in->p - in->start) + 1);
+}
+
+static int hex4(const char *s)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = (unsigned char)s[i], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            d = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static size_t utf8_encode(char *out, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* One \u escape at p (after the backslash and 'u'), a surrogate pair taking two. Returns the
+ * code point, or raises. */
+static unsigned decode_unicode(struct in *in)
+{
+    int hi = in->end - in->p >= 4 ? hex4(in->p) : -1;
+    if (hi < 0) decode_error(in, "4 hex digits");
+    in->p += 4;
+    if (hi < 0xD800 || hi > 0xDFFF) return (unsigned)hi;
+    int lo = -1;
+    if (hi <= 0xDBFF && in->end - in->p >= 6 && in->p[0] == '\\' && in->p[1] == 'u')
+        lo = hex4(in->p + 2);
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        luaL_error(in->L, "Expected a valid surrogate pair at character %d",
+                   (int)(in->p - in->start) + 1);
+    in->p += 6;
+    return 0x10000 + (((unsigned)hi - 0xD800) << 10) + ((unsigned)lo - 0xDC00);
+}
+
+/* A string at p (after its opening quote): pushed. Runs without escapes are copied at once;
+ * with escapes the text is assembled in a luaL_Buffer (the state's memory). */
+static void decode_string(struct in *in)
+{
+    const char *run = in->p;
+    while (in->p < in->end && *in->p != '"' && *in->p != '\\' && (unsigned char)*in->p >= 0x20)
+        in->p++;
+    if (in->p < in->end && *in->p == '"') {
+        lua_pushlstring(in->L, run, (size_t)(in->p - run));
+        in->p++;
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(in->L, &b);
+    luaL_addlstring(&b, run, (size_t)(in->p - run));
+    for (;;) {
+        if (in->p >= in->end || (unsigned char)*in->p < 0x20) decode_error(in, "'\"'");
+        char c = *in->p++;
+        if (c == '"') break;
+        if (c != '\\') {
+            luaL_addchar(&b, c);
+            continue;
+        }
+        if (in->p >= in->end) decode_error(in, "an escape");
+        char e = *in->p++, utf8[4];
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            luaL_addchar(&b, e);
+            break;
+        case 'b':
+            luaL_addchar(&b, '\b');
+            break;
+        case 'f':
+            luaL_addchar(&b, '\f');
+            break;
+        case 'n':
+            luaL_addchar(&b, '\n');
+            break;
+        case 'r':
+            luaL_addchar(&b, '\r');
+            break;
+        case 't':
+            luaL_addchar(&b, '\t');
+            break;
+        case 'u':
+            luaL_addlstring(&b, utf8, utf8_encode(utf8, decode_unicode(in)));
+            break;
+        default:
+            in->p--;
+            decode_error(in, "a valid escape");
+        }
+    }
+    luaL_pushresult(&b);
+}
+
+/* A number per RFC 8259 (no '+', no leading zeros, no hex, NaN or Infinity): pushed. Up to 15
+ * digits without fraction or exponent are exact as an integer; the rest goes to strtod, which
+ * rounds correctly. */
+static void decode_number(struct in *in)
+{
+    const char *s = in->p, *p = s;
+    int integer = 1;
+    if (p < in->end && *p == '-') p++;
+    if (p >= in->end || *p < '0' || *p > '9') decode_error(in, "a value");
+    if (*p == '0')
+        p++;
+    else
+        while (p < in->end && *p >= '0' && *p <= '9')
+            p++;
+    if (p < in->end && *p == '.') {
+        integer = 0;
+        if (++p >= in->end || *p < '0' || *p > '9') goto bad;
+        while (p < in->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < in->end && (*p | 0x20) == 'e') {
+        integer = 0;
+        p++;
+        if (p < in->end && (*p == '+' || *p == '-')) p++;
+        if (p >= in->end || *p < '0' || *p > '9') goto bad;
+        while (p < in->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    in->p = p;
+    if (integer && p - s <= 15 + (*s == '-')) {
+        int64_t v = 0;
+        for (const char *d = s + (*s == '-'); d < p; d++)
+            v = v * 10 + (*d - '0');
+        lua_pushnumber(in->L, *s == '-' ? (v ? -(double)v : -0.0) : (double)v);
+        return;
+    }
+    char text[400];
+    if ((size_t)(p - s) >= sizeof text) goto bad_len;
+    memcpy(text, s, (size_t)(p - s));
+    text[p - s] = '\0';
+    lua_pushnumber(in->L, strtod(text, NULL));
+    return;
+bad:
+    in->p = p;
+    decode_error(in, "a digit");
+bad_len:
+    luaL_error(in->L, "Number too long at character %d", (int)(s - in->start) + 1);
+}
+
+static void decode_value(struct in *in, int depth);
+
+static void check_depth(struct in *in, int depth)
+{
+    if (depth > MAX_DEPTH)
+        luaL_error(in->L, "Found too many nested data structures (%d) at character %d", depth,
+                   (int)(in->p - in->start));
+    luaL_checkstack(in->L, 3, "JSON nesting");
+}
+
+/* An object at p (after '{'): pushed as a table; a repeated key keeps its last value. */
+static void decode_object(struct in *in, int depth)
+{
+    check_depth(in, depth);
+    lua_newtable(in->L);
+    skip_space(in);
+    if (in->p < in->end && *in->p == '}') {
+        in->p++;
+        return;
+    }
+    for (;;) {
+        skip_space(in);
+        if (in->p >= in->end || *in->p != '"') decode_error(in, "object key string");
+        in->p++;
+        decode_string(in);
+        skip_space(in);
+        if (in->p >= in->end || *in->p != ':') decode_error(in, "colon");
+        in->p++;
+        decode_value(in, depth);
+        lua_rawset(in->L, -3);
+        skip_space(in);
+        if (in->p < in->end && *in->p == ',') {
+            in->p++;
+            continue;
+        }
+        if (in->p < in->end && *in->p == '}') {
+            in->p++;
+            return;
+        }
+        decode_error(in, "comma or object end");
+    }
+}
+
+/* An array at p (after '['): pushed as a table with t[1..n]; null elements are json.null, so
+ * the length stays n. */
+static void decode_array(struct in *in, int depth)
+{
+    check_depth(in, depth);
+    lua_newtable(in->L);
+    skip_space(in);
+    if (in->p < in->end && *in->p == ']') {
+        in->p++;
+        return;
+    }
+    for (int i = 1;; i++) {
+        decode_value(in, depth);
+        lua_rawseti(in->L, -2, i);
+        skip_space(in);
+        if (in->p < in->end && *in->p == ',') {
+            in->p++;
+            continue;
+        }
+        if (in->p < in->end && *in->p == ']') {
+            in->p++;
+            return;
+        }
+        decode_error(in, "comma or array end");
+    }
+}
+
+static int literal(struct in *in, const char *word, size_t n)
+{
+    if ((size_t)(in->end - in->p) < n || memcmp(in->p, word, n) != 0) return 0;
+    in->p += n;
+    return 1;
+}
+
+static void decode_value(struct in *in, int depth)
+{
+    skip_space(in);
+    if (in->p >= in->end) decode_error(in, "a value");
+    switch (*in->p) {
+    case '{':
+        in->p++;
+        decode_object(in, depth + 1);
+        return;
+    case '[':
+        in->p++;
+        decode_array(in, depth + 1);
+        return;
+    case '"':
+        in->p++;
+        decode_string(in);
+        return;
+    case 't':
+        if (!literal(in, "true", 4)) break;
+        lua_pushboolean(in->L, 1);
+        return;
+    case 'f':
+        if (!literal(in, "false", 5)) break;
+        lua_pushboolean(in->L, 0);
+        return;
+    case 'n':
+        if (!literal(in, "null", 4)) break;
+        lua_pushlightuserdata(in->L, NULL);
+        return;
+    default:
+        decode_number(in);
+        return;
+    }
+    decode_error(in, "a value");
+}
+
+int lua_json_decode(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    luaL_argcheck(L, lua_gettop(L) == 1, 1, "expected 1 argument");
+    struct in in = {L, text, text, text + len};
+    decode_value(&in, 0);
+    skip_space(&in);
+    if (in.p < in.end) decode_error(&in, "the end");
     return 1;
 }

@@ -32,7 +32,8 @@ enum vm_status { VM_OK = 0, VM_ERROR, VM_CPU, VM_MEMORY };
 int vm_global_init(void);
 
 /* Creates a state limited to mem_limit bytes with the base, table, string, math and bit
- * libraries and cjson (in the registry, for trusted code). NULL on failure. */
+ * libraries, and the server's json module (encode, decode, null; lua_json.h) in the registry as
+ * "mt.json" for trusted code. NULL on failure. */
 struct vm *vm_new(size_t mem_limit);
 
 /* Closes the state. vm is no longer valid. */

@@ -2,7 +2,6 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "metrics.h"
 #include "util.h"
 #include "workers.h"
 
@@ -141,10 +140,9 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
     const struct source *mod = strcmp(module, "referee") == 0 ? &referee_src : &agent_src;
     if (vm_load_trusted(vm, sandbox_src.bc, sandbox_src.bclen, "=lua/sandbox.lua", err, errlen) < 0)
         return -1;
-    lua_getfield(L, LUA_REGISTRYINDEX, "mt.cjson");
-    lua_getfield(L, LUA_REGISTRYINDEX, "mt.json_encode");
+    lua_getfield(L, LUA_REGISTRYINDEX, "mt.json");
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.canonical_hash");
-    if (vm_call(vm, 3, 1, 1000, err, errlen) != VM_OK) return -1;
+    if (vm_call(vm, 2, 1, 1000, err, errlen) != VM_OK) return -1;
     char chunk[80];
     snprintf(chunk, sizeof chunk, "=lua/%s", mod->name);
     if (vm_load_trusted(vm, mod->bc, mod->bclen, chunk, err, errlen) < 0) {

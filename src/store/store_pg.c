@@ -325,9 +325,12 @@ static struct {
     int batch; /* rows in that statement: the head of the queue, or the rows in taken[] */
     struct row *taken[ROUND_ROWS]; /* the gathered rows in flight (see gather, send_round) */
     int ntaken;
-    int combined;      /* statements in the round in flight; 0: one statement with parameters */
-    int single_rounds; /* after a failed round: batches to send one statement at a time */
-    int isolate;       /* rows still to send one at a time after a failed batch */
+    int combined;       /* statements in the round in flight; 0: one statement with parameters */
+    uint64_t prepared;  /* shapes (bit i: shapes[i]) prepared on this connection */
+    uint64_t preparing; /* shapes the round in flight prepares: prepared once it succeeds */
+    int deallocate;     /* a failed round may have prepared some: DEALLOCATE ALL first */
+    int single_rounds;  /* after a failed round: batches to send one statement at a time */
+    int isolate;        /* rows still to send one at a time after a failed batch */
 
     struct migration *migs;
     int nmigs, mig_next;
@@ -416,6 +419,8 @@ static void teardown(void)
     PQfinish(pg.conn);
     pg.conn = NULL;
     pg.state = PG_DOWN;
+    pg.prepared = pg.preparing = 0; /* prepared statements belong to the session */
+    pg.deallocate = 0;
 }
 
 /* A random delay between half and all of 100 ms * 2^attempt, at most 5 s: servers that lost
@@ -935,39 +940,19 @@ static void normalize(const struct table *t, json_t *row)
     }
 }
 
-/* Parameter n, or with rows (send_round) the value itself as an escaped literal. */
-static void sql_param(struct sb *b, const struct column *c, int n, const struct row *row, int col)
+static void sql_column_list(struct sb *b, const struct table *t, unsigned mask);
+
+/* Parameter n of a statement with parameters (send_batch). */
+static void sql_param(struct sb *b, const struct column *c, int n)
 {
-    int ms = strcmp(c->type, "ms") == 0;
-    if (!row) {
-        if (ms)
-            sb_add(b, "to_timestamp($%d::float8 / 1000)", n);
-        else
-            sb_add(b, "$%d::%s", n, c->type);
-        return;
-    }
-    const char *v = col_text(row, col);
-    char *lit = v ? PQescapeLiteral(pg.conn, v, strlen(v)) : NULL;
-    if (v && !lit) {
-        b->oom = 1; /* out of memory, or text libpq cannot quote: the caller falls back */
-        return;
-    }
-    if (ms) sb_put(b, "to_timestamp(", 13);
-    if (lit)
-        sb_put(b, lit, strlen(lit));
+    if (strcmp(c->type, "ms") == 0)
+        sb_add(b, "to_timestamp($%d::float8 / 1000)", n);
     else
-        sb_put(b, "NULL", 4);
-    if (ms)
-        sb_put(b, "::float8 / 1000)", 16);
-    else
-        sb_add(b, "::%s", c->type);
-    PQfreemem(lit);
+        sb_add(b, "$%d::%s", n, c->type);
 }
 
-/* The VALUES rows of a batch of nrows rows having the columns of mask: parameters, or with
- * rows (nrows of them) literals. */
-static void sql_values(struct sb *b, const struct table *t, unsigned mask, int nrows,
-                       struct row *const *rows)
+/* The VALUES rows of a batch of nrows parameterised rows having the columns of mask. */
+static void sql_values(struct sb *b, const struct table *t, unsigned mask, int nrows)
 {
     int n = ncols(t), p = 1;
     for (int r = 0; r < nrows; r++) {
@@ -975,11 +960,89 @@ static void sql_values(struct sb *b, const struct table *t, unsigned mask, int n
         for (int i = 0, first = 1; i < n; i++) {
             if (!(mask & (1u << i))) continue;
             if (!first) sb_put(b, ", ", 2);
-            sql_param(b, &t->cols[i], p++, rows ? rows[r] : NULL, i);
+            sql_param(b, &t->cols[i], p++);
             first = 0;
         }
         sb_put(b, ")", 1);
     }
+}
+
+/* The element type of a column's array: timestamps travel as ms since the epoch. */
+static const char *array_type(const struct column *c)
+{
+    return strcmp(c->type, "ms") == 0 ? "float8" : c->type;
+}
+
+/* Column col of nrows rows as an array literal, '{"v1",NULL,...}'::type[], quoted for SQL.
+ * Each element is double-quoted with '"' and '\' escaped (array syntax), and the whole text
+ * goes through PQescapeLiteral once. */
+static void sql_array(struct sb *b, const struct column *c, int col, int nrows,
+                      struct row *const *rows, int cast)
+{
+    struct sb a = {0};
+    sb_put(&a, "{", 1);
+    for (int r = 0; r < nrows; r++) {
+        const char *v = col_text(rows[r], col);
+        if (r) sb_put(&a, ",", 1);
+        if (!v) {
+            sb_put(&a, "NULL", 4);
+            continue;
+        }
+        sb_put(&a, "\"", 1);
+        for (const char *run = v; *run;) {
+            size_t plain = strcspn(run, "\"\\");
+            sb_put(&a, run, plain);
+            run += plain;
+            if (!*run) break;
+            sb_put(&a, "\\", 1);
+            sb_put(&a, run++, 1);
+        }
+        sb_put(&a, "\"", 1);
+    }
+    sb_put(&a, "}", 1);
+    char *lit = a.oom ? NULL : PQescapeLiteral(pg.conn, a.s, a.len);
+    free(a.s);
+    if (!lit) {
+        b->oom = 1; /* out of memory, or text libpq cannot quote: the caller falls back */
+        return;
+    }
+    sb_put(b, lit, strlen(lit));
+    if (cast) sb_add(b, "::%s[]", array_type(c));
+    PQfreemem(lit);
+}
+
+/* The nrows rows (columns of mask) as a query: SELECT over unnest() of one array literal per
+ * column (rows NULL: of one array parameter per column, for PREPARE), timestamps converted,
+ * each column named as in the table. Parsing and planning this
+ * costs the same for 1 row or 500; a VALUES list with a cast literal per value cost PostgreSQL
+ * half of its time. */
+static void sql_unnest(struct sb *b, const struct table *t, unsigned mask, int nrows,
+                       struct row *const *rows)
+{
+    int n = ncols(t), first = 1;
+    sb_add(b, "SELECT ");
+    for (int i = 0; i < n; i++) {
+        if (!(mask & (1u << i))) continue;
+        const char *name = t->cols[i].name;
+        if (strcmp(t->cols[i].type, "ms") == 0)
+            sb_add(b, "%sto_timestamp(u.\"%s\" / 1000) AS \"%s\"", first ? "" : ", ", name, name);
+        else
+            sb_add(b, "%su.\"%s\"", first ? "" : ", ", name);
+        first = 0;
+    }
+    sb_add(b, " FROM unnest(");
+    for (int i = 0, p = 1; i < n; i++) {
+        if (!(mask & (1u << i))) continue;
+        if (p > 1) sb_put(b, ", ", 2);
+        if (rows)
+            sql_array(b, &t->cols[i], i, nrows, rows, 1);
+        else
+            sb_add(b, "$%d", p);
+        p++;
+    }
+    sb_add(b, ") AS u (");
+    sql_column_list(b, t, mask);
+    sb_add(b, ")");
 }
 
 static void sql_column_list(struct sb *b, const struct table *t, unsigned mask)
@@ -1010,13 +1073,33 @@ static void sql_set_list(struct sb *b, const struct table *t, unsigned mask, con
     if (!sets) sb_add(b, "\"%s\" = %s.\"%s\"", t->cols[0].name, src, t->cols[0].name);
 }
 
-static char *insert_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows)
+/* Where a statement's rows come from. */
+enum rows_from {
+    FROM_PARAMS,  /* nrows rows of text parameters in a VALUES list (send_batch) */
+    FROM_ARRAYS,  /* one array parameter per column (a PREPAREd shape, see send_round) */
+    FROM_LITERALS /* the rows themselves, as one array literal per column */
+};
+
+/* The rows as a table expression: a VALUES list or a query over unnest(). */
+static void sql_rows(struct sb *b, const struct table *t, unsigned mask, int nrows,
+                     struct row *const *rows, enum rows_from from)
+{
+    if (from == FROM_PARAMS) {
+        sb_add(b, "VALUES ");
+        sql_values(b, t, mask, nrows);
+    } else {
+        sql_unnest(b, t, mask, nrows, from == FROM_LITERALS ? rows : NULL);
+    }
+}
+
+static char *insert_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows,
+                        enum rows_from from)
 {
     struct sb b = {0};
     sb_add(&b, "INSERT INTO %s (", t->name);
     sql_column_list(&b, t, mask);
-    sb_add(&b, ") VALUES ");
-    sql_values(&b, t, mask, nrows, rows);
+    sb_add(&b, ") ");
+    sql_rows(&b, t, mask, nrows, rows, from);
     sb_add(&b, " ON CONFLICT (");
     sql_column_list(&b, t, (1u << t->nkey) - 1);
     sb_add(&b, ") DO %s", t->upsert ? "UPDATE SET " : "NOTHING");
@@ -1024,13 +1107,14 @@ static char *insert_sql(const struct table *t, unsigned mask, int nrows, struct 
     return sb_take(&b);
 }
 
-static char *update_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows)
+static char *update_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows,
+                        enum rows_from from)
 {
     struct sb b = {0};
     sb_add(&b, "UPDATE %s AS t SET ", t->name);
     sql_set_list(&b, t, mask, "v");
-    sb_add(&b, " FROM (VALUES ");
-    sql_values(&b, t, mask, nrows, rows);
+    sb_add(&b, " FROM (");
+    sql_rows(&b, t, mask, nrows, rows, from);
     sb_add(&b, ") AS v (");
     sql_column_list(&b, t, mask);
     sb_add(&b, ") WHERE ");
@@ -1039,14 +1123,81 @@ static char *update_sql(const struct table *t, unsigned mask, int nrows, struct 
     return sb_take(&b);
 }
 
+static int is_update(const struct table *t, unsigned mask)
+{
+    return t->upsert && !has_required(t, mask);
+}
+
 /* The statement for nrows rows of t having the columns of mask: INSERT ... ON CONFLICT, or
  * for an upsert of rows that lack a required column an UPDATE (PostgreSQL checks NOT NULL
  * before it looks for a conflict, so such an INSERT would fail even for a known key; a row
  * whose key is unknown then changes nothing). */
-static char *write_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows)
+static char *write_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows,
+                       enum rows_from from)
 {
-    return t->upsert && !has_required(t, mask) ? update_sql(t, mask, nrows, rows)
-                                               : insert_sql(t, mask, nrows, rows);
+    return is_update(t, mask) ? update_sql(t, mask, nrows, rows, from)
+                              : insert_sql(t, mask, nrows, rows, from);
+}
+
+/* ---- prepared shapes ---- */
+
+/* A shape is a table and a set of columns: the statements of send_round for it differ only in
+ * their arrays, so each is prepared once per connection (PREPARE mt_wN (...) AS ...) and then
+ * run with EXECUTE mt_wN('{...}', ...). PostgreSQL then neither analyses nor plans the INSERT
+ * again; that was a third of its time. Shapes are numbered for the life of the process. */
+#define MAX_SHAPES 64
+
+static struct {
+    const struct table *t;
+    unsigned mask;
+} shapes[MAX_SHAPES];
+static int nshapes;
+
+/* The number of t's shape with the columns of mask, or -1 when MAX_SHAPES are taken. */
+static int shape_of(const struct table *t, unsigned mask)
+{
+    for (int i = 0; i < nshapes; i++)
+        if (shapes[i].t == t && shapes[i].mask == mask) return i;
+    if (nshapes == MAX_SHAPES) return -1;
+    shapes[nshapes].t = t;
+    shapes[nshapes].mask = mask;
+    return nshapes++;
+}
+
+/* PREPARE mt_wK (type[], ...) AS <the statement over array parameters>; */
+static void sql_prepare(struct sb *b, int k)
+{
+    const struct table *t = shapes[k].t;
+    unsigned mask = shapes[k].mask;
+    char *stmt = write_sql(t, mask, 0, NULL, FROM_ARRAYS);
+    if (!stmt) {
+        b->oom = 1;
+        return;
+    }
+    sb_add(b, "PREPARE mt_w%d (", k);
+    for (int i = 0, first = 1; i < ncols(t); i++) {
+        if (!(mask & (1u << i))) continue;
+        sb_add(b, "%s%s[]", first ? "" : ", ", array_type(&t->cols[i]));
+        first = 0;
+    }
+    sb_add(b, ") AS ");
+    sb_put(b, stmt, strlen(stmt));
+    sb_put(b, ";\n", 2);
+    free(stmt);
+}
+
+/* EXECUTE mt_wK('{...}', ...); with the rows' columns as array literals. */
+static void sql_execute(struct sb *b, int k, int nrows, struct row *const *rows)
+{
+    const struct table *t = shapes[k].t;
+    sb_add(b, "EXECUTE mt_w%d (", k);
+    for (int i = 0, first = 1; i < ncols(t); i++) {
+        if (!(shapes[k].mask & (1u << i))) continue;
+        if (!first) sb_put(b, ", ", 2);
+        sql_array(b, &t->cols[i], i, nrows, rows, 0);
+        first = 0;
+    }
+    sb_put(b, ");\n", 3);
 }
 
 /* ---- writing the queue ---- */
@@ -1142,7 +1293,15 @@ static void written(PGresult *res, void *arg)
         untake();
         return;
     }
+    if (combined && !failed(res)) {
+        pg.prepared |= pg.preparing;
+        pg.deallocate = 0;
+    }
+    if (combined) pg.preparing = 0;
     if (combined && failed(res)) {
+        /* PREPARE is not undone by the rollback: what this round prepared is unknown now. */
+        pg.prepared = 0;
+        pg.deallocate = 1;
         /* The round was one transaction: nothing of it was written. Its statements go again
          * one at a time, so that the usual isolation finds the row at fault. */
         log_msg(LOG_WARN, "store: combined round failed, retrying its statements one by one",
@@ -1241,19 +1400,36 @@ static int send_round(void)
 {
     struct sb b = {0};
     int total = 0, stmts = 0;
+    uint64_t preparing = 0;
+    if (pg.deallocate) sb_add(&b, "DEALLOCATE ALL;\n");
     while (stmts < ROUND_STATEMENTS && total + BATCH_ROWS <= ROUND_ROWS && b.len < BATCH_BYTES) {
         const struct row *head = first_untaken();
         if (!head) break;
-        int n = gather(head, pg.taken + total);
-        char *sql = n ? write_sql(head->t, head->mask, n, pg.taken + total) : NULL;
-        if (!sql) {
+        int n = gather(head, pg.taken + total), k = n ? shape_of(head->t, head->mask) : -1;
+        size_t len = b.len;
+        uint64_t bit = k >= 0 ? (uint64_t)1 << k : 0;
+        if (k >= 0) {
+            if (!((pg.prepared | preparing) & bit)) sql_prepare(&b, k);
+            sql_execute(&b, k, n, pg.taken + total);
+        } else if (n) {
+            char *sql = write_sql(head->t, head->mask, n, pg.taken + total, FROM_LITERALS);
+            if (sql) {
+                sb_put(&b, sql, strlen(sql));
+                sb_put(&b, ";\n", 2);
+            }
+            b.oom |= !sql;
+        }
+        if (!n || b.oom) {
             for (int i = 0; i < n; i++)
                 pg.taken[total + i]->taken = 0;
+            if (b.oom && b.s) { /* keep what was built before this batch */
+                b.oom = 0;
+                b.len = len;
+                b.s[len] = '\0';
+            }
             break;
         }
-        sb_put(&b, sql, strlen(sql));
-        sb_put(&b, ";\n", 2);
-        free(sql);
+        preparing |= bit;
         total += n;
         stmts++;
     }
@@ -1264,6 +1440,7 @@ static int send_round(void)
         untake();
         return -1;
     }
+    pg.preparing = preparing & ~pg.prepared;
     pg.batch = total;
     pg.combined = stmts;
     send_script(text, written, NULL);
@@ -1291,7 +1468,7 @@ static void send_batch(void)
     }
     int nc = ncols(head->t), np = 0;
     const char **vals = malloc(sizeof *vals * (size_t)(n * nc));
-    char *sql = write_sql(head->t, head->mask, n, NULL);
+    char *sql = write_sql(head->t, head->mask, n, NULL, FROM_PARAMS);
     if (!vals || !sql) {
         free(vals);
         free(sql);

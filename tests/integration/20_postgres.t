@@ -120,6 +120,18 @@ async def whole_game(srv, db):
               q(f"SELECT seq, type, payload, t FROM game_events WHERE game_id = '{gid}' ORDER BY seq")]
     t.eq(stored, api, "GET /api/games/:id/events shows the events that are stored")
 
+    # Text that array and string literals must quote: written in combined rounds (one array
+    # literal per column) and read back unchanged.
+    awkward = {"note": "a\"b\\c'd{e,f} NULL \u00e9\u2603 $1 \t;--", "empty": "", "null": None, "n": -1.5e300}
+    created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "random", "config": awkward})
+    odd = created["payload"]["gameId"]
+    await play_until_over(c, odd)
+    got = wait_for(lambda: q(f"SELECT config FROM games WHERE id = '{odd}' AND status = 'completed'"), timeout=10)
+    t.eq(json.loads(got[0][0]).get("note") if got else None, awkward["note"],
+         "games.config: quotes, backslashes, braces, commas and non-ASCII text stored as given")
+    t.eq([m.get("error") for m in messages(srv, "store: combined round failed, retrying its statements one by one")],
+         [], "and by the combined rounds themselves (no round fell back to single statements)")
+
     # Left unfinished: the server closes it as aborted at shutdown, and close() must write that.
     created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "random"})
     pending = created["payload"]["gameId"]

@@ -89,6 +89,92 @@ static const char *differential =
     "local ok4, e4 = pcall(fast, 1, 2)\n"
     "return #cases, bad, first or '', (not ok3 and not ok4) and 'refused' or 'accepted'\n";
 
+/* Decoding: ours (`fast`) against cjson on texts cjson wrote (random values), hand-written
+ * texts (whitespace, escapes, surrogates, number forms, nesting), and invalid texts, which
+ * both must refuse; where cjson is lax (a number like "1.", a raw control character in a
+ * string) ours must refuse. Values are compared deeply, -0 by its sign. */
+static const char *decode_differential =
+    "local cjson, fast = ...\n"
+    "local j = cjson.new()\n"
+    "j.decode_invalid_numbers(false); j.decode_max_depth(64); j.encode_sparse_array(true)\n"
+    "j.encode_invalid_numbers(false); j.encode_max_depth(64)\n"
+    "math.randomseed(4242)\n"
+    "local rnd = math.random\n"
+    "local function same(a, b)\n"
+    "  if type(a) ~= type(b) then return false end\n"
+    "  if type(a) == 'number' then return a == b and (a ~= 0 or 1 / a == 1 / b) end\n"
+    "  if type(a) ~= 'table' then return a == b end\n"
+    "  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+    "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "local function rnum()\n"
+    "  local r = rnd(6)\n"
+    "  if r == 1 then return rnd(-1000, 1000) elseif r == 2 then return rnd() * 10 ^ rnd(-30, 30)\n"
+    "  elseif r == 3 then return -rnd() * 10 ^ rnd(-300, 300) elseif r == 4 then return 2 ^ rnd(0, "
+    "70)\n"
+    "  elseif r == 5 then return rnd(-99999, 99999) / 100 else return 0 end\n"
+    "end\n"
+    "local function rstr()\n"
+    "  local t = {}\n"
+    "  for i = 1, rnd(0, 10) do t[i] = string.char(rnd(1, 255)) end\n"
+    "  return table.concat(t)\n"
+    "end\n"
+    "local rvalue\n"
+    "local function rtable(d)\n"
+    "  local t = {}\n"
+    "  if rnd(2) == 1 then for i = 1, rnd(0, 6) do t[i] = rvalue(d + 1) end\n"
+    "  else for i = 1, rnd(0, 6) do t[rstr()] = rvalue(d + 1) end end\n"
+    "  return t\n"
+    "end\n"
+    "function rvalue(d)\n"
+    "  local r = rnd(d > 4 and 5 or 7)\n"
+    "  if r <= 2 then return rnum() elseif r == 3 then return rstr()\n"
+    "  elseif r == 4 then return rnd(2) == 1 elseif r == 5 then return j.null\n"
+    "  else return rtable(d) end\n"
+    "end\n"
+    "local texts = { '0', '-0', '1e5', '1E+5', '-1.25e-7', '123456789012345', '1234567890123456',\n"
+    "  '12345678901234567890', '9007199254740993', '0.1', '2.5e308', '4.9e-324', '1e-400',\n"
+    "  ' \\t\\r\\n[ 1 , 2 ] \\n', '{\"a\":1,\"a\":2}', '[null,null]', '[]', '{}', '\"\"',\n"
+    "  "
+    "'\"\\\\u0041\\\\u00e9\\\\u20AC\\\\ud83d\\\\ude00\\\\/"
+    "\\\\b\\\\f\\\\n\\\\r\\\\t\\\\\"\\\\\\\\\"',\n"
+    "  '\"\\\\u0000x\"', '{\"k\":{\"k\":[true,false,null]}}', string.rep('[', 64) .. "
+    "string.rep(']', 64) }\n"
+    "local invalid = { '', ' ', '[', ']', '{', '[1,]', '{\"a\"}', '{\"a\":}', '{1:2}', '[1 2]', "
+    "'tru',\n"
+    "  'nul', 'True', '+1', '01', '-01', '0x10', 'NaN', 'Infinity', '-Infinity', '.5', '1e', "
+    "'1e+',\n"
+    "  '-', '\"abc', '\"\\\\x\"', '\"\\\\u12\"', '\"\\\\ud800\"', '\"\\\\ud800\\\\u0041\"', "
+    "'[1]x',\n"
+    "  '{\"a\":1,}', string.rep('[', 65) .. string.rep(']', 65), '\"\\\\', '1 2' }\n"
+    "local lax = { '1.', '1.e5', '\"a\\tb\"', '\"\\1\"' }\n"
+    "for i = 1, 4000 do texts[#texts + 1] = j.encode(rvalue(0)) end\n"
+    "local bad, first, n = 0, nil, 0\n"
+    "local function note(msg) bad = bad + 1; first = first or msg end\n"
+    "for _, text in ipairs(texts) do\n"
+    "  n = n + 1\n"
+    "  local ok1, a = pcall(j.decode, text)\n"
+    "  local ok2, b = pcall(fast, text)\n"
+    "  if not ok1 or not ok2 or not same(a, b) then\n"
+    "    note(string.format('%q: cjson %s %s, ours %s %s', text, tostring(ok1), tostring(a), "
+    "tostring(ok2), tostring(b)))\n"
+    "  end\n"
+    "end\n"
+    "for _, text in ipairs(invalid) do\n"
+    "  n = n + 1\n"
+    "  local ok1 = pcall(j.decode, text)\n"
+    "  local ok2, b = pcall(fast, text)\n"
+    "  if ok1 or ok2 then note(string.format('%q: cjson %s, ours %s %s', text, tostring(ok1), "
+    "tostring(ok2), tostring(b))) end\n"
+    "end\n"
+    "for _, text in ipairs(lax) do\n"
+    "  n = n + 1\n"
+    "  if pcall(fast, text) then note(string.format('%q accepted', text)) end\n"
+    "end\n"
+    "local _, msg = pcall(fast, '[1,]')\n"
+    "return n, bad, first or '', msg\n";
+
 static void test_numbers(void)
 {
     /* The formatter alone, against snprintf("%.14g") on doubles of every kind. */
@@ -122,24 +208,39 @@ static void test_numbers(void)
     is_int(bad, 0, "numbers are formatted as %%.14g (200,000 doubles)");
 }
 
+/* Runs script(cjson, ours), which returns 4 values, leaving them on the stack. */
+static int run_against_cjson(lua_State *L, const char *script, lua_CFunction ours, const char *what)
+{
+    ok(luaL_loadstring(L, script) == 0, "%s script compiles", what);
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_pushcfunction(L, ours);
+    int rc = lua_pcall(L, 2, 4, 0);
+    ok(rc == 0, "%s script runs%s%s", what, rc ? ": " : "", rc ? lua_tostring(L, -1) : "");
+    return rc == 0;
+}
+
 int main(void)
 {
     test_numbers();
 
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
-    ok(luaL_loadstring(L, differential) == 0, "differential script compiles");
-    lua_pushcfunction(L, luaopen_cjson);
-    lua_call(L, 0, 1);
-    lua_pushcfunction(L, lua_json_encode);
-    int rc = lua_pcall(L, 2, 4, 0);
-    ok(rc == 0, "differential script runs%s%s", rc ? ": " : "", rc ? lua_tostring(L, -1) : "");
-    if (rc == 0) {
+    if (run_against_cjson(L, differential, lua_json_encode, "encode")) {
         long n = (long)lua_tointeger(L, 1), bad = (long)lua_tointeger(L, 2);
         ok(n > 20000, "compared %ld values", n);
         is_int(bad, 0, "same output and same errors as lua-cjson");
         if (bad) printf("# first mismatch: %s\n", lua_tostring(L, 3));
         is_str(lua_tostring(L, 4), "refused", "encode wants exactly one argument");
+    }
+    lua_settop(L, 0);
+    if (run_against_cjson(L, decode_differential, lua_json_decode, "decode")) {
+        long n = (long)lua_tointeger(L, 1), bad = (long)lua_tointeger(L, 2);
+        ok(n > 4000, "decoded %ld texts", n);
+        is_int(bad, 0, "decode: the same values as lua-cjson, and invalid JSON refused");
+        if (bad) printf("# first mismatch: %s\n", lua_tostring(L, 3));
+        is_str(lua_tostring(L, 4), "Expected a value but found invalid token at character 4",
+               "decode: the error says what was expected and where");
     }
     lua_close(L);
     return done_testing();
