@@ -31,6 +31,7 @@
 #include "store.h"
 #include "store_pg.h"
 
+#include "hmap.h"
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
@@ -209,16 +210,19 @@ struct row {
     uint64_t seq;      /* put order; load_game waits for the rows before it */
     size_t bytes;      /* of text */
     unsigned mask;     /* bit i: the row has column i (possibly as SQL NULL) */
-    int taken;         /* in the gathered batch in flight */
+    int taken;         /* in the statement or round in flight: it may not change */
     int off[MAX_COLS]; /* where column i starts in text, or -1 for SQL NULL */
-    char text[];       /* the values, NUL-terminated, back to back */
+    char *text;        /* the values, NUL-terminated, back to back: own_text, or after a merge
+                          a buffer of its own (see coalesce) */
+    char own_text[];
 };
 
 static struct {
     struct row *head, *tail;
     size_t rows, bytes;
     uint64_t last_seq;
-    int full_reported; /* "queue full" was logged for this overflow */
+    int full_reported;   /* "queue full" was logged for this overflow */
+    struct hmap *latest; /* upsert tables: row key -> the last queued row with that key */
 } q;
 
 static const char *col_text(const struct row *r, int i)
@@ -258,7 +262,7 @@ static struct row *row_new(const struct table *t, const json_t *json)
     }
     struct row *r = malloc(sizeof *r + len);
     if (r) {
-        *r = (struct row){.t = t, .bytes = len, .mask = mask};
+        *r = (struct row){.t = t, .bytes = len, .mask = mask, .text = r->own_text};
         size_t at = 0;
         for (int i = 0; i < n; i++) {
             r->off[i] = vals[i] ? (int)at : -1;
@@ -280,6 +284,70 @@ static int same_key(const struct row *a, const struct row *b)
         if (!x || !y || strcmp(x, y) != 0) return 0;
     }
     return 1;
+}
+
+/* "table\x1fkey1\x1fkey2" in out (at least 256 bytes), or 0 when a key column is NULL or too
+ * long (such a row is never coalesced). */
+static int row_key(const struct row *r, char *out, size_t size)
+{
+    size_t at = strlen(r->t->name);
+    memcpy(out, r->t->name, at);
+    for (int i = 0; i < r->t->nkey; i++) {
+        const char *k = col_text(r, i);
+        size_t n = k ? strlen(k) : 0;
+        if (!k || at + 1 + n + 1 > size) return 0;
+        out[at++] = '\x1f';
+        memcpy(out + at, k, n);
+        at += n;
+    }
+    out[at] = '\0';
+    return 1;
+}
+
+/* Frees a row that has left the queue, and forgets it as the latest of its key. */
+static void row_free(struct row *r)
+{
+    char key[256];
+    if (r->t->upsert && q.latest && row_key(r, key, sizeof key) && hmap_get(q.latest, key) == r)
+        hmap_del(q.latest, key);
+    if (r->text != r->own_text) free(r->text);
+    free(r);
+}
+
+/* Folds the newer row `later` of the same upsert key into the queued row `into`: the columns
+ * of later win, those only into has stay. Writing the result once is what writing both in
+ * order would leave in the table (an upsert sets only the columns it has). Returns 0, or -1 on
+ * OOM (nothing changed). The player row of an agent changes with every game it plays, and a
+ * game's row three times per game: without this, most of a busy queue's upserts were rewrites
+ * of one row, each needing a statement of its own (a statement may touch a row once). */
+static int coalesce(struct row *into, const struct row *later)
+{
+    int n = ncols(into->t), off[MAX_COLS];
+    unsigned mask = into->mask | later->mask;
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        const struct row *from = later->mask & (1u << i) ? later : into;
+        const char *v = col_text(from, i);
+        if (v) len += strlen(v) + 1;
+    }
+    char *text = malloc(len ? len : 1), *at = text;
+    if (!text) return -1;
+    for (int i = 0; i < n; i++) {
+        const struct row *from = later->mask & (1u << i) ? later : into;
+        const char *v = col_text(from, i);
+        off[i] = v ? (int)(at - text) : -1;
+        if (!v) continue;
+        size_t vlen = strlen(v) + 1;
+        memcpy(at, v, vlen);
+        at += vlen;
+    }
+    if (into->text != into->own_text) free(into->text);
+    q.bytes = q.bytes - into->bytes + len;
+    into->text = text;
+    into->bytes = len;
+    into->mask = mask;
+    memcpy(into->off, off, sizeof off);
+    return 0;
 }
 
 /* ---- the connection's state ---- */
@@ -326,6 +394,7 @@ static struct {
     struct row *taken[ROUND_ROWS]; /* the gathered rows in flight (see gather, send_round) */
     int ntaken;
     int combined;       /* statements in the round in flight; 0: one statement with parameters */
+    int plain;          /* rows of the statement in flight taken from the head, not gathered */
     uint64_t prepared;  /* shapes (bit i: shapes[i]) prepared on this connection */
     uint64_t preparing; /* shapes the round in flight prepares: prepared once it succeeds */
     int deallocate;     /* a failed round may have prepared some: DEALLOCATE ALL first */
@@ -1218,7 +1287,7 @@ static void pop_rows(int n)
         q.head = r->next;
         q.rows--;
         q.bytes -= r->bytes;
-        free(r);
+        row_free(r);
     }
     if (!q.head) q.tail = NULL;
     update_queue_gauge();
@@ -1265,7 +1334,7 @@ static void pop_taken(void)
             if (q.tail == r) q.tail = prev;
             q.rows--;
             q.bytes -= r->bytes;
-            free(r);
+            row_free(r);
             left--;
         } else {
             prev = r;
@@ -1287,6 +1356,10 @@ static void untake(void)
 static void written(PGresult *res, void *arg)
 {
     int n = pg.batch, gathered = pg.ntaken > 0, combined = pg.combined;
+    struct row *r = q.head;
+    for (int i = 0; i < pg.plain && r; i++, r = r->next)
+        r->taken = 0; /* the head rows of a plain send: written and popped below, or kept */
+    pg.plain = 0;
     pg.batch = 0;
     pg.combined = 0;
     if (!res) { /* the rows stay in the queue and go again */
@@ -1454,7 +1527,7 @@ static int send_round(void)
 static void send_batch(void)
 {
     if (!pg.isolate && !pg.single_rounds && send_round() == 0) return;
-    const struct row *head = q.head, *r = head;
+    struct row *head = q.head, *r = head;
     int limit = pg.isolate ? 1 : BATCH_ROWS, n = 0;
     size_t bytes = 0;
     pg.ntaken = pg.isolate ? 0 : gather(head, pg.taken);
@@ -1478,11 +1551,13 @@ static void send_batch(void)
     }
     r = head;
     for (int i = 0; i < n; i++, r = r->next) {
-        const struct row *row = pg.ntaken ? pg.taken[i] : r;
+        struct row *row = pg.ntaken ? pg.taken[i] : r;
+        row->taken = 1; /* in flight: not to be coalesced into (see written) */
         for (int c = 0; c < nc; c++)
             if (row->mask & (1u << c)) vals[np++] = col_text(row, c);
     }
     pg.batch = n;
+    pg.plain = pg.ntaken ? 0 : n;
     send_params(sql, np, vals, written, NULL);
     free(vals);
     free(sql);
@@ -1616,6 +1691,7 @@ static int pg_open(const struct config *cfg)
     char err[512];
     memset(&pg, 0, sizeof pg);
     memset(&q, 0, sizeof q);
+    q.latest = hmap_new();
     pg.nmigs = read_migrations(cfg->sql_dir, &pg.migs, err, sizeof err);
     if (pg.nmigs < 0) {
         log_msg(LOG_ERROR, "store: cannot read the migrations", "{ss}", "error", err);
@@ -1627,8 +1703,8 @@ static int pg_open(const struct config *cfg)
     pg.io = event_new(loop_base(), -1, 0, on_io, NULL);
     pg.timer = evtimer_new(loop_base(), on_timer, NULL);
     pg.flush_ev = event_new(loop_base(), -1, 0, on_flush, NULL);
-    if (!pg.url || !pg.load_sql || !pg.players_sql || !pg.io || !pg.timer || !pg.flush_ev ||
-        register_metrics() < 0) {
+    if (!q.latest || !pg.url || !pg.load_sql || !pg.players_sql || !pg.io || !pg.timer ||
+        !pg.flush_ev || register_metrics() < 0) {
         log_msg(LOG_ERROR, "store: out of memory", NULL);
         return -1;
     }
@@ -1658,6 +1734,14 @@ static void pg_put(const char *table, json_t *row)
         return;
     }
     json_decref(row);
+    char key[256];
+    int keyed = t->upsert && q.latest && row_key(r, key, sizeof key);
+    struct row *last = keyed ? hmap_get(q.latest, key) : NULL;
+    if (last && !last->taken && coalesce(last, r) == 0) {
+        free(r);
+        update_queue_gauge();
+        return; /* the row it joined is queued, and its flush already asked for */
+    }
     if (q.rows >= QUEUE_ROWS || q.bytes + r->bytes > QUEUE_BYTES) {
         if (!q.full_reported)
             drop_put(table, t, "the write queue is full (logged once)");
@@ -1675,6 +1759,9 @@ static void pg_put(const char *table, json_t *row)
     q.tail = r;
     q.rows++;
     q.bytes += r->bytes;
+    /* Without an entry (OOM), the key's rows are simply not coalesced; a stale entry would
+     * fold a later row into an earlier one past this one. */
+    if (keyed && hmap_put(q.latest, key, r) < 0) hmap_del(q.latest, key);
     update_queue_gauge();
     /* Batch what this loop iteration puts: the flush runs once, after the current callbacks. */
     if (pg.state == PG_READY && !pg.busy) event_active(pg.flush_ev, 0, 0);
@@ -1752,6 +1839,8 @@ static void pg_close(void)
     fail_loads();
     q.full_reported = 0;
     pop_rows((int)q.rows);
+    hmap_free(q.latest);
+    q.latest = NULL;
     event_free(pg.io);
     event_free(pg.timer);
     event_free(pg.flush_ev);

@@ -155,6 +155,38 @@ def replay(db, gid):
     t.eq(r.returncode, 2, "an unknown game id: exit 2")
 
 
+# ---- 2b. many games at once: rewrites of one row are coalesced in the queue ----
+
+async def coalesced(srv, db, clients=8, games=3):
+    """The agent's player row changes with every game and each game's row three times; the
+    store folds queued rewrites of a row into one. What is stored must be the last state."""
+    async def player():
+        c = await Client.connect(srv)
+        ids = []
+        for _ in range(games):
+            created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "random"})
+            ids.append(created["payload"]["gameId"])
+            await play_until_over(c, ids[-1])
+        await c.close()
+        return ids
+    ids = [g for batch in await asyncio.gather(*(player() for _ in range(clients))) for g in batch]
+    q = lambda sql: db.query("monkeytown", sql)
+    listed = ", ".join(f"'{g}'" for g in ids)
+    done = f"SELECT count(*) FROM games WHERE id IN ({listed}) AND status = 'completed'" \
+           f" AND created_at IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NOT NULL AND result IS NOT NULL"
+    t.ok(wait_for(lambda: q(done) == [[str(len(ids))]], timeout=15),
+         f"coalesced: all {len(ids)} games stored completed, with the columns of every put (created, started, ended)")
+    st, _, api = http("GET", f"{srv.url}/api/players/agent:random")
+    # Only the random agent has played on this server: one agent row.
+    stored = wait_for(lambda: (r := q("SELECT stats, rating FROM players WHERE role = 'agent'"))
+                      and json.loads(r[0][0]).get("games") == api["stats"]["games"] and r, timeout=10)
+    t.ok(st == 200 and stored and len(stored) == 1 and json.loads(stored[0][0])["games"] >= len(ids) and
+         abs(float(stored[0][1]) - api["stats"]["rating"]) <= 0.05,
+         "coalesced: the agent's stored stats and rating are its last ones", (api.get("stats"), stored))
+    parts = q(f"SELECT count(*) FROM game_participants WHERE game_id IN ({listed})")
+    t.eq(parts, [[str(2 * len(ids))]], "coalesced: two participants per game")
+
+
 # ---- 3. an outage in the middle of games ----
 
 class Game:
@@ -334,6 +366,7 @@ try:
     try:
         gid, pending = run(whole_game(srv, db))
         replay(db, gid)
+        run(coalesced(srv, db))
         run(outage(srv, db))
     finally:
         t.eq(srv.stop(), 0, "server stops cleanly")
