@@ -31,6 +31,13 @@ static int put(struct json_text *t, const char *s, size_t len)
     return 0;
 }
 
+int json_text_put(struct json_text *t, const char *s, size_t len)
+{
+    if (put(t, s, len) < 0) return -1;
+    t->data[t->len] = '\0';
+    return 0;
+}
+
 /* jansson's jsonp_dtostr at precision 17: "%.17g", ".0" when there is neither '.' nor 'e',
  * and the exponent without '+' or leading zeros. */
 static int format_real(char *out, double v)
@@ -190,6 +197,23 @@ const char *json_text_scratch(const json_t *v, size_t *len)
     if (scratch.cap > (1u << 20)) json_text_free(&scratch); /* do not keep a rare huge text */
     scratch.len = 0;
     if (json_text_append(&scratch, v) < 0) return NULL;
+    *len = scratch.len;
+    return scratch.data;
+}
+
+const char *json_text_scratch_with(const json_t *obj, const char *key, const char *raw, size_t *len)
+{
+    static __thread struct json_text scratch;
+    if (scratch.cap > (1u << 20)) json_text_free(&scratch);
+    scratch.len = 0;
+    if (!json_is_object(obj) || json_text_append(&scratch, obj) < 0) return NULL;
+    scratch.len--; /* the closing brace */
+    int ok = (json_object_size(obj) == 0 || put(&scratch, ",", 1) == 0) &&
+             put(&scratch, "\"", 1) == 0 && put(&scratch, key, strlen(key)) == 0 &&
+             put(&scratch, "\":", 2) == 0 && put(&scratch, raw, strlen(raw)) == 0 &&
+             put(&scratch, "}", 1) == 0;
+    if (!ok) return NULL;
+    scratch.data[scratch.len] = '\0';
     *len = scratch.len;
     return scratch.data;
 }

@@ -23,6 +23,9 @@ struct json_text {
  * cycle); t->len is then unchanged. */
 int json_text_append(struct json_text *t, const json_t *v);
 
+/* Appends len bytes of s as they are. Returns 0, or -1 on OOM (t unchanged). */
+int json_text_put(struct json_text *t, const char *s, size_t len);
+
 /* The text of v in a new malloc'd string, like json_dumps: NULL on failure. The caller frees. */
 char *json_text_dump(const json_t *v);
 
@@ -30,6 +33,12 @@ char *json_text_dump(const json_t *v);
  * on the same thread. NULL on failure. For text that is copied at once (a stored record, a
  * WebSocket frame), so that writing it allocates nothing. */
 const char *json_text_scratch(const json_t *v, size_t *len);
+
+/* Like json_text_scratch for an object, with one more member at the end: key (written as it
+ * is: it needs no escaping) with raw, the JSON text of its value, copied verbatim (the caller
+ * vouches for it: text this server wrote). For rows whose payload is already JSON text. */
+const char *json_text_scratch_with(const json_t *obj, const char *key, const char *raw,
+                                   size_t *len);
 
 /* Frees t's buffer. t is empty again afterwards. */
 void json_text_free(struct json_text *t);

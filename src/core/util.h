@@ -20,6 +20,10 @@ void util_strlcpy(char *dst, const char *src, size_t size);
  * NUL. Returns the length. For JSON and hashes on hot paths, where snprintf cost too much. */
 int util_format_int(char *out, int64_t v);
 
+/* Returns 1 when s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF), else 0. */
+int util_utf8_valid(const char *s, size_t len);
+
 /* Returns 1 when s is a canonical lower-case UUID string. */
 int util_is_uuid(const char *s);
 

@@ -326,9 +326,10 @@ static void log_event(struct room *r, const char *type, char *payload, int only_
     }
     struct log_entry *e = &r->log[r->nlog++];
     *e = (struct log_entry){++r->seq, type, payload, only_seat, logical_now(r), ++r->order};
-    store_put("game_events",
-              json_pack("{ss,sI,ss,so,sI}", "game_id", r->id, "seq", (json_int_t)e->seq, "type",
-                        type, "payload", json_loads(payload, 0, NULL), "t", (json_int_t)e->t));
+    store_put_json("game_events",
+                   json_pack("{ss,sI,ss,sI}", "game_id", r->id, "seq", (json_int_t)e->seq, "type",
+                             type, "t", (json_int_t)e->t),
+                   "payload", payload);
     /* Build each distinct frame once: the full one, and the hidden one for a seat-only event. */
     struct wsbuf *full = game_msg(r, type, e->seq, payload, NULL);
     if (full && bus_enabled()) {
@@ -369,10 +370,11 @@ static void record_input(struct room *r, int seat, const char *action, const cha
     *in = (struct input_rec){seat, strdup(action), source, logical_now(r), ++r->order};
     char hash[17];
     state_hash(r, hash);
-    store_put("game_inputs",
-              json_pack("{ss,sI,si,so,ss,sI,ss}", "game_id", r->id, "ord", (json_int_t)in->order,
-                        "seat", seat, "action", json_loads(action, JSON_DECODE_ANY, NULL), "source",
-                        source, "t", (json_int_t)in->t, "state_hash", hash));
+    store_put_json("game_inputs",
+                   json_pack("{ss,sI,si,ss,sI,ss}", "game_id", r->id, "ord", (json_int_t)in->order,
+                             "seat", seat, "source", source, "t", (json_int_t)in->t, "state_hash",
+                             hash),
+                   "action", action);
 }
 
 static char *seat_payload(const struct seat *st)

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -61,6 +62,22 @@ void store_put(const char *table, json_t *row)
 {
     if (backend)
         backend->put(table, row);
+    else
+        json_decref(row);
+}
+
+void store_put_json(const char *table, json_t *row, const char *column, const char *json)
+{
+    if (backend && !util_utf8_valid(json, strlen(json))) {
+        /* JSON is UTF-8: neither backend could store or read this back (a script's string of
+         * raw bytes, which json.encode passes through as lua-cjson does). */
+        log_msg(LOG_ERROR, "store: row dropped", "{ss,ss,ss}", "table", table, "error",
+                "not valid UTF-8", "column", column);
+        json_decref(row);
+        return;
+    }
+    if (backend)
+        backend->put_json(table, row, column, json);
     else
         json_decref(row);
 }

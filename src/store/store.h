@@ -42,6 +42,11 @@ void store_shutdown(void);
 /* Queues one row. Takes ownership of row. Never blocks. */
 void store_put(const char *table, json_t *row);
 
+/* Like store_put, with one column given as JSON text: row (taken) lacks column, and json
+ * (borrowed) is that column's value, valid JSON the server itself wrote (an event payload made
+ * by the referee's encoder, an action jansson produced). Saves parsing text only to write it
+ * out again. */
+void store_put_json(const char *table, json_t *row, const char *column, const char *json);
 /* Gives the backend a chance to read a reply that has come in, outside the loop's own turn:
  * main.c calls it between units of work (each WebSocket message, each posted result; see
  * loop_set_between). Cheap when there is nothing to do. Loop thread. */
@@ -70,6 +75,8 @@ struct store_backend {
     const char *name;
     int (*open)(const struct config *cfg);
     void (*put)(const char *table, json_t *row); /* takes row */
+    /* takes row; json is column's value as JSON text (see store_put_json) */
+    void (*put_json)(const char *table, json_t *row, const char *column, const char *json);
     void (*flush)(void);
     void (*poll)(void); /* optional: see store_poll */
     void (*load_game)(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);

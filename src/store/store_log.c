@@ -230,14 +230,25 @@ static void on_kick(evutil_socket_t sock, short what, void *arg)
 }
 
 /* Table names are the store's own identifiers (letters and underscores): no escaping. */
+static void log_put_text(const char *table, json_t *row, const char *text, size_t len);
+
 static void log_put(const char *table, json_t *row)
 {
-    if (store_readonly()) {
-        json_decref(row);
-        return;
-    }
-    size_t len;
-    const char *text = json_text_scratch(row, &len);
+    size_t len = 0;
+    const char *text = store_readonly() ? NULL : json_text_scratch(row, &len);
+    log_put_text(table, row, text, len);
+}
+
+static void log_put_json(const char *table, json_t *row, const char *column, const char *json)
+{
+    size_t len = 0;
+    const char *text = store_readonly() ? NULL : json_text_scratch_with(row, column, json, &len);
+    log_put_text(table, row, text, len);
+}
+
+/* Appends the record of row, whose text is text (NULL: nothing to write). Takes row. */
+static void log_put_text(const char *table, json_t *row, const char *text, size_t len)
+{
     if (!text) {
         json_decref(row);
         return;
@@ -536,6 +547,7 @@ const struct store_backend store_log_backend = {
     .name = "embedded",
     .open = log_open,
     .put = log_put,
+    .put_json = log_put_json,
     .flush = log_flush,
     .load_game = log_load_game,
     .healthy = log_healthy,

@@ -40,6 +40,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -230,50 +231,62 @@ static const char *col_text(const struct row *r, int i)
     return r->off[i] < 0 ? NULL : r->text + r->off[i];
 }
 
-/* A JSON value as the text of a statement parameter (malloc'd), or NULL for SQL NULL. */
-static char *param_text(const struct column *c, const json_t *v)
+/* Appends the text of JSON value v as a statement parameter of column c to out, with its
+ * NUL. Returns 1, 0 for SQL NULL (nothing appended), or -1 on OOM. */
+static int param_text(const struct column *c, const json_t *v, struct json_text *out)
 {
     char num[64];
-    if (!v || json_is_null(v)) return NULL;
-    if (strcmp(c->type, "jsonb") == 0 || json_is_object(v) || json_is_array(v))
-        return json_text_dump(v);
-    if (json_is_string(v)) return strdup(json_string_value(v));
+    int n;
+    if (!v || json_is_null(v)) return 0;
+    if (strcmp(c->type, "jsonb") == 0 || json_is_object(v) || json_is_array(v)) {
+        if (json_text_append(out, v) < 0) return -1;
+        return json_text_put(out, "", 1) < 0 ? -1 : 1;
+    }
+    if (json_is_string(v))
+        return json_text_put(out, json_string_value(v), json_string_length(v) + 1) < 0 ? -1 : 1;
+    double d = json_is_real(v) ? json_real_value(v) : 0;
     if (json_is_integer(v))
-        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        n = util_format_int(num, (int64_t)json_integer_value(v));
+    else if (json_is_real(v) && d == floor(d) && fabs(d) < 1e15) /* ms timestamps, mostly */
+        n = util_format_int(num, (int64_t)d);
     else if (json_is_real(v))
-        snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        n = snprintf(num, sizeof num, "%.17g", d);
     else
-        snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
-    return strdup(num);
+        n = snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
+    num[n] = '\0'; /* util_format_int writes none */
+    return json_text_put(out, num, (size_t)n + 1) < 0 ? -1 : 1;
 }
 
-/* Converts a caller's row. Returns NULL on OOM. */
-static struct row *row_new(const struct table *t, const json_t *json)
+/* Converts a caller's row; raw_col (or NULL) names a column given as JSON text in raw, which
+ * is stored as it is. Returns NULL on OOM. */
+static struct row *row_new(const struct table *t, const json_t *json, const char *raw_col,
+                           const char *raw)
 {
-    char *vals[MAX_COLS] = {0};
-    size_t len = 0;
+    static struct json_text vals; /* loop thread only */
+    int off[MAX_COLS], n = ncols(t), failed = 0;
     unsigned mask = 0;
-    int n = ncols(t);
-    for (int i = 0; i < n; i++) {
-        const json_t *v = json_object_get(json, t->cols[i].name);
-        if (v) mask |= 1u << i;
-        vals[i] = param_text(&t->cols[i], v);
-        if (vals[i]) len += strlen(vals[i]) + 1;
-    }
-    struct row *r = malloc(sizeof *r + len);
-    if (r) {
-        *r = (struct row){.t = t, .bytes = len, .mask = mask, .text = r->own_text};
-        size_t at = 0;
-        for (int i = 0; i < n; i++) {
-            r->off[i] = vals[i] ? (int)at : -1;
-            if (!vals[i]) continue;
-            size_t len_i = strlen(vals[i]) + 1;
-            memcpy(r->text + at, vals[i], len_i);
-            at += len_i;
+    vals.len = 0;
+    for (int i = 0; i < n && !failed; i++) {
+        size_t at = vals.len;
+        int got;
+        if (raw_col && strcmp(t->cols[i].name, raw_col) == 0) { /* JSON null: SQL NULL */
+            got = strcmp(raw, "null") == 0                         ? 0
+                  : json_text_put(&vals, raw, strlen(raw) + 1) < 0 ? -1
+                                                                   : 1;
+        } else {
+            const json_t *v = json_object_get(json, t->cols[i].name);
+            if (v) mask |= 1u << i;
+            got = param_text(&t->cols[i], v, &vals);
         }
+        if (raw_col && strcmp(t->cols[i].name, raw_col) == 0) mask |= 1u << i;
+        off[i] = got > 0 ? (int)at : -1;
+        failed = got < 0;
     }
-    for (int i = 0; i < n; i++)
-        free(vals[i]);
+    struct row *r = failed ? NULL : malloc(sizeof *r + vals.len);
+    if (!r) return NULL;
+    *r = (struct row){.t = t, .bytes = vals.len, .mask = mask, .text = r->own_text};
+    memcpy(r->off, off, sizeof off);
+    memcpy(r->text, vals.data, vals.len);
     return r;
 }
 
@@ -1161,6 +1174,13 @@ static void sql_rows(struct sb *b, const struct table *t, unsigned mask, int nro
     }
 }
 
+/* game_events and game_inputs: written once each, by the game that owns them (script
+ * versions and agent behaviours, also insert-once, are put again at every start). */
+static int is_event_log(const struct table *t)
+{
+    return strcmp(t->name, "game_events") == 0 || strcmp(t->name, "game_inputs") == 0;
+}
+
 static char *insert_sql(const struct table *t, unsigned mask, int nrows, struct row *const *rows,
                         enum rows_from from)
 {
@@ -1169,6 +1189,12 @@ static char *insert_sql(const struct table *t, unsigned mask, int nrows, struct 
     sql_column_list(&b, t, mask);
     sb_add(&b, ") ");
     sql_rows(&b, t, mask, nrows, rows, from);
+    /* The event log's prepared inserts go without ON CONFLICT DO NOTHING, whose check before
+     * each row was a seventh of PostgreSQL's time. A row is only ever sent twice after a
+     * round's reply was lost with its commit done; that round then fails on the key, and its
+     * statements go again one at a time (written), with ON CONFLICT DO NOTHING, which skips
+     * what is there. */
+    if (is_event_log(t) && from == FROM_ARRAYS) return sb_take(&b);
     sb_add(&b, " ON CONFLICT (");
     sql_column_list(&b, t, (1u << t->nkey) - 1);
     sb_add(&b, ") DO %s", t->upsert ? "UPDATE SET " : "NOTHING");
@@ -1721,10 +1747,23 @@ static void drop_put(const char *table, const struct table *t, const char *why)
     metric_add(m_dropped, t ? t->name : "unknown", 1);
 }
 
+static void pg_put_row(const char *table, json_t *row, const char *raw_col, const char *raw);
+
 static void pg_put(const char *table, json_t *row)
 {
+    pg_put_row(table, row, NULL, NULL);
+}
+
+static void pg_put_json(const char *table, json_t *row, const char *column, const char *json)
+{
+    pg_put_row(table, row, column, json);
+}
+
+/* Queues row (taken), with column raw_col given as JSON text in raw when raw_col is set. */
+static void pg_put_row(const char *table, json_t *row, const char *raw_col, const char *raw)
+{
     const struct table *t = find_table(table);
-    struct row *r = t && row ? row_new(t, row) : NULL;
+    struct row *r = t && row ? row_new(t, row, raw_col, raw) : NULL;
     if (!r) {
         drop_put(table, t,
                  !t     ? "unknown table"
@@ -1855,6 +1894,7 @@ const struct store_backend store_pg_backend = {
     .name = "postgres",
     .open = pg_open,
     .put = pg_put,
+    .put_json = pg_put_json,
     .flush = pg_flush,
     .poll = pg_poll,
     .load_game = pg_load_game,

@@ -320,6 +320,37 @@ async def refused_rows(db):
         t.eq(srv.stop(), 0, "strict: server stops cleanly")
 
 
+async def resent_rows(srv, db):
+    """A round whose commit happened but whose reply was lost is sent again. The event log's
+    batches insert without ON CONFLICT; the repeated row must fail the round, and the retry
+    (statement by statement, with ON CONFLICT DO NOTHING) must skip it and store the rest once.
+    Made deterministic by storing an event row the server has not written yet."""
+    c = await Client.connect(srv)
+    created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "random"})
+    gid = created["payload"]["gameId"]
+    my_turn = lambda m: m.get("gameId") == gid and m["payload"].get("toMove") == m["payload"].get("you")
+    state = await c.expect("game_state", where=my_turn)
+    q = lambda sql: db.query("monkeytown", sql)
+    seq = last_seq(c.seen, gid)
+    t.ok(wait_for(lambda: q(f"SELECT max(seq) FROM game_events WHERE game_id = '{gid}'") == [[str(seq)]]),
+         f"resent: events 1..{seq} stored")
+    q(f"INSERT INTO game_events (game_id, seq, type, payload, t) VALUES ('{gid}', {seq + 1},"
+      f" 'game_event', '{{\"already\": true}}', 0) RETURNING seq")
+    await c.send("player_input", {"gameId": gid, "action": state["payload"]["legal"][0]})
+    over, _ = await play_until_over(c, gid)
+    end = last_seq(c.seen, gid)
+    await c.close()
+    stored = wait_for(lambda: (r := q(f"SELECT seq, payload FROM game_events WHERE game_id = '{gid}' ORDER BY seq"))
+                      and len(r) == end and r)
+    t.eq([int(sq) for sq, _ in stored or []], list(range(1, end + 1)),
+         f"resent: events 1..{end} stored exactly once although seq {seq + 1} was there already")
+    t.eq(json.loads(stored[seq][1]) if stored else None, {"already": True},
+         "resent: the row that was there is kept (DO NOTHING)")
+    t.ok(any(l.get("msg") == "store: combined round failed, retrying its statements one by one" and
+             "duplicate key" in l.get("error", "") for l in srv.log_lines()),
+         "resent: the round failed on the key and was split up")
+
+
 # ---- 4. the database down at start-up ----
 
 def down_at_start(db):
@@ -367,6 +398,7 @@ try:
         gid, pending = run(whole_game(srv, db))
         replay(db, gid)
         run(coalesced(srv, db))
+        run(resent_rows(srv, db))
         run(outage(srv, db))
     finally:
         t.eq(srv.stop(), 0, "server stops cleanly")

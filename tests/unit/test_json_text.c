@@ -168,5 +168,19 @@ int main(void)
     json_decref(inner);
     json_decref(cyclic);
     json_text_free(&t);
+
+    size_t len = 0;
+    json_t *obj = json_pack("{ss,si}", "game_id", "g", "seq", 3), *empty = json_object();
+    const char *with = json_text_scratch_with(obj, "payload", "{\"a\":[1,2]}", &len);
+    ok(with && strcmp(with, "{\"game_id\":\"g\",\"seq\":3,\"payload\":{\"a\":[1,2]}}") == 0 &&
+           len == strlen(with),
+       "scratch_with: the raw member comes last, verbatim: %s", with ? with : "(null)");
+    with = json_text_scratch_with(empty, "action", "null", &len);
+    ok(with && strcmp(with, "{\"action\":null}") == 0, "scratch_with: of an empty object");
+    ok(json_text_scratch_with(kept = json_string("x"), "k", "1", &len) == NULL,
+       "scratch_with: only objects");
+    json_decref(kept);
+    json_decref(obj);
+    json_decref(empty);
     return done_testing();
 }
