@@ -131,12 +131,16 @@ M.new_json = new_json
 -- cannot reach the files table, and a script's own text may not be bytecode.
 local BC = "\0bc"
 
+-- With bc, src is only a marker (the server does not copy the text of a compiled file).
 function M.load_text(src, chunkname, env, bc)
   if type(src) ~= "string" then return nil, chunkname .. ": no source" end
   if sbyte(src, 1) == 27 then return nil, chunkname .. ": binary chunks are not accepted" end
   local fn, err
-  if type(bc) == "string" then fn, err = load(bc, "@" .. chunkname, "b") end
-  if not fn then fn, err = loadstring(src, "@" .. chunkname) end
+  if type(bc) == "string" then
+    fn, err = load(bc, "@" .. chunkname, "b")
+  else
+    fn, err = loadstring(src, "@" .. chunkname)
+  end
   if not fn then return nil, err end
   setfenv(fn, env)
   return fn

@@ -85,7 +85,12 @@ void script_version_push_files(lua_State *L, const struct script_version *v)
     lua_createtable(L, 0, v->nfiles + 1);
     lua_createtable(L, 0, v->nfiles);
     for (int i = 0; i < v->nfiles; i++) {
-        lua_pushlstring(L, v->files[i].text, v->files[i].len);
+        /* A compiled file's text is never read (sandbox.load_text runs the bytecode): an
+         * empty string marks it present without copying it into every room's state. */
+        if (v->files[i].bc)
+            lua_pushliteral(L, "");
+        else
+            lua_pushlstring(L, v->files[i].text, v->files[i].len);
         lua_setfield(L, -3, v->files[i].path);
         if (!v->files[i].bc) continue;
         lua_pushlstring(L, v->files[i].bc, v->files[i].bclen);
