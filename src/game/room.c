@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,23 +210,58 @@ static void remove_spectator(struct room *r, struct session *s)
 }
 
 /* Builds {"type":T,"gameId":ID,"seq":N,"payload":P[,"re":RE]} into a wsbuf. */
+/* A message being built: text appended to a buffer kept across calls (loop thread only),
+ * with the first failure remembered so that nothing half-built is sent. */
+struct msg {
+    struct json_text t;
+    int failed;
+};
+
+static void msg_put(struct msg *m, const char *s)
+{
+    m->failed |= json_text_put(&m->t, s, strlen(s)) < 0;
+}
+
+static void msg_int(struct msg *m, int64_t v)
+{
+    char digits[24];
+    m->failed |= json_text_put(&m->t, digits, (size_t)util_format_int(digits, v)) < 0;
+}
+
+/* Starts {"type":type,"gameId":...,"seq":seq,"payload": in the kept buffer. */
+static struct msg *msg_begin(const struct room *r, const char *type, uint64_t seq)
+{
+    static struct msg m;
+    if (m.t.cap > (1u << 20)) json_text_free(&m.t); /* do not keep a rare huge message */
+    m.t.len = 0;
+    m.failed = 0;
+    msg_put(&m, "{\"type\":\"");
+    msg_put(&m, type);
+    msg_put(&m, "\",\"gameId\":\"");
+    msg_put(&m, r->id);
+    msg_put(&m, "\",\"seq\":");
+    msg_int(&m, (int64_t)seq);
+    msg_put(&m, ",\"payload\":");
+    return &m;
+}
+
+/* Ends the message with ,"re":re when re is set, and copies it into a frame buffer. */
+static struct wsbuf *msg_end(struct msg *m, json_t *re)
+{
+    if (re) {
+        msg_put(m, ",\"re\":");
+        m->failed |= json_text_append(&m->t, re) < 0;
+    }
+    msg_put(m, "}");
+    return m->failed ? NULL : wsbuf_new(m->t.data, m->t.len);
+}
+
 static struct wsbuf *game_msg(const struct room *r, const char *type, uint64_t seq,
                               const char *payload, json_t *re)
 {
-    char *re_text = re ? json_text_dump(re) : NULL;
-    size_t cap = strlen(payload) + (re_text ? strlen(re_text) : 0) + 160;
-    char *text = malloc(cap);
-    struct wsbuf *b = NULL;
-    if (text) {
-        int n = snprintf(text, cap,
-                         "{\"type\":\"%s\",\"gameId\":\"%s\",\"seq\":%llu,\"payload\":%s%s%s}",
-                         type, r->id, (unsigned long long)seq, payload, re_text ? ",\"re\":" : "",
-                         re_text ? re_text : "");
-        b = wsbuf_new(text, (size_t)n);
-    }
-    free(text);
-    free(re_text);
-    return b;
+    struct msg *m = msg_begin(r, type, seq);
+    msg_put(m, payload);
+    return msg_end(m, re);
 }
 
 static void send_buf(struct session *s, struct wsbuf *b)
@@ -425,26 +461,37 @@ static const char *room_players(struct room *r)
 static struct wsbuf *state_msg(const struct room *r, const char *players, int seat,
                                const char *view, const char *legal, json_t *re)
 {
-    size_t cap = strlen(players) + strlen(view) + (legal ? strlen(legal) : 0) +
-                 (r->result_json ? strlen(r->result_json) : 0) + 400;
-    char *p = malloc(cap);
-    if (!p) return NULL;
-    int n = snprintf(p, cap, "{\"game\":\"%s\",\"status\":\"%s\",\"players\":%s", r->game->name,
-                     status_names[r->status], players);
-    if (seat) n += snprintf(p + n, cap - (size_t)n, ",\"you\":%d", seat);
-    if (r->status == ROOM_ACTIVE && r->to_move) {
-        n += snprintf(p + n, cap - (size_t)n, ",\"toMove\":%d", r->to_move);
-        if (r->deadline_wall > 0)
-            n += snprintf(p + n, cap - (size_t)n, ",\"deadline\":%.0f", r->deadline_wall);
+    struct msg *m = msg_begin(r, "game_state", r->seq);
+    msg_put(m, "{\"game\":\"");
+    msg_put(m, r->game->name);
+    msg_put(m, "\",\"status\":\"");
+    msg_put(m, status_names[r->status]);
+    msg_put(m, "\",\"players\":");
+    msg_put(m, players);
+    if (seat) {
+        msg_put(m, ",\"you\":");
+        msg_int(m, seat);
     }
-    if (legal && r->status == ROOM_ACTIVE)
-        n += snprintf(p + n, cap - (size_t)n, ",\"legal\":%s", legal);
-    n += snprintf(p + n, cap - (size_t)n, ",\"state\":%s", view);
-    if (r->result_json) n += snprintf(p + n, cap - (size_t)n, ",\"result\":%s", r->result_json);
-    snprintf(p + n, cap - (size_t)n, "}");
-    struct wsbuf *b = game_msg(r, "game_state", r->seq, p, re);
-    free(p);
-    return b;
+    if (r->status == ROOM_ACTIVE && r->to_move) {
+        msg_put(m, ",\"toMove\":");
+        msg_int(m, r->to_move);
+        if (r->deadline_wall > 0) {
+            msg_put(m, ",\"deadline\":");
+            msg_int(m, (int64_t)rint(r->deadline_wall)); /* as "%.0f" */
+        }
+    }
+    if (legal && r->status == ROOM_ACTIVE) {
+        msg_put(m, ",\"legal\":");
+        msg_put(m, legal);
+    }
+    msg_put(m, ",\"state\":");
+    msg_put(m, view);
+    if (r->result_json) {
+        msg_put(m, ",\"result\":");
+        msg_put(m, r->result_json);
+    }
+    msg_put(m, "}");
+    return msg_end(m, re);
 }
 
 /* sync_state for a finished room whose Lua state is gone: the final views it kept. */
