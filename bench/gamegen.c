@@ -1391,13 +1391,15 @@ static void print_report(void)
             free(w);
         }
     }
-    struct prom_delta lat, dur, lua;
+    struct prom_delta lat, dur, lua, slua;
     int have_lat =
         prom_delta(g.metrics0, g.metrics1, "tick_lateness_ms", "game=\"arena\"", 2.0, &lat) == 0;
     int have_dur =
         prom_delta(g.metrics0, g.metrics1, "tick_duration_ms", "game=\"arena\"", 0.05, &dur) == 0;
     int have_lua =
         prom_delta(g.metrics0, g.metrics1, "tick_lua_ms", "game=\"arena\"", 0.05, &lua) == 0;
+    int have_slua =
+        prom_delta(g.metrics0, g.metrics1, "state_lua_ms", "game=\"arena\"", 0.05, &slua) == 0;
     struct prom_delta evl;
     int have_evl = prom_delta(g.metrics0, g.metrics1, "ws_event_latency_ms", NULL, 1.0, &evl) == 0;
     double dropped = prom_value(g.metrics1, "ticks_dropped_total", "game=\"arena\"");
@@ -1529,6 +1531,8 @@ static void print_report(void)
             if (have_dur)
                 json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
             if (have_lua) json_object_set_new(s, "tick_lua_ms", prom_json(&lua, "frac_le_0.05ms"));
+            if (have_slua)
+                json_object_set_new(s, "state_lua_ms", prom_json(&slua, "frac_le_0.05ms"));
             if (have_evl)
                 json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
             json_object_set_new(s, "ticks_dropped", jnum(dropped));

@@ -179,8 +179,8 @@ def med(xs):
 def f(v, p=2):
     return ">50" if v == math.inf else ("-" if v != v else f"{v:.{p}f}")
 print()
-print("| rooms x players | runs | rooms active | tick lateness p50 / p99 ms | ticks <= 2 ms late % | tick duration p50 / p99 µs | ticks <= 50 µs % | Lua per tick p50 / p99 µs | Lua <= 50 µs % | ticks dropped | server CPU % (loop thread) | server RSS MiB | states/s (expected) | jitter p50 / p99 / max ms | input->update p50 / p99 ms | msgs/s | gamegen CPU % | errors |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| rooms x players | runs | rooms active | tick lateness p50 / p99 ms | ticks <= 2 ms late % | tick duration p50 / p99 µs | ticks <= 50 µs % | Lua per tick p50 / p99 µs | Lua <= 50 µs % | Lua per state sent p50 / p99 µs | ticks dropped | server CPU % (loop thread) | server RSS MiB | states/s (expected) | jitter p50 / p99 / max ms | input->update p50 / p99 ms | msgs/s | gamegen CPU % | errors |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for (rooms, p), rs in sorted(groups.items()):
     S = lambda *k: [(lambda d: [d := (d or {}).get(x) for x in k][-1])(r.get("server")) for r in rs]
     R = lambda *k: [(lambda d: [d := (d or {}).get(x) for x in k][-1])(r.get("rooms")) for r in rs]
@@ -195,6 +195,7 @@ for (rooms, p), rs in sorted(groups.items()):
           f"| {f(100 * med(S('tick_duration_ms', 'frac_le_0.05ms')), 2)} "
           f"| {f(1000 * med(S('tick_lua_ms', 'p50')), 1)} / {f(1000 * med(S('tick_lua_ms', 'p99')), 1)} "
           f"| {f(100 * med(S('tick_lua_ms', 'frac_le_0.05ms')), 2)} "
+          f"| {f(1000 * med(S('state_lua_ms', 'p50')), 1)} / {f(1000 * med(S('state_lua_ms', 'p99')), 1)} "
           f"| {f(med(S('ticks_dropped')), 0)} "
           f"| {f(med(S('cpu_pct')), 0)} ({f(med(S('loop_thread_cpu_pct')), 0)}) "
           f"| {f(med(S('rss_kib_end')) / 1024, 0)} "

@@ -68,7 +68,8 @@ struct room {
     char id[UUID_LEN + 1];
     struct script_version *game;
     struct vm *vm;
-    uint64_t lua_us; /* wall time in Lua calls, summed per real-time tick (tick_lua_ms) */
+    uint64_t lua_us; /* wall time in Lua calls, summed per real-time tick (tick_lua_ms) and
+                        per state sent (state_lua_ms) */
     enum room_status status;
     int is_private;
     int nseats, realtime, turn_time_ms, timeout_random;
@@ -1008,8 +1009,12 @@ static int room_tick(void *arg, uint64_t scheduled)
         return -1;
     }
     if (r->status != ROOM_ACTIVE) return -1; /* a script failure ended it */
-    if (n % (uint64_t)r->send_every == 0) sync_state(r, NULL, NULL, NULL);
     metric_observe(m_tick_lua, r->game->name, (double)r->lua_us / 1000.0);
+    if (n % (uint64_t)r->send_every == 0) {
+        r->lua_us = 0;
+        sync_state(r, NULL, NULL, NULL);
+        metric_observe(m_state_lua, r->game->name, (double)r->lua_us / 1000.0);
+    }
     return 0;
 }
 
