@@ -240,7 +240,7 @@ void metrics_free(void)
 struct metric *m_ws_connections, *m_ws_events, *m_ws_latency, *m_active_games, *m_players_online,
     *m_errors, *m_http_requests, *m_send_queue_drops, *m_script_failures, *m_tick_duration,
     *m_tick_lateness, *m_ticks_dropped, *m_inputs_dropped, *m_reloads, *m_redis_latency,
-    *m_keepalive_hangups, *m_tick_lua, *m_state_lua, *m_pool_misses;
+    *m_keepalive_hangups, *m_tick_lua, *m_state_lua, *m_idle_gc, *m_pool_misses;
 
 int metrics_init_server(void)
 {
@@ -273,6 +273,10 @@ int metrics_init_server(void)
     m_tick_lua = metrics_histogram(
         "tick_lua_ms", "Time one room tick spends in Lua (agents acting and the game's tick), ms",
         "game", tick_ms, 12);
+    m_idle_gc = metrics_counter("tick_idle_gc_ms_total",
+                                "Lua garbage collection of real-time rooms run in the tick "
+                                "scheduler's idle time instead of in their ticks, ms",
+                                "game");
     m_state_lua = metrics_histogram(
         "state_lua_ms",
         "Time one state sent by a real-time room spends in Lua (views and their encoding), ms",
@@ -293,8 +297,8 @@ int metrics_init_server(void)
     return m_redis_latency && m_ws_connections && m_ws_events && m_ws_latency && m_active_games &&
                    m_players_online && m_errors && m_http_requests && m_send_queue_drops &&
                    m_script_failures && m_tick_duration && m_tick_lateness && m_ticks_dropped &&
-                   m_inputs_dropped && m_reloads && m_keepalive_hangups && m_tick_lua && m_state_lua &&
-                   m_pool_misses
+                   m_inputs_dropped && m_reloads && m_keepalive_hangups && m_tick_lua &&
+                   m_state_lua && m_idle_gc && m_pool_misses
                ? 0
                : -1;
 }

@@ -36,7 +36,7 @@ void metrics_free(void);
 extern struct metric *m_ws_connections, *m_ws_events, *m_ws_latency, *m_active_games,
     *m_players_online, *m_errors, *m_http_requests, *m_send_queue_drops, *m_script_failures,
     *m_tick_duration, *m_tick_lateness, *m_ticks_dropped, *m_inputs_dropped, *m_reloads,
-    *m_redis_latency, *m_keepalive_hangups, *m_tick_lua, *m_state_lua, *m_pool_misses;
+    *m_redis_latency, *m_keepalive_hangups, *m_tick_lua, *m_state_lua, *m_idle_gc, *m_pool_misses;
 
 /* Registers the metrics above. Returns 0, or -1 on OOM. */
 int metrics_init_server(void);

@@ -949,6 +949,17 @@ static void agents_act(struct room *r, uint64_t now)
     }
 }
 
+/* The scheduler's idle task for a real-time room: the Lua garbage collection its ticks and
+ * states put off (vm_defer_gc), so that the collector's steps do not land in ticks. */
+static int room_collect(void *arg)
+{
+    struct room *r = arg;
+    uint64_t t0 = loop_now_us();
+    if (!vm_gc_step(r->vm)) return 0;
+    metric_add(m_idle_gc, r->game->name, (double)(loop_now_us() - t0) / 1000.0);
+    return 1;
+}
+
 /* One tick: agents act, the queued inputs go to the game's tick, events go out, a state goes
  * out every send_every ticks. Returns -1 when the game ended. */
 static int room_tick(void *arg, uint64_t scheduled)
@@ -1042,6 +1053,10 @@ static void start_if_full(struct room *r)
     store_game(r);
     if (r->realtime) {
         r->ticker = tick_add(r, r->rate, room_tick, r->game->name);
+        if (r->ticker) {
+            vm_defer_gc(r->vm);
+            tick_set_idle(r->ticker, room_collect);
+        }
         sync_state(r, NULL, NULL, NULL);
     } else {
         advance(r);

@@ -16,6 +16,7 @@ struct tick_entry {
     uint64_t next; /* the next tick's number */
     uint64_t due_us;
     int heap_index;
+    int (*idle)(void *room); /* see tick_set_idle */
 };
 
 static struct tick_entry **heap;
@@ -128,6 +129,23 @@ static int run_entry(struct tick_entry *e, uint64_t now)
 #define TICK_BATCH_US 5000
 #define TICK_BATCH_MAX_US 50000
 
+void tick_set_idle(struct tick_entry *entry, int (*idle)(void *room))
+{
+    entry->idle = idle;
+}
+
+/* Idle tasks until `until`: entries in heap order from a cursor kept across calls, each at
+ * most once per call. */
+static void run_idle(uint64_t until)
+{
+    static int cursor;
+    for (int visited = 0; visited < heap_len && loop_now_us() < until; visited++) {
+        if (cursor >= heap_len) cursor = 0;
+        struct tick_entry *e = heap[cursor++];
+        if (e->idle) e->idle(e->room);
+    }
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     static uint64_t last_end;
@@ -143,6 +161,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         } else {
             sift_down(e->heap_index);
         }
+        now = loop_now_us();
+    }
+    if (heap_len && heap[0]->due_us > now + TICK_IDLE_MIN_US) {
+        uint64_t until = heap[0]->due_us - TICK_IDLE_MARGIN_US;
+        run_idle(until < now + TICK_IDLE_MAX_US ? until : now + TICK_IDLE_MAX_US);
         now = loop_now_us();
     }
     last_end = now;

@@ -33,6 +33,16 @@ struct tick_entry *tick_add(void *room, int rate, tick_fn fn, const char *metric
  * by returning -1 instead. */
 void tick_remove(struct tick_entry *entry);
 
+/* Gives entry an idle task: after a batch of ticks, when the next deadline is more than
+ * TICK_IDLE_MIN_US away, the scheduler calls idle(room) for entries in turn (round robin)
+ * until TICK_IDLE_MARGIN_US before that deadline, and for at most TICK_IDLE_MAX_US. idle
+ * returns 1 when it did some work. Real-time rooms collect their Lua garbage this way, out
+ * of their ticks (room.c). */
+#define TICK_IDLE_MIN_US 300
+#define TICK_IDLE_MARGIN_US 100
+#define TICK_IDLE_MAX_US 1000
+void tick_set_idle(struct tick_entry *entry, int (*idle)(void *room));
+
 /* Rooms on the schedule. */
 int tick_count(void);
 

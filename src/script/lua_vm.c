@@ -34,6 +34,11 @@ struct vm {
     int mem_exceeded;
     int enforce;  /* the cap holds only inside vm_call: the server's own pushes never fail */
     int gc_pause; /* the collector's pause now set (see tune_gc) */
+    /* Deferred collection (vm_defer_gc): */
+    int gc_deferred;     /* collect in vm_gc_step, not during calls, while the state is small */
+    int gc_stopped;      /* the collector is stopped for the calls now */
+    size_t allocated;    /* bytes allocated since the last vm_gc_step: its debt */
+    size_t gc_resume_at; /* after a finished cycle: no step until used reaches this */
 };
 
 /* The state this thread is running under a budget, for the signal handler. */
@@ -55,6 +60,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     vm->used = vm->used - osize + nsize;
+    if (nsize > osize) vm->allocated += nsize - osize;
     return p;
 }
 
@@ -238,6 +244,46 @@ static int traceback(lua_State *L)
 #define GC_PAUSE_SMALL 400
 #define GC_PAUSE_DEFAULT 200
 
+/* Deferral holds while the state is small and idle time keeps up with its allocation;
+ * otherwise the collector runs inside calls as usual, so memory stays bounded either way. */
+#define GC_DEFER_MAX_DEBT (256u << 10)
+
+static int gc_may_defer(const struct vm *vm)
+{
+    return vm->gc_deferred && vm->used < vm->limit / 8 && vm->allocated < GC_DEFER_MAX_DEBT;
+}
+
+/* Before a call: stop the collector (LuaJIT then takes no step on allocation) or restart it. */
+static void gc_before_call(struct vm *vm)
+{
+    int stop = gc_may_defer(vm);
+    if (!stop) vm->allocated = 0; /* the calls pay as they go */
+    if (stop == vm->gc_stopped) return;
+    lua_gc(vm->L, stop ? LUA_GCSTOP : LUA_GCRESTART, 0);
+    vm->gc_stopped = stop;
+}
+
+void vm_defer_gc(struct vm *vm)
+{
+    vm->gc_deferred = 1;
+    vm->allocated = 0;
+}
+
+int vm_gc_step(struct vm *vm)
+{
+    if (!vm->gc_stopped || !vm->allocated) return 0;
+    size_t debt = vm->allocated;
+    vm->allocated = 0;
+    if (vm->used < vm->gc_resume_at) return 0; /* the pause after a cycle, as LuaJIT keeps it */
+    /* LUA_GCSTEP with n KiB runs as much collection as allocating n KiB would have. */
+    int finished = lua_gc(vm->L, LUA_GCSTEP, (int)(debt >> 10) + 1);
+    /* The next cycle when the heap has doubled: what a cycle leaves includes what was
+     * allocated while it ran, so the 400 % the calls use (tune_gc) would let it grow more. */
+    if (finished) vm->gc_resume_at = vm->used * 2;
+    lua_gc(vm->L, LUA_GCSTOP, 0); /* a step leaves the collector armed */
+    return 1;
+}
+
 static void tune_gc(struct vm *vm)
 {
     int want = vm->used < vm->limit / 4 ? GC_PAUSE_SMALL : GC_PAUSE_DEFAULT;
@@ -263,6 +309,7 @@ enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, ch
     vm->start_tick = cpu_ticks;
     vm->budget_ticks = (unsigned)(budget_ms + CPU_TICK_MS - 1) / CPU_TICK_MS + 1;
     vm->enforce = 1;
+    gc_before_call(vm);
     if (timed) running = vm;
     int rc = lua_pcall(L, nargs, nresults, base);
     running = NULL;

@@ -53,6 +53,17 @@ lua_State *vm_state(struct vm *vm);
 enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, char *err,
                        size_t errlen);
 
+/* Defers this state's garbage collection out of its calls: while the state uses less than an
+ * eighth of its cap and owes less than 256 KiB of collection, calls run with the collector
+ * stopped, and vm_gc_step does the work the calls' allocations would have done, when the
+ * caller has time (a real-time room: in the tick scheduler's idle time). Past either bound the
+ * collector runs inside calls again. */
+void vm_defer_gc(struct vm *vm);
+
+/* Runs the collection owed since the last step (none during the pause after a finished
+ * cycle). Returns 1 when it ran something. Outside calls only. */
+int vm_gc_step(struct vm *vm);
+
 /* Bytes the state holds now, and the cap. */
 size_t vm_memory(const struct vm *vm);
 size_t vm_memory_limit(const struct vm *vm);
