@@ -319,7 +319,14 @@ enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, ch
     tune_gc(vm);
     /* A failed call may leave its garbage behind, up to the cap: collect it now, so the next
      * call starts with the room's real footprint. */
-    if (rc != 0 && vm->mem_exceeded) lua_gc(L, LUA_GCCOLLECT, 0);
+    if (rc != 0 && vm->mem_exceeded) {
+        /* A deferred state that met its cap with the collector stopped made more garbage in
+         * one call than the collector would have let pile up: it collects in its calls from
+         * now on. */
+        if (vm->gc_stopped) vm->gc_deferred = 0;
+        lua_gc(L, LUA_GCCOLLECT, 0); /* which also leaves the collector running */
+        vm->gc_stopped = 0;
+    }
     if (rc == 0) {
         lua_remove(L, base);
         return VM_OK;

@@ -77,6 +77,14 @@ int main(void)
     for (int i = 0; i < 400; i++)
         all_ok &= churn(vm3, 200);
     ok(all_ok, "a small cap is never hit by deferred garbage (2 MiB cap, ~8 MB churned)");
+    /* One call that makes more garbage than the cap while the collector is stopped fails
+     * like any call at the cap; the state then collects in its calls and runs on. */
+    struct vm *vm4 = new_state(2u << 20);
+    vm_defer_gc(vm4);
+    ok(churn(vm4, 10) && !churn(vm4, 40000), "a call churning 4 MB at a 2 MiB cap with the "
+                                             "collector stopped fails (memory)");
+    ok(churn(vm4, 40000), "after it, the state collects in its calls: the same call succeeds");
+    vm_free(vm4);
     vm_free(control);
     vm_free(vm);
     vm_free(vm2);
