@@ -1058,9 +1058,46 @@ static const char *array_type(const struct column *c)
 /* Column col of nrows rows as an array literal, '{"v1",NULL,...}'::type[], quoted for SQL.
  * Each element is double-quoted with '"' and '\' escaped (array syntax), and the whole text
  * goes through PQescapeLiteral once. */
+/* The array literal written straight into b as a standard SQL string ('' for a quote, the
+ * backslashes of the array syntax as they are), in one pass. Only while the server has
+ * standard_conforming_strings on (the default since PostgreSQL 9.1); the text is UTF-8
+ * already (jansson's, or checked by store_put_json). */
+static void sql_array_direct(struct sb *b, int col, int nrows, struct row *const *rows)
+{
+    sb_put(b, "'{", 2);
+    for (int r = 0; r < nrows; r++) {
+        const char *v = col_text(rows[r], col);
+        if (r) sb_put(b, ",", 1);
+        if (!v) {
+            sb_put(b, "NULL", 4);
+            continue;
+        }
+        sb_put(b, "\"", 1);
+        for (const char *run = v; *run;) {
+            size_t plain = strcspn(run, "\"\\'");
+            sb_put(b, run, plain);
+            run += plain;
+            if (!*run) break;
+            if (*run == '\'')
+                sb_put(b, "''", 2);
+            else
+                sb_put(b, (const char[]){'\\', *run}, 2);
+            run++;
+        }
+        sb_put(b, "\"", 1);
+    }
+    sb_put(b, "}'", 2);
+}
+
 static void sql_array(struct sb *b, const struct column *c, int col, int nrows,
                       struct row *const *rows, int cast)
 {
+    const char *scs = PQparameterStatus(pg.conn, "standard_conforming_strings");
+    if (scs && strcmp(scs, "on") == 0) {
+        sql_array_direct(b, col, nrows, rows);
+        if (cast) sb_add(b, "::%s[]", array_type(c));
+        return;
+    }
     struct sb a = {0};
     sb_put(&a, "{", 1);
     for (int r = 0; r < nrows; r++) {
