@@ -1705,7 +1705,10 @@ static void pump(void)
     }
     if (!q.head) return;
     uint64_t now = loop_now_us(), next = pg.round_us + ROUND_GAP_MS * 1000u;
-    if (!pg.draining && q.rows < ROUND_GAP_ROWS && now < next) {
+    /* No gap after a failed round, while it is taken apart statement by statement and row
+     * by row, until a round succeeds again. */
+    int recovering = pg.isolate || pg.single_rounds || pg.deallocate;
+    if (!pg.draining && !recovering && q.rows < ROUND_GAP_ROWS && now < next) {
         if (!pg.gap_armed) {
             struct timeval tv = {0, (suseconds_t)(next - now)};
             event_add(pg.flush_ev, &tv);

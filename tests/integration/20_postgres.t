@@ -304,12 +304,16 @@ async def refused_rows(db):
                                     for g, _ in games), timeout=20)
         t.ok(done, "strict: every game is stored as completed")
         for gid, seq in games:
-            seqs = [int(s) for s, in q(f"SELECT seq FROM game_events WHERE game_id = '{gid}' ORDER BY seq")]
-            t.eq(seqs, [1, 2, 3], f"strict: game {gid[:8]} kept events 1..3 of 1..{seq}")
+            # The store writes asynchronously: wait for the final state, not for the games row.
+            seqs = lambda: [int(s) for s, in q(f"SELECT seq FROM game_events WHERE game_id = '{gid}' ORDER BY seq")]
+            wait_for(lambda: seqs() == [1, 2, 3], timeout=10)
+            t.eq(seqs(), [1, 2, 3], f"strict: game {gid[:8]} kept events 1..3 of 1..{seq}")
             n = int(q(f"SELECT count(*) FROM game_inputs WHERE game_id = '{gid}'")[0][0])
             t.ok(n >= 5, f"strict: and all its inputs ({n})")
-        dropped = [l for l in srv.log_lines() if l.get("msg") == "store: row dropped"]
         want = sum(seq - 3 for _, seq in games)
+        dropped_rows = lambda: [l for l in srv.log_lines() if l.get("msg") == "store: row dropped"]
+        wait_for(lambda: len(dropped_rows()) >= want, timeout=10)
+        dropped = dropped_rows()
         t.eq(len(dropped), want, f"strict: exactly the refused rows were dropped ({want})")
         t.ok(all(l.get("table") == "game_events" for l in dropped), "strict: all of them game_events")
         t.ok(any(l.get("msg") == "store: combined round failed, retrying its statements one by one"
