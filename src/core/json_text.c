@@ -67,48 +67,34 @@ static int format_real(char *out, double v)
     return len;
 }
 
+size_t json_text_escape(unsigned char c, int cjson, char out[6])
+{
+    static const char from[] = "\"\\/\b\f\n\r\t", to[] = "\"\\/bfnrt";
+    if (c >= 0x20 && c != '"' && c != '\\' && (!cjson || (c != '/' && c != 127))) return 0;
+    out[0] = '\\';
+    const char *at = c ? memchr(from, c, sizeof from - 1) : NULL;
+    if (at) {
+        out[1] = to[at - from];
+        return 2;
+    }
+    const char *hex = cjson ? "0123456789abcdef" : "0123456789ABCDEF";
+    memcpy(out + 1, "u00", 3);
+    out[4] = hex[c >> 4];
+    out[5] = hex[c & 15];
+    return 6;
+}
+
 static int put_string(struct json_text *t, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789ABCDEF";
     if (reserve(t, len + 2) < 0) return -1;
     t->data[t->len++] = '"';
     size_t run = 0; /* bytes copied as they are, written in one go */
     for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
-        if (put(t, s + run, i - run) < 0) return -1;
+        char esc[6];
+        size_t n = json_text_escape((unsigned char)s[i], 0, esc);
+        if (!n) continue;
+        if (put(t, s + run, i - run) < 0 || put(t, esc, n) < 0) return -1;
         run = i + 1;
-        char esc[6] = {'\\', 0};
-        size_t n = 2;
-        switch (ch) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            n = 6;
-        }
-        if (put(t, esc, n) < 0) return -1;
     }
     if (put(t, s + run, len - run) < 0 || put(t, "\"", 1) < 0) return -1;
     return 0;

@@ -19,6 +19,11 @@ struct json_text {
     size_t len, cap;
 };
 
+/* The JSON escape of byte c in out and its length, or 0 when c goes out as it is. Control
+ * characters, '"' and '\\' are escaped as json_dumps escapes them ("\u00XX" upper case);
+ * with cjson set also '/' and DEL, and "\u00xx" in lower case, as lua-cjson does. */
+size_t json_text_escape(unsigned char c, int cjson, char out[6]);
+
 /* Appends the text of v to t. Returns 0, or -1 on OOM or a value nested deeper than 512 (a
  * cycle); t->len is then unchanged. */
 int json_text_append(struct json_text *t, const json_t *v);

@@ -1,5 +1,6 @@
 #include "lua_json.h"
 
+#include "json_text.h"
 #include "util.h"
 
 #include <lauxlib.h>
@@ -106,51 +107,18 @@ static void put_number(struct out *o, int idx)
 
 static void put_string(struct out *o, int idx)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t n;
     const char *s = lua_tolstring(o->L, idx, &n);
     reserve(o, n + 2);
     o->data[o->len++] = '"';
     size_t run = 0; /* start of the bytes not yet copied */
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 32 && c != '"' && c != '\\' && c != '/' && c != 127) continue;
+        char esc[6];
+        size_t len = json_text_escape((unsigned char)s[i], 1, esc);
+        if (!len) continue;
         put(o, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', 0};
-        size_t len = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '/':
-            esc[1] = '/';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
-        }
         put(o, esc, len);
+        run = i + 1;
     }
     put(o, s + run, n - run);
     put(o, "\"", 1);
@@ -372,32 +340,14 @@ static void decode_string(struct in *in)
             continue;
         }
         if (in->p >= in->end) decode_error(in, "an escape");
+        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
         char e = *in->p++, utf8[4];
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-            luaL_addchar(&b, e);
-            break;
-        case 'b':
-            luaL_addchar(&b, '\b');
-            break;
-        case 'f':
-            luaL_addchar(&b, '\f');
-            break;
-        case 'n':
-            luaL_addchar(&b, '\n');
-            break;
-        case 'r':
-            luaL_addchar(&b, '\r');
-            break;
-        case 't':
-            luaL_addchar(&b, '\t');
-            break;
-        case 'u':
+        const char *at = e ? memchr(from, e, sizeof from - 1) : NULL;
+        if (at) {
+            luaL_addchar(&b, to[at - from]);
+        } else if (e == 'u') {
             luaL_addlstring(&b, utf8, utf8_encode(utf8, decode_unicode(in)));
-            break;
-        default:
+        } else {
             in->p--;
             decode_error(in, "a valid escape");
         }

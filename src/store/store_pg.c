@@ -1060,16 +1060,13 @@ static const char *array_type(const struct column *c)
     return strcmp(c->type, "ms") == 0 ? "float8" : c->type;
 }
 
-/* Column col of nrows rows as an array literal, '{"v1",NULL,...}'::type[], quoted for SQL.
- * Each element is double-quoted with '"' and '\' escaped (array syntax), and the whole text
- * goes through PQescapeLiteral once. */
-/* The array literal written straight into b as a standard SQL string ('' for a quote, the
- * backslashes of the array syntax as they are), in one pass. Only while the server has
- * standard_conforming_strings on (the default since PostgreSQL 9.1); the text is UTF-8
- * already (jansson's, or checked by store_put_json). */
-static void sql_array_direct(struct sb *b, int col, int nrows, struct row *const *rows)
+/* Column col of nrows rows as array text, {"v1",NULL,...}: each element double-quoted with
+ * '"' and '\' escaped (array syntax). With sql_quotes, written as a standard SQL string
+ * literal at once: '' for a quote, backslashes as they are. */
+static void array_text(struct sb *b, int col, int nrows, struct row *const *rows, int sql_quotes)
 {
-    sb_put(b, "'{", 2);
+    if (sql_quotes) sb_put(b, "'", 1);
+    sb_put(b, "{", 1);
     for (int r = 0; r < nrows; r++) {
         const char *v = col_text(rows[r], col);
         if (r) sb_put(b, ",", 1);
@@ -1079,7 +1076,7 @@ static void sql_array_direct(struct sb *b, int col, int nrows, struct row *const
         }
         sb_put(b, "\"", 1);
         for (const char *run = v; *run;) {
-            size_t plain = strcspn(run, "\"\\'");
+            size_t plain = strcspn(run, sql_quotes ? "\"\\'" : "\"\\");
             sb_put(b, run, plain);
             run += plain;
             if (!*run) break;
@@ -1091,48 +1088,33 @@ static void sql_array_direct(struct sb *b, int col, int nrows, struct row *const
         }
         sb_put(b, "\"", 1);
     }
-    sb_put(b, "}'", 2);
+    sb_put(b, "}", 1);
+    if (sql_quotes) sb_put(b, "'", 1);
 }
 
+/* Column col of nrows rows as an array literal, '{"v1",NULL,...}' (with cast, ::type[]).
+ * While the server has standard_conforming_strings on (the default since PostgreSQL 9.1) it
+ * is written straight into b; the text is UTF-8 already (jansson's, or checked by
+ * store_put_json). Otherwise the array text goes through PQescapeLiteral. */
 static void sql_array(struct sb *b, const struct column *c, int col, int nrows,
                       struct row *const *rows, int cast)
 {
     const char *scs = PQparameterStatus(pg.conn, "standard_conforming_strings");
     if (scs && strcmp(scs, "on") == 0) {
-        sql_array_direct(b, col, nrows, rows);
-        if (cast) sb_add(b, "::%s[]", array_type(c));
-        return;
-    }
-    struct sb a = {0};
-    sb_put(&a, "{", 1);
-    for (int r = 0; r < nrows; r++) {
-        const char *v = col_text(rows[r], col);
-        if (r) sb_put(&a, ",", 1);
-        if (!v) {
-            sb_put(&a, "NULL", 4);
-            continue;
+        array_text(b, col, nrows, rows, 1);
+    } else {
+        struct sb a = {0};
+        array_text(&a, col, nrows, rows, 0);
+        char *lit = a.oom ? NULL : PQescapeLiteral(pg.conn, a.s, a.len);
+        free(a.s);
+        if (!lit) {
+            b->oom = 1; /* out of memory, or text libpq cannot quote: the caller falls back */
+            return;
         }
-        sb_put(&a, "\"", 1);
-        for (const char *run = v; *run;) {
-            size_t plain = strcspn(run, "\"\\");
-            sb_put(&a, run, plain);
-            run += plain;
-            if (!*run) break;
-            sb_put(&a, "\\", 1);
-            sb_put(&a, run++, 1);
-        }
-        sb_put(&a, "\"", 1);
+        sb_put(b, lit, strlen(lit));
+        PQfreemem(lit);
     }
-    sb_put(&a, "}", 1);
-    char *lit = a.oom ? NULL : PQescapeLiteral(pg.conn, a.s, a.len);
-    free(a.s);
-    if (!lit) {
-        b->oom = 1; /* out of memory, or text libpq cannot quote: the caller falls back */
-        return;
-    }
-    sb_put(b, lit, strlen(lit));
     if (cast) sb_add(b, "::%s[]", array_type(c));
-    PQfreemem(lit);
 }
 
 /* The nrows rows (columns of mask) as a query: SELECT over unnest() of one array literal per
