@@ -331,9 +331,11 @@ enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, ch
         lua_remove(L, base);
         return VM_OK;
     }
-    enum vm_status st = vm->cpu_exceeded                         ? VM_CPU
-                        : (rc == LUA_ERRMEM || vm->mem_exceeded) ? VM_MEMORY
-                                                                 : VM_ERROR;
+    /* Memory first: a call that met its cap is a memory failure even when the copying that
+     * met it also outlasted the CPU budget (on a slow machine it can). */
+    enum vm_status st = (rc == LUA_ERRMEM || vm->mem_exceeded) ? VM_MEMORY
+                        : vm->cpu_exceeded                     ? VM_CPU
+                                                               : VM_ERROR;
     const char *msg = lua_tostring(L, -1);
     if (st == VM_MEMORY && (!msg || rc == LUA_ERRMEM)) msg = "memory limit exceeded";
     util_strlcpy(err, msg ? msg : "error", errlen);
