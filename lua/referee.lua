@@ -129,11 +129,15 @@ function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   return json.encode(meta_of(game))
 end
 
-function R.to_move()
+local function to_move_of(s)
   if not game.to_move then return nil end
-  local seat = game.to_move(state)
+  local seat = game.to_move(s)
   if type(seat) ~= "number" then return nil end
   return seat
+end
+
+function R.to_move()
+  return to_move_of(state)
 end
 
 local function outcome_json(s)
@@ -149,31 +153,53 @@ local function outcome_json(s)
   return json.encode(r)
 end
 
--- Checks and applies one action for seat. Returns one of:
---   "not_your_turn"
---   "illegal", reason
---   "ok", events, outcome_json_or_nil
--- where events is an array of { event_json, seat_or_nil }.
-function R.input(seat, action_json, now, turn_based)
-  local ok, action = pcall(json.decode, action_json)
-  if not ok then return "illegal", "action is not valid JSON" end
+-- The ctx.log lines made since the last call, or nil: every call hands them over.
+local function take_logs()
+  if #log_lines == 0 then return nil end
+  local out = log_lines
+  log_lines = {}
+  return out
+end
+
+-- Checks one action for seat: "ok", or "not_your_turn", or "illegal" and the reason.
+local function check(seat, action, turn_based)
   if turn_based and R.to_move() ~= seat then return "not_your_turn" end
   if game.validate then
     local valid, reason = game.validate(state, seat, action)
     if not valid then return "illegal", type(reason) == "string" and reason or "illegal action" end
   end
-  if not turn_based then return "ok", {}, nil end -- real-time: queued for the next tick
+  return "ok"
+end
+
+-- Checks an action without applying it (a real-time input on arrival).
+function R.check(seat, action_json, turn_based)
+  local ok, action = pcall(json.decode, action_json)
+  if not ok then return "illegal", "action is not valid JSON" end
+  return check(seat, action, turn_based)
+end
+
+-- Checks and applies one turn-based action for seat, on a copy of the state. Returns
+--   verdict ("ok", "not_your_turn", "illegal"), events or the reason, outcome_json_or_nil,
+--   the seat to move next, the state's hash, the ctx.log lines (or nil)
+-- where events is an array of { event_json, seat_or_nil }. One call does all of a move.
+function R.apply(seat, action_json, now)
+  local ok, action = pcall(json.decode, action_json)
+  if not ok then return "illegal", "action is not valid JSON", nil, nil, nil, take_logs() end
+  local verdict, reason = check(seat, action, true)
+  if verdict ~= "ok" then return verdict, reason, nil, nil, nil, take_logs() end
   local events = {}
   local next_state = deep_copy(state)
   game.apply(next_state, seat, action, new_ctx(now, events))
   local over = outcome_json(next_state)
-  state = next_state
-  return "ok", events, over
+  local to_move = not over and to_move_of(next_state) or nil
+  local hash = sandbox.canonical_hash(next_state)
+  state = next_state -- only now: a failure above left the state as it was
+  return "ok", events, over, to_move, hash, take_logs()
 end
 
 -- Advances a real-time game by one tick. inputs: array of { seat, action_json }.
--- Returns events, outcome_json_or_nil.
-function R.tick(inputs, now)
+-- Returns events, outcome_json_or_nil, the state's hash when want_hash, the ctx.log lines.
+function R.tick(inputs, now, want_hash)
   local list = {}
   for i, input in ipairs(inputs) do
     local ok, action = pcall(json.decode, input[2])
@@ -181,7 +207,8 @@ function R.tick(inputs, now)
   end
   local events = {}
   game.tick(state, new_ctx(now, events), list)
-  return events, outcome_json(state)
+  return events, outcome_json(state), want_hash and sandbox.canonical_hash(state) or nil,
+    take_logs()
 end
 
 -- A legal action for seat picked by the referee's own generator (never the game's, so
@@ -215,21 +242,6 @@ function R.views(n, to_move, wanted)
       out[seat] = { shared or json.encode(game.view(state, who)), legal }
     end
   end
-  return out
-end
-
-function R.state_json()
-  return json.encode(state)
-end
-
--- The replay hash of the state: FNV-1a 64 of its canonical text (see sandbox.canonical_hash).
-function R.state_hash()
-  return sandbox.canonical_hash(state)
-end
-
-function R.take_logs()
-  local out = log_lines
-  log_lines = {}
   return out
 end
 

@@ -10,7 +10,7 @@
 -- helpers in lua/lib), json. Never io, os, debug, ffi, jit, load*, dofile, string.dump,
 -- setfenv/getfenv, or collectgarbage other than "count".
 
-local json_lib, canonical_hash = ...
+local json_lib, canonical_hash, cpu_check = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall =
   type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall
@@ -125,31 +125,43 @@ local function new_json()
 end
 M.new_json = new_json
 
--- Loads source text as a function with environment env. Refuses bytecode.
--- files["\0bc"], when the server provides it, maps a file to the bytecode the server compiled
--- from that very text (C: script_version_push_files). It is never script-supplied: scripts
--- cannot reach the files table, and a script's own text may not be bytecode.
+-- Loads a script's file as a function with environment env.
+-- bc is the bytecode the server compiled from that very text (C: lua_compile_script, pushed by
+-- script_version_push_files as files["\0bc"]). It is never script-supplied: scripts cannot
+-- reach the files table, and a script's own text may not be bytecode. The compiled chunk takes
+-- the CPU check (an FFI function pointer to the watchdog's flag, made by lua_vm.c) and the
+-- function that stops the call, and returns the script's main function: every loop, goto and
+-- function entry in it calls the check (src/script/lua_instrument.h).
+-- Without bc, src is text the server could not compile: it is compiled here only to report
+-- its syntax error. With bc, src is only a marker (the server does not copy the text).
+-- Outside the server (the module loaded with no CPU check, as tests/lua does), text loads as
+-- it is.
 local BC = "\0bc"
 
--- With bc, src is only a marker (the server does not copy the text of a compiled file).
+local function cpu_stop()
+  error("CPU limit exceeded", 2)
+end
+
 function M.load_text(src, chunkname, env, bc)
   if type(src) ~= "string" then return nil, chunkname .. ": no source" end
   if sbyte(src, 1) == 27 then return nil, chunkname .. ": binary chunks are not accepted" end
-  local fn, err
-  if type(bc) == "string" then
-    fn, err = load(bc, "@" .. chunkname, "b")
-  else
-    fn, err = loadstring(src, "@" .. chunkname)
+  if type(bc) ~= "string" then
+    local fn, err = loadstring(src, "@" .. chunkname)
+    if fn and cpu_check == nil then return setfenv(fn, env) end
+    return nil, fn and (chunkname .. ": not compiled by the server") or err
   end
-  if not fn then return nil, err end
-  setfenv(fn, env)
+  local chunk, err = load(bc, "@" .. chunkname, "b")
+  if not chunk then return nil, err end
+  setfenv(chunk, env)
+  local ok, fn = pcall(chunk, cpu_check, cpu_stop)
+  if not ok then return nil, fn end
   return fn
 end
 
 -- Builds a fresh environment.
 --   opts.files    { ["game.lua"] = source, ... } the script's own folder
 --   opts.prefix   chunk name prefix, e.g. "games/tictactoe/"
---   opts.helpers  { ["name.lua"] = source } from lua/lib, required as "mt.name"
+--   opts.helpers  { ["name.lua"] = bytecode } from lua/lib (compiled as scripts), required as "mt.name"
 --   opts.random   the generator math.random and ctx.random share
 function M.new_env(opts)
   local env = {}
@@ -190,6 +202,7 @@ function M.new_env(opts)
     local helper = smatch(name, "^mt%.([%w_]+)$")
     if helper then
       src, chunk = opts.helpers and opts.helpers[helper .. ".lua"], "lua/lib/" .. helper .. ".lua"
+      if cpu_check ~= nil then src, bc = src and "", src end -- the server passes bytecode
     else
       local file = sgsub(name, "%.", "/") .. ".lua"
       src, chunk = opts.files[file], (opts.prefix or "") .. file

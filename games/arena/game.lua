@@ -211,7 +211,7 @@ local game = {
   title = "Arena",
   players = { min = 2, max = 8 },
   tick_rate = TICK_RATE,
-  send_rate = 20,
+  send_rate = 60, -- real-time action games update 60 times a second
   -- Everyone sees the whole field, so the server builds one view per state for all seats
   -- (game_state says which seat is yours); view(state, seat) still works for any seat.
   view_shared = true,

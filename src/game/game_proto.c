@@ -1,6 +1,7 @@
 #include "game_proto.h"
 
 #include "bus_redis.h"
+#include "frame.h"
 #include "loop.h"
 #include "matchmaker.h"
 #include "proto.h"
@@ -202,9 +203,9 @@ static void on_subscribe(struct proto_request *r)
     }
     proto_reply(r, "subscribed", json_pack("{ss}", "topic", topic));
     if (r->s->sub_lobby && strcmp(topic, "lobby") == 0) {
-        json_t *msg = proto_message("lobby", json_pack("{so}", "rooms", rooms_lobby_json()));
-        session_send_json(r->s, msg);
-        json_decref(msg);
+        json_t *p = json_pack("{so}", "rooms", rooms_lobby_json());
+        frame_send(r->s, "lobby", p, NULL);
+        json_decref(p);
     }
 }
 
@@ -218,9 +219,8 @@ static void on_agent_evolved(const struct script_version *v)
     json_t *p = json_pack("{ss,ss}", "agent", v->name, "version", v->id);
     if (*v->commit) json_object_set_new(p, "commit", json_string(v->commit));
     if (*v->subject) json_object_set_new(p, "summary", json_string(v->subject));
-    json_t *msg = proto_message("agent_evolved", p);
-    struct wsbuf *b = wsbuf_from_json(msg);
-    json_decref(msg);
+    struct wsbuf *b = frame_message("agent_evolved", p, NULL);
+    json_decref(p);
     if (b) session_each(send_evolved, b);
     if (b) bus_publish("agents:evolved", (const char *)b->data, b->len);
     wsbuf_unref(b);

@@ -1,6 +1,7 @@
 #include "matchmaker.h"
 
 #include "log.h"
+#include "proto.h"
 #include "loop.h"
 #include "room.h"
 #include "util.h"
@@ -75,11 +76,7 @@ static void start_room(const char *game, int n, const char *agent)
     for (int i = 0; i < k; i++) {
         struct waiter *w = picked[i];
         if (code) {
-            json_t *err = json_pack("{ss,s{ss,ss}}", "type", "error", "payload", "code", code,
-                                    "message", msg);
-            if (w->re) json_object_set(err, "re", w->re);
-            session_send_json(w->s, err);
-            json_decref(err);
+            proto_error_to(w->s, w->re, code, msg);
         } else {
             room_send_state(r, w->s, w->re);
         }

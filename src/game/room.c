@@ -6,6 +6,8 @@
 #include "log.h"
 #include "loop.h"
 #include "lua_vm.h"
+#include "frame.h"
+#include "referee.h"
 #include "metrics.h"
 #include "accounts.h"
 #include "store.h"
@@ -68,8 +70,9 @@ struct room {
     char id[UUID_LEN + 1];
     struct script_version *game;
     struct vm *vm;
-    uint64_t lua_us; /* wall time in Lua calls, summed per real-time tick (tick_lua_ms) and
-                        per state sent (state_lua_ms) */
+    struct referee ref; /* the game in vm (referee.h) */
+    uint64_t lua_us;    /* wall time in Lua calls, summed per real-time tick (tick_lua_ms) and
+                           per state sent (state_lua_ms) */
     enum room_status status;
     int is_private;
     int nseats, realtime, turn_time_ms, timeout_random;
@@ -93,8 +96,6 @@ struct room {
     char *agent_view, *agent_legal; /* the view and legal list of the agent to move */
     /* While a player's input is applied: the first message that socket gets because of it
      * carries the request's re (its acknowledgement). */
-    struct session *ack_to;
-    json_t *ack_re;
     /* Real-time rooms: the scheduler entry, and inputs validated on arrival that wait for the
      * next tick, in arrival order. */
     struct tick_entry *ticker;
@@ -163,7 +164,6 @@ static void store_participant(const struct room *r, int seat, json_t *score)
 
 /* FNV-1a 64 of the referee's state in canonical form: the replay check compares it input by
  * input (lua/sandbox.lua, canonical_hash). */
-static void state_hash(struct room *r, char out[17]);
 
 static void update_gauge(void)
 {
@@ -211,58 +211,15 @@ static void remove_spectator(struct room *r, struct session *s)
 }
 
 /* Builds {"type":T,"gameId":ID,"seq":N,"payload":P[,"re":RE]} into a wsbuf. */
-/* A message being built: text appended to a buffer kept across calls (loop thread only),
- * with the first failure remembered so that nothing half-built is sent. */
-struct msg {
-    struct json_text t;
-    int failed;
-};
-
-static void msg_put(struct msg *m, const char *s)
-{
-    m->failed |= json_text_put(&m->t, s, strlen(s)) < 0;
-}
-
-static void msg_int(struct msg *m, int64_t v)
-{
-    char digits[24];
-    m->failed |= json_text_put(&m->t, digits, (size_t)util_format_int(digits, v)) < 0;
-}
-
-/* Starts {"type":type,"gameId":...,"seq":seq,"payload": in the kept buffer. */
-static struct msg *msg_begin(const struct room *r, const char *type, uint64_t seq)
-{
-    static struct msg m;
-    if (m.t.cap > (1u << 20)) json_text_free(&m.t); /* do not keep a rare huge message */
-    m.t.len = 0;
-    m.failed = 0;
-    msg_put(&m, "{\"type\":\"");
-    msg_put(&m, type);
-    msg_put(&m, "\",\"gameId\":\"");
-    msg_put(&m, r->id);
-    msg_put(&m, "\",\"seq\":");
-    msg_int(&m, (int64_t)seq);
-    msg_put(&m, ",\"payload\":");
-    return &m;
-}
-
-/* Ends the message with ,"re":re when re is set, and copies it into a frame buffer. */
-static struct wsbuf *msg_end(struct msg *m, json_t *re)
-{
-    if (re) {
-        msg_put(m, ",\"re\":");
-        m->failed |= json_text_append(&m->t, re) < 0;
-    }
-    msg_put(m, "}");
-    return m->failed ? NULL : wsbuf_new(m->t.data, m->t.len);
-}
-
+/* {"type":type,"gameId":...,"seq":seq,"payload":payload,"re":re}: a message of the room's log. */
 static struct wsbuf *game_msg(const struct room *r, const char *type, uint64_t seq,
                               const char *payload, json_t *re)
 {
-    struct msg *m = msg_begin(r, type, seq);
-    msg_put(m, payload);
-    return msg_end(m, re);
+    struct frame *f = frame_begin(type);
+    frame_game(f, r->id, seq);
+    frame_key(f, "payload");
+    frame_put(f, payload);
+    return frame_end(f, re);
 }
 
 static void send_buf(struct session *s, struct wsbuf *b)
@@ -270,65 +227,63 @@ static void send_buf(struct session *s, struct wsbuf *b)
     if (s && b) session_send(s, b);
 }
 
+/* send_buf of a buffer made for s alone, which is let go of after. */
+static void send_once(struct session *s, struct wsbuf *b)
+{
+    send_buf(s, b);
+    if (b) wsbuf_unref(b);
+}
+
 /* ---------- script calls ---------- */
 
 static void script_failed(struct room *r, enum vm_status st, const char *what, const char *err);
-static void finish(struct room *r, const char *result_json);
+struct reply;
+static void finish(struct room *r, const char *result_json, struct reply *rp);
 
-/* Pushes referee.fn and leaves it ready for arguments. */
-static lua_State *referee_fn(struct room *r, const char *fn)
+/* A call's failure: counted, logged, and after MAX_SCRIPT_FAILURES in a row the game ends. */
+static int referee_failed(struct room *r, const char *what, enum vm_status st, const char *err)
 {
-    lua_State *L = vm_state(r->vm);
-    lua_getfield(L, LUA_REGISTRYINDEX, "mt.referee");
-    lua_getfield(L, -1, fn);
-    lua_remove(L, -2);
-    return L;
-}
-
-static enum vm_status referee_call(struct room *r, const char *what, int nargs, int nres)
-{
-    char err[600];
-    uint64_t t0 = loop_now_us();
-    enum vm_status st = vm_call(r->vm, nargs, nres, cfg->cpu_apply_ms, err, sizeof err);
-    r->lua_us += loop_now_us() - t0;
-    if (st != VM_OK)
-        script_failed(r, st, what, err);
-    else
+    if (st == VM_OK) {
         r->script_failures = 0;
-    return st;
+        return 0;
+    }
+    script_failed(r, st, what, err);
+    return -1;
 }
 
-/* The referee's log lines (ctx.log) go to the server log with the room's ids. */
-static void drain_script_logs(struct room *r)
+/* The ctx.log lines a call returned go to the server log with the room's ids. */
+static void log_script_lines(const struct room *r, const struct referee_result *res)
 {
-    lua_State *L = referee_fn(r, "take_logs");
-    if (lua_pcall(L, 0, 1, 0) != 0) {
-        lua_pop(L, 1);
-        return;
-    }
-    int n = (int)lua_objlen(L, -1);
-    for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
+    for (int i = 0; i < res->nlogs; i++)
         log_msg(LOG_INFO, "script log", "{ss,ss,ss}", "game", r->id, "script", r->game->name,
-                "text", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+                "text", res->logs[i]);
 }
 
-static void refresh_to_move(struct room *r)
-{
-    lua_State *L = referee_fn(r, "to_move");
-    r->to_move = 0;
-    if (referee_call(r, "to_move", 0, 1) != VM_OK) return;
-    if (lua_isnumber(L, -1)) {
-        int seat = (int)lua_tointeger(L, -1);
-        if (seat >= 1 && seat <= r->nseats) r->to_move = seat;
-    }
-    lua_pop(L, 1);
-}
+/* Wall time in Lua, summed per real-time tick (tick_lua_ms) and per state sent. */
+#define TIMED(r, call)                                                                             \
+    do {                                                                                           \
+        uint64_t t0_ = loop_now_us();                                                              \
+        call;                                                                                      \
+        (r)->lua_us += loop_now_us() - t0_;                                                        \
+    } while (0)
 
 /* ---------- the log ---------- */
+
+/* The answer to a request that a move's first message carries ("re"): whichever message goes
+ * out first to the requester (its first event, else the game_state) takes it, once. */
+struct reply {
+    struct session *to;
+    json_t *re;
+};
+
+/* The requester and its re for the next message, then nothing more. */
+static struct session *reply_take(struct reply *rp, json_t **re)
+{
+    struct session *to = rp ? rp->to : NULL;
+    *re = to ? rp->re : NULL;
+    if (rp) rp->to = NULL;
+    return to;
+}
 
 static void grow(void **arr, size_t *cap, size_t n, size_t size)
 {
@@ -348,8 +303,18 @@ static void send_event(const struct room *r, const struct log_entry *e, struct s
 {
     const char *payload = e->only_seat && e->only_seat != seat ? hidden_payload : e->payload;
     struct wsbuf *b = game_msg(r, e->type, e->seq, payload, re);
-    send_buf(s, b);
-    wsbuf_unref(b);
+    send_once(s, b);
+}
+
+/* {"event":<the event's JSON>}, malloc'd (NULL without memory): the payload log_event takes. */
+static char *event_payload(const struct referee_event *e)
+{
+    char *p = malloc(e->len + 11);
+    if (!p) return NULL;
+    memcpy(p, "{\"event\":", 9);
+    memcpy(p + 9, e->json, e->len);
+    memcpy(p + 9 + e->len, "}", 2);
+    return p;
 }
 
 /* Appends an event (takes payload) and sends it to everyone attached; reply_to gets re. */
@@ -375,11 +340,6 @@ static void log_event(struct room *r, const char *type, char *payload, int only_
         bus_publish(channel, (const char *)full->data, full->len);
     }
     struct wsbuf *hidden = only_seat ? game_msg(r, type, e->seq, hidden_payload, NULL) : NULL;
-    if (!reply_to && r->ack_to) {
-        reply_to = r->ack_to;
-        re = r->ack_re;
-        r->ack_to = NULL;
-    }
     for (int i = 1; i <= r->nseats; i++) {
         struct session *s = r->seats[i].session;
         if (!s) continue;
@@ -399,14 +359,13 @@ static void log_event(struct room *r, const char *type, char *payload, int only_
     wsbuf_unref(hidden);
 }
 
-static void record_input(struct room *r, int seat, const char *action, const char *source)
+static void record_input(struct room *r, int seat, const char *action, const char *source,
+                         const char *hash)
 {
     grow((void **)&r->inputs, &r->capinputs, r->ninputs, sizeof *r->inputs);
     if (r->ninputs == r->capinputs) return;
     struct input_rec *in = &r->inputs[r->ninputs++];
     *in = (struct input_rec){seat, strdup(action), source, logical_now(r), ++r->order};
-    char hash[17];
-    state_hash(r, hash);
     store_put_json("game_inputs",
                    json_pack("{ss,sI,si,ss,sI,ss}", "game_id", r->id, "ord", (json_int_t)in->order,
                              "seat", seat, "source", source, "t", (json_int_t)in->t, "state_hash",
@@ -462,37 +421,39 @@ static const char *room_players(struct room *r)
 static struct wsbuf *state_msg(const struct room *r, const char *players, int seat,
                                const char *view, const char *legal, json_t *re)
 {
-    struct msg *m = msg_begin(r, "game_state", r->seq);
-    msg_put(m, "{\"game\":\"");
-    msg_put(m, r->game->name);
-    msg_put(m, "\",\"status\":\"");
-    msg_put(m, status_names[r->status]);
-    msg_put(m, "\",\"players\":");
-    msg_put(m, players);
+    struct frame *f = frame_begin("game_state");
+    frame_game(f, r->id, r->seq);
+    frame_put(f, ",\"payload\":{\"game\":\"");
+    frame_put(f, r->game->name);
+    frame_put(f, "\",\"status\":\"");
+    frame_put(f, status_names[r->status]);
+    frame_put(f, "\"");
+    frame_key(f, "players");
+    frame_put(f, players);
     if (seat) {
-        msg_put(m, ",\"you\":");
-        msg_int(m, seat);
+        frame_key(f, "you");
+        frame_int(f, seat);
     }
     if (r->status == ROOM_ACTIVE && r->to_move) {
-        msg_put(m, ",\"toMove\":");
-        msg_int(m, r->to_move);
+        frame_key(f, "toMove");
+        frame_int(f, r->to_move);
         if (r->deadline_wall > 0) {
-            msg_put(m, ",\"deadline\":");
-            msg_int(m, (int64_t)rint(r->deadline_wall)); /* as "%.0f" */
+            frame_key(f, "deadline");
+            frame_int(f, (int64_t)rint(r->deadline_wall)); /* as "%.0f" */
         }
     }
     if (legal && r->status == ROOM_ACTIVE) {
-        msg_put(m, ",\"legal\":");
-        msg_put(m, legal);
+        frame_key(f, "legal");
+        frame_put(f, legal);
     }
-    msg_put(m, ",\"state\":");
-    msg_put(m, view);
+    frame_key(f, "state");
+    frame_put(f, view);
     if (r->result_json) {
-        msg_put(m, ",\"result\":");
-        msg_put(m, r->result_json);
+        frame_key(f, "result");
+        frame_put(f, r->result_json);
     }
-    msg_put(m, "}");
-    return msg_end(m, re);
+    frame_put(f, "}");
+    return frame_end(f, re);
 }
 
 /* sync_state for a finished room whose Lua state is gone: the final views it kept. */
@@ -507,15 +468,13 @@ static void sync_final(struct room *r, struct session *only, struct session *rep
                 if (only && s != only) continue;
                 struct wsbuf *b = state_msg(r, players ? players : "[]", 0, view, NULL,
                                             s == reply_to ? re : NULL);
-                send_buf(s, b);
-                wsbuf_unref(b);
+                send_once(s, b);
             }
         } else if (r->seats[seat].session && (!only || r->seats[seat].session == only)) {
             struct session *s = r->seats[seat].session;
             struct wsbuf *b =
                 state_msg(r, players ? players : "[]", seat, view, NULL, s == reply_to ? re : NULL);
-            send_buf(s, b);
-            wsbuf_unref(b);
+            send_once(s, b);
         }
     }
 }
@@ -544,34 +503,19 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
         sync_final(r, only, reply_to, re);
         return;
     }
-    if (!reply_to && r->ack_to) {
-        reply_to = r->ack_to;
-        re = r->ack_re;
-        r->ack_to = NULL;
-    }
     unsigned wanted = views_wanted(r, only);
-    lua_State *L = referee_fn(r, "views");
-    lua_pushinteger(L, r->nseats);
-    if (r->to_move)
-        lua_pushinteger(L, r->to_move);
-    else
-        lua_pushnil(L);
-    lua_pushnumber(L, wanted);
-    int top = lua_gettop(L) - 4;
-    int ok = referee_call(r, "view", 3, 1) == VM_OK;
+    struct referee_view views[ROOM_MAX_SEATS + 1];
+    char err[600];
+    enum vm_status st;
+    TIMED(r, st = referee_views(&r->ref, r->to_move, wanted, views, err, sizeof err));
+    int ok = referee_failed(r, "view", st, err) == 0;
     const char *players = room_players(r);
 
     struct wsbuf *spect = NULL;
     for (int seat = 0; seat <= r->nseats; seat++) {
         if (!(wanted & (1u << seat))) continue;
-        const char *view = "{}", *legal = NULL;
-        if (ok) {
-            lua_rawgeti(L, -1, seat);
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            view = lua_tostring(L, -2) ? lua_tostring(L, -2) : "{}";
-            legal = lua_tostring(L, -1);
-        }
+        const char *view = ok && views[seat].json ? views[seat].json : "{}";
+        const char *legal = ok ? views[seat].legal : NULL;
         if (r->status == ROOM_COMPLETED) {
             free(r->final_views[seat]);
             r->final_views[seat] = strdup(view);
@@ -592,8 +536,7 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
                 if (only && s != only) continue;
                 if (s == reply_to) {
                     struct wsbuf *b = state_msg(r, players, 0, view, NULL, re);
-                    send_buf(s, b);
-                    wsbuf_unref(b);
+                    send_once(s, b);
                 } else {
                     send_buf(s, spect);
                 }
@@ -603,22 +546,18 @@ static void sync_state(struct room *r, struct session *only, struct session *rep
             if (s && (!only || s == only)) {
                 struct wsbuf *b =
                     state_msg(r, players, seat, view, legal, s == reply_to ? re : NULL);
-                send_buf(s, b);
-                wsbuf_unref(b);
+                send_once(s, b);
             }
         }
-        if (ok) lua_pop(L, 3);
     }
     wsbuf_unref(spect);
-
-    lua_settop(L, top);
 }
 
 /* ---------- turns, agents, the clock ---------- */
 
 static void on_agent_done(const char *room_id, int seat, const struct agent_result *res);
 static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
-                                char *msg, size_t msglen);
+                                struct reply *rp, char *msg, size_t msglen);
 
 static void forfeit_result(const struct room *r, int seat, const char *reason, char *out,
                            size_t len);
@@ -633,37 +572,34 @@ static void on_turn_timeout(evutil_socket_t fd, short what, void *arg)
     char *ev = NULL;
     if (asprintf(&ev, "{\"event\":{\"kind\":\"timeout\",\"seat\":%d}}", seat) < 0) ev = NULL;
     log_event(r, "game_event", ev, 0, NULL, NULL);
-    if (r->timeout_random) {
-        lua_State *L = referee_fn(r, "random_legal");
-        lua_pushinteger(L, seat);
-        if (referee_call(r, "legal", 1, 1) == VM_OK) {
-            char *action = lua_tostring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
-            lua_pop(L, 1);
-            char msg[200];
-            if (action && !apply_action(r, seat, action, "timeout", msg, sizeof msg)) {
-                free(action);
-                return;
-            }
+    char *action = NULL, err[600];
+    if (r->timeout_random &&
+        referee_failed(r, "legal", referee_random_legal(&r->ref, seat, &action, err, sizeof err),
+                       err) == 0) {
+        char msg[200];
+        if (action && !apply_action(r, seat, action, "timeout", NULL, msg, sizeof msg)) {
             free(action);
+            return;
         }
     }
+    free(action);
     char result[120];
     forfeit_result(r, seat, "timeout", result, sizeof result);
-    finish(r, result);
+    finish(r, result, NULL);
 }
 
 /* After anything that may change whose turn it is: deadline, game_state to all, then either
  * the agent to move starts thinking or the turn clock starts. */
-static void advance(struct room *r)
+static void advance(struct room *r, struct reply *rp)
 {
     if (r->turn_timer) event_del(r->turn_timer);
     r->deadline_wall = 0;
-    refresh_to_move(r);
-    if (r->status != ROOM_ACTIVE) return; /* a script failure may have ended it */
     const struct seat *st = r->to_move ? &r->seats[r->to_move] : NULL;
     if (st && st->kind == SEAT_HUMAN && r->turn_time_ms > 0)
         r->deadline_wall = loop_wall_ms() + r->turn_time_ms;
-    sync_state(r, NULL, NULL, NULL);
+    json_t *re;
+    struct session *to = reply_take(rp, &re);
+    sync_state(r, NULL, to, re);
     if (r->status != ROOM_ACTIVE || !st) return;
     if (st->kind == SEAT_AGENT && st->agent && r->agent_view) {
         if (agent_choose(st->agent, r->id, r->agent_view, r->agent_legal ? r->agent_legal : "[]",
@@ -695,84 +631,61 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
         log_event(r, "game_event", json_text_dump(ev), 0, NULL, NULL);
         json_decref(ev);
     }
-    if (res->action_json && !apply_action(r, seat, res->action_json, "agent", msg, sizeof msg))
+    if (res->action_json &&
+        !apply_action(r, seat, res->action_json, "agent", NULL, msg, sizeof msg))
         return;
     if (res->action_json)
         log_msg(LOG_WARN, "agent chose an illegal move: playing a random legal move", "{ss,si,ss}",
                 "game", r->id, "seat", seat, "reason", msg);
-    lua_State *L = referee_fn(r, "random_legal");
-    lua_pushinteger(L, seat);
-    if (referee_call(r, "legal", 1, 1) != VM_OK) return;
-    char *action = lua_tostring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
-    lua_pop(L, 1);
-    if (!action || apply_action(r, seat, action, "agent", msg, sizeof msg)) {
+    char *action = NULL, err[600];
+    if (referee_failed(r, "legal", referee_random_legal(&r->ref, seat, &action, err, sizeof err),
+                       err) < 0)
+        return;
+    if (!action || apply_action(r, seat, action, "agent", NULL, msg, sizeof msg)) {
         char result[120];
         snprintf(result, sizeof result, "{\"reason\":\"script_error\"}");
-        finish(r, result);
+        finish(r, result, NULL);
     }
     free(action);
 }
 
-static void state_hash(struct room *r, char out[17])
-{
-    lua_State *L = referee_fn(r, "state_hash");
-    char err[200];
-    snprintf(out, 17, "%016llx", 14695981039346656037ull); /* the hash of nothing */
-    if (vm_call(r->vm, 0, 1, cfg->cpu_apply_ms, err, sizeof err) == VM_OK) {
-        const char *hex = lua_tostring(L, -1);
-        if (hex && strlen(hex) == 16) memcpy(out, hex, 17);
-        lua_pop(L, 1);
-    }
-}
-
-/* Runs referee.input for a turn-based action. Returns NULL when applied. */
+/* Applies a turn-based action: one referee call checks it, applies it and says what follows.
+ * rp (may be NULL) is the requester's answer, carried by the first message it gets. Returns
+ * NULL when applied, else the error code with msg (the caller answers it). */
 static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
-                                char *msg, size_t msglen)
+                                struct reply *rp, char *msg, size_t msglen)
 {
-    lua_State *L = referee_fn(r, "input");
-    int top = lua_gettop(L) - 1;
-    lua_pushinteger(L, seat);
-    lua_pushstring(L, action);
-    lua_pushnumber(L, (lua_Number)logical_now(r));
-    lua_pushboolean(L, 1);
-    enum vm_status st = referee_call(r, "apply", 4, 3);
-    drain_script_logs(r);
-    if (st != VM_OK) {
-        snprintf(msg, msglen, "the game script failed (%s)", vm_status_name(st));
+    static struct referee_result res; /* large; the loop thread's alone */
+    TIMED(r, referee_apply(&r->ref, seat, action, strlen(action), (double)logical_now(r), &res));
+    log_script_lines(r, &res);
+    if (res.verdict == REFEREE_FAILED) {
+        referee_failed(r, "apply", res.status, res.err);
+        snprintf(msg, msglen, "the game script failed (%s)", vm_status_name(res.status));
         return "INTERNAL";
     }
-    const char *verdict = lua_tostring(L, top + 1);
-    if (!verdict || strcmp(verdict, "ok") != 0) {
-        const char *code =
-            verdict && strcmp(verdict, "not_your_turn") == 0 ? "NOT_YOUR_TURN" : "ILLEGAL_MOVE";
-        const char *reason = lua_tostring(L, top + 2);
-        snprintf(msg, msglen, "%s",
-                 strcmp(code, "NOT_YOUR_TURN") == 0 ? "it is not your turn"
-                 : reason                           ? reason
-                                                    : "illegal action");
-        lua_settop(L, top);
-        return code;
+    r->script_failures = 0;
+    if (res.verdict == REFEREE_NOT_YOUR_TURN) {
+        snprintf(msg, msglen, "it is not your turn");
+        return "NOT_YOUR_TURN";
     }
-    record_input(r, seat, action, source);
-    int n = (int)lua_objlen(L, top + 2);
-    for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, top + 2, i);
-        lua_rawgeti(L, -1, 1);
-        lua_rawgeti(L, -2, 2);
-        const char *ev = lua_tostring(L, -2);
-        int only = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0;
-        char *payload = NULL;
-        if (ev && asprintf(&payload, "{\"event\":%s}", ev) < 0) payload = NULL;
-        log_event(r, "game_event", payload, only, NULL, NULL);
-        lua_pop(L, 3);
+    if (res.verdict == REFEREE_ILLEGAL) {
+        snprintf(msg, msglen, "%s", res.reason ? res.reason : "illegal action");
+        return "ILLEGAL_MOVE";
     }
-    char *over = lua_tostring(L, top + 3) ? strdup(lua_tostring(L, top + 3)) : NULL;
-    lua_settop(L, top);
-    if (over)
-        finish(r, over);
-    else
-        advance(r);
-    free(over);
+    record_input(r, seat, action, source, res.hash);
+    for (int i = 0; i < res.nevents; i++) {
+        json_t *re;
+        struct session *to = reply_take(rp, &re);
+        log_event(r, "game_event", event_payload(&res.events[i]), res.events[i].seat, to, re);
+    }
+    r->to_move = res.to_move;
+    if (res.outcome) {
+        char *over = strdup(res.outcome);
+        finish(r, over, rp);
+        free(over);
+    } else {
+        advance(r, rp);
+    }
     return NULL;
 }
 
@@ -784,7 +697,7 @@ static void script_failed(struct room *r, enum vm_status st, const char *what, c
             "error", err);
     if (++r->script_failures >= MAX_SCRIPT_FAILURES && r->status != ROOM_COMPLETED) {
         r->script_failures = 0;
-        finish(r, "{\"reason\":\"script_error\"}");
+        finish(r, "{\"reason\":\"script_error\"}", NULL);
     }
 }
 
@@ -833,7 +746,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     r->vm = NULL;
 }
 
-static void finish(struct room *r, const char *result_json)
+static void finish(struct room *r, const char *result_json, struct reply *rp)
 {
     if (r->status == ROOM_COMPLETED) return;
     r->status = ROOM_COMPLETED;
@@ -850,7 +763,9 @@ static void finish(struct room *r, const char *result_json)
     log_msg(LOG_INFO, "game over", "{ss,ss,ss}", "game", r->id, "script", r->game->name, "result",
             result_json);
     settle(r);
-    sync_state(r, NULL, NULL, NULL);
+    json_t *re;
+    struct session *to = reply_take(rp, &re);
+    sync_state(r, NULL, to, re);
     char *payload = NULL;
     if (asprintf(&payload, "{\"result\":%s}", result_json) < 0) payload = NULL;
     log_event(r, "game_over", payload, 0, NULL, NULL);
@@ -893,25 +808,15 @@ static void enqueue(struct room *r, int seat, const char *action, const char *so
 static const char *validate_now(struct room *r, int seat, const char *action, char *msg,
                                 size_t msglen)
 {
-    lua_State *L = referee_fn(r, "input");
-    int top = lua_gettop(L) - 1;
-    lua_pushinteger(L, seat);
-    lua_pushstring(L, action);
-    lua_pushnumber(L, (lua_Number)(r->tick_no * 1000u / (uint64_t)r->rate));
-    lua_pushboolean(L, 0);
-    if (referee_call(r, "validate", 4, 3) != VM_OK) {
+    static struct referee_result res;
+    referee_check(&r->ref, seat, action, strlen(action), 0, 0, &res);
+    if (referee_failed(r, "validate", res.status, res.err) < 0) {
         snprintf(msg, msglen, "the game script failed");
         return "INTERNAL";
     }
-    const char *verdict = lua_tostring(L, top + 1);
-    const char *code = NULL;
-    if (!verdict || strcmp(verdict, "ok") != 0) {
-        snprintf(msg, msglen, "%s",
-                 lua_tostring(L, top + 2) ? lua_tostring(L, top + 2) : "illegal action");
-        code = "ILLEGAL_MOVE";
-    }
-    lua_settop(L, top);
-    return code;
+    if (res.verdict == REFEREE_APPLIED) return NULL;
+    snprintf(msg, msglen, "%s", res.reason ? res.reason : "illegal action");
+    return "ILLEGAL_MOVE";
 }
 
 static void record_tick_input(struct room *r, const struct queued_input *in, uint64_t tick,
@@ -972,50 +877,32 @@ static int room_tick(void *arg, uint64_t scheduled)
     (void)scheduled;
     r->lua_us = 0;
     agents_act(r, now);
-    lua_State *L = referee_fn(r, "tick");
-    int top = lua_gettop(L) - 1;
-    lua_createtable(L, r->nqueue, 0);
-    for (int i = 0; i < r->nqueue; i++) {
-        lua_createtable(L, 2, 0);
-        lua_pushinteger(L, r->queue[i].seat);
-        lua_rawseti(L, -2, 1);
-        lua_pushstring(L, r->queue[i].action);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, -2, i + 1);
-    }
-    lua_pushnumber(L, (lua_Number)now);
-    int ok = referee_call(r, "tick", 2, 2) == VM_OK;
+    struct referee_input inputs[INPUT_QUEUE_MAX];
+    for (int i = 0; i < r->nqueue; i++)
+        inputs[i] = (struct referee_input){r->queue[i].seat, r->queue[i].action,
+                                           strlen(r->queue[i].action)};
+    int checkpoint = n % (uint64_t)(r->rate * CHECKPOINT_S) == 0;
+    static struct referee_result res;
+    TIMED(r, referee_tick(&r->ref, inputs, r->nqueue, (double)now, checkpoint, &res));
+    int ok = referee_failed(r, "tick", res.status, res.err) == 0;
     if (ok) {
         for (int i = 0; i < r->nqueue; i++)
             record_tick_input(r, &r->queue[i], n, NULL);
-        int ne = (int)lua_objlen(L, top + 1);
-        for (int i = 1; i <= ne; i++) {
-            lua_rawgeti(L, top + 1, i);
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            char *payload = NULL;
-            if (lua_tostring(L, -2) &&
-                asprintf(&payload, "{\"event\":%s}", lua_tostring(L, -2)) < 0)
-                payload = NULL;
-            log_event(r, "game_event", payload, lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0,
-                      NULL, NULL);
-            lua_pop(L, 3);
-        }
+        for (int i = 0; i < res.nevents; i++)
+            log_event(r, "game_event", event_payload(&res.events[i]), res.events[i].seat, NULL,
+                      NULL);
+        log_script_lines(r, &res);
     }
     for (int i = 0; i < r->nqueue; i++)
         free(r->queue[i].action);
     r->nqueue = 0;
-    char *over = ok && lua_tostring(L, top + 2) ? strdup(lua_tostring(L, top + 2)) : NULL;
-    lua_settop(L, top);
-    if (ok && n % (uint64_t)(r->rate * CHECKPOINT_S) == 0) {
-        char hash[17];
-        state_hash(r, hash);
-        struct queued_input checkpoint = {0, NULL, "checkpoint"};
-        record_tick_input(r, &checkpoint, n, hash);
-        drain_script_logs(r); /* ctx.log lines of real-time games, once a second */
+    char *over = ok && res.outcome ? strdup(res.outcome) : NULL;
+    if (ok && checkpoint) {
+        struct queued_input mark = {0, NULL, "checkpoint"};
+        record_tick_input(r, &mark, n, res.hash[0] ? res.hash : NULL);
     }
     if (over) {
-        finish(r, over);
+        finish(r, over, NULL);
         free(over);
         return -1;
     }
@@ -1059,7 +946,12 @@ static void start_if_full(struct room *r)
         }
         sync_state(r, NULL, NULL, NULL);
     } else {
-        advance(r);
+        char err[600];
+        if (referee_failed(r, "to_move", referee_to_move(&r->ref, &r->to_move, err, sizeof err),
+                           err) < 0 ||
+            r->status != ROOM_ACTIVE)
+            return; /* a script failure may have ended it */
+        advance(r, NULL);
     }
 }
 
@@ -1105,27 +997,15 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
         r->seats[i] = (struct seat){.room = r, .index = i};
     r->config_json = config ? json_text_dump(config) : NULL;
 
-    char err[600] = "cannot create a Lua state", prefix[100];
+    char err[600] = "cannot create a Lua state";
     r->vm = trusted_new("referee", (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
     if (!r->vm) goto fail;
-    lua_State *L = vm_state(r->vm);
-    lua_setfield(L, LUA_REGISTRYINDEX, "mt.referee");
-    L = referee_fn(r, "setup");
-    script_version_push_files(L, v);
-    trusted_push_helpers(L);
-    lua_pushstring(L, script_version_prefix(v, prefix, sizeof prefix));
-    if (r->config_json)
-        lua_pushstring(L, r->config_json);
-    else
-        lua_pushnil(L);
-    lua_pushnumber(L, r->seed);
-    lua_pushinteger(L, r->nseats);
-    enum vm_status st = vm_call(r->vm, 6, 1, cfg->cpu_load_ms, err, sizeof err);
+    enum vm_status st = referee_setup(&r->ref, r->vm, v, r->config_json, r->seed, r->nseats,
+                                      cfg->cpu_load_ms, cfg->cpu_apply_ms, NULL, err, sizeof err);
     if (st != VM_OK) {
         metric_add(m_script_failures, vm_status_name(st), 1);
         goto fail;
     }
-    lua_pop(L, 1);
     if (hmap_put(rooms, r->id, r) < 0) goto fail;
     script_version_store(v);
     store_game(r);
@@ -1220,7 +1100,7 @@ static void seat_abandoned(struct room *r, struct seat *st)
     } else if (r->status == ROOM_ACTIVE) {
         char result[120];
         forfeit_result(r, st->index, "forfeit", result, sizeof result);
-        finish(r, result);
+        finish(r, result, NULL);
     } else if (r->status == ROOM_WAITING) {
         st->kind = SEAT_EMPTY;
         st->player_id[0] = st->name[0] = '\0';
@@ -1396,18 +1276,19 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
         if (!code) enqueue(r, m->seat, text, "player");
         free(text);
         if (!code && re) { /* an accepted real-time input is acknowledged with the tick it joins */
-            json_t *ack =
-                json_pack("{ss,ss,s{ss,sI},sO}", "type", "input_ack", "gameId", r->id, "payload",
-                          "gameId", r->id, "tick", (json_int_t)r->tick_no + 1, "re", re);
-            session_send_json(s, ack);
-            json_decref(ack);
+            struct frame *f = frame_begin("input_ack");
+            frame_game(f, r->id, 0);
+            frame_put(f, ",\"payload\":{\"gameId\":\"");
+            frame_put(f, r->id);
+            frame_put(f, "\",\"tick\":");
+            frame_int(f, (int64_t)r->tick_no + 1);
+            frame_put(f, "}");
+            send_once(s, frame_end(f, re));
         }
         return code;
     }
-    r->ack_to = s;
-    r->ack_re = re;
-    const char *code = apply_action(r, m->seat, text, "player", msg, msglen);
-    r->ack_to = NULL;
+    struct reply rp = {s, re};
+    const char *code = apply_action(r, m->seat, text, "player", &rp, msg, msglen);
     free(text);
     return code;
 }
@@ -1430,11 +1311,12 @@ const char *room_leave(struct room *r, struct session *s, json_t *re)
     if (seat == 0) {
         remove_spectator(r, s);
         detach(s, r);
-        json_t *msg =
-            json_pack("{ss,ss,s{ss}}", "type", "left", "gameId", r->id, "payload", "gameId", r->id);
-        if (re) json_object_set(msg, "re", re);
-        session_send_json(s, msg);
-        json_decref(msg);
+        struct frame *f = frame_begin("left");
+        frame_game(f, r->id, 0);
+        frame_put(f, ",\"payload\":{\"gameId\":\"");
+        frame_put(f, r->id);
+        frame_put(f, "\"}");
+        send_once(s, frame_end(f, re));
         return NULL;
     }
     struct seat *st = &r->seats[seat];
@@ -1450,21 +1332,25 @@ void room_resume(struct room *r, struct session *s, uint64_t last_seq, json_t *r
     int seat = room_watch(r, s);
     int was_disconnected = seat && r->status != ROOM_COMPLETED;
     if (last_seq + (uint64_t)cfg->replay_buffer >= r->seq) {
-        json_t *events = json_array();
+        /* The events as the log holds them: their payloads are JSON text already. */
+        struct frame *f = frame_begin("replay");
+        frame_game(f, r->id, r->seq);
+        frame_put(f, ",\"payload\":{\"events\":[");
+        int first = 1;
         for (size_t i = 0; i < r->nlog; i++) {
             const struct log_entry *e = &r->log[i];
             if (e->seq <= last_seq) continue;
-            const char *payload =
-                e->only_seat && e->only_seat != seat ? hidden_payload : e->payload;
-            json_array_append_new(events,
-                                  json_pack("{sI,ss,so}", "seq", (json_int_t)e->seq, "type",
-                                            e->type, "payload", json_loads(payload, 0, NULL)));
+            frame_put(f, first ? "{\"seq\":" : ",{\"seq\":");
+            first = 0;
+            frame_int(f, (int64_t)e->seq);
+            frame_put(f, ",\"type\":\"");
+            frame_put(f, e->type);
+            frame_put(f, "\",\"payload\":");
+            frame_put(f, e->only_seat && e->only_seat != seat ? hidden_payload : e->payload);
+            frame_put(f, "}");
         }
-        json_t *msg = json_pack("{ss,ss,sI,s{so}}", "type", "replay", "gameId", r->id, "seq",
-                                (json_int_t)r->seq, "payload", "events", events);
-        if (re) json_object_set(msg, "re", re);
-        session_send_json(s, msg);
-        json_decref(msg);
+        frame_put(f, "]}");
+        send_once(s, frame_end(f, re));
     }
     /* The others see the player connected again; the resumer gets its answer with re. */
     if (was_disconnected)
@@ -1559,7 +1445,7 @@ json_t *rooms_all_json(void)
 
 void room_end(struct room *r, const char *result_json)
 {
-    finish(r, result_json);
+    finish(r, result_json, NULL);
 }
 
 json_t *rooms_lobby_json(void)
@@ -1624,10 +1510,9 @@ static void lobby_unsubscribe(struct session *s)
 void rooms_lobby_broadcast(const char *event, const struct room *r)
 {
     if (r->is_private || (!n_lobby_subs && !bus_enabled())) return;
-    json_t *msg = json_pack("{ss,s{ss,so}}", "type", "lobby_update", "payload", "event", event,
-                            "room", room_summary_json(r));
-    struct wsbuf *buf = wsbuf_from_json(msg);
-    json_decref(msg);
+    json_t *p = json_pack("{ss,so}", "event", event, "room", room_summary_json(r));
+    struct wsbuf *buf = frame_message("lobby_update", p, NULL);
+    json_decref(p);
     for (size_t i = 0; buf && i < n_lobby_subs; i++)
         session_send(lobby_subs[i], buf);
     if (buf) bus_publish("lobby", (const char *)buf->data, buf->len);

@@ -1,5 +1,6 @@
 #include "proto.h"
 
+#include "frame.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
@@ -12,24 +13,17 @@
 
 static struct hmap *handlers;
 
-json_t *proto_message(const char *type, json_t *payload)
-{
-    return json_pack("{ss,so}", "type", type, "payload", payload ? payload : json_object());
-}
-
 static void send_error(struct session *s, json_t *id, const char *code, const char *message)
 {
-    json_t *msg = proto_message("error", json_pack("{ss,ss}", "code", code, "message", message));
-    if (!msg) return;
-    if (id) json_object_set(msg, "re", id);
-    session_send_json(s, msg);
-    json_decref(msg);
+    json_t *p = json_pack("{ss,ss}", "code", code, "message", message);
+    frame_send(s, "error", p, id);
+    json_decref(p);
     metric_add(m_errors, code, 1);
 }
 
-void proto_error_to(struct session *s, const char *code, const char *message)
+void proto_error_to(struct session *s, json_t *re, const char *code, const char *message)
 {
-    send_error(s, NULL, code, message);
+    send_error(s, re, code, message);
 }
 
 void proto_error(struct proto_request *r, const char *code, const char *fmt, ...)
@@ -44,11 +38,8 @@ void proto_error(struct proto_request *r, const char *code, const char *fmt, ...
 
 void proto_reply(struct proto_request *r, const char *type, json_t *payload)
 {
-    json_t *msg = proto_message(type, payload);
-    if (!msg) return;
-    if (r->id) json_object_set(msg, "re", r->id);
-    session_send_json(r->s, msg);
-    json_decref(msg);
+    frame_send(r->s, type, payload, r->id);
+    json_decref(payload);
 }
 
 int proto_string(struct proto_request *r, const char *key, int required, size_t max_len,
@@ -138,9 +129,8 @@ void proto_on_open(struct session *s, const char *guest_token)
                           "role", s->who.role, "sessionId", s->session_id, "serverTime",
                           (json_int_t)loop_wall_ms());
     if (p && guest_token) json_object_set_new(p, "token", json_string(guest_token));
-    json_t *msg = proto_message("welcome", p);
-    if (msg) session_send_json(s, msg);
-    json_decref(msg);
+    frame_send(s, "welcome", p, NULL);
+    json_decref(p);
 }
 
 void proto_on_refused(struct session *s, const char *code)

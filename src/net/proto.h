@@ -44,12 +44,10 @@ void proto_reply(struct proto_request *r, const char *type, json_t *payload);
 void proto_error(struct proto_request *r, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Sends an error that answers no particular request (no re). */
-void proto_error_to(struct session *s, const char *code, const char *message);
+/* Sends an error to s outside a handler: re (may be NULL) is the request it answers, kept from
+ * when the request came (a quick match that ends later). Counted like proto_error. */
+void proto_error_to(struct session *s, json_t *re, const char *code, const char *message);
 
-/* Builds {type, payload} (payload taken; NULL: {}); NULL on OOM. For messages that are not
- * answers: broadcasts and pushes. */
-json_t *proto_message(const char *type, json_t *payload);
 
 /* Payload field readers. Each returns 0 with *out set (NULL / unchanged when the field is
  * absent and optional), or -1 after answering BAD_MESSAGE naming the field. */

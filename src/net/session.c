@@ -1,7 +1,6 @@
 #include "session.h"
 
 #include "hmap.h"
-#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -42,13 +41,6 @@ struct wsbuf *wsbuf_new(const char *text, size_t len)
     b->data = (unsigned char *)(b + 1) + LWS_PRE;
     memcpy(b->data, text, len);
     return b;
-}
-
-struct wsbuf *wsbuf_from_json(const json_t *msg)
-{
-    size_t len;
-    const char *text = json_text_scratch(msg, &len);
-    return text ? wsbuf_new(text, len) : NULL;
 }
 
 void wsbuf_ref(struct wsbuf *b)
@@ -275,15 +267,6 @@ int session_send(struct session *s, struct wsbuf *b)
     lws_callback_on_writable(s->wsi);
     loop_pump_soon();
     return 0;
-}
-
-int session_send_json(struct session *s, const json_t *msg)
-{
-    struct wsbuf *b = wsbuf_from_json(msg);
-    if (!b) return -1;
-    int rc = session_send(s, b);
-    wsbuf_unref(b);
-    return rc;
 }
 
 /* Sends the close frame in a callback of its own, after the last message has left, then asks

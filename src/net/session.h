@@ -26,9 +26,6 @@ struct wsbuf {
 /* Copies len bytes into a new buffer with one reference. Returns NULL on OOM. */
 struct wsbuf *wsbuf_new(const char *text, size_t len);
 
-/* Serialises msg (compact JSON) into a new buffer. Does not take msg. NULL on OOM. */
-struct wsbuf *wsbuf_from_json(const json_t *msg);
-
 void wsbuf_ref(struct wsbuf *b);
 void wsbuf_unref(struct wsbuf *b);
 
@@ -97,9 +94,6 @@ void session_free(struct session *s);
 /* Queues b (adding a reference). When the queue would exceed its cap the session is closed
  * with 1008 instead and -1 is returned; the caller keeps its own reference either way. */
 int session_send(struct session *s, struct wsbuf *b);
-
-/* Encodes msg and queues it. Does not take msg. Returns 0 or -1 as session_send. */
-int session_send_json(struct session *s, const json_t *msg);
 
 /* Arranges for the socket to close with code (e.g. 1001, 1009) after the queued messages are
  * written. The first code set wins. */

@@ -120,6 +120,58 @@ static int thread_timer(void)
     return 0;
 }
 
+/* The CPU check compiled into scripts (lua_instrument.h): the running call's watchdog flag.
+ * Called from compiled traces through an FFI function pointer, so it reads only this thread's
+ * `running`, which is set for the length of a timed vm_call. */
+static int cpu_flag(void)
+{
+    struct vm *vm = running;
+    return vm ? vm->cpu_exceeded : 0;
+}
+
+/* Machine code per state, in KiB (jit.opt's sizemcode and maxmcode): LuaJIT maps it outside
+ * the state's allocator, so it is bounded here instead of by the cap, and unmapped in vm_free.
+ * A state that reaches the bound flushes its traces and compiles anew. */
+#define MCODE_AREA_KB 32
+#define MCODE_MAX_KB 256
+
+/* Turns the JIT on (luaopen_jit initialises it: without it the engine stays off) with this
+ * state's machine-code bounds, and takes the jit table out of the globals again: scripts never
+ * see the globals, and trusted code has no use for it. */
+static void open_jit(lua_State *L)
+{
+    lua_pushcfunction(L, luaopen_jit);
+    lua_call(L, 0, 0);
+    lua_getglobal(L, "jit");
+    lua_getfield(L, -1, "opt");
+    lua_getfield(L, -1, "start");
+    lua_pushfstring(L, "sizemcode=%d", MCODE_AREA_KB);
+    lua_pushfstring(L, "maxmcode=%d", MCODE_MAX_KB);
+    lua_call(L, 2, 0);
+    lua_pop(L, 2);
+    lua_pushnil(L);
+    lua_setglobal(L, "jit");
+}
+
+/* Pushes cpu_flag as an FFI `int (*)(void)`. The ffi module is opened for this one cast and
+ * reachable by no script: it is no global, only the registry's _LOADED holds it (which must
+ * stay: the FFI's own tables are kept alive through the module, and collecting them broke
+ * the state), and sandbox.lua hands scripts only what it lists. */
+static void push_cpu_check(lua_State *L)
+{
+    union {
+        int (*fn)(void);
+        void *p;
+    } flag = {cpu_flag};
+    lua_pushcfunction(L, luaopen_ffi);
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "cast");
+    lua_pushliteral(L, "int (*)(void)");
+    lua_pushlightuserdata(L, flag.p);
+    lua_call(L, 2, 1);
+    lua_remove(L, -2);
+}
+
 struct vm *vm_new(size_t mem_limit)
 {
     struct vm *vm = calloc(1, sizeof *vm);
@@ -136,7 +188,9 @@ struct vm *vm_new(size_t mem_limit)
     }
     lua_State *L = vm->L;
     lua_atpanic(L, on_panic);
-    luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+    open_jit(L);
+    push_cpu_check(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "mt.cpu_check");
     static const luaL_Reg libs[] = {{"", luaopen_base},
                                     {LUA_TABLIBNAME, luaopen_table},
                                     {LUA_STRLIBNAME, luaopen_string},
@@ -166,11 +220,13 @@ struct vm *vm_new(size_t mem_limit)
  * benchmark). Nothing in a state needs either: every byte of it, LuaJIT's own structures
  * included, came from vm->heap (lua_newstate with capped_alloc); no userdata in it has a
  * finalizer (the json module is ours, not lua-cjson with its malloc'd buffers; scripts get no
- * newproxy); and the JIT is off, so no machine code was allocated outside the heap. Releasing
- * the heap therefore frees the state completely, which the ASan run checks for leaks. */
+ * newproxy, nor ffi.gc); and the one thing outside the heap, the JIT's machine code, is unmapped
+ * by flushing the traces first. Releasing the heap then frees the state completely, which the
+ * ASan run checks for leaks. */
 void vm_free(struct vm *vm)
 {
     if (!vm) return;
+    luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_FLUSH);
     lalloc_release(&vm->heap);
     free(vm);
 }

@@ -1,21 +1,25 @@
 /* lua_vm.h - one LuaJIT state with a memory cap and a per-call CPU budget.
  *
  * Every room, agent seat and script validation gets its own state, so nothing one script
- * does can be seen by another room. A state is interpreter-only: the jit library is never
- * opened and the JIT engine is switched off, because LuaJIT runs no hooks inside compiled
- * traces and the CPU limit below relies on a hook.
+ * does can be seen by another room. The JIT is on, with its machine code bounded per state
+ * (256 KiB, mapped outside the state's allocator and unmapped when the state is freed).
  *
  * Memory: while a call made by vm_call() runs, the state's allocator refuses any allocation
  * past the cap, so a memory bomb fails with a Lua memory error inside the call that made it.
  * Outside calls (the server pushing arguments, reading results) nothing is refused, so the
- * server's own API use never raises an unprotected error.
+ * server's own API use never raises an unprotected error. A call that met the cap is a memory
+ * failure even if it also ran past its CPU budget.
  * CPU: each thread running scripts has a periodic CPU-time timer (every 5 ms of its CPU time);
  * vm_call() notes the tick its call starts at, and when the signal handler sees the running
- * call past its budget it installs a count hook on the state, which raises "CPU limit
- * exceeded" every few instructions until the call has unwound (a script's own pcall cannot
- * swallow it). A call is stopped after between its budget and budget + 10 ms of CPU time. Time
- * spent inside one C function (a string pattern match) cannot be interrupted, which is why the
- * sandbox bounds the inputs of those functions (lua/sandbox.lua).
+ * call past its budget it sets the call's flag and installs a count hook on the state, which
+ * raises "CPU limit exceeded" every few instructions until the call has unwound (a script's
+ * own pcall cannot swallow it). Hooks do not run inside compiled traces: there, the check
+ * compiled into every script (lua_instrument.h) reads the flag at each loop iteration, goto
+ * and function entry, and stops the call the same way. The registry's "mt.cpu_check" holds
+ * that check (an FFI function pointer) for lua/sandbox.lua. A call is stopped after between
+ * its budget and budget + 10 ms of CPU time. Time spent inside one C function (a string
+ * pattern match) cannot be interrupted, which is why the sandbox bounds the inputs of those
+ * functions (lua/sandbox.lua).
  *
  * A state belongs to one thread at a time; states may move between threads between calls. */
 #ifndef MT_LUA_VM_H

@@ -2,6 +2,7 @@
 
 #include "hmap.h"
 #include "log.h"
+#include "lua_compile.h"
 #include "loop.h"
 #include "lua_vm.h"
 #include "metrics.h"
@@ -129,38 +130,23 @@ static int read_source(const char *path, struct source_file *f, const char *rel)
     return f->path ? 0 : -1;
 }
 
-static int collect_bc(lua_State *L, const void *p, size_t sz, void *ud)
-{
-    struct source_file *f = ud;
-    char *grown = realloc(f->bc, f->bclen + sz);
-    if (!grown) return 1;
-    memcpy(grown + f->bclen, p, sz);
-    f->bc = grown;
-    f->bclen += sz;
-    return 0;
-}
-
-/* Compiles each file once for the version, so rooms load bytecode instead of parsing the text
- * every time (parsing was the largest cost of starting a game). A file that does not parse is
- * left as text: validation then reports its syntax error with file and line. */
+/* Compiles each file once for the version, with the CPU check compiled in (lua_compile.h), so
+ * rooms load bytecode instead of parsing the text every time (parsing was the largest cost of
+ * starting a game). A file that does not parse is left as text: validation then reports its
+ * syntax error with file and line. */
 static void compile_files(struct script_version *v)
 {
-    lua_State *L = luaL_newstate();
-    if (!L) return;
-    char chunk[200], prefix[100];
+    char chunk[200], prefix[100], err[256];
     script_version_prefix(v, prefix, sizeof prefix);
     for (int i = 0; i < v->nfiles; i++) {
         struct source_file *f = &v->files[i];
         snprintf(chunk, sizeof chunk, "@%s%s", prefix, f->path);
-        if (f->len && f->text[0] != 27 && luaL_loadbuffer(L, f->text, f->len, chunk) == 0 &&
-            lua_dump(L, collect_bc, f) != 0) {
-            free(f->bc);
+        if (!f->len || f->text[0] == 27) continue; /* bytecode: sandbox.load_text refuses it */
+        if (lua_compile_script(f->text, f->len, chunk, &f->bc, &f->bclen, err, sizeof err) < 0) {
             f->bc = NULL;
             f->bclen = 0;
         }
-        lua_settop(L, 0);
     }
-    lua_close(L);
 }
 
 static int cmp_files(const void *a, const void *b)
@@ -226,6 +212,44 @@ static struct script_version *snapshot(const char *name, int is_agent)
 fail:
     version_free(v);
     return NULL;
+}
+
+struct script_version *script_version_from_files(const char *name, json_t *files)
+{
+    if (!json_is_object(files) || !json_is_string(json_object_get(files, "game.lua")) ||
+        json_object_size(files) > MAX_FILES)
+        return NULL;
+    struct script_version *v = calloc(1, sizeof *v);
+    if (!v || !(v->files = calloc(MAX_FILES, sizeof *v->files))) {
+        free(v);
+        return NULL;
+    }
+    v->refs = 1;
+    util_strlcpy(v->name, name, sizeof v->name);
+    const char *path;
+    json_t *src;
+    json_object_foreach(files, path, src)
+    {
+        struct source_file *f = &v->files[v->nfiles];
+        f->len = json_string_length(src);
+        f->text = malloc(f->len + 1);
+        f->path = strdup(path);
+        if (!f->text || !f->path) {
+            free(f->text);
+            free(f->path);
+            version_free(v);
+            return NULL;
+        }
+        memcpy(f->text, json_string_value(src) ? json_string_value(src) : "", f->len);
+        f->text[f->len] = '\0';
+        v->nfiles++;
+    }
+    qsort(v->files, (size_t)v->nfiles, sizeof *v->files, cmp_files);
+    for (int i = 0; i < v->nfiles; i++)
+        if (strcmp(v->files[i].path, "game.lua") == 0) v->main = v->files[i].path;
+    hash_version(v);
+    compile_files(v);
+    return v;
 }
 
 /* Fills commit and subject when the script's path is clean in a git work tree. Runs git: call

@@ -54,6 +54,11 @@ void script_version_push_files(lua_State *L, const struct script_version *v);
 /* The chunk-name prefix of v's files: "games/<name>/" or "agents/". */
 const char *script_version_prefix(const struct script_version *v, char *buf, size_t len);
 
+/* A game's version made from stored files ({path: text}, as script_version_store writes them),
+ * compiled as the catalog compiles a folder: what a replay runs. One reference (unref it);
+ * NULL without game.lua, with too many files or without memory. Not in the catalog. */
+struct script_version *script_version_from_files(const char *name, json_t *files);
+
 /* Scans and validates every game and agent (synchronously), then starts watching. Returns 0,
  * or -1 when a directory cannot be read. */
 int scripts_init(const struct config *cfg);

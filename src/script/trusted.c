@@ -1,6 +1,7 @@
 #include "trusted.h"
 
 #include "log.h"
+#include "lua_compile.h"
 #include "metrics.h"
 #include "util.h"
 #include "workers.h"
@@ -45,33 +46,20 @@ static int read_file(const char *path, struct source *out)
     return 0;
 }
 
-static int collect(lua_State *L, const void *p, size_t sz, void *ud)
+/* Compiles src once: the trusted modules as they are, the lua/lib helpers as scripts (they run
+ * in a script's sandbox, so they carry the CPU check: lua_compile.h). Parsing the trusted Lua
+ * took half the CPU of setting up a room. */
+static int compile(struct source *src, int as_script)
 {
-    struct source *src = ud;
-    char *grown = realloc(src->bc, src->bclen + sz);
-    if (!grown) return 1;
-    memcpy(grown + src->bclen, p, sz);
-    src->bc = grown;
-    src->bclen += sz;
-    return 0;
-}
-
-/* Compiles src once. Parsing the trusted Lua took half the CPU of setting up a room; the
- * bytecode is the server's own, made by this very LuaJIT, so loading it is safe (scripts'
- * sources are still only ever loaded as text). */
-static int compile(struct source *src)
-{
-    lua_State *L = luaL_newstate();
-    char chunk[80];
-    snprintf(chunk, sizeof chunk, "=lua/%s", src->name);
+    char chunk[80], err[256];
+    snprintf(chunk, sizeof chunk, as_script ? "@lua/lib/%s" : "=lua/%s", src->name);
     int rc =
-        L && luaL_loadbuffer(L, src->text, src->len, chunk) == 0 && lua_dump(L, collect, src) == 0
-            ? 0
-            : -1;
+        as_script
+            ? lua_compile_script(src->text, src->len, chunk, &src->bc, &src->bclen, err, sizeof err)
+            : lua_compile(src->text, src->len, chunk, &src->bc, &src->bclen, err, sizeof err);
     if (rc < 0)
         log_msg(LOG_ERROR, "cannot compile trusted Lua", "{ss,ss}", "file", src->name, "error",
-                L && lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory");
-    if (L) lua_close(L);
+                err);
     return rc;
 }
 
@@ -91,7 +79,7 @@ int trusted_init(const char *dir)
             log_msg(LOG_ERROR, "cannot read trusted Lua", "{ss}", "path", path);
             return -1;
         }
-        if (compile(mods[i].src) < 0) return -1;
+        if (compile(mods[i].src, 0) < 0) return -1;
     }
     snprintf(path, sizeof path, "%s/lib", dir);
     DIR *d = opendir(path);
@@ -103,7 +91,13 @@ int trusted_init(const char *dir)
         char file[1400];
         snprintf(file, sizeof file, "%s/%s", path, e->d_name);
         util_strlcpy(helpers[n_helpers].name, e->d_name, sizeof helpers[0].name);
-        if (read_file(file, &helpers[n_helpers]) == 0) n_helpers++;
+        if (read_file(file, &helpers[n_helpers]) < 0) continue;
+        if (compile(&helpers[n_helpers], 1) < 0) {
+            free(helpers[n_helpers].text);
+            memset(&helpers[n_helpers], 0, sizeof helpers[0]);
+            return -1;
+        }
+        n_helpers++;
     }
     if (d) closedir(d);
     return 0;
@@ -117,8 +111,10 @@ void trusted_free(void)
     free(sandbox_src.bc);
     free(referee_src.bc);
     free(agent_src.bc);
-    for (int i = 0; i < n_helpers; i++)
+    for (int i = 0; i < n_helpers; i++) {
         free(helpers[i].text);
+        free(helpers[i].bc);
+    }
     n_helpers = 0;
     memset(&sandbox_src, 0, sizeof sandbox_src);
     memset(&referee_src, 0, sizeof referee_src);
@@ -129,7 +125,7 @@ void trusted_push_helpers(lua_State *L)
 {
     lua_createtable(L, 0, n_helpers);
     for (int i = 0; i < n_helpers; i++) {
-        lua_pushlstring(L, helpers[i].text, helpers[i].len);
+        lua_pushlstring(L, helpers[i].bc, helpers[i].bclen);
         lua_setfield(L, -2, helpers[i].name);
     }
 }
@@ -142,7 +138,8 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
         return -1;
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.json");
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.canonical_hash");
-    if (vm_call(vm, 2, 1, 1000, err, errlen) != VM_OK) return -1;
+    lua_getfield(L, LUA_REGISTRYINDEX, "mt.cpu_check");
+    if (vm_call(vm, 3, 1, 1000, err, errlen) != VM_OK) return -1;
     char chunk[80];
     snprintf(chunk, sizeof chunk, "=lua/%s", mod->name);
     if (vm_load_trusted(vm, mod->bc, mod->bclen, chunk, err, errlen) < 0) {

@@ -30,7 +30,8 @@ struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t e
 /* Frees the pooled states and stops refilling them (shutdown). Any thread. */
 void trusted_pool_free(void);
 
-/* Pushes the table { ["name.lua"] = source } of lua/lib helpers. */
+/* Pushes the table { ["name.lua"] = bytecode } of lua/lib helpers, compiled as scripts are
+ * (lua_compile_script): sandbox.lua's require loads them like a script's own files. */
 void trusted_push_helpers(lua_State *L);
 
 #endif

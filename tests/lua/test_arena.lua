@@ -53,7 +53,7 @@ end
 -- Catalogue and self-test
 
 H.is_deep({ game.name, game.title, game.players, game.tick_rate, game.send_rate, game.quick_fill },
-  { "arena", "Arena", { min = 2, max = 8 }, 60, 20, 4 }, "catalogue fields")
+  { "arena", "Arena", { min = 2, max = 8 }, 60, 60, 4 }, "catalogue fields")
 H.ok(type(game.tick) == "function" and type(game.validate) == "function" and
   type(game.view) == "function" and type(game.outcome) == "function", "real-time functions")
 H.self_test(game, "self-test")

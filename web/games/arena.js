@@ -1,4 +1,4 @@
-// The arena: a real-time game drawn on a <canvas>. The server sends ~20 states a second; the view
+// The arena: a real-time game drawn on a <canvas>. The server sends 60 states a second; the view
 // keeps the last few and draws, on every animation frame, the positions interpolated between the
 // two states around "now - INTERP_MS", so movement looks smooth at any frame rate.
 //

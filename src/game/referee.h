@@ -1,0 +1,108 @@
+/* referee.h - the one owner of lua/referee.lua in a Lua state, as agent.c owns agent_host.lua.
+ *
+ * A room (room.c) and a replay (replay.c) drive a game through these calls and never touch the
+ * Lua stack for it. Each call is one crossing into Lua under the caller's CPU budget, with its
+ * arguments pushed and its results read here. An applied turn-based move takes one call
+ * (referee_apply: verdict, events, outcome, next seat to move, state hash and log lines
+ * together) and the views one more (referee_views).
+ *
+ * Results point into the state (strings the referee returned): they stay valid until the next
+ * call on the same referee, which is why each result struct is filled, read and then left. */
+#ifndef MT_REFEREE_H
+#define MT_REFEREE_H
+
+#include "lua_vm.h"
+#include "scripts.h"
+
+#include <stddef.h>
+
+#define REFEREE_MAX_EVENTS 256 /* ctx.emit's limit per call (lua/referee.lua) */
+#define REFEREE_MAX_LOGS 20    /* ctx.log lines kept between two calls */
+
+struct referee {
+    struct vm *vm;
+    int budget_ms; /* the CPU budget of each call but setup */
+    int nseats;
+};
+
+struct referee_event {
+    const char *json; /* the event's JSON text */
+    size_t len;
+    int seat; /* 0: for everyone; else only this seat sees it */
+};
+
+enum referee_verdict {
+    REFEREE_APPLIED,       /* applied (or, for a check, valid) */
+    REFEREE_NOT_YOUR_TURN, /* turn-based, and not this seat's turn */
+    REFEREE_ILLEGAL,       /* refused by the game (reason says why) */
+    REFEREE_FAILED,        /* the script failed: status and err say how */
+};
+
+/* What one call did. Strings point into the state until the next call. */
+struct referee_result {
+    enum referee_verdict verdict;
+    enum vm_status status; /* VM_OK unless verdict is REFEREE_FAILED */
+    char err[600];         /* the failure's message ("file:line: ...") */
+    const char *reason;    /* REFEREE_ILLEGAL: the game's reason */
+    struct referee_event events[REFEREE_MAX_EVENTS];
+    int nevents;
+    const char *outcome;                /* the result's JSON when the game ended, else NULL */
+    int to_move;                        /* the seat to move next (turn-based; 0: nobody) */
+    char hash[17];                      /* the state's replay hash after the call (referee_apply) */
+    const char *logs[REFEREE_MAX_LOGS]; /* ctx.log lines the call made */
+    int nlogs;
+};
+
+/* One seat's view, from referee_views. */
+struct referee_view {
+    const char *json;  /* NULL when the seat was not asked for */
+    const char *legal; /* the legal actions' JSON for the seat to move, else NULL */
+};
+
+/* Opens the referee for version v in vm (a state from trusted_new("referee") or trusted_open):
+ * loads the game with config_json (may be NULL), the seed and nseats seats, under budget_ms of
+ * CPU (setup's, --cpu-load-ms). Later calls get call_budget_ms each. Returns VM_OK with
+ * *meta_json (malloc'd: name, title, min, max, tick_rate, ...; NULL if meta_json is NULL), or
+ * the failure with err. */
+enum vm_status referee_setup(struct referee *ref, struct vm *vm, const struct script_version *v,
+                             const char *config_json, double seed, int nseats, int budget_ms,
+                             int call_budget_ms, char **meta_json, char *err, size_t errlen);
+
+/* Checks seat's action (JSON text) without applying it: turn-based games check the turn, then
+ * the game's validate. verdict is REFEREE_APPLIED when valid. */
+void referee_check(struct referee *ref, int seat, const char *action, size_t len, int turn_based,
+                   double now, struct referee_result *out);
+
+/* Checks and applies a turn-based action at logical time now: verdict, and when applied the
+ * events, the outcome, the next seat to move and the state's hash. The state is unchanged
+ * unless applied. ctx.log lines are returned whatever the verdict. */
+void referee_apply(struct referee *ref, int seat, const char *action, size_t len, double now,
+                   struct referee_result *out);
+
+/* An input of a real-time tick: seat and its action's JSON text. */
+struct referee_input {
+    int seat;
+    const char *action;
+    size_t len;
+};
+
+/* Advances a real-time game by one tick with its queued inputs: events and outcome. With
+ * want_hash, the state's hash after the tick too (checkpoints). */
+void referee_tick(struct referee *ref, const struct referee_input *inputs, int n, double now,
+                  int want_hash, struct referee_result *out);
+
+/* The views of the seats in the mask wanted (1 << seat; 0 is the spectators'): out[0..nseats].
+ * to_move (0: none) gets its legal actions too. Returns VM_OK, or the failure (out untouched)
+ * with err. */
+enum vm_status referee_views(struct referee *ref, int to_move, unsigned wanted,
+                             struct referee_view *out, char *err, size_t errlen);
+
+/* A legal action for seat, picked by the referee's own generator: *action (malloc'd JSON) or
+ * NULL when the game has none. */
+enum vm_status referee_random_legal(struct referee *ref, int seat, char **action, char *err,
+                                    size_t errlen);
+
+/* The seat to move now (0: nobody), for a room that starts or resumes. */
+enum vm_status referee_to_move(struct referee *ref, int *seat, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,147 @@
+/* Unit tests for referee.c, the C binding of lua/referee.lua: one call applies a move and says
+ * everything that follows from it (events, outcome, next seat, hash, log lines); a refused or
+ * failed move leaves the state as it was; views, random legal actions and ticks. Run from the
+ * repository root (it reads lua/). */
+#include "referee.h"
+#include "scripts.h"
+#include "tap.h"
+#include "trusted.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Two seats take turns adding action.n to a total; 3 moves end it. "boom" fails in apply. */
+static const char *const counter_game =
+    "return {\n"
+    "  name = 'counter', players = { min = 2, max = 2 },\n"
+    "  setup = function(ctx, config) return { total = 0, moves = 0, turn = 1 } end,\n"
+    "  to_move = function(s) return s.turn end,\n"
+    "  legal = function(s, seat) return { { n = 1 }, { n = 2 } } end,\n"
+    "  validate = function(s, seat, a)\n"
+    "    if type(a.n) ~= 'number' then return false, 'n must be a number' end\n"
+    "    return true\n"
+    "  end,\n"
+    "  apply = function(s, seat, a, ctx)\n"
+    "    if a.boom then s.total = -1; error('boom') end\n"
+    "    s.total = s.total + a.n; s.moves = s.moves + 1; s.turn = 3 - seat\n"
+    "    ctx.emit({ kind = 'add', n = a.n })\n"
+    "    ctx.emit({ kind = 'secret' }, seat)\n"
+    "    ctx.log('added', a.n)\n"
+    "  end,\n"
+    "  view = function(s, seat) return { total = s.total, you = seat } end,\n"
+    "  outcome = function(s) if s.moves >= 3 then return { winner = 1 } end end,\n"
+    "}\n";
+
+static const char *const ticker_game =
+    "return {\n"
+    "  name = 'tk', players = { min = 1, max = 1 }, tick_rate = 10,\n"
+    "  setup = function() return { n = 0 } end,\n"
+    "  tick = function(s, ctx, inputs)\n"
+    "    s.n = s.n + #inputs\n"
+    "    if #inputs > 0 then ctx.emit({ got = #inputs }) end\n"
+    "  end,\n"
+    "  outcome = function(s) if s.n >= 3 then return { draw = true } end end,\n"
+    "}\n";
+
+static struct vm *open_game(struct referee *ref, const char *text, int seats)
+{
+    json_t *files = json_pack("{ss}", "game.lua", text);
+    struct script_version *v = script_version_from_files("counter", files);
+    json_decref(files);
+    struct vm *vm = vm_new(8u << 20);
+    char err[600];
+    if (!v || !vm || trusted_open(vm, "referee", err, sizeof err) < 0) return NULL;
+    char *meta = NULL;
+    enum vm_status st =
+        referee_setup(ref, vm, v, NULL, 42, seats, 1000, 200, &meta, err, sizeof err);
+    ok(st == VM_OK && meta != NULL, "setup: %s", st == VM_OK ? meta : err);
+    free(meta);
+    script_version_unref(v);
+    return vm;
+}
+
+static void turns(void)
+{
+    static struct referee_result res;
+    struct referee ref;
+    struct vm *vm = open_game(&ref, counter_game, 2);
+    int seat = 0;
+    char err[600], before[17];
+    ok(referee_to_move(&ref, &seat, err, sizeof err) == VM_OK && seat == 1, "seat 1 moves first");
+
+    referee_apply(&ref, 2, "{\"n\":1}", 7, 0, &res);
+    is_int(res.verdict, REFEREE_NOT_YOUR_TURN, "seat 2 out of turn");
+    referee_apply(&ref, 1, "{\"n\":\"x\"}", 9, 0, &res);
+    is_int(res.verdict, REFEREE_ILLEGAL, "the game's validate refuses");
+    is_str(res.reason, "n must be a number", "with its reason");
+    referee_apply(&ref, 1, "{\"n\":", 5, 0, &res);
+    is_int(res.verdict, REFEREE_ILLEGAL, "text that is not JSON is illegal");
+
+    referee_apply(&ref, 1, "{\"n\":2}", 7, 1000, &res);
+    is_int(res.verdict, REFEREE_APPLIED, "a legal move is applied");
+    is_int(res.nevents, 2, "with its two events");
+    ok(res.nevents == 2 && strstr(res.events[0].json, "\"kind\":\"add\"") &&
+           res.events[0].seat == 0 && res.events[1].seat == 1,
+       "the public one and the one for seat 1");
+    is_int(res.to_move, 2, "seat 2 moves next, in the same call");
+    is_int(strlen(res.hash), 16, "the state's hash, in the same call");
+    ok(res.nlogs == 1 && strcmp(res.logs[0], "added 2") == 0, "and the ctx.log line");
+    ok(res.outcome == NULL, "no outcome yet");
+    memcpy(before, res.hash, 17);
+
+    referee_apply(&ref, 2, "{\"n\":1,\"boom\":true}", 19, 0, &res);
+    is_int(res.verdict, REFEREE_FAILED, "a script error fails the call");
+    ok(strstr(res.err, "boom") != NULL, "with the script's message: %s", res.err);
+    ok(referee_to_move(&ref, &seat, err, sizeof err) == VM_OK && seat == 2,
+       "the failed move changed nothing: still seat 2's turn");
+    referee_apply(&ref, 2, "{\"n\":0}", 7, 0, &res);
+    ok(res.verdict == REFEREE_APPLIED && strcmp(res.hash, before) != 0, "seat 2 moves");
+    struct referee_view views[3];
+    ok(referee_views(&ref, 1, 1u << 1 | 1u, views, err, sizeof err) == VM_OK, "views");
+    ok(views[0].json && strstr(views[0].json, "\"total\":2"), "the spectators' view");
+    ok(views[1].json && views[1].legal && strstr(views[1].legal, "\"n\":1"),
+       "the seat to move gets its legal actions");
+    ok(views[2].json == NULL, "a seat not asked for is not viewed");
+
+    char *action = NULL;
+    ok(referee_random_legal(&ref, 1, &action, err, sizeof err) == VM_OK && action &&
+           strstr(action, "\"n\":"),
+       "a random legal action: %s", action ? action : "none");
+    free(action);
+
+    referee_apply(&ref, 1, "{\"n\":1}", 7, 0, &res);
+    ok(res.outcome && strstr(res.outcome, "\"winner\":1"), "the third move ends it: %s",
+       res.outcome ? res.outcome : "no outcome");
+    is_int(res.to_move, 0, "and nobody is to move");
+    vm_free(vm);
+}
+
+static void ticks(void)
+{
+    static struct referee_result res;
+    struct referee ref;
+    struct vm *vm = open_game(&ref, ticker_game, 1);
+    struct referee_input in[2] = {{1, "{}", 2}, {1, "{\"a\":1}", 7}};
+    referee_tick(&ref, in, 0, 100, 0, &res);
+    ok(res.verdict == REFEREE_APPLIED && res.nevents == 0 && !res.hash[0], "an empty tick");
+    referee_tick(&ref, in, 2, 200, 1, &res);
+    ok(res.nevents == 1 && strcmp(res.events[0].json, "{\"got\":2}") == 0, "a tick's inputs");
+    is_int(strlen(res.hash), 16, "a checkpoint's hash when asked for");
+    referee_tick(&ref, in, 1, 300, 0, &res);
+    ok(res.outcome && strstr(res.outcome, "draw"), "the outcome after a tick");
+    vm_free(vm);
+}
+
+int main(void)
+{
+    vm_global_init();
+    if (trusted_init("lua") < 0) {
+        printf("Bail out! cannot read lua/ (run from the repository root)\n");
+        return 1;
+    }
+    turns();
+    ticks();
+    trusted_free();
+    return done_testing();
+}
