@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "session.h"
 #include "store.h"
+#include "throttle.h"
 #include "util.h"
 #include "workers.h"
 
@@ -21,6 +22,8 @@
 #define ELO_K 32.0
 #define LOGIN_FAILS_PER_ACCOUNT 5 /* a minute */
 #define LOGIN_FAILS_PER_ADDRESS 20
+/* Keys each throttle table remembers at most; past that the least recently used are evicted. */
+#define THROTTLE_KEYS 100000
 
 struct player {
     char id[UUID_LEN + 1];
@@ -34,12 +37,9 @@ struct player {
     int stored; /* written to the store at least once */
 };
 
-struct throttle {
-    struct rate_limit rl;
-};
-
 static const struct config *cfg;
-static struct hmap *by_id, *by_username, *fails_account, *fails_address;
+static struct hmap *by_id, *by_username;
+static struct throttle *fails_account, *fails_address;
 static char dummy_hash[160]; /* compared against when a login names no account */
 
 /* ---- the index ---- */
@@ -147,8 +147,8 @@ void accounts_preinit(void)
 {
     by_id = hmap_new();
     by_username = hmap_new();
-    fails_account = hmap_new();
-    fails_address = hmap_new();
+    fails_account = throttle_new(THROTTLE_KEYS);
+    fails_address = throttle_new(THROTTLE_KEYS);
     store_on_load("players", load_row);
 }
 
@@ -417,26 +417,6 @@ static void post_register(struct http_exchange *x)
     submit(j, register_done);
 }
 
-/* Each failed login spends a token of the account's and of the address's bucket. */
-static int throttled(struct hmap *m, const char *key, int per_min, int spend)
-{
-    struct throttle *t = hmap_get(m, key);
-    if (!t) {
-        if (!spend || hmap_size(m) > 100000) return 0;
-        t = calloc(1, sizeof *t);
-        if (!t || hmap_put(m, key, t) < 0) {
-            free(t);
-            return 0;
-        }
-    }
-    uint64_t now = loop_now_ms();
-    if (!spend) {
-        struct rate_limit probe = t->rl;
-        return !rate_limit_take(&probe, per_min, now);
-    }
-    return !rate_limit_take(&t->rl, per_min, now);
-}
-
 static void login_done(void *arg)
 {
     struct hash_job *j = arg;
@@ -450,8 +430,10 @@ static void login_done(void *arg)
         persist(p);
         answer_token(j->x, 200, p);
     } else {
-        throttled(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, 1);
-        throttled(fails_address, j->x->wsi ? j->x->peer : "", LOGIN_FAILS_PER_ADDRESS, 1);
+        /* Each failed login spends a token of the account's and of the address's bucket. */
+        uint64_t now = loop_now_ms();
+        throttle_take(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, now, NULL);
+        throttle_take(fails_address, j->x->peer, LOGIN_FAILS_PER_ADDRESS, now, NULL);
         log_msg(LOG_INFO, "login failed", "{ss,ss}", "username", j->username, "peer", j->x->peer);
         http_respond_error(j->x, 401, "UNAUTHORIZED", "wrong username or password");
     }
@@ -464,9 +446,12 @@ static void post_login(struct http_exchange *x)
     if (!j) return;
     char key[33];
     lower(key, j->username, sizeof key);
-    if (throttled(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, 0) ||
-        throttled(fails_address, x->peer, LOGIN_FAILS_PER_ADDRESS, 0)) {
-        http_respond_error(x, 429, "RATE_LIMIT_EXCEEDED", "too many failed logins: wait a minute");
+    uint64_t now = loop_now_ms();
+    int wait_account = 0, wait_address = 0;
+    if (!throttle_allowed(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, now, &wait_account) |
+        !throttle_allowed(fails_address, x->peer, LOGIN_FAILS_PER_ADDRESS, now, &wait_address)) {
+        http_respond_rate_limited(x, wait_account > wait_address ? wait_account : wait_address,
+                                  "too many failed logins: wait a minute");
         explicit_bzero(j->password, sizeof j->password);
         free(j);
         return;
@@ -525,11 +510,10 @@ static void free_value(const char *key, void *v, void *arg)
 void accounts_shutdown(void)
 {
     if (by_id) hmap_each(by_id, free_value, NULL);
-    if (fails_account) hmap_each(fails_account, free_value, NULL);
-    if (fails_address) hmap_each(fails_address, free_value, NULL);
     hmap_free(by_id);
     hmap_free(by_username);
-    hmap_free(fails_account);
-    hmap_free(fails_address);
-    by_id = by_username = fails_account = fails_address = NULL;
+    throttle_free(fails_account);
+    throttle_free(fails_address);
+    by_id = by_username = NULL;
+    fails_account = fails_address = NULL;
 }
