@@ -153,6 +153,7 @@ static void stop(void)
     rooms_shutdown();
     tick_shutdown();
     scripts_shutdown();
+    accounts_flush_seen(); /* last-seen times held back by --last-seen-interval */
     store_shutdown();
     bus_shutdown();
     accounts_shutdown();

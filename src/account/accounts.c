@@ -34,7 +34,10 @@ struct player {
     long games, wins, losses, draws;
     double rating;
     double created, last_seen;
-    int stored; /* written to the store at least once */
+    int stored;       /* written to the store at least once */
+    int written_here; /* written by this process: written_ms is set */
+    int seen_dirty;   /* last_seen changed since the last write */
+    uint64_t written_ms;
 };
 
 static const struct config *cfg;
@@ -110,6 +113,9 @@ static void persist(struct player *p)
     json_object_set_new(row, "password_hash", *p->hash ? json_string(p->hash) : json_null());
     store_put("players", row);
     p->stored = 1;
+    p->written_here = 1;
+    p->seen_dirty = 0;
+    p->written_ms = loop_now_ms();
 }
 
 static void load_row(json_t *row)
@@ -152,12 +158,32 @@ void accounts_preinit(void)
     store_on_load("players", load_row);
 }
 
+/* Whether p's last-seen time is due to be written: a row per socket opened made the embedded
+ * log grow with every connection, so the time is written at most every --last-seen-interval. */
+static int seen_due(const struct player *p)
+{
+    if (!p->stored || !p->written_here) return 1;
+    return loop_now_ms() - p->written_ms >= (uint64_t)cfg->last_seen_interval_s * 1000;
+}
+
 void accounts_seen(const struct identity *who)
 {
     struct player *p = find(who->player_id);
     if (!p && !(p = create(who->player_id, who->name, "player"))) return;
     p->last_seen = loop_wall_ms();
-    persist(p);
+    p->seen_dirty = 1;
+    if (seen_due(p)) persist(p);
+}
+
+static void write_seen(const char *key, void *value, void *arg)
+{
+    struct player *p = value;
+    if (p->seen_dirty) persist(p);
+}
+
+void accounts_flush_seen(void)
+{
+    if (by_id) hmap_each(by_id, write_seen, NULL);
 }
 
 /* ---- results ---- */

@@ -22,8 +22,13 @@ void accounts_preinit(void);
 int accounts_init(const struct config *cfg);
 void accounts_shutdown(void);
 
-/* A socket opened for who: records the player (a new guest is stored) and its last-seen time. */
+/* A socket opened for who: records the player (a new guest is stored) and its last-seen time.
+ * The time is written to the store with the player's first row, then at most once every
+ * --last-seen-interval seconds; the rest stays in memory until accounts_flush_seen. */
 void accounts_seen(const struct identity *who);
+
+/* Writes every last-seen time not written yet (at shutdown, before the store closes). */
+void accounts_flush_seen(void);
 
 /* Settles a finished two-or-more-seat game: stats and Elo ratings of the participants.
  * ids[i] is seat i+1's player id ("agent:<name>" for agents); winner is a seat or 0; draw is

@@ -58,6 +58,8 @@ static const struct option_desc options[] = {
      "lifetime of issued tokens in seconds"},
     {"allow-guests", OPT_BOOL, OFF(allow_guests), "true", 0, 0, NULL,
      "create a guest player for sockets without a token"},
+    {"last-seen-interval", OPT_INT, OFF(last_seen_interval_s), "60", 0, 86400, NULL,
+     "seconds between writes of a player's last-seen time (0: every socket)"},
     {"database-url", OPT_STRING, OFF(database_url), "", 0, 0, NULL,
      "postgres://... to use PostgreSQL instead of the embedded store"},
     {"redis-url", OPT_STRING, OFF(redis_url), "", 0, 0, NULL, "redis://host:port to use Redis"},

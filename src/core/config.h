@@ -35,6 +35,7 @@ struct config {
     char *admins;
     int token_ttl_s;
     int allow_guests;
+    int last_seen_interval_s; /* a player's last-seen time is written at most this often */
 
     char *database_url;
     char *redis_url;
