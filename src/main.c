@@ -99,6 +99,13 @@ static void on_open(struct session *s, const char *guest_token)
     proto_on_open(s, guest_token);
 }
 
+/* A closed socket is the last sign of life of a guest that may now go idle. */
+static void on_close(struct session *s)
+{
+    game_proto_session_closed(s);
+    accounts_left(&s->who);
+}
+
 static int store_check(json_t *out, void *arg)
 {
     return store_healthy(out);
@@ -110,7 +117,8 @@ static int start(void)
         .on_open = on_open,
         .on_message = on_message,
         .on_refused = proto_on_refused,
-        .on_close = game_proto_session_closed,
+        .on_close = on_close,
+        .admit_guest = accounts_admit_guest,
     };
     if (mkdir(cfg.data_dir, 0700) < 0 && errno != EEXIST) {
         log_msg(LOG_ERROR, "cannot create the data directory", "{ss,ss}", "dir", cfg.data_dir,

@@ -13,6 +13,7 @@
 
 #include <crypt.h>
 #include <ctype.h>
+#include <event2/event.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #define LOGIN_FAILS_PER_ADDRESS 20
 /* Keys each throttle table remembers at most; past that the least recently used are evicted. */
 #define THROTTLE_KEYS 100000
+/* Guests expired per run of the timer at most, so that one run stays short. */
+#define GUESTS_EXPIRED_PER_RUN 4096
 
 struct player {
     char id[UUID_LEN + 1];
@@ -38,11 +41,19 @@ struct player {
     int written_here; /* written by this process: written_ms is set */
     int seen_dirty;   /* last_seen changed since the last write */
     uint64_t written_ms;
+    /* A fresh guest (see fresh_guest) sits in the idle list, least recently active first. */
+    uint64_t active_ms;
+    struct player *idle_prev, *idle_next;
+    int idle_listed;
 };
 
 static const struct config *cfg;
 static struct hmap *by_id, *by_username;
-static struct throttle *fails_account, *fails_address;
+static struct throttle *fails_account, *fails_address, *registrations, *guests;
+static struct {
+    struct player *head, *tail;
+} idle;
+static struct event *idle_timer;
 static char dummy_hash[160]; /* compared against when a login names no account */
 
 /* ---- the index ---- */
@@ -102,6 +113,14 @@ static struct player *create(const char *id, const char *name, const char *role)
     return p;
 }
 
+/* A guest that has not played: it has no name to log in with and nothing worth keeping, so it
+ * is not written to the store, and it leaves memory after --guest-idle-timeout without a
+ * socket (its token still works: the next socket makes it again). */
+static int fresh_guest(const struct player *p)
+{
+    return !*p->username && p->games == 0 && strcmp(p->role, "agent") != 0;
+}
+
 static void persist(struct player *p)
 {
     json_t *row =
@@ -118,11 +137,21 @@ static void persist(struct player *p)
     p->written_ms = loop_now_ms();
 }
 
+/* A row of a guest that never played (older versions stored one per guest). */
+static int fresh_guest_row(json_t *row)
+{
+    const char *role = json_string_value(json_object_get(row, "role"));
+    json_t *games = json_object_get(json_object_get(row, "stats"), "games");
+    return !json_string_value(json_object_get(row, "username")) && role &&
+           strcmp(role, "player") == 0 && json_integer_value(games) == 0;
+}
+
 static void load_row(json_t *row)
 {
     const char *id = json_string_value(json_object_get(row, "id"));
     if (!id) return;
     struct player *p = hmap_get(by_id, id);
+    if (!p && fresh_guest_row(row)) return; /* made again if its token comes back */
     if (!p && !(p = create(id, "", "player"))) return;
     const char *s;
     if ((s = json_string_value(json_object_get(row, "name"))))
@@ -155,7 +184,102 @@ void accounts_preinit(void)
     by_username = hmap_new();
     fails_account = throttle_new(THROTTLE_KEYS);
     fails_address = throttle_new(THROTTLE_KEYS);
+    registrations = throttle_new(THROTTLE_KEYS);
+    guests = throttle_new(THROTTLE_KEYS);
     store_on_load("players", load_row);
+}
+
+/* ---- guests that never played: not stored, and forgotten when idle ---- */
+
+static void idle_unlink(struct player *p)
+{
+    if (!p->idle_listed) return;
+    if (p->idle_prev)
+        p->idle_prev->idle_next = p->idle_next;
+    else
+        idle.head = p->idle_next;
+    if (p->idle_next)
+        p->idle_next->idle_prev = p->idle_prev;
+    else
+        idle.tail = p->idle_prev;
+    p->idle_prev = p->idle_next = NULL;
+    p->idle_listed = 0;
+}
+
+/* Arms the timer for the least recently active guest's deadline, at most once a second, and
+ * not at all without guests: an idle server does not wake up for nothing. */
+static void idle_arm(void)
+{
+    if (!idle_timer || !idle.head || cfg->guest_idle_timeout_s <= 0) {
+        if (idle_timer) evtimer_del(idle_timer);
+        return;
+    }
+    uint64_t now = loop_now_ms();
+    uint64_t due = idle.head->active_ms + (uint64_t)cfg->guest_idle_timeout_s * 1000;
+    uint64_t wait = due > now + 1000 ? due - now : 1000;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(idle_timer, &tv);
+}
+
+/* p did something (a socket opened or closed, a guest token was issued): it goes to the end of
+ * the idle list. Players that are not fresh guests leave the list. */
+static void touch(struct player *p)
+{
+    int was_empty = !idle.head;
+    idle_unlink(p);
+    if (!fresh_guest(p)) return;
+    p->active_ms = loop_now_ms();
+    p->idle_prev = idle.tail;
+    if (idle.tail)
+        idle.tail->idle_next = p;
+    else
+        idle.head = p;
+    idle.tail = p;
+    p->idle_listed = 1;
+    if (was_empty) idle_arm();
+}
+
+static void forget(struct player *p)
+{
+    idle_unlink(p);
+    hmap_del(by_id, p->id);
+    free(p);
+}
+
+static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t now = loop_now_ms(), ttl = (uint64_t)cfg->guest_idle_timeout_s * 1000;
+    size_t forgotten = 0;
+    while (idle.head && ttl && idle.head->active_ms + ttl <= now &&
+           forgotten < GUESTS_EXPIRED_PER_RUN) {
+        struct player *p = idle.head;
+        if (session_of_player(p->id)) { /* connected all along: active, not idle */
+            touch(p);
+            continue;
+        }
+        forget(p);
+        forgotten++;
+    }
+    if (forgotten)
+        log_msg(LOG_DEBUG, "idle guests forgotten", "{sI,sI}", "count", (json_int_t)forgotten,
+                "players", (json_int_t)hmap_size(by_id));
+    idle_arm();
+}
+
+int accounts_admit_guest(const char *peer, int *retry_after_s)
+{
+    return throttle_take(guests, peer, cfg->guest_rate_per_min, loop_now_ms(), retry_after_s);
+}
+
+void accounts_left(const struct identity *who)
+{
+    struct player *p = find(who->player_id);
+    if (p) touch(p);
+}
+
+void accounts_reconfigured(void)
+{
+    idle_arm();
 }
 
 /* Whether p's last-seen time is due to be written: a row per socket opened made the embedded
@@ -171,6 +295,8 @@ void accounts_seen(const struct identity *who)
     struct player *p = find(who->player_id);
     if (!p && !(p = create(who->player_id, who->name, "player"))) return;
     p->last_seen = loop_wall_ms();
+    touch(p);
+    if (fresh_guest(p)) return;
     p->seen_dirty = 1;
     if (seen_due(p)) persist(p);
 }
@@ -178,7 +304,7 @@ void accounts_seen(const struct identity *who)
 static void write_seen(const char *key, void *value, void *arg)
 {
     struct player *p = value;
-    if (p->seen_dirty) persist(p);
+    if (p->seen_dirty && !fresh_guest(p)) persist(p);
 }
 
 void accounts_flush_seen(void)
@@ -229,8 +355,10 @@ void accounts_record_result(const char *const *ids, const char *const *names, in
                     elo(ps[i], ps[j], 0.0, k);
             }
     }
-    for (int i = 0; i < seats; i++)
+    for (int i = 0; i < seats; i++) {
+        idle_unlink(ps[i]); /* it has played: kept, and stored */
         persist(ps[i]);
+    }
 }
 
 json_t *accounts_player_json(const char *id)
@@ -283,6 +411,11 @@ static void post_guest(struct http_exchange *x)
 {
     if (!cfg->allow_guests) {
         http_respond_error(x, 403, "FORBIDDEN", "guest accounts are disabled: register or log in");
+        return;
+    }
+    int retry = 0;
+    if (!accounts_admit_guest(x->peer, &retry)) {
+        http_respond_rate_limited(x, retry, "too many new guests from this address: wait a minute");
         return;
     }
     struct identity who;
@@ -440,6 +573,15 @@ static void post_register(struct http_exchange *x)
         free(j);
         return;
     }
+    /* Each registration costs a yescrypt hash on the workers the agents think on, and an
+     * account kept for good: a token per attempt that gets that far. */
+    int retry = 0;
+    if (!throttle_take(registrations, x->peer, cfg->register_rate_per_min, loop_now_ms(), &retry)) {
+        http_respond_rate_limited(x, retry, "too many registrations from this address");
+        explicit_bzero(j->password, sizeof j->password);
+        free(j);
+        return;
+    }
     submit(j, register_done);
 }
 
@@ -521,6 +663,9 @@ int accounts_init(const struct config *config)
         if (h) util_strlcpy(dummy_hash, h, sizeof dummy_hash);
     }
     free(cd);
+    idle_timer = evtimer_new(loop_base(), on_idle_timer, NULL);
+    if (!idle_timer) return -1;
+    idle_arm(); /* guests made before (none today, but the order of start-up may change) */
     return http_route(HTTP_POST, "/api/auth/guest", post_guest) |
            http_route(HTTP_POST, "/api/auth/register", post_register) |
            http_route(HTTP_POST, "/api/auth/login", post_login) |
@@ -540,6 +685,11 @@ void accounts_shutdown(void)
     hmap_free(by_username);
     throttle_free(fails_account);
     throttle_free(fails_address);
+    throttle_free(registrations);
+    throttle_free(guests);
+    if (idle_timer) event_free(idle_timer);
+    idle_timer = NULL;
+    idle.head = idle.tail = NULL;
     by_id = by_username = NULL;
-    fails_account = fails_address = NULL;
+    fails_account = fails_address = registrations = guests = NULL;
 }

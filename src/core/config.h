@@ -35,7 +35,10 @@ struct config {
     char *admins;
     int token_ttl_s;
     int allow_guests;
-    int last_seen_interval_s; /* a player's last-seen time is written at most this often */
+    int last_seen_interval_s;  /* a player's last-seen time is written at most this often */
+    int register_rate_per_min; /* registrations per client address; 0: no limit */
+    int guest_rate_per_min;    /* guests made per client address; 0: no limit */
+    int guest_idle_timeout_s;  /* a guest with no socket leaves memory after this; 0: never */
 
     char *database_url;
     char *redis_url;
