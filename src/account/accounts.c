@@ -253,6 +253,10 @@ static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
     while (idle.head && ttl && idle.head->active_ms + ttl <= now &&
            forgotten < GUESTS_EXPIRED_PER_RUN) {
         struct player *p = idle.head;
+        if (!fresh_guest(p)) { /* a late store load named it (PostgreSQL came up after us) */
+            idle_unlink(p);
+            continue;
+        }
         if (session_of_player(p->id)) { /* connected all along: active, not idle */
             touch(p);
             continue;
