@@ -67,7 +67,7 @@ trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
 "$BIN" --host 127.0.0.1 --port "$PORT" --max-connections "$MAX_CONN" --log-level warn --data-dir "$OUT/data" \
-    --ping-interval 3600 --ping-timeout 7200 $SERVER_ARGS \
+    --ping-interval 3600 --ping-timeout 7200 --guest-rate 0 $SERVER_ARGS \
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 wait_listening "$SERVER_PID" "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not start"; }

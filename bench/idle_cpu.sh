@@ -81,7 +81,7 @@ trap 'exit 130' INT TERM
 
 # shellcheck disable=SC2086
 "$BIN" --host 127.0.0.1 --port "$PORT" --max-connections $((N + 1024)) --log-level warn \
-    --ping-interval "$PING_INTERVAL" --ping-timeout $((2 * PING_INTERVAL)) --data-dir "$OUT/data" $SERVER_ARGS >"$OUT/server.log" 2>&1 &
+    --ping-interval "$PING_INTERVAL" --ping-timeout $((2 * PING_INTERVAL)) --data-dir "$OUT/data" --guest-rate 0 $SERVER_ARGS >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 wait_listening "$SERVER_PID" "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not start"; }
 HZ=$(getconf CLK_TCK)

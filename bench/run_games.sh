@@ -160,7 +160,7 @@ for w in "${WLIST[@]}"; do
             "${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" "${STORE_ARGS[@]}" \
                 --games "$ROOT/games" --agents "$ROOT/agents" --lua-dir "$ROOT/lua" --web-dir "$ROOT/web" \
                 --log-level "$LOG_LEVEL" --workers "$w" --input-rate "$INPUT_RATE" --max-rooms "$MAX_ROOMS" \
-                --max-connections $((c + 1024)) $SERVER_ARGS >"$TMP/server.$n.log" 2>&1 &
+                --max-connections $((c + 1024)) --guest-rate 0 $SERVER_ARGS >"$TMP/server.$n.log" 2>&1 &
             SERVER_PID=$!
             if ! wait_ready "$SERVER_PID" "$PORT"; then
                 tail -n 30 "$TMP/server.$n.log" >&2

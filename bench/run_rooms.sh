@@ -109,7 +109,7 @@ for r in "${RLIST[@]}"; do
         # shellcheck disable=SC2086
         "${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" \
             --games "$ROOT/games" --agents "$ROOT/agents" --lua-dir "$ROOT/lua" --web-dir "$ROOT/web" \
-            --log-level "$LOG_LEVEL" --max-connections $((conns + 1024)) $SERVER_ARGS \
+            --log-level "$LOG_LEVEL" --max-connections $((conns + 1024)) --guest-rate 0 $SERVER_ARGS \
             >"$TMP/server.$n.log" 2>&1 &
         SERVER_PID=$!
         if ! wait_ready "$SERVER_PID" "$PORT"; then

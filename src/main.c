@@ -2,7 +2,8 @@
  *
  * Start-up order: config (exit 2 on a bad value), log level, loop, metrics, identities,
  * sessions, protocol table, HTTP routes, then the listening socket last, so that nothing is
- * accepted before every module is ready. Shutdown runs the other way round. */
+ * accepted before every module is ready. Shutdown runs the other way round. SIGTERM and SIGINT
+ * stop gracefully; SIGHUP reloads the reloadable settings (config.h) and rescans the scripts. */
 #include "accounts.h"
 #include "api_admin.h"
 #include "bus_redis.h"
@@ -37,7 +38,12 @@
 #include <sys/stat.h>
 
 static struct config cfg;
-static struct event *sig_term, *sig_int, *shutdown_timer;
+/* The settings as last read (cfg itself is adjusted by modules: ws.c may lower
+ * max-connections), to tell a reload which fixed settings the file now changes. */
+static struct config loaded;
+static int saved_argc;
+static char **saved_argv;
+static struct event *sig_term, *sig_int, *sig_hup, *shutdown_timer;
 static int stopping;
 
 static void finish(void)
@@ -62,6 +68,48 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     shutdown_timer = evtimer_new(loop_base(), on_shutdown_timeout, NULL);
     evtimer_add(shutdown_timer, &tv);
     ws_drain(finish);
+}
+
+static void apply_log_level(void)
+{
+    enum log_level level = LOG_INFO;
+    log_parse_level(cfg.log_level, &level);
+    log_set_level(level);
+}
+
+/* Reads the settings again as at start-up (defaults, file, environment, the same flags) and
+ * applies the reloadable ones; an invalid value anywhere keeps every running setting. */
+static void reload_settings(void)
+{
+    struct config fresh;
+    char err[512], changed[512], fixed[512];
+    if (config_load(&fresh, saved_argc, saved_argv, err, sizeof err) != CONFIG_OK) {
+        config_free(&fresh);
+        log_msg(LOG_ERROR, "SIGHUP: settings not reloaded: the running ones stay", "{ss}", "error",
+                err);
+        return;
+    }
+    config_fixed_changes(&loaded, &fresh, fixed, sizeof fixed);
+    int rc = config_apply_reloadable(&cfg, &fresh, changed, sizeof changed);
+    config_free(&loaded);
+    loaded = fresh; /* takes fresh's strings */
+    apply_log_level();
+    accounts_reconfigured();
+    if (rc < 0) log_msg(LOG_ERROR, "SIGHUP: out of memory: some settings not reloaded", NULL);
+    log_msg(LOG_INFO, "SIGHUP: settings reloaded, scripts rescanned", "{ss,ss}", "changed", changed,
+            "config", cfg.config_file);
+    if (*fixed)
+        log_msg(LOG_WARN, "SIGHUP: these settings changed but take effect only after a restart",
+                "{ss}", "settings", fixed);
+}
+
+/* SIGHUP: reload the settings and rescan the scripts. The log goes to stdout, which belongs
+ * to whoever started the server, so there is no log file of ours to reopen. */
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+    if (stopping) return;
+    reload_settings();
+    scripts_rescan();
 }
 
 static int storage_check(json_t *out, void *arg)
@@ -99,6 +147,13 @@ static void on_open(struct session *s, const char *guest_token)
     proto_on_open(s, guest_token);
 }
 
+/* A closed socket is the last sign of life of a guest that may now go idle. */
+static void on_close(struct session *s)
+{
+    game_proto_session_closed(s);
+    accounts_left(&s->who);
+}
+
 static int store_check(json_t *out, void *arg)
 {
     return store_healthy(out);
@@ -110,7 +165,8 @@ static int start(void)
         .on_open = on_open,
         .on_message = on_message,
         .on_refused = proto_on_refused,
-        .on_close = game_proto_session_closed,
+        .on_close = on_close,
+        .admit_guest = accounts_admit_guest,
     };
     if (mkdir(cfg.data_dir, 0700) < 0 && errno != EEXIST) {
         log_msg(LOG_ERROR, "cannot create the data directory", "{ss,ss}", "dir", cfg.data_dir,
@@ -136,8 +192,10 @@ static int start(void)
 
     sig_term = evsignal_new(loop_base(), SIGTERM, on_signal, NULL);
     sig_int = evsignal_new(loop_base(), SIGINT, on_signal, NULL);
+    sig_hup = evsignal_new(loop_base(), SIGHUP, on_hangup, NULL);
     evsignal_add(sig_term, NULL);
     evsignal_add(sig_int, NULL);
+    evsignal_add(sig_hup, NULL);
     signal(SIGPIPE, SIG_IGN);
     return 0;
 }
@@ -153,6 +211,7 @@ static void stop(void)
     rooms_shutdown();
     tick_shutdown();
     scripts_shutdown();
+    accounts_flush_seen(); /* last-seen times held back by --last-seen-interval */
     store_shutdown();
     bus_shutdown();
     accounts_shutdown();
@@ -160,6 +219,7 @@ static void stop(void)
     api_static_free();
     if (sig_term) event_free(sig_term);
     if (sig_int) event_free(sig_int);
+    if (sig_hup) event_free(sig_hup);
     if (shutdown_timer) event_free(shutdown_timer);
     proto_free();
     http_free_routes();
@@ -230,9 +290,17 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return rc;
     }
-    enum log_level level = LOG_INFO;
-    log_parse_level(cfg.log_level, &level);
-    log_set_level(level);
+    apply_log_level();
+    /* Until the loop's SIGHUP event is in place (start-up validates every script first), a
+     * hang-up must not kill the process: there is nothing to reload yet. */
+    signal(SIGHUP, SIG_IGN);
+    saved_argc = argc;
+    saved_argv = argv;
+    if (config_copy(&loaded, &cfg) < 0) {
+        fprintf(stderr, "monkeytown: out of memory\n");
+        config_free(&cfg);
+        return 1;
+    }
 
     int rc = 1;
     if (start() == 0) {
@@ -248,5 +316,6 @@ int main(int argc, char **argv)
     }
     stop();
     config_free(&cfg);
+    config_free(&loaded);
     return rc;
 }

@@ -7,11 +7,13 @@
 #include "metrics.h"
 #include "session.h"
 #include "store.h"
+#include "throttle.h"
 #include "util.h"
 #include "workers.h"
 
 #include <crypt.h>
 #include <ctype.h>
+#include <event2/event.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -21,6 +23,10 @@
 #define ELO_K 32.0
 #define LOGIN_FAILS_PER_ACCOUNT 5 /* a minute */
 #define LOGIN_FAILS_PER_ADDRESS 20
+/* Keys each throttle table remembers at most; past that the least recently used are evicted. */
+#define THROTTLE_KEYS 100000
+/* Guests expired per run of the timer at most, so that one run stays short. */
+#define GUESTS_EXPIRED_PER_RUN 4096
 
 struct player {
     char id[UUID_LEN + 1];
@@ -31,15 +37,23 @@ struct player {
     long games, wins, losses, draws;
     double rating;
     double created, last_seen;
-    int stored; /* written to the store at least once */
-};
-
-struct throttle {
-    struct rate_limit rl;
+    int stored;       /* written to the store at least once */
+    int written_here; /* written by this process: written_ms is set */
+    int seen_dirty;   /* last_seen changed since the last write */
+    uint64_t written_ms;
+    /* A fresh guest (see fresh_guest) sits in the idle list, least recently active first. */
+    uint64_t active_ms;
+    struct player *idle_prev, *idle_next;
+    int idle_listed;
 };
 
 static const struct config *cfg;
-static struct hmap *by_id, *by_username, *fails_account, *fails_address;
+static struct hmap *by_id, *by_username;
+static struct throttle *fails_account, *fails_address, *registrations, *guests;
+static struct {
+    struct player *head, *tail;
+} idle;
+static struct event *idle_timer;
 static char dummy_hash[160]; /* compared against when a login names no account */
 
 /* ---- the index ---- */
@@ -99,6 +113,14 @@ static struct player *create(const char *id, const char *name, const char *role)
     return p;
 }
 
+/* A guest that has not played: it has no name to log in with and nothing worth keeping, so it
+ * is not written to the store, and it leaves memory after --guest-idle-timeout without a
+ * socket (its token still works: the next socket makes it again). */
+static int fresh_guest(const struct player *p)
+{
+    return !*p->username && p->games == 0 && strcmp(p->role, "agent") != 0;
+}
+
 static void persist(struct player *p)
 {
     json_t *row =
@@ -110,6 +132,18 @@ static void persist(struct player *p)
     json_object_set_new(row, "password_hash", *p->hash ? json_string(p->hash) : json_null());
     store_put("players", row);
     p->stored = 1;
+    p->written_here = 1;
+    p->seen_dirty = 0;
+    p->written_ms = loop_now_ms();
+}
+
+/* A row of a guest that never played (older versions stored one per guest). */
+static int fresh_guest_row(json_t *row)
+{
+    const char *role = json_string_value(json_object_get(row, "role"));
+    json_t *games = json_object_get(json_object_get(row, "stats"), "games");
+    return !json_string_value(json_object_get(row, "username")) && role &&
+           strcmp(role, "player") == 0 && json_integer_value(games) == 0;
 }
 
 static void load_row(json_t *row)
@@ -117,6 +151,7 @@ static void load_row(json_t *row)
     const char *id = json_string_value(json_object_get(row, "id"));
     if (!id) return;
     struct player *p = hmap_get(by_id, id);
+    if (!p && fresh_guest_row(row)) return; /* made again if its token comes back */
     if (!p && !(p = create(id, "", "player"))) return;
     const char *s;
     if ((s = json_string_value(json_object_get(row, "name"))))
@@ -147,9 +182,116 @@ void accounts_preinit(void)
 {
     by_id = hmap_new();
     by_username = hmap_new();
-    fails_account = hmap_new();
-    fails_address = hmap_new();
+    fails_account = throttle_new(THROTTLE_KEYS);
+    fails_address = throttle_new(THROTTLE_KEYS);
+    registrations = throttle_new(THROTTLE_KEYS);
+    guests = throttle_new(THROTTLE_KEYS);
     store_on_load("players", load_row);
+}
+
+/* ---- guests that never played: not stored, and forgotten when idle ---- */
+
+static void idle_unlink(struct player *p)
+{
+    if (!p->idle_listed) return;
+    if (p->idle_prev)
+        p->idle_prev->idle_next = p->idle_next;
+    else
+        idle.head = p->idle_next;
+    if (p->idle_next)
+        p->idle_next->idle_prev = p->idle_prev;
+    else
+        idle.tail = p->idle_prev;
+    p->idle_prev = p->idle_next = NULL;
+    p->idle_listed = 0;
+}
+
+/* Arms the timer for the least recently active guest's deadline, at most once a second, and
+ * not at all without guests: an idle server does not wake up for nothing. */
+static void idle_arm(void)
+{
+    if (!idle_timer || !idle.head || cfg->guest_idle_timeout_s <= 0) {
+        if (idle_timer) evtimer_del(idle_timer);
+        return;
+    }
+    uint64_t now = loop_now_ms();
+    uint64_t due = idle.head->active_ms + (uint64_t)cfg->guest_idle_timeout_s * 1000;
+    uint64_t wait = due > now + 1000 ? due - now : 1000;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(idle_timer, &tv);
+}
+
+/* p did something (a socket opened or closed, a guest token was issued): it goes to the end of
+ * the idle list. Players that are not fresh guests leave the list. */
+static void touch(struct player *p)
+{
+    int was_empty = !idle.head;
+    idle_unlink(p);
+    if (!fresh_guest(p)) return;
+    p->active_ms = loop_now_ms();
+    p->idle_prev = idle.tail;
+    if (idle.tail)
+        idle.tail->idle_next = p;
+    else
+        idle.head = p;
+    idle.tail = p;
+    p->idle_listed = 1;
+    if (was_empty) idle_arm();
+}
+
+static void forget(struct player *p)
+{
+    idle_unlink(p);
+    hmap_del(by_id, p->id);
+    free(p);
+}
+
+static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t now = loop_now_ms(), ttl = (uint64_t)cfg->guest_idle_timeout_s * 1000;
+    size_t forgotten = 0;
+    while (idle.head && ttl && idle.head->active_ms + ttl <= now &&
+           forgotten < GUESTS_EXPIRED_PER_RUN) {
+        struct player *p = idle.head;
+        if (!fresh_guest(p)) { /* a late store load named it (PostgreSQL came up after us) */
+            idle_unlink(p);
+            continue;
+        }
+        if (session_of_player(p->id)) { /* connected all along: active, not idle */
+            touch(p);
+            continue;
+        }
+        forget(p);
+        forgotten++;
+    }
+    if (forgotten)
+        log_msg(LOG_DEBUG, "idle guests forgotten", "{sI,sI}", "count", (json_int_t)forgotten,
+                "players", (json_int_t)hmap_size(by_id));
+    idle_arm();
+}
+
+int accounts_admit_guest(const char *peer, int *retry_after_s)
+{
+    return throttle_take(guests, peer, cfg->guest_rate_per_min, loop_now_ms(), retry_after_s);
+}
+
+void accounts_left(const struct identity *who)
+{
+    struct player *p = find(who->player_id);
+    if (p) touch(p);
+}
+
+void accounts_reconfigured(void)
+{
+    idle_arm();
+}
+
+/* Whether p's last-seen time is due to be written: a row per socket opened made the embedded
+ * log grow with every connection, so the time is written at most every --last-seen-interval. */
+static int seen_due(const struct player *p)
+{
+    if (!p->stored || !p->written_here) return 1;
+    return loop_now_ms() - p->written_ms >= (uint64_t)cfg->last_seen_interval_s * 1000;
 }
 
 void accounts_seen(const struct identity *who)
@@ -157,7 +299,21 @@ void accounts_seen(const struct identity *who)
     struct player *p = find(who->player_id);
     if (!p && !(p = create(who->player_id, who->name, "player"))) return;
     p->last_seen = loop_wall_ms();
-    persist(p);
+    touch(p);
+    if (fresh_guest(p)) return;
+    p->seen_dirty = 1;
+    if (seen_due(p)) persist(p);
+}
+
+static void write_seen(const char *key, void *value, void *arg)
+{
+    struct player *p = value;
+    if (p->seen_dirty && !fresh_guest(p)) persist(p);
+}
+
+void accounts_flush_seen(void)
+{
+    if (by_id) hmap_each(by_id, write_seen, NULL);
 }
 
 /* ---- results ---- */
@@ -203,8 +359,10 @@ void accounts_record_result(const char *const *ids, const char *const *names, in
                     elo(ps[i], ps[j], 0.0, k);
             }
     }
-    for (int i = 0; i < seats; i++)
+    for (int i = 0; i < seats; i++) {
+        idle_unlink(ps[i]); /* it has played: kept, and stored */
         persist(ps[i]);
+    }
 }
 
 json_t *accounts_player_json(const char *id)
@@ -257,6 +415,11 @@ static void post_guest(struct http_exchange *x)
 {
     if (!cfg->allow_guests) {
         http_respond_error(x, 403, "FORBIDDEN", "guest accounts are disabled: register or log in");
+        return;
+    }
+    int retry = 0;
+    if (!accounts_admit_guest(x->peer, &retry)) {
+        http_respond_rate_limited(x, retry, "too many new guests from this address: wait a minute");
         return;
     }
     struct identity who;
@@ -414,27 +577,16 @@ static void post_register(struct http_exchange *x)
         free(j);
         return;
     }
+    /* Each registration costs a yescrypt hash on the workers the agents think on, and an
+     * account kept for good: a token per attempt that gets that far. */
+    int retry = 0;
+    if (!throttle_take(registrations, x->peer, cfg->register_rate_per_min, loop_now_ms(), &retry)) {
+        http_respond_rate_limited(x, retry, "too many registrations from this address");
+        explicit_bzero(j->password, sizeof j->password);
+        free(j);
+        return;
+    }
     submit(j, register_done);
-}
-
-/* Each failed login spends a token of the account's and of the address's bucket. */
-static int throttled(struct hmap *m, const char *key, int per_min, int spend)
-{
-    struct throttle *t = hmap_get(m, key);
-    if (!t) {
-        if (!spend || hmap_size(m) > 100000) return 0;
-        t = calloc(1, sizeof *t);
-        if (!t || hmap_put(m, key, t) < 0) {
-            free(t);
-            return 0;
-        }
-    }
-    uint64_t now = loop_now_ms();
-    if (!spend) {
-        struct rate_limit probe = t->rl;
-        return !rate_limit_take(&probe, per_min, now);
-    }
-    return !rate_limit_take(&t->rl, per_min, now);
 }
 
 static void login_done(void *arg)
@@ -450,8 +602,10 @@ static void login_done(void *arg)
         persist(p);
         answer_token(j->x, 200, p);
     } else {
-        throttled(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, 1);
-        throttled(fails_address, j->x->wsi ? j->x->peer : "", LOGIN_FAILS_PER_ADDRESS, 1);
+        /* Each failed login spends a token of the account's and of the address's bucket. */
+        uint64_t now = loop_now_ms();
+        throttle_take(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, now, NULL);
+        throttle_take(fails_address, j->x->peer, LOGIN_FAILS_PER_ADDRESS, now, NULL);
         log_msg(LOG_INFO, "login failed", "{ss,ss}", "username", j->username, "peer", j->x->peer);
         http_respond_error(j->x, 401, "UNAUTHORIZED", "wrong username or password");
     }
@@ -464,9 +618,12 @@ static void post_login(struct http_exchange *x)
     if (!j) return;
     char key[33];
     lower(key, j->username, sizeof key);
-    if (throttled(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, 0) ||
-        throttled(fails_address, x->peer, LOGIN_FAILS_PER_ADDRESS, 0)) {
-        http_respond_error(x, 429, "RATE_LIMIT_EXCEEDED", "too many failed logins: wait a minute");
+    uint64_t now = loop_now_ms();
+    int wait_account = 0, wait_address = 0;
+    if (!throttle_allowed(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, now, &wait_account) |
+        !throttle_allowed(fails_address, x->peer, LOGIN_FAILS_PER_ADDRESS, now, &wait_address)) {
+        http_respond_rate_limited(x, wait_account > wait_address ? wait_account : wait_address,
+                                  "too many failed logins: wait a minute");
         explicit_bzero(j->password, sizeof j->password);
         free(j);
         return;
@@ -510,6 +667,9 @@ int accounts_init(const struct config *config)
         if (h) util_strlcpy(dummy_hash, h, sizeof dummy_hash);
     }
     free(cd);
+    idle_timer = evtimer_new(loop_base(), on_idle_timer, NULL);
+    if (!idle_timer) return -1;
+    idle_arm(); /* guests made before (none today, but the order of start-up may change) */
     return http_route(HTTP_POST, "/api/auth/guest", post_guest) |
            http_route(HTTP_POST, "/api/auth/register", post_register) |
            http_route(HTTP_POST, "/api/auth/login", post_login) |
@@ -525,11 +685,15 @@ static void free_value(const char *key, void *v, void *arg)
 void accounts_shutdown(void)
 {
     if (by_id) hmap_each(by_id, free_value, NULL);
-    if (fails_account) hmap_each(fails_account, free_value, NULL);
-    if (fails_address) hmap_each(fails_address, free_value, NULL);
     hmap_free(by_id);
     hmap_free(by_username);
-    hmap_free(fails_account);
-    hmap_free(fails_address);
-    by_id = by_username = fails_account = fails_address = NULL;
+    throttle_free(fails_account);
+    throttle_free(fails_address);
+    throttle_free(registrations);
+    throttle_free(guests);
+    if (idle_timer) event_free(idle_timer);
+    idle_timer = NULL;
+    idle.head = idle.tail = NULL;
+    by_id = by_username = NULL;
+    fails_account = fails_address = registrations = guests = NULL;
 }

@@ -2,8 +2,9 @@
  *
  * The index of every player lives in memory, rebuilt at start-up from the store's players
  * rows, and every change is written back through store_put. Password hashing (libxcrypt
- * yescrypt, ~30 ms) runs on worker threads, never on the loop. Logins are throttled per
- * account and per client address.
+ * yescrypt, ~30 ms) runs on worker threads, never on the loop. Failed logins are throttled per
+ * account and per client address; registrations (--register-rate) and new guests
+ * (--guest-rate) per client address.
  *
  * HTTP: POST /api/auth/guest, /api/auth/register, /api/auth/login, GET /api/players/:id.
  * Loop thread only. */
@@ -22,8 +23,25 @@ void accounts_preinit(void);
 int accounts_init(const struct config *cfg);
 void accounts_shutdown(void);
 
-/* A socket opened for who: records the player (a new guest is stored) and its last-seen time. */
+/* A socket opened for who: records the player and its last-seen time. The time is written to
+ * the store with the player's first row, then at most once every --last-seen-interval seconds;
+ * the rest stays in memory until accounts_flush_seen. A guest that has not played is kept in
+ * memory only (nothing of it is worth storing): with no socket open it is forgotten after
+ * --guest-idle-timeout seconds, and made again from its token if that comes back. */
 void accounts_seen(const struct identity *who);
+
+/* A socket of who closed (call from on_close): the guest's idle time starts again. */
+void accounts_left(const struct identity *who);
+
+/* Spends a token of peer's guest bucket (--guest-rate a minute, shared by sockets without a
+ * token and POST /api/auth/guest). Returns 1, or 0 with *retry_after_s set: make no guest. */
+int accounts_admit_guest(const char *peer, int *retry_after_s);
+
+/* The settings changed (a reload): re-arms the idle-guest timer for a new timeout. */
+void accounts_reconfigured(void);
+
+/* Writes every last-seen time not written yet (at shutdown, before the store closes). */
+void accounts_flush_seen(void);
 
 /* Settles a finished two-or-more-seat game: stats and Elo ratings of the participants.
  * ids[i] is seat i+1's player id ("agent:<name>" for agents); winner is a seat or 0; draw is

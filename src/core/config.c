@@ -58,6 +58,14 @@ static const struct option_desc options[] = {
      "lifetime of issued tokens in seconds"},
     {"allow-guests", OPT_BOOL, OFF(allow_guests), "true", 0, 0, NULL,
      "create a guest player for sockets without a token"},
+    {"last-seen-interval", OPT_INT, OFF(last_seen_interval_s), "60", 0, 86400, NULL,
+     "seconds between writes of a player's last-seen time (0: every socket)"},
+    {"register-rate", OPT_INT, OFF(register_rate_per_min), "10", 0, 1000000, NULL,
+     "registrations per minute per client address (0: no limit)"},
+    {"guest-rate", OPT_INT, OFF(guest_rate_per_min), "60", 0, 10000000, NULL,
+     "guests created per minute per client address, by socket or HTTP (0: no limit)"},
+    {"guest-idle-timeout", OPT_INT, OFF(guest_idle_timeout_s), "3600", 0, 31536000, NULL,
+     "seconds a guest that never played stays in memory with no socket open (0: forever)"},
     {"database-url", OPT_STRING, OFF(database_url), "", 0, 0, NULL,
      "postgres://... to use PostgreSQL instead of the embedded store"},
     {"redis-url", OPT_STRING, OFF(redis_url), "", 0, 0, NULL, "redis://host:port to use Redis"},
@@ -87,6 +95,21 @@ static const struct option_desc options[] = {
     {"max-rooms", OPT_INT, OFF(max_rooms), "20000", 1, 1000000, NULL, "rooms open at once"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
+
+/* The settings a running server takes from a reload (SIGHUP). Each is read where it is used, on
+ * the loop thread, every time (a rate at each message, the admins at each login, the log level
+ * by log_msg), so a new value applies from the next use on and nothing was sized by the old
+ * one. Everything else (addresses, folders, the store, secrets, limits that size tables or
+ * were copied at start-up) needs a restart. */
+static const char *const reloadable[] = {
+    "log-level",           "admins",
+    "allow-guests",        "input-rate",
+    "realtime-input-rate", "chat-rate",
+    "rooms-rate",          "seat-hold",
+    "max-rooms",           "register-rate",
+    "guest-rate",          "guest-idle-timeout",
+    "last-seen-interval",  NULL,
+};
 
 static const struct option_desc *find_option(const char *key)
 {
@@ -245,6 +268,15 @@ void config_print_help(void)
     }
     printf("  %-28s %s\n  %-28s %s\n", "--help", "print this text", "--version",
            "print the version");
+    printf(
+        "\nSIGHUP re-reads the config file and the environment (flags still win), applies these\n"
+        "settings and rescans the scripts; an invalid value keeps the running settings:\n ");
+    int col = 1;
+    for (const char *const *r = reloadable; *r; r++) {
+        if (col + 1 + (int)strlen(*r) > 90) col = printf("\n ") - 1;
+        col += printf(" %s", *r);
+    }
+    printf("\nThe others take effect at the next start.\n");
 }
 
 /* Finds argv's "--config" (both "--config F" and "--config=F") before anything else is read,
@@ -340,6 +372,79 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         return CONFIG_INVALID;
     }
     return CONFIG_OK;
+}
+
+int config_reloadable(const char *name)
+{
+    for (const char *const *r = reloadable; *r; r++)
+        if (strcmp(*r, name) == 0) return 1;
+    return 0;
+}
+
+/* Whether option o holds the same value in a and b. */
+static int same_value(const struct option_desc *o, const struct config *a, const struct config *b)
+{
+    const char *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
+    if (o->type != OPT_STRING) return *(const int *)fa == *(const int *)fb;
+    const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
+    return strcmp(sa ? sa : "", sb ? sb : "") == 0;
+}
+
+/* Appends name to the comma-separated list out[len] (cut short when full). */
+static void list_add(char *out, size_t len, const char *name)
+{
+    size_t n = strlen(out);
+    if (n + 1 < len) snprintf(out + n, len - n, "%s%s", n ? "," : "", name);
+}
+
+int config_copy(struct config *dst, const struct config *src)
+{
+    *dst = *src;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].type == OPT_STRING) *(char **)((char *)dst + options[i].offset) = NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (options[i].type != OPT_STRING) continue;
+        const char *from = *(char *const *)((const char *)src + options[i].offset);
+        char **field = (char **)((char *)dst + options[i].offset);
+        if (from && !(*field = strdup(from))) {
+            config_free(dst);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_apply_reloadable(struct config *live, const struct config *fresh, char *changed,
+                            size_t len)
+{
+    if (len) *changed = '\0';
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_desc *o = &options[i];
+        if (!config_reloadable(o->name) || same_value(o, live, fresh)) continue;
+        char *dst = (char *)live + o->offset;
+        const char *src = (const char *)fresh + o->offset;
+        if (o->type == OPT_STRING) {
+            char *copy = strdup(*(char *const *)src);
+            if (!copy) return -1;
+            free(*(char **)dst);
+            *(char **)dst = copy;
+        } else {
+            *(int *)dst = *(const int *)src;
+        }
+        list_add(changed, len, o->name);
+    }
+    return 0;
+}
+
+void config_fixed_changes(const struct config *before, const struct config *fresh, char *out,
+                          size_t len)
+{
+    if (len) *out = '\0';
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_desc *o = &options[i];
+        if (!config_reloadable(o->name) && !same_value(o, before, fresh))
+            list_add(out, len, o->name);
+    }
 }
 
 void config_free(struct config *cfg)

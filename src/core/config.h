@@ -35,6 +35,10 @@ struct config {
     char *admins;
     int token_ttl_s;
     int allow_guests;
+    int last_seen_interval_s;  /* a player's last-seen time is written at most this often */
+    int register_rate_per_min; /* registrations per client address; 0: no limit */
+    int guest_rate_per_min;    /* guests made per client address; 0: no limit */
+    int guest_idle_timeout_s;  /* a guest with no socket leaves memory after this; 0: never */
 
     char *database_url;
     char *redis_url;
@@ -64,6 +68,31 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
 
 /* Releases the strings config_load allocated. cfg is no longer valid afterwards. */
 void config_free(struct config *cfg);
+
+/* ---- reloading (SIGHUP) ----
+ * A reload calls config_load again with the process's argv into a fresh struct: flags still
+ * beat the environment and the file, and an invalid value fails the whole reload. Only the
+ * reloadable settings (config_reloadable) are then copied into the running config; the others
+ * keep their start-up values until a restart. */
+
+/* 1 when the setting named name (the long flag without dashes) takes effect on a reload. */
+int config_reloadable(const char *name);
+
+/* Copies the reloadable settings of fresh into live (live's strings are replaced; pointers to
+ * the old ones must not be kept). changed[len] receives the names of those whose value
+ * changed, comma-separated ("" for none). Returns 0, or -1 on OOM (live may be partly
+ * updated, every value in it valid). */
+int config_apply_reloadable(struct config *live, const struct config *fresh, char *changed,
+                            size_t len);
+
+/* Writes into out[len] the names, comma-separated, of the settings that are not reloadable and
+ * differ between before and fresh: they were changed but need a restart. */
+void config_fixed_changes(const struct config *before, const struct config *fresh, char *out,
+                          size_t len);
+
+/* A deep copy of src into dst (release with config_free). Returns 0, or -1 on OOM (dst then
+ * holds nothing to free). */
+int config_copy(struct config *dst, const struct config *src);
 
 /* Writes the --help text to stdout. */
 void config_print_help(void);

@@ -1,8 +1,12 @@
 #include "hmap.h"
 
-#include <stdint.h>
+#include "util.h"
+
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 struct entry {
     char *key;
@@ -14,20 +18,55 @@ struct entry {
 struct hmap {
     struct entry **buckets;
     size_t nbuckets, size;
+    uint64_t seed;
 };
 
-static uint32_t fnv1a(const char *s)
+static uint64_t process_seed;
+static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
+
+static void seed_init(void)
 {
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
+    if (util_random_bytes(&process_seed, sizeof process_seed) == 0) return;
+    /* No kernel randomness (a seccomp filter, a very old kernel): a seed that at least differs
+     * between runs and processes beats a fixed one. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    process_seed = ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 16) *
+                   0x9e3779b97f4a7c15ull;
+}
+
+uint64_t hmap_process_seed(void)
+{
+    pthread_once(&seed_once, seed_init);
+    return process_seed;
+}
+
+/* FNV-1a (64-bit) started from a seeded offset basis, then the murmur3 finaliser: the seed keeps
+ * clients from choosing keys that share a bucket, and the finaliser makes the low bits (the
+ * bucket index) depend on every byte of the key and of the seed. */
+uint32_t hmap_hash(uint64_t seed, const char *key)
+{
+    uint64_t h = 14695981039346656037ull ^ seed;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 struct hmap *hmap_new(void)
 {
+    return hmap_new_seeded(hmap_process_seed());
+}
+
+struct hmap *hmap_new_seeded(uint64_t seed)
+{
     struct hmap *m = calloc(1, sizeof *m);
     if (!m) return NULL;
+    m->seed = seed;
     m->nbuckets = 16;
     m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
     if (!m->buckets) {
@@ -62,7 +101,7 @@ static struct entry *find(const struct hmap *m, const char *key, uint32_t h)
 
 void *hmap_get(const struct hmap *m, const char *key)
 {
-    struct entry *e = find(m, key, fnv1a(key));
+    struct entry *e = find(m, key, hmap_hash(m->seed, key));
     return e ? e->value : NULL;
 }
 
@@ -87,7 +126,7 @@ static void grow(struct hmap *m)
 
 int hmap_put(struct hmap *m, const char *key, void *value)
 {
-    uint32_t h = fnv1a(key);
+    uint32_t h = hmap_hash(m->seed, key);
     struct entry *e = find(m, key, h);
     if (e) {
         e->value = value;
@@ -108,7 +147,7 @@ int hmap_put(struct hmap *m, const char *key, void *value)
 
 void *hmap_del(struct hmap *m, const char *key)
 {
-    uint32_t h = fnv1a(key);
+    uint32_t h = hmap_hash(m->seed, key);
     for (struct entry **pp = &m->buckets[h & (m->nbuckets - 1)]; *pp; pp = &(*pp)->next) {
         struct entry *e = *pp;
         if (e->hash == h && strcmp(e->key, key) == 0) {

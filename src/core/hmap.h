@@ -1,16 +1,30 @@
-/* hmap.h - a string-keyed hash map (chained, FNV-1a, grows at load 1).
+/* hmap.h - a string-keyed hash map (chained, seeded FNV-1a, grows at load 1).
  *
- * The map copies keys and stores values as opaque pointers: it never frees a value. Iteration
- * order is unspecified. Not thread-safe: one owner thread. */
+ * The map copies keys and stores values as opaque pointers: it never frees a value. Keys come
+ * from clients (names, addresses, ids), so the hash is seeded once per process from getrandom():
+ * a client cannot choose keys that all land in one bucket. Iteration order is unspecified and
+ * differs between runs. Not thread-safe: one owner thread per map. */
 #ifndef MT_HMAP_H
 #define MT_HMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct hmap;
 
-/* Returns an empty map, or NULL on OOM. */
+/* Returns an empty map hashing with the process's seed, or NULL on OOM. */
 struct hmap *hmap_new(void);
+
+/* Like hmap_new with a given seed (for tests: the seed changes where keys land, never what the
+ * map holds). */
+struct hmap *hmap_new_seeded(uint64_t seed);
+
+/* The process's seed: random (getrandom), drawn at the first call, the same for every map of
+ * the process. Any thread. */
+uint64_t hmap_process_seed(void);
+
+/* The 32-bit hash of key under seed, as the map uses it. */
+uint32_t hmap_hash(uint64_t seed, const char *key);
 
 /* Releases the map and its key copies (not the values). */
 void hmap_free(struct hmap *m);

@@ -8,12 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level min_level = LOG_INFO;
+/* Read by every thread that logs, changed by a reload (SIGHUP) on the loop thread: atomic, so
+ * that a worker never reads it torn. */
+static int min_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 void log_set_level(enum log_level level)
 {
-    min_level = level;
+    __atomic_store_n(&min_level, (int)level, __ATOMIC_RELAXED);
 }
 
 int log_parse_level(const char *name, enum log_level *out)
@@ -29,7 +31,7 @@ int log_parse_level(const char *name, enum log_level *out)
 
 int log_enabled(enum log_level level)
 {
-    return level >= min_level && level != LOG_OFF;
+    return (int)level >= __atomic_load_n(&min_level, __ATOMIC_RELAXED) && level != LOG_OFF;
 }
 
 static void format_time(char *buf, size_t len)

@@ -13,7 +13,8 @@
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
-/* Sets the lowest level that is written. Default LOG_INFO. */
+/* Sets the lowest level that is written. Default LOG_INFO. Any thread (a reload changes it
+ * while workers log). */
 void log_set_level(enum log_level level);
 
 /* Parses "debug", "info", "warn", "error" or "off". Returns 0, or -1 for anything else. */

@@ -179,6 +179,12 @@ void http_respond_error(struct http_exchange *x, int status, const char *code, c
                       json_pack("{s{ss,ss}}", "error", "code", code, "message", message));
 }
 
+void http_respond_rate_limited(struct http_exchange *x, int retry_after_s, const char *message)
+{
+    x->retry_after_s = retry_after_s > 0 ? retry_after_s : 1;
+    http_respond_error(x, 429, "RATE_LIMIT_EXCEEDED", message);
+}
+
 json_t *http_body_object(struct http_exchange *x)
 {
     if (!x->body_len) return json_object();
@@ -226,6 +232,11 @@ int http_exchange_write(struct http_exchange *x)
     if (*x->content_encoding)
         rc |= add_header(wsi, "content-encoding:", x->content_encoding, &p, end);
     if (*x->allow) rc |= add_header(wsi, "allow:", x->allow, &p, end);
+    if (x->retry_after_s > 0) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", x->retry_after_s);
+        rc |= add_header(wsi, "retry-after:", secs, &p, end);
+    }
     rc |= add_header(wsi, "cache-control:", *x->cache_control ? x->cache_control : "no-store", &p,
                      end);
     if (rc || lws_finalize_write_http_header(wsi, start, &p, end)) {

@@ -58,7 +58,8 @@ struct http_exchange {
     char content_encoding[16];
     char allow[64];
     char cache_control[64];
-    int html; /* add the page security headers (CSP) */
+    int retry_after_s; /* > 0: a retry-after header (429) */
+    int html;          /* add the page security headers (CSP) */
 };
 
 typedef void (*http_handler)(struct http_exchange *x);
@@ -84,6 +85,10 @@ void http_respond_json(struct http_exchange *x, int status, json_t *body);
 
 /* Answers {"error": {"code", "message"}} with status. */
 void http_respond_error(struct http_exchange *x, int status, const char *code, const char *message);
+
+/* Answers 429 RATE_LIMIT_EXCEEDED with message and a retry-after header of retry_after_s
+ * seconds (at least 1). */
+void http_respond_rate_limited(struct http_exchange *x, int retry_after_s, const char *message);
 
 /* Parses the request body as a JSON object. On failure answers 400 BAD_JSON / BAD_MESSAGE and
  * returns NULL; otherwise returns a new reference the caller releases. An empty body gives an

@@ -53,26 +53,35 @@ static enum http_method request_method(struct lws *wsi)
     return HTTP_OTHER;
 }
 
-/* Rejects an upgrade with a JSON error body. Returns the CONFIRM_UPGRADE "handled" value.
+/* Rejects an upgrade with a JSON error body (and retry-after for a 429). Returns the
+ * CONFIRM_UPGRADE "handled" value.
  * The response is written whole by hand: lws's header helpers answer HTTP/1.0 at this stage,
  * which strict WebSocket clients refuse to parse. */
-static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *message)
+static int refuse_upgrade_after(struct lws *wsi, int status, const char *code, const char *message,
+                                int retry_after_s)
 {
-    char body[256], resp[LWS_PRE + 512];
+    char body[256], resp[LWS_PRE + 512], retry[40] = "";
     int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code,
                         message);
     const char *text = status == 401   ? "Unauthorized"
                        : status == 404 ? "Not Found"
+                       : status == 429 ? "Too Many Requests"
                                        : "Service Unavailable";
+    if (status == 429) snprintf(retry, sizeof retry, "retry-after: %d\r\n", retry_after_s);
     int n = snprintf(resp + LWS_PRE, sizeof resp - LWS_PRE,
                      "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                     "connection: close\r\n\r\n%s",
-                     status, text, blen, body);
+                     "%sconnection: close\r\n\r\n%s",
+                     status, text, blen, retry, body);
     char st[8];
     snprintf(st, sizeof st, "%d", status);
     metric_add(m_http_requests, st, 1);
     lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
     return 1;
+}
+
+static int refuse_upgrade(struct lws *wsi, int status, const char *code, const char *message)
+{
+    return refuse_upgrade_after(wsi, status, code, message, 0);
 }
 
 /* Finds the upgrade's token: ?token=... first, then Authorization: Bearer. Returns 1 with the
@@ -136,6 +145,14 @@ static int on_confirm_upgrade(struct lws *wsi)
     if (identify(wsi, &who, &guest, why, sizeof why) < 0) {
         log_msg(LOG_INFO, "upgrade refused", "{ss}", "reason", why);
         return refuse_upgrade(wsi, 401, "UNAUTHORIZED", why);
+    }
+    if (guest && handlers.admit_guest) { /* asked once: not again at the protocol filter */
+        char peer[48] = "";
+        int retry_after_s = 0;
+        lws_get_peer_simple(wsi, peer, sizeof peer);
+        if (!handlers.admit_guest(peer, &retry_after_s))
+            return refuse_upgrade_after(wsi, 429, "RATE_LIMIT_EXCEEDED",
+                                        "too many new guests from this address", retry_after_s);
     }
     return 0;
 }

@@ -4,7 +4,8 @@
  * ws.c owns the lws context and its one protocol callback. It turns lws events into calls on
  * the modules above it: HTTP transactions go to http_dispatch(); a WebSocket upgrade is
  * authenticated here (token in ?token= or Authorization: Bearer; a guest when there is none and
- * guests are allowed) and refused with 401, 404 or 503 before any socket opens; whole messages
+ * guests are allowed and admit_guest agrees) and refused with 401, 404, 429 or 503 before any
+ * socket opens; whole messages
  * go to the ws_handlers. Loop thread only. */
 #ifndef MT_WS_H
 #define MT_WS_H
@@ -25,6 +26,10 @@ struct ws_handlers {
     void (*on_refused)(struct session *s, const char *code);
     /* The socket is gone; s is freed after this returns. */
     void (*on_close)(struct session *s);
+    /* An upgrade without a token is about to make a guest for a client at peer: returns 1 to
+     * go on, or 0 with *retry_after_s set, and the upgrade is refused with 429. Asked once per
+     * upgrade. */
+    int (*admit_guest)(const char *peer, int *retry_after_s);
 };
 
 /* Creates the lws context on the loop and starts listening. Returns 0, or -1 with a log line.

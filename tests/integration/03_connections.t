@@ -168,9 +168,10 @@ async def out_of_descriptors(srv):
         await w.close()
 
 
-with Server() as srv:
+# --guest-rate 0: every socket here is a new guest from one address.
+with Server("--guest-rate", "0") as srv:
     run(thousand(srv))
-fd_srv = Server("--log-level", "warn")
+fd_srv = Server("--log-level", "warn", "--guest-rate", "0")
 fd_srv.args = ["bash", "-c", "ulimit -n 300 && exec " + " ".join(fd_srv.args)]
 with fd_srv:
     run(out_of_descriptors(fd_srv))

@@ -45,8 +45,9 @@ async def main(srv):
     # Five failures a minute per account, then 429 even with the right password.
     for _ in range(5):
         http("POST", srv.url + "/api/auth/login", {"username": "alice_1", "password": "nope nope"})
-    st, _, body = http("POST", srv.url + "/api/auth/login", {"username": "alice_1", "password": "correct horse"})
+    st, h, body = http("POST", srv.url + "/api/auth/login", {"username": "alice_1", "password": "correct horse"})
     t.eq((st, body["error"]["code"]), (429, "RATE_LIMIT_EXCEEDED"), "repeated failures throttle the account")
+    t.ok(1 <= int(h.get("Retry-After") or 0) <= 60, f"the 429 says when to retry (Retry-After {h.get('Retry-After')})")
 
     now = int(time.time())
     pid = reg["playerId"]

@@ -10,6 +10,36 @@ static enum config_result load(struct config *c, char *err, int argc, char **arg
     return config_load(c, argc, argv, err, 512);
 }
 
+/* A reload copies only the reloadable settings into the running config and names the rest. */
+static void reload(void)
+{
+    struct config live, copy, fresh;
+    char err[512], changed[256], fixed[256];
+    char *start[] = {"monkeytown", "--admins", "root"};
+    is_int(load(&live, err, 3, start), CONFIG_OK, "reload: start-up config");
+    is_int(config_copy(&copy, &live), 0, "reload: a deep copy");
+    ok(copy.admins != live.admins && strcmp(copy.admins, live.admins) == 0,
+       "reload: the copy owns its strings");
+    char *next[] = {"monkeytown", "--admins", "root,ops",    "--guest-rate", "5",
+                    "--port",     "9999",     "--log-level", "warn"};
+    is_int(load(&fresh, err, 9, next), CONFIG_OK, "reload: the new settings");
+    config_fixed_changes(&copy, &fresh, fixed, sizeof fixed);
+    is_str(fixed, "port", "reload: a changed fixed setting is named");
+    is_int(config_apply_reloadable(&live, &fresh, changed, sizeof changed), 0, "reload: applied");
+    is_str(changed, "log-level,admins,guest-rate", "reload: the changed reloadable ones are named");
+    is_str(live.admins, "root,ops", "reload: admins taken");
+    is_int(live.guest_rate_per_min, 5, "reload: guest-rate taken");
+    is_int(live.port, 8080, "reload: port kept (needs a restart)");
+    ok(config_reloadable("log-level") && !config_reloadable("port") &&
+           !config_reloadable("jwt-secret"),
+       "reload: log-level reloads, port and jwt-secret do not");
+    config_apply_reloadable(&live, &fresh, changed, sizeof changed);
+    is_str(changed, "", "reload: nothing changed the second time");
+    config_free(&fresh);
+    config_free(&copy);
+    config_free(&live);
+}
+
 int main(void)
 {
     struct config c;
@@ -80,5 +110,6 @@ int main(void)
     config_free(&c);
 
     unlink(path);
+    reload();
     return done_testing();
 }
