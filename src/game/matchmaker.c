@@ -2,10 +2,12 @@
 
 #include "log.h"
 #include "loop.h"
+#include "proto.h"
 #include "room.h"
 #include "util.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,14 +62,17 @@ static void start_room(const char *game, int n, const char *agent)
         unlink_waiter(picked[i]);
 
     const char *code = NULL;
-    char msg[300];
+    char msg[300] = "";
     json_t *config = json_pack("{si}", "seats", n);
     struct room *r = room_create(game, config, 0, &code, msg, sizeof msg);
     json_decref(config);
     if (r) {
         for (int i = 0; i < k && !code; i++) {
             struct session *s = picked[i]->s;
-            if (!room_seat_player(r, s->who.player_id, s->who.name, s, &code)) break;
+            if (!room_seat_player(r, s->who.player_id, s->who.name, s, &code)) {
+                snprintf(msg, sizeof msg, "no free seat in this game");
+                break;
+            }
         }
         if (!code && k < n && agent)
             room_fill_with_agent(r, *agent ? agent : NULL, &code, msg, sizeof msg);
@@ -75,11 +80,7 @@ static void start_room(const char *game, int n, const char *agent)
     for (int i = 0; i < k; i++) {
         struct waiter *w = picked[i];
         if (code) {
-            json_t *err = json_pack("{ss,s{ss,ss}}", "type", "error", "payload", "code", code,
-                                    "message", msg);
-            if (w->re) json_object_set(err, "re", w->re);
-            session_send_json(w->s, err);
-            json_decref(err);
+            proto_error_to(w->s, w->re, code, msg);
         } else {
             room_send_state(r, w->s, w->re);
         }

@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -175,8 +176,25 @@ void http_respond_json(struct http_exchange *x, int status, json_t *body)
 
 void http_respond_error(struct http_exchange *x, int status, const char *code, const char *message)
 {
-    http_respond_json(x, status,
-                      json_pack("{s{ss,ss}}", "error", "code", code, "message", message));
+    /* jansson refuses invalid UTF-8, and a game's setup error may hold any bytes: without this
+     * the answer would be a 503 "out of memory". */
+    char text[512];
+    util_strlcpy(text, message, sizeof text);
+    util_utf8_scrub(text);
+    http_respond_json(x, status, json_pack("{s{ss,ss}}", "error", "code", code, "message", text));
+}
+
+#define STRINGIFY(x) #x
+#define DECIMAL(x) STRINGIFY(x)
+static const char too_deep[] = "request body may nest arrays and objects at most " DECIMAL(
+    JSON_TEXT_MAX_NESTING) " levels deep";
+
+/* Why a parsed body is refused (400 BAD_MESSAGE), or NULL. */
+static const char *body_shape_error(const json_t *v)
+{
+    if (!json_is_object(v)) return "request body must be a JSON object";
+    if (json_text_depth(v, JSON_TEXT_MAX_NESTING) > JSON_TEXT_MAX_NESTING) return too_deep;
+    return NULL;
 }
 
 json_t *http_body_object(struct http_exchange *x)
@@ -184,13 +202,18 @@ json_t *http_body_object(struct http_exchange *x)
     if (!x->body_len) return json_object();
     json_error_t err;
     json_t *v = json_loadb(x->body, x->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!v && json_error_code(&err) == json_error_stack_overflow) { /* past jansson's 2048 */
+        http_respond_error(x, 400, "BAD_MESSAGE", too_deep);
+        return NULL;
+    }
     if (!v) {
         http_respond_error(x, 400, "BAD_JSON", "request body is not valid JSON");
         return NULL;
     }
-    if (!json_is_object(v)) {
+    const char *bad = body_shape_error(v);
+    if (bad) {
         json_decref(v);
-        http_respond_error(x, 400, "BAD_MESSAGE", "request body must be a JSON object");
+        http_respond_error(x, 400, "BAD_MESSAGE", bad);
         return NULL;
     }
     return v;

@@ -82,10 +82,12 @@ void http_respond(struct http_exchange *x, int status, const char *content_type,
 /* Answers with JSON; takes ownership of body. */
 void http_respond_json(struct http_exchange *x, int status, json_t *body);
 
-/* Answers {"error": {"code", "message"}} with status. */
+/* Answers {"error": {"code", "message"}} with status. Bytes of message that are not UTF-8
+ * become '?'. */
 void http_respond_error(struct http_exchange *x, int status, const char *code, const char *message);
 
-/* Parses the request body as a JSON object. On failure answers 400 BAD_JSON / BAD_MESSAGE and
+/* Parses the request body as a JSON object nested at most JSON_TEXT_MAX_NESTING levels deep.
+ * On failure answers 400 BAD_JSON / BAD_MESSAGE (not an object, or nested too deeply) and
  * returns NULL; otherwise returns a new reference the caller releases. An empty body gives an
  * empty object. */
 json_t *http_body_object(struct http_exchange *x);
