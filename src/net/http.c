@@ -246,6 +246,7 @@ int http_exchange_write(struct http_exchange *x)
         rc |= add_header(wsi, "x-frame-options:", "DENY", &p, end);
     }
     if (*x->etag) rc |= add_header(wsi, "etag:", x->etag, &p, end);
+    if (*x->vary) rc |= add_header(wsi, "vary:", x->vary, &p, end);
     if (*x->content_encoding)
         rc |= add_header(wsi, "content-encoding:", x->content_encoding, &p, end);
     if (*x->allow) rc |= add_header(wsi, "allow:", x->allow, &p, end);

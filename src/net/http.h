@@ -55,6 +55,7 @@ struct http_exchange {
     size_t resp_len;
     char content_type[64];
     char etag[80];
+    char vary[32];
     char content_encoding[16];
     char allow[64];
     char cache_control[64];
