@@ -22,6 +22,9 @@ static struct route routes[MAX_ROUTES];
 static int n_routes;
 static http_handler fallback;
 
+#define STRINGIFY(x) #x
+#define DECIMAL(x) STRINGIFY(x)
+
 static const char *const method_names[] = {"GET",    "HEAD",  "POST",    "PUT",
                                            "DELETE", "PATCH", "OPTIONS", "OTHER"};
 
@@ -184,8 +187,6 @@ void http_respond_error(struct http_exchange *x, int status, const char *code, c
     http_respond_json(x, status, json_pack("{s{ss,ss}}", "error", "code", code, "message", text));
 }
 
-#define STRINGIFY(x) #x
-#define DECIMAL(x) STRINGIFY(x)
 static const char too_deep[] = "request body may nest arrays and objects at most " DECIMAL(
     JSON_TEXT_MAX_NESTING) " levels deep";
 
@@ -219,6 +220,21 @@ json_t *http_body_object(struct http_exchange *x)
     return v;
 }
 
+/* The Retry-After value for status, or NULL. */
+static const char *retry_after(int status)
+{
+    return status == 429   ? DECIMAL(HTTP_RETRY_AFTER_429)
+           : status == 503 ? DECIMAL(HTTP_RETRY_AFTER_503)
+                           : NULL;
+}
+
+const char *http_retry_after_line(int status)
+{
+    return status == 429   ? "retry-after: " DECIMAL(HTTP_RETRY_AFTER_429) "\r\n"
+           : status == 503 ? "retry-after: " DECIMAL(HTTP_RETRY_AFTER_503) "\r\n"
+                           : "";
+}
+
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
                       unsigned char *end)
 {
@@ -250,6 +266,8 @@ int http_exchange_write(struct http_exchange *x)
     if (*x->content_encoding)
         rc |= add_header(wsi, "content-encoding:", x->content_encoding, &p, end);
     if (*x->allow) rc |= add_header(wsi, "allow:", x->allow, &p, end);
+    if (retry_after(x->status))
+        rc |= add_header(wsi, "retry-after:", retry_after(x->status), &p, end);
     rc |= add_header(wsi, "cache-control:", *x->cache_control ? x->cache_control : "no-store", &p,
                      end);
     if (rc || lws_finalize_write_http_header(wsi, start, &p, end)) {

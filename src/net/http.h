@@ -93,6 +93,20 @@ void http_respond_error(struct http_exchange *x, int status, const char *code, c
  * empty object. */
 json_t *http_body_object(struct http_exchange *x);
 
+/* Every 429 and 503 carries Retry-After, in seconds (RFC 9110 10.2.3), so that clients back off
+ * by the server's measure:
+ * - 429 (failed logins): a minute, as the message says; both failure buckets are full again by
+ *   then, and a password guesser gains nothing by coming back sooner.
+ * - 503 (shutting down, too many connections, room limit, store refusing writes, out of memory,
+ *   not ready): 5 s, about what a restart or a freed slot takes, short enough that a client
+ *   gives up little time when the server recovers sooner. */
+#define HTTP_RETRY_AFTER_429 60
+#define HTTP_RETRY_AFTER_503 5
+
+/* The Retry-After header line for status, with its CRLF ("retry-after: 5\r\n"), or "" when
+ * the status takes none. For answers written by hand (refused upgrades). */
+const char *http_retry_after_line(int status);
+
 /* --- for ws.c --- */
 
 /* Allocates an exchange for wsi. NULL on OOM. */

@@ -66,8 +66,8 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *code, const c
                                        : "Service Unavailable";
     int n = snprintf(resp + LWS_PRE, sizeof resp - LWS_PRE,
                      "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                     "connection: close\r\n\r\n%s",
-                     status, text, blen, body);
+                     "%sconnection: close\r\n\r\n%s",
+                     status, text, blen, http_retry_after_line(status), body);
     char st[8];
     snprintf(st, sizeof st, "%d", status);
     metric_add(m_http_requests, st, 1);
