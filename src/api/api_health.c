@@ -11,18 +11,30 @@ static struct {
     const char *name;
     health_check_fn fn;
     void *arg;
+    int optional; /* failing degrades the server but leaves it ready */
 } checks[MAX_CHECKS];
 static int n_checks;
 static uint64_t started_ms;
 
-int health_add_check(const char *name, health_check_fn fn, void *arg)
+static int add_check(const char *name, health_check_fn fn, void *arg, int optional)
 {
     if (n_checks == MAX_CHECKS) return -1;
     checks[n_checks].name = name;
     checks[n_checks].fn = fn;
     checks[n_checks].arg = arg;
+    checks[n_checks].optional = optional;
     n_checks++;
     return 0;
+}
+
+int health_add_check(const char *name, health_check_fn fn, void *arg)
+{
+    return add_check(name, fn, arg, 0);
+}
+
+int health_add_optional_check(const char *name, health_check_fn fn, void *arg)
+{
+    return add_check(name, fn, arg, 1);
 }
 
 static void get_live(struct http_exchange *x)
@@ -31,19 +43,36 @@ static void get_live(struct http_exchange *x)
     http_respond_json(x, 200, json_pack("{ss,sf}", "status", "alive", "uptime", uptime));
 }
 
+/* Runs check i into a new object of all. Returns 1 when it passed. */
+static int run_check(int i, json_t *all)
+{
+    json_t *c = json_object();
+    int healthy = checks[i].fn(c, checks[i].arg);
+    json_object_set_new(c, "healthy", json_boolean(healthy));
+    json_object_set_new(c, "status",
+                        json_string(healthy              ? "ok"
+                                    : checks[i].optional ? "degraded"
+                                                         : "failed"));
+    if (checks[i].optional) json_object_set_new(c, "optional", json_true());
+    json_object_set_new(all, checks[i].name, c);
+    return healthy;
+}
+
 static void get_ready(struct http_exchange *x)
 {
-    json_t *all = json_object();
+    json_t *all = json_object(), *degraded = json_array();
     int ready = 1;
     for (int i = 0; i < n_checks; i++) {
-        json_t *c = json_object();
-        int healthy = checks[i].fn(c, checks[i].arg);
-        json_object_set_new(c, "healthy", json_boolean(healthy));
-        json_object_set_new(all, checks[i].name, c);
-        ready &= healthy;
+        int healthy = run_check(i, all);
+        if (!checks[i].optional)
+            ready &= healthy;
+        else if (!healthy)
+            json_array_append_new(degraded, json_string(checks[i].name));
     }
-    http_respond_json(x, ready ? 200 : 503,
-                      json_pack("{ss,so}", "status", ready ? "ready" : "not_ready", "checks", all));
+    json_t *body = json_pack("{ss,so}", "status", ready ? "ready" : "not_ready", "checks", all);
+    if (body && json_array_size(degraded)) json_object_set(body, "degraded", degraded);
+    json_decref(degraded);
+    http_respond_json(x, ready ? 200 : 503, body);
 }
 
 static void get_metrics(struct http_exchange *x)

@@ -9,13 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
 #define MAX_FILE (4 * 1024 * 1024)
 
+/* One file in both encodings. Each encoding is its own representation with its own ETag
+ * (RFC 9110 8.8.3): a cache that stored the gzip bytes under the identity ETag would hand them
+ * to a client that cannot read them after a 304. */
 struct cached {
-    char etag[80];
+    char etag[64];    /* identity: "inode-size-mtime" */
+    char gz_etag[64]; /* gzip: "inode-size-mtime-gz" */
     char *raw, *gz;
     size_t raw_len, gz_len;
 };
@@ -89,7 +94,7 @@ static char *gzip(const char *in, size_t len, size_t *out_len)
 /* The file's bytes (and gzip form for text), cached by path until the ETag changes. */
 static struct cached *load(const char *real, const struct stat *st, int text)
 {
-    char etag[80];
+    char etag[64];
     snprintf(etag, sizeof etag, "\"%lx-%lx-%lx\"", (unsigned long)st->st_ino,
              (unsigned long)st->st_size, (unsigned long)st->st_mtime);
     struct cached *c = hmap_get(cache, real);
@@ -105,9 +110,54 @@ static struct cached *load(const char *real, const struct stat *st, int text)
     c->raw_len = c->raw ? fread(c->raw, 1, (size_t)st->st_size, f) : 0;
     fclose(f);
     util_strlcpy(c->etag, etag, sizeof c->etag);
+    snprintf(c->gz_etag, sizeof c->gz_etag, "%.*s-gz\"", (int)strlen(etag) - 1, etag);
     if (text && c->raw_len > 256) c->gz = gzip(c->raw, c->raw_len, &c->gz_len);
     hmap_put(cache, real, c);
     return c;
+}
+
+/* The length of the token at s, up to a ',' or ';', with the spaces around it trimmed; *start
+ * is set past the leading spaces. */
+static size_t list_token(const char *s, const char **start)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    *start = s;
+    size_t n = strcspn(s, ",;");
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    return n;
+}
+
+/* Whether Accept-Encoding lists gzip (or x-gzip) without refusing it with q=0. */
+static int accepts_gzip(const char *ae)
+{
+    for (const char *p = ae; *p; p += *p == ',') {
+        const char *tok;
+        size_t n = list_token(p, &tok);
+        p = tok + strcspn(tok, ",");
+        if (!((n == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
+              (n == 6 && strncasecmp(tok, "x-gzip", 6) == 0)))
+            continue;
+        const char *q = strstr(tok, "q=");
+        if (!q || q > p || strtod(q + 2, NULL) > 0) return 1;
+    }
+    return 0;
+}
+
+/* Whether If-None-Match lists etag, or is "*". The comparison is weak (RFC 9110 13.1.2): a
+ * "W/" prefix is ignored. */
+static int none_match(const char *inm, const char *etag)
+{
+    size_t len = strlen(etag);
+    for (const char *p = inm; *p; p += *p == ',') {
+        const char *tok;
+        size_t n = list_token(p, &tok);
+        p = tok + strcspn(tok, ",");
+        if (n >= 2 && strncmp(tok, "W/", 2) == 0) tok += 2, n -= 2;
+        if ((n == 1 && *tok == '*') || (n == len && strncmp(tok, etag, len) == 0)) return 1;
+    }
+    return 0;
 }
 
 static void serve(struct http_exchange *x)
@@ -129,19 +179,18 @@ static void serve(struct http_exchange *x)
         http_respond_error(x, 404, "NOT_FOUND", "no such path");
         return;
     }
-    util_strlcpy(x->etag, c->etag, sizeof x->etag);
+    int gz = c->gz && accepts_gzip(x->accept_encoding);
+    util_strlcpy(x->etag, gz ? c->gz_etag : c->etag, sizeof x->etag);
     util_strlcpy(x->cache_control, "no-cache", sizeof x->cache_control);
+    /* Only a file that has a gzip form varies; the 304 says so as well as the 200. */
+    if (c->gz) util_strlcpy(x->vary, "Accept-Encoding", sizeof x->vary);
     x->html = strcmp(types[t].ext, ".html") == 0;
-    if (*x->if_none_match && strstr(x->if_none_match, c->etag)) {
+    if (*x->if_none_match && none_match(x->if_none_match, x->etag)) {
         http_respond(x, 304, types[t].type, "", 0);
         return;
     }
-    if (c->gz && strstr(x->accept_encoding, "gzip")) {
-        util_strlcpy(x->content_encoding, "gzip", sizeof x->content_encoding);
-        http_respond(x, 200, types[t].type, c->gz, c->gz_len);
-        return;
-    }
-    http_respond(x, 200, types[t].type, c->raw, c->raw_len);
+    if (gz) util_strlcpy(x->content_encoding, "gzip", sizeof x->content_encoding);
+    http_respond(x, 200, types[t].type, gz ? c->gz : c->raw, gz ? c->gz_len : c->raw_len);
 }
 
 int api_static_init(const char *web_dir)

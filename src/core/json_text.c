@@ -167,6 +167,29 @@ int json_text_append(struct json_text *t, const json_t *v)
     return 0;
 }
 
+int json_text_depth(const json_t *v, int limit)
+{
+    if (!json_is_object(v) && !json_is_array(v)) return 0;
+    if (limit <= 0) return 1; /* already past the limit: what is inside does not matter */
+    int deepest = 0;
+    if (json_is_array(v)) {
+        for (size_t i = 0, n = json_array_size(v); i < n && deepest < limit; i++) {
+            int d = json_text_depth(json_array_get(v, i), limit - 1);
+            if (d > deepest) deepest = d;
+        }
+        return 1 + deepest;
+    }
+    const char *key;
+    json_t *member;
+    json_object_foreach((json_t *)v, key, member)
+    {
+        int d = json_text_depth(member, limit - 1);
+        if (d > deepest) deepest = d;
+        if (deepest >= limit) break;
+    }
+    return 1 + deepest;
+}
+
 char *json_text_dump(const json_t *v)
 {
     struct json_text t = {0};

@@ -31,6 +31,17 @@ int json_text_append(struct json_text *t, const json_t *v);
 /* Appends len bytes of s as they are. Returns 0, or -1 on OOM (t unchanged). */
 int json_text_put(struct json_text *t, const char *s, size_t len);
 
+/* How deeply a client may nest arrays and objects in one message or request body, the outermost
+ * value counting as level 1. Game scripts get actions and configs through the Lua JSON decoder,
+ * which stops at 64 levels (lua/sandbox.lua's cjson setting): a WebSocket action sits at level
+ * 3 of its message, so every action the envelope admits reaches the game whole. */
+#define JSON_TEXT_MAX_NESTING 64
+
+/* The nesting depth of v (0 for a scalar, 1 for an array or object of scalars, ...) when it is
+ * at most limit (>= 0), else limit + 1. Looks no deeper than limit + 1 levels, so the recursion
+ * is bounded by limit whatever v holds (a cycle included). */
+int json_text_depth(const json_t *v, int limit);
+
 /* The text of v in a new malloc'd string, like json_dumps: NULL on failure. The caller frees. */
 char *json_text_dump(const json_t *v);
 

@@ -63,22 +63,37 @@ int util_is_uuid(const char *s)
     return s[UUID_LEN] == '\0';
 }
 
+/* The length of the well-formed UTF-8 sequence at p (before end), or 0 when there is none. */
+static int utf8_seq_len(const unsigned char *p, const unsigned char *end)
+{
+    if (*p < 0x80) return 1;
+    int n = *p >= 0xF0 ? 3 : *p >= 0xE0 ? 2 : *p >= 0xC2 ? 1 : -1;
+    if (n < 0 || *p > 0xF4 || end - p <= n) return 0;
+    for (int i = 1; i <= n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] > 0x9F) || (*p == 0xF0 && p[1] < 0x90) ||
+        (*p == 0xF4 && p[1] > 0x8F))
+        return 0; /* overlong, surrogate, past U+10FFFF */
+    return n + 1;
+}
+
 int util_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        int n = *p >= 0xF0 ? 3 : *p >= 0xE0 ? 2 : *p >= 0xC2 ? 1 : -1;
-        if (n < 0 || *p > 0xF4 || end - p <= n) return 0;
-        for (int i = 1; i <= n; i++)
-            if ((p[i] & 0xC0) != 0x80) return 0;
-        if ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] > 0x9F) ||
-            (*p == 0xF0 && p[1] < 0x90) || (*p == 0xF4 && p[1] > 0x8F))
-            return 0; /* overlong, surrogate, past U+10FFFF */
-        p += n + 1;
+        int n = utf8_seq_len(p, end);
+        if (!n) return 0;
+        p += n;
     }
     return 1;
+}
+
+void util_utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
+    while (p < end) {
+        int n = utf8_seq_len(p, end);
+        if (!n) *p = '?', n = 1;
+        p += n;
+    }
 }

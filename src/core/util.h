@@ -24,6 +24,12 @@ int util_format_int(char *out, int64_t v);
  * past U+10FFFF), else 0. */
 int util_utf8_valid(const char *s, size_t len);
 
+/* Replaces, in place, each byte of the NUL-terminated s that does not belong to a well-formed
+ * UTF-8 sequence with '?'. For text that must go into JSON but may come from elsewhere (a
+ * script's message) or have been cut mid-character by a bounded copy: jansson refuses to
+ * build a string from invalid UTF-8. */
+void util_utf8_scrub(char *s);
+
 /* Returns 1 when s is a canonical lower-case UUID string. */
 int util_is_uuid(const char *s);
 

@@ -57,7 +57,7 @@ static void on_create_game(struct proto_request *r)
         return;
     }
     const char *code = NULL;
-    char msg[300];
+    char msg[300] = "";
     struct room *room = room_create(game, config, json_is_true(priv), &code, msg, sizeof msg);
     if (!room) {
         proto_error(r, code, "%s", msg);
@@ -111,7 +111,7 @@ static void on_quick_match(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.agent must be an agent name or false");
         return;
     }
-    char msg[300];
+    char msg[300] = "";
     const char *code =
         matchmaker_request(r->s, game, agent_name, (int)wait_ms, r->id, msg, sizeof msg);
     if (code) proto_error(r, code, "%s", msg);
@@ -138,7 +138,7 @@ static void on_player_input(struct proto_request *r)
         proto_error(r, "NOT_FOUND", "no game %s", id);
         return;
     }
-    char msg[300];
+    char msg[300] = ""; /* room_input gives INTERNAL without a message when out of memory */
     const char *code = room_input(room, r->s, action, r->id, msg, sizeof msg);
     if (code) proto_error(r, code, "%s", msg);
 }

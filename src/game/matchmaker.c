@@ -3,10 +3,12 @@
 #include "log.h"
 #include "proto.h"
 #include "loop.h"
+#include "proto.h"
 #include "room.h"
 #include "util.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,14 +63,17 @@ static void start_room(const char *game, int n, const char *agent)
         unlink_waiter(picked[i]);
 
     const char *code = NULL;
-    char msg[300];
+    char msg[300] = "";
     json_t *config = json_pack("{si}", "seats", n);
     struct room *r = room_create(game, config, 0, &code, msg, sizeof msg);
     json_decref(config);
     if (r) {
         for (int i = 0; i < k && !code; i++) {
             struct session *s = picked[i]->s;
-            if (!room_seat_player(r, s->who.player_id, s->who.name, s, &code)) break;
+            if (!room_seat_player(r, s->who.player_id, s->who.name, s, &code)) {
+                snprintf(msg, sizeof msg, "no free seat in this game");
+                break;
+            }
         }
         if (!code && k < n && agent)
             room_fill_with_agent(r, *agent ? agent : NULL, &code, msg, sizeof msg);

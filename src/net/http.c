@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -20,6 +21,9 @@ struct route {
 static struct route routes[MAX_ROUTES];
 static int n_routes;
 static http_handler fallback;
+
+#define STRINGIFY(x) #x
+#define DECIMAL(x) STRINGIFY(x)
 
 static const char *const method_names[] = {"GET",    "HEAD",  "POST",    "PUT",
                                            "DELETE", "PATCH", "OPTIONS", "OTHER"};
@@ -175,8 +179,23 @@ void http_respond_json(struct http_exchange *x, int status, json_t *body)
 
 void http_respond_error(struct http_exchange *x, int status, const char *code, const char *message)
 {
-    http_respond_json(x, status,
-                      json_pack("{s{ss,ss}}", "error", "code", code, "message", message));
+    /* jansson refuses invalid UTF-8, and a game's setup error may hold any bytes: without this
+     * the answer would be a 503 "out of memory". */
+    char text[512];
+    util_strlcpy(text, message, sizeof text);
+    util_utf8_scrub(text);
+    http_respond_json(x, status, json_pack("{s{ss,ss}}", "error", "code", code, "message", text));
+}
+
+static const char too_deep[] = "request body may nest arrays and objects at most " DECIMAL(
+    JSON_TEXT_MAX_NESTING) " levels deep";
+
+/* Why a parsed body is refused (400 BAD_MESSAGE), or NULL. */
+static const char *body_shape_error(const json_t *v)
+{
+    if (!json_is_object(v)) return "request body must be a JSON object";
+    if (json_text_depth(v, JSON_TEXT_MAX_NESTING) > JSON_TEXT_MAX_NESTING) return too_deep;
+    return NULL;
 }
 
 void http_respond_rate_limited(struct http_exchange *x, int retry_after_s, const char *message)
@@ -190,16 +209,36 @@ json_t *http_body_object(struct http_exchange *x)
     if (!x->body_len) return json_object();
     json_error_t err;
     json_t *v = json_loadb(x->body, x->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!v && json_error_code(&err) == json_error_stack_overflow) { /* past jansson's 2048 */
+        http_respond_error(x, 400, "BAD_MESSAGE", too_deep);
+        return NULL;
+    }
     if (!v) {
         http_respond_error(x, 400, "BAD_JSON", "request body is not valid JSON");
         return NULL;
     }
-    if (!json_is_object(v)) {
+    const char *bad = body_shape_error(v);
+    if (bad) {
         json_decref(v);
-        http_respond_error(x, 400, "BAD_MESSAGE", "request body must be a JSON object");
+        http_respond_error(x, 400, "BAD_MESSAGE", bad);
         return NULL;
     }
     return v;
+}
+
+/* The Retry-After value for status, or NULL. */
+static const char *retry_after(int status)
+{
+    return status == 429   ? DECIMAL(HTTP_RETRY_AFTER_429)
+           : status == 503 ? DECIMAL(HTTP_RETRY_AFTER_503)
+                           : NULL;
+}
+
+const char *http_retry_after_line(int status)
+{
+    return status == 429   ? "retry-after: " DECIMAL(HTTP_RETRY_AFTER_429) "\r\n"
+           : status == 503 ? "retry-after: " DECIMAL(HTTP_RETRY_AFTER_503) "\r\n"
+                           : "";
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
@@ -229,6 +268,7 @@ int http_exchange_write(struct http_exchange *x)
         rc |= add_header(wsi, "x-frame-options:", "DENY", &p, end);
     }
     if (*x->etag) rc |= add_header(wsi, "etag:", x->etag, &p, end);
+    if (*x->vary) rc |= add_header(wsi, "vary:", x->vary, &p, end);
     if (*x->content_encoding)
         rc |= add_header(wsi, "content-encoding:", x->content_encoding, &p, end);
     if (*x->allow) rc |= add_header(wsi, "allow:", x->allow, &p, end);
@@ -236,6 +276,8 @@ int http_exchange_write(struct http_exchange *x)
         char secs[16];
         snprintf(secs, sizeof secs, "%d", x->retry_after_s);
         rc |= add_header(wsi, "retry-after:", secs, &p, end);
+    } else if (retry_after(x->status)) {
+        rc |= add_header(wsi, "retry-after:", retry_after(x->status), &p, end);
     }
     rc |= add_header(wsi, "cache-control:", *x->cache_control ? x->cache_control : "no-store", &p,
                      end);

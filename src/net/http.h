@@ -55,6 +55,7 @@ struct http_exchange {
     size_t resp_len;
     char content_type[64];
     char etag[80];
+    char vary[32];
     char content_encoding[16];
     char allow[64];
     char cache_control[64];
@@ -83,17 +84,33 @@ void http_respond(struct http_exchange *x, int status, const char *content_type,
 /* Answers with JSON; takes ownership of body. */
 void http_respond_json(struct http_exchange *x, int status, json_t *body);
 
-/* Answers {"error": {"code", "message"}} with status. */
+/* Answers {"error": {"code", "message"}} with status. Bytes of message that are not UTF-8
+ * become '?'. */
 void http_respond_error(struct http_exchange *x, int status, const char *code, const char *message);
 
 /* Answers 429 RATE_LIMIT_EXCEEDED with message and a retry-after header of retry_after_s
  * seconds (at least 1). */
 void http_respond_rate_limited(struct http_exchange *x, int retry_after_s, const char *message);
 
-/* Parses the request body as a JSON object. On failure answers 400 BAD_JSON / BAD_MESSAGE and
+/* Parses the request body as a JSON object nested at most JSON_TEXT_MAX_NESTING levels deep.
+ * On failure answers 400 BAD_JSON / BAD_MESSAGE (not an object, or nested too deeply) and
  * returns NULL; otherwise returns a new reference the caller releases. An empty body gives an
  * empty object. */
 json_t *http_body_object(struct http_exchange *x);
+
+/* Every 429 and 503 carries Retry-After, in seconds (RFC 9110 10.2.3), so that clients back off
+ * by the server's measure:
+ * - 429 (failed logins): a minute, as the message says; both failure buckets are full again by
+ *   then, and a password guesser gains nothing by coming back sooner.
+ * - 503 (shutting down, too many connections, room limit, store refusing writes, out of memory,
+ *   not ready): 5 s, about what a restart or a freed slot takes, short enough that a client
+ *   gives up little time when the server recovers sooner. */
+#define HTTP_RETRY_AFTER_429 60
+#define HTTP_RETRY_AFTER_503 5
+
+/* The Retry-After header line for status, with its CRLF ("retry-after: 5\r\n"), or "" when
+ * the status takes none. For answers written by hand (refused upgrades). */
+const char *http_retry_after_line(int status);
 
 /* --- for ws.c --- */
 

@@ -2,9 +2,11 @@
 
 #include "frame.h"
 #include "hmap.h"
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,9 +15,16 @@
 
 static struct hmap *handlers;
 
+/* Every error carries a code and a message, whatever the caller had (PROTOCOL.md): jansson
+ * refuses to build a string from invalid UTF-8, and a message cut mid-character by a bounded
+ * copy, or a game's reason with stray bytes, used to leave the payload empty. */
 static void send_error(struct session *s, json_t *id, const char *code, const char *message)
 {
-    json_t *p = json_pack("{ss,ss}", "code", code, "message", message);
+    char text[512];
+    util_strlcpy(text, message && *message ? message : "the request failed", sizeof text);
+    util_utf8_scrub(text);
+    if (!code) code = "INTERNAL";
+    json_t *p = json_pack("{ss,ss}", "code", code, "message", text);
     frame_send(s, "error", p, id);
     json_decref(p);
     metric_add(m_errors, code, 1);
@@ -140,6 +149,11 @@ void proto_on_refused(struct session *s, const char *code)
                                               : "binary frames are not accepted: send JSON text");
 }
 
+#define STRINGIFY(x) #x
+#define DECIMAL(x) STRINGIFY(x)
+static const char too_deep[] =
+    "a message may nest arrays and objects at most " DECIMAL(PROTO_MAX_NESTING) " levels deep";
+
 /* Checks the envelope. Returns the handler, or NULL after answering the error. */
 static proto_handler check_envelope(struct session *s, json_t *msg, struct proto_request *r)
 {
@@ -153,6 +167,10 @@ static proto_handler check_envelope(struct session *s, json_t *msg, struct proto
         return NULL;
     }
     r->id = id;
+    if (json_text_depth(msg, PROTO_MAX_NESTING) > PROTO_MAX_NESTING) {
+        send_error(s, id, "BAD_MESSAGE", too_deep);
+        return NULL;
+    }
     json_t *type = json_object_get(msg, "type");
     if (!json_is_string(type)) {
         send_error(s, id, "BAD_MESSAGE", "type must be a string");
@@ -180,8 +198,12 @@ void proto_on_message(struct session *s, const char *data, size_t len)
     json_error_t err;
     json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!msg) {
+        /* jansson stops at its own depth (2048) before the text is even read whole: that is
+         * the nesting limit too, not a syntax error. */
+        int deep = json_error_code(&err) == json_error_stack_overflow;
         metric_add(m_ws_events, "invalid", 1);
-        send_error(s, NULL, "BAD_JSON", "message is not valid JSON");
+        send_error(s, NULL, deep ? "BAD_MESSAGE" : "BAD_JSON",
+                   deep ? too_deep : "message is not valid JSON");
         return;
     }
     proto_handler fn = check_envelope(s, msg, &r);

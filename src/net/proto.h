@@ -1,15 +1,17 @@
 /* proto.h - the v1 wire envelope and the dispatch table from message type to handler.
  *
  * Each whole text message is checked in the order PROTOCOL.md fixes: JSON (BAD_JSON), envelope
- * shape (BAD_MESSAGE), type known (UNKNOWN_TYPE); then the handler registered for the type
- * checks its payload fields (BAD_MESSAGE) and does its work. Modules add their message types
- * with proto_register() at start-up, so this file never learns about games or rooms.
+ * shape and nesting depth (BAD_MESSAGE), type known (UNKNOWN_TYPE); then the handler
+ * registered for the type checks its payload fields (BAD_MESSAGE) and does its work. Modules
+ * add their message types with proto_register() at start-up, so this file never learns about
+ * games or rooms.
  *
  * Every direct answer to a request goes through proto_reply() or proto_error(), which add
  * "re" when the request carried an "id". Loop thread only. */
 #ifndef MT_PROTO_H
 #define MT_PROTO_H
 
+#include "json_text.h"
 #include "session.h"
 
 #include <jansson.h>
@@ -24,6 +26,10 @@ struct proto_request {
 };
 
 typedef void (*proto_handler)(struct proto_request *r);
+
+/* A message that nests arrays and objects deeper than this (the envelope object is level 1)
+ * gets BAD_MESSAGE, with re when its id is readable, and reaches no handler. */
+#define PROTO_MAX_NESTING JSON_TEXT_MAX_NESTING
 
 /* Sets up the table and registers the core types (heartbeat). Returns 0, or -1 on OOM. */
 int proto_init(void);
@@ -40,14 +46,15 @@ void proto_on_refused(struct session *s, const char *code);
 /* Sends {type, payload, re?} to the requester. Takes ownership of payload (NULL: {}). */
 void proto_reply(struct proto_request *r, const char *type, json_t *payload);
 
-/* Sends error {code, message} (with re) to the requester and counts it. */
+/* Sends error {code, message} (with re) to the requester and counts it. Every error carries a
+ * code (NULL becomes INTERNAL) and a message: an empty one gets a generic text, and bytes that
+ * are not UTF-8 become '?'. */
 void proto_error(struct proto_request *r, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Sends an error to s outside a handler: re (may be NULL) is the request it answers, kept from
- * when the request came (a quick match that ends later). Counted like proto_error. */
+/* Sends error {code, message} to s, with re when re is not NULL, and counts it: for answers
+ * given later than the handler (a quick match made when another player arrives). */
 void proto_error_to(struct session *s, json_t *re, const char *code, const char *message);
-
 
 /* Payload field readers. Each returns 0 with *out set (NULL / unchanged when the field is
  * absent and optional), or -1 after answering BAD_MESSAGE naming the field. */

@@ -71,7 +71,7 @@ static int refuse_upgrade_after(struct lws *wsi, int status, const char *code, c
     int n = snprintf(resp + LWS_PRE, sizeof resp - LWS_PRE,
                      "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
                      "%sconnection: close\r\n\r\n%s",
-                     status, text, blen, retry, body);
+                     status, text, blen, *retry ? retry : http_retry_after_line(status), body);
     char st[8];
     snprintf(st, sizeof st, "%d", status);
     metric_add(m_http_requests, st, 1);

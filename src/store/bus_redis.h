@@ -10,7 +10,8 @@
  * so this module does both: a command unanswered for 2 s drops the connection, and a lost
  * connection is retried with backoff (100 ms doubling to 5 s). Publishing is fire-and-forget:
  * while Redis is away, messages are dropped and counted (redis_publish_dropped_total), the
- * game never waits, and /health/ready reports the state. Loop thread only. */
+ * game never waits, and /health/ready reports the state as an optional check: "degraded"
+ * while Redis is away, and the server stays ready. Loop thread only. */
 #ifndef MT_BUS_REDIS_H
 #define MT_BUS_REDIS_H
 

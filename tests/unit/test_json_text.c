@@ -164,9 +164,29 @@ int main(void)
     json_decref(kept);
     is_int(json_text_append(&t, cyclic), -1, "a cycle is an error");
     ok(t.len == 6 && strcmp(t.data, "\"kept\"") == 0, "and leaves the text as it was");
+    is_int(json_text_depth(cyclic, 10), 11, "depth: a cycle is measured only up to the limit");
     json_array_clear(inner);
     json_decref(inner);
     json_decref(cyclic);
+
+    json_error_t err;
+    json_t *shallow = json_loads("{\"a\":[1,{\"b\":[]}],\"c\":2}", 0, &err);
+    is_int(json_text_depth(shallow, 64), 4, "depth: the deepest member counts");
+    is_int(json_text_depth(shallow, 3), 4, "depth: one past the limit is enough to refuse");
+    json_decref(shallow);
+    kept = json_integer(5);
+    is_int(json_text_depth(kept, 64), 0, "depth: a scalar is 0");
+    json_decref(kept);
+    json_t *deep = json_array();
+    for (int i = 1; i < 100; i++) {
+        json_t *outer = json_array();
+        json_array_append_new(outer, deep);
+        deep = outer;
+    }
+    is_int(json_text_depth(deep, 100), 100, "depth: 100 nested arrays");
+    is_int(json_text_depth(deep, JSON_TEXT_MAX_NESTING), JSON_TEXT_MAX_NESTING + 1,
+           "depth: past the limit gives limit + 1");
+    json_decref(deep);
     json_text_free(&t);
 
     size_t len = 0;

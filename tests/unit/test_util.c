@@ -1,5 +1,5 @@
-/* Unit tests for util.c: UTF-8 validation (what store_put_json refuses) and the integer
- * formatter. */
+/* Unit tests for util.c: UTF-8 validation (what store_put_json refuses) and scrubbing (error
+ * messages), and the integer formatter. */
 #include "tap.h"
 #include "util.h"
 
@@ -39,6 +39,14 @@ int main(void)
            "stray continuation bytes, overlong forms, surrogates, past U+10FFFF and cut-off "
            "sequences are refused");
     ok(util_utf8_valid("a\0b", 3), "a NUL is a character like any other");
+
+    char scrub[32] = "caf\xC3\xA9 \xFF ok \xE2\x82";
+    util_utf8_scrub(scrub);
+    is_str(scrub, "caf\xC3\xA9 ? ok ??", "util_utf8_scrub: stray and cut-off bytes become '?'");
+    ok(valid(scrub), "util_utf8_scrub: the result is valid UTF-8");
+    char intact[] = "\xF0\x9F\x98\x80 plain";
+    util_utf8_scrub(intact);
+    is_str(intact, "\xF0\x9F\x98\x80 plain", "util_utf8_scrub: valid text is unchanged");
 
     char out[24];
     int n = util_format_int(out, -9223372036854775807LL - 1);
