@@ -28,6 +28,7 @@ static int status_of(const char *code)
     if (strcmp(code, "GAME_FULL") == 0) return 409;
     if (strcmp(code, "SERVER_BUSY") == 0) return 503;
     if (strcmp(code, "BAD_MESSAGE") == 0) return 400;
+    if (strcmp(code, "RATE_LIMIT_EXCEEDED") == 0) return 429;
     return 500;
 }
 
@@ -77,8 +78,9 @@ static void post_create(struct http_exchange *x)
     }
     const char *code = NULL;
     char msg[300];
-    struct room *r =
-        room_create(json_string_value(game), config, json_is_true(priv), &code, msg, sizeof msg);
+    struct room_owner owner = {who.player_id, x->peer};
+    struct room *r = room_create(json_string_value(game), config, json_is_true(priv), &owner,
+                                 &code, msg, sizeof msg);
     if (r) {
         room_seat_player(r, who.player_id, who.name, NULL, &code);
         if (agent_name) room_fill_with_agent(r, agent_name, &code, msg, sizeof msg);

@@ -93,6 +93,12 @@ static const struct option_desc options[] = {
     {"reload-debounce", OPT_INT, OFF(reload_debounce_ms), "150", 0, 10000, NULL,
      "milliseconds of quiet before a changed script is reloaded"},
     {"max-rooms", OPT_INT, OFF(max_rooms), "20000", 1, 1000000, NULL, "rooms open at once"},
+    {"waiting-rooms-per-player", OPT_INT, OFF(waiting_rooms_per_player), "3", 1, 1000, NULL,
+     "rooms a player may have created that still wait for players"},
+    {"waiting-rooms-per-address", OPT_INT, OFF(waiting_rooms_per_address), "20", 1, 100000, NULL,
+     "rooms the players of one client address may have waiting at once"},
+    {"waiting-room-ttl", OPT_INT, OFF(waiting_room_ttl_s), "600", 0, 86400, NULL,
+     "seconds a created room waits for its players before it closes (0: forever)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -102,13 +108,22 @@ static const struct option_desc options[] = {
  * one. Everything else (addresses, folders, the store, secrets, limits that size tables or
  * were copied at start-up) needs a restart. */
 static const char *const reloadable[] = {
-    "log-level",           "admins",
-    "allow-guests",        "input-rate",
-    "realtime-input-rate", "chat-rate",
-    "rooms-rate",          "seat-hold",
-    "max-rooms",           "register-rate",
-    "guest-rate",          "guest-idle-timeout",
-    "last-seen-interval",  NULL,
+    "log-level",
+    "admins",
+    "allow-guests",
+    "input-rate",
+    "realtime-input-rate",
+    "chat-rate",
+    "rooms-rate",
+    "seat-hold",
+    "max-rooms",
+    "register-rate",
+    "guest-rate",
+    "guest-idle-timeout",
+    "last-seen-interval",
+    "waiting-rooms-per-player",
+    "waiting-rooms-per-address",
+    NULL,
 };
 
 static const struct option_desc *find_option(const char *key)

@@ -56,6 +56,9 @@ struct config {
     int workers;
     int reload_debounce_ms;
     int max_rooms;
+    int waiting_rooms_per_player;  /* created rooms still waiting, per player */
+    int waiting_rooms_per_address; /* the same per client address */
+    int waiting_room_ttl_s;        /* a created room not started by then closes; 0: never */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_INVALID = 2 };

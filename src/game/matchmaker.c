@@ -65,7 +65,7 @@ static void start_room(const char *game, int n, const char *agent)
     const char *code = NULL;
     char msg[300] = "";
     json_t *config = json_pack("{si}", "seats", n);
-    struct room *r = room_create(game, config, 0, &code, msg, sizeof msg);
+    struct room *r = room_create(game, config, 0, NULL, &code, msg, sizeof msg);
     json_decref(config);
     if (r) {
         for (int i = 0; i < k && !code; i++) {

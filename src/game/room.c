@@ -111,15 +111,65 @@ struct room {
      * connected): a real-time room sends states 20 times a second. */
     char *players_cache;
     char players_sig[ROOM_MAX_SEATS * 10 + 1];
+    /* Who the room was created for, while its waiting counts against them (waiting_*). */
+    char owner_key[80], owner_addr_key[60];
+    struct event *expire_timer; /* --waiting-room-ttl: closes a room that never started */
 };
 
 static const struct config *cfg;
 static struct hmap *rooms;
 static size_t n_open;
+/* Rooms waiting for players, counted per owner ("p:" player id) and per owner's address
+ * ("a:" address): an anonymous client cannot hold thousands of empty rooms open. The value is
+ * the count itself. */
+static struct hmap *waiting;
 
 static const char *const status_names[] = {"waiting", "active", "completed"};
 
 /* ---------- small helpers ---------- */
+
+static long waiting_count(const char *key)
+{
+    return *key ? (long)(intptr_t)hmap_get(waiting, key) : 0;
+}
+
+static void waiting_add(const char *key, long delta)
+{
+    if (!*key) return;
+    long n = waiting_count(key) + delta;
+    if (n > 0)
+        hmap_put(waiting, key, (void *)(intptr_t)n);
+    else
+        hmap_del(waiting, key);
+}
+
+/* The room no longer waits (it started or closed): its owner may open another. */
+static void waiting_done(struct room *r)
+{
+    waiting_add(r->owner_key, -1);
+    waiting_add(r->owner_addr_key, -1);
+    r->owner_key[0] = r->owner_addr_key[0] = '\0';
+    if (r->expire_timer) event_del(r->expire_timer);
+}
+
+/* Whether owner may have one more room waiting; msg says why not. */
+static int waiting_allowed(const struct room_owner *owner, char *msg, size_t msglen)
+{
+    char key[80];
+    snprintf(key, sizeof key, "p:%s", owner->player_id);
+    if (waiting_count(key) >= cfg->waiting_rooms_per_player) {
+        snprintf(msg, msglen, "you already have %d rooms waiting for players",
+                 cfg->waiting_rooms_per_player);
+        return 0;
+    }
+    snprintf(key, sizeof key, "a:%s", owner->address ? owner->address : "");
+    if (owner->address && *owner->address && waiting_count(key) >= cfg->waiting_rooms_per_address) {
+        snprintf(msg, msglen, "%d rooms from your address are waiting for players",
+                 cfg->waiting_rooms_per_address);
+        return 0;
+    }
+    return 1;
+}
 
 static uint64_t logical_now(const struct room *r)
 {
@@ -932,6 +982,7 @@ static void start_if_full(struct room *r)
     for (int i = 1; i <= r->nseats; i++)
         if (r->seats[i].kind == SEAT_EMPTY) return;
     r->status = ROOM_ACTIVE;
+    waiting_done(r);
     r->started_mono = loop_now_ms();
     r->started_wall = loop_wall_ms();
     log_msg(LOG_INFO, "game started", "{ss,ss,ss}", "game", r->id, "script", r->game->name,
@@ -955,8 +1006,37 @@ static void start_if_full(struct room *r)
     }
 }
 
-struct room *room_create(const char *game, json_t *config, int is_private, const char **code,
-                         char *msg, size_t msglen)
+/* --waiting-room-ttl passed and the room never started: its players are told, and it closes
+ * (stored as aborted, like any room that never started). */
+static void on_waiting_expired(evutil_socket_t fd, short what, void *arg)
+{
+    struct room *r = arg;
+    if (r->status != ROOM_WAITING) return;
+    log_msg(LOG_INFO, "waiting room expired", "{ss,ss}", "game", r->id, "script", r->game->name);
+    log_event(r, "game_over", strdup("{\"result\":{\"reason\":\"expired\"}}"), 0, NULL, NULL);
+    room_free(r);
+}
+
+/* Counts the new room against its owner and arms its expiry. */
+static void waiting_start(struct room *r, const struct room_owner *owner)
+{
+    if (owner) {
+        snprintf(r->owner_key, sizeof r->owner_key, "p:%s", owner->player_id);
+        waiting_add(r->owner_key, 1);
+        if (owner->address && *owner->address) {
+            snprintf(r->owner_addr_key, sizeof r->owner_addr_key, "a:%s", owner->address);
+            waiting_add(r->owner_addr_key, 1);
+        }
+    }
+    if (cfg->waiting_room_ttl_s <= 0) return;
+    r->expire_timer = evtimer_new(loop_base(), on_waiting_expired, r);
+    struct timeval tv = {cfg->waiting_room_ttl_s, 0};
+    if (r->expire_timer) event_add(r->expire_timer, &tv);
+}
+
+struct room *room_create(const char *game, json_t *config, int is_private,
+                         const struct room_owner *owner, const char **code, char *msg,
+                         size_t msglen)
 {
     struct script_version *v = scripts_game(game);
     if (!v) {
@@ -969,6 +1049,10 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
         snprintf(msg, msglen,
                  n_open >= (size_t)cfg->max_rooms ? "too many rooms are open"
                                                   : "storage is behind: try again shortly");
+        return NULL;
+    }
+    if (owner && !waiting_allowed(owner, msg, msglen)) {
+        *code = "RATE_LIMIT_EXCEEDED";
         return NULL;
     }
     struct room *r = calloc(1, sizeof *r);
@@ -1007,6 +1091,7 @@ struct room *room_create(const char *game, json_t *config, int is_private, const
         goto fail;
     }
     if (hmap_put(rooms, r->id, r) < 0) goto fail;
+    waiting_start(r, owner);
     script_version_store(v);
     store_game(r);
     n_open++;
@@ -1057,6 +1142,8 @@ static void room_free(struct room *r)
         detach(r->spectators[i], r);
     if (r->turn_timer) event_free(r->turn_timer);
     if (r->linger_timer) event_free(r->linger_timer);
+    waiting_done(r);
+    if (r->expire_timer) event_free(r->expire_timer);
     if (r->reap_ev) event_free(r->reap_ev);
     for (int i = 0; i <= r->nseats; i++)
         free(r->final_views[i]);
@@ -1523,7 +1610,8 @@ int rooms_init(const struct config *config)
 {
     cfg = config;
     rooms = hmap_new();
-    return rooms ? 0 : -1;
+    waiting = hmap_new();
+    return rooms && waiting ? 0 : -1;
 }
 
 void rooms_shutdown(void)
@@ -1535,6 +1623,8 @@ void rooms_shutdown(void)
             room_free(vals[i]);
     hmap_free(rooms);
     rooms = NULL;
+    hmap_free(waiting);
+    waiting = NULL;
     free(lobby_subs);
     lobby_subs = NULL;
     n_lobby_subs = cap_lobby_subs = 0;

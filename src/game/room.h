@@ -37,11 +37,21 @@ struct membership {
 int rooms_init(const struct config *cfg);
 void rooms_shutdown(void);
 
-/* Creates a room for the current version of game. config may be NULL (borrowed). Returns
- * NULL with code/message set: NOT_FOUND (no such game), SERVER_BUSY (room limit), INTERNAL
- * (the script failed in setup). */
-struct room *room_create(const char *game, json_t *config, int is_private, const char **code,
-                         char *msg, size_t msglen);
+/* Who a room was created for: its waiting time counts against this player and address
+ * (--waiting-rooms-per-player, --waiting-rooms-per-address) until it starts or closes. */
+struct room_owner {
+    const char *player_id;
+    const char *address;
+};
+
+/* Creates a room for the current version of game. config may be NULL (borrowed); owner may be
+ * NULL (a room the matchmaker fills at once). Returns NULL with code/message set: NOT_FOUND (no
+ * such game), SERVER_BUSY (room limit), RATE_LIMIT_EXCEEDED (the owner has too many rooms
+ * waiting), INTERNAL (the script failed in setup). A created room that has not started
+ * --waiting-room-ttl seconds later closes: its players get game_over {"reason":"expired"}. */
+struct room *room_create(const char *game, json_t *config, int is_private,
+                         const struct room_owner *owner, const char **code, char *msg,
+                         size_t msglen);
 
 /* Looks a room up by id. NULL when there is none. */
 struct room *room_find(const char *id);
