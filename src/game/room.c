@@ -876,10 +876,9 @@ static void record_tick_input(struct room *r, const struct queued_input *in, uin
         json_pack("{ss,sI,si,ss,sI,sI}", "game_id", r->id, "ord", (json_int_t)++r->order, "seat",
                   in->seat, "source", in->source, "t",
                   (json_int_t)(tick * 1000u / (uint64_t)r->rate), "tick", (json_int_t)tick);
-    json_object_set_new(row, "action",
-                        in->action ? json_loads(in->action, JSON_DECODE_ANY, NULL) : json_null());
     json_object_set_new(row, "state_hash", hash ? json_string(hash) : json_null());
-    store_put("game_inputs", row);
+    /* The action as the text it was validated in: never parsed again to be stored. */
+    store_put_json("game_inputs", row, "action", in->action ? in->action : "null");
 }
 
 /* Agents act on their latest view; what they return is validated like a player's input. */

@@ -134,6 +134,12 @@ static int cpu_flag(void)
  * A state that reaches the bound flushes its traces and compiles anew. */
 #define MCODE_AREA_KB 32
 #define MCODE_MAX_KB 256
+/* Iterations before a loop (twice as many calls before a function) is compiled. LuaJIT's 56
+ * suits one long-lived program; a room's state lives for one game, and compiling the few
+ * short loops a tic-tac-toe game runs ~80 times cost more than it saved: 285 games/s against
+ * 694 interpreted, 635-1,212 with 1000 (docs/benchmarks.md). What really runs hot (an agent's
+ * search, a real-time room's ticks within seconds, a runaway loop) is still compiled. */
+#define HOTLOOP 1000
 
 /* Turns the JIT on (luaopen_jit initialises it: without it the engine stays off) with this
  * state's machine-code bounds, and takes the jit table out of the globals again: scripts never
@@ -147,7 +153,8 @@ static void open_jit(lua_State *L)
     lua_getfield(L, -1, "start");
     lua_pushfstring(L, "sizemcode=%d", MCODE_AREA_KB);
     lua_pushfstring(L, "maxmcode=%d", MCODE_MAX_KB);
-    lua_call(L, 2, 0);
+    lua_pushfstring(L, "hotloop=%d", HOTLOOP);
+    lua_call(L, 3, 0);
     lua_pop(L, 2);
     lua_pushnil(L);
     lua_setglobal(L, "jit");
