@@ -4,7 +4,11 @@
  * closed. Outgoing messages are reference-counted buffers (struct wsbuf) so that one encoded
  * view can be queued to many sockets without a copy. Each session's queue is capped in bytes:
  * a client that does not read is disconnected (close 1008) rather than allowed to grow the
- * server's memory. Loop thread only. */
+ * server's memory.
+ *
+ * Closing: a close frame is the last frame written, and only one is. session_close ends a
+ * socket after its queue; session_close_now is for lws callbacks of the socket itself. Loop
+ * thread only. */
 #ifndef MT_SESSION_H
 #define MT_SESSION_H
 
@@ -62,6 +66,7 @@ struct session {
     size_t queued_bytes;
     int close_code; /* non-zero: close with this code once the queue is written */
     char close_reason[64];
+    uint8_t close_sent; /* the close frame is written: nothing more may be */
 
     /* Keepalive: every open session sits in one of two lists ordered by when it was last
      * heard from (see session_heard). */
@@ -104,6 +109,11 @@ int session_send_json(struct session *s, const json_t *msg);
 /* Arranges for the socket to close with code (e.g. 1001, 1009) after the queued messages are
  * written. The first code set wins. */
 void session_close(struct session *s, int code, const char *reason);
+
+/* For an lws callback of s's own socket that must end it at once (an invalid close frame):
+ * drops the queue and writes the close frame now. The callback then returns -1, and lws closes
+ * the socket once the frame has left. */
+void session_close_now(struct session *s, int code, const char *reason);
 
 /* Writes queued messages while the socket can take them. Called from the WRITEABLE callback.
  * Returns 0 to keep the socket, -1 when lws must close it now (the close reason is set). */

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "ws_frame.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -264,6 +265,20 @@ static int on_http_body(struct conn *c, const char *in, size_t len)
     return 0;
 }
 
+/* A client's close frame, before lws answers it with the same code. lws 4.1 answers any
+ * payload: it turns most invalid codes into 1002 but echoes codes of 5000 and more, a 1-byte
+ * payload and a reason that is not UTF-8. Those get our own close frame instead. */
+static int on_peer_close(struct session *s, const unsigned char *in, size_t len)
+{
+    const char *why = NULL;
+    int code = ws_frame_close_check(in, len, &why);
+    if (!code) return 0;
+    log_msg(LOG_INFO, "invalid close frame", "{ss,ss,si}", "conn", s->session_id, "reason", why,
+            "close_code", code);
+    session_close_now(s, code, why);
+    return -1;
+}
+
 static void on_closed(struct conn *c)
 {
     struct session *s = c->session;
@@ -323,6 +338,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RECEIVE_PONG:
         if (c->session) session_heard(c->session);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return c->session ? on_peer_close(c->session, in, len) : 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c->session ? session_write_some(c->session) : -1;
     case LWS_CALLBACK_CLOSED:

@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+# Frames a hostile client sends, by hand over raw sockets (a WebSocket library refuses to build
+# them): invalid close frames. Each must end with the close code RFC 6455 asks for, delivered
+# before the TCP connection ends, and nobody else may notice.
+import asyncio, base64, json, os, socket, struct, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from mt import Client, Server, Tap, http, run
+
+t = Tap()
+
+UPGRADE = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def frame(opcode, payload=b"", masked=True, fin=True, length=None, ext=None):
+    """One client frame. length/ext force the length field: ext 2 or 8 picks the 16- or 64-bit
+    form whatever the payload, and length is the value written there."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload) if length is None else length
+    if ext is None:
+        ext = 0 if n < 126 else 2 if n < 65536 else 8
+    head = bytes([(0x80 if fin else 0) | opcode])
+    mbit = 0x80 if masked else 0
+    if ext == 0:
+        head += bytes([mbit | n])
+    elif ext == 2:
+        head += bytes([mbit | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack(">Q", n)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def heartbeat(id_):
+    return json.dumps({"type": "heartbeat", "id": id_, "payload": {"timestamp": 1}})
+
+
+class Raw:
+    """A WebSocket client by hand: the upgrade, then frames in and out as bytes."""
+
+    def __init__(self, srv, first=b"", rcvbuf=None):
+        self.s = socket.socket()
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.connect(("127.0.0.1", srv.port))
+        self.s.settimeout(10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(UPGRADE.format(key=key).encode() + first)
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                raise RuntimeError("closed during the upgrade")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.status = head.split(b"\r\n")[0]
+        self.ending = None  # how the stream ended: "eof", "reset" or "timeout"
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def next_frame(self, timeout=10):
+        """(opcode, payload) of the next server frame, or None once the stream has ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= 2:
+                n, off = self.buf[1] & 0x7F, 2
+                if n == 126 and len(self.buf) >= 4:
+                    n, off = struct.unpack(">H", self.buf[2:4])[0], 4
+                elif n == 127 and len(self.buf) >= 10:
+                    n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
+                if (self.buf[1] & 0x7F) < 126 or off > 2:
+                    if len(self.buf) >= off + n:
+                        op, payload = self.buf[0] & 0x0F, self.buf[off:off + n]
+                        self.buf = self.buf[off + n:]
+                        return op, payload
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.ending = "timeout"
+                return None
+            self.s.settimeout(left)
+            try:
+                chunk = self.s.recv(65536)
+            except socket.timeout:
+                self.ending = "timeout"
+                return None
+            except ConnectionResetError:
+                self.ending = "reset"
+                return None
+            if not chunk:
+                self.ending = "eof"
+                return None
+            self.buf += chunk
+
+    def messages_until_close(self, timeout=10, reply=False):
+        """Reads to the close frame: (text messages before it, close code or None, reason),
+        then reads on to the end of the TCP stream, after answering with a close frame when
+        reply is set (as a client that had not sent one must)."""
+        texts = []
+        while True:
+            f = self.next_frame(timeout)
+            if f is None:
+                return texts, None, self.ending
+            op, payload = f
+            if op == TEXT:
+                texts.append(json.loads(payload))
+            elif op == CLOSE:
+                code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
+                if reply:
+                    self.send(frame(CLOSE, payload[:2]))
+                after = self.next_frame(timeout)
+                self.after_close = after  # nothing may follow a close frame
+                return texts, code, payload[2:]
+
+    def close(self):
+        self.s.close()
+
+
+def welcomed(srv, **kw):
+    r = Raw(srv, **kw)
+    f = r.next_frame()
+    if not (f and f[0] == TEXT and json.loads(f[1])["type"] == "welcome"):
+        raise RuntimeError(f"no welcome: {f!r}")
+    return r
+
+
+def expect_close(srv, name, data, want, first=b"", answered=(), reply=False):
+    """Sends data after the welcome (or first with the upgrade request itself) and expects
+    close `want` as the last frame, then the end of the stream without a reset."""
+    r = Raw(srv, first=first) if first else welcomed(srv)
+    if data:
+        r.send(data)
+    texts, code, reason = r.messages_until_close(reply=reply)
+    t.eq(code, want, f"{name}: close {want}" + (f" ({reason!r})" if code else f" (stream: {reason})"))
+    if code is not None:
+        t.ok(r.after_close is None and r.ending == "eof",
+             f"{name}: the stream ends after the close frame ({r.ending}, {r.after_close!r})")
+    got = [m.get("re") for m in texts if m["type"] == "heartbeat"]
+    t.eq(got, list(answered), f"{name}: answers before the close")
+    r.close()
+    return texts
+
+
+def still_serving(srv, name):
+    r = welcomed(srv)
+    r.send(frame(TEXT, heartbeat("alive")))
+    f = r.next_frame()
+    ok = f is not None and f[0] == TEXT and json.loads(f[1]).get("re") == "alive"
+    t.ok(ok, f"after {name}: a new socket is served", f)
+    r.close()
+
+
+def close_frames(srv):
+    # 2. Close frames: invalid codes and a 1-byte payload get 1002, a reason that is not UTF-8
+    # gets 1007; valid ones are echoed.
+    # 1012-1014 came after RFC 6455; libwebsockets refuses them.
+    for code in (5000, 65535, 999, 0, 1004, 1005, 1006, 1012, 1014, 1015, 1016, 2999):
+        expect_close(srv, f"close code {code}", frame(CLOSE, struct.pack(">H", code)), 1002)
+    expect_close(srv, "1-byte close payload", frame(CLOSE, b"\x03"), 1002)
+    expect_close(srv, "close reason not UTF-8",
+                 frame(CLOSE, struct.pack(">H", 1000) + b"ok\xff\xfe"), 1007)
+    expect_close(srv, "close reason with a surrogate",
+                 frame(CLOSE, struct.pack(">H", 4000) + b"\xed\xa0\x80"), 1007)
+    for code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999):
+        expect_close(srv, f"close code {code} echoed",
+                     frame(CLOSE, struct.pack(">H", code) + "déjà".encode()), code)
+    r = welcomed(srv)
+    r.send(frame(CLOSE, b""))
+    f = r.next_frame()
+    t.ok(f is not None and f[0] == CLOSE and len(f[1]) in (0, 2),
+         f"empty close payload answered with a close frame ({f!r})")
+    r.close()
+    still_serving(srv, "close frames")
+
+
+with Server("--max-message-bytes", "16384") as srv:
+    close_frames(srv)
+    t.ok("\"level\":\"error\"" not in srv.logs(), "no error lines in the server log")
+t.done()
