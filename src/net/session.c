@@ -263,6 +263,26 @@ void session_close(struct session *s, int code, const char *reason)
     loop_pump_soon();
 }
 
+/* Has lws drop the socket after secs seconds (LWS_TO_KILL_ASYNC: at once) unless it has closed
+ * by then: without a close frame, and without flushing what lws holds, which is what a peer
+ * that does not read needs. The drop runs from lws's timer list, and lws re-arms its timer only
+ * after an event of its own, so lws_cancel_service gives it one (this may run outside lws). */
+static void release_within(struct session *s, int secs)
+{
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, secs);
+    lws_cancel_service(lws_get_context(s->wsi));
+    loop_pump_soon();
+}
+
+void session_fail(struct session *s, int code, const char *reason)
+{
+    if (!s->wsi || s->close_sent || s->input_closed) return;
+    set_close(s, code, reason);
+    s->input_closed = 1;
+    lws_callback_on_writable(s->wsi);
+    release_within(s, CLOSE_GRACE_S);
+}
+
 int session_send(struct session *s, struct wsbuf *b)
 {
     if (!s->wsi || s->close_code) return -1;
@@ -320,6 +340,7 @@ void session_close_now(struct session *s, int code, const char *reason)
     if (!s->wsi || s->close_sent) return;
     drop_queue(s);
     set_close(s, code, reason);
+    s->input_closed = 1;
     write_close_frame(s);
 }
 

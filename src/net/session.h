@@ -7,8 +7,9 @@
  * server's memory.
  *
  * Closing: a close frame is the last frame written, and only one is. session_close ends a
- * socket after its queue; session_close_now is for lws callbacks of the socket itself. Loop
- * thread only. */
+ * socket after its queue (shutdown); session_fail ends one whose peer broke the rules, within
+ * CLOSE_GRACE_S even if the peer reads nothing; session_close_now is for lws callbacks of the
+ * socket itself. Loop thread only. */
 #ifndef MT_SESSION_H
 #define MT_SESSION_H
 
@@ -59,14 +60,15 @@ struct session {
     /* Reassembly of a fragmented message. */
     char *rx;
     size_t rx_len, rx_cap;
-    int rx_discard; /* 0, 1: skipping a binary message, 2: skipping an oversized one */
+    int rx_discard; /* skipping the rest of a binary message */
 
     /* Send queue. */
     struct outmsg *head, *tail;
     size_t queued_bytes;
     int close_code; /* non-zero: close with this code once the queue is written */
     char close_reason[64];
-    uint8_t close_sent; /* the close frame is written: nothing more may be */
+    uint8_t close_sent;   /* the close frame is written: nothing more may be */
+    uint8_t input_closed; /* the peer broke the rules: what it sends is ignored */
 
     /* Keepalive: every open session sits in one of two lists ordered by when it was last
      * heard from (see session_heard). */
@@ -106,9 +108,19 @@ int session_send(struct session *s, struct wsbuf *b);
 /* Encodes msg and queues it. Does not take msg. Returns 0 or -1 as session_send. */
 int session_send_json(struct session *s, const json_t *msg);
 
-/* Arranges for the socket to close with code (e.g. 1001, 1009) after the queued messages are
- * written. The first code set wins. */
+/* Arranges for the socket to close with code (1001 at shutdown, 1008) after the queued
+ * messages are written. The first code set wins. */
 void session_close(struct session *s, int code, const char *reason);
+
+/* Seconds a socket closed by session_fail may stay open before it is
+ * dropped without waiting for its close frame to be written. */
+enum { CLOSE_GRACE_S = 2 };
+
+/* The peer broke the rules (1009): what it sends from now on is ignored; the
+ * messages already queued go out, then a close frame with code, and the socket is released
+ * within CLOSE_GRACE_S even if the peer reads nothing. Overrides a close decided before whose
+ * frame has not gone yet; the first failure wins. Callable anywhere on the loop thread. */
+void session_fail(struct session *s, int code, const char *reason);
 
 /* For an lws callback of s's own socket that must end it at once (an invalid close frame):
  * drops the queue and writes the close frame now. The callback then returns -1, and lws closes

@@ -1,6 +1,7 @@
 #include "ws.h"
 
 #include "http.h"
+#include "linger.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -21,6 +22,9 @@ struct conn {
     struct identity who;
     int guest; /* who was made up at upgrade: issue a token in welcome */
 };
+
+/* Descriptors kept out of lws's table for lingering closes (linger.h). */
+enum { LINGER_RESERVE = 64 };
 
 static struct lws_context *context;
 static struct ws_handlers handlers;
@@ -156,14 +160,16 @@ static int on_established(struct lws *wsi, struct conn *c)
 }
 
 /* Appends one received fragment. Whole messages go up; binary and oversized ones are refused.
- * An oversized message is answered at once, but the socket closes only when the rest of it has
- * been read (or a generous cap passes): closing with unread input would make the kernel send a
- * reset, and the client would lose the error and the 1009 close frame. */
+ * An oversized message is answered at once and the socket closed with 1009 right after; what
+ * the client still sends is read and discarded until then, and by the lingering close after
+ * (linger.h), so that the client, still sending, does not get a reset instead of the error and
+ * the close frame. */
 static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 {
     int first = lws_is_first_fragment(wsi);
     int last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     session_heard(s);
+    if (s->input_closed) return 0;
     if (first && last && !lws_frame_is_binary(wsi) && len <= (size_t)cfg->max_message_bytes) {
         /* A whole message in one piece, the usual case: no copy, no buffer kept. */
         s->rx_len = 0;
@@ -179,17 +185,10 @@ static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t
             if (handlers.on_refused) handlers.on_refused(s, "BAD_MESSAGE");
         }
     }
-    if (s->rx_discard) {
-        s->rx_len += len; /* counts discarded bytes of an oversized message */
-        if (s->rx_discard == 2 && (last || s->rx_len > 4 * (size_t)cfg->max_message_bytes))
-            session_close(s, 1009, "message too large");
-        return 0;
-    }
+    if (s->rx_discard) return 0;
     if (s->rx_len + len > (size_t)cfg->max_message_bytes) {
-        s->rx_discard = 2;
-        s->rx_len += len;
         if (handlers.on_refused) handlers.on_refused(s, "TOO_LARGE");
-        if (last) session_close(s, 1009, "message too large");
+        session_fail(s, 1009, "message too large");
         return 0;
     }
     if (s->rx_len + len > s->rx_cap) {
@@ -279,13 +278,14 @@ static int on_peer_close(struct session *s, const unsigned char *in, size_t len)
     return -1;
 }
 
-static void on_closed(struct conn *c)
+static void on_closed(struct lws *wsi, struct conn *c)
 {
     struct session *s = c->session;
     if (!s) return;
     c->session = NULL;
     log_msg(LOG_DEBUG, "socket closed", "{ss,ss}", "conn", s->session_id, "player",
             s->who.player_id);
+    if (s->close_sent) linger_start(lws_get_socket_fd(wsi));
     if (handlers.on_close) handlers.on_close(s);
     s->wsi = NULL;
     session_free(s);
@@ -343,7 +343,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c->session ? session_write_some(c->session) : -1;
     case LWS_CALLBACK_CLOSED:
-        on_closed(c);
+        on_closed(wsi, c);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -431,11 +431,12 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
     /* Keep some descriptors for files, the database and the watcher, so that when sockets run
      * out the answer is a clean 503 from the max-connections check, not a failed accept. */
     /* Two reserves. The process keeps FILE_RESERVE descriptors for itself (the store, the
-     * database, Redis, inotify, pipes): lws is told it may use only the rest, and when its
-     * table is full it stops accepting instead of spinning on accept() failing with EMFILE.
+     * database, Redis, inotify, pipes, lingering closes): lws is told it may use only the
+     * rest, and when its table is full it stops accepting instead of spinning on accept()
+     * failing with EMFILE.
      * Of lws's share, HTTP_RESERVE stay free of WebSocket sessions, so a client beyond
      * max-connections is still accepted and gets its 503, and /health answers. */
-    const unsigned int file_reserve = 32, http_reserve = 64;
+    const unsigned int file_reserve = 32 + LINGER_RESERVE, http_reserve = 64;
     unsigned int lws_fds = fds > file_reserve + http_reserve + 2 ? fds - file_reserve : fds;
     unsigned int ws_max = lws_fds > http_reserve * 2 ? lws_fds - http_reserve : 1;
     if ((unsigned int)cfg->max_connections > ws_max) {
@@ -443,6 +444,8 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
                 "max_connections", cfg->max_connections, "limit", (int)ws_max);
         ((struct config *)cfg)->max_connections = (int)ws_max;
     }
+
+    linger_init(loop_base(), LINGER_RESERVE);
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -506,4 +509,5 @@ void ws_free(void)
 {
     if (context) lws_context_destroy(context);
     context = NULL;
+    linger_shutdown();
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # Frames a hostile client sends, by hand over raw sockets (a WebSocket library refuses to build
-# them): invalid close frames. Each must end with the close code RFC 6455 asks for, delivered
-# before the TCP connection ends, and nobody else may notice.
+# them): invalid close frames, huge messages sent in one go. Each must end with the close code
+# RFC 6455 asks for, delivered before the TCP connection ends, and nobody else may notice.
 import asyncio, base64, json, os, socket, struct, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import Client, Server, Tap, http, run
@@ -177,7 +177,28 @@ def close_frames(srv):
     still_serving(srv, "close frames")
 
 
+def oversized(srv):
+    # 4. A message far over --max-message-bytes sent in one go: the client can finish sending
+    # and still reads TOO_LARGE and the 1009 close, never a reset.
+    for name, size in (("100 KB text", 100_000), ("1 MiB text", 1 << 20)):
+        r = welcomed(srv)
+        body = json.dumps({"type": "heartbeat", "payload": {"pad": "x" * size}})
+        try:
+            r.send(frame(TEXT, body))
+            sent = "sent"
+        except (ConnectionResetError, BrokenPipeError) as e:
+            sent = repr(e)
+        t.eq(sent, "sent", f"{name}: the whole message could be sent")
+        texts, code, reason = r.messages_until_close()
+        t.eq([m["payload"]["code"] for m in texts if m["type"] == "error"], ["TOO_LARGE"],
+             f"{name}: error TOO_LARGE")
+        t.eq(code, 1009, f"{name}: then close 1009 (stream: {r.ending})")
+        r.close()
+    still_serving(srv, "oversized messages")
+
+
 with Server("--max-message-bytes", "16384") as srv:
     close_frames(srv)
+    oversized(srv)
     t.ok("\"level\":\"error\"" not in srv.logs(), "no error lines in the server log")
 t.done()
