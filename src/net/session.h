@@ -67,8 +67,10 @@ struct session {
     size_t queued_bytes;
     int close_code; /* non-zero: close with this code once the queue is written */
     char close_reason[64];
-    uint8_t close_sent;   /* the close frame is written: nothing more may be */
-    uint8_t input_closed; /* the peer broke the rules: what it sends is ignored */
+    uint8_t close_sent;           /* the close frame is written: nothing more may be */
+    uint8_t input_closed;         /* the peer broke the rules: what it sends is ignored */
+    const char *rx_refused;       /* ws.c: the frame check refused the stream, why */
+    struct session *refused_next; /* ws.c: its list of refusals not acted on yet */
 
     /* Keepalive: every open session sits in one of two lists ordered by when it was last
      * heard from (see session_heard). */
@@ -116,7 +118,7 @@ void session_close(struct session *s, int code, const char *reason);
  * dropped without waiting for its close frame to be written. */
 enum { CLOSE_GRACE_S = 2 };
 
-/* The peer broke the rules (1009): what it sends from now on is ignored; the
+/* The peer broke the rules (1002, 1009): what it sends from now on is ignored; the
  * messages already queued go out, then a close frame with code, and the socket is released
  * within CLOSE_GRACE_S even if the peer reads nothing. Overrides a close decided before whose
  * frame has not gone yet; the first failure wins. Callable anywhere on the loop thread. */

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "rx_guard.h"
 #include "ws_frame.h"
 
 #include <libwebsockets.h>
@@ -36,6 +37,10 @@ static void (*drained)(void);
  * loop for seconds with 10,000 sockets. A policy of zeros switches lws's off. */
 static const lws_retry_bo_t no_lws_keepalive = {.secs_since_valid_ping = 0,
                                                 .secs_since_valid_hangup = 0};
+/* Sessions whose frames the guard refused (linked by refused_next), failed by refusals_ev
+ * once lws has returned from the read. */
+static struct session *refused;
+static struct event *refusals_ev;
 
 static void copy_header(struct lws *wsi, enum lws_token_indexes h, char *dst, size_t len)
 {
@@ -143,6 +148,15 @@ static int on_confirm_upgrade(struct lws *wsi)
         return refuse_upgrade(wsi, 401, "UNAUTHORIZED", why);
     }
     return 0;
+}
+
+/* From the next byte read, the connection is a WebSocket stream for the guard. */
+static void on_upgraded(struct lws *wsi, struct conn *c)
+{
+    struct rx_guard *g = lws_get_opaque_user_data(wsi);
+    if (!g) return;
+    g->owner = c;
+    rx_guard_upgraded(g);
 }
 
 static int on_established(struct lws *wsi, struct conn *c)
@@ -278,6 +292,42 @@ static int on_peer_close(struct session *s, const unsigned char *in, size_t len)
     return -1;
 }
 
+/* Called inside recv(), inside lws: only note the refusal (a guard refuses once); on_refusals
+ * acts after. */
+static void on_guard_refused(struct rx_guard *g)
+{
+    struct conn *c = g->owner;
+    struct session *s = c ? c->session : NULL;
+    if (!s || s->rx_refused) return;
+    s->rx_refused = g->why;
+    s->refused_next = refused;
+    refused = s;
+    event_active(refusals_ev, EV_TIMEOUT, 0);
+}
+
+static void on_refusals(evutil_socket_t fd, short what, void *arg)
+{
+    while (refused) {
+        struct session *s = refused;
+        refused = s->refused_next;
+        s->refused_next = NULL;
+        log_msg(LOG_INFO, "protocol error: closing", "{ss,ss,si}", "conn", s->session_id, "reason",
+                s->rx_refused, "close_code", 1002);
+        session_fail(s, 1002, s->rx_refused);
+    }
+}
+
+/* A session closed before on_refusals ran leaves the list. */
+static void forget_refusal(struct session *s)
+{
+    if (!s->rx_refused) return;
+    for (struct session **p = &refused; *p; p = &(*p)->refused_next)
+        if (*p == s) {
+            *p = s->refused_next;
+            return;
+        }
+}
+
 static void on_closed(struct lws *wsi, struct conn *c)
 {
     struct session *s = c->session;
@@ -286,6 +336,7 @@ static void on_closed(struct lws *wsi, struct conn *c)
     log_msg(LOG_DEBUG, "socket closed", "{ss,ss}", "conn", s->session_id, "player",
             s->who.player_id);
     if (s->close_sent) linger_start(lws_get_socket_fd(wsi));
+    forget_refusal(s);
     if (handlers.on_close) handlers.on_close(s);
     s->wsi = NULL;
     session_free(s);
@@ -321,6 +372,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             c->http = NULL;
         }
         return 0;
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        /* The connection has no user space yet: its guard hangs on the wsi itself. */
+        lws_set_opaque_user_data(wsi, rx_guard_attach(lws_get_socket_fd(wsi)));
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY: {
+        struct rx_guard *g = lws_get_opaque_user_data(wsi);
+        lws_set_opaque_user_data(wsi, NULL);
+        if (g) rx_guard_detach(g); /* lws has just closed the descriptor */
+        return 0;
+    }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return on_confirm_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
@@ -328,6 +389,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return identify(wsi, &c->who, &c->guest, why, sizeof why) < 0 ? -1 : 0;
     }
     case LWS_CALLBACK_ESTABLISHED:
+        on_upgraded(wsi, c);
         if (c->http) {
             http_exchange_detach(c->http);
             c->http = NULL;
@@ -445,6 +507,11 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
         ((struct config *)cfg)->max_connections = (int)ws_max;
     }
 
+    refusals_ev = event_new(loop_base(), -1, 0, on_refusals, NULL);
+    if (!refusals_ev || rx_guard_init((int)fds, on_guard_refused) < 0) {
+        log_msg(LOG_ERROR, "out of memory", NULL);
+        return -1;
+    }
     linger_init(loop_base(), LINGER_RESERVE);
 
     struct lws_context_creation_info info;
@@ -510,4 +577,6 @@ void ws_free(void)
     if (context) lws_context_destroy(context);
     context = NULL;
     linger_shutdown();
+    if (refusals_ev) event_free(refusals_ev);
+    refusals_ev = NULL;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # Frames a hostile client sends, by hand over raw sockets (a WebSocket library refuses to build
-# them): invalid close frames, huge messages sent in one go. Each must end with the close code
+# them): unmasked frames, invalid close frames, oversized control frames and lengths, huge
+# messages sent in one go. Each must end with the close code
 # RFC 6455 asks for, delivered before the TCP connection ends, and nobody else may notice.
 import asyncio, base64, json, os, socket, struct, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -154,6 +155,29 @@ def still_serving(srv, name):
     r.close()
 
 
+def unmasked(srv):
+    # 1. Unmasked client frames (RFC 6455 5.1): close 1002, never processed, wherever they
+    # come: alone, after a good frame, in the upgrade request's packet, split byte by byte.
+    expect_close(srv, "unmasked text frame", frame(TEXT, heartbeat("u1"), masked=False), 1002)
+    expect_close(srv, "unmasked frame after a masked one",
+                 frame(TEXT, heartbeat("m1")) + frame(TEXT, heartbeat("u2"), masked=False), 1002,
+                 answered=["m1"])
+    expect_close(srv, "unmasked ping", frame(PING, b"hi", masked=False), 1002)
+    expect_close(srv, "unmasked empty frame", frame(TEXT, b"", masked=False), 1002)
+    expect_close(srv, "unmasked frame in the upgrade request's packet", None, 1002,
+                 first=frame(TEXT, heartbeat("m2")) + frame(TEXT, heartbeat("u3"), masked=False),
+                 answered=["m2"])
+    r = welcomed(srv)
+    for b in frame(TEXT, heartbeat("m3")) + frame(TEXT, heartbeat("u4"), masked=False):
+        r.send(bytes([b]))
+    texts, code, _ = r.messages_until_close()
+    t.eq(code, 1002, "unmasked frame sent byte by byte: close 1002")
+    t.eq([m.get("re") for m in texts if m["type"] == "heartbeat"], ["m3"],
+         "byte by byte: the masked frame before it is answered")
+    r.close()
+    still_serving(srv, "unmasked frames")
+
+
 def close_frames(srv):
     # 2. Close frames: invalid codes and a 1-byte payload get 1002, a reason that is not UTF-8
     # gets 1007; valid ones are echoed.
@@ -177,6 +201,37 @@ def close_frames(srv):
     still_serving(srv, "close frames")
 
 
+def control_frames(srv):
+    # 3. Control frames over 125 bytes, and a 64-bit length with its top bit set: 1002.
+    expect_close(srv, "ping of 126 bytes", frame(PING, b"p" * 126), 1002)
+    expect_close(srv, "close of 126 bytes", frame(CLOSE, struct.pack(">H", 1000) + b"r" * 124),
+                 1002)
+    expect_close(srv, "ping with a 64-bit length", frame(PING, b"p" * 4, ext=8), 1002)
+    expect_close(srv, "64-bit length with the top bit set",
+                 frame(TEXT, b"", length=1 << 63, ext=8)[:14], 1002)
+    r = welcomed(srv)
+    r.send(frame(PING, b"q" * 125))
+    f = r.next_frame()
+    t.eq(f, (PONG, b"q" * 125), "a ping of 125 bytes is answered by its pong")
+    r.send(frame(TEXT, heartbeat("after-ping")))
+    f = r.next_frame()
+    t.ok(f and json.loads(f[1]).get("re") == "after-ping", "and the socket stays open")
+    r.close()
+    # What libwebsockets refuses itself, with 1002 too. It then waits for the client's close
+    # frame (up to 5 s) before it ends the stream, so the client answers like a real one.
+    rsv1 = bytearray(frame(TEXT, b""))  # empty: lws goes on parsing the rest as a frame
+    rsv1[0] |= 0x40
+    for name, data in (("reserved opcode 3", frame(3, b"x")),
+                       ("reserved opcode 0xB", frame(0xB, b"x")),
+                       ("RSV1 without an extension", bytes(rsv1)),
+                       ("fragmented ping", frame(PING, b"x", fin=False)),
+                       ("continuation without a start", frame(0, b"x")),
+                       ("text frame inside a fragmented message",
+                        frame(TEXT, b"{", fin=False) + frame(TEXT, b"}"))):
+        expect_close(srv, name, data, 1002, reply=True)
+    still_serving(srv, "control frames")
+
+
 def oversized(srv):
     # 4. A message far over --max-message-bytes sent in one go: the client can finish sending
     # and still reads TOO_LARGE and the 1009 close, never a reset.
@@ -198,7 +253,9 @@ def oversized(srv):
 
 
 with Server("--max-message-bytes", "16384") as srv:
+    unmasked(srv)
     close_frames(srv)
+    control_frames(srv)
     oversized(srv)
     t.ok("\"level\":\"error\"" not in srv.logs(), "no error lines in the server log")
 t.done()
