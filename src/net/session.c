@@ -283,14 +283,31 @@ void session_fail(struct session *s, int code, const char *reason)
     release_within(s, CLOSE_GRACE_S);
 }
 
+/* The queue is past its cap. Waiting for it to drain before the close frame would keep the
+ * socket (and the queue) as long as the peer does not read, so the queue goes at once. When
+ * the socket cannot take the close frame now, the peer is not reading and would not get it:
+ * the socket is dropped at once. */
+static void overflow(struct session *s)
+{
+    metric_add(m_send_queue_drops, NULL, 1);
+    log_msg(LOG_WARN, "send queue full: disconnecting slow client", "{ss,ss,sI}", "conn",
+            s->session_id, "player", s->who.player_id, "queued", (json_int_t)s->queued_bytes);
+    drop_queue(s);
+    set_close(s, 1008, "send queue overflow");
+    s->input_closed = 1;
+    if (lws_send_pipe_choked(s->wsi)) {
+        release_within(s, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_callback_on_writable(s->wsi);
+    release_within(s, CLOSE_GRACE_S);
+}
+
 int session_send(struct session *s, struct wsbuf *b)
 {
     if (!s->wsi || s->close_code) return -1;
     if (s->queued_bytes + b->len > queue_cap) {
-        metric_add(m_send_queue_drops, NULL, 1);
-        log_msg(LOG_WARN, "send queue full: disconnecting slow client", "{ss,ss,sI}", "conn",
-                s->session_id, "player", s->who.player_id, "queued", (json_int_t)s->queued_bytes);
-        session_close(s, 1008, "send queue overflow");
+        overflow(s);
         return -1;
     }
     struct outmsg *m = malloc(sizeof *m);

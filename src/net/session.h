@@ -4,7 +4,7 @@
  * closed. Outgoing messages are reference-counted buffers (struct wsbuf) so that one encoded
  * view can be queued to many sockets without a copy. Each session's queue is capped in bytes:
  * a client that does not read is disconnected (close 1008) rather than allowed to grow the
- * server's memory.
+ * server's memory; its queue is dropped and its socket released at once.
  *
  * Closing: a close frame is the last frame written, and only one is. session_close ends a
  * socket after its queue (shutdown); session_fail ends one whose peer broke the rules, within
@@ -103,18 +103,20 @@ void session_heard(struct session *s);
 /* Called when the socket is gone: cancels the queue and frees s. s is no longer valid. */
 void session_free(struct session *s);
 
-/* Queues b (adding a reference). When the queue would exceed its cap the session is closed
- * with 1008 instead and -1 is returned; the caller keeps its own reference either way. */
+/* Queues b (adding a reference). When the queue would exceed its cap, the queue is dropped
+ * and the session closed with 1008 instead, and -1 is returned: the close frame follows at
+ * once if the socket can take it, and the socket is released within CLOSE_GRACE_S, at once
+ * when it cannot (the peer is not reading). The caller keeps its own reference either way. */
 int session_send(struct session *s, struct wsbuf *b);
 
 /* Encodes msg and queues it. Does not take msg. Returns 0 or -1 as session_send. */
 int session_send_json(struct session *s, const json_t *msg);
 
-/* Arranges for the socket to close with code (1001 at shutdown, 1008) after the queued
- * messages are written. The first code set wins. */
+/* Arranges for the socket to close with code (1001 at shutdown) after the queued messages
+ * are written. The first code set wins. */
 void session_close(struct session *s, int code, const char *reason);
 
-/* Seconds a socket closed by session_fail may stay open before it is
+/* Seconds a socket closed by session_fail (or for its queue) may stay open before it is
  * dropped without waiting for its close frame to be written. */
 enum { CLOSE_GRACE_S = 2 };
 

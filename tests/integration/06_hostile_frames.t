@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # Frames a hostile client sends, by hand over raw sockets (a WebSocket library refuses to build
 # them): unmasked frames, invalid close frames, oversized control frames and lengths, huge
-# messages sent in one go. Each must end with the close code
+# messages sent in one go, and a client that never reads. Each must end with the close code
 # RFC 6455 asks for, delivered before the TCP connection ends, and nobody else may notice.
 import asyncio, base64, json, os, socket, struct, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -252,10 +252,78 @@ def oversized(srv):
     still_serving(srv, "oversized messages")
 
 
+def server_holds(srv, sock):
+    """Whether the server process still holds its end of sock's connection: the kernel lists
+    the server side (local = the server's port, remote = sock's port) with the inode of an open
+    socket; a socket no process holds any more shows inode 0 or is gone."""
+    port = sock.getsockname()[1]
+    want_local = f"0100007F:{srv.port:04X}"
+    want_remote = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[1] == want_local and cols[2] == want_remote:
+                inode = cols[9]
+                if inode == "0":
+                    return False
+                fds = os.listdir(f"/proc/{srv.proc.pid}/fd")
+                for fd in fds:
+                    try:
+                        if os.readlink(f"/proc/{srv.proc.pid}/fd/{fd}") == f"socket:[{inode}]":
+                            return True
+                    except OSError:
+                        pass
+                return False
+    return False
+
+
+async def never_reads(srv):
+    # 5. A client that asks for answers and never reads them: once the kernel's buffers are
+    # full its queue grows, and when it passes --send-queue-bytes the server drops the queue
+    # and releases the socket at once, even though the close frame cannot reach the client.
+    # Small batches, so that the queue grows only once the socket takes nothing more. A
+    # well-behaved client is served all along.
+    r = welcomed(srv, rcvbuf=4096)
+    good = await Client.connect(srv)
+    batch = frame(TEXT, heartbeat("flood")) * 20
+    r.s.settimeout(0.2)
+    decided = None
+    served = 0
+    start = time.monotonic()
+    while time.monotonic() - start < 60 and decided is None:
+        for _ in range(10):
+            try:
+                r.s.sendall(batch)
+            except socket.timeout:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        ans = await good.request("heartbeat", {"timestamp": served}, timeout=10)
+        served += ans["type"] == "heartbeat"
+        st, h, text = http("GET", srv.url + "/metrics")
+        if "ws_slow_client_disconnects_total 1" in text:
+            decided = time.monotonic()
+    t.ok(decided is not None, f"the non-reader's queue overflowed (after {served} good heartbeats)")
+    released = None
+    while decided and time.monotonic() - decided < 5:
+        if not server_holds(srv, r.s):
+            released = time.monotonic() - decided
+            break
+        await asyncio.sleep(0.05)
+    t.ok(released is not None, f"the server released the socket within 5 s ({released})")
+    t.ok(served > 0, f"the well-behaved client was served meanwhile ({served} heartbeats)")
+    ans = await good.request("heartbeat", {"timestamp": 9})
+    t.eq(ans["type"], "heartbeat", "and is served after")
+    await good.close()
+    r.close()
+
+
 with Server("--max-message-bytes", "16384") as srv:
     unmasked(srv)
     close_frames(srv)
     control_frames(srv)
     oversized(srv)
     t.ok("\"level\":\"error\"" not in srv.logs(), "no error lines in the server log")
+with Server("--send-queue-bytes", "65536") as srv:
+    run(never_reads(srv))
 t.done()
