@@ -217,11 +217,8 @@ static void unlink_player(struct session *s)
         }
 }
 
-void session_free(struct session *s)
+static void drop_queue(struct session *s)
 {
-    ka_unlink(s);
-    n_sessions--;
-    unlink_player(s);
     struct outmsg *m = s->head;
     while (m) {
         struct outmsg *next = m->next;
@@ -229,28 +226,80 @@ void session_free(struct session *s)
         free(m);
         m = next;
     }
+    s->head = s->tail = NULL;
+    s->queued_bytes = 0;
+}
+
+void session_free(struct session *s)
+{
+    ka_unlink(s);
+    n_sessions--;
+    unlink_player(s);
+    drop_queue(s);
     free(s->rx);
     free(s);
     update_gauges();
 }
 
+static void set_close(struct session *s, int code, const char *reason)
+{
+    s->close_code = code;
+    util_strlcpy(s->close_reason, reason ? reason : "", sizeof s->close_reason);
+}
+
 void session_close(struct session *s, int code, const char *reason)
 {
     if (s->close_code) return;
-    s->close_code = code;
-    util_strlcpy(s->close_reason, reason ? reason : "", sizeof s->close_reason);
+    set_close(s, code, reason);
     if (s->wsi) lws_callback_on_writable(s->wsi);
     loop_pump_soon();
+}
+
+/* Has lws drop the socket after secs seconds (LWS_TO_KILL_ASYNC: at once) unless it has closed
+ * by then: without a close frame, and without flushing what lws holds, which is what a peer
+ * that does not read needs. The drop runs from lws's timer list, and lws re-arms its timer only
+ * after an event of its own, so lws_cancel_service gives it one (this may run outside lws). */
+static void release_within(struct session *s, int secs)
+{
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, secs);
+    lws_cancel_service(lws_get_context(s->wsi));
+    loop_pump_soon();
+}
+
+void session_fail(struct session *s, int code, const char *reason)
+{
+    if (!s->wsi || s->close_sent || s->input_closed) return;
+    set_close(s, code, reason);
+    s->input_closed = 1;
+    lws_callback_on_writable(s->wsi);
+    release_within(s, CLOSE_GRACE_S);
+}
+
+/* The queue is past its cap. Waiting for it to drain before the close frame would keep the
+ * socket (and the queue) as long as the peer does not read, so the queue goes at once. When
+ * the socket cannot take the close frame now, the peer is not reading and would not get it:
+ * the socket is dropped at once. */
+static void overflow(struct session *s)
+{
+    metric_add(m_send_queue_drops, NULL, 1);
+    log_msg(LOG_WARN, "send queue full: disconnecting slow client", "{ss,ss,sI}", "conn",
+            s->session_id, "player", s->who.player_id, "queued", (json_int_t)s->queued_bytes);
+    drop_queue(s);
+    set_close(s, 1008, "send queue overflow");
+    s->input_closed = 1;
+    if (lws_send_pipe_choked(s->wsi)) {
+        release_within(s, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_callback_on_writable(s->wsi);
+    release_within(s, CLOSE_GRACE_S);
 }
 
 int session_send(struct session *s, struct wsbuf *b)
 {
     if (!s->wsi || s->close_code) return -1;
     if (s->queued_bytes + b->len > queue_cap) {
-        metric_add(m_send_queue_drops, NULL, 1);
-        log_msg(LOG_WARN, "send queue full: disconnecting slow client", "{ss,ss,sI}", "conn",
-                s->session_id, "player", s->who.player_id, "queued", (json_int_t)s->queued_bytes);
-        session_close(s, 1008, "send queue overflow");
+        overflow(s);
         return -1;
     }
     struct outmsg *m = malloc(sizeof *m);
@@ -269,10 +318,10 @@ int session_send(struct session *s, struct wsbuf *b)
     return 0;
 }
 
-/* Sends the close frame in a callback of its own, after the last message has left, then asks
- * lws to drop the socket. The frame is written by hand: with the libuv event library, lws 4.1
- * kills the connection on a -1 return before the frame lws_close_reason() prepared is sent. */
-static int write_close_frame(struct session *s)
+/* Writes the close frame by hand: with the libuv event library, lws 4.1 kills the connection
+ * on a -1 return before the frame lws_close_reason() prepared is sent. A frame the kernel does
+ * not take whole stays with lws, which sends the rest before it closes the socket. */
+static void write_close_frame(struct session *s)
 {
     unsigned char frame[LWS_PRE + 4 + sizeof s->close_reason];
     unsigned char *p = frame + LWS_PRE;
@@ -283,11 +332,21 @@ static int write_close_frame(struct session *s)
     p[3] = (unsigned char)(s->close_code & 0xff);
     memcpy(p + 4, s->close_reason, rlen);
     lws_write(s->wsi, p, 4 + rlen, LWS_WRITE_RAW);
-    return -1;
+    s->close_sent = 1;
+}
+
+void session_close_now(struct session *s, int code, const char *reason)
+{
+    if (!s->wsi || s->close_sent) return;
+    drop_queue(s);
+    set_close(s, code, reason);
+    s->input_closed = 1;
+    write_close_frame(s);
 }
 
 int session_write_some(struct session *s)
 {
+    if (s->close_sent) return -1;
     if (s->ping_due && !s->close_code) {
         /* A payload, because lws 4.1 reports no RECEIVE_PONG for an empty pong. */
         unsigned char ping[LWS_PRE + 2] = {[LWS_PRE] = 'm', 't'};
@@ -298,7 +357,12 @@ int session_write_some(struct session *s)
             return 0;
         }
     }
-    if (!s->head && s->close_code) return write_close_frame(s);
+    if (!s->head && s->close_code) {
+        /* In a callback of its own, after the last message has left; then lws drops the
+         * socket. */
+        write_close_frame(s);
+        return -1;
+    }
     /* Several frames per callback while the kernel takes them, but bounded so one busy
      * socket cannot starve the others in the same loop iteration. */
     for (int budget = 32; s->head && budget > 0; budget--) {

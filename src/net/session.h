@@ -4,7 +4,12 @@
  * closed. Outgoing messages are reference-counted buffers (struct wsbuf) so that one encoded
  * view can be queued to many sockets without a copy. Each session's queue is capped in bytes:
  * a client that does not read is disconnected (close 1008) rather than allowed to grow the
- * server's memory. Loop thread only. */
+ * server's memory; its queue is dropped and its socket released at once.
+ *
+ * Closing: a close frame is the last frame written, and only one is. session_close ends a
+ * socket after its queue (shutdown); session_fail ends one whose peer broke the rules, within
+ * CLOSE_GRACE_S even if the peer reads nothing; session_close_now is for lws callbacks of the
+ * socket itself. Loop thread only. */
 #ifndef MT_SESSION_H
 #define MT_SESSION_H
 
@@ -52,13 +57,17 @@ struct session {
     /* Reassembly of a fragmented message. */
     char *rx;
     size_t rx_len, rx_cap;
-    int rx_discard; /* 0, 1: skipping a binary message, 2: skipping an oversized one */
+    int rx_discard; /* skipping the rest of a binary message */
 
     /* Send queue. */
     struct outmsg *head, *tail;
     size_t queued_bytes;
     int close_code; /* non-zero: close with this code once the queue is written */
     char close_reason[64];
+    uint8_t close_sent;           /* the close frame is written: nothing more may be */
+    uint8_t input_closed;         /* the peer broke the rules: what it sends is ignored */
+    const char *rx_refused;       /* ws.c: the frame check refused the stream, why */
+    struct session *refused_next; /* ws.c: its list of refusals not acted on yet */
 
     /* Keepalive: every open session sits in one of two lists ordered by when it was last
      * heard from (see session_heard). */
@@ -91,13 +100,30 @@ void session_heard(struct session *s);
 /* Called when the socket is gone: cancels the queue and frees s. s is no longer valid. */
 void session_free(struct session *s);
 
-/* Queues b (adding a reference). When the queue would exceed its cap the session is closed
- * with 1008 instead and -1 is returned; the caller keeps its own reference either way. */
+/* Queues b (adding a reference). When the queue would exceed its cap, the queue is dropped
+ * and the session closed with 1008 instead, and -1 is returned: the close frame follows at
+ * once if the socket can take it, and the socket is released within CLOSE_GRACE_S, at once
+ * when it cannot (the peer is not reading). The caller keeps its own reference either way. */
 int session_send(struct session *s, struct wsbuf *b);
 
-/* Arranges for the socket to close with code (e.g. 1001, 1009) after the queued messages are
- * written. The first code set wins. */
+/* Arranges for the socket to close with code (1001 at shutdown) after the queued messages
+ * are written. The first code set wins. */
 void session_close(struct session *s, int code, const char *reason);
+
+/* Seconds a socket closed by session_fail (or for its queue) may stay open before it is
+ * dropped without waiting for its close frame to be written. */
+enum { CLOSE_GRACE_S = 2 };
+
+/* The peer broke the rules (1002, 1009): what it sends from now on is ignored; the
+ * messages already queued go out, then a close frame with code, and the socket is released
+ * within CLOSE_GRACE_S even if the peer reads nothing. Overrides a close decided before whose
+ * frame has not gone yet; the first failure wins. Callable anywhere on the loop thread. */
+void session_fail(struct session *s, int code, const char *reason);
+
+/* For an lws callback of s's own socket that must end it at once (an invalid close frame):
+ * drops the queue and writes the close frame now. The callback then returns -1, and lws closes
+ * the socket once the frame has left. */
+void session_close_now(struct session *s, int code, const char *reason);
 
 /* Writes queued messages while the socket can take them. Called from the WRITEABLE callback.
  * Returns 0 to keep the socket, -1 when lws must close it now (the close reason is set). */

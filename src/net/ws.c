@@ -1,9 +1,12 @@
 #include "ws.h"
 
 #include "http.h"
+#include "linger.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "rx_guard.h"
+#include "ws_frame.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -21,6 +24,9 @@ struct conn {
     int guest; /* who was made up at upgrade: issue a token in welcome */
 };
 
+/* Descriptors kept out of lws's table for lingering closes (linger.h). */
+enum { LINGER_RESERVE = 64 };
+
 static struct lws_context *context;
 static struct ws_handlers handlers;
 static const struct config *cfg;
@@ -31,6 +37,10 @@ static void (*drained)(void);
  * loop for seconds with 10,000 sockets. A policy of zeros switches lws's off. */
 static const lws_retry_bo_t no_lws_keepalive = {.secs_since_valid_ping = 0,
                                                 .secs_since_valid_hangup = 0};
+/* Sessions whose frames the guard refused (linked by refused_next), failed by refusals_ev
+ * once lws has returned from the read. */
+static struct session *refused;
+static struct event *refusals_ev;
 
 static void copy_header(struct lws *wsi, enum lws_token_indexes h, char *dst, size_t len)
 {
@@ -157,6 +167,15 @@ static int on_confirm_upgrade(struct lws *wsi)
     return 0;
 }
 
+/* From the next byte read, the connection is a WebSocket stream for the guard. */
+static void on_upgraded(struct lws *wsi, struct conn *c)
+{
+    struct rx_guard *g = lws_get_opaque_user_data(wsi);
+    if (!g) return;
+    g->owner = c;
+    rx_guard_upgraded(g);
+}
+
 static int on_established(struct lws *wsi, struct conn *c)
 {
     char peer[48] = "";
@@ -172,14 +191,16 @@ static int on_established(struct lws *wsi, struct conn *c)
 }
 
 /* Appends one received fragment. Whole messages go up; binary and oversized ones are refused.
- * An oversized message is answered at once, but the socket closes only when the rest of it has
- * been read (or a generous cap passes): closing with unread input would make the kernel send a
- * reset, and the client would lose the error and the 1009 close frame. */
+ * An oversized message is answered at once and the socket closed with 1009 right after; what
+ * the client still sends is read and discarded until then, and by the lingering close after
+ * (linger.h), so that the client, still sending, does not get a reset instead of the error and
+ * the close frame. */
 static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 {
     int first = lws_is_first_fragment(wsi);
     int last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     session_heard(s);
+    if (s->input_closed) return 0;
     if (first && last && !lws_frame_is_binary(wsi) && len <= (size_t)cfg->max_message_bytes) {
         /* A whole message in one piece, the usual case: no copy, no buffer kept. */
         s->rx_len = 0;
@@ -195,17 +216,10 @@ static int on_receive(struct lws *wsi, struct session *s, const char *in, size_t
             if (handlers.on_refused) handlers.on_refused(s, "BAD_MESSAGE");
         }
     }
-    if (s->rx_discard) {
-        s->rx_len += len; /* counts discarded bytes of an oversized message */
-        if (s->rx_discard == 2 && (last || s->rx_len > 4 * (size_t)cfg->max_message_bytes))
-            session_close(s, 1009, "message too large");
-        return 0;
-    }
+    if (s->rx_discard) return 0;
     if (s->rx_len + len > (size_t)cfg->max_message_bytes) {
-        s->rx_discard = 2;
-        s->rx_len += len;
         if (handlers.on_refused) handlers.on_refused(s, "TOO_LARGE");
-        if (last) session_close(s, 1009, "message too large");
+        session_fail(s, 1009, "message too large");
         return 0;
     }
     if (s->rx_len + len > s->rx_cap) {
@@ -281,13 +295,65 @@ static int on_http_body(struct conn *c, const char *in, size_t len)
     return 0;
 }
 
-static void on_closed(struct conn *c)
+/* A client's close frame, before lws answers it with the same code. lws 4.1 answers any
+ * payload: it turns most invalid codes into 1002 but echoes codes of 5000 and more, a 1-byte
+ * payload and a reason that is not UTF-8. Those get our own close frame instead. */
+static int on_peer_close(struct session *s, const unsigned char *in, size_t len)
+{
+    const char *why = NULL;
+    int code = ws_frame_close_check(in, len, &why);
+    if (!code) return 0;
+    log_msg(LOG_INFO, "invalid close frame", "{ss,ss,si}", "conn", s->session_id, "reason", why,
+            "close_code", code);
+    session_close_now(s, code, why);
+    return -1;
+}
+
+/* Called inside recv(), inside lws: only note the refusal (a guard refuses once); on_refusals
+ * acts after. */
+static void on_guard_refused(struct rx_guard *g)
+{
+    struct conn *c = g->owner;
+    struct session *s = c ? c->session : NULL;
+    if (!s || s->rx_refused) return;
+    s->rx_refused = g->why;
+    s->refused_next = refused;
+    refused = s;
+    event_active(refusals_ev, EV_TIMEOUT, 0);
+}
+
+static void on_refusals(evutil_socket_t fd, short what, void *arg)
+{
+    while (refused) {
+        struct session *s = refused;
+        refused = s->refused_next;
+        s->refused_next = NULL;
+        log_msg(LOG_INFO, "protocol error: closing", "{ss,ss,si}", "conn", s->session_id, "reason",
+                s->rx_refused, "close_code", 1002);
+        session_fail(s, 1002, s->rx_refused);
+    }
+}
+
+/* A session closed before on_refusals ran leaves the list. */
+static void forget_refusal(struct session *s)
+{
+    if (!s->rx_refused) return;
+    for (struct session **p = &refused; *p; p = &(*p)->refused_next)
+        if (*p == s) {
+            *p = s->refused_next;
+            return;
+        }
+}
+
+static void on_closed(struct lws *wsi, struct conn *c)
 {
     struct session *s = c->session;
     if (!s) return;
     c->session = NULL;
     log_msg(LOG_DEBUG, "socket closed", "{ss,ss}", "conn", s->session_id, "player",
             s->who.player_id);
+    if (s->close_sent) linger_start(lws_get_socket_fd(wsi));
+    forget_refusal(s);
     if (handlers.on_close) handlers.on_close(s);
     s->wsi = NULL;
     session_free(s);
@@ -323,6 +389,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             c->http = NULL;
         }
         return 0;
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        /* The connection has no user space yet: its guard hangs on the wsi itself. */
+        lws_set_opaque_user_data(wsi, rx_guard_attach(lws_get_socket_fd(wsi)));
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY: {
+        struct rx_guard *g = lws_get_opaque_user_data(wsi);
+        lws_set_opaque_user_data(wsi, NULL);
+        if (g) rx_guard_detach(g); /* lws has just closed the descriptor */
+        return 0;
+    }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return on_confirm_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
@@ -330,6 +406,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return identify(wsi, &c->who, &c->guest, why, sizeof why) < 0 ? -1 : 0;
     }
     case LWS_CALLBACK_ESTABLISHED:
+        on_upgraded(wsi, c);
         if (c->http) {
             http_exchange_detach(c->http);
             c->http = NULL;
@@ -340,10 +417,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RECEIVE_PONG:
         if (c->session) session_heard(c->session);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return c->session ? on_peer_close(c->session, in, len) : 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c->session ? session_write_some(c->session) : -1;
     case LWS_CALLBACK_CLOSED:
-        on_closed(c);
+        on_closed(wsi, c);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -431,11 +510,12 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
     /* Keep some descriptors for files, the database and the watcher, so that when sockets run
      * out the answer is a clean 503 from the max-connections check, not a failed accept. */
     /* Two reserves. The process keeps FILE_RESERVE descriptors for itself (the store, the
-     * database, Redis, inotify, pipes): lws is told it may use only the rest, and when its
-     * table is full it stops accepting instead of spinning on accept() failing with EMFILE.
+     * database, Redis, inotify, pipes, lingering closes): lws is told it may use only the
+     * rest, and when its table is full it stops accepting instead of spinning on accept()
+     * failing with EMFILE.
      * Of lws's share, HTTP_RESERVE stay free of WebSocket sessions, so a client beyond
      * max-connections is still accepted and gets its 503, and /health answers. */
-    const unsigned int file_reserve = 32, http_reserve = 64;
+    const unsigned int file_reserve = 32 + LINGER_RESERVE, http_reserve = 64;
     unsigned int lws_fds = fds > file_reserve + http_reserve + 2 ? fds - file_reserve : fds;
     unsigned int ws_max = lws_fds > http_reserve * 2 ? lws_fds - http_reserve : 1;
     if ((unsigned int)cfg->max_connections > ws_max) {
@@ -443,6 +523,13 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
                 "max_connections", cfg->max_connections, "limit", (int)ws_max);
         ((struct config *)cfg)->max_connections = (int)ws_max;
     }
+
+    refusals_ev = event_new(loop_base(), -1, 0, on_refusals, NULL);
+    if (!refusals_ev || rx_guard_init((int)fds, on_guard_refused) < 0) {
+        log_msg(LOG_ERROR, "out of memory", NULL);
+        return -1;
+    }
+    linger_init(loop_base(), LINGER_RESERVE);
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -506,4 +593,7 @@ void ws_free(void)
 {
     if (context) lws_context_destroy(context);
     context = NULL;
+    linger_shutdown();
+    if (refusals_ev) event_free(refusals_ev);
+    refusals_ev = NULL;
 }
