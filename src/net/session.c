@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include <event2/event.h>
+#include <stdint.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +345,66 @@ void session_close_now(struct session *s, int code, const char *reason)
     write_close_frame(s);
 }
 
+static void pop_head(struct session *s)
+{
+    struct outmsg *m = s->head;
+    s->head = m->next;
+    if (!s->head) s->tail = NULL;
+    s->queued_bytes -= m->buf->len;
+    wsbuf_unref(m->buf);
+    free(m);
+}
+
+/* A server-to-client text frame's header for len bytes (unmasked, RFC 6455 5.2); its size. */
+static size_t text_header(unsigned char *h, size_t len)
+{
+    h[0] = 0x81; /* FIN + text */
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+#define GATHER_MAX (64 * 1024) /* bytes of frames written by one gathered send */
+
+/* Whether the two messages at the head fit one gathered send. */
+static int gatherable(const struct session *s)
+{
+    return s->head->next && s->head->buf->len + s->head->next->buf->len + 20 <= GATHER_MAX;
+}
+
+/* Writes the queued messages at the head together, as one send of whole frames built here
+ * (at most GATHER_MAX bytes; gatherable() said the first two fit): a move's events and state,
+ * or a tick's state and events, leave in one system call instead of one each. lws takes the
+ * frames as raw bytes, as it does the close frame, and keeps what the kernel does not take for
+ * later. Loop thread only (one static buffer). */
+static int write_gathered(struct session *s)
+{
+    static unsigned char buf[LWS_PRE + GATHER_MAX];
+    size_t len = 0;
+    int k = 0;
+    for (struct outmsg *m = s->head; m && len + 10 + m->buf->len <= GATHER_MAX; m = m->next) {
+        len += text_header(buf + LWS_PRE + len, m->buf->len);
+        memcpy(buf + LWS_PRE + len, m->buf->data, m->buf->len);
+        len += m->buf->len;
+        k++;
+    }
+    if (lws_write(s->wsi, buf + LWS_PRE, len, LWS_WRITE_RAW) < (int)len) return -1;
+    while (k--)
+        pop_head(s);
+    return 0;
+}
+
 int session_write_some(struct session *s)
 {
     if (s->close_sent) return -1;
@@ -366,14 +427,14 @@ int session_write_some(struct session *s)
     /* Several frames per callback while the kernel takes them, but bounded so one busy
      * socket cannot starve the others in the same loop iteration. */
     for (int budget = 32; s->head && budget > 0; budget--) {
-        struct outmsg *m = s->head;
-        int n = lws_write(s->wsi, m->buf->data, m->buf->len, LWS_WRITE_TEXT);
-        if (n < (int)m->buf->len) return -1; /* lws has already failed the socket */
-        s->head = m->next;
-        if (!s->head) s->tail = NULL;
-        s->queued_bytes -= m->buf->len;
-        wsbuf_unref(m->buf);
-        free(m);
+        if (gatherable(s)) {
+            if (write_gathered(s) < 0) return -1;
+        } else {
+            struct outmsg *m = s->head;
+            int n = lws_write(s->wsi, m->buf->data, m->buf->len, LWS_WRITE_TEXT);
+            if (n < (int)m->buf->len) return -1; /* lws has already failed the socket */
+            pop_head(s);
+        }
         if (s->head && lws_send_pipe_choked(s->wsi)) break; /* a poll(): only when needed */
     }
     if (s->head || s->close_code) lws_callback_on_writable(s->wsi);
