@@ -227,10 +227,38 @@ static struct membership *membership_of(struct session *s, const struct room *r)
     return NULL;
 }
 
+/* Finished rooms a socket stays attached to (for their final state, chat and leave_game):
+ * the most recent ones. A client playing game after game on one socket would otherwise stay
+ * attached to every room of the last 10 minutes, and every lookup walks that list. */
+#define FINISHED_ATTACHED_MAX 8
+
+static void remove_spectator(struct room *r, struct session *s);
+
+/* Detaches s from the finished rooms after the first FINISHED_ATTACHED_MAX on its list (the
+ * list is newest first), on the room's side too. */
+static void trim_finished(struct session *s)
+{
+    int kept = 0;
+    for (struct membership **pp = &s->rooms; *pp;) {
+        struct membership *m = *pp;
+        if (m->room->status != ROOM_COMPLETED || ++kept <= FINISHED_ATTACHED_MAX) {
+            pp = &m->next;
+            continue;
+        }
+        if (m->seat > 0 && m->room->seats[m->seat].session == s)
+            m->room->seats[m->seat].session = NULL;
+        else
+            remove_spectator(m->room, s);
+        *pp = m->next;
+        free(m);
+    }
+}
+
 static void attach(struct session *s, struct room *r, int seat)
 {
     struct membership *m = membership_of(s, r);
     if (!m) {
+        trim_finished(s);
         m = calloc(1, sizeof *m);
         if (!m) return;
         m->room = r;
