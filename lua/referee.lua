@@ -2,7 +2,7 @@
 --
 -- Loaded into the room's Lua state by the C core (src/game/room.c), which passes the sandbox
 -- module. The referee owns the game's state table; the game script only sees it through its
--- own functions, called with the arguments GAME_API.md fixes. The C side owns everything
+-- own functions, called with the arguments docs/contract/GAME_API.md fixes. The C side owns everything
 -- about sockets, seats, sequence numbers and time: it calls the functions below and gets
 -- plain values and JSON strings back.
 --

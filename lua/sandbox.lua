@@ -5,7 +5,7 @@
 -- function it needs as a local first, so nothing a script later does to a table it was given
 -- can reach back in here.
 --
--- A script gets exactly what GAME_API.md lists: string, table, math (random bound to the
+-- A script gets exactly what docs/contract/GAME_API.md lists: string, table, math (random bound to the
 -- game's generator), bit, the safe base functions, require (its own folder and the mt.*
 -- helpers in lua/lib), json. Never io, os, debug, ffi, jit, load*, dofile, string.dump,
 -- setfenv/getfenv, or collectgarbage other than "count".

@@ -1,4 +1,4 @@
-// Monkeytown protocol client: the v1 wire contract (shared/PROTOCOL.md) as a reusable ES module.
+// Monkeytown protocol client: the v1 wire contract (docs/contract/PROTOCOL.md) as a reusable ES module.
 // No DOM: it needs only WebSocket, fetch and (optionally) a Storage, so it runs in a browser page,
 // a worker, or Node 22+ (which has both globals). docs/web.md documents the API.
 //

@@ -15,7 +15,7 @@
 
 static struct hmap *handlers;
 
-/* Every error carries a code and a message, whatever the caller had (PROTOCOL.md): jansson
+/* Every error carries a code and a message, whatever the caller had (docs/contract/PROTOCOL.md): jansson
  * refuses to build a string from invalid UTF-8, and a message cut mid-character by a bounded
  * copy, or a game's reason with stray bytes, used to leave the payload empty. */
 static void send_error(struct session *s, json_t *id, const char *code, const char *message)

@@ -1,6 +1,6 @@
 /* proto.h - the v1 wire envelope and the dispatch table from message type to handler.
  *
- * Each whole text message is checked in the order PROTOCOL.md fixes: JSON (BAD_JSON), envelope
+ * Each whole text message is checked in the order docs/contract/PROTOCOL.md fixes: JSON (BAD_JSON), envelope
  * shape and nesting depth (BAD_MESSAGE), type known (UNKNOWN_TYPE); then the handler
  * registered for the type checks its payload fields (BAD_MESSAGE) and does its work. Modules
  * add their message types with proto_register() at start-up, so this file never learns about

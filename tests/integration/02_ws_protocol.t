@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # The v1 envelope over a real WebSocket: welcome first, heartbeat echo, id/re correlation and
-# every envelope error code, in the order PROTOCOL.md fixes.
+# every envelope error code, in the order docs/contract/PROTOCOL.md fixes.
 import asyncio, json, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import websockets

@@ -5,7 +5,7 @@
 local H = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/harness.lua")
 local S = assert(loadfile(H.root .. "/lua/sandbox.lua"))(require("cjson"))
 
--- The environment holds exactly what GAME_API.md lists.
+-- The environment holds exactly what docs/contract/GAME_API.md lists.
 local env = S.new_env({ files = {}, random = S.new_random(1) })
 for _, name in ipairs({ "string", "table", "math", "bit", "pairs", "ipairs", "next", "select", "type",
   "tostring", "tonumber", "pcall", "error", "assert", "setmetatable", "getmetatable", "rawget",
