@@ -16,8 +16,8 @@ async def main(srv):
     for i in range(N):
         m = await cs[i % 4].request("create_game", {"game": "tictactoe"})
         assert m["type"] == "game_created", m
-    await asyncio.sleep(2)
+    await asyncio.sleep(float(os.environ.get("SETTLE_S", "2")))
     after = rss(srv.proc.pid)
     print(f"{N} waiting rooms: RSS {before} -> {after} KiB, {(after-before)/N:.1f} KiB per waiting room")
-with Server("--waiting-rooms-per-player", "1000", "--waiting-rooms-per-address", "100000", "--rooms-rate", "1000000", "--guest-rate", "0") as srv:
+with Server(*sys.argv[1:], "--waiting-rooms-per-player", "1000", "--waiting-rooms-per-address", "100000", "--rooms-rate", "1000000", "--guest-rate", "0") as srv:
     run(main(srv))

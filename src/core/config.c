@@ -99,6 +99,9 @@ static const struct option_desc options[] = {
      "rooms the players of one client address may have waiting at once"},
     {"waiting-room-ttl", OPT_INT, OFF(waiting_room_ttl_s), "600", 0, 86400, NULL,
      "seconds a created room waits for its players before it closes (0: forever)"},
+    {"waiting-room-idle", OPT_INT, OFF(waiting_room_idle_s), "10", 0, 86400, NULL,
+     "seconds after which a room still waiting lets go of its Lua state until it starts (0: "
+     "never)"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 

@@ -114,6 +114,7 @@ struct room {
     /* Who the room was created for, while its waiting counts against them (waiting_*). */
     char owner_key[80], owner_addr_key[60];
     struct event *expire_timer; /* --waiting-room-ttl: closes a room that never started */
+    struct event *idle_timer;   /* --waiting-room-idle: the waiting room drops its Lua state */
 };
 
 static const struct config *cfg;
@@ -150,6 +151,7 @@ static void waiting_done(struct room *r)
     waiting_add(r->owner_addr_key, -1);
     r->owner_key[0] = r->owner_addr_key[0] = '\0';
     if (r->expire_timer) event_del(r->expire_timer);
+    if (r->idle_timer) event_del(r->idle_timer);
 }
 
 /* Whether owner may have one more room waiting; msg says why not. */
@@ -1003,11 +1005,18 @@ static int target_seats(const struct room *r, json_t *config)
     return max > ROOM_MAX_SEATS ? ROOM_MAX_SEATS : max;
 }
 
+static int wake_waiting(struct room *r);
+
 static void start_if_full(struct room *r)
 {
     if (r->status != ROOM_WAITING) return;
     for (int i = 1; i <= r->nseats; i++)
         if (r->seats[i].kind == SEAT_EMPTY) return;
+    if (wake_waiting(r) < 0) {
+        waiting_done(r);
+        finish(r, "{\"reason\":\"script_error\"}", NULL);
+        return;
+    }
     r->status = ROOM_ACTIVE;
     waiting_done(r);
     r->started_mono = loop_now_ms();
@@ -1044,6 +1053,53 @@ static void on_waiting_expired(evutil_socket_t fd, short what, void *arg)
     room_free(r);
 }
 
+/* --waiting-room-idle passed and the room still waits: it lets go of its Lua state (most of a
+ * waiting room's memory: 123 KiB of 125), keeping the views its players are sent in
+ * final_views, which sync_state then sends as it does a finished room's. wake_waiting sets the
+ * game up again when the room starts: the same version, seed, config and seats give the same
+ * state. */
+static void on_waiting_idle(evutil_socket_t fd, short what, void *arg)
+{
+    struct room *r = arg;
+    if (r->status != ROOM_WAITING || !r->vm) return;
+    struct referee_view views[ROOM_MAX_SEATS + 1];
+    char err[600];
+    unsigned all = (2u << r->nseats) - 1;
+    if (referee_views(&r->ref, 0, all, views, err, sizeof err) != VM_OK) return; /* keep it */
+    for (int seat = 0; seat <= r->nseats; seat++) {
+        free(r->final_views[seat]);
+        r->final_views[seat] = strdup(views[seat].json ? views[seat].json : "{}");
+    }
+    vm_free_later(r->vm);
+    r->vm = NULL;
+    log_msg(LOG_INFO, "waiting room idle: Lua state released", "{ss}", "game", r->id);
+}
+
+/* A room that let go of its Lua state gets it back as it starts. Returns 0, or -1 when the game
+ * cannot be set up again (its views stay, so the room can still be finished and shown). */
+static int wake_waiting(struct room *r)
+{
+    if (r->vm) return 0;
+    char err[600] = "cannot create a Lua state";
+    r->vm = trusted_new("referee", (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
+    enum vm_status st =
+        r->vm ? referee_setup(&r->ref, r->vm, r->game, r->config_json, r->seed, r->nseats,
+                              cfg->cpu_load_ms, cfg->cpu_apply_ms, NULL, err, sizeof err)
+              : VM_MEMORY;
+    if (st != VM_OK) {
+        metric_add(m_script_failures, vm_status_name(st), 1);
+        log_msg(LOG_WARN, "room setup failed at start", "{ss,ss}", "game", r->id, "error", err);
+        vm_free_later(r->vm);
+        r->vm = NULL;
+        return -1;
+    }
+    for (int seat = 0; seat <= r->nseats; seat++) {
+        free(r->final_views[seat]);
+        r->final_views[seat] = NULL;
+    }
+    return 0;
+}
+
 /* Counts the new room against its owner and arms its expiry. */
 static void waiting_start(struct room *r, const struct room_owner *owner)
 {
@@ -1054,6 +1110,11 @@ static void waiting_start(struct room *r, const struct room_owner *owner)
             snprintf(r->owner_addr_key, sizeof r->owner_addr_key, "a:%s", owner->address);
             waiting_add(r->owner_addr_key, 1);
         }
+    }
+    if (cfg->waiting_room_idle_s > 0 &&
+        (r->idle_timer = evtimer_new(loop_base(), on_waiting_idle, r))) {
+        struct timeval idle = {cfg->waiting_room_idle_s, 0};
+        event_add(r->idle_timer, &idle);
     }
     if (cfg->waiting_room_ttl_s <= 0) return;
     r->expire_timer = evtimer_new(loop_base(), on_waiting_expired, r);
@@ -1171,6 +1232,7 @@ static void room_free(struct room *r)
     if (r->linger_timer) event_free(r->linger_timer);
     waiting_done(r);
     if (r->expire_timer) event_free(r->expire_timer);
+    if (r->idle_timer) event_free(r->idle_timer);
     if (r->reap_ev) event_free(r->reap_ev);
     for (int i = 0; i <= r->nseats; i++)
         free(r->final_views[i]);

@@ -5,7 +5,7 @@
 # telling its players (game_over, reason "expired") and storing the game as aborted.
 import asyncio, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import Client, Server, Tap, http, run
+from mt import Client, Server, Tap, http, play_until_over, run
 
 t = Tap()
 
@@ -81,10 +81,39 @@ async def expiry(srv):
     await c.close()
 
 
+async def idle(srv):
+    """A room that has waited --waiting-room-idle lets go of its Lua state; joined later, it sets
+    the game up again from the same seed and plays as any other."""
+    c = await Client.connect(srv)
+    created = await create(c)
+    gid = created["payload"]["gameId"]
+    first = await c.expect("game_state")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+            l.get("msg") == "waiting room idle: Lua state released" and l.get("game") == gid
+            for l in srv.log_lines()):
+        await asyncio.sleep(0.1)
+    t.ok(time.monotonic() < deadline, "the waiting room released its Lua state")
+    w = await Client.connect(srv)
+    st = await w.request("join_game", {"gameId": gid, "as": "spectator"})
+    t.eq(st["payload"]["state"], first["payload"]["state"], "a spectator still sees the waiting state")
+    other = await Client.connect(srv)
+    j = await other.request("join_game", {"gameId": gid})
+    t.eq(j["type"], "game_state", "a second player joins")
+    (over, seen), _ = await asyncio.gather(play_until_over(c, gid), play_until_over(other, gid))
+    active = next(m for m in seen if m["type"] == "game_state" and m["payload"]["status"] == "active")
+    t.eq(active["payload"]["state"], first["payload"]["state"], "the game starts from the same state")
+    t.ok(over["payload"]["result"]["reason"] in ("win", "draw"), "and plays to its end")
+    for x in (c, w, other):
+        await x.close()
+
+
 with Server("--rooms-rate", "1000") as srv:
     run(per_player(srv))
 with Server("--waiting-rooms-per-address", "5", "--guest-rate", "0") as srv:
     run(per_address(srv))
 with Server("--waiting-room-ttl", "1") as srv:
     run(expiry(srv))
+with Server("--waiting-room-idle", "1", "--input-rate", "100000") as srv:
+    run(idle(srv))
 t.done()
