@@ -150,35 +150,45 @@ void proto_on_refused(struct session *s, const char *code)
                                               : "binary frames are not accepted: send JSON text");
 }
 
+json_t *proto_parse(const char *data, size_t len)
+{
+    json_error_t err;
+    return json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+}
+
+const char *proto_check_envelope(const json_t *msg, struct proto_envelope *env)
+{
+    *env = (struct proto_envelope){0};
+    if (!json_is_object(msg)) return "a message must be a JSON object";
+    json_t *id = json_object_get(msg, "id");
+    if (id && (json_is_string(id) ? json_string_length(id) > 128 : !json_is_number(id)))
+        return "id must be a string (at most 128 bytes) or a number";
+    env->id = id;
+    json_t *type = json_object_get(msg, "type");
+    if (!json_is_string(type)) return "type must be a string";
+    json_t *payload = json_object_get(msg, "payload");
+    if (!json_is_object(payload)) return "payload must be an object";
+    env->type = json_string_value(type);
+    env->payload = payload;
+    return NULL;
+}
+
 /* Checks the envelope. Returns the handler, or NULL after answering the error. */
 static proto_handler check_envelope(struct session *s, json_t *msg, struct proto_request *r)
 {
-    if (!json_is_object(msg)) {
-        send_error(s, NULL, "BAD_MESSAGE", "a message must be a JSON object");
+    struct proto_envelope env;
+    const char *bad = proto_check_envelope(msg, &env);
+    r->id = env.id;
+    if (bad) {
+        send_error(s, env.id, "BAD_MESSAGE", bad);
         return NULL;
     }
-    json_t *id = json_object_get(msg, "id");
-    if (id && (json_is_string(id) ? json_string_length(id) > 128 : !json_is_number(id))) {
-        send_error(s, NULL, "BAD_MESSAGE", "id must be a string (at most 128 bytes) or a number");
-        return NULL;
-    }
-    r->id = id;
-    json_t *type = json_object_get(msg, "type");
-    if (!json_is_string(type)) {
-        send_error(s, id, "BAD_MESSAGE", "type must be a string");
-        return NULL;
-    }
-    json_t *payload = json_object_get(msg, "payload");
-    if (!json_is_object(payload)) {
-        send_error(s, id, "BAD_MESSAGE", "payload must be an object");
-        return NULL;
-    }
-    r->type = json_string_value(type);
-    r->payload = payload;
+    r->type = env.type;
+    r->payload = env.payload;
     proto_handler *fn = hmap_get(handlers, r->type);
     metric_add(m_ws_events, fn ? r->type : "unknown", 1);
     if (!fn) {
-        send_error(s, id, "UNKNOWN_TYPE", "unknown message type");
+        send_error(s, env.id, "UNKNOWN_TYPE", "unknown message type");
         return NULL;
     }
     return *fn;
@@ -187,8 +197,7 @@ static proto_handler check_envelope(struct session *s, json_t *msg, struct proto
 void proto_on_message(struct session *s, const char *data, size_t len)
 {
     struct proto_request r = {.s = s, .start_us = loop_now_us()};
-    json_error_t err;
-    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    json_t *msg = proto_parse(data, len);
     if (!msg) {
         metric_add(m_ws_events, "invalid", 1);
         send_error(s, NULL, "BAD_JSON", "message is not valid JSON");

@@ -37,6 +37,25 @@ void proto_on_open(struct session *s, const char *guest_token);
 void proto_on_message(struct session *s, const char *data, size_t len);
 void proto_on_refused(struct session *s, const char *code);
 
+/* The envelope fields of a message, as proto_check_envelope found them: borrowed from it. */
+struct proto_envelope {
+    json_t *id;       /* NULL when absent, or when the message is not an object or id is bad */
+    const char *type; /* NULL unless the whole envelope is valid */
+    json_t *payload;  /* NULL unless the whole envelope is valid */
+};
+
+/* Step 2 of the check order (docs/protocol.md): parses one text message. Returns a new
+ * reference, or NULL when it is not JSON (BAD_JSON): any value at the top level, duplicate keys
+ * and numbers out of range refused, text UTF-8. Touches no session and no metric. */
+json_t *proto_parse(const char *data, size_t len);
+
+/* Step 3: the envelope of a parsed message. Checks, in this order: msg is an object; "id" is
+ * absent, a number or a string of at most 128 bytes; "type" is a string; "payload" is an
+ * object. Returns NULL when all hold, with env filled. Otherwise returns the BAD_MESSAGE text
+ * of the first check that failed, with env->id the id the error carries as "re" (NULL for the
+ * first two checks). Pure: reads msg only; does not look up the type. */
+const char *proto_check_envelope(const json_t *msg, struct proto_envelope *env);
+
 /* Sends {type, payload, re?} to the requester. Takes ownership of payload (NULL: {}). */
 void proto_reply(struct proto_request *r, const char *type, json_t *payload);
 
