@@ -5,6 +5,7 @@
 #include "loop.h"
 #include "metrics.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +79,9 @@ int proto_integer(struct proto_request *r, const char *key, int required, long m
     if (!v && !required) return 0;
     double d = json_is_integer(v) ? (double)json_integer_value(v)
                : json_is_real(v)  ? json_real_value(v)
-                                  : -1e300;
-    if (d != (double)(long)d || d < min || d > max) {
+                                  : NAN;
+    /* The range before any cast: a double outside long's range does not convert (undefined). */
+    if (!(d >= (double)min && d <= (double)max) || d != floor(d)) {
         proto_error(r, "BAD_MESSAGE", "payload.%s must be an integer from %ld to %ld", key, min,
                     max);
         return -1;
