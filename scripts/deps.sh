@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, running and testing Monkeytown needs.
 # Idempotent: packages already present are skipped, and apt-get runs only when one is missing.
-# Usage: scripts/deps.sh [build|test|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|fuzz|all]   (default: all; fuzz: build + the fuzz toolchain)
 set -euo pipefail
 
 build_pkgs=(
@@ -15,16 +15,21 @@ test_pkgs=(
   postgresql redis-server
   chromium fonts-dejavu-core
 )
+# The libFuzzer harnesses (scripts/fuzz.sh): clang 14 with its runtime (libFuzzer, the
+# sanitizers), and llvm-symbolizer for readable stack traces.
+fuzz_pkgs=(clang-14 libclang-rt-14-dev llvm-14)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in
   build) ;;
-  test | all) want+=("${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  all) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|fuzz|all]" >&2; exit 2 ;;
 esac
 
 # The browser tests need Node.js and npm; a machine may already have them from elsewhere.
-if [ "${1:-all}" != build ] && ! command -v npm >/dev/null 2>&1; then
+if [ "${1:-all}" != build ] && [ "${1:-all}" != fuzz ] && ! command -v npm >/dev/null 2>&1; then
   want+=(nodejs npm)
 fi
 

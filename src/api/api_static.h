@@ -2,10 +2,10 @@
  * claimed.
  *
  * Paths are resolved under the web directory only: ".." segments (raw or percent-encoded),
- * backslashes and NULs are refused with 404, and the resolved real path must still lie inside
- * the directory (no escape through symlinks). "/" serves index.html. Answers carry a content
- * type by extension, an ETag (304 on If-None-Match), gzip when the client accepts it (text
- * types, compressed once and cached), no-sniff, and the page security headers on HTML. */
+ * dotfiles, backslashes and NULs are refused with 404, and the resolved real path must still
+ * lie inside the directory (no escape through symlinks). "/" serves index.html. Answers carry a
+ * content type by extension, an ETag (304 on If-None-Match), gzip when the client accepts it
+ * (text types, compressed once and cached), no-sniff, and the page security headers on HTML. */
 #ifndef MT_API_STATIC_H
 #define MT_API_STATIC_H
 

@@ -216,10 +216,19 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
         snprintf(err, errlen, "invalid value for config: cannot open \"%s\"", path);
         return -1;
     }
-    char line[4096], source[64];
+    /* Whole lines however long (a fixed buffer read a longer line as two, so the tail of a
+     * comment could set an option), and no NUL byte (it hid the rest of its line). */
+    char *line = NULL, source[64];
+    size_t cap = 0;
+    ssize_t n;
     int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
         lineno++;
+        if (memchr(line, '\0', (size_t)n)) {
+            snprintf(err, errlen, "invalid config file %s:%d: a NUL byte", path, lineno);
+            rc = -1;
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash) *hash = '\0';
         char *s = trim(line);
@@ -244,6 +253,7 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
         snprintf(source, sizeof source, "config file line %d", lineno);
         rc = set_option(cfg, o, value, source, err, errlen);
     }
+    free(line);
     fclose(f);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,9 @@
 
 static struct hmap *handlers;
 
-/* Every error carries a code and a message, whatever the caller had (docs/contract/PROTOCOL.md): jansson
- * refuses to build a string from invalid UTF-8, and a message cut mid-character by a bounded
- * copy, or a game's reason with stray bytes, used to leave the payload empty. */
+/* Every error carries a code and a message, whatever the caller had (docs/contract/PROTOCOL.md):
+ * jansson refuses to build a string from invalid UTF-8, and a message cut mid-character by a
+ * bounded copy, or a game's reason with stray bytes, used to leave the payload empty. */
 static void send_error(struct session *s, json_t *id, const char *code, const char *message)
 {
     char text[512];
@@ -78,8 +79,9 @@ int proto_integer(struct proto_request *r, const char *key, int required, long m
     if (!v && !required) return 0;
     double d = json_is_integer(v) ? (double)json_integer_value(v)
                : json_is_real(v)  ? json_real_value(v)
-                                  : -1e300;
-    if (d != (double)(long)d || d < min || d > max) {
+                                  : NAN;
+    /* The range before any cast: a double outside long's range does not convert (undefined). */
+    if (!(d >= (double)min && d <= (double)max) || d != floor(d)) {
         proto_error(r, "BAD_MESSAGE", "payload.%s must be an integer from %ld to %ld", key, min,
                     max);
         return -1;
@@ -154,39 +156,49 @@ void proto_on_refused(struct session *s, const char *code)
 static const char too_deep[] =
     "a message may nest arrays and objects at most " DECIMAL(PROTO_MAX_NESTING) " levels deep";
 
+json_t *proto_parse(const char *data, size_t len, int *nested_too_deep)
+{
+    json_error_t err;
+    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (nested_too_deep)
+        *nested_too_deep = !msg && json_error_code(&err) == json_error_stack_overflow;
+    return msg;
+}
+
+const char *proto_check_envelope(const json_t *msg, struct proto_envelope *env)
+{
+    *env = (struct proto_envelope){0};
+    if (!json_is_object(msg)) return "a message must be a JSON object";
+    json_t *id = json_object_get(msg, "id");
+    if (id && (json_is_string(id) ? json_string_length(id) > 128 : !json_is_number(id)))
+        return "id must be a string (at most 128 bytes) or a number";
+    env->id = id;
+    if (json_text_depth(msg, PROTO_MAX_NESTING) > PROTO_MAX_NESTING) return too_deep;
+    json_t *type = json_object_get(msg, "type");
+    if (!json_is_string(type)) return "type must be a string";
+    json_t *payload = json_object_get(msg, "payload");
+    if (!json_is_object(payload)) return "payload must be an object";
+    env->type = json_string_value(type);
+    env->payload = payload;
+    return NULL;
+}
+
 /* Checks the envelope. Returns the handler, or NULL after answering the error. */
 static proto_handler check_envelope(struct session *s, json_t *msg, struct proto_request *r)
 {
-    if (!json_is_object(msg)) {
-        send_error(s, NULL, "BAD_MESSAGE", "a message must be a JSON object");
+    struct proto_envelope env;
+    const char *bad = proto_check_envelope(msg, &env);
+    r->id = env.id;
+    if (bad) {
+        send_error(s, env.id, "BAD_MESSAGE", bad);
         return NULL;
     }
-    json_t *id = json_object_get(msg, "id");
-    if (id && (json_is_string(id) ? json_string_length(id) > 128 : !json_is_number(id))) {
-        send_error(s, NULL, "BAD_MESSAGE", "id must be a string (at most 128 bytes) or a number");
-        return NULL;
-    }
-    r->id = id;
-    if (json_text_depth(msg, PROTO_MAX_NESTING) > PROTO_MAX_NESTING) {
-        send_error(s, id, "BAD_MESSAGE", too_deep);
-        return NULL;
-    }
-    json_t *type = json_object_get(msg, "type");
-    if (!json_is_string(type)) {
-        send_error(s, id, "BAD_MESSAGE", "type must be a string");
-        return NULL;
-    }
-    json_t *payload = json_object_get(msg, "payload");
-    if (!json_is_object(payload)) {
-        send_error(s, id, "BAD_MESSAGE", "payload must be an object");
-        return NULL;
-    }
-    r->type = json_string_value(type);
-    r->payload = payload;
+    r->type = env.type;
+    r->payload = env.payload;
     proto_handler *fn = hmap_get(handlers, r->type);
     metric_add(m_ws_events, fn ? r->type : "unknown", 1);
     if (!fn) {
-        send_error(s, id, "UNKNOWN_TYPE", "unknown message type");
+        send_error(s, env.id, "UNKNOWN_TYPE", "unknown message type");
         return NULL;
     }
     return *fn;
@@ -195,12 +207,11 @@ static proto_handler check_envelope(struct session *s, json_t *msg, struct proto
 void proto_on_message(struct session *s, const char *data, size_t len)
 {
     struct proto_request r = {.s = s, .start_us = loop_now_us()};
-    json_error_t err;
-    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    int deep;
+    json_t *msg = proto_parse(data, len, &deep);
     if (!msg) {
         /* jansson stops at its own depth (2048) before the text is even read whole: that is
          * the nesting limit too, not a syntax error. */
-        int deep = json_error_code(&err) == json_error_stack_overflow;
         metric_add(m_ws_events, "invalid", 1);
         send_error(s, NULL, deep ? "BAD_MESSAGE" : "BAD_JSON",
                    deep ? too_deep : "message is not valid JSON");

@@ -1,7 +1,7 @@
 /* proto.h - the v1 wire envelope and the dispatch table from message type to handler.
  *
- * Each whole text message is checked in the order docs/contract/PROTOCOL.md fixes: JSON (BAD_JSON), envelope
- * shape and nesting depth (BAD_MESSAGE), type known (UNKNOWN_TYPE); then the handler
+ * Each whole text message is checked in the order docs/contract/PROTOCOL.md fixes: JSON (BAD_JSON),
+ * envelope shape and nesting depth (BAD_MESSAGE), type known (UNKNOWN_TYPE); then the handler
  * registered for the type checks its payload fields (BAD_MESSAGE) and does its work. Modules
  * add their message types with proto_register() at start-up, so this file never learns about
  * games or rooms.
@@ -42,6 +42,28 @@ int proto_register(const char *type, proto_handler fn);
 void proto_on_open(struct session *s, const char *guest_token);
 void proto_on_message(struct session *s, const char *data, size_t len);
 void proto_on_refused(struct session *s, const char *code);
+
+/* The envelope fields of a message, as proto_check_envelope found them: borrowed from it. */
+struct proto_envelope {
+    json_t *id;       /* NULL when absent, or when the message is not an object or id is bad */
+    const char *type; /* NULL unless the whole envelope is valid */
+    json_t *payload;  /* NULL unless the whole envelope is valid */
+};
+
+/* Step 2 of the check order (docs/protocol.md): parses one text message. Returns a new
+ * reference, or NULL when it is not JSON (BAD_JSON): any value at the top level, duplicate keys
+ * and numbers out of range refused, text UTF-8. With NULL, *nested_too_deep (may be NULL) says
+ * whether jansson gave up on its own nesting limit (BAD_MESSAGE, not BAD_JSON). Touches no session
+ * and no metric. */
+json_t *proto_parse(const char *data, size_t len, int *nested_too_deep);
+
+/* Step 3: the envelope of a parsed message. Checks, in this order: msg is an object; "id" is
+ * absent, a number or a string of at most 128 bytes; arrays and objects nest at most
+ * PROTO_MAX_NESTING levels; "type" is a string; "payload" is an
+ * object. Returns NULL when all hold, with env filled. Otherwise returns the BAD_MESSAGE text
+ * of the first check that failed, with env->id the id the error carries as "re" (NULL for the
+ * first two checks). Pure: reads msg only; does not look up the type. */
+const char *proto_check_envelope(const json_t *msg, struct proto_envelope *env);
 
 /* Sends {type, payload, re?} to the requester. Takes ownership of payload (NULL: {}). */
 void proto_reply(struct proto_request *r, const char *type, json_t *payload);

@@ -534,6 +534,12 @@ static void log_close(void)
     free(pending.data);
     free(spare.data);
     pending = spare = (struct buf){0};
+    /* Back to the state before log_open, so that the store can be opened again: a writer
+     * started with `stopping` still set exited at once, and the records put after it (the
+     * aborted games) were freed unwritten at the next close. */
+    stopping = urgent = write_failed = 0;
+    records = 0;
+    file_end = 0;
     hmap_each(by_game, free_offsets, NULL);
     hmap_each(by_version, free_offsets, NULL);
     hmap_each(game_status, free_status, NULL);

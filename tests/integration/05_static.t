@@ -41,6 +41,8 @@ secret = tempfile.NamedTemporaryFile("w", delete=False, suffix=".txt")
 secret.write("do not serve")
 secret.close()
 os.symlink(secret.name, os.path.join(web, "leak.txt"))
+with open(os.path.join(web, ".env.json"), "w") as f:  # a dotfile with a served extension
+    f.write('{"secret": 1}')
 
 with Server("--web-dir", web) as srv:
     st, h, body = get(srv, "/")
@@ -94,7 +96,7 @@ with Server("--web-dir", web) as srv:
     t.eq((h.get("Content-Encoding"), h.get("Vary")), (None, None),
          "a file with one form only: no gzip, no Vary")
     for path in ["/../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/..%2fetc/passwd",
-                 "/.%2e/.%2e/etc/passwd", "/leak.txt", "/.hidden", "//etc/passwd"]:
+                 "/.%2e/.%2e/etc/passwd", "/leak.txt", "/.hidden", "/.env.json", "//etc/passwd"]:
         t.eq(raw_get(srv, path), 404, f"{path} -> 404")
     t.ok(raw_get(srv, "/app.js%00.html") in (0, 400, 404), "an encoded NUL is refused")
     st, _, _ = get(srv, "/nope.css")

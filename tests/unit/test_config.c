@@ -109,6 +109,29 @@ int main(void)
     is_int(load(&c, err, 5, pings), CONFIG_INVALID, "timeout not above interval refused");
     config_free(&c);
 
+    /* Lines longer than any buffer stay one line; a NUL byte is refused (found by
+     * tests/fuzz/fuzz_config.c: the tail of a long comment used to set an option). */
+    FILE *f = fopen(path, "w");
+    fputc('#', f);
+    for (int i = 0; i < 5000; i++)
+        fputc('x', f);
+    fputs("port = 1\nadmins = ", f);
+    for (int i = 0; i < 3000; i++)
+        fputs("ab,", f);
+    fputs("c\n", f);
+    fclose(f);
+    is_int(load(&c, err, 3, with_file), CONFIG_OK, "long lines load");
+    is_int(c.port, 8080, "the tail of a long comment is still the comment");
+    is_int((long)strlen(c.admins), 9001, "a long value is read whole");
+    config_free(&c);
+
+    f = fopen(path, "w");
+    fwrite("port = 7000\nport = 1\0 # hidden\n", 1, 31, f);
+    fclose(f);
+    is_int(load(&c, err, 3, with_file), CONFIG_INVALID, "a NUL byte is refused");
+    ok(strstr(err, ":2: a NUL byte") != NULL, "on its line: %s", err);
+    config_free(&c);
+
     unlink(path);
     reload();
     return done_testing();
