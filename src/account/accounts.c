@@ -620,8 +620,12 @@ static void post_login(struct http_exchange *x)
     lower(key, j->username, sizeof key);
     uint64_t now = loop_now_ms();
     int wait_account = 0, wait_address = 0;
-    if (!throttle_allowed(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, now, &wait_account) |
-        !throttle_allowed(fails_address, x->peer, LOGIN_FAILS_PER_ADDRESS, now, &wait_address)) {
+    /* Both tables are asked, so that each reports its own wait. */
+    int account_ok =
+        throttle_allowed(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, now, &wait_account);
+    int address_ok =
+        throttle_allowed(fails_address, x->peer, LOGIN_FAILS_PER_ADDRESS, now, &wait_address);
+    if (!account_ok || !address_ok) {
         http_respond_rate_limited(x, wait_account > wait_address ? wait_account : wait_address,
                                   "too many failed logins: wait a minute");
         explicit_bzero(j->password, sizeof j->password);

@@ -1,7 +1,7 @@
 /* fuzz_proto.c - the v1 envelope (src/net/proto.c): one fuzz input is one WebSocket text
  * message.
  *
- * The message goes through the real proto_on_message, with session_send_json replaced by a
+ * The message goes through the real proto_on_message, with frame_send (net/frame.h) replaced by a
  * recorder (this file defines it, so session.c is not linked), and the one answer it sends is
  * checked against a model of docs/protocol.md's check order written here: BAD_JSON, then the
  * envelope (object, id, type, payload) with "re" exactly when the id was valid, then
@@ -9,8 +9,11 @@
  * "probe", which reads payload fields with proto_string and proto_integer, so their checks are
  * fuzzed too. The pure proto_check_envelope must agree with what was sent. */
 #include "fuzz.h"
+#include "json_text.h"
 #include "metrics.h"
 #include "proto.h"
+
+#include "frame.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -20,9 +23,12 @@
 
 static json_t *sent; /* array of the messages proto sent for the current input */
 
-int session_send_json(struct session *s, const json_t *msg)
+int frame_send(struct session *s, const char *type, const json_t *payload, const json_t *re)
 {
-    json_array_append_new(sent, json_deep_copy(msg));
+    json_t *msg =
+        json_pack("{ss,sO}", "type", type, "payload", payload ? (json_t *)payload : json_object());
+    if (re) json_object_set_new(msg, "re", json_deep_copy(re));
+    json_array_append_new(sent, msg);
     return 0;
 }
 
@@ -111,9 +117,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(json_array_size(sent) == 1, "one message in, %zu answers out", json_array_size(sent));
     const json_t *out = json_array_get(sent, 0);
 
-    json_t *msg = proto_parse((const char *)data, size, NULL);
+    int deep;
+    json_t *msg = proto_parse((const char *)data, size, &deep);
     if (!msg) {
-        expect_error(out, "BAD_JSON", "message is not valid JSON", NULL);
+        expect_error(out, deep ? "BAD_MESSAGE" : "BAD_JSON",
+                     deep ? NULL : "message is not valid JSON", NULL);
         json_decref(sent);
         return 0;
     }
@@ -130,6 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         expect_error(out, "BAD_MESSAGE", "id must be a string (at most 128 bytes) or a number",
                      NULL);
         CHECK(bad && !env.id, "pure check: bad id");
+    } else if (json_text_depth(msg, PROTO_MAX_NESTING) > PROTO_MAX_NESTING) {
+        expect_error(out, "BAD_MESSAGE", NULL, id);
+        CHECK(bad && env.id == id, "pure check: nested too deep");
     } else if (!json_is_string(type)) {
         expect_error(out, "BAD_MESSAGE", "type must be a string", id);
         CHECK(bad && env.id == id, "pure check: bad type");
