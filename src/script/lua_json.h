@@ -13,7 +13,8 @@
  * json.decode reads strict RFC 8259 JSON (what the server itself writes: views, actions and
  * configurations all pass through jansson or the encoder above) into the same Lua values as
  * lua-cjson: objects and arrays as tables (arrays from 1), null as json.null (a NULL light
- * userdata), numbers as doubles; nesting is limited to 64. Where cjson is lax it is strict:
+ * userdata), numbers as doubles; nesting is limited to 64, a number to 399 characters (cjson
+ * and jansson take longer ones; tests/fuzz/fuzz_lua_json.c). Where cjson is lax it is strict:
  * no "1.", no raw control characters in strings. tests/unit/test_json.c compares the two.
  * With both in C, no state loads lua-cjson, and a state holds nothing outside its own memory
  * (which is what lets vm_free release it in one pass). */

@@ -3,6 +3,7 @@
 #ifndef MT_FUZZ_H
 #define MT_FUZZ_H
 
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,5 +20,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+static inline int fuzz_rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    return remove(path) < 0 ? -1 : 0;
+}
+
+/* Removes a scratch directory and what is in it (symlinks, not their targets). */
+static inline void fuzz_rmtree(const char *dir)
+{
+    nftw(dir, fuzz_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 #endif

@@ -17,6 +17,11 @@
 
 static char path[256];
 
+static void cleanup(void)
+{
+    unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *tmp = getenv("TMPDIR");
@@ -24,6 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     int fd = mkstemp(path);
     if (fd < 0) abort();
     close(fd);
+    atexit(cleanup);
     /* The environment ranks above the file: none of it may leak in. */
     extern char **environ;
     for (char **e = environ; *e;)

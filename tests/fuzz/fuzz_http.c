@@ -96,6 +96,11 @@ static const http_handler handlers[N_ROUTES] = {
 /* ---- the web directory ---- */
 
 static char dir[256], web[300];
+
+static void cleanup(void)
+{
+    fuzz_rmtree(dir);
+}
 static const struct {
     const char *path; /* as requested */
     const char *body;
@@ -138,6 +143,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/mt-fuzz-http-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) abort();
+    atexit(cleanup);
     snprintf(web, sizeof web, "%s/web", dir);
     memset(big, 'x', 2000);
     make_dirs("/web");

@@ -31,6 +31,11 @@ static char dir[256], file[300];
 static struct config cfg;
 static json_t *delivered; /* [table, row] pairs, in the order the loaders got them */
 
+static void cleanup(void)
+{
+    fuzz_rmtree(dir);
+}
+
 static const char *const tables[] = {"players",    "script_versions",   "agent_behaviors",
                                      "games",      "game_participants", "game_events",
                                      "game_inputs"};
@@ -56,6 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/mt-fuzz-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) abort();
+    atexit(cleanup);
     snprintf(file, sizeof file, "%s/monkeytown.log", dir);
     cfg.data_dir = dir;
     log_set_level(LOG_OFF);
