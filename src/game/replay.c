@@ -62,6 +62,34 @@ static int compare_events(const struct referee_result *res, json_t *want_events,
     return 0;
 }
 
+/* What one replayed step must match: its events, then the hash the log recorded with it (when
+ * it recorded one); the outcome is kept in *over. Returns 0, or 1 with the divergence. */
+static int check_step(const struct referee_result *res, json_t *want_events, size_t *next_event,
+                      const char *want_hash, char **over, const char *where, char *report,
+                      size_t len)
+{
+    if (compare_events(res, want_events, next_event, where, report, len)) return 1;
+    if (res->outcome) {
+        free(*over);
+        *over = strdup(res->outcome);
+    }
+    if (want_hash && strcmp(res->hash, want_hash) != 0) {
+        snprintf(report, len, "%s: the state differs after it (hash %s, the log has %s)", where,
+                 res->hash, want_hash);
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether the replay emitted as many game events as the log holds: 0, or 1 with the report. */
+static int check_count(size_t emitted, json_t *want_events, char *report, size_t len)
+{
+    if (emitted == json_array_size(want_events)) return 0;
+    snprintf(report, len, "the replay emitted %zu game events, the log has %zu", emitted,
+             json_array_size(want_events));
+    return 1;
+}
+
 /* An input's action as the JSON text the referee takes (malloc'd). */
 static char *action_text(json_t *in)
 {
@@ -108,19 +136,10 @@ static int replay_ticks(struct referee *ref, json_t *game, json_t **inputs, size
             snprintf(report, len, "%s: the script failed: %s", where, res.err);
             return 2;
         }
-        if (compare_events(&res, want_events, &next_event, where, report, len)) return 1;
-        if (res.outcome) *over = strdup(res.outcome);
-        if (want_hash && res.hash[0] && strcmp(res.hash, want_hash) != 0) {
-            snprintf(report, len, "%s: the state differs (hash %s, the log has %s)", where,
-                     res.hash, want_hash);
+        if (check_step(&res, want_events, &next_event, want_hash, over, where, report, len))
             return 1;
-        }
     }
-    if (next_event != json_array_size(want_events)) {
-        snprintf(report, len, "the replay emitted %zu game events, the log has %zu", next_event,
-                 json_array_size(want_events));
-        return 1;
-    }
+    if (check_count(next_event, want_events, report, len)) return 1;
     snprintf(
         report, len,
         "identical: %lld ticks, %zu inputs, %zu game events, every checkpoint and the result match",
@@ -155,23 +174,11 @@ static int replay_inputs(struct referee *ref, json_t **inputs, size_t n, json_t 
                      res.reason ? res.reason : "");
             return 1;
         }
-        if (compare_events(&res, want_events, &next_event, where, report, len)) return 1;
-        if (res.outcome) {
-            free(*over);
-            *over = strdup(res.outcome);
-        }
         const char *want_hash = json_string_value(json_object_get(in, "state_hash"));
-        if (want_hash && strcmp(res.hash, want_hash) != 0) {
-            snprintf(report, len, "%s: the state differs after it (hash %s, the log has %s)", where,
-                     res.hash, want_hash);
+        if (check_step(&res, want_events, &next_event, want_hash, over, where, report, len))
             return 1;
-        }
     }
-    if (next_event != json_array_size(want_events)) {
-        snprintf(report, len, "the replay emitted %zu game events, the log has %zu", next_event,
-                 json_array_size(want_events));
-        return 1;
-    }
+    if (check_count(next_event, want_events, report, len)) return 1;
     snprintf(report, len,
              "identical: %zu inputs, %zu game events, every state hash and the result match", n,
              next_event);
