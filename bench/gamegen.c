@@ -4,7 +4,7 @@
  * Single-threaded, libevent based. The WebSocket client (RFC 6455, non-blocking sockets, one
  * `struct event` per connection, one shared read buffer, per-connection buffers only while a
  * partial frame or unsent output is pending) is copied from loadgen.c and extended with the
- * game messages of the v1 wire contract (/work/shared/PROTOCOL.md). Two modes:
+ * game messages of the v1 wire contract (docs/contract/PROTOCOL.md). Two modes:
  *
  *   --mode games   C clients, each looping: create_game {game, vsAgent} -> play the first legal
  *                  action whenever a game_state says toMove == you -> game_over -> next game.

@@ -7,7 +7,7 @@
  * unsent output is pending, and one global timer that drives both the ramp and
  * the heartbeat send schedule (round-robin over the open connections).
  *
- * Wire contract: /work/shared/PROTOCOL.md (v1). Each heartbeat sent is
+ * Wire contract: docs/contract/PROTOCOL.md (v1). Each heartbeat sent is
  *   {"type":"heartbeat","payload":{"timestamp":<monotonic ms, µs precision>}}
  * and the server answers heartbeat {timestamp, serverTime}; RTT = now - timestamp.
  * The first message on every socket is "welcome": it marks the connection as
