@@ -79,8 +79,9 @@ static void post_create(struct http_exchange *x)
     const char *code = NULL;
     char msg[300];
     struct room_owner owner = {who.player_id, x->peer};
-    struct room *r = room_create(json_string_value(game), config, json_is_true(priv), &owner, &code,
-                                 msg, sizeof msg);
+    /* A room filled by an agent starts at once: it never waits, so it counts against nobody. */
+    struct room *r = room_create(json_string_value(game), config, json_is_true(priv),
+                                 agent_name ? NULL : &owner, &code, msg, sizeof msg);
     if (r) {
         room_seat_player(r, who.player_id, who.name, NULL, &code);
         if (agent_name) room_fill_with_agent(r, agent_name, &code, msg, sizeof msg);

@@ -59,8 +59,8 @@ static void on_create_game(struct proto_request *r)
     const char *code = NULL;
     char msg[300] = "";
     struct room_owner owner = {r->s->who.player_id, r->s->peer};
-    struct room *room =
-        room_create(game, config, json_is_true(priv), &owner, &code, msg, sizeof msg);
+    struct room *room = room_create(game, config, json_is_true(priv), agent ? NULL : &owner, &code,
+                                    msg, sizeof msg);
     if (!room) {
         proto_error(r, code, "%s", msg);
         return;

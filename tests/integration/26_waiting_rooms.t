@@ -52,6 +52,8 @@ async def per_address(srv):
                 codes.append(m["payload"].get("code"))
     t.eq(made, 5, "five guests' rooms from one address wait at once (--waiting-rooms-per-address 5)")
     t.eq(codes, ["RATE_LIMIT_EXCEEDED"], "the sixth is refused")
+    m = await clients[0].request("create_game", {"game": "tictactoe", "vsAgent": "random"})
+    t.eq(m["type"], "game_created", "a game against an agent (it never waits) is still allowed")
     st, _, reg = http("POST", srv.url + "/api/auth/register", {"username": "waiter_1", "password": "waiting pass"})
     st, h, body = http("POST", srv.url + "/api/games/create", {"game": "tictactoe"},
                        headers={"Authorization": "Bearer " + reg["token"]})
