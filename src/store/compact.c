@@ -8,13 +8,16 @@ enum compact_kind compact_kind(const char *table)
     if (strcmp(table, "players") == 0 || strcmp(table, "games") == 0) return COMPACT_MERGE;
     /* load_game keeps the last participants row of a seat as a whole (json_object_set) */
     if (strcmp(table, "game_participants") == 0) return COMPACT_REPLACE;
+    if (strcmp(table, "script_versions") == 0 || strcmp(table, "agent_behaviors") == 0)
+        return COMPACT_FIRST;
     return COMPACT_KEEP;
 }
 
 int compact_key(const char *table, json_t *row, char *key, size_t size)
 {
     int n = -1;
-    if (strcmp(table, "players") == 0 || strcmp(table, "games") == 0) {
+    if (strcmp(table, "players") == 0 || strcmp(table, "games") == 0 ||
+        strcmp(table, "script_versions") == 0) {
         const char *id = json_string_value(json_object_get(row, "id"));
         if (id) n = snprintf(key, size, "%c:%s", table[0], id);
     } else if (strcmp(table, "game_participants") == 0) {
@@ -23,6 +26,11 @@ int compact_key(const char *table, json_t *row, char *key, size_t size)
         /* the seat (digits) comes first, so its ':' ends it whatever the game id holds */
         if (game && json_is_integer(seat))
             n = snprintf(key, size, "s:%lld:%s", (long long)json_integer_value(seat), game);
+    } else if (strcmp(table, "agent_behaviors") == 0) {
+        const char *name = json_string_value(json_object_get(row, "name"));
+        const char *version = json_string_value(json_object_get(row, "version"));
+        /* the name's length says where it ends, whatever it holds */
+        if (name && version) n = snprintf(key, size, "a:%zu:%s%s", strlen(name), name, version);
     }
     return n >= 0 && (size_t)n < size ? 0 : -1;
 }

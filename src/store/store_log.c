@@ -144,13 +144,20 @@ static void track_reset(void)
     trk = (typeof(trk)){0};
 }
 
-/* Marks the superseded record of row's key (if any) to be folded into this one. */
+/* Marks the superseded record of row's key (if any) to be folded into this one; or, for a
+ * version, this record to be dropped when its key was stored before. */
 static void track_row(const char *table, json_t *row, size_t line, size_t len)
 {
     char key[512];
     enum compact_kind kind = compact_kind(table);
     if (kind == COMPACT_KEEP || compact_key(table, row, key, sizeof key) < 0) return;
     struct last_of_key *prev = hmap_get(trk.last, key);
+    if (prev && kind == COMPACT_FIRST) { /* written again: the first record stands */
+        trk.mark[line] = MARK_DROP;
+        trk.dead++;
+        trk.dead_bytes += (long long)len;
+        return;
+    }
     if (!prev) {
         prev = malloc(sizeof *prev);
         if (!prev || hmap_put(trk.last, key, prev) < 0) {

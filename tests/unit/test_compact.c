@@ -10,8 +10,8 @@ static void kinds(void)
     is_int(compact_kind("game_participants"), COMPACT_REPLACE, "a seat's last row replaces");
     is_int(compact_kind("game_events"), COMPACT_KEEP, "events are all kept");
     is_int(compact_kind("game_inputs"), COMPACT_KEEP, "inputs are all kept");
-    is_int(compact_kind("script_versions"), COMPACT_KEEP, "versions are all kept");
-    is_int(compact_kind("agent_behaviors"), COMPACT_KEEP, "agent behaviours are all kept");
+    is_int(compact_kind("script_versions"), COMPACT_FIRST, "a version's first row is kept");
+    is_int(compact_kind("agent_behaviors"), COMPACT_FIRST, "an agent behaviour's first row too");
     is_int(compact_kind("later_table"), COMPACT_KEEP, "an unknown table is kept");
 }
 
@@ -31,6 +31,13 @@ static void keys(void)
     ok(compact_key("game_participants", bad, k, sizeof k) < 0, "a row without its key has none");
     ok(compact_key("games", bad, k, sizeof k) < 0, "a games row without an id has none");
     ok(compact_key("players", p, k, 3) < 0, "a key that does not fit is refused");
+    json_t *a1 = json_pack("{ss,ss}", "name", "ab", "version", "c");
+    json_t *a2 = json_pack("{ss,ss}", "name", "a", "version", "bc");
+    ok(compact_key("agent_behaviors", a1, k, sizeof k) == 0 &&
+           compact_key("agent_behaviors", a2, k2, sizeof k2) == 0 && strcmp(k, k2) != 0,
+       "agent (ab, c) and (a, bc) differ: %s, %s", k, k2);
+    ok(compact_key("game_events", p, k, sizeof k) < 0, "events have no key here");
+    json_decref(a1), json_decref(a2);
     json_decref(p), json_decref(g), json_decref(s1), json_decref(s2), json_decref(bad);
 }
 
