@@ -114,4 +114,41 @@ replay_all(data, finished, "after offline compaction")
 srv5 = restart(data)
 run(check(srv5, reg, finished, "after offline compaction"))
 srv5.stop()
+
+# A crash at any moment of a compaction leaves the old log or the new one, whole: kill
+# `monkeytown compact` at growing delays and compare the log with both.
+import shutil, tempfile, time
+work = tempfile.mkdtemp(prefix="mt-compact-crash-")
+gen = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "compact_gen.py")
+old_path = os.path.join(work, "old.log")
+subprocess.run([sys.executable, gen, old_path, "3000"], check=True)
+old = open(old_path, "rb").read()
+ref_dir = os.path.join(work, "ref")
+os.mkdir(ref_dir)
+shutil.copy(old_path, os.path.join(ref_dir, "monkeytown.log"))
+t0 = time.monotonic()
+subprocess.run([BIN, "compact", "--data-dir", ref_dir], check=True, capture_output=True, timeout=120)
+took = time.monotonic() - t0
+new = open(os.path.join(ref_dir, "monkeytown.log"), "rb").read()
+t.ok(len(new) < len(old), f"the reference compaction shrank {len(old)} -> {len(new)} bytes")
+seen, whole = set(), 0
+crash_dir = os.path.join(work, "crash")
+os.mkdir(crash_dir)
+for i in range(12):
+    shutil.copy(old_path, os.path.join(crash_dir, "monkeytown.log"))
+    p = subprocess.Popen([BIN, "compact", "--data-dir", crash_dir], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(took * (i + 1) / 6)  # from early in the copy to well after the rename
+    p.kill()
+    p.wait()
+    got = open(os.path.join(crash_dir, "monkeytown.log"), "rb").read()
+    whole += got in (old, new)
+    seen.add("old" if got == old else "new" if got == new else "neither")
+    r = subprocess.run([BIN, "compact", "--data-dir", crash_dir], capture_output=True, text=True, timeout=120)
+    whole += r.returncode == 0 and open(os.path.join(crash_dir, "monkeytown.log"), "rb").read() == new
+    whole += not os.path.exists(os.path.join(crash_dir, "monkeytown.log.compact"))
+t.eq(whole, 36, f"12 kills mid-compaction: each left the old or the new log whole (seen: {sorted(seen)}), "
+     "and the next compaction finished the job")
+t.ok(seen == {"old", "new"}, "kills landed both before and after the rename")
+shutil.rmtree(work)
 t.done()
