@@ -229,12 +229,15 @@ static void stop(void)
     metrics_free();
 }
 
-/* `monkeytown migrate` and `monkeytown replay GAME_ID`: the subcommand and its argument are
- * taken off argv before the options are read. */
+/* `monkeytown migrate`, `monkeytown compact` and `monkeytown replay GAME_ID`: the subcommand and
+ * its argument are taken off argv before the options are read. */
 static int subcommand(int *argc, char **argv, const char **arg)
 {
     if (*argc < 2 || argv[1][0] == '-') return 0;
-    int which = strcmp(argv[1], "migrate") == 0 ? 1 : strcmp(argv[1], "replay") == 0 ? 2 : 0;
+    int which = strcmp(argv[1], "migrate") == 0   ? 1
+                : strcmp(argv[1], "replay") == 0  ? 2
+                : strcmp(argv[1], "compact") == 0 ? 3
+                                                  : 0;
     if (!which) return 0;
     int take = which == 2 ? 2 : 1;
     if (which == 2 && (*argc < 3 || argv[2][0] == '-')) return -1;
@@ -262,6 +265,7 @@ static int run_subcommand(int which, const char *arg)
         printf("migrations applied\n");
         return 0;
     }
+    if (which == 3) return store_compact_command(&cfg);
     return replay_command(&cfg, arg);
 }
 

@@ -36,6 +36,11 @@ int store_init(const struct config *cfg);
 void store_set_readonly(int readonly);
 int store_readonly(void);
 
+/* `monkeytown compact`: rewrites the embedded log under cfg->data_dir without its superseded
+ * records (store_log.c), offline: it fails (exit status 1) while a server holds the log.
+ * Prints the sizes before and after. Returns the exit status. */
+int store_compact_command(const struct config *cfg);
+
 /* Flushes what is queued (bounded by the shutdown timeout) and closes the backend. */
 void store_shutdown(void);
 
