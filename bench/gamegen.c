@@ -45,17 +45,14 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
+#include "procstat.h"
+#include "wsclient.h"
 #include "wsproto.h"
 
-#define GBUF_SIZE (256 * 1024) /* shared read buffer */
-#define READ_CHUNK (64 * 1024) /* max bytes per recv() */
-#define MAX_HTTP_HEADER 16384  /* upgrade response header limit */
-#define MAX_FRAME (64u << 20)  /* refuse frames/messages larger than this */
-#define MAX_WBUF (1u << 20)    /* pending output cap per connection */
-#define TICK_US 1000           /* global timer period */
-#define RAMP_TIMEOUT_S 10.0    /* extra time allowed for the ramp */
-#define RETRY_US 200000        /* wait before re-sending a refused create/input */
-#define PEND 8                 /* rooms mode: inputs in flight per connection */
+#define TICK_US 1000        /* global timer period */
+#define RAMP_TIMEOUT_S 10.0 /* extra time allowed for the ramp */
+#define RETRY_US 200000     /* wait before re-sending a refused create/input */
+#define PEND 8              /* rooms mode: inputs in flight per connection */
 #define MAX_WINDOWS 3600
 
 /* ---------------------------------------------------------------- options */
@@ -85,9 +82,6 @@ static struct {
 
 /* ------------------------------------------------------------ connections */
 
-enum { ST_IDLE = 0, ST_CONNECTING, ST_HTTP, ST_WAIT_WELCOME, ST_OPEN, ST_DONE };
-enum { F_EV_READ = 1, F_EV_WRITE = 2, F_IN_FRAG = 4, F_FRAG_TEXT = 8 };
-enum { R_CONNECT, R_HTTP, R_CLOSED, R_TIMEOUT, R_PROTO, R_LOCAL };
 /* game-level state of a connection */
 enum { G_IDLE = 0, G_CREATING, G_PLAYING, G_JOINING, G_WAITING, G_ACTIVE };
 enum { RT_NONE = 0, RT_CREATE, RT_INPUT };
@@ -99,23 +93,14 @@ struct pending_input {
 };
 
 struct conn {
-    struct event ev; /* the one event of this connection */
-    uint8_t *rbuf;   /* partial input (NULL when none) */
-    uint8_t *wbuf;   /* unsent output (NULL when none) */
-    uint8_t *mbuf;   /* fragmented message being reassembled (rare) */
-    uint32_t rlen, rcap;
-    uint32_t wlen, wcap;
-    uint32_t mlen;
+    struct wsc_conn wc;    /* the socket (wsclient.h) */
     uint32_t act_idx;      /* position in g.act while listed */
     uint32_t next_id;      /* message ids sent on this socket */
     uint32_t req_id;       /* id of the create_game / join_game in flight */
     uint32_t wait_re;      /* games: id of the input whose answer has not come yet */
-    uint64_t t_start;      /* µs: connect() for the handshake; create_game sent for a game */
+    uint64_t t_game;       /* µs: create_game sent for a game */
     uint64_t t_last_state; /* rooms: arrival of the previous game_state */
     uint64_t retry_at;     /* µs, 0: nothing to retry */
-    int fd;
-    uint8_t state;
-    uint8_t flags;
     uint8_t gstate;
     uint8_t retry_kind;
     uint8_t listed;
@@ -125,73 +110,16 @@ struct conn {
     struct pending_input pend[PEND]; /* rooms mode: inputs waiting for ack and update */
 };
 
-/* ------------------------------------------------------- small count tables */
-
-#define KT_MAX 16
-struct ktab {
-    struct {
-        long key;
-        uint64_t n;
-    } e[KT_MAX];
-    unsigned n;
-    uint64_t other;
-};
-
-static void kt_add(struct ktab *t, long key)
-{
-    for (unsigned i = 0; i < t->n; i++)
-        if (t->e[i].key == key) {
-            t->e[i].n++;
-            return;
-        }
-    if (t->n < KT_MAX) {
-        t->e[t->n].key = key;
-        t->e[t->n].n = 1;
-        t->n++;
-    } else
-        t->other++;
-}
-
-#define ST_MAX 16
-struct stab {
-    struct {
-        char s[32];
-        uint64_t n;
-    } e[ST_MAX];
-    unsigned n;
-    uint64_t other;
-};
-
-static void st_add(struct stab *t, const char *s)
-{
-    for (unsigned i = 0; i < t->n; i++)
-        if (strcmp(t->e[i].s, s) == 0) {
-            t->e[i].n++;
-            return;
-        }
-    if (t->n < ST_MAX) {
-        snprintf(t->e[t->n].s, sizeof t->e[t->n].s, "%s", s);
-        t->e[t->n].n = 1;
-        t->n++;
-    } else
-        t->other++;
-}
-
 /* ------------------------------------------------------------ global state */
 
 enum { PH_RAMP, PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
+
+#define MAX_TASKS 256 /* server threads whose CPU time is read */
 
 struct room_slot {
     char gid[40];
     uint8_t created;
     uint8_t active; /* members that saw status active */
-};
-
-/* CPU time of each server thread at the start of the window */
-#define MAX_TASKS 256
-struct task_cpu {
-    long tid;
-    double cpu;
 };
 
 static struct {
@@ -240,102 +168,16 @@ static struct {
     /* server */
     long rss0, rss1, hwm1;
     double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1;
-    struct task_cpu tasks0[MAX_TASKS];
+    struct ps_task tasks0[MAX_TASKS];
     int ntasks0;
     double loop_cpu_pct, other_cpu_pct;
     char *metrics0, *metrics1;
     int interrupted, finished;
 } g;
 
-static uint8_t gbuf[GBUF_SIZE];
-
-static uint32_t xrand(void)
-{
-    uint32_t x = g.rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return g.rng = x;
-}
-
 static int in_window(uint64_t t)
 {
     return g.t_meas0 && t >= g.t_meas0 && (!g.t_meas_end || t < g.t_meas_end);
-}
-
-/* ------------------------------------------------------------- /proc reads */
-
-static long read_status_kib(long pid, const char *key)
-{
-    char path[64], line[256];
-    if (pid > 0)
-        snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    else
-        snprintf(path, sizeof path, "/proc/self/status");
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long v = -1;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, kl) == 0) {
-            v = strtol(line + kl, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
-/* user + system CPU seconds from a /proc/.../stat file */
-static double stat_cpu_s(const char *path)
-{
-    char line[1024];
-    FILE *f = fopen(path, "r");
-    if (!f) return -1.0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    const char *p = strrchr(line, ')');
-    if (!p) return -1.0;
-    unsigned long long ut = 0, st = 0;
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1.0;
-    long hz = sysconf(_SC_CLK_TCK);
-    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-}
-
-static double read_cpu_s(long pid)
-{
-    if (pid <= 0) {
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) != 0) return -1.0;
-        return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    return stat_cpu_s(path);
-}
-
-/* CPU seconds of every thread of pid; returns how many were read */
-static int read_tasks(long pid, struct task_cpu *out, int max)
-{
-    char dir[64], path[384];
-    snprintf(dir, sizeof dir, "/proc/%ld/task", pid);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < max) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
-        double c = stat_cpu_s(path);
-        if (c < 0) continue;
-        out[n].tid = strtol(e->d_name, NULL, 10);
-        out[n].cpu = c;
-        n++;
-    }
-    closedir(d);
-    return n;
 }
 
 /* ----------------------------------------------------- /metrics over HTTP */
@@ -519,23 +361,9 @@ static int prom_delta(const char *t0, const char *t1, const char *name, const ch
 
 /* -------------------------------------------------------- connection core */
 
-static void conn_cb(evutil_socket_t fd, short what, void *arg);
-
 static uint32_t cidx(const struct conn *c)
 {
     return (uint32_t)(c - g.conns);
-}
-
-static void conn_events(struct conn *c, uint8_t want)
-{
-    if ((c->flags & (F_EV_READ | F_EV_WRITE)) == want) return;
-    event_del(&c->ev);
-    short ev = EV_PERSIST;
-    if (want & F_EV_READ) ev |= EV_READ;
-    if (want & F_EV_WRITE) ev |= EV_WRITE;
-    event_assign(&c->ev, g.base, c->fd, ev, conn_cb, c);
-    event_add(&c->ev, NULL);
-    c->flags = (uint8_t)((c->flags & ~(F_EV_READ | F_EV_WRITE)) | want);
 }
 
 static void act_add(struct conn *c)
@@ -555,126 +383,21 @@ static void act_remove(struct conn *c)
     g.conns[last].act_idx = c->act_idx;
 }
 
-static void conn_close(struct conn *c, int reason, long detail)
+/* wsc.on_close: the connection leaves the active list and the retry count */
+static void on_close(struct wsc_conn *wc, int reason)
 {
-    if (c->state == ST_IDLE || c->state == ST_DONE) return;
+    struct conn *c = (struct conn *)wc;
+    (void)reason;
     act_remove(c);
     if (c->retry_at) {
         c->retry_at = 0;
         g.nretry--;
     }
-    if (c->state == ST_OPEN) {
-        if (reason != R_LOCAL) {
-            g.dropped++;
-            if (reason == R_CLOSED && detail > 0) kt_add(&g.close_codes, detail);
-        }
-    } else {
-        g.inflight--;
-        switch (reason) {
-        case R_CONNECT:
-            g.fail_connect++;
-            kt_add(&g.connect_errno, detail);
-            break;
-        case R_HTTP:
-            g.fail_http++;
-            kt_add(&g.http_status, detail);
-            break;
-        case R_CLOSED:
-            g.fail_closed++;
-            break;
-        case R_TIMEOUT:
-            g.fail_timeout++;
-            break;
-        case R_PROTO:
-            g.fail_proto++;
-            break;
-        default:
-            break;
-        }
-    }
-    if (c->fd >= 0) {
-        event_del(&c->ev);
-        close(c->fd);
-    }
-    free(c->rbuf);
-    free(c->wbuf);
-    free(c->mbuf);
-    c->rbuf = c->wbuf = c->mbuf = NULL;
-    c->rlen = c->rcap = c->wlen = c->wcap = c->mlen = 0;
-    c->fd = -1;
-    c->flags = 0;
-    c->state = ST_DONE;
-}
-
-static int conn_write(struct conn *c, const uint8_t *p, size_t n)
-{
-    if (c->wlen == 0) {
-        ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (r == (ssize_t)n) return 0;
-        if (r < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                conn_close(c, R_CLOSED, 0);
-                return -1;
-            }
-            r = 0;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    if (c->wlen + n > MAX_WBUF) {
-        conn_close(c, R_PROTO, 0);
-        return -1;
-    }
-    if (c->wlen + n > c->wcap) {
-        uint32_t cap = c->wcap ? c->wcap : 256;
-        while (cap < c->wlen + n)
-            cap *= 2;
-        uint8_t *nb = realloc(c->wbuf, cap);
-        if (!nb) {
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        c->wbuf = nb;
-        c->wcap = cap;
-    }
-    memcpy(c->wbuf + c->wlen, p, n);
-    c->wlen += (uint32_t)n;
-    conn_events(c, (uint8_t)((c->flags & F_EV_READ) | F_EV_WRITE));
-    return 0;
-}
-
-static int conn_flush(struct conn *c)
-{
-    while (c->wlen > 0) {
-        ssize_t r = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-            conn_close(c, R_CLOSED, 0);
-            return -1;
-        }
-        memmove(c->wbuf, c->wbuf + r, c->wlen - (size_t)r);
-        c->wlen -= (uint32_t)r;
-    }
-    free(c->wbuf);
-    c->wbuf = NULL;
-    c->wcap = 0;
-    conn_events(c, F_EV_READ);
-    return 0;
-}
-
-/* Sends one masked client frame (payload <= 4 KiB). Returns -1 when the connection closed. */
-static int ws_send(struct conn *c, int opcode, const void *payload, size_t n)
-{
-    uint8_t f[WSP_CLIENT_HDR_MAX + 4096];
-    if (n > 4096 || c->state == ST_DONE) return -1;
-    return conn_write(c, f, wsp_client_frame(f, opcode, payload, n, xrand()));
 }
 
 static int ws_text(struct conn *c, const char *s, int n)
 {
-    if (n <= 0) return -1;
-    return ws_send(c, 0x1, s, (size_t)n);
+    return wsc_text(&c->wc, s, n);
 }
 
 /* ------------------------------------------------------------ game logic */
@@ -689,7 +412,7 @@ static void schedule_retry(struct conn *c, int kind, uint64_t now)
 /* games mode: create the next game */
 static void start_game(struct conn *c, uint64_t now)
 {
-    if (c->state != ST_OPEN || g.phase >= PH_DRAIN) return;
+    if (c->wc.state != ST_OPEN || g.phase >= PH_DRAIN) return;
     char msg[256];
     c->req_id = ++c->next_id;
     int n;
@@ -705,7 +428,7 @@ static void start_game(struct conn *c, uint64_t now)
     c->gstate = G_CREATING;
     c->gid[0] = 0;
     c->wait_re = 0;
-    c->t_start = now;
+    c->t_game = now;
     if (ws_text(c, msg, n) == 0) g.games_started++;
 }
 
@@ -759,7 +482,7 @@ static void rt_send_input(struct conn *c, uint64_t now)
 {
     char msg[256];
     uint32_t id = ++c->next_id;
-    double x = (double)(xrand() % 100001) / 100.0, y = (double)(xrand() % 100001) / 100.0;
+    double x = (double)(wsc_rand() % 100001) / 100.0, y = (double)(wsc_rand() % 100001) / 100.0;
     int n = snprintf(msg, sizeof msg,
                      "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\","
                      "\"action\":{\"action\":"
@@ -839,11 +562,7 @@ static void count_error(const char *code, uint64_t now)
 
 static void on_welcome(struct conn *c, uint64_t now)
 {
-    if (c->state != ST_WAIT_WELCOME) return;
-    c->state = ST_OPEN;
-    g.inflight--;
-    g.established++;
-    wsp_hist_add(&g.handshake, now - c->t_start);
+    if (!wsc_established(&c->wc, now)) return;
     if (opt.mode == M_GAMES) {
         act_add(c);
         if (g.phase >= PH_WARMUP && g.phase < PH_DRAIN) start_game(c, now);
@@ -908,7 +627,7 @@ static void games_message(struct conn *c, const char *type, json_t *root, uint64
             g.games_window++;
             uint64_t w = (now - g.t_meas0) / 1000000u;
             if (w < MAX_WINDOWS) g.windows[w]++;
-            wsp_hist_add(&g.game_lat, now - c->t_start);
+            wsp_hist_add(&g.game_lat, now - c->t_game);
             json_t *res = json_object_get(payload, "result");
             json_t *winner = json_object_get(res, "winner");
             if (json_is_true(json_object_get(res, "draw")))
@@ -948,7 +667,7 @@ static void rooms_message(struct conn *c, const char *type, json_t *root, uint64
         c->gstate = G_WAITING;
         for (uint32_t k = 1; k < opt.players; k++) {
             struct conn *m = room_member(room, k);
-            if (m->state == ST_OPEN && m->gstate == G_IDLE) rooms_join(m, gid);
+            if (m->wc.state == ST_OPEN && m->gstate == G_IDLE) rooms_join(m, gid);
         }
         return;
     }
@@ -965,8 +684,10 @@ static void rooms_message(struct conn *c, const char *type, json_t *root, uint64
     }
 }
 
-static void handle_message(struct conn *c, const uint8_t *p, size_t n)
+/* wsc.on_message */
+static void handle_message(struct wsc_conn *wc, const uint8_t *p, size_t n)
 {
+    struct conn *c = (struct conn *)wc;
     uint64_t now = wsp_now_us();
     g.msgs_total++;
     if (in_window(now)) {
@@ -1001,7 +722,7 @@ static void handle_message(struct conn *c, const uint8_t *p, size_t n)
         /* nothing */
     } else if (strcmp(type, "welcome") == 0) {
         on_welcome(c, now);
-    } else if (c->state == ST_OPEN) {
+    } else if (c->wc.state == ST_OPEN) {
         if (opt.mode == M_GAMES)
             games_message(c, type, root, now);
         else
@@ -1010,292 +731,7 @@ static void handle_message(struct conn *c, const uint8_t *p, size_t n)
     json_decref(root);
 }
 
-/* ---------------------------------------------------- frames and sockets */
-
-static int check_upgrade(struct conn *c, const uint8_t *buf, size_t hlen, long *status)
-{
-    *status = 0;
-    if (hlen < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ') return 0;
-    for (int i = 9; i < 12; i++) {
-        if (buf[i] < '0' || buf[i] > '9') return 0;
-        *status = *status * 10 + (buf[i] - '0');
-    }
-    if (*status != 101) return 0;
-    char key[25], expect[29];
-    wsp_client_key(g.seed, cidx(c), key);
-    wsp_accept(key, 24, expect);
-    const uint8_t *line = memmem(buf, hlen, "\r\n", 2);
-    const uint8_t *end = buf + hlen;
-    while (line && line + 2 < end) {
-        line += 2;
-        const uint8_t *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
-        if (!eol) break;
-        size_t ll = (size_t)(eol - line);
-        if (ll > 21 && strncasecmp((const char *)line, "sec-websocket-accept:", 21) == 0) {
-            const uint8_t *v = line + 21, *ve = eol;
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            return (size_t)(ve - v) == 28 && memcmp(v, expect, 28) == 0 ? 1 : -1;
-        }
-        line = eol;
-    }
-    return -1;
-}
-
-/* Parses buffered input. Returns bytes consumed, or -1 if the connection closed. */
-static ssize_t process_input(struct conn *c, uint8_t *buf, size_t len)
-{
-    size_t off = 0;
-    if (c->state == ST_HTTP) {
-        const uint8_t *e = memmem(buf, len, "\r\n\r\n", 4);
-        if (!e) {
-            if (len > MAX_HTTP_HEADER) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            return 0;
-        }
-        size_t hlen = (size_t)(e - buf) + 4;
-        long status;
-        int ok = check_upgrade(c, buf, hlen, &status);
-        if (status != 101) {
-            conn_close(c, R_HTTP, status);
-            return -1;
-        }
-        if (ok != 1) {
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        c->state = ST_WAIT_WELCOME;
-        off = hlen;
-    }
-    while (len - off >= 2) {
-        struct wsp_frame fr;
-        if (!wsp_frame_header(buf + off, len - off, &fr)) break;
-        int fin = fr.fin, op = fr.opcode;
-        uint64_t plen = fr.len;
-        if (plen > MAX_FRAME) {
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        if (len - off < fr.hdr + plen) break;
-        uint8_t *p = buf + off + fr.hdr;
-        if (fr.mask) wsp_unmask(p, plen, fr.mask);
-        off += fr.hdr + (size_t)plen;
-
-        switch (op) {
-        case 0x1:
-        case 0x2:
-            if (c->flags & F_IN_FRAG) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            if (fin) {
-                if (op == 0x1) handle_message(c, p, (size_t)plen);
-            } else {
-                c->flags |= F_IN_FRAG | (op == 0x1 ? F_FRAG_TEXT : 0);
-                c->mbuf = malloc(plen ? plen : 1);
-                if (!c->mbuf) {
-                    conn_close(c, R_PROTO, 0);
-                    return -1;
-                }
-                memcpy(c->mbuf, p, (size_t)plen);
-                c->mlen = (uint32_t)plen;
-            }
-            break;
-        case 0x0: {
-            if (!(c->flags & F_IN_FRAG) || (uint64_t)c->mlen + plen > MAX_FRAME) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            uint8_t *nb = realloc(c->mbuf, c->mlen + plen + 1);
-            if (!nb) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            c->mbuf = nb;
-            memcpy(c->mbuf + c->mlen, p, (size_t)plen);
-            c->mlen += (uint32_t)plen;
-            if (fin) {
-                if (c->flags & F_FRAG_TEXT) handle_message(c, c->mbuf, c->mlen);
-                free(c->mbuf);
-                c->mbuf = NULL;
-                c->mlen = 0;
-                c->flags &= (uint8_t) ~(F_IN_FRAG | F_FRAG_TEXT);
-            }
-            break;
-        }
-        case 0x8: {
-            long code = plen >= 2 ? (long)(p[0] << 8 | p[1]) : 1005;
-            ws_send(c, 0x8, p, plen >= 2 ? 2 : 0);
-            if (c->state != ST_DONE) conn_close(c, R_CLOSED, code);
-            return -1;
-        }
-        case 0x9:
-            g.pings++;
-            if (plen > 125 || ws_send(c, 0xA, p, (size_t)plen) < 0) {
-                if (c->state != ST_DONE) conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            break;
-        case 0xA:
-            break;
-        default:
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        if (c->state == ST_DONE) return -1;
-    }
-    return (ssize_t)off;
-}
-
-static void conn_read(struct conn *c)
-{
-    uint8_t *buf;
-    size_t have = c->rlen, cap;
-    if (have + READ_CHUNK <= GBUF_SIZE) {
-        if (have) memcpy(gbuf, c->rbuf, have);
-        buf = gbuf;
-        cap = have + READ_CHUNK;
-    } else {
-        if (c->rcap < have + READ_CHUNK) {
-            uint8_t *nb = realloc(c->rbuf, have + READ_CHUNK);
-            if (!nb) {
-                conn_close(c, R_PROTO, 0);
-                return;
-            }
-            c->rbuf = nb;
-            c->rcap = (uint32_t)(have + READ_CHUNK);
-        }
-        buf = c->rbuf;
-        cap = c->rcap;
-    }
-    ssize_t r = recv(c->fd, buf + have, cap - have, 0);
-    if (r == 0) {
-        conn_close(c, R_CLOSED, 0);
-        return;
-    }
-    if (r < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-        conn_close(c, R_CLOSED, 0);
-        return;
-    }
-    have += (size_t)r;
-    ssize_t used = process_input(c, buf, have);
-    if (used < 0) return;
-    size_t left = have - (size_t)used;
-    if (left == 0) {
-        free(c->rbuf);
-        c->rbuf = NULL;
-        c->rlen = c->rcap = 0;
-        return;
-    }
-    if (buf == gbuf) {
-        if (c->rcap < left) {
-            uint8_t *nb = realloc(c->rbuf, left);
-            if (!nb) {
-                conn_close(c, R_PROTO, 0);
-                return;
-            }
-            c->rbuf = nb;
-            c->rcap = (uint32_t)left;
-        }
-        memcpy(c->rbuf, gbuf + used, left);
-    } else if (used > 0) {
-        memmove(c->rbuf, c->rbuf + used, left);
-    }
-    c->rlen = (uint32_t)left;
-}
-
-static void on_connected(struct conn *c)
-{
-    char key[25], req[1024];
-    wsp_client_key(g.seed, cidx(c), key);
-    int n = snprintf(
-        req, sizeof req,
-        "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: mt-gamegen\r\n\r\n",
-        opt.path, g.hosthdr, key);
-    if (n < 0 || (size_t)n >= sizeof req) {
-        conn_close(c, R_PROTO, 0);
-        return;
-    }
-    c->state = ST_HTTP;
-    conn_events(c, F_EV_READ);
-    conn_write(c, (const uint8_t *)req, (size_t)n);
-}
-
-static void conn_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct conn *c = arg;
-    (void)fd;
-    if (c->state == ST_CONNECTING) {
-        int err = 0;
-        socklen_t el = sizeof err;
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
-        if (err) {
-            conn_close(c, R_CONNECT, err);
-            return;
-        }
-        on_connected(c);
-        return;
-    }
-    if ((what & EV_WRITE) && conn_flush(c) < 0) return;
-    if ((what & EV_READ) && c->state != ST_DONE) conn_read(c);
-}
-
-static void conn_start(struct conn *c)
-{
-    g.started++;
-    g.inflight++;
-    c->state = ST_CONNECTING;
-    c->fd = -1;
-    c->t_start = wsp_now_us();
-    int fd = socket(g.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        conn_close(c, R_CONNECT, errno);
-        return;
-    }
-    c->fd = fd;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int r = connect(fd, (struct sockaddr *)&g.dst, g.dstlen);
-    if (r < 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        c->fd = -1;
-        conn_close(c, R_CONNECT, e);
-        return;
-    }
-    event_assign(&c->ev, g.base, fd, EV_WRITE | EV_PERSIST, conn_cb, c);
-    event_add(&c->ev, NULL);
-    c->flags = F_EV_WRITE;
-    if (r == 0) on_connected(c);
-}
-
 /* --------------------------------------------------------------- reporting */
-
-static const char *errname(long e)
-{
-    switch (e) {
-    case ECONNREFUSED:
-        return "ECONNREFUSED";
-    case ECONNRESET:
-        return "ECONNRESET";
-    case ETIMEDOUT:
-        return "ETIMEDOUT";
-    case EADDRNOTAVAIL:
-        return "EADDRNOTAVAIL";
-    case EMFILE:
-        return "EMFILE";
-    case ENFILE:
-        return "ENFILE";
-    default:
-        return NULL;
-    }
-}
 
 static double secs(uint64_t a, uint64_t b)
 {
@@ -1368,7 +804,8 @@ static json_t *prom_json(const struct prom_delta *d, const char *bound_name)
 static void print_report(void)
 {
     double ms = secs(g.t_meas0, g.t_meas_end);
-    uint64_t failed = g.fail_connect + g.fail_http + g.fail_closed + g.fail_timeout + g.fail_proto;
+    uint64_t failed =
+        wsc.fail_connect + wsc.fail_http + wsc.fail_closed + wsc.fail_timeout + wsc.fail_proto;
     double srv_cpu = NAN, self_cpu = NAN;
     if (ms > 0) {
         if (opt.server_pid > 0 && g.srv_cpu0 >= 0 && g.srv_cpu1 >= 0)
@@ -1419,39 +856,39 @@ static void print_report(void)
     if (opt.json) {
         json_t *o = json_object();
         json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
-        json_object_set_new(o, "target", json_sprintf("ws://%s%s", g.hosthdr, opt.path));
+        json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
         json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
         json_t *cn = json_object();
         json_object_set_new(cn, "requested", json_integer(g.nconns));
-        json_object_set_new(cn, "established", json_integer(g.established));
+        json_object_set_new(cn, "established", json_integer(wsc.established));
         json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
-        json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)g.dropped));
+        json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
         json_t *hs = json_object();
-        for (unsigned i = 0; i < g.http_status.n; i++) {
+        for (unsigned i = 0; i < wsc.http_status.n; i++) {
             char k[16];
-            snprintf(k, sizeof k, "%ld", g.http_status.e[i].key);
-            json_object_set_new(hs, k, json_integer((json_int_t)g.http_status.e[i].n));
+            snprintf(k, sizeof k, "%ld", wsc.http_status.e[i].key);
+            json_object_set_new(hs, k, json_integer((json_int_t)wsc.http_status.e[i].n));
         }
         json_object_set_new(cn, "http_statuses", hs);
         json_t *cc = json_object();
-        for (unsigned i = 0; i < g.close_codes.n; i++) {
+        for (unsigned i = 0; i < wsc.close_codes.n; i++) {
             char k[16];
-            snprintf(k, sizeof k, "%ld", g.close_codes.e[i].key);
-            json_object_set_new(cc, k, json_integer((json_int_t)g.close_codes.e[i].n));
+            snprintf(k, sizeof k, "%ld", wsc.close_codes.e[i].key);
+            json_object_set_new(cc, k, json_integer((json_int_t)wsc.close_codes.e[i].n));
         }
         json_object_set_new(cn, "server_close_codes", cc);
         json_t *ce = json_object();
-        for (unsigned i = 0; i < g.connect_errno.n; i++) {
-            const char *n = errname(g.connect_errno.e[i].key);
+        for (unsigned i = 0; i < wsc.connect_errno.n; i++) {
+            const char *n = ps_errname(wsc.connect_errno.e[i].key);
             char k[24];
             if (!n) {
-                snprintf(k, sizeof k, "errno_%ld", g.connect_errno.e[i].key);
+                snprintf(k, sizeof k, "errno_%ld", wsc.connect_errno.e[i].key);
                 n = k;
             }
-            json_object_set_new(ce, n, json_integer((json_int_t)g.connect_errno.e[i].n));
+            json_object_set_new(ce, n, json_integer((json_int_t)wsc.connect_errno.e[i].n));
         }
         json_object_set_new(cn, "connect_errnos", ce);
-        json_object_set_new(cn, "handshake_ms", hist_json(&g.handshake));
+        json_object_set_new(cn, "handshake_ms", hist_json(&wsc.handshake));
         json_object_set_new(o, "connections", cn);
         json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
         json_object_set_new(o, "warmup_s", json_real(opt.warmup));
@@ -1549,7 +986,7 @@ static void print_report(void)
         }
         json_t *lg = json_object();
         json_object_set_new(lg, "cpu_pct", jnum(self_cpu));
-        json_object_set_new(lg, "rss_kib", json_integer(read_status_kib(0, "VmRSS:")));
+        json_object_set_new(lg, "rss_kib", json_integer(ps_status_kib(0, "VmRSS:")));
         json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
         json_object_set_new(lg, "timer_lateness_ms", hist_json(&g.timer_late));
         json_object_set_new(o, "gamegen", lg);
@@ -1565,35 +1002,37 @@ static void print_report(void)
 
     char a[32], b[32], c[32], d[32];
     printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms",
-           g.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
+           wsc.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
     printf(
         "connections: requested %u, established %u, failed %llu, dropped after established %llu\n",
-        g.nconns, g.established, (unsigned long long)failed, (unsigned long long)g.dropped);
-    if (g.http_status.n) {
+        g.nconns, wsc.established, (unsigned long long)failed, (unsigned long long)wsc.dropped);
+    if (wsc.http_status.n) {
         printf("  http statuses:");
-        for (unsigned i = 0; i < g.http_status.n; i++)
-            printf(" %ld x%llu", g.http_status.e[i].key, (unsigned long long)g.http_status.e[i].n);
+        for (unsigned i = 0; i < wsc.http_status.n; i++)
+            printf(" %ld x%llu", wsc.http_status.e[i].key,
+                   (unsigned long long)wsc.http_status.e[i].n);
         printf("\n");
     }
-    if (g.connect_errno.n) {
+    if (wsc.connect_errno.n) {
         printf("  connect errors:");
-        for (unsigned i = 0; i < g.connect_errno.n; i++) {
-            const char *n = errname(g.connect_errno.e[i].key);
+        for (unsigned i = 0; i < wsc.connect_errno.n; i++) {
+            const char *n = ps_errname(wsc.connect_errno.e[i].key);
             if (n)
-                printf(" %s x%llu", n, (unsigned long long)g.connect_errno.e[i].n);
+                printf(" %s x%llu", n, (unsigned long long)wsc.connect_errno.e[i].n);
             else
-                printf(" errno %ld x%llu", g.connect_errno.e[i].key,
-                       (unsigned long long)g.connect_errno.e[i].n);
+                printf(" errno %ld x%llu", wsc.connect_errno.e[i].key,
+                       (unsigned long long)wsc.connect_errno.e[i].n);
         }
         printf("\n");
     }
-    if (g.close_codes.n) {
+    if (wsc.close_codes.n) {
         printf("  server close codes:");
-        for (unsigned i = 0; i < g.close_codes.n; i++)
-            printf(" %ld x%llu", g.close_codes.e[i].key, (unsigned long long)g.close_codes.e[i].n);
+        for (unsigned i = 0; i < wsc.close_codes.n; i++)
+            printf(" %ld x%llu", wsc.close_codes.e[i].key,
+                   (unsigned long long)wsc.close_codes.e[i].n);
         printf("\n");
     }
-    print_hist("handshake ms", &g.handshake);
+    print_hist("handshake ms", &wsc.handshake);
     printf("ramp %.2f s, warmup %.1f s, measured %.2f s, messages received %.0f/s\n",
            secs(g.t0, g.t_ramp_end), opt.warmup, ms, ms > 0 ? (double)g.msgs_window / ms : 0.0);
     if (g.errors.n) {
@@ -1654,11 +1093,11 @@ static void window_start(uint64_t now)
     (void)now;
     if (opt.server_url) g.metrics0 = fetch_metrics();
     if (opt.server_pid > 0) {
-        g.srv_cpu0 = read_cpu_s(opt.server_pid);
-        g.rss0 = read_status_kib(opt.server_pid, "VmRSS:");
-        g.ntasks0 = read_tasks(opt.server_pid, g.tasks0, MAX_TASKS);
+        g.srv_cpu0 = ps_cpu_s(opt.server_pid);
+        g.rss0 = ps_status_kib(opt.server_pid, "VmRSS:");
+        g.ntasks0 = ps_tasks(opt.server_pid, g.tasks0, MAX_TASKS);
     }
-    g.self_cpu0 = read_cpu_s(0);
+    g.self_cpu0 = ps_cpu_s(0);
     g.t_meas0 = wsp_now_us();
     g.phase = PH_MEASURE;
 }
@@ -1668,11 +1107,11 @@ static void window_end(uint64_t now)
     g.t_meas_end = now;
     double ms = secs(g.t_meas0, g.t_meas_end);
     if (opt.server_pid > 0) {
-        g.srv_cpu1 = read_cpu_s(opt.server_pid);
-        g.rss1 = read_status_kib(opt.server_pid, "VmRSS:");
-        g.hwm1 = read_status_kib(opt.server_pid, "VmHWM:");
-        struct task_cpu t1[MAX_TASKS];
-        int n1 = read_tasks(opt.server_pid, t1, MAX_TASKS);
+        g.srv_cpu1 = ps_cpu_s(opt.server_pid);
+        g.rss1 = ps_status_kib(opt.server_pid, "VmRSS:");
+        g.hwm1 = ps_status_kib(opt.server_pid, "VmHWM:");
+        struct ps_task t1[MAX_TASKS];
+        int n1 = ps_tasks(opt.server_pid, t1, MAX_TASKS);
         double loop = 0, other = 0;
         for (int i = 0; i < n1; i++) {
             double c0 = 0;
@@ -1688,7 +1127,7 @@ static void window_end(uint64_t now)
             g.other_cpu_pct = other * 100.0 / ms;
         }
     }
-    g.self_cpu1 = read_cpu_s(0);
+    g.self_cpu1 = ps_cpu_s(0);
     if (opt.server_url) g.metrics1 = fetch_metrics();
 }
 
@@ -1702,15 +1141,15 @@ static void finish(void)
     if (!g.t_ramp_end) g.t_ramp_end = now;
     print_report();
     static const uint8_t bye[2] = {0x03, 0xE8};
-    for (uint32_t i = 0; i < g.started; i++) {
+    for (uint32_t i = 0; i < wsc.started; i++) {
         struct conn *c = &g.conns[i];
-        if (c->state == ST_OPEN || c->state == ST_WAIT_WELCOME) {
-            c->wlen = 0;
-            ws_send(c, 0x8, bye, 2);
+        if (c->wc.state == ST_OPEN || c->wc.state == ST_WAIT_WELCOME) {
+            c->wc.wlen = 0;
+            wsc_send(&c->wc, 0x8, bye, 2);
         }
-        conn_close(c, R_LOCAL, 0);
+        wsc_close(&c->wc, R_LOCAL, 0);
     }
-    event_base_loopbreak(g.base);
+    event_base_loopbreak(wsc.base);
 }
 
 static void begin_warmup(uint64_t now)
@@ -1731,7 +1170,7 @@ static void rooms_setup_start(uint64_t now)
     g.t_setup_deadline = now + (uint64_t)(opt.setup_timeout * 1e6);
     for (uint32_t r = 0; r < opt.rooms; r++) {
         struct conn *c = room_member(r, 0);
-        if (c->state == ST_OPEN) rooms_create(c);
+        if (c->wc.state == ST_OPEN) rooms_create(c);
     }
 }
 
@@ -1753,7 +1192,7 @@ static void send_inputs(uint64_t now)
         if (g.cursor >= g.nact) g.cursor = 0;
         struct conn *c = &g.conns[g.act[g.cursor++]];
         due--;
-        if (c->wlen > 0) {
+        if (c->wc.wlen > 0) {
             g.sched_skipped++;
             continue;
         }
@@ -1767,12 +1206,12 @@ static void run_retries(uint64_t now)
     static uint64_t last;
     if (now - last < 10000) return;
     last = now;
-    for (uint32_t i = 0; i < g.started && g.nretry; i++) {
+    for (uint32_t i = 0; i < wsc.started && g.nretry; i++) {
         struct conn *c = &g.conns[i];
         if (!c->retry_at || c->retry_at > now) continue;
         c->retry_at = 0;
         g.nretry--;
-        if (c->state != ST_OPEN) continue;
+        if (c->wc.state != ST_OPEN) continue;
         if (c->retry_kind == RT_CREATE) {
             if (opt.mode == M_GAMES)
                 start_game(c, now);
@@ -1803,23 +1242,24 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     run_retries(now);
     switch (g.phase) {
     case PH_RAMP: {
-        if (g.started < g.nconns) {
+        if (wsc.started < g.nconns) {
             double allowed_d = (double)(now - g.t0) * opt.ramp_rate / 1e6 + 1.0;
             uint64_t allowed = allowed_d > (double)g.nconns ? g.nconns : (uint64_t)allowed_d;
-            while (g.started < allowed && g.inflight < opt.max_handshakes)
-                conn_start(&g.conns[g.started]);
+            while (wsc.started < allowed && wsc.inflight < opt.max_handshakes)
+                wsc_start(&g.conns[wsc.started].wc);
         }
-        int done = g.started >= g.nconns && g.inflight == 0;
+        int done = wsc.started >= g.nconns && wsc.inflight == 0;
         if (!done && now >= g.t_ramp_deadline) {
-            for (uint32_t i = 0; i < g.started; i++) {
+            for (uint32_t i = 0; i < wsc.started; i++) {
                 struct conn *c = &g.conns[i];
-                if (c->state >= ST_CONNECTING && c->state < ST_OPEN) conn_close(c, R_TIMEOUT, 0);
+                if (c->wc.state >= ST_CONNECTING && c->wc.state < ST_OPEN)
+                    wsc_close(&c->wc, R_TIMEOUT, 0);
             }
             done = 1;
         }
         if (done) {
             g.t_ramp_end = now;
-            if (g.established == 0) {
+            if (wsc.established == 0) {
                 finish();
                 return;
             }
@@ -1836,7 +1276,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         for (uint32_t r = 0; r < opt.rooms; r++) {
             int all = 1;
             for (uint32_t k = 0; k < opt.players; k++)
-                all &= room_member(r, k)->state == ST_OPEN;
+                all &= room_member(r, k)->wc.state == ST_OPEN;
             possible += (uint32_t)all;
         }
         if (g.rooms_active >= possible || now >= g.t_setup_deadline) {
@@ -2086,20 +1526,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    char portstr[8];
-    snprintf(portstr, sizeof portstr, "%d", opt.port);
-    int gai = getaddrinfo(opt.host, portstr, &hints, &ai);
-    if (gai != 0 || !ai) {
-        fprintf(stderr, "mt-gamegen: cannot resolve %s: %s\n", opt.host, gai_strerror(gai));
-        return 2;
-    }
-    memcpy(&g.dst, ai->ai_addr, ai->ai_addrlen);
-    g.dstlen = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    snprintf(g.hosthdr, sizeof g.hosthdr, g.dst.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
-             opt.host, opt.port);
+    if (wsc_resolve("mt-gamegen", opt.host, opt.port) < 0) return 2;
 
     g.conns = calloc(g.nconns, sizeof *g.conns);
     g.act = calloc(g.nconns, sizeof *g.act);
@@ -2109,9 +1536,14 @@ int main(int argc, char **argv)
         return 1;
     }
     for (uint32_t i = 0; i < g.nconns; i++)
-        g.conns[i].fd = -1;
-    g.seed = wsp_splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ wsp_now_us());
-    g.rng = (uint32_t)(g.seed | 1);
+        g.conns[i].wc.fd = -1;
+    wsc_seed();
+    wsc.path = opt.path;
+    wsc.user_agent = "mt-gamegen";
+    wsc.conns = g.conns;
+    wsc.stride = sizeof *g.conns;
+    wsc.on_message = handle_message;
+    wsc.on_close = on_close;
     g.rss0 = g.rss1 = g.hwm1 = -1;
     g.loop_cpu_pct = g.other_cpu_pct = NAN;
     g.srv_cpu0 = g.srv_cpu1 = g.self_cpu0 = g.self_cpu1 = -1;
@@ -2121,20 +1553,20 @@ int main(int argc, char **argv)
     /* without it libevent times its timers with CLOCK_MONOTONIC_COARSE: with HZ=250 the 1 ms
      * timer would fire every 4 ms and the input schedule would come in 4 ms bursts */
     event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    g.base = event_base_new_with_config(cfg);
+    wsc.base = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    if (!g.base) {
+    if (!wsc.base) {
         fprintf(stderr, "mt-gamegen: event_base_new failed\n");
         return 1;
     }
-    g.timer = event_new(g.base, -1, EV_PERSIST, tick_cb, NULL);
-    g.sigint = evsignal_new(g.base, SIGINT, signal_cb, NULL);
-    g.sigterm = evsignal_new(g.base, SIGTERM, signal_cb, NULL);
+    g.timer = event_new(wsc.base, -1, EV_PERSIST, tick_cb, NULL);
+    g.sigint = evsignal_new(wsc.base, SIGINT, signal_cb, NULL);
+    g.sigterm = evsignal_new(wsc.base, SIGTERM, signal_cb, NULL);
     evsignal_add(g.sigint, NULL);
     evsignal_add(g.sigterm, NULL);
 
     g.phase = PH_RAMP;
-    g.t0 = wsp_now_us();
+    g.t0 = wsc.t0 = wsp_now_us();
     double ramp_s = (double)g.nconns / opt.ramp_rate + RAMP_TIMEOUT_S;
     g.t_ramp_deadline = g.t0 + (uint64_t)(ramp_s * 1e6);
     /* bounded in time whatever happens: ramp + setup + warmup + window + drain + slack */
@@ -2145,16 +1577,16 @@ int main(int argc, char **argv)
     evtimer_add(g.timer, &tv);
     tick_cb(-1, 0, NULL);
 
-    event_base_dispatch(g.base);
+    event_base_dispatch(wsc.base);
 
     event_free(g.timer);
     event_free(g.sigint);
     event_free(g.sigterm);
-    event_base_free(g.base);
+    event_base_free(wsc.base);
     free(g.conns);
     free(g.act);
     free(g.rooms);
     free(g.metrics0);
     free(g.metrics1);
-    return g.established > 0 ? 0 : 1;
+    return wsc.established > 0 ? 0 : 1;
 }
