@@ -46,6 +46,7 @@
 #include <jansson.h>
 
 #include "procstat.h"
+#include "report.h"
 #include "wsclient.h"
 #include "wsproto.h"
 
@@ -738,43 +739,6 @@ static double secs(uint64_t a, uint64_t b)
     return a && b > a ? (double)(b - a) / 1e6 : 0.0;
 }
 
-static json_t *jnum(double v)
-{
-    return isnan(v) ? json_null() : isinf(v) ? json_string("+Inf") : json_real(v);
-}
-
-/* a µs histogram as ms */
-static json_t *hist_json(const struct wsp_hist *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "samples", json_integer((json_int_t)h->count));
-    json_object_set_new(o, "p50", jnum(wsp_hist_pct(h, 50) / 1000.0));
-    json_object_set_new(o, "p90", jnum(wsp_hist_pct(h, 90) / 1000.0));
-    json_object_set_new(o, "p99", jnum(wsp_hist_pct(h, 99) / 1000.0));
-    json_object_set_new(o, "max", h->count ? json_real((double)h->max / 1000.0) : json_null());
-    json_object_set_new(o, "mean",
-                        h->count ? json_real(h->sum / (double)h->count / 1000.0) : json_null());
-    return o;
-}
-
-static const char *fmt(char buf[32], double v, int prec)
-{
-    if (isnan(v)) return "-";
-    if (isinf(v)) return ">max bucket";
-    snprintf(buf, 32, "%.*f", prec, v);
-    return buf;
-}
-
-static void print_hist(const char *label, const struct wsp_hist *h)
-{
-    char a[32], b[32], c[32], d[32], e[32];
-    printf("%s: p50 %s, p90 %s, p99 %s, max %s, mean %s (n=%llu)\n", label,
-           fmt(a, wsp_hist_pct(h, 50) / 1e3, 3), fmt(b, wsp_hist_pct(h, 90) / 1e3, 3),
-           fmt(c, wsp_hist_pct(h, 99) / 1e3, 3), fmt(d, h->count ? (double)h->max / 1e3 : NAN, 3),
-           fmt(e, h->count ? h->sum / (double)h->count / 1e3 : NAN, 3),
-           (unsigned long long)h->count);
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -794,10 +758,10 @@ static json_t *prom_json(const struct prom_delta *d, const char *bound_name)
 {
     json_t *o = json_object();
     json_object_set_new(o, "count", json_real(d->count));
-    json_object_set_new(o, "p50", jnum(d->p50));
-    json_object_set_new(o, "p99", jnum(d->p99));
-    json_object_set_new(o, bound_name, jnum(d->frac_le));
-    json_object_set_new(o, "max_bucket", jnum(d->max_le));
+    json_object_set_new(o, "p50", rep_jnum(d->p50));
+    json_object_set_new(o, "p99", rep_jnum(d->p99));
+    json_object_set_new(o, bound_name, rep_jnum(d->frac_le));
+    json_object_set_new(o, "max_bucket", rep_jnum(d->max_le));
     return o;
 }
 
@@ -863,32 +827,10 @@ static void print_report(void)
         json_object_set_new(cn, "established", json_integer(wsc.established));
         json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
         json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
-        json_t *hs = json_object();
-        for (unsigned i = 0; i < wsc.http_status.n; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%ld", wsc.http_status.e[i].key);
-            json_object_set_new(hs, k, json_integer((json_int_t)wsc.http_status.e[i].n));
-        }
-        json_object_set_new(cn, "http_statuses", hs);
-        json_t *cc = json_object();
-        for (unsigned i = 0; i < wsc.close_codes.n; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%ld", wsc.close_codes.e[i].key);
-            json_object_set_new(cc, k, json_integer((json_int_t)wsc.close_codes.e[i].n));
-        }
-        json_object_set_new(cn, "server_close_codes", cc);
-        json_t *ce = json_object();
-        for (unsigned i = 0; i < wsc.connect_errno.n; i++) {
-            const char *n = ps_errname(wsc.connect_errno.e[i].key);
-            char k[24];
-            if (!n) {
-                snprintf(k, sizeof k, "errno_%ld", wsc.connect_errno.e[i].key);
-                n = k;
-            }
-            json_object_set_new(ce, n, json_integer((json_int_t)wsc.connect_errno.e[i].n));
-        }
-        json_object_set_new(cn, "connect_errnos", ce);
-        json_object_set_new(cn, "handshake_ms", hist_json(&wsc.handshake));
+        json_object_set_new(cn, "http_statuses", rep_ktab_json(&wsc.http_status));
+        json_object_set_new(cn, "server_close_codes", rep_ktab_json(&wsc.close_codes));
+        json_object_set_new(cn, "connect_errnos", rep_errnos_json());
+        json_object_set_new(cn, "handshake_ms", rep_hist_json(&wsc.handshake, 90, 0));
         json_object_set_new(o, "connections", cn);
         json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
         json_object_set_new(o, "warmup_s", json_real(opt.warmup));
@@ -905,14 +847,14 @@ static void print_report(void)
             json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
             json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
             json_object_set_new(gm, "per_s", json_real(ms > 0 ? (double)g.games_window / ms : 0));
-            json_object_set_new(gm, "per_s_window_median", jnum(wmed));
-            json_object_set_new(gm, "per_s_window_min", jnum(wmin));
-            json_object_set_new(gm, "per_s_window_max", jnum(wmax));
+            json_object_set_new(gm, "per_s_window_median", rep_jnum(wmed));
+            json_object_set_new(gm, "per_s_window_min", rep_jnum(wmin));
+            json_object_set_new(gm, "per_s_window_max", rep_jnum(wmax));
             json_t *wa = json_array();
             for (uint32_t i = 0; i < nw; i++)
                 json_array_append_new(wa, json_integer(g.windows[i]));
             json_object_set_new(gm, "windows", wa);
-            json_object_set_new(gm, "latency_ms", hist_json(&g.game_lat));
+            json_object_set_new(gm, "latency_ms", rep_hist_json(&g.game_lat, 90, 0));
             json_object_set_new(gm, "inputs_per_s",
                                 json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
             json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
@@ -946,9 +888,9 @@ static void print_report(void)
                                 json_real(ms > 0 ? (double)g.states_window / ms : 0));
             json_object_set_new(rm, "states_expected_per_s",
                                 json_real(g.nact * 1000.0 / opt.state_period_ms));
-            json_object_set_new(rm, "state_gap_ms", hist_json(&g.gap));
-            json_object_set_new(rm, "jitter_ms", hist_json(&g.jitter));
-            json_object_set_new(rm, "input_to_update_ms", hist_json(&g.input_lat));
+            json_object_set_new(rm, "state_gap_ms", rep_hist_json(&g.gap, 90, 0));
+            json_object_set_new(rm, "jitter_ms", rep_hist_json(&g.jitter, 90, 0));
+            json_object_set_new(rm, "input_to_update_ms", rep_hist_json(&g.input_lat, 90, 0));
             json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
             json_object_set_new(rm, "skipped_backpressure",
                                 json_integer((json_int_t)g.sched_skipped));
@@ -957,9 +899,9 @@ static void print_report(void)
         if (opt.server_pid > 0 || opt.server_url) {
             json_t *s = json_object();
             json_object_set_new(s, "pid", json_integer(opt.server_pid));
-            json_object_set_new(s, "cpu_pct", jnum(srv_cpu));
-            json_object_set_new(s, "loop_thread_cpu_pct", jnum(g.loop_cpu_pct));
-            json_object_set_new(s, "other_threads_cpu_pct", jnum(g.other_cpu_pct));
+            json_object_set_new(s, "cpu_pct", rep_jnum(srv_cpu));
+            json_object_set_new(s, "loop_thread_cpu_pct", rep_jnum(g.loop_cpu_pct));
+            json_object_set_new(s, "other_threads_cpu_pct", rep_jnum(g.other_cpu_pct));
             json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
             json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
             json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
@@ -972,23 +914,23 @@ static void print_report(void)
                 json_object_set_new(s, "state_lua_ms", prom_json(&slua, "frac_le_0.05ms"));
             if (have_evl)
                 json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
-            json_object_set_new(s, "ticks_dropped", jnum(dropped));
-            json_object_set_new(s, "inputs_dropped", jnum(in_dropped));
+            json_object_set_new(s, "ticks_dropped", rep_jnum(dropped));
+            json_object_set_new(s, "inputs_dropped", rep_jnum(in_dropped));
             if (have_stl) {
                 json_t *st = prom_json(&stl, "frac_le_10ms");
                 json_object_set_new(st, "batches_per_s", json_real(ms > 0 ? stl.count / ms : 0));
-                json_object_set_new(st, "queue_rows_start", jnum(sq0));
-                json_object_set_new(st, "queue_rows_end", jnum(sq1));
+                json_object_set_new(st, "queue_rows_start", rep_jnum(sq0));
+                json_object_set_new(st, "queue_rows_end", rep_jnum(sq1));
                 json_object_set_new(s, "store_write_latency_ms", st);
             }
             json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
             json_object_set_new(o, "server", s);
         }
         json_t *lg = json_object();
-        json_object_set_new(lg, "cpu_pct", jnum(self_cpu));
+        json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu));
         json_object_set_new(lg, "rss_kib", json_integer(ps_status_kib(0, "VmRSS:")));
         json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
-        json_object_set_new(lg, "timer_lateness_ms", hist_json(&g.timer_late));
+        json_object_set_new(lg, "timer_lateness_ms", rep_hist_json(&g.timer_late, 90, 0));
         json_object_set_new(o, "gamegen", lg);
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (s) {
@@ -1006,33 +948,8 @@ static void print_report(void)
     printf(
         "connections: requested %u, established %u, failed %llu, dropped after established %llu\n",
         g.nconns, wsc.established, (unsigned long long)failed, (unsigned long long)wsc.dropped);
-    if (wsc.http_status.n) {
-        printf("  http statuses:");
-        for (unsigned i = 0; i < wsc.http_status.n; i++)
-            printf(" %ld x%llu", wsc.http_status.e[i].key,
-                   (unsigned long long)wsc.http_status.e[i].n);
-        printf("\n");
-    }
-    if (wsc.connect_errno.n) {
-        printf("  connect errors:");
-        for (unsigned i = 0; i < wsc.connect_errno.n; i++) {
-            const char *n = ps_errname(wsc.connect_errno.e[i].key);
-            if (n)
-                printf(" %s x%llu", n, (unsigned long long)wsc.connect_errno.e[i].n);
-            else
-                printf(" errno %ld x%llu", wsc.connect_errno.e[i].key,
-                       (unsigned long long)wsc.connect_errno.e[i].n);
-        }
-        printf("\n");
-    }
-    if (wsc.close_codes.n) {
-        printf("  server close codes:");
-        for (unsigned i = 0; i < wsc.close_codes.n; i++)
-            printf(" %ld x%llu", wsc.close_codes.e[i].key,
-                   (unsigned long long)wsc.close_codes.e[i].n);
-        printf("\n");
-    }
-    print_hist("handshake ms", &wsc.handshake);
+    rep_print_failures();
+    rep_print_hist("handshake ms", &wsc.handshake, 90);
     printf("ramp %.2f s, warmup %.1f s, measured %.2f s, messages received %.0f/s\n",
            secs(g.t0, g.t_ramp_end), opt.warmup, ms, ms > 0 ? (double)g.msgs_window / ms : 0.0);
     if (g.errors.n) {
@@ -1044,9 +961,9 @@ static void print_report(void)
     if (opt.mode == M_GAMES) {
         printf("games: %llu complete in the window = %s/s; 1 s windows median %s, min %s, max %s\n",
                (unsigned long long)g.games_window,
-               fmt(a, ms > 0 ? (double)g.games_window / ms : 0, 1), fmt(b, wmed, 0),
-               fmt(c, wmin, 0), fmt(d, wmax, 0));
-        print_hist("game latency (create_game -> game_over) ms", &g.game_lat);
+               rep_fmt(a, ms > 0 ? (double)g.games_window / ms : 0, 1), rep_fmt(b, wmed, 0),
+               rep_fmt(c, wmin, 0), rep_fmt(d, wmax, 0));
+        rep_print_hist("game latency (create_game -> game_over) ms", &g.game_lat, 90);
         printf("inputs sent %.1f/s\n", ms > 0 ? (double)g.inputs_window / ms : 0.0);
     } else {
         printf("rooms: %u x %u players, %u rooms active, %u players active, setup %.2f s\n",
@@ -1055,34 +972,34 @@ static void print_report(void)
                ms > 0 ? (double)g.rt_inputs_window / ms : 0.0, players * opt.input_rate,
                ms > 0 ? (double)g.acks_window / ms : 0.0,
                ms > 0 ? (double)g.states_window / ms : 0.0, g.nact * 1000.0 / opt.state_period_ms);
-        print_hist("game_state gap ms", &g.gap);
-        print_hist("game_state jitter |gap - period| ms", &g.jitter);
-        print_hist("input -> first game_state after its ack ms", &g.input_lat);
+        rep_print_hist("game_state gap ms", &g.gap, 90);
+        rep_print_hist("game_state jitter |gap - period| ms", &g.jitter, 90);
+        rep_print_hist("input -> first game_state after its ack ms", &g.input_lat, 90);
     }
     if (have_lat)
         printf("server tick lateness (arena): p50 %s ms, p99 %s ms, %.2f%% <= 2 ms (n=%.0f)\n",
-               fmt(a, lat.p50, 3), fmt(b, lat.p99, 3), lat.frac_le * 100, lat.count);
+               rep_fmt(a, lat.p50, 3), rep_fmt(b, lat.p99, 3), lat.frac_le * 100, lat.count);
     if (have_dur)
         printf("server tick duration (arena): p50 %s ms, p99 %s ms, %.2f%% <= 0.05 ms (n=%.0f)\n",
-               fmt(a, dur.p50, 4), fmt(b, dur.p99, 4), dur.frac_le * 100, dur.count);
+               rep_fmt(a, dur.p50, 4), rep_fmt(b, dur.p99, 4), dur.frac_le * 100, dur.count);
     if (have_lat || have_dur)
-        printf("server ticks dropped %s, inputs dropped %s\n", fmt(a, dropped, 0),
-               fmt(b, in_dropped, 0));
+        printf("server ticks dropped %s, inputs dropped %s\n", rep_fmt(a, dropped, 0),
+               rep_fmt(b, in_dropped, 0));
     if (have_evl)
-        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n", fmt(a, evl.p50, 3),
-               fmt(b, evl.p99, 3), evl.count);
+        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n", rep_fmt(a, evl.p50, 3),
+               rep_fmt(b, evl.p99, 3), evl.count);
     if (have_stl)
         printf("server store (PostgreSQL): %.0f batches/s, write latency p50 %s ms, p99 %s ms, "
                "queue %s -> %s rows\n",
-               ms > 0 ? stl.count / ms : 0, fmt(a, stl.p50, 2), fmt(b, stl.p99, 2), fmt(c, sq0, 0),
-               fmt(d, sq1, 0));
+               ms > 0 ? stl.count / ms : 0, rep_fmt(a, stl.p50, 2), rep_fmt(b, stl.p99, 2),
+               rep_fmt(c, sq0, 0), rep_fmt(d, sq1, 0));
     if (opt.server_pid > 0)
         printf("server cpu %s%% (loop thread %s%%, other threads %s%%), rss %ld -> %ld KiB (peak "
                "%ld)\n",
-               fmt(a, srv_cpu, 1), fmt(b, g.loop_cpu_pct, 1), fmt(c, g.other_cpu_pct, 1), g.rss0,
-               g.rss1, g.hwm1);
-    printf("gamegen cpu %s%%, ", fmt(a, self_cpu, 1));
-    print_hist("timer lateness ms", &g.timer_late);
+               rep_fmt(a, srv_cpu, 1), rep_fmt(b, g.loop_cpu_pct, 1),
+               rep_fmt(c, g.other_cpu_pct, 1), g.rss0, g.rss1, g.hwm1);
+    printf("gamegen cpu %s%%, ", rep_fmt(a, self_cpu, 1));
+    rep_print_hist("timer lateness ms", &g.timer_late, 90);
     fflush(stdout);
 }
 

@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "procstat.h"
+#include "report.h"
 #include "wsclient.h"
 #include "wsproto.h"
 
@@ -189,43 +190,6 @@ static double ramp_secs(void)
     return (double)(end - g.t_ramp0) / 1e6;
 }
 
-static json_t *jnum_or_null(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
-}
-
-static json_t *hist_json(const struct wsp_hist *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "samples", json_integer((json_int_t)h->count));
-    json_object_set_new(o, "p50", jnum_or_null(wsp_hist_pct(h, 50) / 1000.0));
-    json_object_set_new(o, "p95", jnum_or_null(wsp_hist_pct(h, 95) / 1000.0));
-    json_object_set_new(o, "p99", jnum_or_null(wsp_hist_pct(h, 99) / 1000.0));
-    json_object_set_new(o, "max", h->count ? json_real((double)h->max / 1000.0) : json_null());
-    json_object_set_new(o, "min", h->count ? json_real((double)h->min / 1000.0) : json_null());
-    json_object_set_new(o, "mean",
-                        h->count ? json_real(h->sum / (double)h->count / 1000.0) : json_null());
-    return o;
-}
-
-static const char *fmt_num(char buf[32], double v, int prec)
-{
-    if (isnan(v)) return "-";
-    snprintf(buf, 32, "%.*f", prec, v);
-    return buf;
-}
-
-static void print_hist(const char *label, const struct wsp_hist *h)
-{
-    char a[32], b[32], c[32], d[32], e[32];
-    printf("%s: p50 %s, p95 %s, p99 %s, max %s, mean %s (n=%llu)\n", label,
-           fmt_num(a, wsp_hist_pct(h, 50) / 1e3, 3), fmt_num(b, wsp_hist_pct(h, 95) / 1e3, 3),
-           fmt_num(c, wsp_hist_pct(h, 99) / 1e3, 3),
-           fmt_num(d, h->count ? (double)h->max / 1e3 : NAN, 3),
-           fmt_num(e, h->count ? h->sum / (double)h->count / 1e3 : NAN, 3),
-           (unsigned long long)h->count);
-}
-
 static void print_report(void)
 {
     double ms = meas_secs();
@@ -264,33 +228,11 @@ static void print_report(void)
         json_object_set_new(fl, "closed", json_integer((json_int_t)wsc.fail_closed));
         json_object_set_new(fl, "timeout", json_integer((json_int_t)wsc.fail_timeout));
         json_object_set_new(fl, "protocol", json_integer((json_int_t)wsc.fail_proto));
-        json_t *hs = json_object();
-        for (unsigned i = 0; i < wsc.http_status.n; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%ld", wsc.http_status.e[i].key);
-            json_object_set_new(hs, k, json_integer((json_int_t)wsc.http_status.e[i].n));
-        }
-        json_object_set_new(fl, "http_statuses", hs);
-        json_t *ce = json_object();
-        for (unsigned i = 0; i < wsc.connect_errno.n; i++) {
-            const char *n = ps_errname(wsc.connect_errno.e[i].key);
-            char k[24];
-            if (!n) {
-                snprintf(k, sizeof k, "errno_%ld", wsc.connect_errno.e[i].key);
-                n = k;
-            }
-            json_object_set_new(ce, n, json_integer((json_int_t)wsc.connect_errno.e[i].n));
-        }
-        json_object_set_new(fl, "connect_errnos", ce);
-        json_t *cc = json_object();
-        for (unsigned i = 0; i < wsc.close_codes.n; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%ld", wsc.close_codes.e[i].key);
-            json_object_set_new(cc, k, json_integer((json_int_t)wsc.close_codes.e[i].n));
-        }
-        json_object_set_new(fl, "server_close_codes", cc);
+        json_object_set_new(fl, "http_statuses", rep_ktab_json(&wsc.http_status));
+        json_object_set_new(fl, "connect_errnos", rep_errnos_json());
+        json_object_set_new(fl, "server_close_codes", rep_ktab_json(&wsc.close_codes));
         json_object_set_new(o, "failures", fl);
-        json_object_set_new(o, "handshake_ms", hist_json(&wsc.handshake));
+        json_object_set_new(o, "handshake_ms", rep_hist_json(&wsc.handshake, 95, 1));
         json_object_set_new(o, "ramp_s", json_real(ramp_secs()));
         json_object_set_new(o, "measure_s", json_real(ms));
         json_t *m = json_object();
@@ -311,7 +253,7 @@ static void print_report(void)
         json_object_set_new(m, "bad_json", json_integer((json_int_t)g.bad_json));
         json_object_set_new(m, "pings", json_integer((json_int_t)wsc.pings));
         json_object_set_new(o, "messages", m);
-        json_object_set_new(o, "rtt_ms", hist_json(&g.rtt));
+        json_object_set_new(o, "rtt_ms", rep_hist_json(&g.rtt, 95, 1));
         /* the RTT histogram itself, so that several processes' reports can be merged:
          * [bucket value in µs, count] for every non-empty bucket */
         json_t *hb = json_array();
@@ -328,18 +270,18 @@ static void print_report(void)
             json_object_set_new(r, "after_kib",
                                 g.rss_after >= 0 ? json_integer(g.rss_after) : json_null());
             json_object_set_new(r, "delta_kib", json_integer(rss_delta));
-            json_object_set_new(r, "per_held_conn_kib", jnum_or_null(per_conn));
+            json_object_set_new(r, "per_held_conn_kib", rep_jnum(per_conn));
             json_object_set_new(o, "server_rss", r);
         } else {
             json_object_set_new(o, "server_rss", json_null());
         }
-        json_object_set_new(o, "server_cpu_pct", jnum_or_null(srv_cpu_pct));
+        json_object_set_new(o, "server_cpu_pct", rep_jnum(srv_cpu_pct));
         json_t *lg = json_object();
         json_object_set_new(lg, "rss_before_kib", json_integer(g.self_rss_before));
         json_object_set_new(lg, "rss_after_kib", json_integer(g.self_rss_after));
-        json_object_set_new(lg, "per_held_conn_bytes", jnum_or_null(self_per_conn));
+        json_object_set_new(lg, "per_held_conn_bytes", rep_jnum(self_per_conn));
         json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
-        json_object_set_new(lg, "cpu_pct", jnum_or_null(self_cpu_pct));
+        json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu_pct));
         json_object_set_new(o, "loadgen", lg);
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (s) {
@@ -362,33 +304,8 @@ static void print_report(void)
            (unsigned long long)wsc.fail_connect, (unsigned long long)wsc.fail_http,
            (unsigned long long)wsc.fail_closed, (unsigned long long)wsc.fail_timeout,
            (unsigned long long)wsc.fail_proto);
-    if (wsc.http_status.n) {
-        printf("  http statuses:");
-        for (unsigned i = 0; i < wsc.http_status.n; i++)
-            printf(" %ld x%llu", wsc.http_status.e[i].key,
-                   (unsigned long long)wsc.http_status.e[i].n);
-        printf("\n");
-    }
-    if (wsc.connect_errno.n) {
-        printf("  connect errors:");
-        for (unsigned i = 0; i < wsc.connect_errno.n; i++) {
-            const char *n = ps_errname(wsc.connect_errno.e[i].key);
-            if (n)
-                printf(" %s x%llu", n, (unsigned long long)wsc.connect_errno.e[i].n);
-            else
-                printf(" errno %ld x%llu", wsc.connect_errno.e[i].key,
-                       (unsigned long long)wsc.connect_errno.e[i].n);
-        }
-        printf("\n");
-    }
-    if (wsc.close_codes.n) {
-        printf("  server close codes:");
-        for (unsigned i = 0; i < wsc.close_codes.n; i++)
-            printf(" %ld x%llu", wsc.close_codes.e[i].key,
-                   (unsigned long long)wsc.close_codes.e[i].n);
-        printf("\n");
-    }
-    print_hist("handshake (connect->welcome) ms", &wsc.handshake);
+    rep_print_failures();
+    rep_print_hist("handshake (connect->welcome) ms", &wsc.handshake, 95);
     printf("ramp %.2f s, measured %.2f s\n", ramp_secs(), ms);
     printf("messages: sent %llu, replies %llu, target rate %.1f/s, achieved send rate %.1f/s, "
            "reply rate %.1f/s, skipped (backpressure) %llu, server pings %llu\n",
@@ -402,18 +319,18 @@ static void print_report(void)
                (unsigned long long)g.other_msgs, (unsigned long long)g.bad_json,
                (unsigned long long)g.hb_bad);
     }
-    print_hist("rtt ms", &g.rtt);
+    rep_print_hist("rtt ms", &g.rtt, 95);
     char a[32], b[32];
     if (opt.server_pid > 0)
         printf("server rss (pid %ld): before %ld KiB, after %ld KiB, delta %ld KiB, per held "
                "connection %s KiB\n",
-               opt.server_pid, g.rss_before, g.rss_after, rss_delta, fmt_num(a, per_conn, 2));
+               opt.server_pid, g.rss_before, g.rss_after, rss_delta, rep_fmt(a, per_conn, 2));
     printf("loadgen rss: before %ld KiB, after %ld KiB, %s B per held connection (conn struct %zu "
            "B)\n",
-           g.self_rss_before, g.self_rss_after, fmt_num(b, self_per_conn, 0), sizeof(struct conn));
+           g.self_rss_before, g.self_rss_after, rep_fmt(b, self_per_conn, 0), sizeof(struct conn));
     char c1[32], c2[32];
     printf("cpu over the measuring window (%% of one core): server %s, loadgen %s\n",
-           fmt_num(c1, srv_cpu_pct, 1), fmt_num(c2, self_cpu_pct, 1));
+           rep_fmt(c1, srv_cpu_pct, 1), rep_fmt(c2, self_cpu_pct, 1));
     fflush(stdout);
 }
 
