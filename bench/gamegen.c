@@ -125,7 +125,6 @@ struct room_slot {
 
 static struct {
     struct event_base *base;
-    struct event *timer, *sigint, *sigterm;
     struct sockaddr_storage dst;
     socklen_t dstlen;
     char hosthdr[300];
@@ -1057,16 +1056,7 @@ static void finish(void)
     g.phase = PH_DONE;
     if (!g.t_ramp_end) g.t_ramp_end = now;
     print_report();
-    static const uint8_t bye[2] = {0x03, 0xE8};
-    for (uint32_t i = 0; i < wsc.started; i++) {
-        struct conn *c = &g.conns[i];
-        if (c->wc.state == ST_OPEN || c->wc.state == ST_WAIT_WELCOME) {
-            c->wc.wlen = 0;
-            wsc_send(&c->wc, 0x8, bye, 2);
-        }
-        wsc_close(&c->wc, R_LOCAL, 0);
-    }
-    event_base_loopbreak(wsc.base);
+    wsc_close_all();
 }
 
 static void begin_warmup(uint64_t now)
@@ -1268,16 +1258,6 @@ static void usage(FILE *f)
            "  --help\n");
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-    char *e;
-    errno = 0;
-    double v = strtod(s, &e);
-    if (errno || e == s || *e || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     enum {
@@ -1431,17 +1411,7 @@ int main(int argc, char **argv)
     if (!opt.game) opt.game = opt.mode == M_GAMES ? "tictactoe" : "arena";
     g.nconns = opt.mode == M_GAMES ? opt.clients : opt.rooms * opt.players;
 
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < rl.rlim_max) {
-            rl.rlim_cur = rl.rlim_max;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) perror("mt-gamegen: setrlimit(RLIMIT_NOFILE)");
-        }
-        if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)g.nconns + 32 > rl.rlim_cur)
-            fprintf(stderr, "mt-gamegen: warning: %u connections exceed the fd limit %llu\n",
-                    g.nconns, (unsigned long long)rl.rlim_cur);
-    }
-    signal(SIGPIPE, SIG_IGN);
+    wsc_raise_nofile("mt-gamegen", g.nconns, "");
 
     if (wsc_resolve("mt-gamegen", opt.host, opt.port) < 0) return 2;
 
@@ -1465,22 +1435,7 @@ int main(int argc, char **argv)
     g.loop_cpu_pct = g.other_cpu_pct = NAN;
     g.srv_cpu0 = g.srv_cpu1 = g.self_cpu0 = g.self_cpu1 = -1;
 
-    struct event_config *cfg = event_config_new();
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-    /* without it libevent times its timers with CLOCK_MONOTONIC_COARSE: with HZ=250 the 1 ms
-     * timer would fire every 4 ms and the input schedule would come in 4 ms bursts */
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    wsc.base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    if (!wsc.base) {
-        fprintf(stderr, "mt-gamegen: event_base_new failed\n");
-        return 1;
-    }
-    g.timer = event_new(wsc.base, -1, EV_PERSIST, tick_cb, NULL);
-    g.sigint = evsignal_new(wsc.base, SIGINT, signal_cb, NULL);
-    g.sigterm = evsignal_new(wsc.base, SIGTERM, signal_cb, NULL);
-    evsignal_add(g.sigint, NULL);
-    evsignal_add(g.sigterm, NULL);
+    if (wsc_base_new("mt-gamegen") < 0) return 1;
 
     g.phase = PH_RAMP;
     g.t0 = wsc.t0 = wsp_now_us();
@@ -1490,16 +1445,8 @@ int main(int argc, char **argv)
     g.t_hard_deadline = g.t0 + (uint64_t)((ramp_s + (opt.mode == M_ROOMS ? opt.setup_timeout : 0) +
                                            opt.warmup + opt.duration + 5.0) *
                                           1e6);
-    struct timeval tv = {0, TICK_US};
-    evtimer_add(g.timer, &tv);
-    tick_cb(-1, 0, NULL);
+    wsc_run(tick_cb, signal_cb, TICK_US);
 
-    event_base_dispatch(wsc.base);
-
-    event_free(g.timer);
-    event_free(g.sigint);
-    event_free(g.sigterm);
-    event_base_free(wsc.base);
     free(g.conns);
     free(g.act);
     free(g.rooms);

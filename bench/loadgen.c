@@ -73,7 +73,6 @@ struct conn {
 enum { PH_RAMP, PH_MEASURE, PH_DRAIN, PH_DONE };
 
 static struct {
-    struct event *timer, *sigint, *sigterm;
 
     struct conn *conns;
     uint32_t *open; /* indices of ST_OPEN connections */
@@ -356,17 +355,7 @@ static void finish(void)
     if (!g.t_meas_end && g.t_meas0) g.t_meas_end = wsp_now_us();
     if (!g.t_ramp_end && g.t_ramp0) g.t_ramp_end = wsp_now_us();
     print_report();
-    /* say goodbye: a close frame to every open socket, then close them all */
-    static const uint8_t bye[2] = {0x03, 0xE8}; /* 1000 */
-    for (uint32_t i = 0; i < wsc.started; i++) {
-        struct conn *c = &g.conns[i];
-        if (c->wc.state == ST_OPEN || c->wc.state == ST_WAIT_WELCOME) {
-            c->wc.wlen = 0; /* drop whatever is pending; best effort */
-            wsc_send(&c->wc, 0x8, bye, 2);
-        }
-        wsc_close(&c->wc, R_LOCAL, 0);
-    }
-    event_base_loopbreak(wsc.base);
+    wsc_close_all();
 }
 
 static void begin_measure(uint64_t now)
@@ -496,16 +485,6 @@ static void usage(FILE *f)
             "  --help\n");
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-    char *e;
-    errno = 0;
-    double v = strtod(s, &e);
-    if (errno || e == s || *e || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     enum {
@@ -600,21 +579,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    /* fds: soft limit up to the hard limit */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < rl.rlim_max) {
-            rl.rlim_cur = rl.rlim_max;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) perror("mt-loadgen: setrlimit(RLIMIT_NOFILE)");
-        }
-        if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)opt.connections + 32 > rl.rlim_cur)
-            fprintf(stderr,
-                    "mt-loadgen: warning: %u connections exceed the fd limit %llu; the excess will "
-                    "fail with "
-                    "EMFILE (split across processes)\n",
-                    opt.connections, (unsigned long long)rl.rlim_cur);
-    }
-    signal(SIGPIPE, SIG_IGN);
+    wsc_raise_nofile("mt-loadgen", opt.connections,
+                     "; the excess will fail with EMFILE (split across processes)");
 
     if (wsc_resolve("mt-loadgen", opt.host, opt.port) < 0) return 2;
     if (opt.local_ip_range && wsc.dst.ss_family != AF_INET)
@@ -638,24 +604,7 @@ int main(int argc, char **argv)
     g.error_codes.cap = 8;
     g.rss_before = g.rss_after = -1;
 
-    struct event_config *cfg = event_config_new();
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-    /* Without this libevent times timers with CLOCK_MONOTONIC_COARSE, one jiffy (4 ms at
-     * HZ=250): the 1 ms tick then fires every 4 ms and heartbeats leave in bursts of 4 ms'
-     * worth, which inflates the server's queueing and so the RTT. */
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    wsc.base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    if (!wsc.base) {
-        fprintf(stderr, "mt-loadgen: event_base_new failed\n");
-        return 1;
-    }
-
-    g.timer = event_new(wsc.base, -1, EV_PERSIST, tick_cb, NULL);
-    g.sigint = evsignal_new(wsc.base, SIGINT, signal_cb, NULL);
-    g.sigterm = evsignal_new(wsc.base, SIGTERM, signal_cb, NULL);
-    evsignal_add(g.sigint, NULL);
-    evsignal_add(g.sigterm, NULL);
+    if (wsc_base_new("mt-loadgen") < 0) return 1;
 
     if (opt.server_pid > 0) {
         g.rss_before = ps_status_kib(opt.server_pid, "VmRSS:");
@@ -668,16 +617,8 @@ int main(int argc, char **argv)
     g.t_ramp0 = wsc.t0 = wsp_now_us();
     g.t_ramp_deadline =
         g.t_ramp0 + (uint64_t)(((double)opt.connections / opt.ramp_rate + RAMP_TIMEOUT_S) * 1e6);
-    struct timeval tv = {0, TICK_US};
-    evtimer_add(g.timer, &tv);
-    tick_cb(-1, 0, NULL);
+    wsc_run(tick_cb, signal_cb, TICK_US);
 
-    event_base_dispatch(wsc.base);
-
-    event_free(g.timer);
-    event_free(g.sigint);
-    event_free(g.sigterm);
-    event_base_free(wsc.base);
     free(g.conns);
     free(g.open);
     return wsc.established > 0 ? 0 : 1;

@@ -1,8 +1,10 @@
 /* report: the shared pieces of the generators' reports (report.h). */
 #include "report.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "procstat.h"
 
@@ -99,4 +101,14 @@ void rep_print_failures(void)
         printf("\n");
     }
     print_ktab("server close codes", &wsc.close_codes);
+}
+
+int parse_num(const char *s, double lo, double hi, double *out)
+{
+    char *e;
+    errno = 0;
+    double v = strtod(s, &e);
+    if (errno || e == s || *e || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
 }

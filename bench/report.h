@@ -33,4 +33,8 @@ json_t *rep_errnos_json(void);
  * client's failure tables that are not empty. */
 void rep_print_failures(void);
 
+/* Parses s as a number in [lo, hi] into *out (command-line options). Returns 0, or -1 when s is
+ * not a number or out of range. */
+int parse_num(const char *s, double lo, double hi, double *out);
+
 #endif

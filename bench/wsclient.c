@@ -7,10 +7,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -526,3 +528,75 @@ void wsc_start(struct wsc_conn *c)
 }
 
 /* --------------------------------------------------------------- reporting */
+
+/* ------------------------------------------------------------ process set-up */
+
+void wsc_raise_nofile(const char *prog, uint32_t nconns, const char *note)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                char what[64];
+                snprintf(what, sizeof what, "%s: setrlimit(RLIMIT_NOFILE)", prog);
+                perror(what);
+            }
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)nconns + 32 > rl.rlim_cur)
+            fprintf(stderr, "%s: warning: %u connections exceed the fd limit %llu%s\n", prog,
+                    nconns, (unsigned long long)rl.rlim_cur, note);
+    }
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int wsc_base_new(const char *prog)
+{
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+    /* Without this libevent times timers with CLOCK_MONOTONIC_COARSE, one jiffy (4 ms at
+     * HZ=250): a 1 ms tick then fires every 4 ms and whatever it schedules (heartbeats, inputs)
+     * leaves in bursts of 4 ms' worth, which inflates the server's queueing and so the RTT. */
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    wsc.base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (!wsc.base) {
+        fprintf(stderr, "%s: event_base_new failed\n", prog);
+        return -1;
+    }
+    return 0;
+}
+
+void wsc_run(event_callback_fn tick, event_callback_fn on_signal, long tick_us)
+{
+    struct event *timer = event_new(wsc.base, -1, EV_PERSIST, tick, NULL);
+    struct event *sigint = evsignal_new(wsc.base, SIGINT, on_signal, NULL);
+    struct event *sigterm = evsignal_new(wsc.base, SIGTERM, on_signal, NULL);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    struct timeval tv = {0, tick_us};
+    evtimer_add(timer, &tv);
+    tick(-1, 0, NULL);
+
+    event_base_dispatch(wsc.base);
+
+    event_free(timer);
+    event_free(sigint);
+    event_free(sigterm);
+    event_base_free(wsc.base);
+    wsc.base = NULL;
+}
+
+void wsc_close_all(void)
+{
+    static const uint8_t bye[2] = {0x03, 0xE8}; /* 1000 */
+    for (uint32_t i = 0; i < wsc.started; i++) {
+        struct wsc_conn *c = (struct wsc_conn *)((char *)wsc.conns + (size_t)i * wsc.stride);
+        if (c->state == ST_OPEN || c->state == ST_WAIT_WELCOME) {
+            c->wlen = 0; /* drop whatever is pending; best effort */
+            wsc_send(c, 0x8, bye, 2);
+        }
+        wsc_close(c, R_LOCAL, 0);
+    }
+    event_base_loopbreak(wsc.base);
+}

@@ -129,4 +129,22 @@ int wsc_send(struct wsc_conn *c, int opcode, const void *payload, size_t n);
 /* Sends a text frame of the n > 0 bytes at s; -1 as wsc_send, or when n <= 0. */
 int wsc_text(struct wsc_conn *c, const char *s, int n);
 
+/* ------------------------------------------------------------ process set-up */
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit, warns (prefixed by prog, followed by note)
+ * when nconns connections will not fit, and ignores SIGPIPE. */
+void wsc_raise_nofile(const char *prog, uint32_t nconns, const char *note);
+
+/* Creates wsc.base (no locking, precise timers). Returns 0, or -1 with a message on stderr. */
+int wsc_base_new(const char *prog);
+
+/* Runs the event loop: tick every tick_us µs (and once now), on_signal on SIGINT and SIGTERM,
+ * until event_base_loopbreak; then frees the events and wsc.base. */
+void wsc_run(event_callback_fn tick, event_callback_fn on_signal, long tick_us);
+
+/* The goodbye at the end of a run: a close frame (1000) to every connection that is open or
+ * waiting for welcome, dropping whatever output is pending; closes every started connection
+ * (R_LOCAL) and breaks the event loop. */
+void wsc_close_all(void);
+
 #endif
