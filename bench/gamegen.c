@@ -764,7 +764,36 @@ static json_t *prom_json(const struct prom_delta *d, const char *bound_name)
     return o;
 }
 
-static void print_report(void)
+/* the figures both forms of the report show */
+struct figs {
+    double ms;
+    uint64_t failed;
+    double srv_cpu;
+    double self_cpu;
+    uint32_t nw;
+    double wmed;
+    double wmin;
+    double wmax;
+    struct prom_delta lat;
+    struct prom_delta dur;
+    struct prom_delta lua;
+    struct prom_delta slua;
+    struct prom_delta evl;
+    struct prom_delta stl;
+    int have_lat;
+    int have_dur;
+    int have_lua;
+    int have_slua;
+    int have_evl;
+    int have_stl;
+    double dropped;
+    double in_dropped;
+    double players;
+    double sq0;
+    double sq1;
+};
+
+static void report_figures(struct figs *f)
 {
     double ms = secs(g.t_meas0, g.t_meas_end);
     uint64_t failed =
@@ -791,7 +820,7 @@ static void print_report(void)
             free(w);
         }
     }
-    struct prom_delta lat, dur, lua, slua;
+    struct prom_delta lat = {0}, dur = {0}, lua = {0}, slua = {0};
     int have_lat =
         prom_delta(g.metrics0, g.metrics1, "tick_lateness_ms", "game=\"arena\"", 2.0, &lat) == 0;
     int have_dur =
@@ -800,7 +829,7 @@ static void print_report(void)
         prom_delta(g.metrics0, g.metrics1, "tick_lua_ms", "game=\"arena\"", 0.05, &lua) == 0;
     int have_slua =
         prom_delta(g.metrics0, g.metrics1, "state_lua_ms", "game=\"arena\"", 0.05, &slua) == 0;
-    struct prom_delta evl;
+    struct prom_delta evl = {0};
     int have_evl = prom_delta(g.metrics0, g.metrics1, "ws_event_latency_ms", NULL, 1.0, &evl) == 0;
     double dropped = prom_value(g.metrics1, "ticks_dropped_total", "game=\"arena\"");
     double dropped0 = prom_value(g.metrics0, "ticks_dropped_total", "game=\"arena\"");
@@ -810,137 +839,203 @@ static void print_report(void)
     if (!isnan(in_dropped)) in_dropped -= isnan(in_dropped0) ? 0 : in_dropped0;
     double players = (double)opt.rooms * opt.players;
     /* PostgreSQL store (absent with the embedded one): batches written, their latency, backlog */
-    struct prom_delta stl;
+    struct prom_delta stl = {0};
     int have_stl =
         prom_delta(g.metrics0, g.metrics1, "store_write_latency_ms", NULL, 10.0, &stl) == 0;
     double sq0 = prom_value(g.metrics0, "store_queue_rows", NULL),
            sq1 = prom_value(g.metrics1, "store_queue_rows", NULL);
+    f->ms = ms;
+    f->failed = failed;
+    f->srv_cpu = srv_cpu;
+    f->self_cpu = self_cpu;
+    f->nw = nw;
+    f->wmed = wmed;
+    f->wmin = wmin;
+    f->wmax = wmax;
+    f->lat = lat;
+    f->dur = dur;
+    f->lua = lua;
+    f->slua = slua;
+    f->evl = evl;
+    f->stl = stl;
+    f->have_lat = have_lat;
+    f->have_dur = have_dur;
+    f->have_lua = have_lua;
+    f->have_slua = have_slua;
+    f->have_evl = have_evl;
+    f->have_stl = have_stl;
+    f->dropped = dropped;
+    f->in_dropped = in_dropped;
+    f->players = players;
+    f->sq0 = sq0;
+    f->sq1 = sq1;
+}
 
-    if (opt.json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
-        json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
-        json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
-        json_t *cn = json_object();
-        json_object_set_new(cn, "requested", json_integer(g.nconns));
-        json_object_set_new(cn, "established", json_integer(wsc.established));
-        json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
-        json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
-        json_object_set_new(cn, "http_statuses", rep_ktab_json(&wsc.http_status));
-        json_object_set_new(cn, "server_close_codes", rep_ktab_json(&wsc.close_codes));
-        json_object_set_new(cn, "connect_errnos", rep_errnos_json());
-        json_object_set_new(cn, "handshake_ms", rep_hist_json(&wsc.handshake, 90, 0));
-        json_object_set_new(o, "connections", cn);
-        json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
-        json_object_set_new(o, "warmup_s", json_real(opt.warmup));
-        json_object_set_new(o, "measure_s", json_real(ms));
-        json_object_set_new(o, "messages_per_s",
-                            json_real(ms > 0 ? (double)g.msgs_window / ms : 0));
-        json_object_set_new(o, "bytes_per_s", json_real(ms > 0 ? (double)g.bytes_window / ms : 0));
-        json_object_set_new(o, "errors", stab_json(&g.errors));
-        json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
-        if (opt.mode == M_GAMES) {
-            json_t *gm = json_object();
-            json_object_set_new(gm, "clients", json_integer(opt.clients));
-            json_object_set_new(gm, "game", json_string(opt.game));
-            json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
-            json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
-            json_object_set_new(gm, "per_s", json_real(ms > 0 ? (double)g.games_window / ms : 0));
-            json_object_set_new(gm, "per_s_window_median", rep_jnum(wmed));
-            json_object_set_new(gm, "per_s_window_min", rep_jnum(wmin));
-            json_object_set_new(gm, "per_s_window_max", rep_jnum(wmax));
-            json_t *wa = json_array();
-            for (uint32_t i = 0; i < nw; i++)
-                json_array_append_new(wa, json_integer(g.windows[i]));
-            json_object_set_new(gm, "windows", wa);
-            json_object_set_new(gm, "latency_ms", rep_hist_json(&g.game_lat, 90, 0));
-            json_object_set_new(gm, "inputs_per_s",
-                                json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
-            json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
-            json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
-            json_t *rs = json_object();
-            for (unsigned i = 0; i < g.results.n; i++) {
-                long k = g.results.e[i].key;
-                json_object_set_new(rs,
-                                    k == 0   ? "draw"
-                                    : k == 1 ? "won"
-                                    : k == 2 ? "lost"
-                                             : "other",
-                                    json_integer((json_int_t)g.results.e[i].n));
-            }
-            json_object_set_new(gm, "results", rs);
-            json_object_set_new(o, "games", gm);
-        } else {
-            json_t *rm = json_object();
-            json_object_set_new(rm, "rooms", json_integer(opt.rooms));
-            json_object_set_new(rm, "players_per_room", json_integer(opt.players));
-            json_object_set_new(rm, "rooms_active", json_integer(g.rooms_active));
-            json_object_set_new(rm, "players_active", json_integer(g.nact));
-            json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
-            json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
-            json_object_set_new(rm, "inputs_per_s",
-                                json_real(ms > 0 ? (double)g.rt_inputs_window / ms : 0));
-            json_object_set_new(rm, "inputs_target_per_s", json_real(players * opt.input_rate));
-            json_object_set_new(rm, "acks_per_s",
-                                json_real(ms > 0 ? (double)g.acks_window / ms : 0));
-            json_object_set_new(rm, "states_per_s",
-                                json_real(ms > 0 ? (double)g.states_window / ms : 0));
-            json_object_set_new(rm, "states_expected_per_s",
-                                json_real(g.nact * 1000.0 / opt.state_period_ms));
-            json_object_set_new(rm, "state_gap_ms", rep_hist_json(&g.gap, 90, 0));
-            json_object_set_new(rm, "jitter_ms", rep_hist_json(&g.jitter, 90, 0));
-            json_object_set_new(rm, "input_to_update_ms", rep_hist_json(&g.input_lat, 90, 0));
-            json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
-            json_object_set_new(rm, "skipped_backpressure",
-                                json_integer((json_int_t)g.sched_skipped));
-            json_object_set_new(o, "rooms", rm);
+static void report_json(const struct figs *f)
+{
+    double ms = f->ms;
+    uint64_t failed = f->failed;
+    double srv_cpu = f->srv_cpu;
+    double self_cpu = f->self_cpu;
+    uint32_t nw = f->nw;
+    double wmed = f->wmed;
+    double wmin = f->wmin;
+    double wmax = f->wmax;
+    struct prom_delta lat = f->lat;
+    struct prom_delta dur = f->dur;
+    struct prom_delta lua = f->lua;
+    struct prom_delta slua = f->slua;
+    struct prom_delta evl = f->evl;
+    struct prom_delta stl = f->stl;
+    int have_lat = f->have_lat;
+    int have_dur = f->have_dur;
+    int have_lua = f->have_lua;
+    int have_slua = f->have_slua;
+    int have_evl = f->have_evl;
+    int have_stl = f->have_stl;
+    double dropped = f->dropped;
+    double in_dropped = f->in_dropped;
+    double players = f->players;
+    double sq0 = f->sq0;
+    double sq1 = f->sq1;
+    json_t *o = json_object();
+    json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
+    json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
+    json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+    json_t *cn = json_object();
+    json_object_set_new(cn, "requested", json_integer(g.nconns));
+    json_object_set_new(cn, "established", json_integer(wsc.established));
+    json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
+    json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
+    json_object_set_new(cn, "http_statuses", rep_ktab_json(&wsc.http_status));
+    json_object_set_new(cn, "server_close_codes", rep_ktab_json(&wsc.close_codes));
+    json_object_set_new(cn, "connect_errnos", rep_errnos_json());
+    json_object_set_new(cn, "handshake_ms", rep_hist_json(&wsc.handshake, 90, 0));
+    json_object_set_new(o, "connections", cn);
+    json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
+    json_object_set_new(o, "warmup_s", json_real(opt.warmup));
+    json_object_set_new(o, "measure_s", json_real(ms));
+    json_object_set_new(o, "messages_per_s", json_real(ms > 0 ? (double)g.msgs_window / ms : 0));
+    json_object_set_new(o, "bytes_per_s", json_real(ms > 0 ? (double)g.bytes_window / ms : 0));
+    json_object_set_new(o, "errors", stab_json(&g.errors));
+    json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
+    if (opt.mode == M_GAMES) {
+        json_t *gm = json_object();
+        json_object_set_new(gm, "clients", json_integer(opt.clients));
+        json_object_set_new(gm, "game", json_string(opt.game));
+        json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
+        json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
+        json_object_set_new(gm, "per_s", json_real(ms > 0 ? (double)g.games_window / ms : 0));
+        json_object_set_new(gm, "per_s_window_median", rep_jnum(wmed));
+        json_object_set_new(gm, "per_s_window_min", rep_jnum(wmin));
+        json_object_set_new(gm, "per_s_window_max", rep_jnum(wmax));
+        json_t *wa = json_array();
+        for (uint32_t i = 0; i < nw; i++)
+            json_array_append_new(wa, json_integer(g.windows[i]));
+        json_object_set_new(gm, "windows", wa);
+        json_object_set_new(gm, "latency_ms", rep_hist_json(&g.game_lat, 90, 0));
+        json_object_set_new(gm, "inputs_per_s",
+                            json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
+        json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
+        json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
+        json_t *rs = json_object();
+        for (unsigned i = 0; i < g.results.n; i++) {
+            long k = g.results.e[i].key;
+            json_object_set_new(rs,
+                                k == 0   ? "draw"
+                                : k == 1 ? "won"
+                                : k == 2 ? "lost"
+                                         : "other",
+                                json_integer((json_int_t)g.results.e[i].n));
         }
-        if (opt.server_pid > 0 || opt.server_url) {
-            json_t *s = json_object();
-            json_object_set_new(s, "pid", json_integer(opt.server_pid));
-            json_object_set_new(s, "cpu_pct", rep_jnum(srv_cpu));
-            json_object_set_new(s, "loop_thread_cpu_pct", rep_jnum(g.loop_cpu_pct));
-            json_object_set_new(s, "other_threads_cpu_pct", rep_jnum(g.other_cpu_pct));
-            json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
-            json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
-            json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
-            if (have_lat)
-                json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
-            if (have_dur)
-                json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
-            if (have_lua) json_object_set_new(s, "tick_lua_ms", prom_json(&lua, "frac_le_0.05ms"));
-            if (have_slua)
-                json_object_set_new(s, "state_lua_ms", prom_json(&slua, "frac_le_0.05ms"));
-            if (have_evl)
-                json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
-            json_object_set_new(s, "ticks_dropped", rep_jnum(dropped));
-            json_object_set_new(s, "inputs_dropped", rep_jnum(in_dropped));
-            if (have_stl) {
-                json_t *st = prom_json(&stl, "frac_le_10ms");
-                json_object_set_new(st, "batches_per_s", json_real(ms > 0 ? stl.count / ms : 0));
-                json_object_set_new(st, "queue_rows_start", rep_jnum(sq0));
-                json_object_set_new(st, "queue_rows_end", rep_jnum(sq1));
-                json_object_set_new(s, "store_write_latency_ms", st);
-            }
-            json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
-            json_object_set_new(o, "server", s);
-        }
-        json_t *lg = json_object();
-        json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu));
-        json_object_set_new(lg, "rss_kib", json_integer(ps_status_kib(0, "VmRSS:")));
-        json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
-        json_object_set_new(lg, "timer_lateness_ms", rep_hist_json(&g.timer_late, 90, 0));
-        json_object_set_new(o, "gamegen", lg);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        if (s) {
-            puts(s);
-            free(s);
-        }
-        json_decref(o);
-        fflush(stdout);
-        return;
+        json_object_set_new(gm, "results", rs);
+        json_object_set_new(o, "games", gm);
+    } else {
+        json_t *rm = json_object();
+        json_object_set_new(rm, "rooms", json_integer(opt.rooms));
+        json_object_set_new(rm, "players_per_room", json_integer(opt.players));
+        json_object_set_new(rm, "rooms_active", json_integer(g.rooms_active));
+        json_object_set_new(rm, "players_active", json_integer(g.nact));
+        json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
+        json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
+        json_object_set_new(rm, "inputs_per_s",
+                            json_real(ms > 0 ? (double)g.rt_inputs_window / ms : 0));
+        json_object_set_new(rm, "inputs_target_per_s", json_real(players * opt.input_rate));
+        json_object_set_new(rm, "acks_per_s", json_real(ms > 0 ? (double)g.acks_window / ms : 0));
+        json_object_set_new(rm, "states_per_s",
+                            json_real(ms > 0 ? (double)g.states_window / ms : 0));
+        json_object_set_new(rm, "states_expected_per_s",
+                            json_real(g.nact * 1000.0 / opt.state_period_ms));
+        json_object_set_new(rm, "state_gap_ms", rep_hist_json(&g.gap, 90, 0));
+        json_object_set_new(rm, "jitter_ms", rep_hist_json(&g.jitter, 90, 0));
+        json_object_set_new(rm, "input_to_update_ms", rep_hist_json(&g.input_lat, 90, 0));
+        json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
+        json_object_set_new(rm, "skipped_backpressure", json_integer((json_int_t)g.sched_skipped));
+        json_object_set_new(o, "rooms", rm);
     }
+    if (opt.server_pid > 0 || opt.server_url) {
+        json_t *s = json_object();
+        json_object_set_new(s, "pid", json_integer(opt.server_pid));
+        json_object_set_new(s, "cpu_pct", rep_jnum(srv_cpu));
+        json_object_set_new(s, "loop_thread_cpu_pct", rep_jnum(g.loop_cpu_pct));
+        json_object_set_new(s, "other_threads_cpu_pct", rep_jnum(g.other_cpu_pct));
+        json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
+        json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
+        json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
+        if (have_lat) json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
+        if (have_dur) json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
+        if (have_lua) json_object_set_new(s, "tick_lua_ms", prom_json(&lua, "frac_le_0.05ms"));
+        if (have_slua) json_object_set_new(s, "state_lua_ms", prom_json(&slua, "frac_le_0.05ms"));
+        if (have_evl) json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
+        json_object_set_new(s, "ticks_dropped", rep_jnum(dropped));
+        json_object_set_new(s, "inputs_dropped", rep_jnum(in_dropped));
+        if (have_stl) {
+            json_t *st = prom_json(&stl, "frac_le_10ms");
+            json_object_set_new(st, "batches_per_s", json_real(ms > 0 ? stl.count / ms : 0));
+            json_object_set_new(st, "queue_rows_start", rep_jnum(sq0));
+            json_object_set_new(st, "queue_rows_end", rep_jnum(sq1));
+            json_object_set_new(s, "store_write_latency_ms", st);
+        }
+        json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
+        json_object_set_new(o, "server", s);
+    }
+    json_t *lg = json_object();
+    json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu));
+    json_object_set_new(lg, "rss_kib", json_integer(ps_status_kib(0, "VmRSS:")));
+    json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
+    json_object_set_new(lg, "timer_lateness_ms", rep_hist_json(&g.timer_late, 90, 0));
+    json_object_set_new(o, "gamegen", lg);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+    fflush(stdout);
+}
 
+static void report_text(const struct figs *f)
+{
+    double ms = f->ms;
+    uint64_t failed = f->failed;
+    double srv_cpu = f->srv_cpu;
+    double self_cpu = f->self_cpu;
+    double wmed = f->wmed;
+    double wmin = f->wmin;
+    double wmax = f->wmax;
+    struct prom_delta lat = f->lat;
+    struct prom_delta dur = f->dur;
+    struct prom_delta evl = f->evl;
+    struct prom_delta stl = f->stl;
+    int have_lat = f->have_lat;
+    int have_dur = f->have_dur;
+    int have_evl = f->have_evl;
+    int have_stl = f->have_stl;
+    double dropped = f->dropped;
+    double in_dropped = f->in_dropped;
+    double players = f->players;
+    double sq0 = f->sq0;
+    double sq1 = f->sq1;
     char a[32], b[32], c[32], d[32];
     printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms",
            wsc.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
@@ -1000,6 +1095,16 @@ static void print_report(void)
     printf("gamegen cpu %s%%, ", rep_fmt(a, self_cpu, 1));
     rep_print_hist("timer lateness ms", &g.timer_late, 90);
     fflush(stdout);
+}
+
+static void print_report(void)
+{
+    struct figs f;
+    report_figures(&f);
+    if (opt.json)
+        report_json(&f);
+    else
+        report_text(&f);
 }
 
 /* ------------------------------------------------------------- run phases */
@@ -1258,7 +1363,9 @@ static void usage(FILE *f)
            "  --help\n");
 }
 
-int main(int argc, char **argv)
+/* Parses the command line into opt. Returns -1 to run, else the exit status (0 after --help, 2
+ * for a usage error). */
+static int parse_args(int argc, char **argv)
 {
     enum {
         O_HOST = 1000,
@@ -1410,6 +1517,13 @@ int main(int argc, char **argv)
     }
     if (!opt.game) opt.game = opt.mode == M_GAMES ? "tictactoe" : "arena";
     g.nconns = opt.mode == M_GAMES ? opt.clients : opt.rooms * opt.players;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = parse_args(argc, argv);
+    if (rc >= 0) return rc;
 
     wsc_raise_nofile("mt-gamegen", g.nconns, "");
 

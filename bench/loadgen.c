@@ -189,7 +189,20 @@ static double ramp_secs(void)
     return (double)(end - g.t_ramp0) / 1e6;
 }
 
-static void print_report(void)
+/* the figures both forms of the report show */
+struct figs {
+    double ms;
+    double achieved;
+    double reply_rate;
+    uint64_t failed;
+    long rss_delta;
+    double per_conn;
+    double self_per_conn;
+    double srv_cpu_pct;
+    double self_cpu_pct;
+};
+
+static void report_figures(struct figs *f)
 {
     double ms = meas_secs();
     double achieved = ms > 0 ? (double)g.hb_sent / ms : 0.0;
@@ -208,90 +221,120 @@ static void print_report(void)
         if (g.self_cpu0 >= 0 && g.self_cpu1 >= 0)
             self_cpu_pct = (g.self_cpu1 - g.self_cpu0) * 100.0 / ms;
     }
+    f->ms = ms;
+    f->achieved = achieved;
+    f->reply_rate = reply_rate;
+    f->failed = failed;
+    f->rss_delta = rss_delta;
+    f->per_conn = per_conn;
+    f->self_per_conn = self_per_conn;
+    f->srv_cpu_pct = srv_cpu_pct;
+    f->self_cpu_pct = self_cpu_pct;
+}
 
-    if (opt.json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
-        json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
-        json_t *cn = json_object();
-        json_object_set_new(cn, "requested", json_integer(opt.connections));
-        json_object_set_new(cn, "attempted", json_integer(wsc.started));
-        json_object_set_new(cn, "established", json_integer(wsc.established));
-        json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
-        json_object_set_new(cn, "held", json_integer(g.held_at_end));
-        json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
-        json_object_set_new(o, "connections", cn);
-        json_t *fl = json_object();
-        json_object_set_new(fl, "connect_error", json_integer((json_int_t)wsc.fail_connect));
-        json_object_set_new(fl, "http_status", json_integer((json_int_t)wsc.fail_http));
-        json_object_set_new(fl, "closed", json_integer((json_int_t)wsc.fail_closed));
-        json_object_set_new(fl, "timeout", json_integer((json_int_t)wsc.fail_timeout));
-        json_object_set_new(fl, "protocol", json_integer((json_int_t)wsc.fail_proto));
-        json_object_set_new(fl, "http_statuses", rep_ktab_json(&wsc.http_status));
-        json_object_set_new(fl, "connect_errnos", rep_errnos_json());
-        json_object_set_new(fl, "server_close_codes", rep_ktab_json(&wsc.close_codes));
-        json_object_set_new(o, "failures", fl);
-        json_object_set_new(o, "handshake_ms", rep_hist_json(&wsc.handshake, 95, 1));
-        json_object_set_new(o, "ramp_s", json_real(ramp_secs()));
-        json_object_set_new(o, "measure_s", json_real(ms));
-        json_t *m = json_object();
-        json_object_set_new(m, "sent", json_integer((json_int_t)g.hb_sent));
-        json_object_set_new(m, "replies", json_integer((json_int_t)g.hb_replies));
-        json_object_set_new(m, "skipped_backpressure", json_integer((json_int_t)g.hb_skipped));
-        json_object_set_new(m, "target_rate", json_real(opt.rate));
-        json_object_set_new(m, "send_rate", json_real(achieved));
-        json_object_set_new(m, "reply_rate", json_real(reply_rate));
-        json_object_set_new(m, "bad_replies", json_integer((json_int_t)g.hb_bad));
-        json_object_set_new(m, "server_errors", json_integer((json_int_t)g.srv_errors));
-        json_t *ec = json_object();
-        for (unsigned i = 0; i < g.error_codes.n; i++)
-            json_object_set_new(ec, g.error_codes.e[i].s,
-                                json_integer((json_int_t)g.error_codes.e[i].n));
-        json_object_set_new(m, "server_error_codes", ec);
-        json_object_set_new(m, "other_messages", json_integer((json_int_t)g.other_msgs));
-        json_object_set_new(m, "bad_json", json_integer((json_int_t)g.bad_json));
-        json_object_set_new(m, "pings", json_integer((json_int_t)wsc.pings));
-        json_object_set_new(o, "messages", m);
-        json_object_set_new(o, "rtt_ms", rep_hist_json(&g.rtt, 95, 1));
-        /* the RTT histogram itself, so that several processes' reports can be merged:
-         * [bucket value in µs, count] for every non-empty bucket */
-        json_t *hb = json_array();
-        for (unsigned i = 0; i < WSP_HIST_BUCKETS; i++)
-            if (g.rtt.b[i])
-                json_array_append_new(
-                    hb, json_pack("[f,I]", wsp_hist_value(i), (json_int_t)g.rtt.b[i]));
-        json_object_set_new(o, "rtt_hist_us", hb);
-        if (opt.server_pid > 0) {
-            json_t *r = json_object();
-            json_object_set_new(r, "pid", json_integer(opt.server_pid));
-            json_object_set_new(r, "before_kib",
-                                g.rss_before >= 0 ? json_integer(g.rss_before) : json_null());
-            json_object_set_new(r, "after_kib",
-                                g.rss_after >= 0 ? json_integer(g.rss_after) : json_null());
-            json_object_set_new(r, "delta_kib", json_integer(rss_delta));
-            json_object_set_new(r, "per_held_conn_kib", rep_jnum(per_conn));
-            json_object_set_new(o, "server_rss", r);
-        } else {
-            json_object_set_new(o, "server_rss", json_null());
-        }
-        json_object_set_new(o, "server_cpu_pct", rep_jnum(srv_cpu_pct));
-        json_t *lg = json_object();
-        json_object_set_new(lg, "rss_before_kib", json_integer(g.self_rss_before));
-        json_object_set_new(lg, "rss_after_kib", json_integer(g.self_rss_after));
-        json_object_set_new(lg, "per_held_conn_bytes", rep_jnum(self_per_conn));
-        json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
-        json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu_pct));
-        json_object_set_new(o, "loadgen", lg);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        if (s) {
-            puts(s);
-            free(s);
-        }
-        json_decref(o);
-        fflush(stdout);
-        return;
+static void report_json(const struct figs *f)
+{
+    double ms = f->ms;
+    double achieved = f->achieved;
+    double reply_rate = f->reply_rate;
+    uint64_t failed = f->failed;
+    long rss_delta = f->rss_delta;
+    double per_conn = f->per_conn;
+    double self_per_conn = f->self_per_conn;
+    double srv_cpu_pct = f->srv_cpu_pct;
+    double self_cpu_pct = f->self_cpu_pct;
+    json_t *o = json_object();
+    json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
+    json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+    json_t *cn = json_object();
+    json_object_set_new(cn, "requested", json_integer(opt.connections));
+    json_object_set_new(cn, "attempted", json_integer(wsc.started));
+    json_object_set_new(cn, "established", json_integer(wsc.established));
+    json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
+    json_object_set_new(cn, "held", json_integer(g.held_at_end));
+    json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
+    json_object_set_new(o, "connections", cn);
+    json_t *fl = json_object();
+    json_object_set_new(fl, "connect_error", json_integer((json_int_t)wsc.fail_connect));
+    json_object_set_new(fl, "http_status", json_integer((json_int_t)wsc.fail_http));
+    json_object_set_new(fl, "closed", json_integer((json_int_t)wsc.fail_closed));
+    json_object_set_new(fl, "timeout", json_integer((json_int_t)wsc.fail_timeout));
+    json_object_set_new(fl, "protocol", json_integer((json_int_t)wsc.fail_proto));
+    json_object_set_new(fl, "http_statuses", rep_ktab_json(&wsc.http_status));
+    json_object_set_new(fl, "connect_errnos", rep_errnos_json());
+    json_object_set_new(fl, "server_close_codes", rep_ktab_json(&wsc.close_codes));
+    json_object_set_new(o, "failures", fl);
+    json_object_set_new(o, "handshake_ms", rep_hist_json(&wsc.handshake, 95, 1));
+    json_object_set_new(o, "ramp_s", json_real(ramp_secs()));
+    json_object_set_new(o, "measure_s", json_real(ms));
+    json_t *m = json_object();
+    json_object_set_new(m, "sent", json_integer((json_int_t)g.hb_sent));
+    json_object_set_new(m, "replies", json_integer((json_int_t)g.hb_replies));
+    json_object_set_new(m, "skipped_backpressure", json_integer((json_int_t)g.hb_skipped));
+    json_object_set_new(m, "target_rate", json_real(opt.rate));
+    json_object_set_new(m, "send_rate", json_real(achieved));
+    json_object_set_new(m, "reply_rate", json_real(reply_rate));
+    json_object_set_new(m, "bad_replies", json_integer((json_int_t)g.hb_bad));
+    json_object_set_new(m, "server_errors", json_integer((json_int_t)g.srv_errors));
+    json_t *ec = json_object();
+    for (unsigned i = 0; i < g.error_codes.n; i++)
+        json_object_set_new(ec, g.error_codes.e[i].s,
+                            json_integer((json_int_t)g.error_codes.e[i].n));
+    json_object_set_new(m, "server_error_codes", ec);
+    json_object_set_new(m, "other_messages", json_integer((json_int_t)g.other_msgs));
+    json_object_set_new(m, "bad_json", json_integer((json_int_t)g.bad_json));
+    json_object_set_new(m, "pings", json_integer((json_int_t)wsc.pings));
+    json_object_set_new(o, "messages", m);
+    json_object_set_new(o, "rtt_ms", rep_hist_json(&g.rtt, 95, 1));
+    /* the RTT histogram itself, so that several processes' reports can be merged:
+     * [bucket value in µs, count] for every non-empty bucket */
+    json_t *hb = json_array();
+    for (unsigned i = 0; i < WSP_HIST_BUCKETS; i++)
+        if (g.rtt.b[i])
+            json_array_append_new(hb,
+                                  json_pack("[f,I]", wsp_hist_value(i), (json_int_t)g.rtt.b[i]));
+    json_object_set_new(o, "rtt_hist_us", hb);
+    if (opt.server_pid > 0) {
+        json_t *r = json_object();
+        json_object_set_new(r, "pid", json_integer(opt.server_pid));
+        json_object_set_new(r, "before_kib",
+                            g.rss_before >= 0 ? json_integer(g.rss_before) : json_null());
+        json_object_set_new(r, "after_kib",
+                            g.rss_after >= 0 ? json_integer(g.rss_after) : json_null());
+        json_object_set_new(r, "delta_kib", json_integer(rss_delta));
+        json_object_set_new(r, "per_held_conn_kib", rep_jnum(per_conn));
+        json_object_set_new(o, "server_rss", r);
+    } else {
+        json_object_set_new(o, "server_rss", json_null());
     }
+    json_object_set_new(o, "server_cpu_pct", rep_jnum(srv_cpu_pct));
+    json_t *lg = json_object();
+    json_object_set_new(lg, "rss_before_kib", json_integer(g.self_rss_before));
+    json_object_set_new(lg, "rss_after_kib", json_integer(g.self_rss_after));
+    json_object_set_new(lg, "per_held_conn_bytes", rep_jnum(self_per_conn));
+    json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
+    json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu_pct));
+    json_object_set_new(o, "loadgen", lg);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+    fflush(stdout);
+}
 
+static void report_text(const struct figs *f)
+{
+    double ms = f->ms;
+    double achieved = f->achieved;
+    double reply_rate = f->reply_rate;
+    uint64_t failed = f->failed;
+    long rss_delta = f->rss_delta;
+    double per_conn = f->per_conn;
+    double self_per_conn = f->self_per_conn;
+    double srv_cpu_pct = f->srv_cpu_pct;
+    double self_cpu_pct = f->self_cpu_pct;
     printf("mt-loadgen report: ws://%s%s%s\n", wsc.hosthdr, opt.path,
            g.interrupted ? "  (interrupted)" : "");
     printf("connections: requested %u, attempted %u, established %u, failed %llu, held at end %u, "
@@ -331,6 +374,16 @@ static void print_report(void)
     printf("cpu over the measuring window (%% of one core): server %s, loadgen %s\n",
            rep_fmt(c1, srv_cpu_pct, 1), rep_fmt(c2, self_cpu_pct, 1));
     fflush(stdout);
+}
+
+static void print_report(void)
+{
+    struct figs f;
+    report_figures(&f);
+    if (opt.json)
+        report_json(&f);
+    else
+        report_text(&f);
 }
 
 /* ------------------------------------------------------------- run phases */
@@ -485,7 +538,9 @@ static void usage(FILE *f)
             "  --help\n");
 }
 
-int main(int argc, char **argv)
+/* Parses the command line into opt. Returns -1 to run, else the exit status (0 after --help, 2
+ * for a usage error). */
+static int parse_args(int argc, char **argv)
 {
     enum {
         O_HOST = 1000,
@@ -578,6 +633,13 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = parse_args(argc, argv);
+    if (rc >= 0) return rc;
 
     wsc_raise_nofile("mt-loadgen", opt.connections,
                      "; the excess will fail with EMFILE (split across processes)");
