@@ -873,31 +873,6 @@ static void report_figures(struct figs *f)
 
 static void report_json(const struct figs *f)
 {
-    double ms = f->ms;
-    uint64_t failed = f->failed;
-    double srv_cpu = f->srv_cpu;
-    double self_cpu = f->self_cpu;
-    uint32_t nw = f->nw;
-    double wmed = f->wmed;
-    double wmin = f->wmin;
-    double wmax = f->wmax;
-    struct prom_delta lat = f->lat;
-    struct prom_delta dur = f->dur;
-    struct prom_delta lua = f->lua;
-    struct prom_delta slua = f->slua;
-    struct prom_delta evl = f->evl;
-    struct prom_delta stl = f->stl;
-    int have_lat = f->have_lat;
-    int have_dur = f->have_dur;
-    int have_lua = f->have_lua;
-    int have_slua = f->have_slua;
-    int have_evl = f->have_evl;
-    int have_stl = f->have_stl;
-    double dropped = f->dropped;
-    double in_dropped = f->in_dropped;
-    double players = f->players;
-    double sq0 = f->sq0;
-    double sq1 = f->sq1;
     json_t *o = json_object();
     json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
     json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
@@ -905,7 +880,7 @@ static void report_json(const struct figs *f)
     json_t *cn = json_object();
     json_object_set_new(cn, "requested", json_integer(g.nconns));
     json_object_set_new(cn, "established", json_integer(wsc.established));
-    json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
+    json_object_set_new(cn, "failed", json_integer((json_int_t)f->failed));
     json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
     json_object_set_new(cn, "http_statuses", rep_ktab_json(&wsc.http_status));
     json_object_set_new(cn, "server_close_codes", rep_ktab_json(&wsc.close_codes));
@@ -914,9 +889,11 @@ static void report_json(const struct figs *f)
     json_object_set_new(o, "connections", cn);
     json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
     json_object_set_new(o, "warmup_s", json_real(opt.warmup));
-    json_object_set_new(o, "measure_s", json_real(ms));
-    json_object_set_new(o, "messages_per_s", json_real(ms > 0 ? (double)g.msgs_window / ms : 0));
-    json_object_set_new(o, "bytes_per_s", json_real(ms > 0 ? (double)g.bytes_window / ms : 0));
+    json_object_set_new(o, "measure_s", json_real(f->ms));
+    json_object_set_new(o, "messages_per_s",
+                        json_real(f->ms > 0 ? (double)g.msgs_window / f->ms : 0));
+    json_object_set_new(o, "bytes_per_s",
+                        json_real(f->ms > 0 ? (double)g.bytes_window / f->ms : 0));
     json_object_set_new(o, "errors", stab_json(&g.errors));
     json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
     if (opt.mode == M_GAMES) {
@@ -925,17 +902,17 @@ static void report_json(const struct figs *f)
         json_object_set_new(gm, "game", json_string(opt.game));
         json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
         json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
-        json_object_set_new(gm, "per_s", json_real(ms > 0 ? (double)g.games_window / ms : 0));
-        json_object_set_new(gm, "per_s_window_median", rep_jnum(wmed));
-        json_object_set_new(gm, "per_s_window_min", rep_jnum(wmin));
-        json_object_set_new(gm, "per_s_window_max", rep_jnum(wmax));
+        json_object_set_new(gm, "per_s", json_real(f->ms > 0 ? (double)g.games_window / f->ms : 0));
+        json_object_set_new(gm, "per_s_window_median", rep_jnum(f->wmed));
+        json_object_set_new(gm, "per_s_window_min", rep_jnum(f->wmin));
+        json_object_set_new(gm, "per_s_window_max", rep_jnum(f->wmax));
         json_t *wa = json_array();
-        for (uint32_t i = 0; i < nw; i++)
+        for (uint32_t i = 0; i < f->nw; i++)
             json_array_append_new(wa, json_integer(g.windows[i]));
         json_object_set_new(gm, "windows", wa);
         json_object_set_new(gm, "latency_ms", rep_hist_json(&g.game_lat, 90, 0));
         json_object_set_new(gm, "inputs_per_s",
-                            json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
+                            json_real(f->ms > 0 ? (double)g.inputs_window / f->ms : 0));
         json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
         json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
         json_t *rs = json_object();
@@ -959,11 +936,12 @@ static void report_json(const struct figs *f)
         json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
         json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
         json_object_set_new(rm, "inputs_per_s",
-                            json_real(ms > 0 ? (double)g.rt_inputs_window / ms : 0));
-        json_object_set_new(rm, "inputs_target_per_s", json_real(players * opt.input_rate));
-        json_object_set_new(rm, "acks_per_s", json_real(ms > 0 ? (double)g.acks_window / ms : 0));
+                            json_real(f->ms > 0 ? (double)g.rt_inputs_window / f->ms : 0));
+        json_object_set_new(rm, "inputs_target_per_s", json_real(f->players * opt.input_rate));
+        json_object_set_new(rm, "acks_per_s",
+                            json_real(f->ms > 0 ? (double)g.acks_window / f->ms : 0));
         json_object_set_new(rm, "states_per_s",
-                            json_real(ms > 0 ? (double)g.states_window / ms : 0));
+                            json_real(f->ms > 0 ? (double)g.states_window / f->ms : 0));
         json_object_set_new(rm, "states_expected_per_s",
                             json_real(g.nact * 1000.0 / opt.state_period_ms));
         json_object_set_new(rm, "state_gap_ms", rep_hist_json(&g.gap, 90, 0));
@@ -976,31 +954,37 @@ static void report_json(const struct figs *f)
     if (opt.server_pid > 0 || opt.server_url) {
         json_t *s = json_object();
         json_object_set_new(s, "pid", json_integer(opt.server_pid));
-        json_object_set_new(s, "cpu_pct", rep_jnum(srv_cpu));
+        json_object_set_new(s, "cpu_pct", rep_jnum(f->srv_cpu));
         json_object_set_new(s, "loop_thread_cpu_pct", rep_jnum(g.loop_cpu_pct));
         json_object_set_new(s, "other_threads_cpu_pct", rep_jnum(g.other_cpu_pct));
         json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
         json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
         json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
-        if (have_lat) json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
-        if (have_dur) json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
-        if (have_lua) json_object_set_new(s, "tick_lua_ms", prom_json(&lua, "frac_le_0.05ms"));
-        if (have_slua) json_object_set_new(s, "state_lua_ms", prom_json(&slua, "frac_le_0.05ms"));
-        if (have_evl) json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
-        json_object_set_new(s, "ticks_dropped", rep_jnum(dropped));
-        json_object_set_new(s, "inputs_dropped", rep_jnum(in_dropped));
-        if (have_stl) {
-            json_t *st = prom_json(&stl, "frac_le_10ms");
-            json_object_set_new(st, "batches_per_s", json_real(ms > 0 ? stl.count / ms : 0));
-            json_object_set_new(st, "queue_rows_start", rep_jnum(sq0));
-            json_object_set_new(st, "queue_rows_end", rep_jnum(sq1));
+        if (f->have_lat)
+            json_object_set_new(s, "tick_lateness_ms", prom_json(&f->lat, "frac_le_2ms"));
+        if (f->have_dur)
+            json_object_set_new(s, "tick_duration_ms", prom_json(&f->dur, "frac_le_0.05ms"));
+        if (f->have_lua)
+            json_object_set_new(s, "tick_lua_ms", prom_json(&f->lua, "frac_le_0.05ms"));
+        if (f->have_slua)
+            json_object_set_new(s, "state_lua_ms", prom_json(&f->slua, "frac_le_0.05ms"));
+        if (f->have_evl)
+            json_object_set_new(s, "ws_event_latency_ms", prom_json(&f->evl, "frac_le_1ms"));
+        json_object_set_new(s, "ticks_dropped", rep_jnum(f->dropped));
+        json_object_set_new(s, "inputs_dropped", rep_jnum(f->in_dropped));
+        if (f->have_stl) {
+            json_t *st = prom_json(&f->stl, "frac_le_10ms");
+            json_object_set_new(st, "batches_per_s",
+                                json_real(f->ms > 0 ? f->stl.count / f->ms : 0));
+            json_object_set_new(st, "queue_rows_start", rep_jnum(f->sq0));
+            json_object_set_new(st, "queue_rows_end", rep_jnum(f->sq1));
             json_object_set_new(s, "store_write_latency_ms", st);
         }
         json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
         json_object_set_new(o, "server", s);
     }
     json_t *lg = json_object();
-    json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu));
+    json_object_set_new(lg, "cpu_pct", rep_jnum(f->self_cpu));
     json_object_set_new(lg, "rss_kib", json_integer(ps_status_kib(0, "VmRSS:")));
     json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
     json_object_set_new(lg, "timer_lateness_ms", rep_hist_json(&g.timer_late, 90, 0));
@@ -1016,36 +1000,17 @@ static void report_json(const struct figs *f)
 
 static void report_text(const struct figs *f)
 {
-    double ms = f->ms;
-    uint64_t failed = f->failed;
-    double srv_cpu = f->srv_cpu;
-    double self_cpu = f->self_cpu;
-    double wmed = f->wmed;
-    double wmin = f->wmin;
-    double wmax = f->wmax;
-    struct prom_delta lat = f->lat;
-    struct prom_delta dur = f->dur;
-    struct prom_delta evl = f->evl;
-    struct prom_delta stl = f->stl;
-    int have_lat = f->have_lat;
-    int have_dur = f->have_dur;
-    int have_evl = f->have_evl;
-    int have_stl = f->have_stl;
-    double dropped = f->dropped;
-    double in_dropped = f->in_dropped;
-    double players = f->players;
-    double sq0 = f->sq0;
-    double sq1 = f->sq1;
     char a[32], b[32], c[32], d[32];
     printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms",
            wsc.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
     printf(
         "connections: requested %u, established %u, failed %llu, dropped after established %llu\n",
-        g.nconns, wsc.established, (unsigned long long)failed, (unsigned long long)wsc.dropped);
+        g.nconns, wsc.established, (unsigned long long)f->failed, (unsigned long long)wsc.dropped);
     rep_print_failures();
     rep_print_hist("handshake ms", &wsc.handshake, 90);
     printf("ramp %.2f s, warmup %.1f s, measured %.2f s, messages received %.0f/s\n",
-           secs(g.t0, g.t_ramp_end), opt.warmup, ms, ms > 0 ? (double)g.msgs_window / ms : 0.0);
+           secs(g.t0, g.t_ramp_end), opt.warmup, f->ms,
+           f->ms > 0 ? (double)g.msgs_window / f->ms : 0.0);
     if (g.errors.n) {
         printf("errors (whole run):");
         for (unsigned i = 0; i < g.errors.n; i++)
@@ -1055,44 +1020,47 @@ static void report_text(const struct figs *f)
     if (opt.mode == M_GAMES) {
         printf("games: %llu complete in the window = %s/s; 1 s windows median %s, min %s, max %s\n",
                (unsigned long long)g.games_window,
-               rep_fmt(a, ms > 0 ? (double)g.games_window / ms : 0, 1), rep_fmt(b, wmed, 0),
-               rep_fmt(c, wmin, 0), rep_fmt(d, wmax, 0));
+               rep_fmt(a, f->ms > 0 ? (double)g.games_window / f->ms : 0, 1),
+               rep_fmt(b, f->wmed, 0), rep_fmt(c, f->wmin, 0), rep_fmt(d, f->wmax, 0));
         rep_print_hist("game latency (create_game -> game_over) ms", &g.game_lat, 90);
-        printf("inputs sent %.1f/s\n", ms > 0 ? (double)g.inputs_window / ms : 0.0);
+        printf("inputs sent %.1f/s\n", f->ms > 0 ? (double)g.inputs_window / f->ms : 0.0);
     } else {
         printf("rooms: %u x %u players, %u rooms active, %u players active, setup %.2f s\n",
                opt.rooms, opt.players, g.rooms_active, g.nact, secs(g.t_ramp_end, g.t_setup_end));
         printf("inputs %.0f/s (target %.0f/s), acks %.0f/s, game_state %.0f/s (expected %.0f/s)\n",
-               ms > 0 ? (double)g.rt_inputs_window / ms : 0.0, players * opt.input_rate,
-               ms > 0 ? (double)g.acks_window / ms : 0.0,
-               ms > 0 ? (double)g.states_window / ms : 0.0, g.nact * 1000.0 / opt.state_period_ms);
+               f->ms > 0 ? (double)g.rt_inputs_window / f->ms : 0.0, f->players * opt.input_rate,
+               f->ms > 0 ? (double)g.acks_window / f->ms : 0.0,
+               f->ms > 0 ? (double)g.states_window / f->ms : 0.0,
+               g.nact * 1000.0 / opt.state_period_ms);
         rep_print_hist("game_state gap ms", &g.gap, 90);
         rep_print_hist("game_state jitter |gap - period| ms", &g.jitter, 90);
         rep_print_hist("input -> first game_state after its ack ms", &g.input_lat, 90);
     }
-    if (have_lat)
+    if (f->have_lat)
         printf("server tick lateness (arena): p50 %s ms, p99 %s ms, %.2f%% <= 2 ms (n=%.0f)\n",
-               rep_fmt(a, lat.p50, 3), rep_fmt(b, lat.p99, 3), lat.frac_le * 100, lat.count);
-    if (have_dur)
+               rep_fmt(a, f->lat.p50, 3), rep_fmt(b, f->lat.p99, 3), f->lat.frac_le * 100,
+               f->lat.count);
+    if (f->have_dur)
         printf("server tick duration (arena): p50 %s ms, p99 %s ms, %.2f%% <= 0.05 ms (n=%.0f)\n",
-               rep_fmt(a, dur.p50, 4), rep_fmt(b, dur.p99, 4), dur.frac_le * 100, dur.count);
-    if (have_lat || have_dur)
-        printf("server ticks dropped %s, inputs dropped %s\n", rep_fmt(a, dropped, 0),
-               rep_fmt(b, in_dropped, 0));
-    if (have_evl)
-        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n", rep_fmt(a, evl.p50, 3),
-               rep_fmt(b, evl.p99, 3), evl.count);
-    if (have_stl)
+               rep_fmt(a, f->dur.p50, 4), rep_fmt(b, f->dur.p99, 4), f->dur.frac_le * 100,
+               f->dur.count);
+    if (f->have_lat || f->have_dur)
+        printf("server ticks dropped %s, inputs dropped %s\n", rep_fmt(a, f->dropped, 0),
+               rep_fmt(b, f->in_dropped, 0));
+    if (f->have_evl)
+        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n",
+               rep_fmt(a, f->evl.p50, 3), rep_fmt(b, f->evl.p99, 3), f->evl.count);
+    if (f->have_stl)
         printf("server store (PostgreSQL): %.0f batches/s, write latency p50 %s ms, p99 %s ms, "
                "queue %s -> %s rows\n",
-               ms > 0 ? stl.count / ms : 0, rep_fmt(a, stl.p50, 2), rep_fmt(b, stl.p99, 2),
-               rep_fmt(c, sq0, 0), rep_fmt(d, sq1, 0));
+               f->ms > 0 ? f->stl.count / f->ms : 0, rep_fmt(a, f->stl.p50, 2),
+               rep_fmt(b, f->stl.p99, 2), rep_fmt(c, f->sq0, 0), rep_fmt(d, f->sq1, 0));
     if (opt.server_pid > 0)
         printf("server cpu %s%% (loop thread %s%%, other threads %s%%), rss %ld -> %ld KiB (peak "
                "%ld)\n",
-               rep_fmt(a, srv_cpu, 1), rep_fmt(b, g.loop_cpu_pct, 1),
+               rep_fmt(a, f->srv_cpu, 1), rep_fmt(b, g.loop_cpu_pct, 1),
                rep_fmt(c, g.other_cpu_pct, 1), g.rss0, g.rss1, g.hwm1);
-    printf("gamegen cpu %s%%, ", rep_fmt(a, self_cpu, 1));
+    printf("gamegen cpu %s%%, ", rep_fmt(a, f->self_cpu, 1));
     rep_print_hist("timer lateness ms", &g.timer_late, 90);
     fflush(stdout);
 }

@@ -234,15 +234,6 @@ static void report_figures(struct figs *f)
 
 static void report_json(const struct figs *f)
 {
-    double ms = f->ms;
-    double achieved = f->achieved;
-    double reply_rate = f->reply_rate;
-    uint64_t failed = f->failed;
-    long rss_delta = f->rss_delta;
-    double per_conn = f->per_conn;
-    double self_per_conn = f->self_per_conn;
-    double srv_cpu_pct = f->srv_cpu_pct;
-    double self_cpu_pct = f->self_cpu_pct;
     json_t *o = json_object();
     json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
     json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
@@ -250,7 +241,7 @@ static void report_json(const struct figs *f)
     json_object_set_new(cn, "requested", json_integer(opt.connections));
     json_object_set_new(cn, "attempted", json_integer(wsc.started));
     json_object_set_new(cn, "established", json_integer(wsc.established));
-    json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
+    json_object_set_new(cn, "failed", json_integer((json_int_t)f->failed));
     json_object_set_new(cn, "held", json_integer(g.held_at_end));
     json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
     json_object_set_new(o, "connections", cn);
@@ -266,14 +257,14 @@ static void report_json(const struct figs *f)
     json_object_set_new(o, "failures", fl);
     json_object_set_new(o, "handshake_ms", rep_hist_json(&wsc.handshake, 95, 1));
     json_object_set_new(o, "ramp_s", json_real(ramp_secs()));
-    json_object_set_new(o, "measure_s", json_real(ms));
+    json_object_set_new(o, "measure_s", json_real(f->ms));
     json_t *m = json_object();
     json_object_set_new(m, "sent", json_integer((json_int_t)g.hb_sent));
     json_object_set_new(m, "replies", json_integer((json_int_t)g.hb_replies));
     json_object_set_new(m, "skipped_backpressure", json_integer((json_int_t)g.hb_skipped));
     json_object_set_new(m, "target_rate", json_real(opt.rate));
-    json_object_set_new(m, "send_rate", json_real(achieved));
-    json_object_set_new(m, "reply_rate", json_real(reply_rate));
+    json_object_set_new(m, "send_rate", json_real(f->achieved));
+    json_object_set_new(m, "reply_rate", json_real(f->reply_rate));
     json_object_set_new(m, "bad_replies", json_integer((json_int_t)g.hb_bad));
     json_object_set_new(m, "server_errors", json_integer((json_int_t)g.srv_errors));
     json_t *ec = json_object();
@@ -301,19 +292,19 @@ static void report_json(const struct figs *f)
                             g.rss_before >= 0 ? json_integer(g.rss_before) : json_null());
         json_object_set_new(r, "after_kib",
                             g.rss_after >= 0 ? json_integer(g.rss_after) : json_null());
-        json_object_set_new(r, "delta_kib", json_integer(rss_delta));
-        json_object_set_new(r, "per_held_conn_kib", rep_jnum(per_conn));
+        json_object_set_new(r, "delta_kib", json_integer(f->rss_delta));
+        json_object_set_new(r, "per_held_conn_kib", rep_jnum(f->per_conn));
         json_object_set_new(o, "server_rss", r);
     } else {
         json_object_set_new(o, "server_rss", json_null());
     }
-    json_object_set_new(o, "server_cpu_pct", rep_jnum(srv_cpu_pct));
+    json_object_set_new(o, "server_cpu_pct", rep_jnum(f->srv_cpu_pct));
     json_t *lg = json_object();
     json_object_set_new(lg, "rss_before_kib", json_integer(g.self_rss_before));
     json_object_set_new(lg, "rss_after_kib", json_integer(g.self_rss_after));
-    json_object_set_new(lg, "per_held_conn_bytes", rep_jnum(self_per_conn));
+    json_object_set_new(lg, "per_held_conn_bytes", rep_jnum(f->self_per_conn));
     json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
-    json_object_set_new(lg, "cpu_pct", rep_jnum(self_cpu_pct));
+    json_object_set_new(lg, "cpu_pct", rep_jnum(f->self_cpu_pct));
     json_object_set_new(o, "loadgen", lg);
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (s) {
@@ -326,21 +317,12 @@ static void report_json(const struct figs *f)
 
 static void report_text(const struct figs *f)
 {
-    double ms = f->ms;
-    double achieved = f->achieved;
-    double reply_rate = f->reply_rate;
-    uint64_t failed = f->failed;
-    long rss_delta = f->rss_delta;
-    double per_conn = f->per_conn;
-    double self_per_conn = f->self_per_conn;
-    double srv_cpu_pct = f->srv_cpu_pct;
-    double self_cpu_pct = f->self_cpu_pct;
     printf("mt-loadgen report: ws://%s%s%s\n", wsc.hosthdr, opt.path,
            g.interrupted ? "  (interrupted)" : "");
     printf("connections: requested %u, attempted %u, established %u, failed %llu, held at end %u, "
            "dropped after established %llu\n",
-           opt.connections, wsc.started, wsc.established, (unsigned long long)failed, g.held_at_end,
-           (unsigned long long)wsc.dropped);
+           opt.connections, wsc.started, wsc.established, (unsigned long long)f->failed,
+           g.held_at_end, (unsigned long long)wsc.dropped);
     printf("failures: connect error %llu, http status %llu, closed %llu, timeout %llu, protocol "
            "%llu\n",
            (unsigned long long)wsc.fail_connect, (unsigned long long)wsc.fail_http,
@@ -348,11 +330,11 @@ static void report_text(const struct figs *f)
            (unsigned long long)wsc.fail_proto);
     rep_print_failures();
     rep_print_hist("handshake (connect->welcome) ms", &wsc.handshake, 95);
-    printf("ramp %.2f s, measured %.2f s\n", ramp_secs(), ms);
+    printf("ramp %.2f s, measured %.2f s\n", ramp_secs(), f->ms);
     printf("messages: sent %llu, replies %llu, target rate %.1f/s, achieved send rate %.1f/s, "
            "reply rate %.1f/s, skipped (backpressure) %llu, server pings %llu\n",
-           (unsigned long long)g.hb_sent, (unsigned long long)g.hb_replies, opt.rate, achieved,
-           reply_rate, (unsigned long long)g.hb_skipped, (unsigned long long)wsc.pings);
+           (unsigned long long)g.hb_sent, (unsigned long long)g.hb_replies, opt.rate, f->achieved,
+           f->reply_rate, (unsigned long long)g.hb_skipped, (unsigned long long)wsc.pings);
     if (g.srv_errors || g.other_msgs || g.bad_json || g.hb_bad) {
         printf("  server errors %llu", (unsigned long long)g.srv_errors);
         for (unsigned i = 0; i < g.error_codes.n; i++)
@@ -366,13 +348,14 @@ static void report_text(const struct figs *f)
     if (opt.server_pid > 0)
         printf("server rss (pid %ld): before %ld KiB, after %ld KiB, delta %ld KiB, per held "
                "connection %s KiB\n",
-               opt.server_pid, g.rss_before, g.rss_after, rss_delta, rep_fmt(a, per_conn, 2));
+               opt.server_pid, g.rss_before, g.rss_after, f->rss_delta, rep_fmt(a, f->per_conn, 2));
     printf("loadgen rss: before %ld KiB, after %ld KiB, %s B per held connection (conn struct %zu "
            "B)\n",
-           g.self_rss_before, g.self_rss_after, rep_fmt(b, self_per_conn, 0), sizeof(struct conn));
+           g.self_rss_before, g.self_rss_after, rep_fmt(b, f->self_per_conn, 0),
+           sizeof(struct conn));
     char c1[32], c2[32];
     printf("cpu over the measuring window (%% of one core): server %s, loadgen %s\n",
-           rep_fmt(c1, srv_cpu_pct, 1), rep_fmt(c2, self_cpu_pct, 1));
+           rep_fmt(c1, f->srv_cpu_pct, 1), rep_fmt(c2, f->self_cpu_pct, 1));
     fflush(stdout);
 }
 
