@@ -989,13 +989,7 @@ static void report_json(const struct figs *f)
     json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
     json_object_set_new(lg, "timer_lateness_ms", rep_hist_json(&g.timer_late, 90, 0));
     json_object_set_new(o, "gamegen", lg);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (s) {
-        puts(s);
-        free(s);
-    }
-    json_decref(o);
-    fflush(stdout);
+    rep_print_json(o);
 }
 
 static void report_text(const struct figs *f)

@@ -306,13 +306,7 @@ static void report_json(const struct figs *f)
     json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
     json_object_set_new(lg, "cpu_pct", rep_jnum(f->self_cpu_pct));
     json_object_set_new(o, "loadgen", lg);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (s) {
-        puts(s);
-        free(s);
-    }
-    json_decref(o);
-    fflush(stdout);
+    rep_print_json(o);
 }
 
 static void report_text(const struct figs *f)

@@ -112,3 +112,14 @@ int parse_num(const char *s, double lo, double hi, double *out)
     *out = v;
     return 0;
 }
+
+void rep_print_json(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+    fflush(stdout);
+}

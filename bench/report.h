@@ -33,6 +33,10 @@ json_t *rep_errnos_json(void);
  * client's failure tables that are not empty. */
 void rep_print_failures(void);
 
+/* Prints o as one compact JSON line (reals with 6 significant digits), flushes stdout and
+ * releases o. */
+void rep_print_json(json_t *o);
+
 /* Parses s as a number in [lo, hi] into *out (command-line options). Returns 0, or -1 when s is
  * not a number or out of range. */
 int parse_num(const char *s, double lo, double hi, double *out);
