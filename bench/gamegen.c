@@ -1,10 +1,9 @@
 /*
  * mt-gamegen: game-level load generator for the Monkeytown server (docs/benchmarks.md).
  *
- * Single-threaded, libevent based. The WebSocket client (RFC 6455, non-blocking sockets, one
- * `struct event` per connection, one shared read buffer, per-connection buffers only while a
- * partial frame or unsent output is pending) is copied from loadgen.c and extended with the
- * game messages of the v1 wire contract (/work/shared/PROTOCOL.md). Two modes:
+ * Single-threaded, libevent based. It uses mt-loadgen's WebSocket client (wsclient.h: RFC 6455,
+ * non-blocking sockets, one `struct event` per connection, one shared read buffer) and speaks
+ * the game messages of the v1 wire contract (/work/shared/PROTOCOL.md). Two modes:
  *
  *   --mode games   C clients, each looping: create_game {game, vsAgent} -> play the first legal
  *                  action whenever a game_state says toMove == you -> game_over -> next game.
