@@ -1,10 +1,9 @@
 /*
  * mt-gamegen: game-level load generator for the Monkeytown server (docs/benchmarks.md).
  *
- * Single-threaded, libevent based. The WebSocket client (RFC 6455, non-blocking sockets, one
- * `struct event` per connection, one shared read buffer, per-connection buffers only while a
- * partial frame or unsent output is pending) is copied from loadgen.c and extended with the
- * game messages of the v1 wire contract (docs/contract/PROTOCOL.md). Two modes:
+ * Single-threaded, libevent based. It uses mt-loadgen's WebSocket client (wsclient.h: RFC 6455,
+ * non-blocking sockets, one `struct event` per connection, one shared read buffer) and speaks
+ * the game messages of the v1 wire contract (docs/contract/PROTOCOL.md). Two modes:
  *
  *   --mode games   C clients, each looping: create_game {game, vsAgent} -> play the first legal
  *                  action whenever a game_state says toMove == you -> game_over -> next game.
@@ -45,17 +44,15 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
+#include "procstat.h"
+#include "report.h"
+#include "wsclient.h"
 #include "wsproto.h"
 
-#define GBUF_SIZE (256 * 1024) /* shared read buffer */
-#define READ_CHUNK (64 * 1024) /* max bytes per recv() */
-#define MAX_HTTP_HEADER 16384  /* upgrade response header limit */
-#define MAX_FRAME (64u << 20)  /* refuse frames/messages larger than this */
-#define MAX_WBUF (1u << 20)    /* pending output cap per connection */
-#define TICK_US 1000           /* global timer period */
-#define RAMP_TIMEOUT_S 10.0    /* extra time allowed for the ramp */
-#define RETRY_US 200000        /* wait before re-sending a refused create/input */
-#define PEND 8                 /* rooms mode: inputs in flight per connection */
+#define TICK_US 1000        /* global timer period */
+#define RAMP_TIMEOUT_S 10.0 /* extra time allowed for the ramp */
+#define RETRY_US 200000     /* wait before re-sending a refused create/input */
+#define PEND 8              /* rooms mode: inputs in flight per connection */
 #define MAX_WINDOWS 3600
 
 /* ---------------------------------------------------------------- options */
@@ -85,9 +82,6 @@ static struct {
 
 /* ------------------------------------------------------------ connections */
 
-enum { ST_IDLE = 0, ST_CONNECTING, ST_HTTP, ST_WAIT_WELCOME, ST_OPEN, ST_DONE };
-enum { F_EV_READ = 1, F_EV_WRITE = 2, F_IN_FRAG = 4, F_FRAG_TEXT = 8 };
-enum { R_CONNECT, R_HTTP, R_CLOSED, R_TIMEOUT, R_PROTO, R_LOCAL };
 /* game-level state of a connection */
 enum { G_IDLE = 0, G_CREATING, G_PLAYING, G_JOINING, G_WAITING, G_ACTIVE };
 enum { RT_NONE = 0, RT_CREATE, RT_INPUT };
@@ -99,23 +93,14 @@ struct pending_input {
 };
 
 struct conn {
-    struct event ev; /* the one event of this connection */
-    uint8_t *rbuf;   /* partial input (NULL when none) */
-    uint8_t *wbuf;   /* unsent output (NULL when none) */
-    uint8_t *mbuf;   /* fragmented message being reassembled (rare) */
-    uint32_t rlen, rcap;
-    uint32_t wlen, wcap;
-    uint32_t mlen;
+    struct wsc_conn wc;    /* the socket (wsclient.h) */
     uint32_t act_idx;      /* position in g.act while listed */
     uint32_t next_id;      /* message ids sent on this socket */
     uint32_t req_id;       /* id of the create_game / join_game in flight */
     uint32_t wait_re;      /* games: id of the input whose answer has not come yet */
-    uint64_t t_start;      /* µs: connect() for the handshake; create_game sent for a game */
+    uint64_t t_game;       /* µs: create_game sent for a game */
     uint64_t t_last_state; /* rooms: arrival of the previous game_state */
     uint64_t retry_at;     /* µs, 0: nothing to retry */
-    int fd;
-    uint8_t state;
-    uint8_t flags;
     uint8_t gstate;
     uint8_t retry_kind;
     uint8_t listed;
@@ -125,61 +110,11 @@ struct conn {
     struct pending_input pend[PEND]; /* rooms mode: inputs waiting for ack and update */
 };
 
-/* ------------------------------------------------------- small count tables */
-
-#define KT_MAX 16
-struct ktab {
-    struct {
-        long key;
-        uint64_t n;
-    } e[KT_MAX];
-    unsigned n;
-    uint64_t other;
-};
-
-static void kt_add(struct ktab *t, long key)
-{
-    for (unsigned i = 0; i < t->n; i++)
-        if (t->e[i].key == key) {
-            t->e[i].n++;
-            return;
-        }
-    if (t->n < KT_MAX) {
-        t->e[t->n].key = key;
-        t->e[t->n].n = 1;
-        t->n++;
-    } else
-        t->other++;
-}
-
-#define ST_MAX 16
-struct stab {
-    struct {
-        char s[32];
-        uint64_t n;
-    } e[ST_MAX];
-    unsigned n;
-    uint64_t other;
-};
-
-static void st_add(struct stab *t, const char *s)
-{
-    for (unsigned i = 0; i < t->n; i++)
-        if (strcmp(t->e[i].s, s) == 0) {
-            t->e[i].n++;
-            return;
-        }
-    if (t->n < ST_MAX) {
-        snprintf(t->e[t->n].s, sizeof t->e[t->n].s, "%s", s);
-        t->e[t->n].n = 1;
-        t->n++;
-    } else
-        t->other++;
-}
-
 /* ------------------------------------------------------------ global state */
 
 enum { PH_RAMP, PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
+
+#define MAX_TASKS 256 /* server threads whose CPU time is read */
 
 struct room_slot {
     char gid[40];
@@ -187,16 +122,8 @@ struct room_slot {
     uint8_t active; /* members that saw status active */
 };
 
-/* CPU time of each server thread at the start of the window */
-#define MAX_TASKS 256
-struct task_cpu {
-    long tid;
-    double cpu;
-};
-
 static struct {
     struct event_base *base;
-    struct event *timer, *sigint, *sigterm;
     struct sockaddr_storage dst;
     socklen_t dstlen;
     char hosthdr[300];
@@ -240,102 +167,16 @@ static struct {
     /* server */
     long rss0, rss1, hwm1;
     double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1;
-    struct task_cpu tasks0[MAX_TASKS];
+    struct ps_task tasks0[MAX_TASKS];
     int ntasks0;
     double loop_cpu_pct, other_cpu_pct;
     char *metrics0, *metrics1;
     int interrupted, finished;
 } g;
 
-static uint8_t gbuf[GBUF_SIZE];
-
-static uint32_t xrand(void)
-{
-    uint32_t x = g.rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return g.rng = x;
-}
-
 static int in_window(uint64_t t)
 {
     return g.t_meas0 && t >= g.t_meas0 && (!g.t_meas_end || t < g.t_meas_end);
-}
-
-/* ------------------------------------------------------------- /proc reads */
-
-static long read_status_kib(long pid, const char *key)
-{
-    char path[64], line[256];
-    if (pid > 0)
-        snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    else
-        snprintf(path, sizeof path, "/proc/self/status");
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long v = -1;
-    size_t kl = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, kl) == 0) {
-            v = strtol(line + kl, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
-/* user + system CPU seconds from a /proc/.../stat file */
-static double stat_cpu_s(const char *path)
-{
-    char line[1024];
-    FILE *f = fopen(path, "r");
-    if (!f) return -1.0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    const char *p = strrchr(line, ')');
-    if (!p) return -1.0;
-    unsigned long long ut = 0, st = 0;
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1.0;
-    long hz = sysconf(_SC_CLK_TCK);
-    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-}
-
-static double read_cpu_s(long pid)
-{
-    if (pid <= 0) {
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) != 0) return -1.0;
-        return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    return stat_cpu_s(path);
-}
-
-/* CPU seconds of every thread of pid; returns how many were read */
-static int read_tasks(long pid, struct task_cpu *out, int max)
-{
-    char dir[64], path[384];
-    snprintf(dir, sizeof dir, "/proc/%ld/task", pid);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < max) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
-        double c = stat_cpu_s(path);
-        if (c < 0) continue;
-        out[n].tid = strtol(e->d_name, NULL, 10);
-        out[n].cpu = c;
-        n++;
-    }
-    closedir(d);
-    return n;
 }
 
 /* ----------------------------------------------------- /metrics over HTTP */
@@ -519,23 +360,9 @@ static int prom_delta(const char *t0, const char *t1, const char *name, const ch
 
 /* -------------------------------------------------------- connection core */
 
-static void conn_cb(evutil_socket_t fd, short what, void *arg);
-
 static uint32_t cidx(const struct conn *c)
 {
     return (uint32_t)(c - g.conns);
-}
-
-static void conn_events(struct conn *c, uint8_t want)
-{
-    if ((c->flags & (F_EV_READ | F_EV_WRITE)) == want) return;
-    event_del(&c->ev);
-    short ev = EV_PERSIST;
-    if (want & F_EV_READ) ev |= EV_READ;
-    if (want & F_EV_WRITE) ev |= EV_WRITE;
-    event_assign(&c->ev, g.base, c->fd, ev, conn_cb, c);
-    event_add(&c->ev, NULL);
-    c->flags = (uint8_t)((c->flags & ~(F_EV_READ | F_EV_WRITE)) | want);
 }
 
 static void act_add(struct conn *c)
@@ -555,126 +382,21 @@ static void act_remove(struct conn *c)
     g.conns[last].act_idx = c->act_idx;
 }
 
-static void conn_close(struct conn *c, int reason, long detail)
+/* wsc.on_close: the connection leaves the active list and the retry count */
+static void on_close(struct wsc_conn *wc, int reason)
 {
-    if (c->state == ST_IDLE || c->state == ST_DONE) return;
+    struct conn *c = (struct conn *)wc;
+    (void)reason;
     act_remove(c);
     if (c->retry_at) {
         c->retry_at = 0;
         g.nretry--;
     }
-    if (c->state == ST_OPEN) {
-        if (reason != R_LOCAL) {
-            g.dropped++;
-            if (reason == R_CLOSED && detail > 0) kt_add(&g.close_codes, detail);
-        }
-    } else {
-        g.inflight--;
-        switch (reason) {
-        case R_CONNECT:
-            g.fail_connect++;
-            kt_add(&g.connect_errno, detail);
-            break;
-        case R_HTTP:
-            g.fail_http++;
-            kt_add(&g.http_status, detail);
-            break;
-        case R_CLOSED:
-            g.fail_closed++;
-            break;
-        case R_TIMEOUT:
-            g.fail_timeout++;
-            break;
-        case R_PROTO:
-            g.fail_proto++;
-            break;
-        default:
-            break;
-        }
-    }
-    if (c->fd >= 0) {
-        event_del(&c->ev);
-        close(c->fd);
-    }
-    free(c->rbuf);
-    free(c->wbuf);
-    free(c->mbuf);
-    c->rbuf = c->wbuf = c->mbuf = NULL;
-    c->rlen = c->rcap = c->wlen = c->wcap = c->mlen = 0;
-    c->fd = -1;
-    c->flags = 0;
-    c->state = ST_DONE;
-}
-
-static int conn_write(struct conn *c, const uint8_t *p, size_t n)
-{
-    if (c->wlen == 0) {
-        ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (r == (ssize_t)n) return 0;
-        if (r < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                conn_close(c, R_CLOSED, 0);
-                return -1;
-            }
-            r = 0;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    if (c->wlen + n > MAX_WBUF) {
-        conn_close(c, R_PROTO, 0);
-        return -1;
-    }
-    if (c->wlen + n > c->wcap) {
-        uint32_t cap = c->wcap ? c->wcap : 256;
-        while (cap < c->wlen + n)
-            cap *= 2;
-        uint8_t *nb = realloc(c->wbuf, cap);
-        if (!nb) {
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        c->wbuf = nb;
-        c->wcap = cap;
-    }
-    memcpy(c->wbuf + c->wlen, p, n);
-    c->wlen += (uint32_t)n;
-    conn_events(c, (uint8_t)((c->flags & F_EV_READ) | F_EV_WRITE));
-    return 0;
-}
-
-static int conn_flush(struct conn *c)
-{
-    while (c->wlen > 0) {
-        ssize_t r = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-            conn_close(c, R_CLOSED, 0);
-            return -1;
-        }
-        memmove(c->wbuf, c->wbuf + r, c->wlen - (size_t)r);
-        c->wlen -= (uint32_t)r;
-    }
-    free(c->wbuf);
-    c->wbuf = NULL;
-    c->wcap = 0;
-    conn_events(c, F_EV_READ);
-    return 0;
-}
-
-/* Sends one masked client frame (payload <= 4 KiB). Returns -1 when the connection closed. */
-static int ws_send(struct conn *c, int opcode, const void *payload, size_t n)
-{
-    uint8_t f[WSP_CLIENT_HDR_MAX + 4096];
-    if (n > 4096 || c->state == ST_DONE) return -1;
-    return conn_write(c, f, wsp_client_frame(f, opcode, payload, n, xrand()));
 }
 
 static int ws_text(struct conn *c, const char *s, int n)
 {
-    if (n <= 0) return -1;
-    return ws_send(c, 0x1, s, (size_t)n);
+    return wsc_text(&c->wc, s, n);
 }
 
 /* ------------------------------------------------------------ game logic */
@@ -689,7 +411,7 @@ static void schedule_retry(struct conn *c, int kind, uint64_t now)
 /* games mode: create the next game */
 static void start_game(struct conn *c, uint64_t now)
 {
-    if (c->state != ST_OPEN || g.phase >= PH_DRAIN) return;
+    if (c->wc.state != ST_OPEN || g.phase >= PH_DRAIN) return;
     char msg[256];
     c->req_id = ++c->next_id;
     int n;
@@ -705,7 +427,7 @@ static void start_game(struct conn *c, uint64_t now)
     c->gstate = G_CREATING;
     c->gid[0] = 0;
     c->wait_re = 0;
-    c->t_start = now;
+    c->t_game = now;
     if (ws_text(c, msg, n) == 0) g.games_started++;
 }
 
@@ -759,7 +481,7 @@ static void rt_send_input(struct conn *c, uint64_t now)
 {
     char msg[256];
     uint32_t id = ++c->next_id;
-    double x = (double)(xrand() % 100001) / 100.0, y = (double)(xrand() % 100001) / 100.0;
+    double x = (double)(wsc_rand() % 100001) / 100.0, y = (double)(wsc_rand() % 100001) / 100.0;
     int n = snprintf(msg, sizeof msg,
                      "{\"type\":\"player_input\",\"id\":%u,\"payload\":{\"gameId\":\"%s\","
                      "\"action\":{\"action\":"
@@ -839,11 +561,7 @@ static void count_error(const char *code, uint64_t now)
 
 static void on_welcome(struct conn *c, uint64_t now)
 {
-    if (c->state != ST_WAIT_WELCOME) return;
-    c->state = ST_OPEN;
-    g.inflight--;
-    g.established++;
-    wsp_hist_add(&g.handshake, now - c->t_start);
+    if (!wsc_established(&c->wc, now)) return;
     if (opt.mode == M_GAMES) {
         act_add(c);
         if (g.phase >= PH_WARMUP && g.phase < PH_DRAIN) start_game(c, now);
@@ -908,7 +626,7 @@ static void games_message(struct conn *c, const char *type, json_t *root, uint64
             g.games_window++;
             uint64_t w = (now - g.t_meas0) / 1000000u;
             if (w < MAX_WINDOWS) g.windows[w]++;
-            wsp_hist_add(&g.game_lat, now - c->t_start);
+            wsp_hist_add(&g.game_lat, now - c->t_game);
             json_t *res = json_object_get(payload, "result");
             json_t *winner = json_object_get(res, "winner");
             if (json_is_true(json_object_get(res, "draw")))
@@ -948,7 +666,7 @@ static void rooms_message(struct conn *c, const char *type, json_t *root, uint64
         c->gstate = G_WAITING;
         for (uint32_t k = 1; k < opt.players; k++) {
             struct conn *m = room_member(room, k);
-            if (m->state == ST_OPEN && m->gstate == G_IDLE) rooms_join(m, gid);
+            if (m->wc.state == ST_OPEN && m->gstate == G_IDLE) rooms_join(m, gid);
         }
         return;
     }
@@ -965,8 +683,10 @@ static void rooms_message(struct conn *c, const char *type, json_t *root, uint64
     }
 }
 
-static void handle_message(struct conn *c, const uint8_t *p, size_t n)
+/* wsc.on_message */
+static void handle_message(struct wsc_conn *wc, const uint8_t *p, size_t n)
 {
+    struct conn *c = (struct conn *)wc;
     uint64_t now = wsp_now_us();
     g.msgs_total++;
     if (in_window(now)) {
@@ -1001,7 +721,7 @@ static void handle_message(struct conn *c, const uint8_t *p, size_t n)
         /* nothing */
     } else if (strcmp(type, "welcome") == 0) {
         on_welcome(c, now);
-    } else if (c->state == ST_OPEN) {
+    } else if (c->wc.state == ST_OPEN) {
         if (opt.mode == M_GAMES)
             games_message(c, type, root, now);
         else
@@ -1010,333 +730,11 @@ static void handle_message(struct conn *c, const uint8_t *p, size_t n)
     json_decref(root);
 }
 
-/* ---------------------------------------------------- frames and sockets */
-
-static int check_upgrade(struct conn *c, const uint8_t *buf, size_t hlen, long *status)
-{
-    *status = 0;
-    if (hlen < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ') return 0;
-    for (int i = 9; i < 12; i++) {
-        if (buf[i] < '0' || buf[i] > '9') return 0;
-        *status = *status * 10 + (buf[i] - '0');
-    }
-    if (*status != 101) return 0;
-    char key[25], expect[29];
-    wsp_client_key(g.seed, cidx(c), key);
-    wsp_accept(key, 24, expect);
-    const uint8_t *line = memmem(buf, hlen, "\r\n", 2);
-    const uint8_t *end = buf + hlen;
-    while (line && line + 2 < end) {
-        line += 2;
-        const uint8_t *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
-        if (!eol) break;
-        size_t ll = (size_t)(eol - line);
-        if (ll > 21 && strncasecmp((const char *)line, "sec-websocket-accept:", 21) == 0) {
-            const uint8_t *v = line + 21, *ve = eol;
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            return (size_t)(ve - v) == 28 && memcmp(v, expect, 28) == 0 ? 1 : -1;
-        }
-        line = eol;
-    }
-    return -1;
-}
-
-/* Parses buffered input. Returns bytes consumed, or -1 if the connection closed. */
-static ssize_t process_input(struct conn *c, uint8_t *buf, size_t len)
-{
-    size_t off = 0;
-    if (c->state == ST_HTTP) {
-        const uint8_t *e = memmem(buf, len, "\r\n\r\n", 4);
-        if (!e) {
-            if (len > MAX_HTTP_HEADER) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            return 0;
-        }
-        size_t hlen = (size_t)(e - buf) + 4;
-        long status;
-        int ok = check_upgrade(c, buf, hlen, &status);
-        if (status != 101) {
-            conn_close(c, R_HTTP, status);
-            return -1;
-        }
-        if (ok != 1) {
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        c->state = ST_WAIT_WELCOME;
-        off = hlen;
-    }
-    while (len - off >= 2) {
-        struct wsp_frame fr;
-        if (!wsp_frame_header(buf + off, len - off, &fr)) break;
-        int fin = fr.fin, op = fr.opcode;
-        uint64_t plen = fr.len;
-        if (plen > MAX_FRAME) {
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        if (len - off < fr.hdr + plen) break;
-        uint8_t *p = buf + off + fr.hdr;
-        if (fr.mask) wsp_unmask(p, plen, fr.mask);
-        off += fr.hdr + (size_t)plen;
-
-        switch (op) {
-        case 0x1:
-        case 0x2:
-            if (c->flags & F_IN_FRAG) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            if (fin) {
-                if (op == 0x1) handle_message(c, p, (size_t)plen);
-            } else {
-                c->flags |= F_IN_FRAG | (op == 0x1 ? F_FRAG_TEXT : 0);
-                c->mbuf = malloc(plen ? plen : 1);
-                if (!c->mbuf) {
-                    conn_close(c, R_PROTO, 0);
-                    return -1;
-                }
-                memcpy(c->mbuf, p, (size_t)plen);
-                c->mlen = (uint32_t)plen;
-            }
-            break;
-        case 0x0: {
-            if (!(c->flags & F_IN_FRAG) || (uint64_t)c->mlen + plen > MAX_FRAME) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            uint8_t *nb = realloc(c->mbuf, c->mlen + plen + 1);
-            if (!nb) {
-                conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            c->mbuf = nb;
-            memcpy(c->mbuf + c->mlen, p, (size_t)plen);
-            c->mlen += (uint32_t)plen;
-            if (fin) {
-                if (c->flags & F_FRAG_TEXT) handle_message(c, c->mbuf, c->mlen);
-                free(c->mbuf);
-                c->mbuf = NULL;
-                c->mlen = 0;
-                c->flags &= (uint8_t) ~(F_IN_FRAG | F_FRAG_TEXT);
-            }
-            break;
-        }
-        case 0x8: {
-            long code = plen >= 2 ? (long)(p[0] << 8 | p[1]) : 1005;
-            ws_send(c, 0x8, p, plen >= 2 ? 2 : 0);
-            if (c->state != ST_DONE) conn_close(c, R_CLOSED, code);
-            return -1;
-        }
-        case 0x9:
-            g.pings++;
-            if (plen > 125 || ws_send(c, 0xA, p, (size_t)plen) < 0) {
-                if (c->state != ST_DONE) conn_close(c, R_PROTO, 0);
-                return -1;
-            }
-            break;
-        case 0xA:
-            break;
-        default:
-            conn_close(c, R_PROTO, 0);
-            return -1;
-        }
-        if (c->state == ST_DONE) return -1;
-    }
-    return (ssize_t)off;
-}
-
-static void conn_read(struct conn *c)
-{
-    uint8_t *buf;
-    size_t have = c->rlen, cap;
-    if (have + READ_CHUNK <= GBUF_SIZE) {
-        if (have) memcpy(gbuf, c->rbuf, have);
-        buf = gbuf;
-        cap = have + READ_CHUNK;
-    } else {
-        if (c->rcap < have + READ_CHUNK) {
-            uint8_t *nb = realloc(c->rbuf, have + READ_CHUNK);
-            if (!nb) {
-                conn_close(c, R_PROTO, 0);
-                return;
-            }
-            c->rbuf = nb;
-            c->rcap = (uint32_t)(have + READ_CHUNK);
-        }
-        buf = c->rbuf;
-        cap = c->rcap;
-    }
-    ssize_t r = recv(c->fd, buf + have, cap - have, 0);
-    if (r == 0) {
-        conn_close(c, R_CLOSED, 0);
-        return;
-    }
-    if (r < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-        conn_close(c, R_CLOSED, 0);
-        return;
-    }
-    have += (size_t)r;
-    ssize_t used = process_input(c, buf, have);
-    if (used < 0) return;
-    size_t left = have - (size_t)used;
-    if (left == 0) {
-        free(c->rbuf);
-        c->rbuf = NULL;
-        c->rlen = c->rcap = 0;
-        return;
-    }
-    if (buf == gbuf) {
-        if (c->rcap < left) {
-            uint8_t *nb = realloc(c->rbuf, left);
-            if (!nb) {
-                conn_close(c, R_PROTO, 0);
-                return;
-            }
-            c->rbuf = nb;
-            c->rcap = (uint32_t)left;
-        }
-        memcpy(c->rbuf, gbuf + used, left);
-    } else if (used > 0) {
-        memmove(c->rbuf, c->rbuf + used, left);
-    }
-    c->rlen = (uint32_t)left;
-}
-
-static void on_connected(struct conn *c)
-{
-    char key[25], req[1024];
-    wsp_client_key(g.seed, cidx(c), key);
-    int n = snprintf(
-        req, sizeof req,
-        "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: mt-gamegen\r\n\r\n",
-        opt.path, g.hosthdr, key);
-    if (n < 0 || (size_t)n >= sizeof req) {
-        conn_close(c, R_PROTO, 0);
-        return;
-    }
-    c->state = ST_HTTP;
-    conn_events(c, F_EV_READ);
-    conn_write(c, (const uint8_t *)req, (size_t)n);
-}
-
-static void conn_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct conn *c = arg;
-    (void)fd;
-    if (c->state == ST_CONNECTING) {
-        int err = 0;
-        socklen_t el = sizeof err;
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
-        if (err) {
-            conn_close(c, R_CONNECT, err);
-            return;
-        }
-        on_connected(c);
-        return;
-    }
-    if ((what & EV_WRITE) && conn_flush(c) < 0) return;
-    if ((what & EV_READ) && c->state != ST_DONE) conn_read(c);
-}
-
-static void conn_start(struct conn *c)
-{
-    g.started++;
-    g.inflight++;
-    c->state = ST_CONNECTING;
-    c->fd = -1;
-    c->t_start = wsp_now_us();
-    int fd = socket(g.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        conn_close(c, R_CONNECT, errno);
-        return;
-    }
-    c->fd = fd;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int r = connect(fd, (struct sockaddr *)&g.dst, g.dstlen);
-    if (r < 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        c->fd = -1;
-        conn_close(c, R_CONNECT, e);
-        return;
-    }
-    event_assign(&c->ev, g.base, fd, EV_WRITE | EV_PERSIST, conn_cb, c);
-    event_add(&c->ev, NULL);
-    c->flags = F_EV_WRITE;
-    if (r == 0) on_connected(c);
-}
-
 /* --------------------------------------------------------------- reporting */
-
-static const char *errname(long e)
-{
-    switch (e) {
-    case ECONNREFUSED:
-        return "ECONNREFUSED";
-    case ECONNRESET:
-        return "ECONNRESET";
-    case ETIMEDOUT:
-        return "ETIMEDOUT";
-    case EADDRNOTAVAIL:
-        return "EADDRNOTAVAIL";
-    case EMFILE:
-        return "EMFILE";
-    case ENFILE:
-        return "ENFILE";
-    default:
-        return NULL;
-    }
-}
 
 static double secs(uint64_t a, uint64_t b)
 {
     return a && b > a ? (double)(b - a) / 1e6 : 0.0;
-}
-
-static json_t *jnum(double v)
-{
-    return isnan(v) ? json_null() : isinf(v) ? json_string("+Inf") : json_real(v);
-}
-
-/* a µs histogram as ms */
-static json_t *hist_json(const struct wsp_hist *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "samples", json_integer((json_int_t)h->count));
-    json_object_set_new(o, "p50", jnum(wsp_hist_pct(h, 50) / 1000.0));
-    json_object_set_new(o, "p90", jnum(wsp_hist_pct(h, 90) / 1000.0));
-    json_object_set_new(o, "p99", jnum(wsp_hist_pct(h, 99) / 1000.0));
-    json_object_set_new(o, "max", h->count ? json_real((double)h->max / 1000.0) : json_null());
-    json_object_set_new(o, "mean",
-                        h->count ? json_real(h->sum / (double)h->count / 1000.0) : json_null());
-    return o;
-}
-
-static const char *fmt(char buf[32], double v, int prec)
-{
-    if (isnan(v)) return "-";
-    if (isinf(v)) return ">max bucket";
-    snprintf(buf, 32, "%.*f", prec, v);
-    return buf;
-}
-
-static void print_hist(const char *label, const struct wsp_hist *h)
-{
-    char a[32], b[32], c[32], d[32], e[32];
-    printf("%s: p50 %s, p90 %s, p99 %s, max %s, mean %s (n=%llu)\n", label,
-           fmt(a, wsp_hist_pct(h, 50) / 1e3, 3), fmt(b, wsp_hist_pct(h, 90) / 1e3, 3),
-           fmt(c, wsp_hist_pct(h, 99) / 1e3, 3), fmt(d, h->count ? (double)h->max / 1e3 : NAN, 3),
-           fmt(e, h->count ? h->sum / (double)h->count / 1e3 : NAN, 3),
-           (unsigned long long)h->count);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -1358,17 +756,47 @@ static json_t *prom_json(const struct prom_delta *d, const char *bound_name)
 {
     json_t *o = json_object();
     json_object_set_new(o, "count", json_real(d->count));
-    json_object_set_new(o, "p50", jnum(d->p50));
-    json_object_set_new(o, "p99", jnum(d->p99));
-    json_object_set_new(o, bound_name, jnum(d->frac_le));
-    json_object_set_new(o, "max_bucket", jnum(d->max_le));
+    json_object_set_new(o, "p50", rep_jnum(d->p50));
+    json_object_set_new(o, "p99", rep_jnum(d->p99));
+    json_object_set_new(o, bound_name, rep_jnum(d->frac_le));
+    json_object_set_new(o, "max_bucket", rep_jnum(d->max_le));
     return o;
 }
 
-static void print_report(void)
+/* the figures both forms of the report show */
+struct figs {
+    double ms;
+    uint64_t failed;
+    double srv_cpu;
+    double self_cpu;
+    uint32_t nw;
+    double wmed;
+    double wmin;
+    double wmax;
+    struct prom_delta lat;
+    struct prom_delta dur;
+    struct prom_delta lua;
+    struct prom_delta slua;
+    struct prom_delta evl;
+    struct prom_delta stl;
+    int have_lat;
+    int have_dur;
+    int have_lua;
+    int have_slua;
+    int have_evl;
+    int have_stl;
+    double dropped;
+    double in_dropped;
+    double players;
+    double sq0;
+    double sq1;
+};
+
+static void report_figures(struct figs *f)
 {
     double ms = secs(g.t_meas0, g.t_meas_end);
-    uint64_t failed = g.fail_connect + g.fail_http + g.fail_closed + g.fail_timeout + g.fail_proto;
+    uint64_t failed =
+        wsc.fail_connect + wsc.fail_http + wsc.fail_closed + wsc.fail_timeout + wsc.fail_proto;
     double srv_cpu = NAN, self_cpu = NAN;
     if (ms > 0) {
         if (opt.server_pid > 0 && g.srv_cpu0 >= 0 && g.srv_cpu1 >= 0)
@@ -1391,7 +819,7 @@ static void print_report(void)
             free(w);
         }
     }
-    struct prom_delta lat, dur, lua, slua;
+    struct prom_delta lat = {0}, dur = {0}, lua = {0}, slua = {0};
     int have_lat =
         prom_delta(g.metrics0, g.metrics1, "tick_lateness_ms", "game=\"arena\"", 2.0, &lat) == 0;
     int have_dur =
@@ -1400,7 +828,7 @@ static void print_report(void)
         prom_delta(g.metrics0, g.metrics1, "tick_lua_ms", "game=\"arena\"", 0.05, &lua) == 0;
     int have_slua =
         prom_delta(g.metrics0, g.metrics1, "state_lua_ms", "game=\"arena\"", 0.05, &slua) == 0;
-    struct prom_delta evl;
+    struct prom_delta evl = {0};
     int have_evl = prom_delta(g.metrics0, g.metrics1, "ws_event_latency_ms", NULL, 1.0, &evl) == 0;
     double dropped = prom_value(g.metrics1, "ticks_dropped_total", "game=\"arena\"");
     double dropped0 = prom_value(g.metrics0, "ticks_dropped_total", "game=\"arena\"");
@@ -1410,192 +838,172 @@ static void print_report(void)
     if (!isnan(in_dropped)) in_dropped -= isnan(in_dropped0) ? 0 : in_dropped0;
     double players = (double)opt.rooms * opt.players;
     /* PostgreSQL store (absent with the embedded one): batches written, their latency, backlog */
-    struct prom_delta stl;
+    struct prom_delta stl = {0};
     int have_stl =
         prom_delta(g.metrics0, g.metrics1, "store_write_latency_ms", NULL, 10.0, &stl) == 0;
     double sq0 = prom_value(g.metrics0, "store_queue_rows", NULL),
            sq1 = prom_value(g.metrics1, "store_queue_rows", NULL);
+    f->ms = ms;
+    f->failed = failed;
+    f->srv_cpu = srv_cpu;
+    f->self_cpu = self_cpu;
+    f->nw = nw;
+    f->wmed = wmed;
+    f->wmin = wmin;
+    f->wmax = wmax;
+    f->lat = lat;
+    f->dur = dur;
+    f->lua = lua;
+    f->slua = slua;
+    f->evl = evl;
+    f->stl = stl;
+    f->have_lat = have_lat;
+    f->have_dur = have_dur;
+    f->have_lua = have_lua;
+    f->have_slua = have_slua;
+    f->have_evl = have_evl;
+    f->have_stl = have_stl;
+    f->dropped = dropped;
+    f->in_dropped = in_dropped;
+    f->players = players;
+    f->sq0 = sq0;
+    f->sq1 = sq1;
+}
 
-    if (opt.json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
-        json_object_set_new(o, "target", json_sprintf("ws://%s%s", g.hosthdr, opt.path));
-        json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
-        json_t *cn = json_object();
-        json_object_set_new(cn, "requested", json_integer(g.nconns));
-        json_object_set_new(cn, "established", json_integer(g.established));
-        json_object_set_new(cn, "failed", json_integer((json_int_t)failed));
-        json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)g.dropped));
-        json_t *hs = json_object();
-        for (unsigned i = 0; i < g.http_status.n; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%ld", g.http_status.e[i].key);
-            json_object_set_new(hs, k, json_integer((json_int_t)g.http_status.e[i].n));
+static void report_json(const struct figs *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
+    json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
+    json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+    json_t *cn = json_object();
+    json_object_set_new(cn, "requested", json_integer(g.nconns));
+    json_object_set_new(cn, "established", json_integer(wsc.established));
+    json_object_set_new(cn, "failed", json_integer((json_int_t)f->failed));
+    json_object_set_new(cn, "dropped_after_established", json_integer((json_int_t)wsc.dropped));
+    json_object_set_new(cn, "http_statuses", rep_ktab_json(&wsc.http_status));
+    json_object_set_new(cn, "server_close_codes", rep_ktab_json(&wsc.close_codes));
+    json_object_set_new(cn, "connect_errnos", rep_errnos_json());
+    json_object_set_new(cn, "handshake_ms", rep_hist_json(&wsc.handshake, 90, 0));
+    json_object_set_new(o, "connections", cn);
+    json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
+    json_object_set_new(o, "warmup_s", json_real(opt.warmup));
+    json_object_set_new(o, "measure_s", json_real(f->ms));
+    json_object_set_new(o, "messages_per_s",
+                        json_real(f->ms > 0 ? (double)g.msgs_window / f->ms : 0));
+    json_object_set_new(o, "bytes_per_s",
+                        json_real(f->ms > 0 ? (double)g.bytes_window / f->ms : 0));
+    json_object_set_new(o, "errors", stab_json(&g.errors));
+    json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
+    if (opt.mode == M_GAMES) {
+        json_t *gm = json_object();
+        json_object_set_new(gm, "clients", json_integer(opt.clients));
+        json_object_set_new(gm, "game", json_string(opt.game));
+        json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
+        json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
+        json_object_set_new(gm, "per_s", json_real(f->ms > 0 ? (double)g.games_window / f->ms : 0));
+        json_object_set_new(gm, "per_s_window_median", rep_jnum(f->wmed));
+        json_object_set_new(gm, "per_s_window_min", rep_jnum(f->wmin));
+        json_object_set_new(gm, "per_s_window_max", rep_jnum(f->wmax));
+        json_t *wa = json_array();
+        for (uint32_t i = 0; i < f->nw; i++)
+            json_array_append_new(wa, json_integer(g.windows[i]));
+        json_object_set_new(gm, "windows", wa);
+        json_object_set_new(gm, "latency_ms", rep_hist_json(&g.game_lat, 90, 0));
+        json_object_set_new(gm, "inputs_per_s",
+                            json_real(f->ms > 0 ? (double)g.inputs_window / f->ms : 0));
+        json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
+        json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
+        json_t *rs = json_object();
+        for (unsigned i = 0; i < g.results.n; i++) {
+            long k = g.results.e[i].key;
+            json_object_set_new(rs,
+                                k == 0   ? "draw"
+                                : k == 1 ? "won"
+                                : k == 2 ? "lost"
+                                         : "other",
+                                json_integer((json_int_t)g.results.e[i].n));
         }
-        json_object_set_new(cn, "http_statuses", hs);
-        json_t *cc = json_object();
-        for (unsigned i = 0; i < g.close_codes.n; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%ld", g.close_codes.e[i].key);
-            json_object_set_new(cc, k, json_integer((json_int_t)g.close_codes.e[i].n));
-        }
-        json_object_set_new(cn, "server_close_codes", cc);
-        json_t *ce = json_object();
-        for (unsigned i = 0; i < g.connect_errno.n; i++) {
-            const char *n = errname(g.connect_errno.e[i].key);
-            char k[24];
-            if (!n) {
-                snprintf(k, sizeof k, "errno_%ld", g.connect_errno.e[i].key);
-                n = k;
-            }
-            json_object_set_new(ce, n, json_integer((json_int_t)g.connect_errno.e[i].n));
-        }
-        json_object_set_new(cn, "connect_errnos", ce);
-        json_object_set_new(cn, "handshake_ms", hist_json(&g.handshake));
-        json_object_set_new(o, "connections", cn);
-        json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
-        json_object_set_new(o, "warmup_s", json_real(opt.warmup));
-        json_object_set_new(o, "measure_s", json_real(ms));
-        json_object_set_new(o, "messages_per_s",
-                            json_real(ms > 0 ? (double)g.msgs_window / ms : 0));
-        json_object_set_new(o, "bytes_per_s", json_real(ms > 0 ? (double)g.bytes_window / ms : 0));
-        json_object_set_new(o, "errors", stab_json(&g.errors));
-        json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
-        if (opt.mode == M_GAMES) {
-            json_t *gm = json_object();
-            json_object_set_new(gm, "clients", json_integer(opt.clients));
-            json_object_set_new(gm, "game", json_string(opt.game));
-            json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
-            json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
-            json_object_set_new(gm, "per_s", json_real(ms > 0 ? (double)g.games_window / ms : 0));
-            json_object_set_new(gm, "per_s_window_median", jnum(wmed));
-            json_object_set_new(gm, "per_s_window_min", jnum(wmin));
-            json_object_set_new(gm, "per_s_window_max", jnum(wmax));
-            json_t *wa = json_array();
-            for (uint32_t i = 0; i < nw; i++)
-                json_array_append_new(wa, json_integer(g.windows[i]));
-            json_object_set_new(gm, "windows", wa);
-            json_object_set_new(gm, "latency_ms", hist_json(&g.game_lat));
-            json_object_set_new(gm, "inputs_per_s",
-                                json_real(ms > 0 ? (double)g.inputs_window / ms : 0));
-            json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
-            json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
-            json_t *rs = json_object();
-            for (unsigned i = 0; i < g.results.n; i++) {
-                long k = g.results.e[i].key;
-                json_object_set_new(rs,
-                                    k == 0   ? "draw"
-                                    : k == 1 ? "won"
-                                    : k == 2 ? "lost"
-                                             : "other",
-                                    json_integer((json_int_t)g.results.e[i].n));
-            }
-            json_object_set_new(gm, "results", rs);
-            json_object_set_new(o, "games", gm);
-        } else {
-            json_t *rm = json_object();
-            json_object_set_new(rm, "rooms", json_integer(opt.rooms));
-            json_object_set_new(rm, "players_per_room", json_integer(opt.players));
-            json_object_set_new(rm, "rooms_active", json_integer(g.rooms_active));
-            json_object_set_new(rm, "players_active", json_integer(g.nact));
-            json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
-            json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
-            json_object_set_new(rm, "inputs_per_s",
-                                json_real(ms > 0 ? (double)g.rt_inputs_window / ms : 0));
-            json_object_set_new(rm, "inputs_target_per_s", json_real(players * opt.input_rate));
-            json_object_set_new(rm, "acks_per_s",
-                                json_real(ms > 0 ? (double)g.acks_window / ms : 0));
-            json_object_set_new(rm, "states_per_s",
-                                json_real(ms > 0 ? (double)g.states_window / ms : 0));
-            json_object_set_new(rm, "states_expected_per_s",
-                                json_real(g.nact * 1000.0 / opt.state_period_ms));
-            json_object_set_new(rm, "state_gap_ms", hist_json(&g.gap));
-            json_object_set_new(rm, "jitter_ms", hist_json(&g.jitter));
-            json_object_set_new(rm, "input_to_update_ms", hist_json(&g.input_lat));
-            json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
-            json_object_set_new(rm, "skipped_backpressure",
-                                json_integer((json_int_t)g.sched_skipped));
-            json_object_set_new(o, "rooms", rm);
-        }
-        if (opt.server_pid > 0 || opt.server_url) {
-            json_t *s = json_object();
-            json_object_set_new(s, "pid", json_integer(opt.server_pid));
-            json_object_set_new(s, "cpu_pct", jnum(srv_cpu));
-            json_object_set_new(s, "loop_thread_cpu_pct", jnum(g.loop_cpu_pct));
-            json_object_set_new(s, "other_threads_cpu_pct", jnum(g.other_cpu_pct));
-            json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
-            json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
-            json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
-            if (have_lat)
-                json_object_set_new(s, "tick_lateness_ms", prom_json(&lat, "frac_le_2ms"));
-            if (have_dur)
-                json_object_set_new(s, "tick_duration_ms", prom_json(&dur, "frac_le_0.05ms"));
-            if (have_lua) json_object_set_new(s, "tick_lua_ms", prom_json(&lua, "frac_le_0.05ms"));
-            if (have_slua)
-                json_object_set_new(s, "state_lua_ms", prom_json(&slua, "frac_le_0.05ms"));
-            if (have_evl)
-                json_object_set_new(s, "ws_event_latency_ms", prom_json(&evl, "frac_le_1ms"));
-            json_object_set_new(s, "ticks_dropped", jnum(dropped));
-            json_object_set_new(s, "inputs_dropped", jnum(in_dropped));
-            if (have_stl) {
-                json_t *st = prom_json(&stl, "frac_le_10ms");
-                json_object_set_new(st, "batches_per_s", json_real(ms > 0 ? stl.count / ms : 0));
-                json_object_set_new(st, "queue_rows_start", jnum(sq0));
-                json_object_set_new(st, "queue_rows_end", jnum(sq1));
-                json_object_set_new(s, "store_write_latency_ms", st);
-            }
-            json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
-            json_object_set_new(o, "server", s);
-        }
-        json_t *lg = json_object();
-        json_object_set_new(lg, "cpu_pct", jnum(self_cpu));
-        json_object_set_new(lg, "rss_kib", json_integer(read_status_kib(0, "VmRSS:")));
-        json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
-        json_object_set_new(lg, "timer_lateness_ms", hist_json(&g.timer_late));
-        json_object_set_new(o, "gamegen", lg);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        if (s) {
-            puts(s);
-            free(s);
-        }
-        json_decref(o);
-        fflush(stdout);
-        return;
+        json_object_set_new(gm, "results", rs);
+        json_object_set_new(o, "games", gm);
+    } else {
+        json_t *rm = json_object();
+        json_object_set_new(rm, "rooms", json_integer(opt.rooms));
+        json_object_set_new(rm, "players_per_room", json_integer(opt.players));
+        json_object_set_new(rm, "rooms_active", json_integer(g.rooms_active));
+        json_object_set_new(rm, "players_active", json_integer(g.nact));
+        json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
+        json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
+        json_object_set_new(rm, "inputs_per_s",
+                            json_real(f->ms > 0 ? (double)g.rt_inputs_window / f->ms : 0));
+        json_object_set_new(rm, "inputs_target_per_s", json_real(f->players * opt.input_rate));
+        json_object_set_new(rm, "acks_per_s",
+                            json_real(f->ms > 0 ? (double)g.acks_window / f->ms : 0));
+        json_object_set_new(rm, "states_per_s",
+                            json_real(f->ms > 0 ? (double)g.states_window / f->ms : 0));
+        json_object_set_new(rm, "states_expected_per_s",
+                            json_real(g.nact * 1000.0 / opt.state_period_ms));
+        json_object_set_new(rm, "state_gap_ms", rep_hist_json(&g.gap, 90, 0));
+        json_object_set_new(rm, "jitter_ms", rep_hist_json(&g.jitter, 90, 0));
+        json_object_set_new(rm, "input_to_update_ms", rep_hist_json(&g.input_lat, 90, 0));
+        json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
+        json_object_set_new(rm, "skipped_backpressure", json_integer((json_int_t)g.sched_skipped));
+        json_object_set_new(o, "rooms", rm);
     }
+    if (opt.server_pid > 0 || opt.server_url) {
+        json_t *s = json_object();
+        json_object_set_new(s, "pid", json_integer(opt.server_pid));
+        json_object_set_new(s, "cpu_pct", rep_jnum(f->srv_cpu));
+        json_object_set_new(s, "loop_thread_cpu_pct", rep_jnum(g.loop_cpu_pct));
+        json_object_set_new(s, "other_threads_cpu_pct", rep_jnum(g.other_cpu_pct));
+        json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
+        json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
+        json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
+        if (f->have_lat)
+            json_object_set_new(s, "tick_lateness_ms", prom_json(&f->lat, "frac_le_2ms"));
+        if (f->have_dur)
+            json_object_set_new(s, "tick_duration_ms", prom_json(&f->dur, "frac_le_0.05ms"));
+        if (f->have_lua)
+            json_object_set_new(s, "tick_lua_ms", prom_json(&f->lua, "frac_le_0.05ms"));
+        if (f->have_slua)
+            json_object_set_new(s, "state_lua_ms", prom_json(&f->slua, "frac_le_0.05ms"));
+        if (f->have_evl)
+            json_object_set_new(s, "ws_event_latency_ms", prom_json(&f->evl, "frac_le_1ms"));
+        json_object_set_new(s, "ticks_dropped", rep_jnum(f->dropped));
+        json_object_set_new(s, "inputs_dropped", rep_jnum(f->in_dropped));
+        if (f->have_stl) {
+            json_t *st = prom_json(&f->stl, "frac_le_10ms");
+            json_object_set_new(st, "batches_per_s",
+                                json_real(f->ms > 0 ? f->stl.count / f->ms : 0));
+            json_object_set_new(st, "queue_rows_start", rep_jnum(f->sq0));
+            json_object_set_new(st, "queue_rows_end", rep_jnum(f->sq1));
+            json_object_set_new(s, "store_write_latency_ms", st);
+        }
+        json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
+        json_object_set_new(o, "server", s);
+    }
+    json_t *lg = json_object();
+    json_object_set_new(lg, "cpu_pct", rep_jnum(f->self_cpu));
+    json_object_set_new(lg, "rss_kib", json_integer(ps_status_kib(0, "VmRSS:")));
+    json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
+    json_object_set_new(lg, "timer_lateness_ms", rep_hist_json(&g.timer_late, 90, 0));
+    json_object_set_new(o, "gamegen", lg);
+    rep_print_json(o);
+}
 
+static void report_text(const struct figs *f)
+{
     char a[32], b[32], c[32], d[32];
     printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms",
-           g.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
+           wsc.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
     printf(
         "connections: requested %u, established %u, failed %llu, dropped after established %llu\n",
-        g.nconns, g.established, (unsigned long long)failed, (unsigned long long)g.dropped);
-    if (g.http_status.n) {
-        printf("  http statuses:");
-        for (unsigned i = 0; i < g.http_status.n; i++)
-            printf(" %ld x%llu", g.http_status.e[i].key, (unsigned long long)g.http_status.e[i].n);
-        printf("\n");
-    }
-    if (g.connect_errno.n) {
-        printf("  connect errors:");
-        for (unsigned i = 0; i < g.connect_errno.n; i++) {
-            const char *n = errname(g.connect_errno.e[i].key);
-            if (n)
-                printf(" %s x%llu", n, (unsigned long long)g.connect_errno.e[i].n);
-            else
-                printf(" errno %ld x%llu", g.connect_errno.e[i].key,
-                       (unsigned long long)g.connect_errno.e[i].n);
-        }
-        printf("\n");
-    }
-    if (g.close_codes.n) {
-        printf("  server close codes:");
-        for (unsigned i = 0; i < g.close_codes.n; i++)
-            printf(" %ld x%llu", g.close_codes.e[i].key, (unsigned long long)g.close_codes.e[i].n);
-        printf("\n");
-    }
-    print_hist("handshake ms", &g.handshake);
+        g.nconns, wsc.established, (unsigned long long)f->failed, (unsigned long long)wsc.dropped);
+    rep_print_failures();
+    rep_print_hist("handshake ms", &wsc.handshake, 90);
     printf("ramp %.2f s, warmup %.1f s, measured %.2f s, messages received %.0f/s\n",
-           secs(g.t0, g.t_ramp_end), opt.warmup, ms, ms > 0 ? (double)g.msgs_window / ms : 0.0);
+           secs(g.t0, g.t_ramp_end), opt.warmup, f->ms,
+           f->ms > 0 ? (double)g.msgs_window / f->ms : 0.0);
     if (g.errors.n) {
         printf("errors (whole run):");
         for (unsigned i = 0; i < g.errors.n; i++)
@@ -1605,46 +1013,59 @@ static void print_report(void)
     if (opt.mode == M_GAMES) {
         printf("games: %llu complete in the window = %s/s; 1 s windows median %s, min %s, max %s\n",
                (unsigned long long)g.games_window,
-               fmt(a, ms > 0 ? (double)g.games_window / ms : 0, 1), fmt(b, wmed, 0),
-               fmt(c, wmin, 0), fmt(d, wmax, 0));
-        print_hist("game latency (create_game -> game_over) ms", &g.game_lat);
-        printf("inputs sent %.1f/s\n", ms > 0 ? (double)g.inputs_window / ms : 0.0);
+               rep_fmt(a, f->ms > 0 ? (double)g.games_window / f->ms : 0, 1),
+               rep_fmt(b, f->wmed, 0), rep_fmt(c, f->wmin, 0), rep_fmt(d, f->wmax, 0));
+        rep_print_hist("game latency (create_game -> game_over) ms", &g.game_lat, 90);
+        printf("inputs sent %.1f/s\n", f->ms > 0 ? (double)g.inputs_window / f->ms : 0.0);
     } else {
         printf("rooms: %u x %u players, %u rooms active, %u players active, setup %.2f s\n",
                opt.rooms, opt.players, g.rooms_active, g.nact, secs(g.t_ramp_end, g.t_setup_end));
         printf("inputs %.0f/s (target %.0f/s), acks %.0f/s, game_state %.0f/s (expected %.0f/s)\n",
-               ms > 0 ? (double)g.rt_inputs_window / ms : 0.0, players * opt.input_rate,
-               ms > 0 ? (double)g.acks_window / ms : 0.0,
-               ms > 0 ? (double)g.states_window / ms : 0.0, g.nact * 1000.0 / opt.state_period_ms);
-        print_hist("game_state gap ms", &g.gap);
-        print_hist("game_state jitter |gap - period| ms", &g.jitter);
-        print_hist("input -> first game_state after its ack ms", &g.input_lat);
+               f->ms > 0 ? (double)g.rt_inputs_window / f->ms : 0.0, f->players * opt.input_rate,
+               f->ms > 0 ? (double)g.acks_window / f->ms : 0.0,
+               f->ms > 0 ? (double)g.states_window / f->ms : 0.0,
+               g.nact * 1000.0 / opt.state_period_ms);
+        rep_print_hist("game_state gap ms", &g.gap, 90);
+        rep_print_hist("game_state jitter |gap - period| ms", &g.jitter, 90);
+        rep_print_hist("input -> first game_state after its ack ms", &g.input_lat, 90);
     }
-    if (have_lat)
+    if (f->have_lat)
         printf("server tick lateness (arena): p50 %s ms, p99 %s ms, %.2f%% <= 2 ms (n=%.0f)\n",
-               fmt(a, lat.p50, 3), fmt(b, lat.p99, 3), lat.frac_le * 100, lat.count);
-    if (have_dur)
+               rep_fmt(a, f->lat.p50, 3), rep_fmt(b, f->lat.p99, 3), f->lat.frac_le * 100,
+               f->lat.count);
+    if (f->have_dur)
         printf("server tick duration (arena): p50 %s ms, p99 %s ms, %.2f%% <= 0.05 ms (n=%.0f)\n",
-               fmt(a, dur.p50, 4), fmt(b, dur.p99, 4), dur.frac_le * 100, dur.count);
-    if (have_lat || have_dur)
-        printf("server ticks dropped %s, inputs dropped %s\n", fmt(a, dropped, 0),
-               fmt(b, in_dropped, 0));
-    if (have_evl)
-        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n", fmt(a, evl.p50, 3),
-               fmt(b, evl.p99, 3), evl.count);
-    if (have_stl)
+               rep_fmt(a, f->dur.p50, 4), rep_fmt(b, f->dur.p99, 4), f->dur.frac_le * 100,
+               f->dur.count);
+    if (f->have_lat || f->have_dur)
+        printf("server ticks dropped %s, inputs dropped %s\n", rep_fmt(a, f->dropped, 0),
+               rep_fmt(b, f->in_dropped, 0));
+    if (f->have_evl)
+        printf("server ws_event_latency: p50 %s ms, p99 %s ms (n=%.0f)\n",
+               rep_fmt(a, f->evl.p50, 3), rep_fmt(b, f->evl.p99, 3), f->evl.count);
+    if (f->have_stl)
         printf("server store (PostgreSQL): %.0f batches/s, write latency p50 %s ms, p99 %s ms, "
                "queue %s -> %s rows\n",
-               ms > 0 ? stl.count / ms : 0, fmt(a, stl.p50, 2), fmt(b, stl.p99, 2), fmt(c, sq0, 0),
-               fmt(d, sq1, 0));
+               f->ms > 0 ? f->stl.count / f->ms : 0, rep_fmt(a, f->stl.p50, 2),
+               rep_fmt(b, f->stl.p99, 2), rep_fmt(c, f->sq0, 0), rep_fmt(d, f->sq1, 0));
     if (opt.server_pid > 0)
         printf("server cpu %s%% (loop thread %s%%, other threads %s%%), rss %ld -> %ld KiB (peak "
                "%ld)\n",
-               fmt(a, srv_cpu, 1), fmt(b, g.loop_cpu_pct, 1), fmt(c, g.other_cpu_pct, 1), g.rss0,
-               g.rss1, g.hwm1);
-    printf("gamegen cpu %s%%, ", fmt(a, self_cpu, 1));
-    print_hist("timer lateness ms", &g.timer_late);
+               rep_fmt(a, f->srv_cpu, 1), rep_fmt(b, g.loop_cpu_pct, 1),
+               rep_fmt(c, g.other_cpu_pct, 1), g.rss0, g.rss1, g.hwm1);
+    printf("gamegen cpu %s%%, ", rep_fmt(a, f->self_cpu, 1));
+    rep_print_hist("timer lateness ms", &g.timer_late, 90);
     fflush(stdout);
+}
+
+static void print_report(void)
+{
+    struct figs f;
+    report_figures(&f);
+    if (opt.json)
+        report_json(&f);
+    else
+        report_text(&f);
 }
 
 /* ------------------------------------------------------------- run phases */
@@ -1654,11 +1075,11 @@ static void window_start(uint64_t now)
     (void)now;
     if (opt.server_url) g.metrics0 = fetch_metrics();
     if (opt.server_pid > 0) {
-        g.srv_cpu0 = read_cpu_s(opt.server_pid);
-        g.rss0 = read_status_kib(opt.server_pid, "VmRSS:");
-        g.ntasks0 = read_tasks(opt.server_pid, g.tasks0, MAX_TASKS);
+        g.srv_cpu0 = ps_cpu_s(opt.server_pid);
+        g.rss0 = ps_status_kib(opt.server_pid, "VmRSS:");
+        g.ntasks0 = ps_tasks(opt.server_pid, g.tasks0, MAX_TASKS);
     }
-    g.self_cpu0 = read_cpu_s(0);
+    g.self_cpu0 = ps_cpu_s(0);
     g.t_meas0 = wsp_now_us();
     g.phase = PH_MEASURE;
 }
@@ -1668,11 +1089,11 @@ static void window_end(uint64_t now)
     g.t_meas_end = now;
     double ms = secs(g.t_meas0, g.t_meas_end);
     if (opt.server_pid > 0) {
-        g.srv_cpu1 = read_cpu_s(opt.server_pid);
-        g.rss1 = read_status_kib(opt.server_pid, "VmRSS:");
-        g.hwm1 = read_status_kib(opt.server_pid, "VmHWM:");
-        struct task_cpu t1[MAX_TASKS];
-        int n1 = read_tasks(opt.server_pid, t1, MAX_TASKS);
+        g.srv_cpu1 = ps_cpu_s(opt.server_pid);
+        g.rss1 = ps_status_kib(opt.server_pid, "VmRSS:");
+        g.hwm1 = ps_status_kib(opt.server_pid, "VmHWM:");
+        struct ps_task t1[MAX_TASKS];
+        int n1 = ps_tasks(opt.server_pid, t1, MAX_TASKS);
         double loop = 0, other = 0;
         for (int i = 0; i < n1; i++) {
             double c0 = 0;
@@ -1688,7 +1109,7 @@ static void window_end(uint64_t now)
             g.other_cpu_pct = other * 100.0 / ms;
         }
     }
-    g.self_cpu1 = read_cpu_s(0);
+    g.self_cpu1 = ps_cpu_s(0);
     if (opt.server_url) g.metrics1 = fetch_metrics();
 }
 
@@ -1701,16 +1122,7 @@ static void finish(void)
     g.phase = PH_DONE;
     if (!g.t_ramp_end) g.t_ramp_end = now;
     print_report();
-    static const uint8_t bye[2] = {0x03, 0xE8};
-    for (uint32_t i = 0; i < g.started; i++) {
-        struct conn *c = &g.conns[i];
-        if (c->state == ST_OPEN || c->state == ST_WAIT_WELCOME) {
-            c->wlen = 0;
-            ws_send(c, 0x8, bye, 2);
-        }
-        conn_close(c, R_LOCAL, 0);
-    }
-    event_base_loopbreak(g.base);
+    wsc_close_all();
 }
 
 static void begin_warmup(uint64_t now)
@@ -1731,7 +1143,7 @@ static void rooms_setup_start(uint64_t now)
     g.t_setup_deadline = now + (uint64_t)(opt.setup_timeout * 1e6);
     for (uint32_t r = 0; r < opt.rooms; r++) {
         struct conn *c = room_member(r, 0);
-        if (c->state == ST_OPEN) rooms_create(c);
+        if (c->wc.state == ST_OPEN) rooms_create(c);
     }
 }
 
@@ -1753,7 +1165,7 @@ static void send_inputs(uint64_t now)
         if (g.cursor >= g.nact) g.cursor = 0;
         struct conn *c = &g.conns[g.act[g.cursor++]];
         due--;
-        if (c->wlen > 0) {
+        if (c->wc.wlen > 0) {
             g.sched_skipped++;
             continue;
         }
@@ -1767,12 +1179,12 @@ static void run_retries(uint64_t now)
     static uint64_t last;
     if (now - last < 10000) return;
     last = now;
-    for (uint32_t i = 0; i < g.started && g.nretry; i++) {
+    for (uint32_t i = 0; i < wsc.started && g.nretry; i++) {
         struct conn *c = &g.conns[i];
         if (!c->retry_at || c->retry_at > now) continue;
         c->retry_at = 0;
         g.nretry--;
-        if (c->state != ST_OPEN) continue;
+        if (c->wc.state != ST_OPEN) continue;
         if (c->retry_kind == RT_CREATE) {
             if (opt.mode == M_GAMES)
                 start_game(c, now);
@@ -1803,23 +1215,24 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     run_retries(now);
     switch (g.phase) {
     case PH_RAMP: {
-        if (g.started < g.nconns) {
+        if (wsc.started < g.nconns) {
             double allowed_d = (double)(now - g.t0) * opt.ramp_rate / 1e6 + 1.0;
             uint64_t allowed = allowed_d > (double)g.nconns ? g.nconns : (uint64_t)allowed_d;
-            while (g.started < allowed && g.inflight < opt.max_handshakes)
-                conn_start(&g.conns[g.started]);
+            while (wsc.started < allowed && wsc.inflight < opt.max_handshakes)
+                wsc_start(&g.conns[wsc.started].wc);
         }
-        int done = g.started >= g.nconns && g.inflight == 0;
+        int done = wsc.started >= g.nconns && wsc.inflight == 0;
         if (!done && now >= g.t_ramp_deadline) {
-            for (uint32_t i = 0; i < g.started; i++) {
+            for (uint32_t i = 0; i < wsc.started; i++) {
                 struct conn *c = &g.conns[i];
-                if (c->state >= ST_CONNECTING && c->state < ST_OPEN) conn_close(c, R_TIMEOUT, 0);
+                if (c->wc.state >= ST_CONNECTING && c->wc.state < ST_OPEN)
+                    wsc_close(&c->wc, R_TIMEOUT, 0);
             }
             done = 1;
         }
         if (done) {
             g.t_ramp_end = now;
-            if (g.established == 0) {
+            if (wsc.established == 0) {
                 finish();
                 return;
             }
@@ -1836,7 +1249,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         for (uint32_t r = 0; r < opt.rooms; r++) {
             int all = 1;
             for (uint32_t k = 0; k < opt.players; k++)
-                all &= room_member(r, k)->state == ST_OPEN;
+                all &= room_member(r, k)->wc.state == ST_OPEN;
             possible += (uint32_t)all;
         }
         if (g.rooms_active >= possible || now >= g.t_setup_deadline) {
@@ -1911,17 +1324,9 @@ static void usage(FILE *f)
            "  --help\n");
 }
 
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-    char *e;
-    errno = 0;
-    double v = strtod(s, &e);
-    if (errno || e == s || *e || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
-}
-
-int main(int argc, char **argv)
+/* Parses the command line into opt. Returns -1 to run, else the exit status (0 after --help, 2
+ * for a usage error). */
+static int parse_args(int argc, char **argv)
 {
     enum {
         O_HOST = 1000,
@@ -2073,33 +1478,17 @@ int main(int argc, char **argv)
     }
     if (!opt.game) opt.game = opt.mode == M_GAMES ? "tictactoe" : "arena";
     g.nconns = opt.mode == M_GAMES ? opt.clients : opt.rooms * opt.players;
+    return -1;
+}
 
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < rl.rlim_max) {
-            rl.rlim_cur = rl.rlim_max;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) perror("mt-gamegen: setrlimit(RLIMIT_NOFILE)");
-        }
-        if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)g.nconns + 32 > rl.rlim_cur)
-            fprintf(stderr, "mt-gamegen: warning: %u connections exceed the fd limit %llu\n",
-                    g.nconns, (unsigned long long)rl.rlim_cur);
-    }
-    signal(SIGPIPE, SIG_IGN);
+int main(int argc, char **argv)
+{
+    int rc = parse_args(argc, argv);
+    if (rc >= 0) return rc;
 
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    char portstr[8];
-    snprintf(portstr, sizeof portstr, "%d", opt.port);
-    int gai = getaddrinfo(opt.host, portstr, &hints, &ai);
-    if (gai != 0 || !ai) {
-        fprintf(stderr, "mt-gamegen: cannot resolve %s: %s\n", opt.host, gai_strerror(gai));
-        return 2;
-    }
-    memcpy(&g.dst, ai->ai_addr, ai->ai_addrlen);
-    g.dstlen = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    snprintf(g.hosthdr, sizeof g.hosthdr, g.dst.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
-             opt.host, opt.port);
+    wsc_raise_nofile("mt-gamegen", g.nconns, "");
+
+    if (wsc_resolve("mt-gamegen", opt.host, opt.port) < 0) return 2;
 
     g.conns = calloc(g.nconns, sizeof *g.conns);
     g.act = calloc(g.nconns, sizeof *g.act);
@@ -2109,52 +1498,34 @@ int main(int argc, char **argv)
         return 1;
     }
     for (uint32_t i = 0; i < g.nconns; i++)
-        g.conns[i].fd = -1;
-    g.seed = wsp_splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ wsp_now_us());
-    g.rng = (uint32_t)(g.seed | 1);
+        g.conns[i].wc.fd = -1;
+    wsc_seed();
+    wsc.path = opt.path;
+    wsc.user_agent = "mt-gamegen";
+    wsc.conns = g.conns;
+    wsc.stride = sizeof *g.conns;
+    wsc.on_message = handle_message;
+    wsc.on_close = on_close;
     g.rss0 = g.rss1 = g.hwm1 = -1;
     g.loop_cpu_pct = g.other_cpu_pct = NAN;
     g.srv_cpu0 = g.srv_cpu1 = g.self_cpu0 = g.self_cpu1 = -1;
 
-    struct event_config *cfg = event_config_new();
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-    /* without it libevent times its timers with CLOCK_MONOTONIC_COARSE: with HZ=250 the 1 ms
-     * timer would fire every 4 ms and the input schedule would come in 4 ms bursts */
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    g.base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    if (!g.base) {
-        fprintf(stderr, "mt-gamegen: event_base_new failed\n");
-        return 1;
-    }
-    g.timer = event_new(g.base, -1, EV_PERSIST, tick_cb, NULL);
-    g.sigint = evsignal_new(g.base, SIGINT, signal_cb, NULL);
-    g.sigterm = evsignal_new(g.base, SIGTERM, signal_cb, NULL);
-    evsignal_add(g.sigint, NULL);
-    evsignal_add(g.sigterm, NULL);
+    if (wsc_base_new("mt-gamegen") < 0) return 1;
 
     g.phase = PH_RAMP;
-    g.t0 = wsp_now_us();
+    g.t0 = wsc.t0 = wsp_now_us();
     double ramp_s = (double)g.nconns / opt.ramp_rate + RAMP_TIMEOUT_S;
     g.t_ramp_deadline = g.t0 + (uint64_t)(ramp_s * 1e6);
     /* bounded in time whatever happens: ramp + setup + warmup + window + drain + slack */
     g.t_hard_deadline = g.t0 + (uint64_t)((ramp_s + (opt.mode == M_ROOMS ? opt.setup_timeout : 0) +
                                            opt.warmup + opt.duration + 5.0) *
                                           1e6);
-    struct timeval tv = {0, TICK_US};
-    evtimer_add(g.timer, &tv);
-    tick_cb(-1, 0, NULL);
+    wsc_run(tick_cb, signal_cb, TICK_US);
 
-    event_base_dispatch(g.base);
-
-    event_free(g.timer);
-    event_free(g.sigint);
-    event_free(g.sigterm);
-    event_base_free(g.base);
     free(g.conns);
     free(g.act);
     free(g.rooms);
     free(g.metrics0);
     free(g.metrics1);
-    return g.established > 0 ? 0 : 1;
+    return wsc.established > 0 ? 0 : 1;
 }

@@ -53,3 +53,49 @@ stop_pid() {
     wait "$1" 2>/dev/null
     return 0
 }
+
+# The game benchmarks' (run_games.sh, run_rooms.sh) shared steps. They use the caller's die,
+# BIN (the server), ROOT, TMP, LOG_LEVEL, PORT and the arrays SERVER_PIN, and set SERVER_PID,
+# PERF_PID and GAMEGEN.
+
+# find_gamegen TAG: sets GAMEGEN to the mt-gamegen binary: $GAMEGEN if set, else the one next to
+# the server (BIN/../bench) or in build/bench, else one built in $TMP/build (TAG prefixes the
+# messages).
+find_gamegen() {
+    GAMEGEN=${GAMEGEN:-}
+    [ -n "$GAMEGEN" ] && GAMEGEN=$(abspath "$GAMEGEN")
+    if [ -z "$GAMEGEN" ]; then
+        for c in "$(dirname "$BIN")/bench/mt-gamegen" build/bench/mt-gamegen; do
+            [ -x "$c" ] && { GAMEGEN=$c; break; }
+        done
+    fi
+    if [ -z "$GAMEGEN" ]; then
+        echo "$1: building mt-gamegen in $TMP/build" >&2
+        { cmake -S bench -B "$TMP/build" >/dev/null && cmake --build "$TMP/build" --target mt-gamegen >/dev/null; } ||
+            die "mt-gamegen build failed"
+        GAMEGEN=$TMP/build/mt-gamegen
+    fi
+}
+
+# start_server LOG ARG...: starts the server (pinned by SERVER_PIN) on 127.0.0.1:PORT with the
+# repository's games, agents, Lua and web directories, --log-level LOG_LEVEL and ARG..., its
+# output in LOG; sets SERVER_PID and waits until it is ready, or shows the log's tail and dies.
+start_server() {
+    local log=$1
+    shift
+    "${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" \
+        --games "$ROOT/games" --agents "$ROOT/agents" --lua-dir "$ROOT/lua" --web-dir "$ROOT/web" \
+        --log-level "$LOG_LEVEL" "$@" >"$log" 2>&1 &
+    SERVER_PID=$!
+    if ! wait_ready "$SERVER_PID" "$PORT"; then
+        tail -n 30 "$log" >&2
+        die "server did not become ready on port $PORT"
+    fi
+}
+
+# stop_server: stops the perf recording (PERF_PID) and the server (SERVER_PID) if running.
+stop_server() {
+    if [ -n "${PERF_PID:-}" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi
+    stop_pid "${SERVER_PID:-}"
+    SERVER_PID=
+}

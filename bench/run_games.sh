@@ -68,6 +68,7 @@ MAX_ROOMS=${MAX_ROOMS:-1000000}
 LOG_LEVEL=${LOG_LEVEL:-warn}
 PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
 SERVER_PIN=() GAMEGEN_PIN=()
+# shellcheck disable=SC2034 # read by start_server (lib.sh)
 [ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
 [ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
 
@@ -75,27 +76,10 @@ HARD=$(ulimit -Hn)
 ulimit -n "$HARD" 2>/dev/null || echo "run_games: warning: could not raise ulimit -n to $HARD" >&2
 
 TMP=$(mktemp -d /tmp/mt-run-games.XXXXXX) || die "mktemp failed"
-GAMEGEN=${GAMEGEN:-}
-[ -n "$GAMEGEN" ] && GAMEGEN=$(abspath "$GAMEGEN")
-if [ -z "$GAMEGEN" ]; then
-    for c in "$(dirname "$BIN")/bench/mt-gamegen" build/bench/mt-gamegen; do
-        [ -x "$c" ] && { GAMEGEN=$c; break; }
-    done
-fi
-if [ -z "$GAMEGEN" ]; then
-    echo "run_games: building mt-gamegen in $TMP/build" >&2
-    { cmake -S bench -B "$TMP/build" >/dev/null && cmake --build "$TMP/build" --target mt-gamegen >/dev/null; } ||
-        die "mt-gamegen build failed"
-    GAMEGEN=$TMP/build/mt-gamegen
-fi
+find_gamegen run_games
 
 SERVER_PID='' PERF_PID='' PG_DATA='' PG_PORT=''
 PG_BIN=/usr/lib/postgresql/15/bin
-stop_server() {
-    if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi
-    stop_pid "$SERVER_PID"
-    SERVER_PID=
-}
 cleanup() {
     stop_server
     if [ -n "$PG_DATA" ]; then
@@ -157,19 +141,13 @@ for w in "${WLIST[@]}"; do
                 STORE=postgres
             fi
             # shellcheck disable=SC2086
-            "${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" "${STORE_ARGS[@]}" \
-                --games "$ROOT/games" --agents "$ROOT/agents" --lua-dir "$ROOT/lua" --web-dir "$ROOT/web" \
-                --log-level "$LOG_LEVEL" --workers "$w" --input-rate "$INPUT_RATE" --max-rooms "$MAX_ROOMS" \
-                --max-connections $((c + 1024)) --guest-rate 0 $SERVER_ARGS >"$TMP/server.$n.log" 2>&1 &
-            SERVER_PID=$!
-            if ! wait_ready "$SERVER_PID" "$PORT"; then
-                tail -n 30 "$TMP/server.$n.log" >&2
-                die "server did not become ready on port $PORT"
-            fi
+            start_server "$TMP/server.$n.log" "${STORE_ARGS[@]}" --workers "$w" --input-rate "$INPUT_RATE" \
+                --max-rooms "$MAX_ROOMS" --max-connections $((c + 1024)) --guest-rate 0 $SERVER_ARGS
             echo "run_games: [$n] store=$STORE workers=$w clients=$c run=$run (server pid $SERVER_PID, port $PORT)" >&2
             if [ -n "$PERF_DIR" ]; then
                 (sleep "$WARMUP" && exec perf record -q -e cpu-clock $PERF_CALLGRAPH -F 499 -p "$SERVER_PID" \
                     -o "$PERF_DIR/perf.$STORE.w$w.c$c.r$run.data" -- sleep "$DURATION") >/dev/null 2>&1 &
+                # shellcheck disable=SC2034 # read by stop_server (lib.sh)
                 PERF_PID=$!
             fi
             if [ "$PG" = 1 ]; then # PostgreSQL's CPU (all its processes) over the measuring window

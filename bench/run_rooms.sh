@@ -59,6 +59,7 @@ SERVER_ARGS=${SERVER_ARGS:-}
 LOG_LEVEL=${LOG_LEVEL:-warn}
 PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
 SERVER_PIN=() GAMEGEN_PIN=()
+# shellcheck disable=SC2034 # read by start_server (lib.sh)
 [ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
 [ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
 
@@ -66,26 +67,9 @@ HARD=$(ulimit -Hn)
 ulimit -n "$HARD" 2>/dev/null || echo "run_rooms: warning: could not raise ulimit -n to $HARD" >&2
 
 TMP=$(mktemp -d /tmp/mt-run-rooms.XXXXXX) || die "mktemp failed"
-GAMEGEN=${GAMEGEN:-}
-[ -n "$GAMEGEN" ] && GAMEGEN=$(abspath "$GAMEGEN")
-if [ -z "$GAMEGEN" ]; then
-    for c in "$(dirname "$BIN")/bench/mt-gamegen" build/bench/mt-gamegen; do
-        [ -x "$c" ] && { GAMEGEN=$c; break; }
-    done
-fi
-if [ -z "$GAMEGEN" ]; then
-    echo "run_rooms: building mt-gamegen in $TMP/build" >&2
-    { cmake -S bench -B "$TMP/build" >/dev/null && cmake --build "$TMP/build" --target mt-gamegen >/dev/null; } ||
-        die "mt-gamegen build failed"
-    GAMEGEN=$TMP/build/mt-gamegen
-fi
+find_gamegen run_rooms
 
 SERVER_PID='' PERF_PID=''
-stop_server() {
-    if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi
-    stop_pid "$SERVER_PID"
-    SERVER_PID=
-}
 cleanup() {
     stop_server
     rm -rf "$TMP"
@@ -107,15 +91,8 @@ for r in "${RLIST[@]}"; do
         PORT=$(free_port)
         DATA=$TMP/data.$n
         # shellcheck disable=SC2086
-        "${SERVER_PIN[@]}" "$BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" \
-            --games "$ROOT/games" --agents "$ROOT/agents" --lua-dir "$ROOT/lua" --web-dir "$ROOT/web" \
-            --log-level "$LOG_LEVEL" --max-connections $((conns + 1024)) --guest-rate 0 $SERVER_ARGS \
-            >"$TMP/server.$n.log" 2>&1 &
-        SERVER_PID=$!
-        if ! wait_ready "$SERVER_PID" "$PORT"; then
-            tail -n 30 "$TMP/server.$n.log" >&2
-            die "server did not become ready on port $PORT"
-        fi
+        start_server "$TMP/server.$n.log" --data-dir "$DATA" --max-connections $((conns + 1024)) \
+            --guest-rate 0 $SERVER_ARGS
         echo "run_rooms: [$n] rooms=$r players=$PLAYERS input-rate=$IRATE run=$run (server pid $SERVER_PID, port $PORT)" >&2
         args=(--mode rooms --port "$PORT" --rooms "$r" --players "$PLAYERS" --input-rate "$IRATE"
             --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID"
@@ -131,6 +108,7 @@ for r in "${RLIST[@]}"; do
             sleep "$WARMUP"
             exec perf record -q -e cpu-clock $PERF_CALLGRAPH -F 499 -p "$SERVER_PID" -o "$PERF_DIR/perf.rooms.r$r.p$PLAYERS.r$run.data" \
                 -- sleep "$DURATION") >/dev/null 2>&1 &
+            # shellcheck disable=SC2034 # read by stop_server (lib.sh)
             PERF_PID=$!
         fi
         if [ "$TEXT" = 1 ]; then
