@@ -9,6 +9,7 @@
 #include "bus_redis.h"
 #include "api_games.h"
 #include "api_health.h"
+#include "restore.h"
 #include "api_static.h"
 #include "auth.h"
 #include "config.h"
@@ -179,6 +180,7 @@ static int start(void)
         proto_init() < 0)
         return -1;
     accounts_preinit();
+    if (restore_preinit() < 0) return -1;
     if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 ||
         scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 ||
         matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 || api_health_init() < 0 ||
@@ -188,6 +190,8 @@ static int start(void)
         health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
     loop_set_between(store_poll);
+    session_set_before_write(store_barrier);
+    restore_run(); /* before listening: no resume may find its room not yet rebuilt */
     if (ws_init(&cfg, &handlers) < 0) return -1;
 
     sig_term = evsignal_new(loop_base(), SIGTERM, on_signal, NULL);
@@ -204,6 +208,7 @@ static void stop(void)
 {
     ws_free();
     loop_set_between(NULL);
+    session_set_before_write(NULL);
     trusted_pool_free(); /* before the workers stop: a queued refill then builds nothing */
     workers_shutdown();
     loop_drain_posted(); /* results of jobs that finished while stopping */

@@ -30,6 +30,7 @@ class App {
       this.updateTitle();
     });
     c.on('resync', ({ gameId }) => this.stores.get(gameId)?.markResynced());
+    c.on('rewind', ({ gameId, from }) => this.stores.get(gameId)?.rewind(from));
     c.on('game_gone', ({ gameId }) => {
       this.stores.get(gameId)?.markGone();
       if (!this.screen || this.screen.store.gameId !== gameId) this.stores.delete(gameId);

@@ -16,6 +16,9 @@
 //     delivered exactly once per (gameId, seq), in seq order: across reconnects the client sends
 //     resume {gameId, lastSeq} for every game it is in, unpacks the replay, and drops anything it
 //     has already delivered. A game_state is always delivered (it is a snapshot, not an event).
+//     After a server restart that lost events it had sent (a `replay` whose seq is below
+//     lastSeq), a 'rewind' {gameId, from, to} event withdraws seqs from..to, which then come
+//     again as new events.
 //   - The socket comes back by itself after a drop: exponential backoff with jitter, at once when
 //     the browser says it is online again; subscriptions (lobby, evolution) are renewed.
 
@@ -106,7 +109,7 @@ export class MonkeytownClient {
     this.clockOffset = 0; // serverTime - Date.now(), ms
     this.games = new Map(); // gameId -> {lastSeq, resuming}
     this.topics = new Set();
-    this.stats = { connects: 0, duplicates: 0, gaps: 0, resyncs: 0 };
+    this.stats = { connects: 0, duplicates: 0, gaps: 0, resyncs: 0, rewinds: 0 };
 
     this._handlers = new Map();
     this._pending = new Map();
@@ -646,6 +649,14 @@ export class MonkeytownClient {
     const events = Array.isArray(msg.payload.events) ? msg.payload.events : [];
     const isAnswer = g.resuming !== null && msg.re === g.resuming;
     if (isAnswer) g.resuming = null;
+    if (isAnswer && typeof msg.seq === 'number' && g.lastSeq !== null && msg.seq < g.lastSeq) {
+      // The server restarted and its store had not kept the last events it sent (PostgreSQL
+      // commits after the send): they are withdrawn, and the seqs after msg.seq will be sent
+      // again, possibly with other content (docs/protocol.md, resume).
+      this.stats.rewinds++;
+      this._emit('rewind', { gameId, from: msg.seq + 1, to: g.lastSeq });
+      g.lastSeq = msg.seq;
+    }
     for (const ev of events) {
       this._deliver({ type: ev.type, gameId, seq: ev.seq, payload: ev.payload || {}, replayed: true });
     }

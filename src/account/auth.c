@@ -1,9 +1,12 @@
 #include "auth.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <jwt.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,42 @@
 static unsigned char *secret; /* any length: HMAC hashes long keys itself */
 static int secret_len;
 static long default_ttl = 604800;
+
+/* Without --jwt-secret, the secret is made once and kept in <data-dir>/jwt.secret (mode 0600):
+ * tokens, and so the games a restart rebuilds, survive the restart. Fills out[32]. Returns 0,
+ * or -1 with a log line. */
+static int kept_secret(const char *data_dir, unsigned char *out)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/jwt.secret", data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, out, 32);
+        close(fd);
+        if (n == 32) {
+            log_msg(LOG_INFO, "token secret read from the data directory", "{ss}", "file", path);
+            return 0;
+        }
+        log_msg(LOG_ERROR, "the kept token secret is damaged: remove it or set --jwt-secret",
+                "{ss}", "file", path);
+        return -1;
+    }
+    if (util_random_bytes(out, 32) < 0) return -1;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && write(fd, out, 32) == 32 && fsync(fd) == 0;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+        log_msg(LOG_ERROR, "cannot keep the token secret in the data directory", "{ss,ss}", "file",
+                path, "error", strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    log_msg(LOG_WARN,
+            "no jwt-secret configured: made one and kept it in the data directory (set "
+            "--jwt-secret to share it between instances)",
+            "{ss}", "file", path);
+    return 0;
+}
 
 int auth_init(const struct config *cfg)
 {
@@ -25,13 +64,8 @@ int auth_init(const struct config *cfg)
         secret_len = (int)n;
         return 0;
     }
-    if (util_random_bytes(secret, 32) < 0) return -1;
     secret_len = 32;
-    log_msg(LOG_WARN,
-            "no jwt-secret configured: using a random per-process secret; tokens will not "
-            "survive a restart",
-            NULL);
-    return 0;
+    return kept_secret(cfg->data_dir, secret);
 }
 
 char *auth_issue(const struct identity *id, long ttl)

@@ -7,7 +7,11 @@
 #include "proto.h"
 #include "room.h"
 #include "scripts.h"
+#include "session.h"
+#include "store.h"
+#include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_CHAT_CHARS 500
@@ -180,6 +184,65 @@ static void on_leave_game(struct proto_request *r)
     if (code) proto_error(r, code, "you are not in this game");
 }
 
+/* A resume of a game no room holds any more, waiting for the store. */
+struct stored_resume {
+    char player_id[80];
+    uint64_t session; /* the socket's id: it may close before the store answers */
+    uint64_t last_seq;
+    json_t *re;
+    char game_id[64];
+};
+
+static struct session *session_by_id(const char *player_id, uint64_t id)
+{
+    struct session *s = session_of_player(player_id);
+    while (s && s->id != id)
+        s = s->next_of_player;
+    return s;
+}
+
+/* The store's answer: a game that ended (before a restart, or long enough ago that its room
+ * is gone) is resumed from its stored log: `replay` with the events after lastSeq, its
+ * game_over included, as an omniscient observer sees them (the log of an ended game is public
+ * through GET /api/games/:id/events too). A game the store does not have as ended is
+ * NOT_FOUND. */
+static void on_stored_resume(json_t *game, void *arg)
+{
+    struct stored_resume *sr = arg;
+    struct session *s = session_by_id(sr->player_id, sr->session);
+    const char *status = json_string_value(json_object_get(game, "status"));
+    int ended = status && (strcmp(status, "completed") == 0 || strcmp(status, "aborted") == 0);
+    if (s && !ended) {
+        proto_error_to(s, sr->re, "NOT_FOUND", "no game with that id");
+    } else if (s) {
+        json_t *events = json_object_get(game, "events"), *e, *out = json_array();
+        size_t i;
+        json_int_t seq = 0;
+        json_array_foreach(events, i, e)
+        {
+            json_int_t n = json_integer_value(json_object_get(e, "seq"));
+            if (n > seq) seq = n;
+            if (n > (json_int_t)sr->last_seq)
+                json_array_append_new(out, json_pack("{sI,sO,sO}", "seq", n, "type",
+                                                     json_object_get(e, "type"), "payload",
+                                                     json_object_get(e, "payload")));
+        }
+        struct frame *f = frame_begin("replay");
+        frame_game(f, sr->game_id, (uint64_t)seq);
+        frame_key(f, "payload");
+        json_t *p = json_pack("{so}", "events", out);
+        frame_json(f, p);
+        json_decref(p);
+        struct wsbuf *b = frame_end(f, sr->re);
+        if (b) {
+            session_send(s, b);
+            wsbuf_unref(b);
+        }
+    }
+    json_decref(sr->re);
+    free(sr);
+}
+
 static void on_resume(struct proto_request *r)
 {
     long last_seq = 0;
@@ -187,8 +250,22 @@ static void on_resume(struct proto_request *r)
     if (proto_string(r, "gameId", 1, 64, &id) < 0 ||
         proto_integer(r, "lastSeq", 1, 0, 1L << 52, &last_seq) < 0)
         return;
-    struct room *room = target_room(r);
-    if (room) room_resume(room, r->s, (uint64_t)last_seq, r->id);
+    struct room *room = room_find(id);
+    if (room) {
+        room_resume(room, r->s, (uint64_t)last_seq, r->id);
+        return;
+    }
+    struct stored_resume *sr = util_is_uuid(id) ? calloc(1, sizeof *sr) : NULL;
+    if (!sr) {
+        proto_error(r, "NOT_FOUND", "no game %s", id);
+        return;
+    }
+    util_strlcpy(sr->player_id, r->s->who.player_id, sizeof sr->player_id);
+    util_strlcpy(sr->game_id, id, sizeof sr->game_id);
+    sr->session = r->s->id;
+    sr->last_seq = (uint64_t)last_seq;
+    sr->re = r->id ? json_incref(r->id) : NULL;
+    store_load_game(id, on_stored_resume, sr);
 }
 
 static void on_subscribe(struct proto_request *r)

@@ -22,13 +22,8 @@ static json_t *game_events(json_t *game)
     size_t i;
     json_array_foreach(json_object_get(game, "events"), i, e)
     {
-        if (strcmp(json_string_value(json_object_get(e, "type")) ?: "", "game_event") != 0)
-            continue;
-        json_t *ev = json_object_get(json_object_get(e, "payload"), "event");
-        const char *kind = json_string_value(json_object_get(ev, "kind"));
-        if (kind && (strcmp(kind, "agent_reasoning") == 0 || strcmp(kind, "timeout") == 0))
-            continue;
-        json_array_append(out, ev);
+        if (replay_is_game_event(e))
+            json_array_append(out, json_object_get(json_object_get(e, "payload"), "event"));
     }
     return out;
 }
@@ -40,13 +35,37 @@ static int cmp_ord(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Compares the events a referee call returned with the log's, from *next on. where names the
- * step. Returns 0, or 1 with the divergence in report. */
+/* Keeps what a replayed event says beyond the log: who it was for (0: everyone), and its text
+ * when the log lacks it (a live game's tail the crash cut off). */
+static void trace_event(struct replay_trace *t, const struct referee_event *e, int beyond)
+{
+    if (!t) return;
+    if (t->nevents == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct replay_event *p = realloc(t->events, cap * sizeof *p);
+        if (!p) return;
+        t->events = p;
+        t->cap = cap;
+    }
+    t->events[t->nevents++] =
+        (struct replay_event){e->seat, beyond ? strndup(e->json, e->len) : NULL};
+}
+
+/* Compares the events a referee call returned with the log's, from *next on, and keeps them in
+ * trace. live: a replayed event past the log's end is the tail a crash cut off, kept, not a
+ * divergence. where names the step. Returns 0, or 1 with the divergence in report. */
 static int compare_events(const struct referee_result *res, json_t *want_events, size_t *next,
-                          const char *where, char *report, size_t len)
+                          struct replay_trace *trace, int live, const char *where, char *report,
+                          size_t len)
 {
     for (int k = 0; k < res->nevents; k++) {
         const struct referee_event *e = &res->events[k];
+        int beyond = *next >= json_array_size(want_events);
+        trace_event(trace, e, live && beyond);
+        if (live && beyond) {
+            (*next)++;
+            continue;
+        }
         json_t *got = json_loadb(e->json, e->len, JSON_DECODE_ANY, NULL);
         json_t *want = json_array_get(want_events, (*next)++);
         int same = json_equal(got, want);
@@ -63,15 +82,15 @@ static int compare_events(const struct referee_result *res, json_t *want_events,
 }
 
 /* What one replayed step must match: its events, then the hash the log recorded with it (when
- * it recorded one); the outcome is kept in *over. Returns 0, or 1 with the divergence. */
+ * it recorded one); the outcome is kept in the trace. Returns 0, or 1 with the divergence. */
 static int check_step(const struct referee_result *res, json_t *want_events, size_t *next_event,
-                      const char *want_hash, char **over, const char *where, char *report,
-                      size_t len)
+                      const char *want_hash, struct replay_trace *trace, int live,
+                      const char *where, char *report, size_t len)
 {
-    if (compare_events(res, want_events, next_event, where, report, len)) return 1;
+    if (compare_events(res, want_events, next_event, trace, live, where, report, len)) return 1;
     if (res->outcome) {
-        free(*over);
-        *over = strdup(res->outcome);
+        free(trace->outcome);
+        trace->outcome = strdup(res->outcome);
     }
     if (want_hash && strcmp(res->hash, want_hash) != 0) {
         snprintf(report, len, "%s: the state differs after it (hash %s, the log has %s)", where,
@@ -81,10 +100,12 @@ static int check_step(const struct referee_result *res, json_t *want_events, siz
     return 0;
 }
 
-/* Whether the replay emitted as many game events as the log holds: 0, or 1 with the report. */
-static int check_count(size_t emitted, json_t *want_events, char *report, size_t len)
+/* Whether the replay emitted as many game events as the log holds (live: at least as many):
+ * 0, or 1 with the report. */
+static int check_count(size_t emitted, json_t *want_events, int live, char *report, size_t len)
 {
-    if (emitted == json_array_size(want_events)) return 0;
+    if (emitted == json_array_size(want_events) || (live && emitted > json_array_size(want_events)))
+        return 0;
     snprintf(report, len, "the replay emitted %zu game events, the log has %zu", emitted,
              json_array_size(want_events));
     return 1;
@@ -97,19 +118,32 @@ static char *action_text(json_t *in)
     return a ? a : strdup("null");
 }
 
-/* A real-time game: every tick from 1 to the recorded count, with the inputs recorded for
- * it, checked against the log's events and the state hash at every checkpoint. */
+/* A live real-time game is replayed until its inputs and logged events are used up; a log
+ * whose events do not come back within this many seconds of ticks after them diverged. */
+#define LIVE_TAIL_S 600
+
+/* A real-time game: every tick from 1 to the recorded count (live: to the last durable one),
+ * with the inputs recorded for it, checked against the log's events and the state hash at every
+ * checkpoint. */
 static int replay_ticks(struct referee *ref, json_t *game, json_t **inputs, size_t n,
-                        json_t *want_events, char **over, char *report, size_t len)
+                        json_t *want_events, struct replay_trace *trace, int live, char *report,
+                        size_t len)
 {
     static struct referee_result res;
     struct referee_input batch[256];
     char *texts[256];
     int rate = (int)json_integer_value(json_object_get(game, "tick_rate"));
     json_int_t ticks = json_integer_value(json_object_get(game, "ticks"));
-    size_t next_input = 0, next_event = 0;
+    json_int_t last = n ? json_integer_value(json_object_get(inputs[n - 1], "tick")) : 0;
+    size_t next_input = 0, next_event = 0, want = json_array_size(want_events);
     char where[64];
-    for (json_int_t tick = 1; tick <= ticks; tick++) {
+    json_int_t tick = 1;
+    for (; live ? tick <= last || next_event < want : tick <= ticks; tick++) {
+        if (live && tick > last + (json_int_t)rate * LIVE_TAIL_S) {
+            snprintf(report, len, "the log's %zu game events do not come back by tick %lld", want,
+                     (long long)tick);
+            return 1;
+        }
         snprintf(where, sizeof where, "tick %lld", (long long)tick);
         int k = 0;
         json_t *checkpoint = NULL;
@@ -136,21 +170,26 @@ static int replay_ticks(struct referee *ref, json_t *game, json_t **inputs, size
             snprintf(report, len, "%s: the script failed: %s", where, res.err);
             return 2;
         }
-        if (check_step(&res, want_events, &next_event, want_hash, over, where, report, len))
+        if (check_step(&res, want_events, &next_event, want_hash, trace, live, where, report, len))
             return 1;
+        if (live && res.outcome) { /* it ended at this tick; the crash came before the end */
+            tick++;
+            break;
+        }
     }
-    if (check_count(next_event, want_events, report, len)) return 1;
+    trace->ticks = (long long)tick - 1;
+    if (check_count(next_event, want_events, live, report, len)) return 1;
     snprintf(
         report, len,
         "identical: %lld ticks, %zu inputs, %zu game events, every checkpoint and the result match",
-        (long long)ticks, n, next_event);
+        (long long)trace->ticks, n, next_event);
     return 0;
 }
 
 /* A turn-based game: every input in order, each checked against the log's events and the
  * state hash recorded with it. */
 static int replay_inputs(struct referee *ref, json_t **inputs, size_t n, json_t *want_events,
-                         char **over, char *report, size_t len)
+                         struct replay_trace *trace, int live, char *report, size_t len)
 {
     static struct referee_result res;
     size_t next_event = 0;
@@ -175,14 +214,56 @@ static int replay_inputs(struct referee *ref, json_t **inputs, size_t n, json_t 
             return 1;
         }
         const char *want_hash = json_string_value(json_object_get(in, "state_hash"));
-        if (check_step(&res, want_events, &next_event, want_hash, over, where, report, len))
+        if (check_step(&res, want_events, &next_event, want_hash, trace, live, where, report, len))
             return 1;
+        trace->to_move = res.to_move;
     }
-    if (check_count(next_event, want_events, report, len)) return 1;
+    if (check_count(next_event, want_events, live, report, len)) return 1;
     snprintf(report, len,
              "identical: %zu inputs, %zu game events, every state hash and the result match", n,
              next_event);
     return 0;
+}
+
+int replay_run(struct referee *ref, json_t *game, int live, struct replay_trace *trace,
+               char *report, size_t len)
+{
+    *trace = (struct replay_trace){.to_move = -1};
+    json_t *want_events = game_events(game), *inputs = json_object_get(game, "inputs");
+    size_t n = json_array_size(inputs);
+    json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
+    if (!sorted) {
+        json_decref(want_events);
+        snprintf(report, len, "out of memory");
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = json_array_get(inputs, i);
+    qsort(sorted, n, sizeof *sorted, cmp_ord);
+    int realtime = json_integer_value(json_object_get(game, "tick_rate")) > 0;
+    int rc = realtime ? replay_ticks(ref, game, sorted, n, want_events, trace, live, report, len)
+                      : replay_inputs(ref, sorted, n, want_events, trace, live, report, len);
+    free(sorted);
+    json_decref(want_events);
+    return rc;
+}
+
+void replay_trace_free(struct replay_trace *t)
+{
+    for (size_t i = 0; i < t->nevents; i++)
+        free(t->events[i].json);
+    free(t->events);
+    free(t->outcome);
+    *t = (struct replay_trace){0};
+}
+
+int replay_is_game_event(json_t *logged)
+{
+    if (strcmp(json_string_value(json_object_get(logged, "type")) ?: "", "game_event") != 0)
+        return 0;
+    json_t *ev = json_object_get(json_object_get(logged, "payload"), "event");
+    const char *kind = json_string_value(json_object_get(ev, "kind"));
+    return !(kind && (strcmp(kind, "agent_reasoning") == 0 || strcmp(kind, "timeout") == 0));
 }
 
 int replay_game(const struct config *cfg, json_t *game, char *report, size_t len)
@@ -219,17 +300,9 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
         vm_free(vm);
         return 2;
     }
-
-    json_t *want_events = game_events(game), *inputs = json_object_get(game, "inputs");
-    size_t n = json_array_size(inputs);
-    json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = json_array_get(inputs, i);
-    qsort(sorted, n, sizeof *sorted, cmp_ord);
-    char *over = NULL;
-    int realtime = json_integer_value(json_object_get(game, "tick_rate")) > 0;
-    int rc = realtime ? replay_ticks(&ref, game, sorted, n, want_events, &over, report, len)
-                      : replay_inputs(&ref, sorted, n, want_events, &over, report, len);
+    struct replay_trace trace;
+    int rc = replay_run(&ref, game, 0, &trace, report, len);
+    const char *over = trace.outcome;
     json_t *result = json_object_get(game, "result");
     const char *reason = json_string_value(json_object_get(result, "reason"));
     if (rc == 0 && reason && (strcmp(reason, "win") == 0 || strcmp(reason, "draw") == 0)) {
@@ -243,9 +316,7 @@ int replay_game(const struct config *cfg, json_t *game, char *report, size_t len
         }
         json_decref(got);
     }
-    free(over);
-    free(sorted);
-    json_decref(want_events);
+    replay_trace_free(&trace);
     vm_free(vm);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "lua_vm.h"
 #include "frame.h"
 #include "referee.h"
+#include "replay.h"
 #include "metrics.h"
 #include "accounts.h"
 #include "store.h"
@@ -198,6 +199,7 @@ static void store_game(const struct room *r)
     json_object_set_new(row, "ended_at",
                         r->ended_wall > 0 ? json_real(r->ended_wall) : json_null());
     json_object_set_new(row, "tick_rate", json_integer(r->rate));
+    json_object_set_new(row, "private", json_boolean(r->is_private));
     json_object_set_new(row, "ticks",
                         r->realtime ? json_integer((json_int_t)r->tick_no) : json_null());
     store_put("games", row);
@@ -995,6 +997,18 @@ static int room_tick(void *arg, uint64_t scheduled)
     return 0;
 }
 
+/* A real-time room joins the tick scheduler (its ticks continue from r->tick_no) and sends
+ * its first state. */
+static void start_ticker(struct room *r)
+{
+    r->ticker = tick_add(r, r->rate, room_tick, r->game->name);
+    if (r->ticker) {
+        vm_defer_gc(r->vm);
+        tick_set_idle(r->ticker, room_collect);
+    }
+    sync_state(r, NULL, NULL, NULL);
+}
+
 static int target_seats(const struct room *r, json_t *config)
 {
     int min = (int)json_integer_value(json_object_get(r->game->meta, "min"));
@@ -1026,12 +1040,7 @@ static void start_if_full(struct room *r)
     rooms_lobby_broadcast("changed", r);
     store_game(r);
     if (r->realtime) {
-        r->ticker = tick_add(r, r->rate, room_tick, r->game->name);
-        if (r->ticker) {
-            vm_defer_gc(r->vm);
-            tick_set_idle(r->ticker, room_collect);
-        }
-        sync_state(r, NULL, NULL, NULL);
+        start_ticker(r);
     } else {
         char err[600];
         if (referee_failed(r, "to_move", referee_to_move(&r->ref, &r->to_move, err, sizeof err),
@@ -1122,6 +1131,24 @@ static void waiting_start(struct room *r, const struct room_owner *owner)
     if (r->expire_timer) event_add(r->expire_timer, &tv);
 }
 
+/* What the room takes from its version's meta (tick rate, send rate, turn clock), and its
+ * empty seats (r->nseats set). Returns 0, or -1 without memory. */
+static int room_configure(struct room *r)
+{
+    const json_t *meta = r->game->meta;
+    r->rate = (int)json_integer_value(json_object_get(meta, "tick_rate"));
+    r->realtime = r->rate > 0;
+    if (r->realtime && !(r->queue = calloc(INPUT_QUEUE_MAX, sizeof *r->queue))) return -1;
+    int send_rate = (int)json_integer_value(json_object_get(meta, "send_rate"));
+    r->send_every = r->realtime && send_rate > 0 && send_rate < r->rate ? r->rate / send_rate : 1;
+    r->turn_time_ms = (int)json_integer_value(json_object_get(meta, "turn_time_ms"));
+    r->timeout_random =
+        strcmp(json_string_value(json_object_get(meta, "on_timeout")) ?: "", "random") == 0;
+    for (int i = 1; i <= r->nseats; i++)
+        r->seats[i] = (struct seat){.room = r, .index = i};
+    return 0;
+}
+
 struct room *room_create(const char *game, json_t *config, int is_private,
                          const struct room_owner *owner, const char **code, char *msg,
                          size_t msglen)
@@ -1153,20 +1180,11 @@ struct room *room_create(const char *game, json_t *config, int is_private,
     util_random_bytes(&r->seed, sizeof r->seed);
     r->seed &= 0x7fffffff;
     r->nseats = target_seats(r, config);
-    r->rate = (int)json_integer_value(json_object_get(v->meta, "tick_rate"));
-    r->realtime = r->rate > 0;
-    if (r->realtime && !(r->queue = calloc(INPUT_QUEUE_MAX, sizeof *r->queue))) {
+    if (room_configure(r) < 0) {
         script_version_unref(v);
         free(r);
         goto oom;
     }
-    int send_rate = (int)json_integer_value(json_object_get(v->meta, "send_rate"));
-    r->send_every = r->realtime && send_rate > 0 && send_rate < r->rate ? r->rate / send_rate : 1;
-    r->turn_time_ms = (int)json_integer_value(json_object_get(v->meta, "turn_time_ms"));
-    r->timeout_random =
-        strcmp(json_string_value(json_object_get(v->meta, "on_timeout")) ?: "", "random") == 0;
-    for (int i = 1; i <= r->nseats; i++)
-        r->seats[i] = (struct seat){.room = r, .index = i};
     r->config_json = config ? json_text_dump(config) : NULL;
 
     char err[600] = "cannot create a Lua state";
@@ -1206,10 +1224,14 @@ oom:
     return NULL;
 }
 
+/* Set by rooms_shutdown: a room freed because the server stops is left as the store has it
+ * (waiting or active), and the next start rebuilds it (room_restore). */
+static int stopping;
+
 static void room_free(struct room *r)
 {
     hmap_del(rooms, r->id);
-    if (r->status != ROOM_COMPLETED) {
+    if (r->status != ROOM_COMPLETED && !stopping) {
         store_put("games", json_pack("{ss,ss,s{ss},sf}", "id", r->id, "status", "aborted", "result",
                                      "reason", "aborted", "ended_at", loop_wall_ms()));
         n_open--;
@@ -1364,6 +1386,27 @@ int room_seat_player(struct room *r, const char *player_id, const char *name, st
     return seat;
 }
 
+/* Seats agent a in st (its own Lua state). Returns 0, or -1 with msg. */
+static int seat_agent(struct room *r, struct seat *st, struct script_version *a, char *msg,
+                      size_t msglen)
+{
+    char err[600];
+    st->agent = agent_new(a, r->game, st->index, r->nseats, r->seed + (uint32_t)st->index * 7919u,
+                          (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
+    if (!st->agent) {
+        snprintf(msg, msglen, "the agent failed to start: %s", err);
+        log_msg(LOG_WARN, "agent setup failed", "{ss,ss,ss}", "game", r->id, "agent", a->name,
+                "error", err);
+        return -1;
+    }
+    st->kind = SEAT_AGENT;
+    snprintf(st->player_id, sizeof st->player_id, "agent:%s", a->name);
+    json_t *title = json_object_get(a->meta, "title");
+    util_strlcpy(st->name, json_string_value(title) ? json_string_value(title) : a->name,
+                 sizeof st->name);
+    return 0;
+}
+
 int room_fill_with_agent(struct room *r, const char *agent, const char **code, char *msg,
                          size_t msglen)
 {
@@ -1377,21 +1420,10 @@ int room_fill_with_agent(struct room *r, const char *agent, const char **code, c
     for (int i = 1; i <= r->nseats; i++) {
         struct seat *st = &r->seats[i];
         if (st->kind != SEAT_EMPTY) continue;
-        char err[600];
-        st->agent = agent_new(a, r->game, i, r->nseats, r->seed + (uint32_t)i * 7919u,
-                              (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
-        if (!st->agent) {
+        if (seat_agent(r, st, a, msg, msglen) < 0) {
             *code = "INTERNAL";
-            snprintf(msg, msglen, "the agent failed to start: %s", err);
-            log_msg(LOG_WARN, "agent setup failed", "{ss,ss,ss}", "game", r->id, "agent", a->name,
-                    "error", err);
             return -1;
         }
-        st->kind = SEAT_AGENT;
-        snprintf(st->player_id, sizeof st->player_id, "agent:%s", a->name);
-        json_t *title = json_object_get(a->meta, "title");
-        util_strlcpy(st->name, json_string_value(title) ? json_string_value(title) : a->name,
-                     sizeof st->name);
         store_participant(r, i, NULL);
         log_event(r, "player_joined", seat_payload(st), 0, NULL, NULL);
     }
@@ -1559,6 +1591,296 @@ void rooms_session_closed(struct session *s)
     }
 }
 
+/* ---------- rebuilt after a restart ---------- */
+
+/* The version a stored game started with: the catalog's when it is that one, else one made
+ * from the stored files (its meta filled in by the setup). One reference, or NULL with why. */
+static struct script_version *stored_version(json_t *game, char *why, size_t len)
+{
+    const char *name = json_string_value(json_object_get(game, "game"));
+    const char *id = json_string_value(json_object_get(game, "version"));
+    struct script_version *v = name ? scripts_game(name) : NULL;
+    if (v && id && strcmp(v->id, id) == 0) {
+        script_version_ref(v);
+        return v;
+    }
+    json_t *files = json_object_get(json_object_get(game, "script_version"), "files");
+    v = script_version_from_files(name ? name : "?", files);
+    if (!v) snprintf(why, len, "its version %s has no stored files", id ? id : "?");
+    return v;
+}
+
+static int cmp_key(const void *a, const void *b, const char *key)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, key));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, key));
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    return cmp_key(a, b, "seq");
+}
+
+static int cmp_ord(const void *a, const void *b)
+{
+    return cmp_key(a, b, "ord");
+}
+
+/* The rows of arr sorted by cmp (malloc'd; NULL without memory). */
+static json_t **sorted_rows(json_t *arr, int (*cmp)(const void *, const void *))
+{
+    size_t n = json_array_size(arr);
+    json_t **out = calloc(n ? n : 1, sizeof *out);
+    for (size_t i = 0; out && i < n; i++)
+        out[i] = json_array_get(arr, i);
+    if (out) qsort(out, n, sizeof *out, cmp);
+    return out;
+}
+
+/* The static name a stored type or source stands for (log entries point at these), or NULL. */
+static const char *known_name(const char *s, const char *const *names)
+{
+    for (; s && *names; names++)
+        if (strcmp(s, *names) == 0) return *names;
+    return NULL;
+}
+
+static const char *const event_types[] = {"game_event",   "player_joined", "player_left",
+                                          "chat_message", "game_over",     NULL};
+static const char *const input_sources[] = {"player", "agent", "timeout", "checkpoint", NULL};
+
+/* Appends stored input in to the room's inputs (turn-based rooms keep them for their log). */
+static int restore_input(struct room *r, json_t *in)
+{
+    const char *source =
+        known_name(json_string_value(json_object_get(in, "source")), input_sources);
+    char *action = json_text_dump(json_object_get(in, "action"));
+    if (!source || !action) {
+        free(action);
+        return -1;
+    }
+    r->inputs[r->ninputs++] =
+        (struct input_rec){(int)json_integer_value(json_object_get(in, "seat")), action, source,
+                           (uint64_t)json_integer_value(json_object_get(in, "t")), ++r->order};
+    return 0;
+}
+
+/* The room's log and inputs from the stored rows, in the order they happened (an input before
+ * the events it caused); the game events' seats come from the replay. Returns 0, or -1 with
+ * why. */
+static int restore_log(struct room *r, json_t *game, const struct replay_trace *tr, char *why,
+                       size_t len)
+{
+    json_t *events = json_object_get(game, "events"), *inputs = json_object_get(game, "inputs");
+    size_t ne = json_array_size(events), ni = r->realtime ? 0 : json_array_size(inputs);
+    json_t **ev = sorted_rows(events, cmp_seq), **in = sorted_rows(inputs, cmp_ord);
+    r->caplog = ne + 16;
+    r->capinputs = ni + 16;
+    r->log = calloc(r->caplog, sizeof *r->log);
+    r->inputs = calloc(r->capinputs, sizeof *r->inputs);
+    int rc = ev && in && r->log && r->inputs ? 0 : -1;
+    if (rc < 0) snprintf(why, len, "out of memory");
+    size_t j = 0, k = 0;
+    for (size_t i = 0; rc == 0 && i < ne; i++) {
+        json_t *e = ev[i];
+        uint64_t t = (uint64_t)json_integer_value(json_object_get(e, "t"));
+        const char *type = known_name(json_string_value(json_object_get(e, "type")), event_types);
+        char *payload = json_text_dump(json_object_get(e, "payload"));
+        if ((json_int_t)(i + 1) != json_integer_value(json_object_get(e, "seq")) || !type ||
+            !payload) {
+            snprintf(why, len, "its stored event %zu is missing or unreadable", i + 1);
+            free(payload);
+            rc = -1;
+            break;
+        }
+        for (; j < ni && (uint64_t)json_integer_value(json_object_get(in[j], "t")) <= t; j++)
+            if ((rc = restore_input(r, in[j])) < 0) break;
+        int only = replay_is_game_event(e) && k < tr->nevents ? tr->events[k++].seat : 0;
+        r->log[r->nlog++] = (struct log_entry){i + 1, type, payload, only, t, ++r->order};
+        r->seq = i + 1;
+    }
+    for (; rc == 0 && j < ni; j++)
+        rc = restore_input(r, in[j]);
+    if (rc < 0 && !*why) snprintf(why, len, "a stored input is unreadable");
+    /* Rows keyed by ord continue after the stored ones, which real-time rooms did not keep. */
+    size_t nall = json_array_size(inputs);
+    if (in && nall) {
+        uint64_t last = (uint64_t)json_integer_value(json_object_get(in[nall - 1], "ord"));
+        if (last > r->order) r->order = last;
+    }
+    free(ev);
+    free(in);
+    return rc;
+}
+
+/* The stored result of a game whose game_over is in its log (it ended; the crash came before
+ * its games row said so), or NULL. Borrowed. */
+static json_t *logged_result(json_t *game)
+{
+    json_t *events = json_object_get(game, "events"), *e;
+    size_t i;
+    json_array_foreach(events, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "type")) ?: "", "game_over") == 0)
+            return json_object_get(json_object_get(e, "payload"), "result");
+    }
+    return NULL;
+}
+
+/* The seats as stored: humans (held until they come back) and agents (set up again). */
+static int restore_seats(struct room *r, json_t *game, char *why, size_t len)
+{
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(game, "participants"), i, p)
+    {
+        json_int_t seat = json_integer_value(json_object_get(p, "seat"));
+        if (seat < 1 || seat > r->nseats) continue;
+        struct seat *st = &r->seats[seat];
+        const char *agent = json_string_value(json_object_get(p, "agent"));
+        const char *player = json_string_value(json_object_get(p, "player_id"));
+        if (agent) {
+            struct script_version *a = scripts_agent_for(r->game->name, agent);
+            if (!a || strcmp(a->name, agent) != 0) {
+                snprintf(why, len, "its agent %s no longer plays %s", agent, r->game->name);
+                return -1;
+            }
+            if (seat_agent(r, st, a, why, len) < 0) return -1;
+        } else if (player) {
+            st->kind = SEAT_HUMAN;
+            util_strlcpy(st->player_id, player, sizeof st->player_id);
+            util_strlcpy(st->name, json_string_value(json_object_get(p, "name")) ?: "",
+                         sizeof st->name);
+        }
+    }
+    return 0;
+}
+
+/* A turn-based room carries on: the seat to move, and its turn clock with the deadline it had
+ * (the turn began at the last input); a deadline that passed while the server was down runs
+ * the timeout policy now. */
+static void restore_turn(struct room *r, int to_move)
+{
+    char err[600];
+    if (to_move >= 0)
+        r->to_move = to_move;
+    else if (referee_failed(r, "to_move", referee_to_move(&r->ref, &r->to_move, err, sizeof err),
+                            err) < 0)
+        return;
+    uint64_t began = r->ninputs ? r->inputs[r->ninputs - 1].t : 0;
+    double deadline = r->started_wall + (double)began + r->turn_time_ms;
+    advance(r, NULL); /* a new deadline, the agent to move asked, views kept */
+    if (r->status != ROOM_ACTIVE || r->deadline_wall <= 0) return;
+    r->deadline_wall = deadline;
+    double left = deadline - loop_wall_ms();
+    struct timeval tv = {0, 0};
+    if (left > 0)
+        tv = (struct timeval){(time_t)(left / 1000), (suseconds_t)fmod(left, 1000) * 1000};
+    event_add(r->turn_timer, &tv);
+}
+
+/* Sets r (id, version, seats, seed and config from the stored row) up in a new Lua state and
+ * replays its inputs. Returns 0, or -1 with why. */
+static int restore_state(struct room *r, json_t *game, struct replay_trace *tr, char *why,
+                         size_t len)
+{
+    char *meta = NULL;
+    r->vm = trusted_new("referee", (size_t)cfg->lua_memory_mb * 1024 * 1024, why, len);
+    enum vm_status st = r->vm ? referee_setup(&r->ref, r->vm, r->game, r->config_json, r->seed,
+                                              r->nseats, cfg->cpu_load_ms, cfg->cpu_apply_ms * 10,
+                                              r->game->meta ? NULL : &meta, why, len)
+                              : VM_MEMORY;
+    if (st != VM_OK) return -1;
+    if (!r->game->meta) r->game->meta = meta ? json_loads(meta, 0, NULL) : NULL;
+    free(meta);
+    if (!r->game->meta || room_configure(r) < 0) {
+        snprintf(why, len, "its version reports no metadata");
+        return -1;
+    }
+    int rc = replay_run(&r->ref, game, 1, tr, why, len);
+    r->ref.budget_ms = cfg->cpu_apply_ms; /* the replay ran under the replay command's budget */
+    return rc == 0 ? 0 : -1;
+}
+
+int room_restore(json_t *game, char *why, size_t len)
+{
+    *why = '\0';
+    const char *id = json_string_value(json_object_get(game, "id"));
+    json_int_t nseats = json_integer_value(json_object_get(game, "seats"));
+    if (!id || !util_is_uuid(id) || nseats < 1 || nseats > ROOM_MAX_SEATS || room_find(id)) {
+        snprintf(why, len, "its stored row is not a room this server can hold");
+        return -1;
+    }
+    json_t *ended = logged_result(game);
+    if (ended) { /* it ended: the games row says so now */
+        const char *reason = json_string_value(json_object_get(ended, "reason")) ?: "";
+        int aborted = strcmp(reason, "aborted") == 0 || strcmp(reason, "expired") == 0;
+        store_put("games",
+                  json_pack("{ss,ss,sO,sf}", "id", id, "status", aborted ? "aborted" : "completed",
+                            "result", ended, "ended_at", loop_wall_ms()));
+        return 1;
+    }
+    struct room *r = calloc(1, sizeof *r);
+    struct replay_trace tr = {0};
+    if (!r || !(r->game = stored_version(game, why, len))) {
+        if (!*why) snprintf(why, len, "out of memory");
+        free(r);
+        return -1;
+    }
+    util_strlcpy(r->id, id, sizeof r->id);
+    r->nseats = (int)nseats;
+    r->seed = (uint32_t)json_integer_value(json_object_get(game, "seed"));
+    r->is_private = json_is_true(json_object_get(game, "private"));
+    json_t *config = json_object_get(game, "config");
+    r->config_json = json_is_object(config) ? json_text_dump(config) : NULL;
+    r->created_wall = json_number_value(json_object_get(game, "created_at"));
+    r->started_wall = json_number_value(json_object_get(game, "started_at"));
+    r->status = r->started_wall > 0 ? ROOM_ACTIVE : ROOM_WAITING;
+    if (restore_state(r, game, &tr, why, len) < 0 || restore_seats(r, game, why, len) < 0 ||
+        restore_log(r, game, &tr, why, len) < 0 || hmap_put(rooms, r->id, r) < 0) {
+        if (!*why) snprintf(why, len, "out of memory");
+        replay_trace_free(&tr);
+        r->status = ROOM_COMPLETED; /* room_free writes nothing for it: the caller closes it */
+        room_free(r);
+        return -1;
+    }
+    n_open++;
+    update_gauge();
+    /* Logical time goes on from the last thing logged (or the wall time since the start, when
+     * that is later: the clock did not stop while the server was down). */
+    uint64_t last = r->nlog ? r->log[r->nlog - 1].t : 0;
+    if (r->ninputs && r->inputs[r->ninputs - 1].t > last) last = r->inputs[r->ninputs - 1].t;
+    double since = r->started_wall > 0 ? loop_wall_ms() - r->started_wall : 0;
+    if (!r->realtime && since > (double)last) last = (uint64_t)since;
+    r->started_mono = r->status == ROOM_ACTIVE ? loop_now_ms() - last : 0;
+    r->tick_no = (uint64_t)tr.ticks;
+    for (size_t i = 0; i < tr.nevents; i++) /* the tail the crash cut off, logged again */
+        if (tr.events[i].json) {
+            struct referee_event e = {tr.events[i].json, strlen(tr.events[i].json),
+                                      tr.events[i].seat};
+            log_event(r, "game_event", event_payload(&e), e.seat, NULL, NULL);
+        }
+    for (int i = 1; i <= r->nseats; i++)
+        if (r->seats[i].kind == SEAT_HUMAN) hold_seat(&r->seats[i]);
+    log_msg(LOG_INFO, "room rebuilt", "{ss,ss,ss,sI,ss}", "game", r->id, "script", r->game->name,
+            "version", r->game->id, "seq", (json_int_t)r->seq, "status", status_names[r->status]);
+    char *over = tr.outcome ? strdup(tr.outcome) : NULL;
+    int to_move = tr.to_move;
+    replay_trace_free(&tr);
+    if (over) { /* the replay ended it: the crash came between its last move and its end */
+        finish(r, over, NULL);
+        free(over);
+    } else if (r->status == ROOM_WAITING) {
+        waiting_start(r, NULL);
+    } else if (r->realtime) {
+        start_ticker(r);
+    } else {
+        restore_turn(r, to_move);
+    }
+    return 0;
+}
+
 /* ---------- queries ---------- */
 
 struct room *room_find(const char *id)
@@ -1707,6 +2029,7 @@ void rooms_shutdown(void)
 {
     void *vals[4096];
     size_t n;
+    stopping = 1;
     while (rooms && (n = hmap_values(rooms, vals, 4096)) > 0)
         for (size_t i = 0; i < n; i++)
             room_free(vals[i]);
@@ -1717,4 +2040,5 @@ void rooms_shutdown(void)
     free(lobby_subs);
     lobby_subs = NULL;
     n_lobby_subs = cap_lobby_subs = 0;
+    stopping = 0;
 }

@@ -35,6 +35,9 @@ struct membership {
 };
 
 int rooms_init(const struct config *cfg);
+
+/* Frees every room. A room that has not ended stays in the store as it is (waiting or
+ * active), not aborted: the next start rebuilds it (room_restore). */
 void rooms_shutdown(void);
 
 /* Who a room was created for: its waiting time counts against this player and address
@@ -52,6 +55,16 @@ struct room_owner {
 struct room *room_create(const char *game, json_t *config, int is_private,
                          const struct room_owner *owner, const char **code, char *msg,
                          size_t msglen);
+
+/* Rebuilds a room that had not ended when the server stopped, from its stored row (as
+ * store_load_game delivers it): the version it started with, its seats (humans held for
+ * --seat-hold as after a disconnect, agents set up again), its log, and its state by replaying
+ * its inputs through the same code as `monkeytown replay` (replay.h), checked event by event.
+ * A turn clock keeps its deadline (one that passed runs the timeout policy now); a real-time
+ * room ticks on from its last durable tick. Returns 0 (rebuilt), 1 (its log holds its
+ * game_over: the row is closed as it ended), or -1 with why (the caller closes it as
+ * aborted). */
+int room_restore(json_t *game, char *why, size_t len);
 
 /* Looks a room up by id. NULL when there is none. */
 struct room *room_find(const char *id);

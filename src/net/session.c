@@ -405,9 +405,17 @@ static int write_gathered(struct session *s)
     return 0;
 }
 
+static void (*before_write)(void);
+
+void session_set_before_write(void (*fn)(void))
+{
+    before_write = fn;
+}
+
 int session_write_some(struct session *s)
 {
     if (s->close_sent) return -1;
+    if (s->head && before_write) before_write();
     if (s->ping_due && !s->close_code) {
         /* A payload, because lws 4.1 reports no RECEIVE_PONG for an empty pong. */
         unsigned char ping[LWS_PRE + 2] = {[LWS_PRE] = 'm', 't'};

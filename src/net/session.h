@@ -88,6 +88,10 @@ struct session {
  * the cost per received frame is O(1) and an idle server does not wake up without sessions.
  * Returns 0, or -1 on OOM. */
 int session_init(size_t send_queue_cap, int ping_interval_s, int ping_timeout_s);
+
+/* fn runs before a socket's queued messages are written (store_barrier: what a client is sent
+ * is durable first). NULL: nothing. */
+void session_set_before_write(void (*fn)(void));
 void session_shutdown(void);
 
 /* Creates a session for wsi acting as who. Returns NULL on OOM. */

@@ -87,6 +87,11 @@ void store_flush(void)
     if (backend) backend->flush();
 }
 
+void store_barrier(void)
+{
+    if (backend && backend->barrier) backend->barrier();
+}
+
 void store_poll(void)
 {
     if (backend && backend->poll) backend->poll();

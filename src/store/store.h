@@ -11,7 +11,7 @@
  *   agent_behaviors    name, version      insert once (personality, title, commit, created_at)
  *   games              id                 upsert (game, version, config, status, result, seed,
  *                                         seats, created_at, started_at, ended_at, tick_rate,
- *                                         ticks)
+ *                                         ticks, private)
  *   game_participants  game_id, seat      upsert (player_id, agent, name, score)
  *   game_events        game_id, seq       insert once (type, payload, t)
  *   game_inputs        game_id, ord       insert once (seat, action, source, t, state_hash,
@@ -60,6 +60,14 @@ void store_poll(void);
 /* Asks the backend to make everything queued so far durable soon (a game just ended). */
 void store_flush(void);
 
+/* Called before anything leaves for a client (main.c sets it as the sockets' write hook): with
+ * the embedded store every row put so far is then in the kernel, so what a player was sent
+ * survives kill -9 of the server, and a room rebuilt after it (room_restore) continues exactly
+ * where its players were. PostgreSQL: nothing (rows not yet committed when the process dies
+ * are lost; a resume past the rebuilt room's seq is answered as docs/protocol.md says). Cheap
+ * when there is nothing new. Loop thread. */
+void store_barrier(void);
+
 /* Loads one stored game for replay or its log: calls done(game, arg) on the loop thread with
  * {game row, participants: [...], events: [...], inputs: [...], script_version: {row}}
  * or NULL when there is no such game (or the backend is unavailable). game is borrowed. */
@@ -83,7 +91,8 @@ struct store_backend {
     /* takes row; json is column's value as JSON text (see store_put_json) */
     void (*put_json)(const char *table, json_t *row, const char *column, const char *json);
     void (*flush)(void);
-    void (*poll)(void); /* optional: see store_poll */
+    void (*barrier)(void); /* optional: see store_barrier */
+    void (*poll)(void);    /* optional: see store_poll */
     void (*load_game)(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
     int (*healthy)(json_t *out);
     int (*accepting)(void);

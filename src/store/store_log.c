@@ -10,7 +10,8 @@
  * within a few milliseconds (and at once when a game ends, store_flush), which is what survives
  * kill -9; fdatasync follows at most every 100 ms for power loss. At start-up a torn or corrupt
  * tail (the last line of a crash) is cut off, and games that were still waiting or active when
- * the process died are closed as aborted: never half-written.
+ * the process died are named to the server (the "unfinished_games" rows of store_on_load),
+ * which rebuilds them from their records or closes them as aborted: never left half-written.
  *
  * Compaction (compact.h decides what is live) rewrites the file without superseded rows: only
  * at start-up, before the writer thread exists, or offline (`monkeytown compact`), both under
@@ -56,6 +57,9 @@ static int fd = -1;
 static char path[1100];
 static char tmp_path[1120]; /* where a compaction writes the new log before the rename */
 static off_t file_end;      /* where the next record lands: written bytes plus buffered bytes */
+/* Bytes of records put since the log was opened (loop thread), and of those the kernel has
+ * (the writing thread adds, under write_lock): log_barrier compares them. */
+static uint64_t appended, written;
 static size_t records;
 static struct hmap *by_game;     /* game id -> struct offsets of every record of that game */
 static struct hmap *by_version;  /* script version id -> struct offsets (one record) */
@@ -260,6 +264,7 @@ static void write_pending_locked(void)
         }
         off += (size_t)n;
     }
+    __atomic_add_fetch(&written, (uint64_t)chunk.len, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&write_lock);
     /* Give the buffer back for reuse: a fresh one per chunk made the loop thread allocate
      * (and glibc consolidate) 64 KiB and more for every few records. */
@@ -360,6 +365,7 @@ static void log_put_text(const char *table, json_t *row, const char *text, size_
     if (n) {
         file_end += (off_t)n;
         records++;
+        appended += n;
     }
     pthread_mutex_unlock(&buf_lock);
     /* The writer sleeps only when nothing is pending, so only the first record wakes it, and
@@ -392,6 +398,19 @@ static void write_now(void)
         write_pending_locked();
     else
         pthread_mutex_unlock(&buf_lock);
+}
+
+/* Every record put so far is in the kernel when this returns (kill -9 cannot lose it): the
+ * buffered ones are written on the calling thread, and a chunk the writer has in flight is
+ * waited for. One comparison when the writer is already done, which is the common case
+ * between two messages. Loop thread. */
+static void log_barrier(void)
+{
+    if (fd < 0 || !writer_started || __atomic_load_n(&written, __ATOMIC_ACQUIRE) >= appended)
+        return;
+    write_now();
+    pthread_mutex_lock(&write_lock); /* the writer's chunk, if one is still being written */
+    pthread_mutex_unlock(&write_lock);
 }
 
 /* ---- reading ---- */
@@ -475,12 +494,14 @@ static int replay_file(int ro, int deliver)
     return 0;
 }
 
-/* Games the last process left waiting or active are closed as aborted. */
-static void abort_unfinished(const char *id, void *status, void *arg)
+/* Games the last process left waiting or active are named to the server, which rebuilds them
+ * (restore.c) or closes them as aborted. */
+static void name_unfinished(const char *id, void *status, void *arg)
 {
     if (strcmp(status, "waiting") != 0 && strcmp(status, "active") != 0) return;
-    log_put("games", json_pack("{ss,ss,s{ss},sf}", "id", id, "status", "aborted", "result",
-                               "reason", "aborted", "ended_at", loop_wall_ms()));
+    json_t *row = json_pack("{ss}", "id", id);
+    store_deliver_loaded("unfinished_games", row);
+    json_decref(row);
     (*(int *)arg)++;
 }
 
@@ -790,11 +811,10 @@ static int log_open(const struct config *cfg)
     kick_ev = event_new(loop_base(), -1, 0, on_kick, NULL);
     if (!kick_ev || pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
     writer_started = 1;
-    int aborted = 0;
-    hmap_each(game_status, abort_unfinished, &aborted);
+    int unfinished = 0;
+    hmap_each(game_status, name_unfinished, &unfinished);
     log_msg(LOG_INFO, "store log replayed", "{ss,sI,si}", "file", path, "records",
-            (json_int_t)records, "aborted_games", aborted);
-    if (aborted) log_flush();
+            (json_int_t)records, "unfinished_games", unfinished);
     return 0;
 }
 
@@ -824,6 +844,7 @@ static void log_close(void)
     stopping = urgent = write_failed = 0;
     records = 0;
     file_end = 0;
+    appended = written = 0;
     hmap_each(by_game, free_offsets, NULL);
     hmap_each(by_version, free_offsets, NULL);
     hmap_each(game_status, free_status, NULL);
@@ -839,6 +860,7 @@ const struct store_backend store_log_backend = {
     .put = log_put,
     .put_json = log_put_json,
     .flush = log_flush,
+    .barrier = log_barrier,
     .load_game = log_load_game,
     .healthy = log_healthy,
     .accepting = log_accepting,

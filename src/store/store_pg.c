@@ -101,13 +101,12 @@ static const struct column agent_behaviors_cols[] = {{"name", "text", 1},
                                                      {"commit", "text", 0},
                                                      {"created_at", "ms", 0},
                                                      {NULL}};
-static const struct column games_cols[] = {{"id", "uuid", 1},       {"game", "text", 1},
-                                           {"version", "text", 1},  {"config", "jsonb", 0},
-                                           {"status", "text", 1},   {"result", "jsonb", 0},
-                                           {"seed", "bigint", 1},   {"seats", "int", 1},
-                                           {"created_at", "ms", 0}, {"started_at", "ms", 0},
-                                           {"ended_at", "ms", 0},   {"tick_rate", "int", 0},
-                                           {"ticks", "bigint", 0},  {NULL}};
+static const struct column games_cols[] = {
+    {"id", "uuid", 1},       {"game", "text", 1},    {"version", "text", 1},
+    {"config", "jsonb", 0},  {"status", "text", 1},  {"result", "jsonb", 0},
+    {"seed", "bigint", 1},   {"seats", "int", 1},    {"created_at", "ms", 0},
+    {"started_at", "ms", 0}, {"ended_at", "ms", 0},  {"tick_rate", "int", 0},
+    {"ticks", "bigint", 0},  {"private", "bool", 0}, {NULL}};
 static const struct column game_participants_cols[] = {{"game_id", "uuid", 1},
                                                        {"seat", "int", 1},
                                                        {"player_id", "uuid", 0},
@@ -754,6 +753,7 @@ static void setup_failed(const char *what, PGresult *res)
 }
 
 static void loaded_players(PGresult *res, void *arg);
+static void loaded_unfinished(PGresult *res, void *arg);
 
 static void normalize(const struct table *t, json_t *row);
 
@@ -782,9 +782,29 @@ static void loaded_players(PGresult *res, void *arg)
         store_deliver_loaded("players", row);
         json_decref(row);
     }
-    pg.players_loaded = 1;
     log_msg(LOG_INFO, "players loaded", "{si}", "rows", n);
+    send_params("SELECT id::text FROM games WHERE status IN ('waiting', 'active')", 0, NULL,
+                loaded_unfinished, NULL);
+}
+
+/* The games the last process (or a crash) left waiting or active: named to the server, which
+ * rebuilds them (restore.c). Once per process, like the players. */
+static void loaded_unfinished(PGresult *res, void *arg)
+{
+    if (!res) return;
+    if (failed(res)) {
+        setup_failed("cannot list unfinished games", res);
+        return;
+    }
+    int n = PQntuples(res);
+    pg.players_loaded = 1; /* before delivering: a rebuild may load games at once */
     ready();
+    for (int i = 0; i < n; i++) {
+        json_t *row = json_pack("{ss}", "id", PQgetvalue(res, i, 0));
+        store_deliver_loaded("unfinished_games", row);
+        json_decref(row);
+    }
+    if (n) log_msg(LOG_INFO, "unfinished games found", "{si}", "games", n);
 }
 
 static char *migration_sql(const struct migration *m);

@@ -132,7 +132,8 @@ async def whole_game(srv, db):
     t.eq([m.get("error") for m in messages(srv, "store: combined round failed, retrying its statements one by one")],
          [], "and by the combined rounds themselves (no round fell back to single statements)")
 
-    # Left unfinished: the server closes it as aborted at shutdown, and close() must write that.
+    # Left unfinished: the server leaves it active at shutdown, with every input written by
+    # close(), and the next start rebuilds it.
     created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "random"})
     pending = created["payload"]["gameId"]
     my_turn = lambda m: m.get("gameId") == pending and m["payload"].get("toMove") == m["payload"].get("you")
@@ -407,8 +408,19 @@ try:
         run(outage(srv, db))
     finally:
         t.eq(srv.stop(), 0, "server stops cleanly")
-    t.eq(db.query("monkeytown", f"SELECT status FROM games WHERE id = '{pending}'"), [["aborted"]],
-         "the game left unfinished was written as aborted during shutdown")
+    t.eq(db.query("monkeytown", f"SELECT status FROM games WHERE id = '{pending}'"), [["active"]],
+         "the game left unfinished stays active after the shutdown")
+    srv_next = server(db).start()
+    try:
+        st, _, summary = http("GET", f"{srv_next.url}/api/games/{pending}")
+        t.eq((st, summary.get("status"), summary.get("toMove")), (200, "active", 1),
+             "the next start rebuilds it from PostgreSQL, the player to move")
+        t.eq(sorted(p["kind"] for p in summary.get("players", [])), ["agent", "human"],
+             "with its player (held) and its agent")
+        t.ok(any(l.startswith('rooms_restored_total{outcome="rebuilt"} 1') for l in
+                 http("GET", srv_next.url + "/metrics")[2].splitlines()), "counted in /metrics")
+    finally:
+        t.eq(srv_next.stop(), 0, "that server stops cleanly too")
     t.eq([l for l in srv.log_lines() if l.get("level") == "error" and
           l.get("msg", "").startswith(("store", "database", "migration"))], [], "no store error in the log")
     down_at_start(db)

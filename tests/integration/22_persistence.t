@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # The embedded store: games, players and accounts outlive the process; kill -9 at any moment
-# loses no finished game and leaves no half-written one (in-progress games come back aborted);
+# loses no finished game and leaves no half-written one (a game in progress is rebuilt from its
+# inputs and the player resumes it where it was);
 # `monkeytown replay` re-runs a stored game and finds it identical, and finds a tampered log.
 import asyncio, json, os, signal, subprocess, sys, zlib
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -19,15 +20,16 @@ async def play_some(srv):
         gid = (await c.request("create_game", {"game": game, "vsAgent": agent}))["payload"]["gameId"]
         over, _ = await play_until_over(c, gid)
         finished.append((gid, over["payload"]["result"], over["seq"]))
-    # One game left in the middle: the crash must close it as aborted.
+    # One game left in the middle: the restart must bring it back as it was.
     pending = (await c.request("create_game", {"game": "connect4", "vsAgent": "heuristic"}))["payload"]["gameId"]
     await c.expect("game_state", where=lambda m: m["payload"].get("toMove") == 1)
     await c.send("player_input", {"gameId": pending, "action": {"column": 4}})
-    await c.expect("game_state", where=lambda m: m["payload"].get("toMove") == 1 and m["seq"] > 3)
-    return reg, finished, pending
+    before = await c.expect("game_state", where=lambda m: m["payload"].get("toMove") == 1 and m["seq"] > 3)
+    return reg, finished, (pending, before)
 
 
-async def after_restart(srv, reg, finished, pending):
+async def after_restart(srv, reg, finished, pending_and_state):
+    pending, before = pending_and_state
     for gid, result, last_seq in finished:
         st, _, summary = http("GET", f"{srv.url}/api/games/{gid}")
         t.eq((st, summary.get("status"), summary.get("result")), (200, "completed", result),
@@ -37,14 +39,29 @@ async def after_restart(srv, reg, finished, pending):
         t.eq(seqs, list(range(1, last_seq + 1)), f"its events 1..{last_seq} are all there")
         t.ok(any(e["type"] == "input" for e in log["events"]), "with its inputs")
     st, _, summary = http("GET", f"{srv.url}/api/games/{pending}")
-    t.eq((st, summary.get("status")), (200, "aborted"), "the game in progress at the crash is aborted")
+    t.eq((st, summary.get("status"), summary.get("toMove")), (200, "active", 1),
+         "the game in progress at the crash is rebuilt, carol to move")
     st, _, login = http("POST", srv.url + "/api/auth/login", {"username": "carol", "password": "carol's pass"})
     t.eq((st, login.get("playerId")), (200, reg["playerId"]), "the account survives the restart")
     st, _, me = http("GET", f"{srv.url}/api/players/{reg['playerId']}")
     t.eq(me["stats"]["games"], 3, "so do the player's statistics")
     c = await Client.connect(srv, token=reg["token"])
     t.eq(c.welcome["payload"]["playerId"], reg["playerId"], "an old token still works (same secret)")
+    rep = await c.request("resume", {"gameId": pending, "lastSeq": before["seq"]})
+    t.eq((rep["type"], rep["seq"], rep["payload"]["events"]), ("replay", before["seq"], []),
+         "resume after the restart: nothing was missed, the same seq")
+    state = await c.expect("game_state", where=lambda m: m["gameId"] == pending)
+    t.eq(state["payload"]["state"], before["payload"]["state"], "the board is the one played before the crash")
+    t.eq(state["payload"]["legal"], before["payload"]["legal"], "with the same legal moves")
+    await c.send("player_input", {"gameId": pending, "action": state["payload"]["legal"][0]})
+    over, _ = await play_until_over(c, pending)
+    t.ok("result" in over["payload"], "and the rebuilt game plays to its end")
+    st, _, log = http("GET", f"{srv.url}/api/games/{pending}/events")
+    seqs = [e["seq"] for e in log["events"] if "seq" in e]
+    t.eq(seqs, list(range(1, over["seq"] + 1)), "its events are contiguous across the restart")
     await c.close()
+    st, _, me = http("GET", f"{srv.url}/api/players/{reg['playerId']}")
+    t.eq(me["stats"]["games"], 4, "and count in the player's statistics")
 
 
 def replay(data_dir, gid):

@@ -171,6 +171,15 @@ export class GameStore {
     this._notify('gone');
   }
 
+  /** Forgets the log from seq on: the server restarted without them and sends them again. */
+  rewind(from) {
+    this.entries = this.entries.filter((e) => e.seq < from);
+    this.chat = this.chat.filter((c) => c.seq < from);
+    for (const seq of [...this._seen]) if (seq >= from) this._seen.delete(seq);
+    if (this.result && !this.entries.some((e) => e.kind === 'over')) this.result = null;
+    this._notify('log');
+  }
+
   markResynced() {
     this.resynced = true;
     this._notify('log');

@@ -230,7 +230,7 @@ class Server {
 
   async start() {
     if (!fs.existsSync(BIN)) throw new Error(`no server binary at ${BIN} (build it, or set MT_BIN)`);
-    this.port = await freePort();
+    this.port = this.port || (await freePort()); // a restart keeps the port the pages know
     const args = [
       '--host', '127.0.0.1',
       '--port', String(this.port),
@@ -258,6 +258,13 @@ class Server {
       await sleep(100);
     }
     throw new Error(`server did not come up:\n${this.logs()}`);
+  }
+
+  /** Kills the server with SIGKILL (a crash) and starts it again on the same port and data. */
+  async crashAndRestart() {
+    this.proc.kill('SIGKILL');
+    await this.exited;
+    return this.start();
   }
 
   async stop() {

@@ -1,0 +1,13 @@
+/* restore.h - games in progress survive a restart: rebuilt at start-up from the store.
+ *
+ * restore_preinit registers for the store's list of unfinished games (call it before
+ * store_init); restore_run rebuilds them (room_restore) once the catalog and the rooms module
+ * are up and before the server listens, waiting for a backend that answers later. Loop
+ * thread. */
+#ifndef MT_RESTORE_H
+#define MT_RESTORE_H
+
+int restore_preinit(void);
+void restore_run(void);
+
+#endif
