@@ -650,9 +650,9 @@ export class MonkeytownClient {
     const isAnswer = g.resuming !== null && msg.re === g.resuming;
     if (isAnswer) g.resuming = null;
     if (isAnswer && typeof msg.seq === 'number' && g.lastSeq !== null && msg.seq < g.lastSeq) {
-      // The server restarted and its store had not kept the last events it sent (PostgreSQL
-      // commits after the send): they are withdrawn, and the seqs after msg.seq will be sent
-      // again, possibly with other content (docs/protocol.md, resume).
+      // The server restarted without the last events it sent (its record of them was lost):
+      // they are withdrawn, and the seqs after msg.seq will be sent again, possibly with other
+      // content (docs/protocol.md, resume).
       this.stats.rewinds++;
       this._emit('rewind', { gameId, from: msg.seq + 1, to: g.lastSeq });
       g.lastSeq = msg.seq;

@@ -70,6 +70,9 @@ static const struct option_desc options[] = {
      "compact the embedded log at start-up when this many records are dead (0: not by count)"},
     {"compact-dead-percent", OPT_INT, OFF(compact_dead_percent), "50", 0, 100, NULL,
      "compact it at start-up when dead records are this % of its bytes (0: not by share)"},
+    {"spill-max-mb", OPT_INT, OFF(spill_max_mb), "1024", 1, 1048576, NULL,
+     "MiB of rows PostgreSQL has not yet stored that the local journal may hold; past it new "
+     "rooms are refused"},
     {"database-url", OPT_STRING, OFF(database_url), "", 0, 0, NULL,
      "postgres://... to use PostgreSQL instead of the embedded store"},
     {"redis-url", OPT_STRING, OFF(redis_url), "", 0, 0, NULL, "redis://host:port to use Redis"},

@@ -37,6 +37,7 @@ struct config {
     int allow_guests;
     int compact_dead_records;  /* start-up compaction when this many records are dead (0: off) */
     int compact_dead_percent;  /* ... or when dead records are this share of the log's bytes */
+    int spill_max_mb;          /* the PostgreSQL journal's bound (pg_journal.h) */
     int last_seen_interval_s;  /* a player's last-seen time is written at most this often */
     int register_rate_per_min; /* registrations per client address; 0: no limit */
     int guest_rate_per_min;    /* guests made per client address; 0: no limit */

@@ -10,6 +10,7 @@
  * was down at start-up names its games when it connects: they are rebuilt then. */
 #include "restore.h"
 
+#include "hmap.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -25,6 +26,8 @@
 
 static char **pending; /* ids named before restore_run */
 static size_t npending, cappending;
+static struct hmap *named; /* every id named, so that one named twice (the journal and
+                              PostgreSQL both know it) is rebuilt once */
 static int running, outstanding, waiting;
 static struct metric *m_restored, *m_rebuild_ms;
 
@@ -71,7 +74,8 @@ static void load(const char *id)
 static void on_unfinished(json_t *row)
 {
     const char *id = json_string_value(json_object_get(row, "id"));
-    if (!id || !util_is_uuid(id)) return;
+    if (!id || !util_is_uuid(id) || !named || hmap_get(named, id)) return;
+    hmap_put(named, id, (void *)1);
     if (running) { /* PostgreSQL came back after start-up */
         load(id);
         return;
@@ -97,7 +101,8 @@ int restore_preinit(void)
                                      "Time to rebuild one room from the store (load not included)",
                                      NULL, bounds, (int)(sizeof bounds / sizeof bounds[0]));
     store_on_load("unfinished_games", on_unfinished);
-    return m_restored && m_rebuild_ms ? 0 : -1;
+    named = hmap_new();
+    return m_restored && m_rebuild_ms && named ? 0 : -1;
 }
 
 static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)

@@ -1808,7 +1808,10 @@ int room_restore(json_t *game, char *why, size_t len)
     *why = '\0';
     const char *id = json_string_value(json_object_get(game, "id"));
     json_int_t nseats = json_integer_value(json_object_get(game, "seats"));
-    if (!id || !util_is_uuid(id) || nseats < 1 || nseats > ROOM_MAX_SEATS || room_find(id)) {
+    const char *status = json_string_value(json_object_get(game, "status")) ?: "";
+    if (id && (room_find(id) || (strcmp(status, "waiting") != 0 && strcmp(status, "active") != 0)))
+        return 1; /* here already, or it ended after all (its rows were still queued) */
+    if (!id || !util_is_uuid(id) || nseats < 1 || nseats > ROOM_MAX_SEATS) {
         snprintf(why, len, "its stored row is not a room this server can hold");
         return -1;
     }

@@ -25,6 +25,7 @@
 #include "hmap.h"
 #include "json_text.h"
 #include "log.h"
+#include "record.h"
 #include "loop.h"
 #include "util.h"
 
@@ -41,7 +42,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 struct offsets {
     off_t *at;
@@ -224,26 +224,13 @@ static int reserve(struct buf *b, size_t need)
     return 0;
 }
 
-/* Appends one record line: the CRC-32 of the text in 8 hex digits, a space, the text
- * {"t":TABLE,"r":ROW} and a newline. Returns the line's length, or 0 on OOM. */
+/* Appends one record line (record.h). Returns the line's length, or 0 on OOM. */
 static size_t append_line(struct buf *b, const char *table, const char *row, size_t rowlen)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t tlen = strlen(table), len = 6 + tlen + 6 + rowlen + 1;
-    if (reserve(b, 9 + len + 1) < 0) return 0;
-    char *line = b->data + b->len, *text = line + 9;
-    memcpy(text, "{\"t\":\"", 6);
-    memcpy(text + 6, table, tlen);
-    memcpy(text + 6 + tlen, "\",\"r\":", 6);
-    memcpy(text + 12 + tlen, row, rowlen);
-    text[len - 1] = '}';
-    uLong crc = crc32(0L, (const Bytef *)text, (uInt)len);
-    for (int i = 7; i >= 0; i--, crc >>= 4)
-        line[i] = hex[crc & 15];
-    line[8] = ' ';
-    text[len] = '\n';
-    b->len += 9 + len + 1;
-    return 9 + len + 1;
+    if (reserve(b, record_size(table, rowlen)) < 0) return 0;
+    size_t n = record_write(b->data + b->len, table, row, rowlen);
+    b->len += n;
+    return n;
 }
 
 /* Takes the buffered records and writes them. Called with buf_lock held; returns with it
@@ -415,26 +402,6 @@ static void log_barrier(void)
 
 /* ---- reading ---- */
 
-/* Parses one line; returns the record or NULL when the checksum or JSON is wrong. */
-static json_t *parse_line(const char *line, size_t len)
-{
-    if (len < 10 || line[8] != ' ') return NULL;
-    char hex[9];
-    memcpy(hex, line, 8);
-    hex[8] = '\0';
-    char *end;
-    unsigned long want = strtoul(hex, &end, 16);
-    if (*end) return NULL;
-    if (crc32(0L, (const Bytef *)line + 9, (uInt)(len - 9)) != want) return NULL;
-    json_t *rec = json_loadb(line + 9, len - 9, 0, NULL);
-    if (rec && (!json_is_string(json_object_get(rec, "t")) ||
-                !json_is_object(json_object_get(rec, "r")))) {
-        json_decref(rec);
-        return NULL;
-    }
-    return rec;
-}
-
 static void note_status(const char *table, json_t *row)
 {
     if (strcmp(table, "games") != 0) return;
@@ -459,7 +426,7 @@ static int replay_file(int ro, int deliver)
     off_t at = 0, good_end = 0;
     long skipped = 0, pending_bad = 0;
     while ((n = getline(&line, &cap, f)) > 0) {
-        json_t *rec = line[n - 1] == '\n' ? parse_line(line, (size_t)n - 1) : NULL;
+        json_t *rec = line[n - 1] == '\n' ? record_parse(line, (size_t)n - 1) : NULL;
         track_line(rec ? json_string_value(json_object_get(rec, "t")) : NULL,
                    rec ? json_object_get(rec, "r") : NULL, (size_t)n);
         if (!rec) {
@@ -515,7 +482,7 @@ static json_t *read_record(off_t at)
         if (n <= 0) break;
         char *nl = memchr(line, '\n', (size_t)n);
         if (nl) {
-            json_t *rec = parse_line(line, (size_t)(nl - line));
+            json_t *rec = record_parse(line, (size_t)(nl - line));
             if (line != head) free(line);
             return rec;
         }
@@ -618,7 +585,7 @@ static int write_all(int out, const char *p, size_t len)
  * (last), appends the folded row to ob. Returns 0, or -1 on OOM. */
 static int fold_line(struct hmap *stash, struct buf *ob, const char *line, size_t len, int last)
 {
-    json_t *rec = parse_line(line, len);
+    json_t *rec = record_parse(line, len);
     if (!rec) return 0; /* it parsed at open: cannot happen, and dropping it loses nothing new */
     const char *table = json_string_value(json_object_get(rec, "t"));
     json_t *row = json_object_get(rec, "r");

@@ -34,6 +34,7 @@
 #include "hmap.h"
 #include "json_text.h"
 #include "log.h"
+#include "pg_journal.h"
 #include "loop.h"
 #include "metrics.h"
 #include "util.h"
@@ -424,7 +425,10 @@ static struct {
     char *load_sql, *players_sql;
 } pg;
 
-static struct metric *m_dropped, *m_queue, *m_latency;
+static struct metric *m_dropped, *m_queue, *m_journal, *m_latency;
+/* What the journal gave back at start-up: the players rows, delivered again after
+ * PostgreSQL's own (which are older), and the games' last statuses. */
+static json_t *journal_players, *journal_games;
 
 static void connect_start(void);
 static void pump(void);
@@ -782,6 +786,11 @@ static void loaded_players(PGresult *res, void *arg)
         store_deliver_loaded("players", row);
         json_decref(row);
     }
+    /* The journal's rows of players are newer than what PostgreSQL had: they go last. */
+    size_t i;
+    json_t *jrow;
+    json_array_foreach(journal_players, i, jrow) store_deliver_loaded("players", jrow);
+    json_array_clear(journal_players);
     log_msg(LOG_INFO, "players loaded", "{si}", "rows", n);
     send_params("SELECT id::text FROM games WHERE status IN ('waiting', 'active')", 0, NULL,
                 loaded_unfinished, NULL);
@@ -1344,6 +1353,7 @@ static void sql_execute(struct sb *b, int k, int nrows, struct row *const *rows)
 static void update_queue_gauge(void)
 {
     metric_set(m_queue, NULL, (double)q.rows);
+    metric_set(m_journal, NULL, (double)pgj_bytes());
     if (q.full_reported && q.rows < QUEUE_ROWS * 9 / 10 && q.bytes < QUEUE_BYTES * 9 / 10) {
         log_msg(LOG_INFO, "store queue has room again", "{sI}", "queued", (json_int_t)q.rows);
         q.full_reported = 0;
@@ -1360,6 +1370,7 @@ static void pop_rows(int n)
         row_free(r);
     }
     if (!q.head) q.tail = NULL;
+    pgj_released(q.head ? q.head->seq - 1 : q.last_seq);
     update_queue_gauge();
 }
 
@@ -1772,10 +1783,55 @@ static int register_metrics(void)
                                 "queue was full)",
                                 "table");
     m_queue = metrics_gauge("store_queue_rows", "Rows waiting to be written to the database", NULL);
+    m_journal = metrics_gauge("store_journal_bytes",
+                              "Bytes of the local journal of rows the database may not have yet "
+                              "(bounded by --spill-max-mb)",
+                              NULL);
     m_latency =
         metrics_histogram("store_write_latency_ms", "Time for one batch of rows to be written (ms)",
                           NULL, bounds, (int)(sizeof bounds / sizeof bounds[0]));
-    return m_dropped && m_queue && m_latency ? 0 : -1;
+    return m_dropped && m_queue && m_journal && m_latency ? 0 : -1;
+}
+
+static void pg_put_row(const char *table, json_t *row, const char *raw_col, const char *raw);
+
+static void requeue(const char *table, json_t *row, void *arg)
+{
+    if (!table) return;
+    if (strcmp(table, "players") == 0) {
+        store_deliver_loaded("players", row);
+        json_array_append(journal_players, row);
+    } else if (strcmp(table, "games") == 0 && json_is_string(json_object_get(row, "status"))) {
+        json_object_set(journal_games, json_string_value(json_object_get(row, "id")) ?: "",
+                        json_object_get(row, "status"));
+    }
+    pg_put_row(table, json_deep_copy(row), NULL, NULL);
+}
+
+/* Opens the journal and queues what a previous process left in it; the games it left
+ * unfinished are named to the server like PostgreSQL's (restore.c). */
+static int open_journal(const struct config *cfg)
+{
+    journal_players = json_array();
+    journal_games = json_object();
+    if (!journal_players || !journal_games ||
+        pgj_open(cfg->data_dir, (uint64_t)cfg->spill_max_mb << 20, requeue, NULL) < 0)
+        return -1;
+    pgj_replayed();
+    const char *id;
+    json_t *status;
+    json_object_foreach(journal_games, id, status)
+    {
+        if (strcmp(json_string_value(status), "waiting") != 0 &&
+            strcmp(json_string_value(status), "active") != 0)
+            continue;
+        json_t *row = json_pack("{ss}", "id", id);
+        store_deliver_loaded("unfinished_games", row);
+        json_decref(row);
+    }
+    json_decref(journal_games);
+    journal_games = NULL;
+    return 0;
 }
 
 static int pg_open(const struct config *cfg)
@@ -1800,6 +1856,8 @@ static int pg_open(const struct config *cfg)
         log_msg(LOG_ERROR, "store: out of memory", NULL);
         return -1;
     }
+    /* `monkeytown replay` reads only: the journal belongs to the server that may be running. */
+    if (!store_readonly() && open_journal(cfg) < 0) return -1;
     connect_start();
     drive(setup_done, OPEN_WAIT_MS);
     if (pg.state != PG_READY && !pg.down_told) /* still connecting (a failure is logged) */
@@ -1813,8 +1871,6 @@ static void drop_put(const char *table, const struct table *t, const char *why)
     metric_add(m_dropped, t ? t->name : "unknown", 1);
 }
 
-static void pg_put_row(const char *table, json_t *row, const char *raw_col, const char *raw);
-
 static void pg_put(const char *table, json_t *row)
 {
     pg_put_row(table, row, NULL, NULL);
@@ -1823,6 +1879,16 @@ static void pg_put(const char *table, json_t *row)
 static void pg_put_json(const char *table, json_t *row, const char *column, const char *json)
 {
     pg_put_row(table, row, column, json);
+}
+
+/* Appends a queued row to the local journal (pg_journal.h), as the JSON text of the whole row. */
+static void journal(uint64_t seq, const char *table, const json_t *row, const char *raw_col,
+                    const char *raw)
+{
+    size_t len = 0;
+    const char *text =
+        raw_col ? json_text_scratch_with(row, raw_col, raw, &len) : json_text_scratch(row, &len);
+    pgj_append(seq, table, text, len);
 }
 
 /* Queues row (taken), with column raw_col given as JSON text in raw when raw_col is set. */
@@ -1838,11 +1904,12 @@ static void pg_put_row(const char *table, json_t *row, const char *raw_col, cons
         json_decref(row);
         return;
     }
-    json_decref(row);
     char key[256];
     int keyed = t->upsert && q.latest && row_key(r, key, sizeof key);
     struct row *last = keyed ? hmap_get(q.latest, key) : NULL;
     if (last && !last->taken && coalesce(last, r) == 0) {
+        journal(last->seq, table, row, raw_col, raw);
+        json_decref(row);
         free(r);
         update_queue_gauge();
         return; /* the row it joined is queued, and its flush already asked for */
@@ -1853,10 +1920,13 @@ static void pg_put_row(const char *table, json_t *row, const char *raw_col, cons
         else
             metric_add(m_dropped, t->name, 1);
         q.full_reported = 1;
+        json_decref(row);
         free(r);
         return;
     }
     r->seq = ++q.last_seq;
+    journal(r->seq, table, row, raw_col, raw);
+    json_decref(row);
     if (q.tail)
         q.tail->next = r;
     else
@@ -1907,13 +1977,15 @@ static int pg_healthy(json_t *out)
     int connected = pg.state == PG_READY;
     json_object_set_new(out, "connected", json_boolean(connected));
     json_object_set_new(out, "queued", json_integer((json_int_t)q.rows));
+    json_object_set_new(out, "journalBytes", json_integer((json_int_t)pgj_bytes()));
+    json_object_set_new(out, "journalFull", json_boolean(pgj_full()));
     json_object_set_new(out, "lastError", json_string(pg.last_error));
-    return connected && below_bound();
+    return connected && below_bound() && !pgj_full();
 }
 
 static int pg_accepting(void)
 {
-    return q.rows < QUEUE_ROWS / 10 * 9 && q.bytes < QUEUE_BYTES / 10 * 9;
+    return q.rows < QUEUE_ROWS / 10 * 9 && q.bytes < QUEUE_BYTES / 10 * 9 && !pgj_full();
 }
 
 /* Gives the queue ~2 s to reach the database (one more connection attempt if it is down),
@@ -1949,6 +2021,9 @@ static void pg_close(void)
     event_free(pg.io);
     event_free(pg.timer);
     event_free(pg.flush_ev);
+    pgj_close();
+    json_decref(journal_players);
+    journal_players = NULL;
     free_migrations(pg.migs, pg.nmigs);
     free(pg.url);
     free(pg.load_sql);
@@ -1962,6 +2037,7 @@ const struct store_backend store_pg_backend = {
     .put = pg_put,
     .put_json = pg_put_json,
     .flush = pg_flush,
+    .barrier = pgj_barrier,
     .poll = pg_poll,
     .load_game = pg_load_game,
     .healthy = pg_healthy,

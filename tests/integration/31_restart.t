@@ -2,12 +2,14 @@
 # A restart loses no game in progress, with either store: 50 players in live games against
 # agents (tic-tac-toe and connect four), the server killed with SIGKILL in the middle of play
 # and started again on the same store. Every player reconnects and resumes with its lastSeq:
-# it gets exactly the events it missed (none twice, no gap, the same seq numbers), or, where
-# PostgreSQL had not yet committed what the player was sent, the documented rewind (a `replay`
-# whose seq is below lastSeq). Every game then plays to its end; every game's stored events are
+# it gets exactly the events it missed (none twice, no gap, the same seq numbers): with either
+# store, what a player was sent was on disk first (the embedded log, or PostgreSQL's journal).
+# Every game then plays to its end; every game's stored events are
 # contiguous from 1 and `monkeytown replay` finds it identical. Also: a turn clock whose
 # deadline passed while the server was down times out at once after the restart; a game whose
-# version is gone from the store's files is closed as aborted with the reason logged.
+# version is gone from the store's files is closed as aborted with the reason logged; and when
+# the journal itself is lost (deleted here after a crash during a PostgreSQL outage), a player
+# ahead of the rebuilt room gets the documented rewind and the game still plays to its end.
 import asyncio, json, os, random, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import BIN, ROOT, Client, Server, Tap, http, run
@@ -115,7 +117,7 @@ async def second_half(srv, players, rewinds_allowed):
     ended_before = sum(1 for p in players if p.rewound is None and p.over is not None)
     faults = {p.game[:8]: p.faults for p in players if p.faults}
     t.eq(faults, {}, "every player got each seq exactly once, in order, across the restart")
-    t.eq([p.game[:8] for p in players if p.over is None], [], f"all {GAMES} games finished")
+    t.eq([p.game[:8] for p in players if p.over is None], [], f"all {len(players)} games finished")
     rewound = [p.rewound for p in players if p.rewound]
     if rewinds_allowed:
         t.diag(f"{len(rewound)} players were rewound (sent but not committed before the kill): {rewound}")
@@ -331,10 +333,47 @@ if pglib.available():
         srv = Server(*pg_args).start()
         players = run(first_half(srv))
         srv2 = Server(*pg_args).start()
-        run(second_half(srv2, players, rewinds_allowed=True))
+        run(second_half(srv2, players, rewinds_allowed=False))
         check_stored(srv2, players, ["--database-url", db.url("monkeytown"), "--sql-dir", SQL_DIR])
         left = db.query("monkeytown", "SELECT count(*) FROM games WHERE status IN ('waiting', 'active')")
         t.eq(left, [["0"]], "no game is left active in PostgreSQL")
+        srv2.stop()
+
+        # The journal lost too: the rewind.
+        srv = Server(*pg_args).start()
+
+        async def ahead(srv):
+            st, _, g = http("POST", srv.url + "/api/auth/guest")
+            p = Player(g["token"], "connect4", "random")
+            c = await Client.connect(srv, token=p.token)
+            p.game = (await c.request("create_game", {"game": "connect4", "vsAgent": "random"}))["payload"]["gameId"]
+            moves = 0
+            while True:
+                m = await c.recv(10)
+                p.see(m)
+                pl = m.get("payload", {})
+                if m["type"] == "game_state" and m.get("gameId") == p.game and pl.get("toMove") == pl.get("you"):
+                    if moves == 2:  # the reply to the move made during the freeze has come
+                        break
+                    if moves == 1:
+                        await asyncio.sleep(0.3)  # everything so far is in PostgreSQL
+                        db.stop()  # what follows stays in the server's queue (and journal)
+                    await c.send("player_input", {"gameId": p.game, "action": pl["legal"][moves]})
+                    moves += 1
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait()
+            return p
+
+        p = run(ahead(srv))
+        for f in os.listdir(srv.data_dir):
+            if f.startswith("pg-journal."):
+                os.unlink(os.path.join(srv.data_dir, f))
+        db.start()
+        srv2 = restarted(srv, *pg_args)
+        seen_before = p.last_seq
+        run(second_half(srv2, [p], rewinds_allowed=True))
+        t.ok(p.rewound is not None and p.rewound[0] < seen_before,
+             f"without the journal the player was ahead of the rebuilt room and was rewound ({p.rewound})")
         srv2.stop()
     finally:
         db.remove()

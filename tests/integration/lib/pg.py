@@ -10,6 +10,7 @@ by stop(). Needs root (the server refuses to run as root, so it runs as postgres
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -67,6 +68,27 @@ class Postgres:
     def remove(self):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def pids(self):
+        """The postmaster and its children (backends, checkpointer, ...)."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            main = int(f.readline())
+        kids = subprocess.run(["pgrep", "-P", str(main)], stdout=subprocess.PIPE, text=True).stdout.split()
+        return [main] + [int(k) for k in kids]
+
+    def freeze(self):
+        """SIGSTOP every process of the cluster: connections stay open, nothing answers."""
+        self.frozen = self.pids()
+        for pid in self.frozen:
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self):
+        for pid in getattr(self, "frozen", []):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.frozen = []
 
     def url(self, db):
         return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
