@@ -1423,6 +1423,7 @@ static void pop_taken(void)
         r = next;
     }
     pg.ntaken = 0;
+    pgj_released(q.head ? q.head->seq - 1 : q.last_seq);
     update_queue_gauge();
 }
 
@@ -2015,13 +2016,13 @@ static void pg_close(void)
     PQclear(pg.result);
     fail_loads();
     q.full_reported = 0;
+    pgj_close(); /* first: the rows still queued stay in it for the next start */
     pop_rows((int)q.rows);
     hmap_free(q.latest);
     q.latest = NULL;
     event_free(pg.io);
     event_free(pg.timer);
     event_free(pg.flush_ev);
-    pgj_close();
     json_decref(journal_players);
     journal_players = NULL;
     free_migrations(pg.migs, pg.nmigs);

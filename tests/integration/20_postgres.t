@@ -391,7 +391,20 @@ def stop_while_down(db):
          f"(exit {code}, {took:.1f} s)")
     t.ok(messages(srv, "store: closing with rows not written"),
          "stop while down: and says which rows were not written")
+    t.ok([f for f in os.listdir(srv.data_dir) if f.startswith("pg-journal.")],
+         "stop while down: the rows stay in the local journal")
     db.start()
+    again = server(db, "late")
+    again.data_dir = srv.data_dir
+    again.args[again.args.index("--data-dir") + 1] = srv.data_dir
+    again.start()
+    try:
+        st, _, _ = http("POST", again.url + "/api/auth/login", {"username": "down_user", "password": "down password"})
+        t.eq(st, 200, "stop while down: the next start logs the account in (from the journal)")
+        t.ok(wait_for(lambda: db.query("late", "SELECT count(*) FROM players WHERE username = 'down_user'") == [["1"]], 20),
+             "stop while down: and writes its row to PostgreSQL")
+    finally:
+        again.stop()
 
 
 db = pglib.Postgres().init().start()

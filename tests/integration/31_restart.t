@@ -332,7 +332,7 @@ if pglib.available():
         pg_args = (*COMMON, "--database-url", db.url("monkeytown"), "--sql-dir", SQL_DIR)
         srv = Server(*pg_args).start()
         players = run(first_half(srv))
-        srv2 = Server(*pg_args).start()
+        srv2 = restarted(srv, *pg_args)  # the same data dir: its journal
         run(second_half(srv2, players, rewinds_allowed=False))
         check_stored(srv2, players, ["--database-url", db.url("monkeytown"), "--sql-dir", SQL_DIR])
         left = db.query("monkeytown", "SELECT count(*) FROM games WHERE status IN ('waiting', 'active')")

@@ -52,9 +52,8 @@ int main(void)
     is_int(files(), 1, "a journal with rows still queued stays on disk");
 
     is_int((int)pgj_open(dir, 1u << 20, collect, NULL), 5, "the next open hands back the rows");
-    ok(json_array_size(got) == 5 &&
-           json_integer_value(json_object_get(json_object_get(json_array_get(got, 4), "r"), "n")) ==
-               5,
+    ok(json_array_size(got) == 5 && json_integer_value(json_object_get(
+                                        json_object_get(json_array_get(got, 4), "r"), "n")) == 5,
        "in the order they were put");
     for (int i = 1; i <= 5; i++) /* the store puts them again */
         put((uint64_t)i, i);
