@@ -184,6 +184,11 @@ static void on_leave_game(struct proto_request *r)
     if (code) proto_error(r, code, "you are not in this game");
 }
 
+/* Resumes waiting for the store at once, server-wide: each is a read (a PostgreSQL statement),
+ * and an anonymous client must not be able to queue them without bound. */
+#define STORED_RESUMES_MAX 64
+static int stored_resumes;
+
 /* A resume of a game no room holds any more, waiting for the store. */
 struct stored_resume {
     char player_id[80];
@@ -241,6 +246,7 @@ static void on_stored_resume(json_t *game, void *arg)
     }
     json_decref(sr->re);
     free(sr);
+    stored_resumes--;
 }
 
 static void on_resume(struct proto_request *r)
@@ -255,11 +261,16 @@ static void on_resume(struct proto_request *r)
         room_resume(room, r->s, (uint64_t)last_seq, r->id);
         return;
     }
+    if (util_is_uuid(id) && stored_resumes >= STORED_RESUMES_MAX) {
+        proto_error(r, "SERVER_BUSY", "too many resumes are being looked up: try again shortly");
+        return;
+    }
     struct stored_resume *sr = util_is_uuid(id) ? calloc(1, sizeof *sr) : NULL;
     if (!sr) {
         proto_error(r, "NOT_FOUND", "no game %s", id);
         return;
     }
+    stored_resumes++;
     util_strlcpy(sr->player_id, r->s->who.player_id, sizeof sr->player_id);
     util_strlcpy(sr->game_id, id, sizeof sr->game_id);
     sr->session = r->s->id;

@@ -47,6 +47,15 @@ async def after_restart(srv, reg, finished, pending_and_state):
     t.eq(me["stats"]["games"], 3, "so do the player's statistics")
     c = await Client.connect(srv, token=reg["token"])
     t.eq(c.welcome["payload"]["playerId"], reg["playerId"], "an old token still works (same secret)")
+    gid0, result0, last0 = finished[0]
+    rep = await c.request("resume", {"gameId": gid0, "lastSeq": last0 - 2})
+    t.eq((rep["type"], rep["seq"], [e["seq"] for e in rep["payload"]["events"]]),
+         ("replay", last0, [last0 - 1, last0]),
+         "resume of a game that ended before the restart: its last events from the store")
+    t.eq((rep["payload"]["events"][-1]["type"], rep["payload"]["events"][-1]["payload"]["result"]),
+         ("game_over", result0), "game_over included")
+    rep = await c.request("resume", {"gameId": "00000000-0000-4000-8000-000000000000", "lastSeq": 0})
+    t.eq((rep["type"], rep["payload"].get("code")), ("error", "NOT_FOUND"), "an unknown game is NOT_FOUND")
     rep = await c.request("resume", {"gameId": pending, "lastSeq": before["seq"]})
     t.eq((rep["type"], rep["seq"], rep["payload"]["events"]), ("replay", before["seq"], []),
          "resume after the restart: nothing was missed, the same seq")
