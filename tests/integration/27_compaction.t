@@ -45,7 +45,7 @@ def records(path):
 
 
 def restart(data_dir, *args):
-    srv = Server("--jwt-secret", SECRET, *args)
+    srv = Server("--jwt-secret", SECRET, "--input-rate", "100000", *args)
     srv.args[srv.args.index("--data-dir") + 1] = data_dir
     srv.data_dir = data_dir
     srv.start()
@@ -61,7 +61,7 @@ def replay_all(data_dir, finished, what):
     t.eq(ok, len(finished), f"{what}: every finished game replays identical (exit 0)")
 
 
-srv = Server("--jwt-secret", SECRET, "--compact-dead-records", "0", "--compact-dead-percent", "0")
+srv = Server("--jwt-secret", SECRET, "--input-rate", "100000", "--compact-dead-records", "0", "--compact-dead-percent", "0")
 srv.start()
 reg, finished = run(play_some(srv, 6))
 srv.stop()
