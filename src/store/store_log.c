@@ -686,8 +686,8 @@ static int compact_now(void)
     return 0;
 }
 
-/* Empties the indexes built from the log (before reading a compacted one again). */
-static void indexes_reset(void)
+/* Frees the indexes built from the log. */
+static void indexes_free(void)
 {
     hmap_each(by_game, free_offsets, NULL);
     hmap_each(by_version, free_offsets, NULL);
@@ -695,6 +695,13 @@ static void indexes_reset(void)
     hmap_free(by_game);
     hmap_free(by_version);
     hmap_free(game_status);
+    by_game = by_version = game_status = NULL;
+}
+
+/* Empties the indexes built from the log (before reading a compacted one again). */
+static void indexes_reset(void)
+{
+    indexes_free();
     by_game = hmap_new();
     by_version = hmap_new();
     game_status = hmap_new();
@@ -812,13 +819,7 @@ static void log_close(void)
     records = 0;
     file_end = 0;
     appended = written = 0;
-    hmap_each(by_game, free_offsets, NULL);
-    hmap_each(by_version, free_offsets, NULL);
-    hmap_each(game_status, free_status, NULL);
-    hmap_free(by_game);
-    hmap_free(by_version);
-    hmap_free(game_status);
-    by_game = by_version = game_status = NULL;
+    indexes_free();
 }
 
 const struct store_backend store_log_backend = {
