@@ -18,17 +18,21 @@ static int secret_len;
 static long default_ttl = 604800;
 
 /* Without --jwt-secret, the secret is made once and kept in <data-dir>/jwt.secret (mode 0600):
- * tokens, and so the games a restart rebuilds, survive the restart. Fills out[32]. Returns 0,
- * or -1 with a log line. */
-static int kept_secret(const char *data_dir, unsigned char *out)
+ * tokens, and so the games a restart rebuilds, survive the restart. The file holds 64 hex digits
+ * and a newline, text like every other file in the data directory (tools that grep it must not
+ * see binary), and the same text works as --jwt-secret on another instance. Sets the secret.
+ * Returns 0, or -1 with a log line. */
+static int kept_secret(const char *data_dir)
 {
-    char path[1100];
+    char path[1100], text[66];
     snprintf(path, sizeof path, "%s/jwt.secret", data_dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        ssize_t n = read(fd, out, 32);
+        ssize_t n = read(fd, text, sizeof text);
         close(fd);
-        if (n == 32) {
+        if (n == 65 && text[64] == '\n' && strspn(text, "0123456789abcdef") == 64) {
+            memcpy(secret, text, 64);
+            secret_len = 64;
             log_msg(LOG_INFO, "token secret read from the data directory", "{ss}", "file", path);
             return 0;
         }
@@ -36,9 +40,13 @@ static int kept_secret(const char *data_dir, unsigned char *out)
                 "{ss}", "file", path);
         return -1;
     }
-    if (util_random_bytes(out, 32) < 0) return -1;
+    unsigned char raw[32];
+    if (util_random_bytes(raw, sizeof raw) < 0) return -1;
+    for (int i = 0; i < 32; i++)
+        snprintf(text + 2 * i, 3, "%02x", raw[i]);
+    text[64] = '\n';
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int ok = fd >= 0 && write(fd, out, 32) == 32 && fsync(fd) == 0;
+    int ok = fd >= 0 && write(fd, text, 65) == 65 && fsync(fd) == 0;
     if (fd >= 0) close(fd);
     if (!ok) {
         log_msg(LOG_ERROR, "cannot keep the token secret in the data directory", "{ss,ss}", "file",
@@ -46,6 +54,8 @@ static int kept_secret(const char *data_dir, unsigned char *out)
         unlink(path);
         return -1;
     }
+    memcpy(secret, text, 64);
+    secret_len = 64;
     log_msg(LOG_WARN,
             "no jwt-secret configured: made one and kept it in the data directory (set "
             "--jwt-secret to share it between instances)",
@@ -57,15 +67,14 @@ int auth_init(const struct config *cfg)
 {
     default_ttl = cfg->token_ttl_s;
     size_t n = strlen(cfg->jwt_secret);
-    secret = malloc(n > 32 ? n : 32);
+    secret = malloc(n > 64 ? n : 64);
     if (!secret) return -1;
     if (n > 0) {
         memcpy(secret, cfg->jwt_secret, n);
         secret_len = (int)n;
         return 0;
     }
-    secret_len = 32;
-    return kept_secret(cfg->data_dir, secret);
+    return kept_secret(cfg->data_dir);
 }
 
 char *auth_issue(const struct identity *id, long ttl)

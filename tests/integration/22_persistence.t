@@ -129,4 +129,32 @@ t.eq(r.returncode, 1, "a tampered log fails the replay")
 t.ok("input 1" in r.stdout or "input" in r.stdout, "and the first divergence is shown: " + r.stdout.strip())
 r = replay(srv.data_dir, "00000000-0000-4000-8000-000000000000")
 t.eq(r.returncode, 2, "replay of an unknown game exits 2")
+# Without --jwt-secret the secret is kept as text in the data directory: a token survives a
+# restart, and a damaged file stops the start rather than silently changing the secret.
+kept = Server()
+kept.start()
+st, _, reg = http("POST", kept.url + "/api/auth/register", {"username": "dana", "password": "dana's pass"})
+kept.stop()
+secret_path = os.path.join(kept.data_dir, "jwt.secret")
+text = open(secret_path, "rb").read()
+t.ok(len(text) == 65 and text.endswith(b"\n") and all(c in b"0123456789abcdef" for c in text[:64]),
+     "the kept secret is 64 hex digits and a newline")
+t.eq(os.stat(secret_path).st_mode & 0o777, 0o600, "readable by the server's user only")
+kept2 = Server()
+kept2.args[kept2.args.index("--data-dir") + 1] = kept.data_dir
+kept2.start()
+
+
+async def welcome_of(srv, token):
+    c = await Client.connect(srv, token=token)
+    await c.close()
+    return c.welcome["payload"]
+
+
+w = run(welcome_of(kept2, reg["token"]))
+t.eq(w.get("playerId"), reg["playerId"], "a token issued before the restart is accepted after it")
+kept2.stop()
+open(secret_path, "wb").write(b"short\n")
+p4 = subprocess.run(kept2.args, capture_output=True, text=True, timeout=20)
+t.ok(p4.returncode != 0 and "damaged" in p4.stdout + p4.stderr, "a damaged kept secret stops the start")
 t.done()
