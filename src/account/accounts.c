@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "session.h"
 #include "store.h"
+#include "store_pg.h"
 #include "throttle.h"
 #include "util.h"
 #include "workers.h"
@@ -40,6 +41,7 @@ struct player {
     int stored;       /* written to the store at least once */
     int written_here; /* written by this process: written_ms is set */
     int seen_dirty;   /* last_seen changed since the last write */
+    int role_dirty;   /* shared: role changed here (an admin named by --admins logged in) */
     uint64_t written_ms;
     /* A fresh guest (see fresh_guest) sits in the idle list, least recently active first. */
     uint64_t active_ms;
@@ -121,8 +123,27 @@ static int fresh_guest(const struct player *p)
     return !*p->username && p->games == 0 && strcmp(p->role, "agent") != 0;
 }
 
-static void persist(struct player *p)
+/* Whether accounts live in PostgreSQL, shared with every server on the database: then the
+ * database, not this index, is the truth (see the header). */
+static int shared(void)
 {
+    return store_pg_active();
+}
+
+/* The row of p the store is given. Shared, it never carries stats and rating (the database
+ * computes them from game_results), nor username and password hash (written once, by the
+ * registration itself), and role and creation time only for a row this server creates (or a
+ * role it changed): a whole row from memory would undo what other servers wrote meanwhile. */
+static json_t *player_row(const struct player *p)
+{
+    if (shared()) {
+        json_t *row =
+            json_pack("{ss,ss,sf}", "id", p->id, "name", p->name, "last_seen_at", p->last_seen);
+        if (row && (!p->stored || p->role_dirty))
+            json_object_set_new(row, "role", json_string(p->role));
+        if (row && !p->stored) json_object_set_new(row, "created_at", json_real(p->created));
+        return row;
+    }
     json_t *row =
         json_pack("{ss,ss,ss,s{sI,sI,sI,sI},sf,sf,sf}", "id", p->id, "name", p->name, "role",
                   p->role, "stats", "games", (json_int_t)p->games, "wins", (json_int_t)p->wins,
@@ -130,7 +151,13 @@ static void persist(struct player *p)
                   p->rating, "created_at", p->created, "last_seen_at", p->last_seen);
     json_object_set_new(row, "username", *p->username ? json_string(p->username) : json_null());
     json_object_set_new(row, "password_hash", *p->hash ? json_string(p->hash) : json_null());
-    store_put("players", row);
+    return row;
+}
+
+static void persist(struct player *p)
+{
+    store_put("players", player_row(p));
+    p->role_dirty = 0;
     p->stored = 1;
     p->written_here = 1;
     p->seen_dirty = 0;
@@ -166,16 +193,26 @@ static void load_row(json_t *row)
         lower(key, s, sizeof key);
         hmap_put(by_username, key, p);
     }
-    json_t *st = json_object_get(row, "stats");
-    p->games = (long)json_integer_value(json_object_get(st, "games"));
-    p->wins = (long)json_integer_value(json_object_get(st, "wins"));
-    p->losses = (long)json_integer_value(json_object_get(st, "losses"));
-    p->draws = (long)json_integer_value(json_object_get(st, "draws"));
+    json_t *st = json_object_get(row, "stats"); /* absent from a shared row put by this server */
+    if (json_is_object(st)) {
+        p->games = (long)json_integer_value(json_object_get(st, "games"));
+        p->wins = (long)json_integer_value(json_object_get(st, "wins"));
+        p->losses = (long)json_integer_value(json_object_get(st, "losses"));
+        p->draws = (long)json_integer_value(json_object_get(st, "draws"));
+    }
     if (json_is_number(json_object_get(row, "rating")))
         p->rating = json_number_value(json_object_get(row, "rating"));
     if (json_is_number(json_object_get(row, "created_at")))
         p->created = json_number_value(json_object_get(row, "created_at"));
     p->stored = 1;
+}
+
+/* The players row PostgreSQL holds now refreshes this server's copy (other servers' results
+ * and accounts). rows is NULL when the database could not be asked. */
+static void refresh(json_t *rows)
+{
+    json_t *row = json_array_get(rows, 0);
+    if (json_is_object(row)) load_row(row);
 }
 
 void accounts_preinit(void)
@@ -294,10 +331,19 @@ static int seen_due(const struct player *p)
     return loop_now_ms() - p->written_ms >= (uint64_t)cfg->last_seen_interval_s * 1000;
 }
 
+static void seen_found(json_t *rows, const char *sqlstate, void *arg)
+{
+    refresh(rows);
+}
+
 void accounts_seen(const struct identity *who)
 {
     struct player *p = find(who->player_id);
-    if (!p && !(p = create(who->player_id, who->name, "player"))) return;
+    if (!p) {
+        if (!(p = create(who->player_id, who->name, "player"))) return;
+        /* Shared: it may be another server's player (its token is good here too). */
+        if (shared()) store_pg_find_player(p->id, 0, seen_found, NULL);
+    }
     p->last_seen = loop_wall_ms();
     touch(p);
     if (fresh_guest(p)) return;
@@ -323,6 +369,20 @@ static void elo(struct player *a, struct player *b, double score_a, double k)
     double expect = 1.0 / (1.0 + pow(10.0, (b->rating - a->rating) / 400.0));
     a->rating += k * (score_a - expect);
     b->rating -= k * (score_a - expect);
+}
+
+/* Shared: the result as a game_results row, which the database applies to the players' stats
+ * and ratings itself (sql/005_shared_accounts.sql). The players' rows were put before it. Its
+ * own id makes a row sent again after an outage count once. */
+static void put_result(struct player *const *ps, int seats, int winner, int draw)
+{
+    char id[UUID_LEN + 1];
+    util_uuid(id);
+    json_t *players = json_array();
+    for (int i = 0; i < seats; i++)
+        json_array_append_new(players, json_string(ps[i]->id));
+    store_put("game_results", json_pack("{ss,so,si,sb,sf}", "id", id, "players", players, "winner",
+                                        winner, "draw", draw, "created_at", loop_wall_ms()));
 }
 
 void accounts_record_result(const char *const *ids, const char *const *names, int seats, int winner,
@@ -361,8 +421,9 @@ void accounts_record_result(const char *const *ids, const char *const *names, in
     }
     for (int i = 0; i < seats; i++) {
         idle_unlink(ps[i]); /* it has played: kept, and stored */
-        persist(ps[i]);
+        if (!shared() || !ps[i]->stored) persist(ps[i]);
     }
+    if (shared()) put_result(ps, seats, winner, draw);
 }
 
 json_t *accounts_player_json(const char *id)
@@ -496,30 +557,69 @@ static void hash_work(void *arg)
     free(cd);
 }
 
+/* The account of j (its hash computed, its id chosen) enters the index and is answered 201.
+ * Embedded, its row is put here; shared, PostgreSQL has it already. */
+static void register_answer(struct hash_job *j)
+{
+    char key[33];
+    lower(key, j->username, sizeof key);
+    struct player *p =
+        create(j->player_id, j->username, is_admin(j->username) ? "admin" : "player");
+    if (!p) {
+        http_respond_error(j->x, 503, "SERVER_BUSY", "out of memory");
+        return;
+    }
+    util_strlcpy(p->username, j->username, sizeof p->username);
+    util_strlcpy(p->hash, j->result, sizeof p->hash);
+    hmap_put(by_username, key, p);
+    if (shared())
+        p->stored = 1;
+    else
+        persist(p);
+    log_msg(LOG_INFO, "account registered", "{ss,ss,ss}", "player", p->id, "username", p->username,
+            "role", p->role);
+    answer_token(j->x, 201, p);
+}
+
+static void registered(json_t *rows, const char *sqlstate, void *arg)
+{
+    struct hash_job *j = arg;
+    char key[33];
+    lower(key, j->username, sizeof key);
+    if (sqlstate && strcmp(sqlstate, "23505") == 0) /* the name's unique index: taken */
+        http_respond_error(j->x, 409, "CONFLICT", "that username is taken");
+    else if (!sqlstate || *sqlstate)
+        http_respond_error(j->x, 503, "SERVER_BUSY", "the database is unavailable");
+    else if (hmap_get(by_username, key)) /* a login here read the new row first */
+        answer_token(j->x, 201, hmap_get(by_username, key));
+    else
+        register_answer(j);
+    free(j);
+}
+
+/* Shared: the insert decides. The unique index on lower(username) refuses a name taken on
+ * any server, and nothing is answered before PostgreSQL has committed the row. */
+static const char insert_account_sql[] =
+    "INSERT INTO players (id, username, name, password_hash, role, created_at, last_seen_at)"
+    " VALUES ($1::uuid, $2, $2, $3, $4, now(), now())";
+
 static void register_done(void *arg)
 {
     struct hash_job *j = arg;
     char key[33];
     lower(key, j->username, sizeof key);
+    util_uuid(j->player_id);
     if (!*j->result) {
         http_respond_error(j->x, 503, "SERVER_BUSY", "cannot hash the password");
     } else if (hmap_get(by_username, key)) { /* taken while we were hashing */
         http_respond_error(j->x, 409, "CONFLICT", "that username is taken");
+    } else if (shared()) {
+        const char *params[] = {j->player_id, j->username, j->result,
+                                is_admin(j->username) ? "admin" : "player"};
+        store_pg_call(insert_account_sql, 4, params, registered, j);
+        return;
     } else {
-        char id[UUID_LEN + 1];
-        util_uuid(id);
-        struct player *p = create(id, j->username, is_admin(j->username) ? "admin" : "player");
-        if (p) {
-            util_strlcpy(p->username, j->username, sizeof p->username);
-            util_strlcpy(p->hash, j->result, sizeof p->hash);
-            hmap_put(by_username, key, p);
-            persist(p);
-            log_msg(LOG_INFO, "account registered", "{ss,ss,ss}", "player", p->id, "username",
-                    p->username, "role", p->role);
-            answer_token(j->x, 201, p);
-        } else {
-            http_respond_error(j->x, 503, "SERVER_BUSY", "out of memory");
-        }
+        register_answer(j);
     }
     free(j);
 }
@@ -596,8 +696,10 @@ static void login_done(void *arg)
     lower(key, j->username, sizeof key);
     struct player *p = hmap_get(by_username, key);
     if (p && strcmp(j->result, "ok") == 0) {
-        if (is_admin(p->username) && strcmp(p->role, "admin") != 0)
+        if (is_admin(p->username) && strcmp(p->role, "admin") != 0) {
             util_strlcpy(p->role, "admin", sizeof p->role);
+            p->role_dirty = 1;
+        }
         p->last_seen = loop_wall_ms();
         persist(p);
         answer_token(j->x, 200, p);
@@ -610,6 +712,36 @@ static void login_done(void *arg)
         http_respond_error(j->x, 401, "UNAUTHORIZED", "wrong username or password");
     }
     free(j);
+}
+
+/* Checks j's password against the account the index holds for its name. */
+static void check_password(struct hash_job *j)
+{
+    char key[33];
+    lower(key, j->username, sizeof key);
+    struct player *p = hmap_get(by_username, key);
+    /* An unknown name is checked against a dummy hash, so timing does not say which exist. */
+    util_strlcpy(j->stored, p && *p->hash ? p->hash : dummy_hash, sizeof j->stored);
+    submit(j, login_done);
+}
+
+/* Shared: every login reads the account from PostgreSQL (registered on another server, or
+ * changed there since this server read it), so the index is never trusted for credentials
+ * while the database answers. Down, a name the index knows is checked against it; another
+ * cannot be judged. */
+static void login_found(json_t *rows, const char *sqlstate, void *arg)
+{
+    struct hash_job *j = arg;
+    char key[33];
+    lower(key, j->username, sizeof key);
+    refresh(rows);
+    if ((!sqlstate || *sqlstate) && !hmap_get(by_username, key)) {
+        http_respond_error(j->x, 503, "SERVER_BUSY", "the database is unavailable");
+        explicit_bzero(j->password, sizeof j->password);
+        free(j);
+        return;
+    }
+    check_password(j);
 }
 
 static void post_login(struct http_exchange *x)
@@ -632,10 +764,66 @@ static void post_login(struct http_exchange *x)
         free(j);
         return;
     }
-    struct player *p = hmap_get(by_username, key);
-    /* An unknown name is checked against a dummy hash, so timing does not say which exist. */
-    util_strlcpy(j->stored, p && *p->hash ? p->hash : dummy_hash, sizeof j->stored);
-    submit(j, login_done);
+    if (shared()) {
+        store_pg_find_player(j->username, 1, login_found, j);
+        return;
+    }
+    check_password(j);
+}
+
+/* A GET of one player: /api/players/:id, or /api/me (who is set). */
+struct player_read {
+    struct http_exchange *x;
+    char id[80];
+    int me;
+    struct identity who;
+};
+
+static void answer_player(struct player_read *r)
+{
+    json_t *p = accounts_player_json(r->id);
+    if (r->me && !p)
+        p = json_pack("{ss,ss,s{}}", "playerId", r->who.player_id, "name", r->who.name, "stats");
+    if (r->me) json_object_set_new(p, "role", json_string(r->who.role));
+    if (p)
+        http_respond_json(r->x, 200, p);
+    else
+        http_respond_error(r->x, 404, "NOT_FOUND", "no such player");
+}
+
+static void player_read_done(json_t *rows, const char *sqlstate, void *arg)
+{
+    struct player_read *r = arg;
+    refresh(rows);
+    if (!rows && !find(r->id) && !r->me)
+        http_respond_error(r->x, 503, "SERVER_BUSY", "the database is unavailable");
+    else
+        answer_player(r);
+    free(r);
+}
+
+/* Shared, the answer waits for PostgreSQL's row (after this server's own queued writes): the
+ * stats every server wrote. From this server's copy when the database cannot be asked. */
+static void read_player(struct http_exchange *x, const char *id, const struct identity *me)
+{
+    struct player_read *r = calloc(1, sizeof *r);
+    if (!r) {
+        http_respond_error(x, 503, "SERVER_BUSY", "out of memory");
+        return;
+    }
+    r->x = x;
+    util_strlcpy(r->id, id, sizeof r->id);
+    if (me) {
+        r->me = 1;
+        r->who = *me;
+    }
+    if (!shared() || strlen(id) >= sizeof r->id) {
+        answer_player(r);
+        free(r);
+        return;
+    }
+    char buf[UUID_LEN + 1];
+    store_pg_find_player(store_id(r->id, buf), 0, player_read_done, r);
 }
 
 static void get_me(struct http_exchange *x)
@@ -646,19 +834,12 @@ static void get_me(struct http_exchange *x)
         http_respond_error(x, 401, "UNAUTHORIZED", why);
         return;
     }
-    json_t *p = accounts_player_json(who.player_id);
-    if (!p) p = json_pack("{ss,ss,s{}}", "playerId", who.player_id, "name", who.name, "stats");
-    json_object_set_new(p, "role", json_string(who.role));
-    http_respond_json(x, 200, p);
+    read_player(x, who.player_id, &who);
 }
 
 static void get_player(struct http_exchange *x)
 {
-    json_t *p = accounts_player_json(http_param(x, "id"));
-    if (p)
-        http_respond_json(x, 200, p);
-    else
-        http_respond_error(x, 404, "NOT_FOUND", "no such player");
+    read_player(x, http_param(x, "id"), NULL);
 }
 
 int accounts_init(const struct config *config)

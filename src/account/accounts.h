@@ -1,7 +1,12 @@
 /* accounts.h - players: guests, registered accounts, statistics and ratings.
  *
  * The index of every player lives in memory, rebuilt at start-up from the store's players
- * rows, and every change is written back through store_put. Password hashing (libxcrypt
+ * rows, and every change is written back through store_put. With PostgreSQL the index is a
+ * cache of the database, shared with every server on it: a registration is answered after
+ * PostgreSQL committed it (its unique index decides a taken name), a login and GET
+ * /api/players/:id read the row there, and results go as game_results rows that the database
+ * applies to stats and ratings itself (docs/architecture.md, Accounts and auth). Password
+ * hashing (libxcrypt
  * yescrypt, ~30 ms) runs on worker threads, never on the loop. Failed logins are throttled per
  * account and per client address; registrations (--register-rate) and new guests
  * (--guest-rate) per client address.

@@ -16,6 +16,9 @@
  *   game_events        game_id, seq       insert once (type, payload, t)
  *   game_inputs        game_id, ord       insert once (seat, action, source, t, state_hash,
  *                                         tick)
+ *   game_results       id                 insert once (players, winner, draw, created_at);
+ *                                         PostgreSQL only: applied to the players' stats
+ *                                         and ratings by the database
  *
  * Two backends: the embedded default (an append-only, checksummed log under --data-dir, see
  * store_log.c) and PostgreSQL (--database-url, store_pg.c). Loop thread only, except where a

@@ -22,8 +22,10 @@
  * that fails for another reason (a bad row) is retried row by row; only rows that fail alone
  * are dropped (store_rows_dropped_total).
  *
- * Reads (load_game) share the connection and wait for the rows queued before them, so a game
- * that just ended reads back complete. While the database is down they answer NULL at once.
+ * Reads (load_game, and the accounts' calls of store_pg.h) share the connection and wait for
+ * the rows queued before them, so a game that just ended reads back complete. While the
+ * database is down they answer NULL at once. A game_results row never passes a players row
+ * (the database's trigger applies it to rows that must exist).
  * A loaded game is its games row plus "participants", "events", "inputs" (rows, in seat, seq
  * and ord order) and "script_version" (the row of its version): the shape store_log.c gives,
  * which `monkeytown replay` reads. Rows have the keys of their formats, jsonb columns as JSON
@@ -118,6 +120,9 @@ static const struct column game_participants_cols[] = {{"game_id", "uuid", 1},
 static const struct column game_events_cols[] = {{"game_id", "uuid", 1}, {"seq", "bigint", 1},
                                                  {"type", "text", 1},    {"payload", "jsonb", 1},
                                                  {"t", "bigint", 1},     {NULL}};
+static const struct column game_results_cols[] = {{"id", "uuid", 1},       {"players", "jsonb", 1},
+                                                  {"winner", "int", 1},    {"draw", "bool", 1},
+                                                  {"created_at", "ms", 0}, {NULL}};
 static const struct column game_inputs_cols[] = {
     {"game_id", "uuid", 1},    {"ord", "bigint", 1},  {"seat", "int", 1},
     {"action", "jsonb", 0},    {"source", "text", 1}, {"t", "bigint", 1},
@@ -131,7 +136,8 @@ static const struct table tables[] = {{"players", 1, 1, players_cols},
                                       {"games", 1, 1, games_cols},
                                       {"game_participants", 2, 1, game_participants_cols},
                                       {"game_events", 2, 0, game_events_cols},
-                                      {"game_inputs", 2, 0, game_inputs_cols}};
+                                      {"game_inputs", 2, 0, game_inputs_cols},
+                                      {"game_results", 1, 0, game_results_cols}};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 static const struct table *find_table(const char *name)
@@ -380,12 +386,20 @@ struct migration {
     int applied; /* according to schema_migrations on this connection */
 };
 
+#define CALL_PARAMS 4
+
+/* A read or a call (store_pg_call): one statement that runs once the rows put before it are
+ * written. on_result hears its result, or NULL when the database could not be asked. */
 struct load {
     struct load *next;
-    uint64_t after; /* runs once the rows put before it are written */
-    void (*done)(json_t *game, void *arg);
+    uint64_t after;
+    const char *sql; /* static, or owned by pg */
+    int nparams;
+    char *params[CALL_PARAMS];
+    query_done on_result;
+    void (*done)(json_t *game, void *arg); /* load_game */
+    store_pg_reply reply;                  /* store_pg_call */
     void *arg;
-    char id[UUID_LEN + 1];
 };
 
 static struct {
@@ -422,7 +436,7 @@ static struct {
     struct migration *migs;
     int nmigs, mig_next;
     struct load *loads, *loads_tail;
-    char *load_sql, *players_sql;
+    char *load_sql, *players_sql, *player_by_id_sql, *player_by_name_sql;
 } pg;
 
 static struct metric *m_dropped, *m_queue, *m_journal, *m_latency;
@@ -526,13 +540,19 @@ static struct timeval backoff(void)
     return (struct timeval){ms / 1000, (ms % 1000) * 1000};
 }
 
+static void load_free(struct load *l)
+{
+    for (int i = 0; i < l->nparams; i++)
+        free(l->params[i]);
+    free(l);
+}
+
 static void fail_loads(void)
 {
     while (pg.loads) {
         struct load *l = pg.loads;
         pg.loads = l->next;
-        l->done(NULL, l->arg);
-        free(l);
+        l->on_result(NULL, l);
     }
     pg.loads_tail = NULL;
 }
@@ -1035,12 +1055,13 @@ static char *load_game_sql(void)
     return sb_take(&b);
 }
 
-static char *players_sql(void)
+/* Every players row, or (where not NULL) those matching where, which names $1. */
+static char *players_sql(const char *where)
 {
     struct sb b = {0};
     sb_add(&b, "SELECT ");
     sql_row_object(&b, find_table("players"), "p");
-    sb_add(&b, " FROM players p");
+    sb_add(&b, " FROM players p%s%s", where ? " WHERE " : "", where ? where : "");
     return sb_take(&b);
 }
 
@@ -1501,9 +1522,12 @@ static int gather(const struct row *head, struct row **out)
 {
     const struct row *blocked[512];
     int nblocked = 0, n = 0, fk = has_game_fk(head->t);
+    int results = strcmp(head->t->name, "game_results") == 0;
     size_t bytes = 0;
     for (const struct row *r = head; r && n < BATCH_ROWS; r = r->next) {
         if (r->taken) continue; /* in an earlier statement of this round: it runs first */
+        if (results && r->t != head->t && strcmp(r->t->name, "players") == 0)
+            break; /* a result's players exist before it applies (the trigger updates them) */
         int candidate = r->t == head->t && r->mask == head->mask;
         int parent = fk && strcmp(r->t->name, "games") == 0;
         int same_table = r->t == head->t;
@@ -1686,13 +1710,47 @@ static void loaded_game(PGresult *res, void *arg)
     struct load *l = arg;
     json_t *game = NULL;
     if (res && failed(res))
-        log_msg(LOG_WARN, "store: cannot load a game", "{ss,ss}", "game", l->id, "error",
+        log_msg(LOG_WARN, "store: cannot load a game", "{ss,ss}", "game", l->params[0], "error",
                 error_text(res));
     else if (res)
         game = assemble_game(res);
     l->done(game, l->arg);
     json_decref(game);
-    free(l);
+    load_free(l);
+}
+
+/* A call's rows: the first column of each, parsed as JSON (normalized as players rows when
+ * they are: the reads of store_pg_find_player). */
+static json_t *call_rows(PGresult *res, int players)
+{
+    json_t *rows = json_array();
+    for (int i = 0; rows && i < PQntuples(res) && PQnfields(res) > 0; i++) {
+        json_t *v = PQgetisnull(res, i, 0)
+                        ? json_null()
+                        : json_loads(PQgetvalue(res, i, 0), JSON_DECODE_ANY, NULL);
+        if (v && players && json_is_object(v)) normalize(find_table("players"), v);
+        json_array_append_new(rows, v ? v : json_null());
+    }
+    return rows;
+}
+
+static void called(PGresult *res, void *arg)
+{
+    struct load *l = arg;
+    json_t *rows = NULL;
+    const char *code = NULL;
+    if (res && failed(res)) {
+        code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        log_msg(LOG_DEBUG, "store: call refused", "{ss,ss}", "error", error_text(res), "sqlstate",
+                code ? code : "");
+        code = code ? code : "XX000";
+    } else if (res) {
+        rows = call_rows(res, l->sql == pg.player_by_id_sql || l->sql == pg.player_by_name_sql);
+        code = rows ? "" : NULL; /* out of memory: as if the database could not be asked */
+    }
+    l->reply(rows, code, l->arg);
+    json_decref(rows);
+    load_free(l);
 }
 
 static void send_load(void)
@@ -1700,8 +1758,7 @@ static void send_load(void)
     struct load *l = pg.loads;
     pg.loads = l->next;
     if (!pg.loads) pg.loads_tail = NULL;
-    const char *id = l->id;
-    send_params(pg.load_sql, 1, &id, loaded_game, l);
+    send_params(l->sql, l->nparams, (const char *const *)l->params, l->on_result, l);
 }
 
 /* Starts the next statement when the connection is ready and idle: a read whose rows are
@@ -1848,12 +1905,14 @@ static int pg_open(const struct config *cfg)
     }
     pg.url = strdup(cfg->database_url);
     pg.load_sql = load_game_sql();
-    pg.players_sql = players_sql();
+    pg.players_sql = players_sql(NULL);
+    pg.player_by_id_sql = players_sql("p.id = $1::uuid");
+    pg.player_by_name_sql = players_sql("lower(p.username) = lower($1)");
     pg.io = event_new(loop_base(), -1, 0, on_io, NULL);
     pg.timer = evtimer_new(loop_base(), on_timer, NULL);
     pg.flush_ev = event_new(loop_base(), -1, 0, on_flush, NULL);
-    if (!q.latest || !pg.url || !pg.load_sql || !pg.players_sql || !pg.io || !pg.timer ||
-        !pg.flush_ev || register_metrics() < 0) {
+    if (!q.latest || !pg.url || !pg.load_sql || !pg.players_sql || !pg.player_by_id_sql ||
+        !pg.player_by_name_sql || !pg.io || !pg.timer || !pg.flush_ev || register_metrics() < 0) {
         log_msg(LOG_ERROR, "store: out of memory", NULL);
         return -1;
     }
@@ -1948,24 +2007,79 @@ static void pg_flush(void)
     event_active(pg.flush_ev, 0, 0);
 }
 
-static void pg_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg)
+/* A load of sql with the n params (copied), or NULL when the database cannot be asked now
+ * (down, or out of memory). */
+static struct load *load_new(const char *sql, int n, const char *const *params, query_done cb)
 {
-    struct load *l = NULL;
-    if (pg.state == PG_READY && util_is_uuid(game_id)) l = calloc(1, sizeof *l);
-    if (!l) {
-        done(NULL, arg);
-        return;
-    }
+    struct load *l = pg.state == PG_READY && n <= CALL_PARAMS ? calloc(1, sizeof *l) : NULL;
+    if (!l) return NULL;
     l->after = q.last_seq;
-    l->done = done;
-    l->arg = arg;
-    util_strlcpy(l->id, game_id, sizeof l->id);
+    l->sql = sql;
+    l->on_result = cb;
+    for (int i = 0; i < n; i++) {
+        l->params[l->nparams] = params[i] ? strdup(params[i]) : NULL;
+        if (params[i] && !l->params[l->nparams]) {
+            load_free(l);
+            return NULL;
+        }
+        l->nparams++;
+    }
+    return l;
+}
+
+static void load_queue(struct load *l)
+{
     if (pg.loads_tail)
         pg.loads_tail->next = l;
     else
         pg.loads = l;
     pg.loads_tail = l;
-    pg_flush();
+    event_active(pg.flush_ev, 0, 0);
+}
+
+static void pg_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg)
+{
+    struct load *l = util_is_uuid(game_id) ? load_new(pg.load_sql, 1, &game_id, loaded_game) : NULL;
+    if (!l) {
+        done(NULL, arg);
+        return;
+    }
+    l->done = done;
+    l->arg = arg;
+    load_queue(l);
+}
+
+void store_pg_call(const char *sql, int n, const char *const *params, store_pg_reply done,
+                   void *arg)
+{
+    struct load *l = store_pg_active() ? load_new(sql, n, params, called) : NULL;
+    if (!l) {
+        done(NULL, NULL, arg);
+        return;
+    }
+    l->reply = done;
+    l->arg = arg;
+    load_queue(l);
+}
+
+void store_pg_find_player(const char *key, int by_name, store_pg_reply done, void *arg)
+{
+    if (!store_pg_active()) {
+        done(NULL, NULL, arg);
+        return;
+    }
+    if (!by_name && !util_is_uuid(key)) { /* no such player: PostgreSQL need not say so */
+        json_t *none = json_array();
+        done(none, none ? "" : NULL, arg);
+        json_decref(none);
+        return;
+    }
+    store_pg_call(by_name ? pg.player_by_name_sql : pg.player_by_id_sql, 1, &key, done, arg);
+}
+
+int store_pg_active(void)
+{
+    return pg.url != NULL;
 }
 
 static int below_bound(void)
@@ -2029,6 +2143,8 @@ static void pg_close(void)
     free(pg.url);
     free(pg.load_sql);
     free(pg.players_sql);
+    free(pg.player_by_id_sql);
+    free(pg.player_by_name_sql);
     memset(&pg, 0, sizeof pg);
 }
 

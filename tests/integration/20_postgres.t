@@ -375,14 +375,27 @@ def down_at_start(db):
 
 # ---- 6. stopped while the database is down ----
 
+async def guest_game(srv):
+    c = await Client.connect(srv)
+    created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "random"})
+    gid = created["payload"]["gameId"]
+    await play_until_over(c, gid)
+    await c.close()
+    return c.welcome["payload"]["playerId"], gid
+
+
 def stop_while_down(db):
     srv = server(db, "late").start()
     t.ok(wait_for(lambda: ready(srv)[0] == 200, 30), "stop while down: ready")
     db.stop()
     t.ok(wait_for(lambda: ready(srv)[0] == 503, 10), "stop while down: the database is gone")
-    # A registration, not a guest: a guest that has not played is not stored at all.
-    st, _, _ = http("POST", srv.url + "/api/auth/register", {"username": "down_user", "password": "down password"})
-    t.eq(st, 201, "stop while down: an account is still registered (its row is queued)")
+    # An account is told 201 only once PostgreSQL has it (the name is unique across servers).
+    st, _, body = http("POST", srv.url + "/api/auth/register", {"username": "down_user", "password": "down password"})
+    t.eq((st, body.get("error", {}).get("code")), (503, "SERVER_BUSY"),
+         "stop while down: a registration is refused with SERVER_BUSY (nothing told before it is durable)")
+    # A guest that played: its row and the game's are queued (a guest that has not played is
+    # not stored at all).
+    guest, gid = run(guest_game(srv))
     t0 = time.time()
     code = srv.stop(timeout=30)
     took = time.time() - t0
@@ -399,10 +412,15 @@ def stop_while_down(db):
     again.args[again.args.index("--data-dir") + 1] = srv.data_dir
     again.start()
     try:
+        t.ok(wait_for(lambda: db.query("late", f"SELECT count(*) FROM players WHERE id = '{guest}'") == [["1"]] and
+                      db.query("late", f"SELECT status FROM games WHERE id = '{gid}'") == [["completed"]], 20),
+             "stop while down: the next start writes the guest's row and its game to PostgreSQL (from the journal)")
+        st, _, _ = http("GET", f"{again.url}/api/players/{guest}")
+        t.eq(st, 200, "stop while down: and the guest is known")
+        st, _, _ = http("POST", again.url + "/api/auth/register", {"username": "down_user", "password": "down password"})
+        t.eq(st, 201, "stop while down: with the database back, the registration succeeds")
         st, _, _ = http("POST", again.url + "/api/auth/login", {"username": "down_user", "password": "down password"})
-        t.eq(st, 200, "stop while down: the next start logs the account in (from the journal)")
-        t.ok(wait_for(lambda: db.query("late", "SELECT count(*) FROM players WHERE username = 'down_user'") == [["1"]], 20),
-             "stop while down: and writes its row to PostgreSQL")
+        t.eq(st, 200, "stop while down: and the account logs in")
     finally:
         again.stop()
 
