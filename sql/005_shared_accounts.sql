@@ -7,7 +7,7 @@
 -- one player at the same moment both count, and a result sent twice counts once. The servers
 -- never write stats or rating themselves any more.
 CREATE TABLE game_results (
-    id         uuid PRIMARY KEY,
+    id         uuid PRIMARY KEY,               -- the game's id: a game settles once
     players    jsonb NOT NULL,                 -- [seat 1's player id, seat 2's, ...]
     winner     integer NOT NULL,               -- the winning seat, 0 for none
     draw       boolean NOT NULL,

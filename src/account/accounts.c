@@ -374,19 +374,19 @@ static void elo(struct player *a, struct player *b, double score_a, double k)
 /* Shared: the result as a game_results row, which the database applies to the players' stats
  * and ratings itself (sql/005_shared_accounts.sql). The players' rows were put before it. Its
  * own id makes a row sent again after an outage count once. */
-static void put_result(struct player *const *ps, int seats, int winner, int draw)
+static void put_result(const char *game_id, struct player *const *ps, int seats, int winner,
+                       int draw)
 {
-    char id[UUID_LEN + 1];
-    util_uuid(id);
     json_t *players = json_array();
     for (int i = 0; i < seats; i++)
         json_array_append_new(players, json_string(ps[i]->id));
-    store_put("game_results", json_pack("{ss,so,si,sb,sf}", "id", id, "players", players, "winner",
-                                        winner, "draw", draw, "created_at", loop_wall_ms()));
+    store_put("game_results",
+              json_pack("{ss,so,si,sb,sf}", "id", game_id, "players", players, "winner", winner,
+                        "draw", draw, "created_at", loop_wall_ms()));
 }
 
-void accounts_record_result(const char *const *ids, const char *const *names, int seats, int winner,
-                            int draw)
+void accounts_record_result(const char *game_id, const char *const *ids, const char *const *names,
+                            int seats, int winner, int draw)
 {
     struct player *ps[16];
     if (seats > 16) seats = 16;
@@ -423,7 +423,7 @@ void accounts_record_result(const char *const *ids, const char *const *names, in
         idle_unlink(ps[i]); /* it has played: kept, and stored */
         if (!shared() || !ps[i]->stored) persist(ps[i]);
     }
-    if (shared()) put_result(ps, seats, winner, draw);
+    if (shared()) put_result(game_id, ps, seats, winner, draw);
 }
 
 json_t *accounts_player_json(const char *id)

@@ -48,11 +48,12 @@ void accounts_reconfigured(void);
 /* Writes every last-seen time not written yet (at shutdown, before the store closes). */
 void accounts_flush_seen(void);
 
-/* Settles a finished two-or-more-seat game: stats and Elo ratings of the participants.
- * ids[i] is seat i+1's player id ("agent:<name>" for agents); winner is a seat or 0; draw is
- * set for a draw. */
-void accounts_record_result(const char *const *ids, const char *const *names, int seats, int winner,
-                            int draw);
+/* Settles finished game game_id (two or more seats): stats and Elo ratings of the
+ * participants. ids[i] is seat i+1's player id ("agent:<name>" for agents); winner is a seat or
+ * 0; draw is set for a draw. With PostgreSQL the result row is keyed by game_id, so a game
+ * settled twice (a rebuilt room finishing again) counts once. */
+void accounts_record_result(const char *game_id, const char *const *ids, const char *const *names,
+                            int seats, int winner, int draw);
 
 /* {playerId, name, stats} for GET /api/players/:id, or NULL. New reference. */
 json_t *accounts_player_json(const char *id);

@@ -810,7 +810,7 @@ static void settle(struct room *r)
     int rated = filled && r->started_mono && reason && strcmp(reason, "script_error") != 0 &&
                 strcmp(reason, "aborted") != 0;
     if (rated)
-        accounts_record_result(ids, names, r->nseats,
+        accounts_record_result(r->id, ids, names, r->nseats,
                                (int)json_integer_value(json_object_get(result, "winner")),
                                json_is_true(json_object_get(result, "draw")));
     json_decref(result);
