@@ -11,7 +11,7 @@ local deep_copy = sandbox.deep_copy
 local json = sandbox.new_json()
 
 local H = {}
-local agent, game, seat, seats, rng, model
+local agent, game, seat, seats, rng, model, config
 
 local function load(files, helpers, prefix, main, random)
   local env = sandbox.new_env({ files = files, helpers = helpers, prefix = prefix, random = random })
@@ -63,14 +63,17 @@ function H.validate(agent_files, helpers, main)
 end
 
 local function model_ctx()
-  local events = {}
   return { random = rng, now = 0, seats = seats, emit = function() end, log = function() end,
-           config = {} }
+           config = config }
 end
 
--- Sets up the agent for seat of a room playing the given game.
-function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat_, seats_, seed)
+-- Sets up the agent for seat of a room playing the given game. config_json is the room's
+-- config (nil: none): ctx.config for the agent and for the game's calls through ctx.model.
+function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat_, seats_, seed,
+                 config_json)
   seat, seats = seat_, seats_
+  config = config_json and json.decode(config_json) or {}
+  if type(config) ~= "table" then config = {} end
   rng = sandbox.new_random(seed)
   game = load(game_files, helpers, game_prefix, "game.lua", sandbox.new_random(seed + 1))
   agent = load(agent_files, helpers, "agents/", agent_main, rng)
@@ -90,7 +93,7 @@ function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat
 end
 
 local function ctx_for(now)
-  return { random = rng, now = now, seat = seat, seats = seats, model = model, config = {},
+  return { random = rng, now = now, seat = seat, seats = seats, model = model, config = config,
            log = function() end }
 end
 

@@ -14,6 +14,7 @@ struct agent {
     struct vm *vm;
     int seat, seats;
     uint32_t seed;
+    char *config_json; /* the room's config (NULL: none), for ctx.config and ctx.model */
     int busy;
     int orphaned; /* freed while busy: release when the job returns */
     /* The agent and the game's rules are loaded into the state by its first call, on the
@@ -36,14 +37,19 @@ struct job {
 };
 
 struct agent *agent_new(struct script_version *agent, struct script_version *game, int seat,
-                        int seats, uint32_t seed, size_t mem_limit, char *err, size_t errlen)
+                        int seats, uint32_t seed, const char *config_json, size_t mem_limit,
+                        char *err, size_t errlen)
 {
     struct agent *a = calloc(1, sizeof *a);
-    if (!a || !(a->vm = trusted_new("agent_host", mem_limit, err, errlen))) {
+    char *config = config_json ? strdup(config_json) : NULL;
+    if (!a || (config_json && !config) ||
+        !(a->vm = trusted_new("agent_host", mem_limit, err, errlen))) {
+        if (!a || (config_json && !config)) util_strlcpy(err, "out of memory", errlen);
+        free(config);
         free(a);
-        if (!a) util_strlcpy(err, "out of memory", errlen);
         return NULL;
     }
+    a->config_json = config;
     lua_setfield(vm_state(a->vm), LUA_REGISTRYINDEX, "mt.host"); /* the module, for calls */
     script_version_ref(agent);
     script_version_ref(game);
@@ -77,7 +83,11 @@ static enum vm_status ensure_setup(struct agent *a, char *err, size_t errlen)
     lua_pushinteger(L, a->seat);
     lua_pushinteger(L, a->seats);
     lua_pushnumber(L, a->seed);
-    a->setup_status = vm_call(a->vm, 8, 1, 1000, a->setup_error, sizeof a->setup_error);
+    if (a->config_json)
+        lua_pushstring(L, a->config_json);
+    else
+        lua_pushnil(L);
+    a->setup_status = vm_call(a->vm, 9, 1, 1000, a->setup_error, sizeof a->setup_error);
     if (a->setup_status == VM_OK) lua_pop(L, 1); /* the meta JSON */
     a->ready = 1;
     if (a->setup_status != VM_OK) {
@@ -103,6 +113,7 @@ static void release(struct agent *a)
     vm_free_later(a->vm);
     script_version_unref(a->agent);
     script_version_unref(a->game);
+    free(a->config_json);
     free(a);
 }
 

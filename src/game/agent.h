@@ -26,13 +26,15 @@ struct agent_result {
  * is freed after the call returns. */
 typedef void (*agent_done_fn)(const char *room_id, int seat, const struct agent_result *res);
 
-/* An agent for seat of seats in a room of game. Takes references to both versions. It takes
+/* An agent for seat of seats in a room of game, whose config (JSON text, copied; NULL: none)
+ * becomes ctx.config for the agent and for its model. Takes references to both versions. It takes
  * a ready state from the pool now; the agent script and the game's rules are loaded into it by
  * the first choose (on a worker thread) or act. A failure there is reported by that call and
  * every later one (the room then plays random legal moves for the seat, as for any failing
  * agent). Returns NULL with the reason in err when no state can be had. */
 struct agent *agent_new(struct script_version *agent, struct script_version *game, int seat,
-                        int seats, uint32_t seed, size_t mem_limit, char *err, size_t errlen);
+                        int seats, uint32_t seed, const char *config_json, size_t mem_limit,
+                        char *err, size_t errlen);
 
 const struct script_version *agent_version(const struct agent *a);
 int agent_busy(const struct agent *a);

@@ -1391,8 +1391,9 @@ static int seat_agent(struct room *r, struct seat *st, struct script_version *a,
                       size_t msglen)
 {
     char err[600];
-    st->agent = agent_new(a, r->game, st->index, r->nseats, r->seed + (uint32_t)st->index * 7919u,
-                          (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
+    st->agent =
+        agent_new(a, r->game, st->index, r->nseats, r->seed + (uint32_t)st->index * 7919u,
+                  r->config_json, (size_t)cfg->lua_memory_mb * 1024 * 1024, err, sizeof err);
     if (!st->agent) {
         snprintf(msg, msglen, "the agent failed to start: %s", err);
         log_msg(LOG_WARN, "agent setup failed", "{ss,ss,ss}", "game", r->id, "agent", a->name,

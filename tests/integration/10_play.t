@@ -224,6 +224,25 @@ async def main(srv):
 
 with Server() as srv:
     run(main(srv))
+
+
+async def agent_config(srv):
+    """An agent's ctx.config is the room's config, as the game's is."""
+    c = await Client.connect(srv)
+    created = await c.request("create_game", {"game": "tictactoe", "vsAgent": "mirror",
+                                              "config": {"seats": 2, "level": "hard"}}, id_="m1")
+    gid = created["payload"]["gameId"]
+    await play_until_over(c, gid)
+    texts = [m["payload"]["event"]["text"] for m in c.seen if m["type"] == "game_event"
+             and m["payload"]["event"].get("kind") == "agent_reasoning"]
+    t.ok(texts and all('"level":"hard"' in x and '"seats":2' in x and x.endswith("model true")
+                       for x in texts), f"the agent saw the room's config: {texts[:1]}")
+    await c.close()
+
+
+FIXTURE_AGENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "agents")
+with Server(agents=FIXTURE_AGENTS) as srv:
+    run(agent_config(srv))
 with Server("--input-rate", "3", "--chat-rate", "2", "--rooms-rate", "2") as srv:
     run(rate_limits(srv))
 t.done()
