@@ -62,9 +62,25 @@ function H.validate(agent_files, helpers, main)
   return json.encode(meta_of(a))
 end
 
-local function model_ctx()
-  return { random = rng, now = 0, seats = seats, emit = function() end, log = function() end,
-           config = config }
+-- The ctx.model an agent gets for game (its rules loaded in a sandbox of their own): searches
+-- run on copies, and the game's calls get a ctx with the given generator, seat count and
+-- config whose emit and log go nowhere. Also used by tests/lua/harness.lua.
+function H.new_model(g, random, nseats, cfg)
+  local function model_ctx()
+    return { random = random, now = 0, seats = nseats, emit = function() end,
+             log = function() end, config = cfg }
+  end
+  return {
+    copy = function(s) return deep_copy(s) end,
+    legal = function(s, who) return g.legal and g.legal(s, who) or {} end,
+    apply = function(s, who, action)
+      local c = deep_copy(s)
+      g.apply(c, who, action, model_ctx())
+      return c
+    end,
+    to_move = function(s) return g.to_move and g.to_move(s) or nil end,
+    outcome = function(s) return g.outcome and g.outcome(s) or nil end,
+  }
 end
 
 -- Sets up the agent for seat of a room playing the given game. config_json is the room's
@@ -78,17 +94,7 @@ function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat
   game = load(game_files, helpers, game_prefix, "game.lua", sandbox.new_random(seed + 1))
   agent = load(agent_files, helpers, "agents/", agent_main, rng)
   check_agent(agent)
-  model = {
-    copy = function(s) return deep_copy(s) end,
-    legal = function(s, who) return game.legal and game.legal(s, who) or {} end,
-    apply = function(s, who, action)
-      local c = deep_copy(s)
-      game.apply(c, who, action, model_ctx())
-      return c
-    end,
-    to_move = function(s) return game.to_move and game.to_move(s) or nil end,
-    outcome = function(s) return game.outcome and game.outcome(s) or nil end,
-  }
+  model = H.new_model(game, rng, seats, config)
   return json.encode(meta_of(agent))
 end
 

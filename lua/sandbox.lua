@@ -10,7 +10,7 @@
 -- helpers in lua/lib), json. Never io, os, debug, ffi, jit, load*, dofile, string.dump,
 -- setfenv/getfenv, or collectgarbage other than "count".
 
-local json_lib, canonical_hash, cpu_check = ...
+local json_lib, canonical_hash, cpu_check, helpers = ...
 
 local type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall =
   type, pairs, ipairs, next, select, tostring, tonumber, error, assert, pcall
@@ -254,15 +254,6 @@ function M.compiled(files, path)
   return bc and bc[path]
 end
 
-function M.deep_copy(v, depth)
-  if type(v) ~= "table" then return v end
-  depth = depth or 0
-  if depth > 64 then error("table too deep to copy (or cyclic)", 2) end
-  local out = {}
-  for k, x in next, v do out[k] = M.deep_copy(x, depth + 1) end
-  return out
-end
-
 -- JSON with object keys sorted: the same data always gives the same text, whatever order a
 -- table's keys happen to be stored in (LuaJIT may randomise string hashing per state).
 function M.canonical(v, out, depth)
@@ -316,19 +307,21 @@ function M.canonical_hash(v)
   return canonical_hash(v)
 end
 
--- Structural equality of plain data (what t.eq compares).
-function M.deep_equal(a, b, depth)
-  if a == b then return true end
-  if type(a) ~= "table" or type(b) ~= "table" then return false end
-  depth = depth or 0
-  if depth > 64 then return false end
-  for k, v in next, a do
-    if not M.deep_equal(v, rawget(b, k), depth + 1) then return false end
-  end
-  for k in next, b do
-    if rawget(a, k) == nil then return false end
-  end
-  return true
+-- The plain-data helpers scripts get as mt.tables (lua/lib/tables.lua) are the ones the
+-- trusted modules use: loaded here once per state, in an environment of their own.
+-- helpers is { ["name.lua"] = code }: bytecode compiled as a script in the server, text
+-- outside it (tests/lua).
+do
+  local code = helpers and helpers["tables.lua"]
+  if not code then error("lua/lib/tables.lua is missing", 0) end
+  local env = { type = type, next = next, error = error, rawget = rawget }
+  local src, bc = code, nil
+  if cpu_check ~= nil then src, bc = "", code end
+  local fn, err = M.load_text(src, "lua/lib/tables.lua", env, bc)
+  if not fn then error(err, 0) end
+  local tables = fn("mt.tables")
+  M.deep_copy = tables.copy -- a deep copy of plain data (mt.tables.copy)
+  M.deep_equal = tables.equal -- structural equality of plain data: what t.eq compares
 end
 
 return M

@@ -63,13 +63,6 @@ local SPAWN_TRIES = 3                -- a spawn is the candidate farthest from t
 
 local function round2(v) return floor(v * 100 + 0.5) / 100 end
 
-local function deep_copy(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = deep_copy(x) end
-  return out
-end
-
 -- A finite number within 0..limit (NaN fails both comparisons, infinities the range).
 local function coordinate(v, limit)
   return type(v) == "number" and v >= 0 and v <= limit

@@ -26,12 +26,7 @@ local CELLS = COLUMNS * ROWS
 -- The four line directions as (column, row) steps; each is also walked backwards.
 local DIRECTIONS = { { 1, 0 }, { 0, 1 }, { 1, 1 }, { 1, -1 } }
 
-local function deep_copy(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = deep_copy(x) end
-  return out
-end
+local deep_copy = require("mt.tables").copy
 
 local function finished(state)
   return state.winner ~= nil or state.draw == true

@@ -38,12 +38,7 @@ for _, line in ipairs(LINES) do
   end
 end
 
-local function deep_copy(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = deep_copy(x) end
-  return out
-end
+local deep_copy = require("mt.tables").copy
 
 local function finished(state)
   return state.winner ~= nil or state.draw == true

@@ -139,7 +139,8 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen)
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.json");
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.canonical_hash");
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.cpu_check");
-    if (vm_call(vm, 3, 1, 1000, err, errlen) != VM_OK) return -1;
+    trusted_push_helpers(L); /* sandbox.lua takes its data helpers from lua/lib/tables.lua */
+    if (vm_call(vm, 4, 1, 1000, err, errlen) != VM_OK) return -1;
     char chunk[80];
     snprintf(chunk, sizeof chunk, "=lua/%s", mod->name);
     if (vm_load_trusted(vm, mod->bc, mod->bclen, chunk, err, errlen) < 0) {

@@ -1,13 +1,16 @@
--- A tiny stand-in for the server's script host, so game rules and agents can be tested offline
--- with plain LuaJIT. It mirrors the scripting contract for games and agents:
---   * scripts load into a sandbox holding only the documented globals, with `require` limited
---     to the script's own folder (the server's lua/ helpers are not offered here) and
---     math.random bound to a generator seeded per load (the server binds it to ctx.random);
---   * ctx for games (random, now, seats, emit, log) and for agents (plus model);
---   * ctx.model wraps a game module the way the server does: copy is a deep copy, apply works
---     on a copy and returns it.
+-- The server's own script host in plain LuaJIT, so game rules and agents can be tested offline:
+--   * scripts load into the environment the server builds (lua/sandbox.lua itself), with
+--     `require` of the script's own folder and of the mt.* helpers in lua/lib, and math.random
+--     bound to the sandbox's generator seeded per load;
+--   * agents get ctx.model from lua/agent_host.lua itself;
+--   * H.play drives whole games through lua/referee.lua and lua/agent_host.lua, as a room does:
+--     views and legal lists cross as JSON, every move is checked and applied by the referee;
+--   * H.ctx is a game ctx for calling a game's functions directly (it records what is emitted).
+-- What the server adds in C (the CPU check compiled into scripts, the memory cap, the C JSON
+-- and state hasher) is not here: lua-cjson stands in for the JSON, and the state hash is the
+-- FNV-1a 64 of sandbox.canonical's text, which is what the C hasher computes.
 -- It also emits TAP, so every tests/lua/test_*.lua runs under `prove -e 'luajit -joff'`.
--- This file is trusted test code: unlike the scripts it loads, it may use os and io.
+-- This file is trusted test code: unlike the scripts it loads, it may use os, io and ffi.
 
 local H = {}
 
@@ -15,7 +18,7 @@ local H = {}
 local script_dir = (arg and arg[0] or ""):match("^(.*)[/\\][^/\\]*$") or "."
 H.root = script_dir .. "/../.."
 
-local has_cjson, cjson = pcall(require, "cjson")
+local cjson = require("cjson")
 
 ------------------------------------------------------------------------------------------------
 -- TAP
@@ -91,17 +94,13 @@ end
 ------------------------------------------------------------------------------------------------
 -- Values
 
-local function deep_copy(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = deep_copy(x) end
-  return out
+-- The sandbox's deep copy (mt.tables.copy), once the sandbox is loaded below.
+function H.deep_copy(v)
+  return H.sandbox_module.deep_copy(v)
 end
-H.deep_copy = deep_copy
 
 -- What a value looks like after crossing the wire as JSON (the server sends views that way).
 function H.wire(v)
-  if not has_cjson then return deep_copy(v) end
   return cjson.decode(cjson.encode(v))
 end
 
@@ -130,51 +129,65 @@ end
 ------------------------------------------------------------------------------------------------
 -- Sandbox and loading
 
-local SAFE_GLOBALS = {
-  "pairs", "ipairs", "next", "select", "type", "tostring", "tonumber", "pcall", "error",
-  "assert", "setmetatable", "getmetatable", "rawget", "rawset", "rawequal", "unpack",
-}
-
-local function load_in(path, env)
-  local chunk, err = loadfile(path, "t") -- text only: no precompiled bytecode
-  if not chunk then error(err, 0) end
-  setfenv(chunk, env)
-  return chunk()
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return text
 end
 
--- A fresh environment holding only what the contract allows. `require(name)` loads
--- <dir>/<name>.lua once, into the same environment.
-function H.sandbox(dir, seed)
-  local env = {}
-  for _, k in ipairs(SAFE_GLOBALS) do env[k] = _G[k] end
-  env.string = deep_copy(string)
-  env.string.dump = nil
-  env.table = deep_copy(table)
-  env.bit = deep_copy(bit)
-  env.math = deep_copy(math)
-  env.math.random = H.rng(seed or 1)
-  env.math.randomseed = nil
-  if has_cjson then env.json = cjson end
+-- A folder's files as sandbox.new_env wants them ({ ["name.lua"] = text }), read when first
+-- asked for and kept. Only plain relative .lua names are looked up (new_env also asks for the
+-- server's bytecode table, which plain LuaJIT has none of).
+local folders = {}
+local function folder(dir)
+  if folders[dir] then return folders[dir] end
+  local files = setmetatable({}, { __index = function(t, name)
+    if type(name) ~= "string" or not name:match("^[%w_][%w_/%-]*%.lua$") or name:find("%.%.") then
+      return nil
+    end
+    local text = read(dir .. "/" .. name)
+    rawset(t, name, text or false)
+    return text
+  end })
+  folders[dir] = files
+  return files
+end
 
-  local loaded = {}
-  env.require = function(name)
-    if type(name) ~= "string" or not name:match("^[%w_]+$") then
-      error("require: only modules beside the script may be loaded, not " .. tostring(name), 2)
-    end
-    if loaded[name] == nil then
-      loaded[name] = load_in(dir .. "/" .. name .. ".lua", env)
-      if loaded[name] == nil then loaded[name] = true end
-    end
-    return loaded[name]
+-- FNV-1a 64 of the canonical text: the server's state hash (src/script/lua_canonical.c).
+local ffi = require("ffi")
+local S
+local function canonical_hash(v)
+  local h = ffi.new("uint64_t", 0xcbf29ce484222325ULL)
+  local text = S.canonical(v)
+  for i = 1, #text do
+    h = bit.bxor(h, text:byte(i)) * 0x100000001b3ULL
   end
-  return env
+  return bit.tohex(h, 16)
 end
+
+H.helpers = folder(H.root .. "/lua/lib")
+S = assert(loadfile(H.root .. "/lua/sandbox.lua"))(cjson, canonical_hash, nil, H.helpers)
+H.sandbox_module = S
+
+-- The environment the server gives a script of folder dir (relative to the root).
+function H.sandbox(dir, seed)
+  return S.new_env({ files = folder(H.root .. "/" .. dir), prefix = dir .. "/",
+                     helpers = H.helpers, random = S.new_random(seed or 1) })
+end
+
+local loaded_from = setmetatable({}, { __mode = "k" }) -- module table -> its file
 
 -- Loads a game or agent script (path relative to the repository root) in a fresh sandbox.
 function H.load(relpath, seed)
-  local path = H.root .. "/" .. relpath
-  local dir = path:match("^(.*)/[^/]*$") or "."
-  return load_in(path, H.sandbox(dir, seed))
+  local dir, file = relpath:match("^(.*)/([^/]*)$")
+  local env = H.sandbox(dir, seed)
+  local fn, err = S.load_text(folder(H.root .. "/" .. dir)[file], relpath, env)
+  if not fn then error(err, 0) end
+  local module = fn()
+  if type(module) == "table" then loaded_from[module] = relpath end
+  return module
 end
 
 ------------------------------------------------------------------------------------------------
@@ -189,20 +202,14 @@ function H.ctx(opts)
   return ctx
 end
 
--- ctx.model for an agent, wrapping a game module as the server does.
-function H.model(game)
-  return {
-    copy = deep_copy,
-    legal = function(s, seat) return game.legal(s, seat) end,
-    -- Hypothetical moves get a throwaway ctx: their events must go nowhere.
-    apply = function(s, seat, action)
-      local c = deep_copy(s)
-      game.apply(c, seat, action, H.ctx())
-      return c
-    end,
-    to_move = function(s) return game.to_move(s) end,
-    outcome = function(s) return game.outcome(s) end,
-  }
+local function new_host()
+  return assert(loadfile(H.root .. "/lua/agent_host.lua"))(S)
+end
+local model_host = new_host()
+
+-- ctx.model for an agent: the agent host's own (lua/agent_host.lua), wrapping game.
+function H.model(game, seed)
+  return model_host.new_model(game, S.new_random(seed or 1), game.players.max, {})
 end
 
 -- An agent's ctx. opts.seat is optional: the contract does not promise ctx.seat, so agents
@@ -211,7 +218,7 @@ function H.agent_ctx(game, opts)
   opts = opts or {}
   return {
     random = H.rng(opts.seed or 1), now = 0, seats = game.players.max, seat = opts.seat,
-    model = H.model(game), log = function() end,
+    model = H.model(game, opts.seed), log = function() end, config = {},
   }
 end
 
@@ -248,26 +255,47 @@ function H.agent_turn(game, agent, state, seed, seat_known)
   return nil, why, elapsed, "illegal action " .. show(action)
 end
 
--- Plays one game between agents (agents[seat]) to the end. Returns the final state, its
--- outcome, and a record: { max_seconds = slowest choose, error = first bad turn, reasons }.
+-- Plays one game between agents (agents[seat], as H.load returned them) to the end, the way a
+-- room does: lua/referee.lua holds the game and checks and applies every move, each agent runs
+-- in its own lua/agent_host.lua, views and legal lists cross as JSON. Returns nil (the state
+-- stays inside the referee), the outcome, and a record: { max_seconds = slowest choose,
+-- error = the first refused or failed turn, reasons }.
 function H.play(game, agents, seed)
-  local ctx = H.ctx({ seed = seed })
-  local state = game.setup(ctx, {})
+  local game_path = assert(loaded_from[game], "H.play: load the game with H.load")
+  local dir = game_path:match("^(.*)/")
+  local files, seats = folder(H.root .. "/" .. dir), game.players.max
+  local referee = assert(loadfile(H.root .. "/lua/referee.lua"))(S)
+  referee.setup(files, H.helpers, dir .. "/", nil, seed, seats)
+  local hosts = {}
+  for seat = 1, seats do
+    local agent_path = assert(loaded_from[agents[seat]], "H.play: load the agents with H.load")
+    local agent_dir, main = agent_path:match("^(.*)/([^/]*)$")
+    hosts[seat] = new_host()
+    hosts[seat].setup(folder(H.root .. "/" .. agent_dir), files, H.helpers, main, dir .. "/", seat,
+      seats, seed * 1000 + seat)
+  end
   local record = { max_seconds = 0, reasons = {} }
-  local turn = 0
-  while game.to_move(state) do
+  local seat, turn, over = referee.to_move(), 0, nil
+  while seat and not over do
     turn = turn + 1
-    local seat = game.to_move(state)
-    local action, why, elapsed, err = H.agent_turn(game, agents[seat], state, seed * 1000 + turn)
-    record.max_seconds = math.max(record.max_seconds, elapsed)
-    if err then
-      record.error = "seat " .. seat .. ", turn " .. turn .. ": " .. err
-      return state, nil, record
+    local view = referee.views(seats, seat, bit.lshift(1, seat))[seat]
+    local t0 = os.clock()
+    local ok, action, why = pcall(hosts[seat].choose, view[1], view[2] or "[]", turn)
+    record.max_seconds = math.max(record.max_seconds, os.clock() - t0)
+    if not ok then
+      record.error = "seat " .. seat .. ", turn " .. turn .. ": choose raised: " .. tostring(action)
+      return nil, nil, record
     end
     record.reasons[#record.reasons + 1] = why
-    game.apply(state, seat, action, ctx)
+    local verdict, events_or_reason, outcome, to_move = referee.apply(seat, action, turn)
+    if verdict ~= "ok" then
+      record.error = "seat " .. seat .. ", turn " .. turn .. ": " .. verdict .. " " ..
+        tostring(events_or_reason) .. " for " .. action
+      return nil, nil, record
+    end
+    over, seat = outcome, to_move
   end
-  return state, game.outcome(state), record
+  return nil, over and cjson.decode(over), record
 end
 
 return H

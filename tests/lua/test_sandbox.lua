@@ -3,7 +3,7 @@
 -- the environment scripts get, the bounded pattern functions, the deterministic generator,
 -- canonical encoding and deep equality. TAP. Run from the repository root.
 local H = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/harness.lua")
-local S = assert(loadfile(H.root .. "/lua/sandbox.lua"))(require("cjson"))
+local S = H.sandbox_module -- lua/sandbox.lua, loaded once (it hides the string metatable)
 
 -- The environment holds exactly what docs/contract/GAME_API.md lists.
 local env = S.new_env({ files = {}, random = S.new_random(1) })
@@ -68,4 +68,20 @@ b.y[2] = 4
 H.ok(not S.deep_equal(a, b), "and sees a difference deep inside")
 H.is_deep(S.deep_copy(a), a, "deep_copy copies")
 
+-- mt.tables (lua/lib/tables.lua): what scripts require, and what the sandbox itself uses.
+local lib_env = S.new_env({ files = {}, helpers = H.helpers, random = S.new_random(1) })
+local tables = lib_env.require("mt.tables")
+local nested = { 1, { 2, { k = "v" } } }
+local copied = tables.copy(nested)
+H.ok(copied ~= nested and copied[2] ~= nested[2] and tables.equal(copied, nested),
+  "mt.tables.copy copies every level")
+H.ok(lib_env.require("mt.tables") == tables, "a helper is loaded once per environment")
+local cyclic = {}
+cyclic.self = cyclic
+H.ok(not pcall(tables.copy, cyclic), "copying a cyclic table is an error, not a hang")
+H.ok(not tables.equal({ 1, 2 }, { 1, 2, 3 }), "mt.tables.equal sees an extra key")
+local shallow = tables.shallow(nested)
+H.ok(shallow ~= nested and shallow[2] == nested[2], "mt.tables.shallow copies one level")
+H.ok(not pcall(lib_env.require, "mt.nothing"), "an unknown helper is not found")
+H.ok(S.deep_equal(S.deep_copy(nested), nested), "the sandbox's own copy is mt.tables'")
 H.done()

@@ -130,7 +130,13 @@ int main(void)
        "sandbox.lua loads: %s", err);
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.json");
     lua_getfield(L, LUA_REGISTRYINDEX, "mt.canonical_hash");
-    is_int(vm_call(vm, 2, 1, 0, err, sizeof err), VM_OK, "sandbox.lua runs");
+    lua_pushnil(L); /* no CPU check: the helpers below are text */
+    size_t tlen = 0;
+    char *tables = read_file(MT_SOURCE_DIR "/lua/lib/tables.lua", &tlen);
+    lua_createtable(L, 0, 1);
+    if (tables) lua_pushlstring(L, tables, tlen), lua_setfield(L, -2, "tables.lua");
+    free(tables);
+    is_int(vm_call(vm, 4, 1, 0, err, sizeof err), VM_OK, "sandbox.lua runs");
     lua_pushcfunction(L, fnv_hex);
     lua_setglobal(L, "fnv");
     ok(luaL_loadstring(L, differential) == 0, "the comparison loads");
