@@ -7,15 +7,9 @@
 #define MT_AUTH_H
 
 #include "config.h"
-#include "util.h"
+#include "identity.h"
 
 #include <stddef.h>
-
-struct identity {
-    char player_id[UUID_LEN + 1];
-    char name[40];
-    char role[12];
-};
 
 /* Takes the secret from cfg, or makes a random one for this process (and says so in the log)
  * when none is configured. Returns 0, or -1 when no randomness is available. */

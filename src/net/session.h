@@ -13,7 +13,7 @@
 #ifndef MT_SESSION_H
 #define MT_SESSION_H
 
-#include "auth.h"
+#include "identity.h"
 
 #include <jansson.h>
 #include <stddef.h>

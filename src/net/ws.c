@@ -1,5 +1,6 @@
 #include "ws.h"
 
+#include "auth.h" /* tokens are checked at the upgrade: the one use of src/account here */
 #include "http.h"
 #include "linger.h"
 #include "log.h"
