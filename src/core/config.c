@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "cidr.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -76,6 +78,8 @@ static const struct option_desc options[] = {
     {"database-url", OPT_STRING, OFF(database_url), "", 0, 0, NULL,
      "postgres://... to use PostgreSQL instead of the embedded store"},
     {"redis-url", OPT_STRING, OFF(redis_url), "", 0, 0, NULL, "redis://host:port to use Redis"},
+    {"trusted-proxies", OPT_STRING, OFF(trusted_proxies), "", 0, 0, NULL,
+     "CIDR list of proxies whose X-Forwarded-For gives the client address (e.g. 127.0.0.1/32)"},
     {"seat-hold", OPT_INT, OFF(seat_hold_s), "300", 0, 86400, NULL,
      "seconds a disconnected player's seat is held"},
     {"input-rate", OPT_INT, OFF(input_rate_per_min), "30", 1, 1000000, NULL,
@@ -398,6 +402,12 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     if (*cfg->database_url && strncmp(cfg->database_url, "postgres://", 11) != 0 &&
         strncmp(cfg->database_url, "postgresql://", 13) != 0) {
         snprintf(err, errlen, "invalid value for database-url: want postgres://user@host:port/db");
+        return CONFIG_INVALID;
+    }
+    struct cidr_list proxies;
+    char why[160];
+    if (cidr_list_parse(cfg->trusted_proxies, &proxies, why, sizeof why) < 0) {
+        snprintf(err, errlen, "invalid value for trusted-proxies: %s", why);
         return CONFIG_INVALID;
     }
     if (strcmp(cfg->mode, "production") == 0 && strlen(cfg->jwt_secret) < 32) {

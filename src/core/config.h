@@ -45,6 +45,7 @@ struct config {
 
     char *database_url;
     char *redis_url;
+    char *trusted_proxies; /* CIDR list whose X-Forwarded-For is believed (cidr.h) */
 
     int seat_hold_s;
     int input_rate_per_min;

@@ -1,6 +1,7 @@
 #include "ws.h"
 
 #include "auth.h" /* tokens are checked at the upgrade: the one use of src/account here */
+#include "cidr.h"
 #include "http.h"
 #include "linger.h"
 #include "log.h"
@@ -48,6 +49,18 @@ static void copy_header(struct lws *wsi, enum lws_token_indexes h, char *dst, si
     dst[0] = '\0';
     int n = lws_hdr_total_length(wsi, h);
     if (n > 0 && (size_t)n < len) lws_hdr_copy(wsi, dst, (int)len, h);
+}
+
+/* The client's address (out[CIDR_ADDR_LEN]): the peer's, or behind a proxy listed in
+ * --trusted-proxies what its X-Forwarded-For says (cidr.h). Every per-address limit and log
+ * line uses this. */
+static struct cidr_list trusted_proxies;
+static void client_address(struct lws *wsi, char *out)
+{
+    char peer[CIDR_ADDR_LEN] = "", xff[CIDR_XFF_MAX + 1] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    if (trusted_proxies.n) copy_header(wsi, WSI_TOKEN_X_FORWARDED_FOR, xff, sizeof xff);
+    cidr_client_address(&trusted_proxies, peer, xff, out);
 }
 
 static enum http_method request_method(struct lws *wsi)
@@ -158,9 +171,9 @@ static int on_confirm_upgrade(struct lws *wsi)
         return refuse_upgrade(wsi, 401, "UNAUTHORIZED", why);
     }
     if (guest && handlers.admit_guest) { /* asked once: not again at the protocol filter */
-        char peer[48] = "";
+        char peer[CIDR_ADDR_LEN];
         int retry_after_s = 0;
-        lws_get_peer_simple(wsi, peer, sizeof peer);
+        client_address(wsi, peer);
         if (!handlers.admit_guest(peer, &retry_after_s))
             return refuse_upgrade_after(wsi, 429, "RATE_LIMIT_EXCEEDED",
                                         "too many new guests from this address", retry_after_s);
@@ -179,8 +192,8 @@ static void on_upgraded(struct lws *wsi, struct conn *c)
 
 static int on_established(struct lws *wsi, struct conn *c)
 {
-    char peer[48] = "";
-    lws_get_peer_simple(wsi, peer, sizeof peer);
+    char peer[CIDR_ADDR_LEN];
+    client_address(wsi, peer);
     c->session = session_new(wsi, &c->who, peer);
     if (!c->session) return -1;
     char *token = c->guest ? auth_issue(&c->who, 0) : NULL;
@@ -257,7 +270,7 @@ static int on_http(struct lws *wsi, struct conn *c, const char *uri)
     copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, x->authorization, sizeof x->authorization);
     copy_header(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, x->accept_encoding, sizeof x->accept_encoding);
     copy_header(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, x->if_none_match, sizeof x->if_none_match);
-    lws_get_peer_simple(wsi, x->peer, sizeof x->peer);
+    client_address(wsi, x->peer);
     char cl[24];
     copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
     if (*cl) x->content_length = strtol(cl, NULL, 10);
@@ -505,6 +518,8 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
 {
     cfg = config;
     handlers = *h;
+    char err[160];
+    if (cidr_list_parse(cfg->trusted_proxies, &trusted_proxies, err, sizeof err) < 0) return -1;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 
     unsigned int fds = raise_fd_limit();
