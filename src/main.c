@@ -11,6 +11,7 @@
 #include "api_health.h"
 #include "restore.h"
 #include "api_static.h"
+#include "api_cluster.h"
 #include "auth.h"
 #include "config.h"
 #include "game_proto.h"
@@ -19,6 +20,7 @@
 #include "loop.h"
 #include "lua_vm.h"
 #include "matchmaker.h"
+#include "members.h"
 #include "metrics.h"
 #include "proto.h"
 #include "replay.h"
@@ -184,8 +186,8 @@ static int start(void)
     if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 ||
         scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 ||
         matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 || api_health_init() < 0 ||
-        api_games_init() < 0 || api_admin_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
-        health_add_check("storage", storage_check, NULL) < 0 ||
+        api_games_init() < 0 || api_admin_init() < 0 || api_cluster_init() < 0 ||
+        api_static_init(cfg.web_dir) < 0 || health_add_check("storage", storage_check, NULL) < 0 ||
         health_add_check("store", store_check, NULL) < 0 ||
         health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
@@ -193,6 +195,8 @@ static int start(void)
     session_set_before_write(store_barrier);
     restore_run(); /* before listening: no resume may find its room not yet rebuilt */
     if (ws_init(&cfg, &handlers) < 0) return -1;
+    int joined = members_init(&cfg); /* after listening: the default id names the real port */
+    if (joined < 0) return joined;
 
     sig_term = evsignal_new(loop_base(), SIGTERM, on_signal, NULL);
     sig_int = evsignal_new(loop_base(), SIGINT, on_signal, NULL);
@@ -218,6 +222,7 @@ static void stop(void)
     scripts_shutdown();
     accounts_flush_seen(); /* last-seen times held back by --last-seen-interval */
     store_shutdown();
+    members_shutdown(); /* before the bus: the lease goes at once, not when it lapses */
     bus_shutdown();
     accounts_shutdown();
     trusted_free();
@@ -311,8 +316,9 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    int rc = 1;
-    if (start() == 0) {
+    int rc = 1, started = start();
+    if (started == -2) rc = 2; /* a live instance holds our --instance-id */
+    if (started == 0) {
         char url[300];
         snprintf(url, sizeof url, "http://%s:%d/", cfg.host, ws_port());
         /* stdout carries JSON log lines; the person at the terminal gets a plain line too. */

@@ -78,6 +78,14 @@ static const struct option_desc options[] = {
     {"database-url", OPT_STRING, OFF(database_url), "", 0, 0, NULL,
      "postgres://... to use PostgreSQL instead of the embedded store"},
     {"redis-url", OPT_STRING, OFF(redis_url), "", 0, 0, NULL, "redis://host:port to use Redis"},
+    {"cluster", OPT_BOOL, OFF(cluster), "false", 0, 0, NULL,
+     "cluster mode: instances behind a proxy share Redis and PostgreSQL (needs both URLs)"},
+    {"instance-id", OPT_STRING, OFF(instance_id), "", 0, 0, NULL,
+     "this instance's name in the cluster (default host:port); [A-Za-z0-9._:-], 1-64"},
+    {"instance-lease-ms", OPT_INT, OFF(instance_lease_ms), "3000", 300, 600000, NULL,
+     "how long an instance stays listed without a heartbeat"},
+    {"cluster-heartbeat-ms", OPT_INT, OFF(cluster_heartbeat_ms), "1000", 100, 200000, NULL,
+     "how often an instance renews its lease (at most a third of instance-lease-ms)"},
     {"trusted-proxies", OPT_STRING, OFF(trusted_proxies), "", 0, 0, NULL,
      "CIDR list of proxies whose X-Forwarded-For gives the client address (e.g. 127.0.0.1/32)"},
     {"seat-hold", OPT_INT, OFF(seat_hold_s), "300", 0, 86400, NULL,
@@ -139,6 +147,32 @@ static const char *const reloadable[] = {
     "waiting-rooms-per-address",
     NULL,
 };
+
+/* Cluster mode's requirements and the instance id's shape. Returns 0, or -1 with err. */
+static int check_cluster(struct config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->cluster) return 0;
+    if (!*cfg->redis_url || !*cfg->database_url) {
+        snprintf(err, errlen, "invalid value for %s: cluster mode needs it (Redis and PostgreSQL)",
+                 !*cfg->redis_url ? "redis-url" : "database-url");
+        return -1;
+    }
+    if (cfg->cluster_heartbeat_ms * 3 > cfg->instance_lease_ms) {
+        snprintf(err, errlen,
+                 "invalid value for cluster-heartbeat-ms: %d is more than a third of "
+                 "instance-lease-ms %d (a late heartbeat would drop the instance)",
+                 cfg->cluster_heartbeat_ms, cfg->instance_lease_ms);
+        return -1;
+    }
+    size_t n = strlen(cfg->instance_id); /* "": members.c names it after the listening port */
+    if (n > 64 ||
+        strspn(cfg->instance_id,
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") != n) {
+        snprintf(err, errlen, "invalid value for instance-id: 1 to 64 of A-Z a-z 0-9 . _ : -");
+        return -1;
+    }
+    return 0;
+}
 
 static const struct option_desc *find_option(const char *key)
 {
@@ -353,6 +387,8 @@ static int load_args(struct config *cfg, int argc, char **argv, char *err, size_
         }
         if (value)
             value++;
+        else if (o->type == OPT_BOOL && (i + 1 == argc || strncmp(argv[i + 1], "--", 2) == 0))
+            value = "true"; /* a bare boolean flag (--cluster) turns it on */
         else if (i + 1 < argc)
             value = argv[++i];
         else {
@@ -404,6 +440,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         snprintf(err, errlen, "invalid value for database-url: want postgres://user@host:port/db");
         return CONFIG_INVALID;
     }
+    if (check_cluster(cfg, err, errlen) < 0) return CONFIG_INVALID;
     struct cidr_list proxies;
     char why[160];
     if (cidr_list_parse(cfg->trusted_proxies, &proxies, why, sizeof why) < 0) {

@@ -46,6 +46,10 @@ struct config {
     char *database_url;
     char *redis_url;
     char *trusted_proxies; /* CIDR list whose X-Forwarded-For is believed (cidr.h) */
+    int cluster;           /* cluster mode: needs redis_url and database_url */
+    char *instance_id;     /* this instance's name in the cluster ("" until config_load) */
+    int instance_lease_ms;
+    int cluster_heartbeat_ms;
 
     int seat_hold_s;
     int input_rate_per_min;

@@ -10,6 +10,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ static redisAsyncContext *ctx;
 static int connected, enabled, in_flight, backoff_ms = 100;
 static uint64_t oldest_sent_ms; /* when the oldest unanswered command was sent */
 static struct event *retry_ev, *watchdog_ev;
-static struct metric *m_dropped;
+static struct metric *m_dropped, *m_breaker, *m_commands;
+static int connecting; /* a connection attempt is out: the breaker's half-open probe */
 static char last_error[160];
 
 static void connect_now(void);
@@ -44,9 +46,23 @@ static int parse_url(const char *url)
     return port > 0 && port < 65536 && db >= 0 ? 0 : -1;
 }
 
+/* The breaker's state for /metrics: closed (connected: commands go out), open (failing fast
+ * until the next attempt), half-open (an attempt is out; its outcome closes or reopens it). */
+static void report_breaker(void)
+{
+    if (m_breaker) metric_set(m_breaker, NULL, connected ? 0 : connecting ? 2 : 1);
+}
+
+/* Retries after the backoff with jitter (half to all of it), so instances that lost Redis
+ * together do not all come back in the same millisecond. */
 static void schedule_retry(void)
 {
-    struct timeval tv = {backoff_ms / 1000, (backoff_ms % 1000) * 1000};
+    connecting = 0;
+    report_breaker();
+    unsigned r = 0;
+    util_random_bytes(&r, sizeof r);
+    int delay = backoff_ms / 2 + (int)(r % (unsigned)(backoff_ms / 2 + 1));
+    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
     event_add(retry_ev, &tv);
     backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
 }
@@ -65,6 +81,8 @@ static void on_connect(const redisAsyncContext *c, int status)
         return;
     }
     connected = 1;
+    connecting = 0;
+    report_breaker();
     backoff_ms = 100;
     last_error[0] = '\0';
     log_msg(LOG_INFO, "redis connected", "{ss,si}", "host", host, "port", port);
@@ -80,6 +98,7 @@ static void on_disconnect(const redisAsyncContext *c, int status)
     in_flight = 0;
     ctx = NULL;
     if (enabled) schedule_retry();
+    report_breaker();
 }
 
 static void connect_now(void)
@@ -92,6 +111,8 @@ static void connect_now(void)
         schedule_retry();
         return;
     }
+    connecting = 1;
+    report_breaker();
     redisLibeventAttach(ctx, loop_base());
     redisAsyncSetConnectCallback(ctx, on_connect);
     redisAsyncSetDisconnectCallback(ctx, on_disconnect);
@@ -120,6 +141,67 @@ static void on_reply(redisAsyncContext *c, void *reply, void *privdata)
     if (reply) metric_observe(m_redis_latency, NULL, (double)(loop_now_us() - sent) / 1000.0);
 }
 
+/* Counts a command sent: the watchdog watches the oldest one. */
+static void sent_one(uint64_t now_us)
+{
+    if (!in_flight++) {
+        oldest_sent_ms = now_us / 1000;
+        struct timeval tv = {0, 250000};
+        event_add(watchdog_ev, &tv);
+    }
+}
+
+struct pending {
+    bus_reply_fn fn;
+    void *arg;
+};
+
+static void on_command_reply(redisAsyncContext *c, void *reply, void *privdata)
+{
+    struct pending *p = privdata;
+    if (in_flight > 0) in_flight--;
+    oldest_sent_ms = loop_now_ms();
+    redisReply *r = reply;
+    metric_add(m_commands, !r ? "failed" : r->type == REDIS_REPLY_ERROR ? "error" : "ok", 1);
+    p->fn(r, p->arg);
+    free(p);
+}
+
+int bus_command(bus_reply_fn fn, void *arg, const char *fmt, ...)
+{
+    if (!enabled || !connected || !ctx || in_flight >= MAX_IN_FLIGHT) {
+        if (m_commands) metric_add(m_commands, "refused", 1);
+        return -1;
+    }
+    struct pending *p = malloc(sizeof *p);
+    if (!p) return -1;
+    p->fn = fn;
+    p->arg = arg;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAsyncCommand(ctx, on_command_reply, p, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        free(p);
+        metric_add(m_commands, "refused", 1);
+        return -1;
+    }
+    sent_one(loop_now_us());
+    return 0;
+}
+
+int bus_connected(void)
+{
+    return connected;
+}
+
+void bus_url_parts(char *host_out, size_t len, int *port_out, int *db_out)
+{
+    util_strlcpy(host_out, host, len);
+    *port_out = port;
+    *db_out = db;
+}
+
 void bus_publish(const char *channel, const char *message, size_t len)
 {
     if (!enabled) return;
@@ -133,16 +215,16 @@ void bus_publish(const char *channel, const char *message, size_t len)
         metric_add(m_dropped, NULL, 1);
         return;
     }
-    if (!in_flight++) {
-        oldest_sent_ms = now_us / 1000;
-        struct timeval tv = {0, 250000};
-        event_add(watchdog_ev, &tv);
-    }
+    sent_one(now_us);
 }
 
 static int redis_check(json_t *out, void *arg)
 {
     json_object_set_new(out, "connected", json_boolean(connected));
+    json_object_set_new(out, "breaker",
+                        json_string(connected    ? "closed"
+                                    : connecting ? "half-open"
+                                                 : "open"));
     if (*last_error) json_object_set_new(out, "lastError", json_string(last_error));
     return connected;
 }
@@ -157,12 +239,19 @@ int bus_init(const struct config *cfg)
     enabled = 1;
     m_dropped = metrics_counter("redis_publish_dropped_total",
                                 "Messages not published while Redis was away", NULL);
+    m_breaker = metrics_gauge("redis_breaker_state",
+                              "Redis circuit breaker: 0 closed, 1 open, 2 half-open", NULL);
+    m_commands = metrics_counter("redis_commands_total",
+                                 "Redis request/response commands by outcome", "outcome");
     retry_ev = evtimer_new(loop_base(), on_retry, NULL);
     watchdog_ev = evtimer_new(loop_base(), on_watchdog, NULL);
-    /* Redis only carries a copy of the traffic for outside consumers: games never wait for it,
-     * so its absence degrades the server without making it unready. (A cluster mode that
-     * routes rooms between instances through Redis would register it as required.) */
-    health_add_optional_check("redis", redis_check, NULL);
+    /* Alone, Redis only carries a copy of the traffic for outside consumers: games never wait
+     * for it, so its absence degrades the server without making it unready. A cluster needs it
+     * to coordinate instances: then it is required. */
+    if (cfg->cluster)
+        health_add_check("redis", redis_check, NULL);
+    else
+        health_add_optional_check("redis", redis_check, NULL);
     connect_now();
     return 0;
 }

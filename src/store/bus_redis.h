@@ -27,6 +27,23 @@ void bus_shutdown(void);
 /* Whether Redis is configured at all. */
 int bus_enabled(void);
 
+/* A command's answer: reply is hiredis's (borrowed for the call), or NULL when the command
+ * failed without one (the connection was lost or stopped answering). */
+struct redisReply;
+typedef void (*bus_reply_fn)(struct redisReply *reply, void *arg);
+
+/* Sends a command (hiredis format) whose answer goes to fn. Fails fast, returning -1 without
+ * calling fn, while Redis is not connected (the circuit breaker is open: each reconnection
+ * attempt, after a backoff of 100 ms doubling to 5 s with jitter, is its half-open probe).
+ * Otherwise fn is called exactly once, within the 2 s command timeout. */
+int bus_command(bus_reply_fn fn, void *arg, const char *fmt, ...);
+
+/* Whether the connection is up (the breaker closed). */
+int bus_connected(void);
+
+/* The parts of --redis-url, for a blocking connection at start-up and shutdown. */
+void bus_url_parts(char *host, size_t len, int *port, int *db);
+
 /* Publishes message (len bytes, not NUL-terminated) on channel. */
 void bus_publish(const char *channel, const char *message, size_t len);
 

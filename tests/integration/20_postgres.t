@@ -7,7 +7,7 @@
 # (combined rounds split up, then row by row). Skipped when not root (initdb runs as postgres).
 import asyncio, json, os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import BIN, ROOT, Client, Server, Tap, http, play_until_over, run
+from mt import BIN, ROOT, Client, Server, Tap, http, play_until_over, run, wait_for
 import pg as pglib
 
 SQL_DIR = os.path.join(ROOT, "sql")
@@ -33,14 +33,6 @@ def ready(srv):
     return st, body.get("checks", {}).get("store", {}) if isinstance(body, dict) else {}
 
 
-def wait_for(cond, timeout=20, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(step)
-    return cond()
 
 
 # ---- 1. migrations ----

@@ -7,7 +7,7 @@
 # as postgres).
 import asyncio, json, os, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import ROOT, Client, Server, Tap, http, play_until_over, run
+from mt import ROOT, Client, Server, Tap, http, play_until_over, run, wait_for
 import pg as pglib
 
 SQL_DIR = os.path.join(ROOT, "sql")
@@ -24,14 +24,6 @@ def server(db):
     return Server("--database-url", db.url("monkeytown"), "--sql-dir", SQL_DIR)
 
 
-def wait_for(cond, timeout=30, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(step)
-    return cond()
 
 
 def at_once(*calls):

@@ -51,6 +51,18 @@ class Tap:
         sys.exit(1 if self.failed else 0)
 
 
+def wait_for(cond, timeout=30, step=0.1):
+    """Polls cond() until it returns something true or timeout seconds pass; returns its last
+    value. Tests wait for conditions this way, never for a fixed time."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(step)
+    return cond()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

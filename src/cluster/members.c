@@ -1,0 +1,252 @@
+#include "members.h"
+
+#include "bus_redis.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "room.h"
+#include "session.h"
+#include "util.h"
+#include "ws.h"
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SET_KEY "mt:instances" /* the ids ever registered; dead ones are pruned by the script */
+
+/* KEYS: none. ARGV: id, token, value, lease ms. Renews the lease if the key holds our token
+ * (or is gone: then it is taken again), then lists every instance whose key still exists and
+ * forgets the others. Returns {status, values...}: 1 renewed, 2 taken again, 0 held by another
+ * process (nothing written). */
+static const char HEARTBEAT_LUA[] =
+    "local key = 'mt:instance:' .. ARGV[1]\n"
+    "local cur = redis.call('GET', key)\n"
+    "local status = 2\n"
+    "if cur then\n"
+    "  local ok, v = pcall(cjson.decode, cur)\n"
+    "  if ok and type(v) == 'table' and v.token == ARGV[2] then status = 1 else status = 0 end\n"
+    "end\n"
+    "if status ~= 0 then\n"
+    "  redis.call('SET', key, ARGV[3], 'PX', ARGV[4])\n"
+    "  redis.call('SADD', '" SET_KEY "', ARGV[1])\n"
+    "end\n"
+    "local out = { status }\n"
+    "for _, id in ipairs(redis.call('SMEMBERS', '" SET_KEY "')) do\n"
+    "  local v = redis.call('GET', 'mt:instance:' .. id)\n"
+    "  if v then out[#out + 1] = v else redis.call('SREM', '" SET_KEY "', id) end\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV: id, token. Deletes the key only if it holds our token. */
+static const char RELEASE_LUA[] = "local key = 'mt:instance:' .. ARGV[1]\n"
+                                  "local cur = redis.call('GET', key)\n"
+                                  "if not cur then return 0 end\n"
+                                  "local ok, v = pcall(cjson.decode, cur)\n"
+                                  "if ok and type(v) == 'table' and v.token == ARGV[2] then\n"
+                                  "  redis.call('DEL', key)\n"
+                                  "  redis.call('SREM', '" SET_KEY "', ARGV[1])\n"
+                                  "  return 1\n"
+                                  "end\n"
+                                  "return 0\n";
+
+static const struct config *cfg;
+static char id[65], token[33];
+static double started_at;
+static struct event *beat_ev;
+static json_t *listed; /* the instances the last heartbeat saw (array) */
+static int beat_out;   /* a heartbeat is waiting for its answer */
+static struct metric *m_renewals, *m_instances;
+
+/* This instance's value: what others list. */
+static char *value_json(void)
+{
+    json_t *v = json_pack("{ss,ss,sf,sf,sI,sI}", "id", id, "token", token, "startedAt", started_at,
+                          "lastSeen", loop_wall_ms(), "rooms", (json_int_t)rooms_count(),
+                          "connections", (json_int_t)session_count());
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return text;
+}
+
+/* A blocking connection to --redis-url (start-up and shutdown only), or NULL with a log line. */
+static redisContext *connect_blocking(void)
+{
+    char host[256];
+    int port, db;
+    bus_url_parts(host, sizeof host, &port, &db);
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        log_msg(LOG_ERROR, "cluster: cannot reach Redis", "{ss}", "error",
+                c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    if (db) freeReplyObject(redisCommand(c, "SELECT %d", db));
+    return c;
+}
+
+static void on_beat(evutil_socket_t fd, short what, void *arg);
+
+static void arm_beat(void)
+{
+    struct timeval tv = {cfg->cluster_heartbeat_ms / 1000,
+                         (cfg->cluster_heartbeat_ms % 1000) * 1000};
+    event_add(beat_ev, &tv);
+}
+
+/* Keeps the instances listed in the answer; the first element is the lease's status. */
+static void keep_listing(const redisReply *r)
+{
+    json_t *list = json_array();
+    for (size_t i = 1; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        json_t *v = json_loadb(e->str, e->len, 0, NULL);
+        if (!json_is_object(v)) {
+            json_decref(v);
+            continue;
+        }
+        json_object_del(v, "token"); /* another process's secret: never shown */
+        json_array_append_new(list, v);
+    }
+    json_decref(listed);
+    listed = list;
+    metric_set(m_instances, NULL, (double)json_array_size(list));
+}
+
+static void on_beat_reply(struct redisReply *r, void *arg)
+{
+    beat_out = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        metric_add(m_renewals, "failed", 1);
+        log_msg(LOG_WARN, "cluster: lease not renewed", "{ss}", "error",
+                r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
+        return;
+    }
+    long long status = r->element[0]->integer;
+    keep_listing(r);
+    if (status == 1) {
+        metric_add(m_renewals, "renewed", 1);
+        return;
+    }
+    if (status == 2) {
+        metric_add(m_renewals, "taken_again", 1);
+        log_msg(LOG_WARN, "cluster: the lease had lapsed (paused or cut off); taken again", "{ss}",
+                "instance", id);
+        return;
+    }
+    metric_add(m_renewals, "lost", 1);
+    log_msg(LOG_ERROR,
+            "cluster: another process holds this instance id: stopping (two instances under one "
+            "id would both claim its rooms)",
+            "{ss}", "instance", id);
+    raise(SIGTERM);
+}
+
+static void on_beat(evutil_socket_t fd, short what, void *arg)
+{
+    arm_beat();
+    if (beat_out) return; /* the last one is still out: its timeout will answer it */
+    char *value = value_json();
+    if (!value) return;
+    char lease[24];
+    snprintf(lease, sizeof lease, "%d", cfg->instance_lease_ms);
+    if (bus_command(on_beat_reply, NULL, "EVAL %s 0 %s %s %s %s", HEARTBEAT_LUA, id, token, value,
+                    lease) == 0)
+        beat_out = 1;
+    else
+        metric_add(m_renewals, "failed", 1);
+    free(value);
+}
+
+/* SET NX: the id is ours, or held by a live instance (-2). */
+static int register_id(void)
+{
+    redisContext *c = connect_blocking();
+    if (!c) return -1;
+    char *value = value_json();
+    char key[96];
+    snprintf(key, sizeof key, "mt:instance:%s", id);
+    redisReply *r =
+        value ? redisCommand(c, "SET %s %s NX PX %d", key, value, cfg->instance_lease_ms) : NULL;
+    free(value);
+    int rc = -1;
+    if (!r)
+        log_msg(LOG_ERROR, "cluster: Redis did not answer the registration", "{ss}", "error",
+                c->errstr);
+    else if (r->type == REDIS_REPLY_NIL)
+        rc = -2;
+    else if (r->type == REDIS_REPLY_STATUS)
+        rc = 0;
+    else
+        log_msg(LOG_ERROR, "cluster: Redis refused the registration", "{ss}", "error",
+                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    if (r) freeReplyObject(r);
+    if (rc == 0) freeReplyObject(redisCommand(c, "SADD " SET_KEY " %s", id));
+    redisFree(c);
+    return rc;
+}
+
+int members_init(const struct config *config)
+{
+    cfg = config;
+    if (!cfg->cluster) return 0;
+    if (*cfg->instance_id) {
+        util_strlcpy(id, cfg->instance_id, sizeof id);
+    } else { /* host:port, the machine's name when listening on every address */
+        char name[64] = "";
+        if (strcmp(cfg->host, "0.0.0.0") == 0 || strcmp(cfg->host, "::") == 0)
+            gethostname(name, sizeof name - 1);
+        snprintf(id, sizeof id, "%.50s:%d", *name ? name : cfg->host, ws_port());
+    }
+    unsigned char raw[16];
+    if (util_random_bytes(raw, sizeof raw) < 0) return -1;
+    for (int i = 0; i < 16; i++)
+        snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    started_at = loop_wall_ms();
+    m_renewals = metrics_counter("cluster_lease_renewals_total",
+                                 "Heartbeats of this instance's lease by outcome", "outcome");
+    m_instances = metrics_gauge("cluster_instances", "Live instances the last heartbeat saw", NULL);
+    int rc = register_id();
+    if (rc == -2) {
+        log_msg(LOG_ERROR, "cluster: a live instance already uses this instance id", "{ss}",
+                "instance", id);
+        return -2;
+    }
+    if (rc < 0) return -1;
+    listed = json_array();
+    beat_ev = evtimer_new(loop_base(), on_beat, NULL);
+    on_beat(-1, 0, NULL);
+    log_msg(LOG_INFO, "cluster: registered", "{ss,si}", "instance", id, "leaseMs",
+            cfg->instance_lease_ms);
+    return 0;
+}
+
+void members_shutdown(void)
+{
+    if (!beat_ev) return;
+    event_free(beat_ev);
+    beat_ev = NULL;
+    redisContext *c = connect_blocking();
+    if (c) {
+        redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", RELEASE_LUA, id, token);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+    }
+    json_decref(listed);
+    listed = NULL;
+}
+
+json_t *members_json(void)
+{
+    if (!cfg || !cfg->cluster || !listed) return NULL;
+    return json_pack("{ss,sO}", "self", id, "instances", listed);
+}

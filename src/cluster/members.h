@@ -1,0 +1,35 @@
+/* members.h - cluster membership: which instances are alive (--cluster).
+ *
+ * Each instance holds a lease in Redis: the key mt:instance:<id>, whose value is a JSON with a
+ * random token of this process, and which expires after --instance-lease-ms unless renewed.
+ * The id is registered at start-up with SET NX (a live instance already holding it stops this
+ * one: exit 2), renewed every --cluster-heartbeat-ms by a Redis script that first checks the
+ * token, and deleted at a clean stop by the same check. The lease is at least three heartbeats
+ * long, so one late heartbeat never hides an instance, and a stopped or dead one disappears by
+ * itself: there is nothing to clean up after a crash. The same script returns every instance
+ * still listed, which /api/cluster serves from memory.
+ *
+ * An instance that finds its key holding another token (it was paused past its lease and
+ * another process took the id) stops: two processes serving under one id would both claim its
+ * rooms. One that finds the key gone (paused past the lease, id still free) takes it again.
+ * Loop thread only. */
+#ifndef MT_MEMBERS_H
+#define MT_MEMBERS_H
+
+#include "config.h"
+
+#include <jansson.h>
+
+/* Registers this instance (blocking, with a 2 s timeout: start-up) and starts the heartbeat.
+ * Does nothing without --cluster. Returns 0; -1 with a log line when Redis cannot be reached
+ * or answers an error; -2 when a live instance holds the id. */
+int members_init(const struct config *cfg);
+
+/* Deletes this instance's key if it is still ours (blocking, 2 s at most) and stops. */
+void members_shutdown(void);
+
+/* {self, instances: [{id, rooms, connections, startedAt, lastSeen}]}, as the last heartbeat
+ * saw them (new reference), or NULL without --cluster. */
+json_t *members_json(void);
+
+#endif

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+# Cluster membership (--cluster) with a real redis-server and PostgreSQL on loopback: start-up
+# refusals, /api/cluster listing every live instance, a stopped instance gone at once, a killed
+# one gone when its lease lapses, a duplicate id refused, Redis away (readiness and the circuit
+# breaker) and back, and an instance paused past its lease whose id another process took.
+# Every wait polls for the condition with a generous deadline: nothing depends on speed.
+import json, os, signal, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from mt import BIN, ROOT, Server, Tap, http, wait_for
+from redis_server import Redis
+import pg as pglib
+
+if not pglib.available():
+    print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
+    sys.exit(0)
+
+t = Tap()
+SQL_DIR = os.path.join(ROOT, "sql")
+SECRET = "cluster-test-secret-0123456789abcdef0123456789"
+LEASE_MS = 1500  # three heartbeats of 500 ms
+
+
+
+
+def listed(srv):
+    try:
+        st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
+    except OSError:
+        return None
+    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
+
+
+def ready(srv):
+    st, _, body = http("GET", srv.url + "/health/ready", timeout=5)
+    return st, body
+
+
+redis, db = Redis().start(), pglib.Postgres().init().start()
+servers = []
+
+
+def instance(name, start=True):
+    s = Server("--cluster", "--instance-id", name, "--redis-url", redis.url,
+               "--database-url", db.url("monkeytown"), "--sql-dir", SQL_DIR, "--jwt-secret", SECRET,
+               "--instance-lease-ms", str(LEASE_MS), "--cluster-heartbeat-ms", "500")
+    servers.append(s)
+    if start:
+        s.start()
+    return s
+
+
+try:
+    db.createdb("monkeytown")
+    for args, key in ((["--cluster"], "redis-url"), (["--cluster", "--redis-url", redis.url], "database-url"),
+                      (["--cluster", "--redis-url", redis.url, "--database-url", db.url("monkeytown"),
+                        "--instance-id", "no spaces"], "instance-id")):
+        p = subprocess.run([BIN, *args, "--port", "0"], capture_output=True, text=True, timeout=20)
+        t.ok(p.returncode == 2 and key in p.stderr, f"{' '.join(args[:3])}...: exit 2 naming {key}")
+
+    a, b = instance("alpha"), instance("beta")
+    t.eq(wait_for(lambda: listed(a) == ["alpha", "beta"] and listed(b) == ["alpha", "beta"] and listed(a)),
+         ["alpha", "beta"], "each instance lists both")
+    st, _, view = http("GET", a.url + "/api/cluster")
+    me = [i for i in view["instances"] if i["id"] == "alpha"][0]
+    t.ok(view["self"] == "alpha" and {"rooms", "connections", "startedAt", "lastSeen"} <= set(me)
+         and "token" not in me, "/api/cluster: self and each instance's figures, no lease token")
+    st, body = ready(a)
+    t.ok(st == 200 and "redis" in json.dumps(body), f"ready with Redis and PostgreSQL up: {body}")
+
+    dup = instance("alpha", start=False)
+    p = subprocess.run(dup.args, capture_output=True, text=True, timeout=30)
+    t.ok(p.returncode == 2 and "already uses this instance id" in p.stdout + p.stderr,
+         "a second live instance with one id is refused (exit 2)")
+
+    t.eq(b.stop(), 0, "beta stops cleanly")
+    t.eq(wait_for(lambda: listed(a) == ["alpha"] and listed(a), timeout=10), ["alpha"],
+         "a stopped instance is gone at once (its lease released)")
+
+    c = instance("gamma")
+    t.eq(wait_for(lambda: listed(a) == ["alpha", "gamma"] and listed(a)), ["alpha", "gamma"], "gamma joins")
+    c.proc.send_signal(signal.SIGKILL)
+    c.proc.wait()
+    t.eq(wait_for(lambda: listed(a) == ["alpha"] and listed(a)), ["alpha"],
+         "a killed instance disappears when its lease lapses (no zombie entry)")
+
+    redis.stop()
+    st = wait_for(lambda: ready(a)[0] == 503 and 503)
+    t.eq(st, 503, "Redis away: /health/ready is 503 in cluster mode")
+    _, _, metrics = http("GET", a.url + "/metrics")
+    state = [l for l in metrics.splitlines() if l.startswith("redis_breaker_state")]
+    t.ok(state and state[0].split()[-1] in ("1", "2"), f"the breaker is open in /metrics: {state}")
+    t.ok(http("GET", a.url + "/health/live")[0] == 200, "and the instance itself lives on")
+    redis.start()
+    t.eq(wait_for(lambda: ready(a)[0] == 200 and 200, timeout=60), 200, "Redis back: ready again")
+    t.eq(wait_for(lambda: listed(a) == ["alpha"] and listed(a), timeout=30), ["alpha"],
+         "and the instance is listed again")
+
+    # Paused past its lease while another process takes the id: on waking, alpha finds the key
+    # holds another token and stops rather than serve under a taken id.
+    a.proc.send_signal(signal.SIGSTOP)
+    time.sleep(LEASE_MS / 1000 * 2)
+    a2 = instance("alpha", start=False)
+    a2.start()
+    a.proc.send_signal(signal.SIGCONT)
+    t.ok(wait_for(lambda: a.proc.poll() is not None, timeout=30), "the paused instance stops on waking")
+    t.ok(any("another process holds this instance id" in l.get("msg", "") for l in a.log_lines()),
+         "saying why")
+    t.eq(wait_for(lambda: listed(a2) == ["alpha"] and listed(a2)), ["alpha"], "alpha is listed once, the new one")
+finally:
+    for s in servers:
+        s.stop()
+    redis.cleanup()
+    db.remove()
+
+plain = Server()
+plain.start()
+st, _, body = http("GET", plain.url + "/api/cluster")
+t.ok(st == 404 and body["error"]["code"] == "NOT_FOUND", "without --cluster, /api/cluster is 404")
+plain.stop()
+t.done()
