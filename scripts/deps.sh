@@ -12,7 +12,7 @@ build_pkgs=(
 )
 test_pkgs=(
   perl python3 python3-websockets curl git
-  postgresql redis-server nginx
+  postgresql redis-server nginx docker-compose python3-yaml
   chromium fonts-dejavu-core
 )
 # The libFuzzer harnesses (scripts/fuzz.sh): clang 14 with its runtime (libFuzzer, the
