@@ -182,7 +182,7 @@ static int start(void)
         proto_init() < 0)
         return -1;
     accounts_preinit();
-    if (restore_preinit() < 0) return -1;
+    if (restore_preinit(&cfg) < 0) return -1;
     if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 ||
         scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 ||
         matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 || api_health_init() < 0 ||

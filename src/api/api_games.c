@@ -2,6 +2,7 @@
 
 #include "accounts.h"
 #include "auth.h"
+#include "members.h"
 #include "http.h"
 #include "room.h"
 #include "scripts.h"
@@ -51,6 +52,7 @@ static void get_agents(struct http_exchange *x)
 
 static void get_rooms(struct http_exchange *x)
 {
+    if (members_rooms(x) == 0) return; /* cluster mode: every instance's rooms, from Redis */
     http_respond_json(x, 200, rooms_lobby_json());
 }
 

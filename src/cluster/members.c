@@ -1,6 +1,7 @@
 #include "members.h"
 
 #include "bus_redis.h"
+#include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -33,6 +34,7 @@ static const char HEARTBEAT_LUA[] =
     "end\n"
     "if status ~= 0 then\n"
     "  redis.call('SET', key, ARGV[3], 'PX', ARGV[4])\n"
+    "  redis.call('PEXPIRE', 'mt:rooms:' .. ARGV[1], ARGV[4])\n"
     "  redis.call('SADD', '" SET_KEY "', ARGV[1])\n"
     "end\n"
     "local out = { status }\n"
@@ -41,6 +43,15 @@ static const char HEARTBEAT_LUA[] =
     "  if v then out[#out + 1] = v else redis.call('SREM', '" SET_KEY "', id) end\n"
     "end\n"
     "return out\n";
+
+/* ARGV: the live instances' ids. Every public room they listed (summaries as JSON text). */
+static const char ROOMS_LUA[] = "local out = {}\n"
+                                "for _, id in ipairs(ARGV) do\n"
+                                "  for _, v in ipairs(redis.call('HVALS', 'mt:rooms:' .. id)) do\n"
+                                "    out[#out + 1] = v\n"
+                                "  end\n"
+                                "end\n"
+                                "return out\n";
 
 /* ARGV: id, token. Deletes the key only if it holds our token. */
 static const char RELEASE_LUA[] = "local key = 'mt:instance:' .. ARGV[1]\n"
@@ -61,6 +72,9 @@ static struct event *beat_ev;
 static json_t *listed; /* the instances the last heartbeat saw (array) */
 static int beat_out;   /* a heartbeat is waiting for its answer */
 static struct metric *m_renewals, *m_instances;
+static int lobby_dirty; /* a lobby write failed, or Redis lost our keys: write them all again */
+
+static void resync_lobby(void);
 
 /* This instance's value: what others list. */
 static char *value_json(void)
@@ -135,10 +149,12 @@ static void on_beat_reply(struct redisReply *r, void *arg)
     keep_listing(r);
     if (status == 1) {
         metric_add(m_renewals, "renewed", 1);
+        if (lobby_dirty) resync_lobby();
         return;
     }
     if (status == 2) {
         metric_add(m_renewals, "taken_again", 1);
+        resync_lobby(); /* the lease lapsed: so may have the rooms' hash, or Redis restarted */
         log_msg(LOG_WARN, "cluster: the lease had lapsed (paused or cut off); taken again", "{ss}",
                 "instance", id);
         return;
@@ -165,6 +181,92 @@ static void on_beat(evutil_socket_t fd, short what, void *arg)
     else
         metric_add(m_renewals, "failed", 1);
     free(value);
+}
+
+/* ---- the shared lobby: each instance keeps its public rooms in mt:rooms:<id> ---- */
+
+static void on_lobby_write(struct redisReply *r, void *arg)
+{
+    if (!r || r->type == REDIS_REPLY_ERROR) lobby_dirty = 1;
+}
+
+static void put_room(const char *room_id, json_t *summary)
+{
+    char *text = json_dumps(summary, JSON_COMPACT);
+    if (!text || bus_command(on_lobby_write, NULL, "HSET mt:rooms:%s %s %s", id, room_id, text) < 0)
+        lobby_dirty = 1;
+    free(text);
+}
+
+static void on_lobby_event(const char *event, const char *room_id, json_t *summary)
+{
+    if (strcmp(event, "closed") == 0) {
+        if (bus_command(on_lobby_write, NULL, "HDEL mt:rooms:%s %s", id, room_id) < 0)
+            lobby_dirty = 1;
+    } else {
+        put_room(room_id, summary);
+    }
+}
+
+/* Writes this instance's public rooms again from scratch (commands on one connection keep
+ * their order: the DEL lands before the HSETs). */
+static void resync_lobby(void)
+{
+    if (bus_command(on_lobby_write, NULL, "DEL mt:rooms:%s", id) < 0) return;
+    lobby_dirty = 0;
+    json_t *rooms = rooms_lobby_json(), *room;
+    size_t i;
+    json_array_foreach(rooms, i, room)
+    {
+        put_room(json_string_value(json_object_get(room, "gameId")), room);
+    }
+    json_decref(rooms);
+}
+
+static void on_rooms_reply(struct redisReply *r, void *arg)
+{
+    struct http_exchange *x = arg;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        http_respond_error(x, 503, "SERVER_BUSY", "the cluster's lobby is unavailable (Redis)");
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        json_t *v = e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, NULL) : NULL;
+        if (json_is_object(v))
+            json_array_append_new(list, v);
+        else
+            json_decref(v);
+    }
+    http_respond_json(x, 200, list);
+}
+
+int members_rooms(struct http_exchange *x)
+{
+    if (!cfg || !cfg->cluster || !listed) return -1;
+    /* EVAL with one argument per live instance: the list is short (instances, not rooms). */
+    size_t n = json_array_size(listed);
+    const char **argv = calloc(n + 3, sizeof *argv);
+    if (!argv) {
+        http_respond_error(x, 503, "SERVER_BUSY", "out of memory");
+        return 0;
+    }
+    argv[0] = "EVAL";
+    argv[1] = ROOMS_LUA;
+    argv[2] = "0";
+    size_t k = 3;
+    json_t *v;
+    size_t i;
+    json_array_foreach(listed, i, v)
+    {
+        const char *iid = json_string_value(json_object_get(v, "id"));
+        if (iid) argv[k++] = iid;
+    }
+    if (bus_command_argv(on_rooms_reply, x, (int)k, argv) < 0)
+        http_respond_error(x, 503, "SERVER_BUSY", "the cluster's lobby is unavailable (Redis)");
+    free(argv);
+    return 0;
 }
 
 /* SET NX: the id is ours, or held by a live instance (-2). */
@@ -223,6 +325,8 @@ int members_init(const struct config *config)
     }
     if (rc < 0) return -1;
     listed = json_array();
+    rooms_set_lobby_hook(on_lobby_event);
+    lobby_dirty = 1; /* the first heartbeat writes the rooms a restart rebuilt */
     beat_ev = evtimer_new(loop_base(), on_beat, NULL);
     on_beat(-1, 0, NULL);
     log_msg(LOG_INFO, "cluster: registered", "{ss,si}", "instance", id, "leaseMs",
@@ -235,9 +339,12 @@ void members_shutdown(void)
     if (!beat_ev) return;
     event_free(beat_ev);
     beat_ev = NULL;
+    rooms_set_lobby_hook(NULL);
     redisContext *c = connect_blocking();
     if (c) {
         redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", RELEASE_LUA, id, token);
+        if (r) freeReplyObject(r);
+        r = redisCommand(c, "DEL mt:rooms:%s", id); /* its rooms leave the lobby with it */
         if (r) freeReplyObject(r);
         redisFree(c);
     }

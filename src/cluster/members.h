@@ -25,6 +25,15 @@
  * or answers an error; -2 when a live instance holds the id. */
 int members_init(const struct config *cfg);
 
+/* The shared lobby: every public room of this instance is kept in the hash mt:rooms:<id>
+ * (written as the lobby events happen, written again whole after a failed write or a lapsed
+ * lease, expiring with the lease), and GET /api/rooms merges the hashes of the live instances
+ * only, so a dead instance's rooms cannot linger. Answers x (200 with every room, or 503
+ * SERVER_BUSY while Redis is away) and returns 0; returns -1 without --cluster (the caller
+ * answers with this instance's rooms). */
+struct http_exchange;
+int members_rooms(struct http_exchange *x);
+
 /* Deletes this instance's key if it is still ours (blocking, 2 s at most) and stops. */
 void members_shutdown(void);
 

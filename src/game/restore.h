@@ -7,7 +7,10 @@
 #ifndef MT_RESTORE_H
 #define MT_RESTORE_H
 
-int restore_preinit(void);
+#include "config.h"
+
+/* Does nothing in cluster mode (--cluster): another live instance may own those games. */
+int restore_preinit(const struct config *cfg);
 void restore_run(void);
 
 #endif

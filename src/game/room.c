@@ -2009,10 +2009,19 @@ static void lobby_unsubscribe(struct session *s)
         }
 }
 
+static rooms_lobby_hook lobby_hook;
+
+void rooms_set_lobby_hook(rooms_lobby_hook fn)
+{
+    lobby_hook = fn;
+}
+
 void rooms_lobby_broadcast(const char *event, const struct room *r)
 {
-    if (r->is_private || (!n_lobby_subs && !bus_enabled())) return;
-    json_t *p = json_pack("{ss,so}", "event", event, "room", room_summary_json(r));
+    if (r->is_private || (!n_lobby_subs && !bus_enabled() && !lobby_hook)) return;
+    json_t *summary = room_summary_json(r);
+    if (lobby_hook) lobby_hook(event, r->id, summary);
+    json_t *p = json_pack("{ss,so}", "event", event, "room", summary);
     struct wsbuf *buf = frame_message("lobby_update", p, NULL);
     json_decref(p);
     for (size_t i = 0; buf && i < n_lobby_subs; i++)
@@ -2033,7 +2042,9 @@ void rooms_shutdown(void)
 {
     void *vals[4096];
     size_t n;
-    stopping = 1;
+    /* A stop leaves its games to the next start, except in a cluster, where the next start does
+     * not rebuild them (restore.h): they end as aborted rather than stay active forever. */
+    stopping = !(cfg && cfg->cluster);
     while (rooms && (n = hmap_values(rooms, vals, 4096)) > 0)
         for (size_t i = 0; i < n; i++)
             room_free(vals[i]);

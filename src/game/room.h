@@ -140,4 +140,9 @@ void rooms_lobby_subscribe(struct session *s);
 /* Sends a lobby_update {event, room} to every lobby subscriber. */
 void rooms_lobby_broadcast(const char *event, const struct room *r);
 
+/* Called with every public room's lobby event ("opened", "changed", "closed"), its id and its
+ * summary (borrowed), before the subscribers get it: the cluster keeps its shared lobby so. */
+typedef void (*rooms_lobby_hook)(const char *event, const char *room_id, json_t *summary);
+void rooms_set_lobby_hook(rooms_lobby_hook fn);
+
 #endif

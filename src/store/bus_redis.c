@@ -167,20 +167,23 @@ static void on_command_reply(redisAsyncContext *c, void *reply, void *privdata)
     free(p);
 }
 
-int bus_command(bus_reply_fn fn, void *arg, const char *fmt, ...)
+/* A command about to go out: NULL (counted as refused) while the breaker is open. */
+static struct pending *pending_new(bus_reply_fn fn, void *arg)
 {
-    if (!enabled || !connected || !ctx || in_flight >= MAX_IN_FLIGHT) {
+    struct pending *p =
+        enabled && connected && ctx && in_flight < MAX_IN_FLIGHT ? malloc(sizeof *p) : NULL;
+    if (!p) {
         if (m_commands) metric_add(m_commands, "refused", 1);
-        return -1;
+        return NULL;
     }
-    struct pending *p = malloc(sizeof *p);
-    if (!p) return -1;
     p->fn = fn;
     p->arg = arg;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = redisvAsyncCommand(ctx, on_command_reply, p, fmt, ap);
-    va_end(ap);
+    return p;
+}
+
+/* rc is hiredis's answer to queueing p's command. */
+static int pending_sent(struct pending *p, int rc)
+{
     if (rc != REDIS_OK) {
         free(p);
         metric_add(m_commands, "refused", 1);
@@ -188,6 +191,24 @@ int bus_command(bus_reply_fn fn, void *arg, const char *fmt, ...)
     }
     sent_one(loop_now_us());
     return 0;
+}
+
+int bus_command(bus_reply_fn fn, void *arg, const char *fmt, ...)
+{
+    struct pending *p = pending_new(fn, arg);
+    if (!p) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAsyncCommand(ctx, on_command_reply, p, fmt, ap);
+    va_end(ap);
+    return pending_sent(p, rc);
+}
+
+int bus_command_argv(bus_reply_fn fn, void *arg, int argc, const char **argv)
+{
+    struct pending *p = pending_new(fn, arg);
+    if (!p) return -1;
+    return pending_sent(p, redisAsyncCommandArgv(ctx, on_command_reply, p, argc, argv, NULL));
 }
 
 int bus_connected(void)

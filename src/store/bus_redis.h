@@ -38,6 +38,9 @@ typedef void (*bus_reply_fn)(struct redisReply *reply, void *arg);
  * Otherwise fn is called exactly once, within the 2 s command timeout. */
 int bus_command(bus_reply_fn fn, void *arg, const char *fmt, ...);
 
+/* The same with the command's words as strings (a variable number of them). */
+int bus_command_argv(bus_reply_fn fn, void *arg, int argc, const char **argv);
+
 /* Whether the connection is up (the breaker closed). */
 int bus_connected(void);
 

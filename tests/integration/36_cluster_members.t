@@ -30,6 +30,19 @@ def listed(srv):
     return sorted(i["id"] for i in body["instances"]) if st == 200 else None
 
 
+def lobby(srv):
+    """The ids of /api/rooms on srv, or the error code."""
+    st, _, body = http("GET", srv.url + "/api/rooms", timeout=5)
+    return sorted(r["gameId"] for r in body) if st == 200 else body["error"]["code"]
+
+
+def open_room(srv, **extra):
+    st, _, g = http("POST", srv.url + "/api/auth/guest", {})
+    st, _, made = http("POST", srv.url + "/api/games/create", {"game": "tictactoe", **extra},
+                       headers={"Authorization": "Bearer " + g["token"]})
+    return made["gameId"]
+
+
 def ready(srv):
     st, _, body = http("GET", srv.url + "/health/ready", timeout=5)
     return st, body
@@ -67,6 +80,15 @@ try:
     st, body = ready(a)
     t.ok(st == 200 and "redis" in json.dumps(body), f"ready with Redis and PostgreSQL up: {body}")
 
+    # The lobby spans the instances: a room opened on alpha is listed by beta, a private one
+    # nowhere but its own summary.
+    ra, rb = open_room(a), open_room(b)
+    hidden = open_room(b, private=True)
+    both = sorted([ra, rb])
+    t.eq(wait_for(lambda: lobby(a) == both and lobby(b) == both and lobby(b)), both,
+         "/api/rooms on each instance lists the public rooms of both")
+    t.ok(hidden not in lobby(a), "a private room is listed nowhere")
+
     dup = instance("alpha", start=False)
     p = subprocess.run(dup.args, capture_output=True, text=True, timeout=30)
     t.ok(p.returncode == 2 and "already uses this instance id" in p.stdout + p.stderr,
@@ -76,12 +98,20 @@ try:
     t.eq(wait_for(lambda: listed(a) == ["alpha"] and listed(a), timeout=10), ["alpha"],
          "a stopped instance is gone at once (its lease released)")
 
+    t.eq(wait_for(lambda: lobby(a) == [ra] and lobby(a), timeout=10), [ra], "beta's rooms left the lobby with it")
+    st, _, summary = http("GET", a.url + f"/api/games/{rb}")
+    t.eq(summary.get("status"), "aborted",
+         "in a cluster a stopping instance ends its games (no other instance rebuilds them yet)")
     c = instance("gamma")
     t.eq(wait_for(lambda: listed(a) == ["alpha", "gamma"] and listed(a)), ["alpha", "gamma"], "gamma joins")
+    rc = open_room(c)
+    t.eq(wait_for(lambda: lobby(a) == sorted([ra, rc]) and lobby(a)), sorted([ra, rc]),
+         "gamma's room is listed, and no room of another instance was rebuilt by gamma")
     c.proc.send_signal(signal.SIGKILL)
     c.proc.wait()
     t.eq(wait_for(lambda: listed(a) == ["alpha"] and listed(a)), ["alpha"],
          "a killed instance disappears when its lease lapses (no zombie entry)")
+    t.eq(lobby(a), [ra], "and its rooms with it")
 
     redis.stop()
     st = wait_for(lambda: ready(a)[0] == 503 and 503)
@@ -90,10 +120,13 @@ try:
     state = [l for l in metrics.splitlines() if l.startswith("redis_breaker_state")]
     t.ok(state and state[0].split()[-1] in ("1", "2"), f"the breaker is open in /metrics: {state}")
     t.ok(http("GET", a.url + "/health/live")[0] == 200, "and the instance itself lives on")
+    t.eq(lobby(a), "SERVER_BUSY", "the cluster's lobby answers SERVER_BUSY rather than hang")
     redis.start()
     t.eq(wait_for(lambda: ready(a)[0] == 200 and 200, timeout=60), 200, "Redis back: ready again")
     t.eq(wait_for(lambda: listed(a) == ["alpha"] and listed(a), timeout=30), ["alpha"],
          "and the instance is listed again")
+    t.eq(wait_for(lambda: lobby(a) == [ra] and lobby(a), timeout=30), [ra],
+         "with its rooms, written again after Redis lost them")
 
     # Paused past its lease while another process takes the id: on waking, alpha finds the key
     # holds another token and stops rather than serve under a taken id.
