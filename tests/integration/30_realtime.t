@@ -40,14 +40,23 @@ async def rate_held(srv):
     c = await Client.connect(srv)
     gid = await ticker_room(srv, c)
     await drain(c)
-    first = await c.expect("game_state")
-    t0, n0 = time.monotonic(), first["payload"]["state"]["ticks"]
-    last = None
+    # Drift-free: each state's arrival minus its tick's due time (ticks / 50 Hz) only grows by
+    # delays (the network, a busy machine), so the least of it in the first second and in the
+    # last second of five moves only if the server's clock drifts.
+    # A tick the scheduler skipped on a starved machine keeps its slot on the grid but not in
+    # the game's count, so the skipped ones are added back.
+    samples, t0 = [], time.monotonic()
+    skipped0 = metric(srv, 'ticks_dropped_total{game="ticker"}')
     while time.monotonic() - t0 < 5.0:
         last = await c.expect("game_state")
-    t1, n1 = time.monotonic(), last["payload"]["state"]["ticks"]
-    rate = (n1 - n0) / (t1 - t0)
-    t.ok(abs(rate - 50) / 50 < 0.01, f"50 Hz held over 5 s: measured {rate:.2f} Hz ({n1 - n0} ticks)")
+        samples.append((time.monotonic(), last["payload"]["state"]["ticks"]))
+    skipped = metric(srv, 'ticks_dropped_total{game="ticker"}') - skipped0
+    n1 = last["payload"]["state"]["ticks"]
+    early = min(ta - n / 50 for ta, n in samples if ta - t0 < 1.0)
+    late = min(ta - n / 50 for ta, n in samples if ta - t0 > 4.0) - skipped / 50
+    rate = 50 * (1 - (late - early) / 4.0)
+    t.ok(abs(rate - 50) / 50 < 0.01, f"50 Hz held over 5 s: measured {rate:.2f} Hz "
+         f"({len(samples)} states, drift {(late - early) * 1000:.1f} ms, {skipped:.0f} skipped)")
     t.eq(last["payload"]["state"]["now"], n1 * 1000 // 50, "ctx.now is the tick's logical time")
 
     # Inputs sent between ticks reach the next tick, in arrival order.
@@ -90,30 +99,37 @@ def histogram(srv, name, game):
     return got["_sum"], got["_count"]
 
 
-async def calibrate_slowtick():
-    """Loop steps that make one slowtick tick last two 60 Hz periods on this build and machine,
-    measured here and now on a server of its own: a fixed count overran the period on one
-    machine and not on a faster one."""
-    probe_iters = 200000
-    with Server("--games", games, "--cpu-apply-ms", "200") as cal:
-        s = await Client.connect(cal)
-        await s.request("create_game", {"game": "slowtick", "config": {"iters": probe_iters}})
-        total, n = 0.0, 0
-        while n < 30:
-            await asyncio.sleep(0.2)
-            total, n = histogram(cal, "tick_duration_ms", "slowtick")
-        await s.close()
-    per_step = total / n / probe_iters
-    return max(probe_iters, int(2 * (1000 / 60) / per_step)), total / n
+async def slow_tick_ms(srv, window=0.5):
+    """The slowtick room's mean tick duration over the next window, as the server measured it."""
+    s0, n0 = histogram(srv, "tick_duration_ms", "slowtick")
+    await asyncio.sleep(window)
+    s1, n1 = histogram(srv, "tick_duration_ms", "slowtick")
+    return (s1 - s0) / max(n1 - n0, 1), n1 - n0
+
+
+async def overrun(srv, s, gid):
+    """Sets the slow room's loop count so its ticks last 1.4 to 2.2 of its 60 Hz periods (23 to
+    37 ms: over its own period, under the ticker's catch-up bound of 60 ms), measured on this
+    server as it runs: a count calibrated beforehand fell short when the machine got busier in
+    between. Returns the last measured tick (ms) and the count."""
+    period, iters, ms = 1000 / 60, 200000, 0.0
+    for _ in range(10):
+        ms, n = await slow_tick_ms(srv)
+        if n > 0 and 1.4 * period <= ms <= 2.2 * period:
+            break
+        iters = max(1000, int(iters * min(8.0, 1.8 * period / max(ms, 0.01))))
+        await s.send("player_input", {"gameId": gid, "action": {"iters": iters}})
+        await asyncio.sleep(0.1)
+    return ms, iters
 
 
 async def slow_room(srv):
-    iters, probe_ms = await calibrate_slowtick()
-    t.diag(f"slowtick: {iters} steps a tick (a 200000-step tick took {probe_ms:.2f} ms)")
     s = await Client.connect(srv)
-    await s.request("create_game", {"game": "slowtick", "config": {"iters": iters}})
+    created = await s.request("create_game", {"game": "slowtick", "config": {"iters": 200000}})
+    sid = created["payload"]["gameId"]
     await s.expect("game_state", where=lambda m: m["payload"]["status"] == "active")
-    await asyncio.sleep(0.5)
+    probe_ms, iters = await overrun(srv, s, sid)
+    t.diag(f"slowtick: {iters} steps a tick, {probe_ms:.2f} ms")
     before_sum, before_n = histogram(srv, "tick_duration_ms", "slowtick")
     c = await Client.connect(srv)
     await ticker_room(srv, c)
