@@ -121,13 +121,26 @@ static int entry_address(const char *start, const char *end, char *out, unsigned
     return parse_addr(out, a);
 }
 
+/* One spelling per address, so every limit keyed by it sees one client: IPv4 (mapped or not)
+ * as a.b.c.d, IPv6 as inet_ntop writes it (lower case, zeros compressed). */
+static void canonical(const unsigned char a[16], char *out)
+{
+    if (is_v4_mapped(a))
+        inet_ntop(AF_INET, a + 12, out, CIDR_ADDR_LEN);
+    else
+        inet_ntop(AF_INET6, a, out, CIDR_ADDR_LEN);
+}
+
 void cidr_client_address(const struct cidr_list *trusted, const char *peer, const char *xff,
                          char *out)
 {
-    snprintf(out, CIDR_ADDR_LEN, "%s", peer);
     unsigned char a[16];
-    if (!xff || !*xff || strlen(xff) > CIDR_XFF_MAX) return;
-    if (parse_addr(peer, a) < 0 || !contains(trusted, a)) return;
+    if (parse_addr(peer, a) < 0) {
+        snprintf(out, CIDR_ADDR_LEN, "%s", peer);
+        return;
+    }
+    canonical(a, out);
+    if (!xff || !*xff || strlen(xff) > CIDR_XFF_MAX || !contains(trusted, a)) return;
     const char *end = xff + strlen(xff);
     while (end > xff) {
         const char *start = end;
@@ -135,9 +148,7 @@ void cidr_client_address(const struct cidr_list *trusted, const char *peer, cons
             start--;
         char entry[CIDR_ADDR_LEN];
         if (entry_address(start, end, entry, a) < 0) return;
-        if (is_v4_mapped(a) && strchr(entry, ':')) /* ::ffff:1.2.3.4: show it as IPv4 */
-            inet_ntop(AF_INET, a + 12, entry, sizeof entry);
-        snprintf(out, CIDR_ADDR_LEN, "%s", entry);
+        canonical(a, out);
         if (!contains(trusted, a)) return;
         end = start > xff ? start - 1 : start;
     }

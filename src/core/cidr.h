@@ -37,7 +37,10 @@ int cidr_list_contains(const struct cidr_list *list, const char *ip);
  * from the right, the first address that is not itself trusted (the standard rule: each proxy
  * appends the address it received from, so only the right-most entries were written by
  * proxies we trust). An entry that is not an address stops the walk: the last address taken
- * stands (peer when none). A header over CIDR_XFF_MAX bytes is ignored. */
+ * stands (peer when none). A header over CIDR_XFF_MAX bytes is ignored. The address is
+ * written in one canonical spelling (IPv4 and IPv4-mapped IPv6 as a.b.c.d, IPv6 as inet_ntop
+ * writes it), so "2001:DB8::1" and "2001:db8:0::1" are one client to every per-address limit;
+ * a peer that is no address is copied as it is. */
 void cidr_client_address(const struct cidr_list *trusted, const char *peer, const char *xff,
                          char *out);
 

@@ -87,6 +87,16 @@ static void forwarded(void)
     client(&l, "127.0.0.1", "[2001:db8::7]:443", "2001:db8::7", "bracketed IPv6 with a port");
     client(&l, "127.0.0.1", "2001:db8::7", "2001:db8::7", "plain IPv6");
     client(&l, "127.0.0.1", "::ffff:1.2.3.4", "1.2.3.4", "IPv4-mapped IPv6 shown as IPv4");
+    /* One spelling per client, or each spelling would be a fresh per-address bucket. */
+    client(&l, "127.0.0.1", "2001:DB8:0:0::7", "2001:db8::7", "IPv6 in capitals and long form");
+    client(&l, "127.0.0.1", "[2001:0db8::0007]:1", "2001:db8::7", "leading zeros, bracketed");
+    client(&l, "127.0.0.1", "::FFFF:1.2.3.4", "1.2.3.4", "capital IPv4-mapped");
+    client(&l, "127.0.0.1", "::ffff:0102:0304", "1.2.3.4", "IPv4-mapped written in hex");
+    client(&l, "127.0.0.1", "0:0:0:0:0:ffff:1.2.3.4", "1.2.3.4", "IPv4-mapped in full");
+    client(&l, "::ffff:127.0.0.1", "1.2.3.4", "1.2.3.4", "a dual-stack peer is trusted as IPv4");
+    client(&none, "::ffff:8.8.8.8", NULL, "8.8.8.8", "a dual-stack peer is written as IPv4");
+    client(&none, "2001:DB8::1", NULL, "2001:db8::1", "a peer in capitals is written canonically");
+    client(&none, "not-an-address", NULL, "not-an-address", "a peer that is no address stays");
     client(&l, "127.0.0.1", "", "127.0.0.1", "an empty header");
     client(&l, "127.0.0.1", ",,,", "127.0.0.1", "only commas");
     char big[CIDR_XFF_MAX + 16];
