@@ -4,7 +4,7 @@
  * every input in order with the hash of the state after it. Replaying loads that version in
  * a fresh sandbox, applies the inputs one by one, and compares every event the game emits and
  * every state hash, then the result. Used by `monkeytown replay GAME_ID`, and by a room
- * rebuilt from the store after a restart (room.c, room_restore): one code path for both. */
+ * rebuilt from the store after a restart (room_restore.c): one code path for both. */
 #ifndef MT_REPLAY_H
 #define MT_REPLAY_H
 

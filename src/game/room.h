@@ -9,7 +9,10 @@
  * seat and logical time, which with the seed and version is enough to replay the game.
  *
  * Errors are returned as protocol codes ("NOT_FOUND", "GAME_FULL", ...) with a message in the
- * caller's buffer; a room never sends an error itself. Loop thread only. */
+ * caller's buffer; a room never sends an error itself. Loop thread only.
+ *
+ * The module is room.c (registry, lifecycle) and the room_*.c files, one concern each; the
+ * list, and struct room, are in room_internal.h, private to them. */
 #ifndef MT_ROOM_H
 #define MT_ROOM_H
 
@@ -34,6 +37,8 @@ struct membership {
     struct membership *next;
 };
 
+/* Sets the module up with cfg (borrowed for the server's life). Returns 0, or -1 without
+ * memory. */
 int rooms_init(const struct config *cfg);
 
 /* Frees every room. A room that has not ended stays in the store as it is (waiting or
@@ -69,6 +74,7 @@ int room_restore(json_t *game, char *why, size_t len);
 /* Looks a room up by id. NULL when there is none. */
 struct room *room_find(const char *id);
 
+/* The room's id, its game's name (both owned by the room) and its status. */
 const char *room_id(const struct room *r);
 const char *room_game(const struct room *r);
 enum room_status room_status(const struct room *r);

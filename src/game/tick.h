@@ -37,7 +37,7 @@ void tick_remove(struct tick_entry *entry);
  * TICK_IDLE_MIN_US away, the scheduler calls idle(room) for entries in turn (round robin)
  * until TICK_IDLE_MARGIN_US before that deadline, and for at most TICK_IDLE_MAX_US. idle
  * returns 1 when it did some work. Real-time rooms collect their Lua garbage this way, out
- * of their ticks (room.c). */
+ * of their ticks (room_realtime.c). */
 #define TICK_IDLE_MIN_US 300
 #define TICK_IDLE_MARGIN_US 100
 #define TICK_IDLE_MAX_US 1000
