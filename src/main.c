@@ -10,6 +10,7 @@
 #include "api_games.h"
 #include "api_health.h"
 #include "restore.h"
+#include "api_gamefiles.h"
 #include "api_static.h"
 #include "api_cluster.h"
 #include "auth.h"
@@ -187,7 +188,8 @@ static int start(void)
         scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 ||
         matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 || api_health_init() < 0 ||
         api_games_init() < 0 || api_admin_init() < 0 || api_cluster_init() < 0 ||
-        api_static_init(cfg.web_dir) < 0 || health_add_check("storage", storage_check, NULL) < 0 ||
+        api_static_init(cfg.web_dir) < 0 || api_gamefiles_init(cfg.games_dir) < 0 ||
+        health_add_check("storage", storage_check, NULL) < 0 ||
         health_add_check("store", store_check, NULL) < 0 ||
         health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;

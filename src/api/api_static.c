@@ -26,7 +26,7 @@ struct cached {
 };
 
 static char root[PATH_MAX];
-static struct hmap *cache;
+static struct hmap *cache; /* real path -> struct cached, shared by every directory served */
 
 static const struct {
     const char *ext, *type;
@@ -39,6 +39,7 @@ static const struct {
     {".json", "application/json", 1},
     {".svg", "image/svg+xml", 1},
     {".txt", "text/plain; charset=utf-8", 1},
+    {".md", "text/markdown; charset=utf-8", 1},
     {".png", "image/png", 0},
     {".ico", "image/x-icon", 0},
     {".webp", "image/webp", 0},
@@ -158,25 +159,18 @@ static int none_match(const char *inm, const char *etag)
     return 0;
 }
 
-static void serve(struct http_exchange *x)
+int api_static_send(struct http_exchange *x, const char *dir, const char *rel, long max_size)
 {
-    char rel[600];
-    snprintf(rel, sizeof rel, "%s", strcmp(x->path, "/") == 0 ? "/index.html" : x->path);
     int t = type_of(rel);
     char full[PATH_MAX + 700], real[PATH_MAX];
     struct stat st;
-    snprintf(full, sizeof full, "%s%s", root, rel);
-    if (!*root || !safe_path(x->path) || t < 0 || !realpath(full, real) ||
-        strncmp(real, root, strlen(root)) != 0 || real[strlen(root)] != '/' ||
-        stat(real, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
-        http_respond_error(x, 404, "NOT_FOUND", "no such path");
-        return;
-    }
+    size_t dl = strlen(dir);
+    snprintf(full, sizeof full, "%s%s", dir, rel);
+    if (!*dir || !safe_path(rel) || t < 0 || !realpath(full, real) || strncmp(real, dir, dl) != 0 ||
+        real[dl] != '/' || stat(real, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > max_size)
+        return -1;
     struct cached *c = load(real, &st, types[t].text);
-    if (!c) {
-        http_respond_error(x, 404, "NOT_FOUND", "no such path");
-        return;
-    }
+    if (!c) return -1;
     int gz = c->gz && accepts_gzip(x->accept_encoding);
     util_strlcpy(x->etag, gz ? c->gz_etag : c->etag, sizeof x->etag);
     util_strlcpy(x->cache_control, "no-cache", sizeof x->cache_control);
@@ -185,10 +179,18 @@ static void serve(struct http_exchange *x)
     x->html = strcmp(types[t].ext, ".html") == 0;
     if (*x->if_none_match && none_match(x->if_none_match, x->etag)) {
         http_respond(x, 304, types[t].type, "", 0);
-        return;
+        return 0;
     }
     if (gz) util_strlcpy(x->content_encoding, "gzip", sizeof x->content_encoding);
     http_respond(x, 200, types[t].type, gz ? c->gz : c->raw, gz ? c->gz_len : c->raw_len);
+    return 0;
+}
+
+static void serve(struct http_exchange *x)
+{
+    const char *rel = strcmp(x->path, "/") == 0 ? "/index.html" : x->path;
+    if (api_static_send(x, root, rel, MAX_FILE) < 0)
+        http_respond_error(x, 404, "NOT_FOUND", "no such path");
 }
 
 int api_static_init(const char *web_dir)

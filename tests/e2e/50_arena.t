@@ -37,7 +37,7 @@ new Tap().run(async (t) => {
   await signInGuest(page, server);
 
   const interp = await page.evaluate(async () => {
-    const m = await import('/games/arena.js');
+    const m = await import('/games/arena/web/view.js');
     const snaps = [
       { at: 0, players: [{ seat: 1, x: 0, y: 0 }] },
       { at: 100, players: [{ seat: 1, x: 100, y: 50 }, { seat: 2, x: 10, y: 10 }] },

@@ -7,19 +7,13 @@
 // live (agent_evolved), without a reload.
 'use strict';
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { Tap, Server, ensureDeps, launch, newPage, screenshot, signInGuest, logEntries, dupes, ROOT } = require('./lib/e2e');
+const { Tap, Server, scriptDirs, ensureDeps, launch, newPage, screenshot, signInGuest, logEntries, dupes, ROOT } = require('./lib/e2e');
 
 new Tap().run(async (t) => {
   const pw = ensureDeps();
-  const games = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-e2e-games-'));
-  t.onCleanup(() => fs.rmSync(games, { recursive: true, force: true }));
-  fs.cpSync(path.join(ROOT, 'games', 'tictactoe'), path.join(games, 'tictactoe'), { recursive: true });
-  fs.cpSync(path.join(__dirname, 'fixtures', 'games', 'nim'), path.join(games, 'nim'), { recursive: true });
-  const agents = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-e2e-agents-'));
-  t.onCleanup(() => fs.rmSync(agents, { recursive: true, force: true }));
-  fs.copyFileSync(path.join(ROOT, 'agents', 'random.lua'), path.join(agents, 'random.lua'));
+  const fixtures = path.join(__dirname, 'fixtures', 'games');
+  const { games, agents } = scriptDirs(t, [[path.join(ROOT, 'games'), 'tictactoe'], [fixtures, 'nim']], ['random']);
   const server = await new Server([], { games, agents }).start();
   t.onCleanup(() => server.stop());
   const browser = await launch(pw);

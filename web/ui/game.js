@@ -1,14 +1,9 @@
-// The game screen: the board (a view per game, the generic one for any other game), the players
-// and who is to move, the turn clock, the result and rematch, the log of moves with each agent's
-// reasoning beside its move, and the chat.
+// The game screen: the board (the game folder's own view, or the generic one: ui/views.js), the
+// players and who is to move, the turn clock, the result and rematch, the log of moves with each
+// agent's reasoning beside its move, the chat, and the rules when the game ships them.
 import { clock, errorText, h, setAttr, setChildren, setText, short, timeOfDay, toast } from './dom.js';
-import { describeAction } from './store.js';
-import * as tictactoe from '../games/tictactoe.js';
-import * as connect4 from '../games/connect4.js';
-import * as arena from '../games/arena.js';
-import * as generic from '../games/generic.js';
-
-const VIEWS = { tictactoe, connect4, arena };
+import { rulesPanel } from './rules.js';
+import { loadView } from './views.js';
 
 export class GameScreen {
   constructor(app, store) {
@@ -90,13 +85,13 @@ export class GameScreen {
         this.hintEl,
         this.reasonBubble,
       ),
-      h(
+      (this.sideEl = h(
         'aside',
         { class: 'game-side' },
         h('section', { class: 'panel', 'aria-labelledby': 'players-h' }, h('h3', { id: 'players-h' }, 'Players'), this.playersEl),
         h('section', { class: 'panel log-panel', 'aria-labelledby': 'log-h' }, h('h3', { id: 'log-h' }, 'Moves'), this.logNote, this.logEl),
         h('section', { class: 'panel chat-panel', 'aria-labelledby': 'chat-h' }, h('h3', { id: 'chat-h' }, 'Chat'), this.chatList, this.chatForm),
-      ),
+      )),
     );
   }
 
@@ -110,17 +105,25 @@ export class GameScreen {
     };
   }
 
+  /** Loads the game's view (once the first game_state names the game) and mounts it. */
   ensureView() {
     const p = this.store.state;
     if (!p || this.viewGame === p.game) return;
-    if (this.view) this.view.destroy();
-    this.viewGame = p.game;
-    const mod = VIEWS[p.game] || generic;
-    this.view = mod.createView(this.boardHost, this.viewApi());
-    this.boardHost.dataset.view = VIEWS[p.game] ? p.game : 'generic';
-    this.el.classList.add(`game-${VIEWS[p.game] ? p.game : 'generic'}`);
-    const info = this.app.catalog.get(p.game);
-    setText(this.title, info ? info.title : p.game);
+    const game = (this.viewGame = p.game);
+    const info = this.app.catalog.get(game);
+    setText(this.title, info ? info.title : game);
+    this.sideEl.append(rulesPanel(game, 'panel'));
+    loadView(game).then(({ mod, own }) => {
+      if (this.destroyed || this.viewGame !== game) return;
+      if (this.view) this.view.destroy();
+      this.store.view = mod;
+      this.view = mod.createView(this.boardHost, this.viewApi());
+      this.boardHost.dataset.view = own ? game : 'generic';
+      this.el.classList.add(`game-${own ? game : 'generic'}`);
+      this.labelsKey = null; // marks and move texts may read differently now
+      this.playersKey = '';
+      this.renderState();
+    });
   }
 
   onChange(what) {
@@ -204,7 +207,7 @@ export class GameScreen {
         const li = h(
           'li',
           { class: `player seat-${pl.seat}${toMove ? ' to-move' : ''}${pl.seat === p.you ? ' me' : ''}`, dataset: { seat: pl.seat } },
-          markEl(p.game, pl.seat, label),
+          markEl(this.store.seatMark(pl.seat), pl.seat),
           h(
             'span',
             { class: 'player-name' },
@@ -212,7 +215,7 @@ export class GameScreen {
             pl.seat === p.you ? h('span', { class: 'tag' }, 'you') : null,
             pl.kind === 'agent' ? h('span', { class: 'tag agent' }, 'agent') : null,
           ),
-          h('span', { class: 'player-seat muted' }, markGlyph(p.game, label) === label ? '' : label),
+          h('span', { class: 'player-seat muted' }, this.store.seatMark(pl.seat).glyph === label ? '' : label),
           h('span', { class: `conn-dot ${pl.connected ? 'on' : 'off'}`, title: pl.connected ? 'connected' : 'disconnected' }, pl.connected ? '' : 'away'),
           toMove ? h('span', { class: 'to-move-tag' }, 'to move') : null,
         );
@@ -321,7 +324,7 @@ export class GameScreen {
           ' ',
           who(e.seat),
           h('span', { class: 'muted' }, ` (${s.seatLabel(e.seat)}) `),
-          h('span', { class: 'move-text' }, describeAction(e.event)),
+          h('span', { class: 'move-text' }, s.describe(e.event)),
         );
         if (e.reasoning) {
           li.append(h('div', { class: 'reasoning', dataset: { seq: e.reasoning.seq } }, h('q', null, e.reasoning.text)));
@@ -354,7 +357,7 @@ export class GameScreen {
         if (ev.kind === 'kill' && ev.by !== undefined) li.append(who(ev.by), ' knocked out ', who(ev.victim));
         else if (ev.kind === 'respawn' && ev.seat !== undefined) li.append(who(ev.seat), ' is back');
         else if (ev.kind === 'round_over') li.append(h('strong', null, ev.draw ? 'Round over: a draw' : ev.winner !== undefined ? `Round over: ${s.displayName(ev.winner)} wins` : 'Round over'));
-        else li.append(e.seat ? who(e.seat) : '', e.seat ? ' ' : '', `${ev.kind || 'event'}: ${describeAction(ev)}`);
+        else li.append(e.seat ? who(e.seat) : '', e.seat ? ' ' : '', `${ev.kind || 'event'}: ${s.describe(ev)}`);
       }
     }
     return li;
@@ -455,6 +458,7 @@ export class GameScreen {
   }
 
   destroy() {
+    this.destroyed = true;
     this.unsub();
     clearInterval(this.timer);
     clearTimeout(this.hintTimer);
@@ -463,14 +467,8 @@ export class GameScreen {
   }
 }
 
-function markEl(game, seat, label) {
-  const el = h('span', { class: `mark mark-${seat}`, 'aria-hidden': 'true' }, markGlyph(game, label));
-  if (game === 'arena') el.style.color = arena.colorOf(seat);
+function markEl(mark, seat) {
+  const el = h('span', { class: `mark mark-${seat}`, 'aria-hidden': 'true' }, mark.glyph);
+  if (mark.color) el.style.color = mark.color; // through the CSSOM, which the page's CSP allows
   return el;
-}
-
-function markGlyph(game, label) {
-  if (game === 'tictactoe') return label;
-  if (game === 'connect4') return '●';
-  return '●';
 }

@@ -1,7 +1,8 @@
 // The lobby: the game catalog (with versions), "play against" an agent, quick match, open a room;
 // the open rooms, live (subscribe lobby); your own games; the agents and their evolution, live
-// (subscribe evolution).
+// (subscribe evolution); each game's rules when its folder ships them.
 import { errorText, h, setChildren, short, timeOfDay, toast } from './dom.js';
+import { rulesPanel } from './rules.js';
 
 export class Lobby {
   constructor(app) {
@@ -10,6 +11,7 @@ export class Lobby {
     this.rooms = new Map();
     this.feed = [];
     this.searching = null;
+    this.rulesEls = new Map();
     this.build();
     const c = this.client;
     c.on('lobby', (m) => {
@@ -169,9 +171,16 @@ export class Lobby {
                 ),
               )
             : null,
+          this.rulesOf(g.name),
         );
       }),
     );
+  }
+
+  /** The card's "How to play" (one element per game, so an open one stays open on re-render). */
+  rulesOf(game) {
+    if (!this.rulesEls.has(game)) this.rulesEls.set(game, rulesPanel(game));
+    return this.rulesEls.get(game);
   }
 
   renderRooms() {

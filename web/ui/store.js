@@ -2,13 +2,12 @@
 // beside them, joins, leaves, timeouts, the result) and the chat. Fed with every message of that
 // game the client delivers; views subscribe and redraw what changed.
 
-/** "cell 5", "column 4", or "x 120, y 40" for any other action or event. */
+/** "take 2" or "x 120, y 40": an action or event by its fields (a game's view module may say it
+ *  better, see GameStore.describe). */
 export function describeAction(a) {
   if (a === null || a === undefined) return '—';
   if (typeof a !== 'object') return String(a);
   const keys = Object.keys(a).filter((k) => k !== 'kind' && k !== 'seat');
-  if (keys.includes('cell') && keys.length === 1) return `cell ${a.cell}`;
-  if (keys.includes('column')) return `column ${a.column}${a.row ? ` (row ${a.row})` : ''}`;
   if (!keys.length) return a.kind || 'action';
   return keys
     .map((k) => {
@@ -30,6 +29,7 @@ export class GameStore {
     this.resynced = false; // part of the history could not be replayed
     this.origin = null; // how the game was started, for rematch
     this.names = new Map(); // seat -> {name, kind, playerId}
+    this.view = null; // the game's view module once loaded (ui/views.js): seatMark, describeAction
     this._listeners = new Set();
     this._seen = new Set(); // seqs shown (defence in depth: the client already de-duplicates)
     this.stateCount = 0;
@@ -52,11 +52,24 @@ export class GameStore {
     return this.state ? this.state.game : undefined;
   }
 
+  /** How a seat is shown: {text ("X", "Red", "P3"), glyph (in the players list), color?}, from
+   *  the view's seatMark, else from state.marks, else "Seat n" with a dot. */
+  seatMark(seat) {
+    const own = this.view && this.view.seatMark ? this.view.seatMark(seat, this.state) : null;
+    const marks = this.state && this.state.state && this.state.state.marks;
+    const text = (own && own.text) || (Array.isArray(marks) && marks[seat - 1]) || `Seat ${seat}`;
+    return { text, glyph: (own && own.glyph) || '●', color: (own && own.color) || null };
+  }
+
   /** The mark or colour a seat plays with ("X", "Red"), else "Seat n". */
   seatLabel(seat) {
-    const marks = this.state && this.state.state && this.state.state.marks;
-    if (Array.isArray(marks) && marks[seat - 1]) return marks[seat - 1];
-    return this.game === 'arena' ? `P${seat}` : `Seat ${seat}`;
+    return this.seatMark(seat).text;
+  }
+
+  /** An action or event in words: the view's describeAction when it has one for it. */
+  describe(a) {
+    const own = this.view && this.view.describeAction && a && typeof a === 'object' ? this.view.describeAction(a) : undefined;
+    return typeof own === 'string' ? own : describeAction(a);
   }
 
   /** The name at a seat, with its seat label when another seat has the same name (three agents

@@ -214,6 +214,20 @@ function httpJson(method, url, body, headers = {}) {
   });
 }
 
+/** Temporary --games and --agents folders holding copies of the named folders ([dir, name]
+ *  pairs: fixtures or the repository's games) and agent scripts (names in agents/), removed at
+ *  cleanup. */
+function scriptDirs(t, games, agents) {
+  const dirs = {};
+  for (const kind of ['games', 'agents']) {
+    dirs[kind] = fs.mkdtempSync(path.join(os.tmpdir(), `mt-e2e-${kind}-`));
+    t.onCleanup(() => fs.rmSync(dirs[kind], { recursive: true, force: true }));
+  }
+  for (const [dir, name] of games) fs.cpSync(path.join(dir, name), path.join(dirs.games, name), { recursive: true });
+  for (const a of agents) fs.copyFileSync(path.join(ROOT, 'agents', `${a}.lua`), path.join(dirs.agents, `${a}.lua`));
+  return dirs;
+}
+
 class Server {
   /** args: extra flags; games/agents: other script folders than the repository's. */
   constructor(args = [], { games, agents } = {}) {
@@ -361,6 +375,7 @@ function dupes(list) {
 module.exports = {
   Tap,
   Server,
+  scriptDirs,
   ensureDeps,
   launch,
   newPage,

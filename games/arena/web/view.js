@@ -8,7 +8,10 @@
 //
 // Controls: click to move there; WASD or arrows to run; Space attacks the nearest enemy in reach;
 // Q dashes toward the pointer; E raises the shield.
-import { h, setChildren, setText } from '../ui/dom.js';
+import { h, setChildren, setText } from '/ui/dom.js';
+
+/** Loaded by the web client beside this module. */
+export const stylesheet = 'view.css';
 
 export const INTERP_MS = 100;
 const REACH = 60;
@@ -23,6 +26,11 @@ const KEYS = {
 
 export function colorOf(seat) {
   return COLORS[(seat - 1) % COLORS.length];
+}
+
+/** Up to eight players, P1..P8, each in its own colour (the canvas uses the same). */
+export function seatMark(seat) {
+  return { text: `P${seat}`, color: colorOf(seat) };
 }
 
 /** Positions of every player at time `at` (performance.now() ms), interpolated between snapshots. */

@@ -1,8 +1,23 @@
 // Connect Four board: seven column buttons, each holding its six slots (row 6 at the top, row 1
 // at the bottom). state = {board[42] index (row-1)*7+col, heights[7], turn, moves,
 // last?{column,row,seat}, winner?, line?[{column,row}], draw?, marks}; action {column: 1..7}.
-import { h, setAttr } from '../ui/dom.js';
-import { rovingGrid } from './grid.js';
+import { h, setAttr } from '/ui/dom.js';
+import { rovingGrid } from '/views/grid.js';
+
+/** Loaded by the web client beside this module (it also colours the players list and the log). */
+export const stylesheet = 'view.css';
+
+/** Red and Yellow (or what state.marks says), shown as a disc. */
+export function seatMark(seat, p) {
+  const marks = (p && p.state && p.state.marks) || ['Red', 'Yellow'];
+  return { text: marks[seat - 1] || `Seat ${seat}` };
+}
+
+/** {column: 4} is "column 4"; a move event with its row, "column 4 (row 2)". */
+export function describeAction(a) {
+  if (!a || typeof a.column !== 'number') return undefined;
+  return `column ${a.column}${a.row ? ` (row ${a.row})` : ''}`;
+}
 
 const COLS = 7;
 const ROWS = 6;

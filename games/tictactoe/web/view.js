@@ -1,7 +1,22 @@
 // Tic-tac-toe board: nine buttons. state = {board[9] 0/1/2, turn, moves, last?, winner?, line?,
 // draw?, marks}; action {cell: 1..9}.
-import { h, setAttr, setText } from '../ui/dom.js';
-import { rovingGrid } from './grid.js';
+import { h, setAttr, setText } from '/ui/dom.js';
+import { rovingGrid } from '/views/grid.js';
+
+/** Loaded by the web client beside this module. */
+export const stylesheet = 'view.css';
+
+/** The seat's mark ("X", "O", or what state.marks says), drawn as itself in the players list. */
+export function seatMark(seat, p) {
+  const marks = (p && p.state && p.state.marks) || ['X', 'O'];
+  const text = marks[seat - 1] || `Seat ${seat}`;
+  return { text, glyph: text };
+}
+
+/** {cell: 5} is "cell 5". */
+export function describeAction(a) {
+  return a && typeof a.cell === 'number' ? `cell ${a.cell}` : undefined;
+}
 
 export function createView(root, api) {
   const board = h('div', { class: 'ttt', role: 'group', 'aria-label': 'Tic-tac-toe board, 3 by 3' });
