@@ -13,6 +13,8 @@
 #include "api_gamefiles.h"
 #include "api_static.h"
 #include "api_cluster.h"
+#include "directory.h"
+#include "relay.h"
 #include "auth.h"
 #include "config.h"
 #include "game_proto.h"
@@ -154,6 +156,7 @@ static void on_open(struct session *s, const char *guest_token)
 /* A closed socket is the last sign of life of a guest that may now go idle. */
 static void on_close(struct session *s)
 {
+    relay_session_closed(s);
     game_proto_session_closed(s);
     accounts_left(&s->who);
 }
@@ -199,6 +202,12 @@ static int start(void)
     if (ws_init(&cfg, &handlers) < 0) return -1;
     int joined = members_init(&cfg); /* after listening: the default id names the real port */
     if (joined < 0) return joined;
+    /* After joining: the directory's entries and the relay's channel carry this instance's id
+     * and lease token. */
+    if (directory_init(&cfg) < 0 ||
+        relay_init(&cfg, on_message, game_proto_session_closed, game_proto_missing) < 0)
+        return -1;
+    if (cfg.cluster) game_proto_set_forward(relay_forward);
 
     sig_term = evsignal_new(loop_base(), SIGTERM, on_signal, NULL);
     sig_int = evsignal_new(loop_base(), SIGINT, on_signal, NULL);
@@ -219,6 +228,7 @@ static void stop(void)
     workers_shutdown();
     loop_drain_posted(); /* results of jobs that finished while stopping */
     matchmaker_shutdown();
+    relay_shutdown(); /* its proxies leave their rooms like closed sockets */
     rooms_shutdown();
     tick_shutdown();
     scripts_shutdown();

@@ -72,6 +72,7 @@ static struct event *beat_ev;
 static json_t *listed; /* the instances the last heartbeat saw (array) */
 static int beat_out;   /* a heartbeat is waiting for its answer */
 static struct metric *m_renewals, *m_instances;
+static void (*on_listing)(void);
 static int lobby_dirty; /* a lobby write failed, or Redis lost our keys: write them all again */
 
 static void resync_lobby(void);
@@ -133,6 +134,34 @@ static void keep_listing(const redisReply *r)
     json_decref(listed);
     listed = list;
     metric_set(m_instances, NULL, (double)json_array_size(list));
+    if (on_listing) on_listing();
+}
+
+const char *members_self(void)
+{
+    return id;
+}
+
+const char *members_token(void)
+{
+    return token;
+}
+
+void members_on_listing(void (*fn)(void))
+{
+    on_listing = fn;
+}
+
+int members_listed(const char *instance)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach(listed, i, v)
+    {
+        const char *vid = json_string_value(json_object_get(v, "id"));
+        if (vid && strcmp(vid, instance) == 0) return 1;
+    }
+    return 0;
 }
 
 static void on_beat_reply(struct redisReply *r, void *arg)

@@ -34,6 +34,16 @@ int members_init(const struct config *cfg);
 struct http_exchange;
 int members_rooms(struct http_exchange *x);
 
+/* This instance's id and its process's lease token ("" before members_init). */
+const char *members_self(void);
+const char *members_token(void);
+
+/* fn runs after each heartbeat's listing of the live instances. */
+void members_on_listing(void (*fn)(void));
+
+/* Whether instance was listed live by the last heartbeat. */
+int members_listed(const char *instance);
+
 /* Deletes this instance's key if it is still ours (blocking, 2 s at most) and stops. */
 void members_shutdown(void);
 

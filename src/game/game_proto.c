@@ -17,14 +17,27 @@
 #define MAX_CHAT_CHARS 500
 
 static const struct config *cfg;
+static game_proto_forward_fn forward;
 
-/* The room named by payload.gameId, or NULL after answering (BAD_MESSAGE or NOT_FOUND). */
+void game_proto_set_forward(game_proto_forward_fn fn)
+{
+    forward = fn;
+}
+
+/* Whether the cluster took a request for a room not held here (see game_proto.h). */
+static int forwarded(struct proto_request *r, const char *game_id)
+{
+    return forward && forward(r, game_id);
+}
+
+/* The room named by payload.gameId, or NULL after answering (BAD_MESSAGE or NOT_FOUND) or
+ * when the request went to the room's owner elsewhere in the cluster. */
 static struct room *target_room(struct proto_request *r)
 {
     const char *id;
     if (proto_string(r, "gameId", 1, 64, &id) < 0) return NULL;
     struct room *room = room_find(id);
-    if (!room) proto_error(r, "NOT_FOUND", "no game %s", id);
+    if (!room && !forwarded(r, id)) proto_error(r, "NOT_FOUND", "no game %s", id);
     return room;
 }
 
@@ -141,7 +154,7 @@ static void on_player_input(struct proto_request *r)
         return;
     }
     if (!room) {
-        proto_error(r, "NOT_FOUND", "no game %s", id);
+        if (!forwarded(r, id)) proto_error(r, "NOT_FOUND", "no game %s", id);
         return;
     }
     char msg[300] = ""; /* room_input gives INTERNAL without a message when out of memory */
@@ -249,18 +262,9 @@ static void on_stored_resume(json_t *game, void *arg)
     stored_resumes--;
 }
 
-static void on_resume(struct proto_request *r)
+/* A resume of a game that no room holds, here or (in a cluster) anywhere: from the store. */
+static void resume_stored(struct proto_request *r, const char *id, long last_seq)
 {
-    long last_seq = 0;
-    const char *id;
-    if (proto_string(r, "gameId", 1, 64, &id) < 0 ||
-        proto_integer(r, "lastSeq", 1, 0, 1L << 52, &last_seq) < 0)
-        return;
-    struct room *room = room_find(id);
-    if (room) {
-        room_resume(room, r->s, (uint64_t)last_seq, r->id);
-        return;
-    }
     if (util_is_uuid(id) && stored_resumes >= STORED_RESUMES_MAX) {
         proto_error(r, "SERVER_BUSY", "too many resumes are being looked up: try again shortly");
         return;
@@ -277,6 +281,32 @@ static void on_resume(struct proto_request *r)
     sr->last_seq = (uint64_t)last_seq;
     sr->re = r->id ? json_incref(r->id) : NULL;
     store_load_game(id, on_stored_resume, sr);
+}
+
+static void on_resume(struct proto_request *r)
+{
+    long last_seq = 0;
+    const char *id;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0 ||
+        proto_integer(r, "lastSeq", 1, 0, 1L << 52, &last_seq) < 0)
+        return;
+    struct room *room = room_find(id);
+    if (room)
+        room_resume(room, r->s, (uint64_t)last_seq, r->id);
+    else if (!forwarded(r, id))
+        resume_stored(r, id, last_seq);
+}
+
+void game_proto_missing(struct proto_request *r)
+{
+    long last_seq = 0;
+    const char *id;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0) return;
+    if (strcmp(r->type, "resume") != 0) {
+        proto_error(r, "NOT_FOUND", "no game %s", id);
+        return;
+    }
+    if (proto_integer(r, "lastSeq", 1, 0, 1L << 52, &last_seq) == 0) resume_stored(r, id, last_seq);
 }
 
 static void on_subscribe(struct proto_request *r)

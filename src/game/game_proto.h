@@ -8,10 +8,21 @@
 #define MT_GAME_PROTO_H
 
 #include "config.h"
+#include "proto.h"
 #include "session.h"
 
 /* Registers the handlers with the protocol table. Returns 0, or -1 on OOM. */
 int game_proto_init(const struct config *cfg);
+
+/* A cluster's hook for a request about a room not held by this process: returns 1 when it
+ * took the request (forwarded to the room's owner, or answered), 0 to have it answered here
+ * (NOT_FOUND, or a resume from the stored log). */
+typedef int (*game_proto_forward_fn)(struct proto_request *r, const char *game_id);
+void game_proto_set_forward(game_proto_forward_fn fn);
+
+/* Answers a request whose room has no owner anywhere: NOT_FOUND, or a resume of an ended
+ * game from the stored log. */
+void game_proto_missing(struct proto_request *r);
 
 /* The socket is gone: rooms hold its seats, the matchmaker forgets its waits. */
 void game_proto_session_closed(struct session *s);

@@ -62,9 +62,18 @@ struct session *room_reply_take(struct reply *rp, json_t **re)
     return to;
 }
 
+static rooms_owner_hook owner_hook;
+
+void rooms_set_owner_hook(rooms_owner_hook fn)
+{
+    owner_hook = fn;
+}
+
 int room_register(struct room *r)
 {
-    return hmap_put(rooms, r->id, r);
+    if (hmap_put(rooms, r->id, r) < 0) return -1;
+    if (owner_hook) owner_hook(r->id, 1);
+    return 0;
 }
 
 void room_each(void (*fn)(const char *key, void *value, void *arg), void *arg)
@@ -334,6 +343,7 @@ struct room *room_create(const char *game, json_t *config, int is_private,
 void room_free(struct room *r)
 {
     hmap_del(rooms, r->id);
+    if (owner_hook) owner_hook(r->id, 0);
     if (r->status != ROOM_COMPLETED && !stopping) {
         room_store_aborted(r);
         room_count_open(-1);

@@ -151,4 +151,9 @@ void rooms_lobby_broadcast(const char *event, const struct room *r);
 typedef void (*rooms_lobby_hook)(const char *event, const char *room_id, json_t *summary);
 void rooms_set_lobby_hook(rooms_lobby_hook fn);
 
+/* Called with held 1 when a room starts being served here (created or restored) and 0 when
+ * its room is freed: the cluster's room directory records the owner so. */
+typedef void (*rooms_owner_hook)(const char *room_id, int held);
+void rooms_set_owner_hook(rooms_owner_hook fn);
+
 #endif

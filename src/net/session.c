@@ -201,6 +201,20 @@ struct session *session_new(struct lws *wsi, const struct identity *who, const c
     return s;
 }
 
+struct session *session_new_remote(const struct identity *who, const char *peer,
+                                   const struct session_transport *t, void *arg)
+{
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->id = next_id++;
+    snprintf(s->session_id, sizeof s->session_id, "r%llu", (unsigned long long)s->id);
+    s->who = *who;
+    util_strlcpy(s->peer, peer, sizeof s->peer);
+    s->remote = t;
+    s->remote_arg = arg;
+    return s;
+}
+
 static void unlink_player(struct session *s)
 {
     struct session *first = hmap_get(by_player, s->who.player_id);
@@ -233,6 +247,10 @@ static void drop_queue(struct session *s)
 
 void session_free(struct session *s)
 {
+    if (s->remote) {
+        free(s);
+        return;
+    }
     ka_unlink(s);
     n_sessions--;
     unlink_player(s);
@@ -252,6 +270,10 @@ void session_close(struct session *s, int code, const char *reason)
 {
     if (s->close_code) return;
     set_close(s, code, reason);
+    if (s->remote) {
+        s->remote->close(s, code, reason);
+        return;
+    }
     if (s->wsi) lws_callback_on_writable(s->wsi);
     loop_pump_soon();
 }
@@ -298,6 +320,7 @@ static void overflow(struct session *s)
 
 int session_send(struct session *s, struct wsbuf *b)
 {
+    if (s->remote) return s->close_code ? -1 : s->remote->send(s, b);
     if (!s->wsi || s->close_code) return -1;
     if (s->queued_bytes + b->len > queue_cap) {
         overflow(s);

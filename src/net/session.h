@@ -46,6 +46,15 @@ int rate_limit_take(struct rate_limit *rl, int per_min, uint64_t now_ms);
 
 struct outmsg;
 struct membership; /* owned by the room module */
+struct session;
+
+/* How a session without a socket of its own reaches its client: a cluster relay's proxy for
+ * a socket on another instance (relay.h). send takes what session_send got (adding its own
+ * reference when it keeps b) and returns 0 or -1; close passes session_close on. */
+struct session_transport {
+    int (*send)(struct session *s, struct wsbuf *b);
+    void (*close)(struct session *s, int code, const char *reason);
+};
 
 struct session {
     uint64_t id;
@@ -80,6 +89,9 @@ struct session {
     int sub_lobby, sub_evolution;
     struct membership *rooms;
     struct session *next_of_player; /* the player's other sockets */
+
+    const struct session_transport *remote; /* NULL for a socket of this process */
+    void *remote_arg;                       /* the transport's, for remote sessions */
 };
 
 /* Creates the session registry. Sessions silent for ping_interval_s seconds are pinged; those
@@ -96,6 +108,13 @@ void session_shutdown(void);
 
 /* Creates a session for wsi acting as who. Returns NULL on OOM. */
 struct session *session_new(struct lws *wsi, const struct identity *who, const char *peer);
+
+/* Creates a session for a client whose socket is elsewhere, reached through t (session_send
+ * and session_close go to it). It is in no keepalive list, counts in no gauge, and is not
+ * among session_of_player's: the process that holds the socket keeps those. Free it with
+ * session_free. Returns NULL on OOM. */
+struct session *session_new_remote(const struct identity *who, const char *peer,
+                                   const struct session_transport *t, void *arg);
 
 /* Records that the peer sent something (a message, a fragment or a pong): the keepalive
  * deadlines of s start again. O(1). */

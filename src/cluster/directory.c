@@ -1,0 +1,164 @@
+#include "directory.h"
+
+#include "bus_redis.h"
+#include "hmap.h"
+#include "log.h"
+#include "members.h"
+#include "metrics.h"
+#include "room.h"
+
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Whether the entry in `cur` names a live owner other than ARGV[2]/ARGV[3] (shared by the
+ * scripts below): the owner's lease key must hold the entry's token. */
+#define LIVE_OWNER_LUA                                                                             \
+    "local function live(cur)\n"                                                                   \
+    "  if not cur then return nil end\n"                                                           \
+    "  local inst, tok = string.match(cur, '^(%S+) (%S+) ')\n"                                     \
+    "  if not inst then return nil end\n"                                                          \
+    "  local v = redis.call('GET', 'mt:instance:' .. inst)\n"                                      \
+    "  if not v then return nil end\n"                                                             \
+    "  local ok, d = pcall(cjson.decode, v)\n"                                                     \
+    "  if ok and type(d) == 'table' and d.token == tok then return inst, tok end\n"                \
+    "  return nil\n"                                                                               \
+    "end\n"
+
+/* ARGV: room, instance, token. {1, fence} when the room is ours (it was, or had no live
+ * owner and now is, with a raised fence), {0, owner} when another live process owns it. */
+static const char CLAIM_LUA[] =
+    LIVE_OWNER_LUA "local key = 'mt:room:' .. ARGV[1]\n"
+                   "local cur = redis.call('GET', key)\n"
+                   "local inst, tok = live(cur)\n"
+                   "if inst == ARGV[2] and tok == ARGV[3] then\n"
+                   "  return {1, tonumber(string.match(cur, ' (%d+)$'))}\n"
+                   "end\n"
+                   "if inst then return {0, inst} end\n"
+                   "local fence = redis.call('INCR', 'mt:fence:' .. ARGV[1])\n"
+                   "redis.call('SET', key, ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. fence)\n"
+                   "return {1, fence}\n";
+
+/* ARGV: room. The live owner's id, or false. */
+static const char LOOKUP_LUA[] =
+    LIVE_OWNER_LUA "local inst = live(redis.call('GET', 'mt:room:' .. ARGV[1]))\n"
+                   "return inst or false\n";
+
+/* ARGV: room, instance, token. Deletes the entry if it is ours. */
+static const char RELEASE_LUA[] = "local key = 'mt:room:' .. ARGV[1]\n"
+                                  "local cur = redis.call('GET', key)\n"
+                                  "local mine = ARGV[2] .. ' ' .. ARGV[3] .. ' '\n"
+                                  "if cur and string.sub(cur, 1, #mine) == mine then\n"
+                                  "  redis.call('DEL', key)\n"
+                                  "  return 1\n"
+                                  "end\n"
+                                  "return 0\n";
+
+static struct hmap *fences; /* room id -> uint64_t *, for the rooms held here */
+static struct metric *m_ops;
+
+struct claim {
+    char room[64];
+};
+
+static void on_claim(struct redisReply *r, void *arg)
+{
+    struct claim *c = arg;
+    uint64_t *fence = hmap_get(fences, c->room);
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+             r->element[0]->type == REDIS_REPLY_INTEGER;
+    if (!ok) {
+        metric_add(m_ops, "claim_failed", 1);
+        log_msg(LOG_WARN, "cluster: room claim failed", "{ss,ss}", "game", c->room, "error",
+                r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
+    } else if (r->element[0]->integer == 1 && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        metric_add(m_ops, "claim", 1);
+        if (fence) *fence = (uint64_t)r->element[1]->integer;
+    } else {
+        metric_add(m_ops, "claim_refused", 1);
+        log_msg(LOG_ERROR, "cluster: room owned by another live instance", "{ss,ss}", "game",
+                c->room, "owner",
+                r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "?");
+    }
+    free(c);
+}
+
+static void on_release(struct redisReply *r, void *arg)
+{
+    metric_add(m_ops, r && r->type == REDIS_REPLY_INTEGER ? "release" : "release_failed", 1);
+}
+
+static void owner_hook(const char *room_id, int held)
+{
+    if (!held) {
+        free(hmap_del(fences, room_id));
+        if (bus_command(on_release, NULL, "EVAL %s 0 %s %s %s", RELEASE_LUA, room_id,
+                        members_self(), members_token()) < 0)
+            metric_add(m_ops, "release_failed", 1);
+        return;
+    }
+    uint64_t *fence = calloc(1, sizeof *fence);
+    struct claim *c = calloc(1, sizeof *c);
+    if (!fence || !c || hmap_put(fences, room_id, fence) < 0) {
+        free(fence);
+        free(c);
+        return;
+    }
+    snprintf(c->room, sizeof c->room, "%s", room_id);
+    if (bus_command(on_claim, c, "EVAL %s 0 %s %s %s", CLAIM_LUA, room_id, members_self(),
+                    members_token()) < 0) {
+        metric_add(m_ops, "claim_failed", 1);
+        free(c);
+    }
+}
+
+struct lookup {
+    directory_fn fn;
+    void *arg;
+};
+
+static void on_lookup(struct redisReply *r, void *arg)
+{
+    struct lookup *l = arg;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        metric_add(m_ops, "lookup_failed", 1);
+        l->fn(NULL, 1, l->arg);
+    } else {
+        metric_add(m_ops, "lookup", 1);
+        l->fn(r->type == REDIS_REPLY_STRING ? r->str : NULL, 0, l->arg);
+    }
+    free(l);
+}
+
+void directory_lookup(const char *room_id, directory_fn fn, void *arg)
+{
+    struct lookup *l = malloc(sizeof *l);
+    if (!l) {
+        fn(NULL, 1, arg);
+        return;
+    }
+    l->fn = fn;
+    l->arg = arg;
+    if (bus_command(on_lookup, l, "EVAL %s 0 %s", LOOKUP_LUA, room_id) < 0) {
+        metric_add(m_ops, "lookup_failed", 1);
+        free(l);
+        fn(NULL, 1, arg);
+    }
+}
+
+uint64_t directory_fence(const char *room_id)
+{
+    uint64_t *fence = fences ? hmap_get(fences, room_id) : NULL;
+    return fence ? *fence : 0;
+}
+
+int directory_init(const struct config *cfg)
+{
+    if (!cfg->cluster) return 0;
+    fences = hmap_new();
+    if (!fences) return -1;
+    m_ops = metrics_counter("cluster_directory_ops_total",
+                            "Room directory operations in Redis by kind and outcome", "op");
+    rooms_set_owner_hook(owner_hook);
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* directory.h - which instance owns each room (--cluster).
+ *
+ * The key mt:room:<gameId> holds "<instance> <lease token> <fence>": the owner, the token of
+ * the owner's process lease (members.h) and the room's fencing token. An entry is only as good
+ * as that lease: the owner renews every room it holds at once by renewing its own lease, and
+ * a room whose owner's lease lapsed or passed to another process has no live owner, whatever
+ * its entry says, so an instance that stops or dies leaves no room that anyone would relay to.
+ * A claim (a Redis script, atomic) takes the room when it has no live owner and raises its
+ * fence (INCR mt:fence:<gameId>); it is refused while another live process owns it, so one
+ * room never has two owners. Each new owner gets a higher fence than every owner before it:
+ * the next issue's failover hands it to the owner's writes so that a deposed owner's are
+ * refused. A release deletes the entry only while it is still ours.
+ *
+ * Lookups answer from Redis each time (a room moves only when its owner dies); while Redis is
+ * away they fail fast and the caller answers SERVER_BUSY. Loop thread only. */
+#ifndef MT_DIRECTORY_H
+#define MT_DIRECTORY_H
+
+#include "config.h"
+
+#include <stdint.h>
+
+/* Installs the room hooks (claims as rooms open here, releases as they are freed). Does
+ * nothing without --cluster. Returns 0. */
+int directory_init(const struct config *cfg);
+
+/* The answer to a lookup: owner is the live owner's id, or NULL when the room has none (no
+ * entry, or its owner is gone); failed is 1 when Redis could not answer (owner NULL). */
+typedef void (*directory_fn)(const char *owner, int failed, void *arg);
+
+/* Looks up room_id's owner; fn is called exactly once, maybe before this returns (Redis
+ * away). */
+void directory_lookup(const char *room_id, directory_fn fn, void *arg);
+
+/* The fence this instance holds for room_id, or 0 while its claim is unanswered or was
+ * refused. */
+uint64_t directory_fence(const char *room_id);
+
+#endif

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+# The cluster relay (--cluster) with real redis-server and PostgreSQL on loopback: two humans
+# on different instances play tic-tac-toe to the end while a spectator watches from a third;
+# every socket gets the same seq numbers and its own seat's view; chat crosses instances;
+# relayed inputs to an unknown room and to another's seat get NOT_FOUND and NOT_IN_GAME; a
+# socket closing on one instance leaves the seat on the owner; Redis away: the owner's own
+# sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and after Redis
+# returns a client catches up with resume. Every wait polls with a generous deadline.
+import asyncio, os, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from mt import ROOT, Client, Server, Tap, http, run, wait_for
+from redis_server import Redis
+import pg as pglib
+
+if not pglib.available():
+    print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
+    sys.exit(0)
+
+t = Tap()
+SQL_DIR = os.path.join(ROOT, "sql")
+SECRET = "cluster-test-secret-0123456789abcdef0123456789"
+redis, db = Redis().start(), pglib.Postgres().init().start()
+servers = []
+
+
+def instance(name):
+    s = Server("--cluster", "--instance-id", name, "--redis-url", redis.url,
+               "--database-url", db.url("monkeytown"), "--sql-dir", SQL_DIR, "--jwt-secret", SECRET,
+               "--instance-lease-ms", "1500", "--cluster-heartbeat-ms", "500")
+    servers.append(s)
+    s.start()
+    return s
+
+
+def metric(srv, name):
+    st, _, text = http("GET", srv.url + "/metrics")
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+               if l.startswith(name + "{") or l.startswith(name + " "))
+
+
+def listed(srv):
+    st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
+    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
+
+
+def relay_up(srv):
+    st, _, body = http("GET", srv.url + "/health/ready", timeout=5)
+    return st == 200
+
+
+async def play(c, gid, seen):
+    """Plays c's turns (the first legal move) until game_over; returns it. Starts from the last
+    state already read (expect() passed over it)."""
+    states = [m for m in c.seen if m.get("gameId") == gid and m["type"] == "game_state"]
+    p = states[-1]["payload"] if states else {}
+    if p.get("status") == "active" and p.get("toMove") == p.get("you"):
+        await c.send("player_input", {"gameId": gid, "action": p["legal"][0]})
+    while True:
+        m = await c.recv(20)
+        if m.get("gameId") != gid:
+            continue
+        seen.append(m)
+        if m["type"] == "game_over":
+            return m
+        p = m.get("payload", {})
+        if m["type"] == "game_state" and p.get("status") == "active" and p.get("toMove") == p.get("you"):
+            await c.send("player_input", {"gameId": gid, "action": p["legal"][0]})
+
+
+async def watch(c, gid, seen):
+    while True:
+        m = await c.recv(20)
+        if m.get("gameId") == gid:
+            seen.append(m)
+            if m["type"] == "game_over":
+                return m
+
+
+async def across(a, b, g):
+    p1, p2, sp = await Client.connect(a), await Client.connect(b), await Client.connect(g)
+    made = await p1.request("create_game", {"game": "tictactoe"})
+    gid = made["payload"]["gameId"]
+    await p1.expect("game_state", where=lambda m: m.get("gameId") == gid)
+    # The directory's claim is asynchronous: a join right after creation may find no owner yet.
+    joined = None
+    for _ in range(50):
+        joined = await p2.request("join_game", {"gameId": gid})
+        if joined["type"] != "error":
+            break
+        await asyncio.sleep(0.1)
+    t.eq(joined["type"], "game_state", "a socket on beta joins alpha's room")
+    t.eq(joined["payload"]["you"], 2, "as seat 2, in its own view")
+    w = await sp.request("join_game", {"gameId": gid, "as": "spectator"})
+    t.eq(w["type"], "game_state", "a spectator on gamma watches it")
+    chat = await p2.request("chat_message", {"gameId": gid, "text": "hello from beta"})
+    got = await p1.expect("chat_message", where=lambda m: m.get("gameId") == gid)
+    t.eq(got["payload"]["text"], "hello from beta", "chat from beta reaches alpha's socket")
+    e = await p2.request("player_input", {"gameId": "00000000-0000-4000-8000-000000000000",
+                                         "action": {"cell": 0}})
+    t.eq(e["payload"].get("code"), "NOT_FOUND", "a relayed input for an unknown room: NOT_FOUND")
+    e = await sp.request("player_input", {"gameId": gid, "action": {"cell": 0}})
+    t.eq(e["payload"].get("code"), "NOT_IN_GAME", "a spectator's relayed input: NOT_IN_GAME")
+    s1, s2, s3 = [], [], []
+    o1, o2, o3 = await asyncio.gather(play(p1, gid, s1), play(p2, gid, s2), watch(sp, gid, s3))
+    t.eq(o1["payload"]["result"], o2["payload"]["result"], "both players see the same result")
+    t.eq(o3["payload"]["result"], o1["payload"]["result"], "and so does the spectator")
+    seqs = lambda s: [m["seq"] for m in s if m["type"] in ("game_event", "game_over")]
+    t.ok(seqs(s1) and seqs(s1)[-1] == seqs(s2)[-1] == seqs(s3)[-1],
+         f"the same seq numbering everywhere (last {seqs(s1)[-1:]}, {seqs(s2)[-1:]}, {seqs(s3)[-1:]})")
+    views2 = [m["payload"]["you"] for m in s2 if m["type"] == "game_state"]
+    t.ok(views2 and set(views2) == {2}, "beta's socket only ever got seat 2's view")
+    status = lambda: http("GET", f"{b.url}/api/games/{gid}")[2].get("status")
+    t.eq(wait_for(lambda: status() == "completed" and "completed", timeout=30), "completed",
+         "beta's HTTP API serves the finished game (alpha wrote it to PostgreSQL)")
+    for c in (p1, p2, sp):
+        await c.close()
+    return gid
+
+
+async def leaving(a, b):
+    p1, p2 = await Client.connect(a), await Client.connect(b)
+    made = await p1.request("create_game", {"game": "tictactoe"})
+    gid = made["payload"]["gameId"]
+    for _ in range(50):
+        joined = await p2.request("join_game", {"gameId": gid})
+        if joined["type"] != "error":
+            break
+        await asyncio.sleep(0.1)
+    await p2.close()
+    m = await p1.expect("game_state", timeout=15, where=lambda m: m.get("gameId") == gid and any(
+        p.get("connected") is False for p in m["payload"].get("players", [])))
+    t.eq([p["seat"] for p in m["payload"]["players"] if p.get("connected") is False], [2],
+         "beta's socket closing reaches the owner: seat 2 is held as disconnected")
+    await p1.close()
+
+
+async def redis_away(a, b):
+    p1, p2 = await Client.connect(a), await Client.connect(b)
+    made = await p1.request("create_game", {"game": "tictactoe"})
+    gid = made["payload"]["gameId"]
+    for _ in range(50):
+        joined = await p2.request("join_game", {"gameId": gid})
+        if joined["type"] != "error":
+            break
+        await asyncio.sleep(0.1)
+    last = joined["seq"] if "seq" in joined else 0
+    redis.stop()
+    t0 = time.monotonic()
+    e = await p2.request("chat_message", {"gameId": gid, "text": "anyone?"}, timeout=10)
+    t.eq(e["payload"].get("code"), "SERVER_BUSY", "Redis away: a cross-instance request answers SERVER_BUSY")
+    t.ok(time.monotonic() - t0 < 5, f"at once, not after a hang ({time.monotonic() - t0:.2f} s)")
+    # The owner's own socket keeps playing its local game against an agent.
+    local = await p1.request("create_game", {"game": "tictactoe", "vsAgent": "random"})
+    t.eq(local["type"], "game_created", "the owner still opens rooms for its own sockets")
+    m = await p1.request("player_input", {"gameId": gid, "action": {"cell": 4}})
+    t.ok(m["type"] != "error" or m["payload"]["code"] != "SERVER_BUSY",
+         f"and its socket in the shared room still plays ({m['type']})")
+    redis.start()
+    t.ok(wait_for(lambda: relay_up(a) and relay_up(b), timeout=60), "Redis back: both ready")
+    back = None
+    for _ in range(100):
+        back = await p2.request("resume", {"gameId": gid, "lastSeq": 0}, timeout=10)
+        if back["type"] != "error":
+            break
+        await asyncio.sleep(0.2)
+    t.eq(back["type"], "replay", "beta's socket resumes the game through the relay: the events "
+         "it missed while Redis was away")
+    await p1.close()
+    await p2.close()
+
+
+try:
+    db.createdb("monkeytown")
+    a, b, g = instance("alpha"), instance("beta"), instance("gamma")
+    t.ok(wait_for(lambda: all(listed(s) == ["alpha", "beta", "gamma"] for s in (a, b, g))),
+         "three instances list each other")
+    run(across(a, b, g))
+    t.ok(metric(a, 'cluster_relay_messages_total{kind="request_in"}') > 0, "alpha counts relayed requests")
+    t.ok(metric(b, "cluster_relay_latency_ms_count") > 0, "beta measures the relay's latency")
+    t.ok(metric(a, "cluster_directory_ops_total") > 0, "and the directory's operations are counted")
+    run(leaving(a, b))
+    run(redis_away(a, b))
+finally:
+    for s in servers:
+        s.stop()
+    redis.cleanup()
+    db.remove()
+t.done()
