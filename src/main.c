@@ -207,7 +207,10 @@ static int start(void)
     if (directory_init(&cfg) < 0 ||
         relay_init(&cfg, on_message, game_proto_session_closed, game_proto_missing) < 0)
         return -1;
-    if (cfg.cluster) game_proto_set_forward(relay_forward);
+    if (cfg.cluster) {
+        game_proto_set_forward(relay_forward);
+        game_proto_set_lobby_source(members_rooms_fetch);
+    }
 
     sig_term = evsignal_new(loop_base(), SIGTERM, on_signal, NULL);
     sig_int = evsignal_new(loop_base(), SIGINT, on_signal, NULL);

@@ -252,35 +252,46 @@ static void resync_lobby(void)
     json_decref(rooms);
 }
 
+struct rooms_fetch {
+    members_rooms_fn fn;
+    void *arg;
+};
+
 static void on_rooms_reply(struct redisReply *r, void *arg)
 {
-    struct http_exchange *x = arg;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        http_respond_error(x, 503, "SERVER_BUSY", "the cluster's lobby is unavailable (Redis)");
-        return;
+    struct rooms_fetch *f = arg;
+    json_t *list = NULL;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        list = json_array();
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply *e = r->element[i];
+            json_t *v = e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, NULL) : NULL;
+            if (json_is_object(v))
+                json_array_append_new(list, v);
+            else
+                json_decref(v);
+        }
     }
-    json_t *list = json_array();
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *e = r->element[i];
-        json_t *v = e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, NULL) : NULL;
-        if (json_is_object(v))
-            json_array_append_new(list, v);
-        else
-            json_decref(v);
-    }
-    http_respond_json(x, 200, list);
+    f->fn(list, f->arg);
+    json_decref(list);
+    free(f);
 }
 
-int members_rooms(struct http_exchange *x)
+int members_rooms_fetch(members_rooms_fn fn, void *arg)
 {
     if (!cfg || !cfg->cluster || !listed) return -1;
     /* EVAL with one argument per live instance: the list is short (instances, not rooms). */
     size_t n = json_array_size(listed);
     const char **argv = calloc(n + 3, sizeof *argv);
-    if (!argv) {
-        http_respond_error(x, 503, "SERVER_BUSY", "out of memory");
+    struct rooms_fetch *f = malloc(sizeof *f);
+    if (!argv || !f) {
+        free(argv);
+        free(f);
+        fn(NULL, arg);
         return 0;
     }
+    f->fn = fn;
+    f->arg = arg;
     argv[0] = "EVAL";
     argv[1] = ROOMS_LUA;
     argv[2] = "0";
@@ -292,10 +303,26 @@ int members_rooms(struct http_exchange *x)
         const char *iid = json_string_value(json_object_get(v, "id"));
         if (iid) argv[k++] = iid;
     }
-    if (bus_command_argv(on_rooms_reply, x, (int)k, argv) < 0)
-        http_respond_error(x, 503, "SERVER_BUSY", "the cluster's lobby is unavailable (Redis)");
+    if (bus_command_argv(on_rooms_reply, f, (int)k, argv) < 0) {
+        free(f);
+        fn(NULL, arg);
+    }
     free(argv);
     return 0;
+}
+
+static void respond_rooms(json_t *list, void *arg)
+{
+    struct http_exchange *x = arg;
+    if (list)
+        http_respond_json(x, 200, json_incref(list));
+    else
+        http_respond_error(x, 503, "SERVER_BUSY", "the cluster's lobby is unavailable (Redis)");
+}
+
+int members_rooms(struct http_exchange *x)
+{
+    return members_rooms_fetch(respond_rooms, x);
 }
 
 /* SET NX: the id is ours, or held by a live instance (-2). */

@@ -44,6 +44,12 @@ void members_on_listing(void (*fn)(void));
 /* Whether instance was listed live by the last heartbeat. */
 int members_listed(const char *instance);
 
+/* The same list for other callers: fn gets every live instance's public rooms (borrowed), or
+ * NULL while Redis is away, exactly once, maybe before this returns. Returns -1 without
+ * --cluster (fn is not called). */
+typedef void (*members_rooms_fn)(json_t *rooms, void *arg);
+int members_rooms_fetch(members_rooms_fn fn, void *arg);
+
 /* Deletes this instance's key if it is still ours (blocking, 2 s at most) and stops. */
 void members_shutdown(void);
 

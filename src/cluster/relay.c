@@ -8,6 +8,7 @@
 #include "loop.h"
 #include "members.h"
 #include "metrics.h"
+#include "room.h"
 #include "util.h"
 
 #include <event2/event.h>
@@ -444,6 +445,27 @@ static void on_quit(const char *p, const char *end)
     if (x) proxy_free(x);
 }
 
+/* A lobby_update of this instance goes to every other live instance's subscribers. */
+static void lobby_out(const struct wsbuf *b)
+{
+    json_t *view = members_json(), *v;
+    char *msg = malloc(b->len + 2);
+    size_t i;
+    if (msg) {
+        msg[0] = 'L', msg[1] = '\n';
+        memcpy(msg + 2, b->data, b->len);
+    }
+    json_array_foreach(json_object_get(view, "instances"), i, v)
+    {
+        const char *to = json_string_value(json_object_get(v, "id"));
+        if (!msg || !to || strcmp(to, members_self()) == 0) continue;
+        publish(to, msg, b->len + 2);
+        metric_add(m_msgs, "lobby_out", 1);
+    }
+    free(msg);
+    json_decref(view);
+}
+
 static void on_message(const char *data, size_t len)
 {
     if (len < 2 || data[1] != '\n') return;
@@ -457,6 +479,9 @@ static void on_message(const char *data, size_t len)
         break;
     case 'Q':
         on_quit(p, end);
+        break;
+    case 'L':
+        rooms_lobby_deliver(p, (size_t)(end - p));
         break;
     default:
         metric_add(m_msgs, "malformed_in", 1);
@@ -512,6 +537,7 @@ int relay_init(const struct config *c, void (*on_msg)(struct session *, const ch
                                 "Requests for remote rooms answered here, by error code", "code");
     if (!locals || !owners || !proxies || !batches || !flush_ev) return -1;
     members_on_listing(on_listing);
+    rooms_set_lobby_frame_hook(lobby_out);
     char channel[96];
     snprintf(channel, sizeof channel, "mt:relay:%s", members_self());
     return bus_sub_init(channel, on_message, NULL);

@@ -309,6 +309,34 @@ void game_proto_missing(struct proto_request *r)
     if (proto_integer(r, "lastSeq", 1, 0, 1L << 52, &last_seq) == 0) resume_stored(r, id, last_seq);
 }
 
+static game_proto_rooms_fetch lobby_source;
+
+void game_proto_set_lobby_source(game_proto_rooms_fetch fn)
+{
+    lobby_source = fn;
+}
+
+/* A lobby snapshot waiting for the cluster's list. */
+struct lobby_wait {
+    char player_id[80];
+    uint64_t session; /* the socket may close before the list comes */
+};
+
+/* The cluster's list of public rooms, or NULL while it is unavailable: then this instance's
+ * own rooms (the updates still come from every instance). */
+static void send_lobby(json_t *rooms, void *arg)
+{
+    struct lobby_wait *w = arg;
+    struct session *s = session_by_id(w->player_id, w->session);
+    if (s) {
+        json_t *p = rooms ? json_pack("{sO}", "rooms", rooms)
+                          : json_pack("{so}", "rooms", rooms_lobby_json());
+        frame_send(s, "lobby", p, NULL);
+        json_decref(p);
+    }
+    free(w);
+}
+
 static void on_subscribe(struct proto_request *r)
 {
     const char *topic;
@@ -322,11 +350,17 @@ static void on_subscribe(struct proto_request *r)
         return;
     }
     proto_reply(r, "subscribed", json_pack("{ss}", "topic", topic));
-    if (r->s->sub_lobby && strcmp(topic, "lobby") == 0) {
-        json_t *p = json_pack("{so}", "rooms", rooms_lobby_json());
-        frame_send(r->s, "lobby", p, NULL);
-        json_decref(p);
+    if (!r->s->sub_lobby || strcmp(topic, "lobby") != 0) return;
+    struct lobby_wait *w = lobby_source ? calloc(1, sizeof *w) : NULL;
+    if (w) {
+        util_strlcpy(w->player_id, r->s->who.player_id, sizeof w->player_id);
+        w->session = r->s->id;
+        if (lobby_source(send_lobby, w) == 0) return;
+        free(w);
     }
+    json_t *p = json_pack("{so}", "rooms", rooms_lobby_json());
+    frame_send(r->s, "lobby", p, NULL);
+    json_decref(p);
 }
 
 static void send_evolved(struct session *s, void *arg)

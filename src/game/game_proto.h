@@ -20,6 +20,12 @@ int game_proto_init(const struct config *cfg);
 typedef int (*game_proto_forward_fn)(struct proto_request *r, const char *game_id);
 void game_proto_set_forward(game_proto_forward_fn fn);
 
+/* A cluster's source of the lobby snapshot sent after subscribe lobby: calls fn once with the
+ * public rooms of every instance (borrowed) or NULL, and returns 0; -1 to use this
+ * instance's own rooms. */
+typedef int (*game_proto_rooms_fetch)(void (*fn)(json_t *rooms, void *arg), void *arg);
+void game_proto_set_lobby_source(game_proto_rooms_fetch fn);
+
 /* Answers a request whose room has no owner anywhere: NOT_FOUND, or a resume of an ended
  * game from the stored log. */
 void game_proto_missing(struct proto_request *r);

@@ -151,6 +151,12 @@ void rooms_lobby_broadcast(const char *event, const struct room *r);
 typedef void (*rooms_lobby_hook)(const char *event, const char *room_id, json_t *summary);
 void rooms_set_lobby_hook(rooms_lobby_hook fn);
 
+/* Called with every lobby_update frame this instance sends its own subscribers (the cluster
+ * relay passes them to the other instances), and the other way round: rooms_lobby_deliver
+ * sends a frame that came from another instance to this one's subscribers. */
+void rooms_set_lobby_frame_hook(void (*fn)(const struct wsbuf *b));
+void rooms_lobby_deliver(const char *frame, size_t len);
+
 /* Called with held 1 when a room starts being served here (created or restored) and 0 when
  * its room is freed: the cluster's room directory records the owner so. */
 typedef void (*rooms_owner_hook)(const char *room_id, int held);

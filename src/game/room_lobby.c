@@ -78,10 +78,25 @@ void room_lobby_shutdown(void)
 }
 
 static rooms_lobby_hook lobby_hook;
+static void (*lobby_frame_hook)(const struct wsbuf *b);
 
 void rooms_set_lobby_hook(rooms_lobby_hook fn)
 {
     lobby_hook = fn;
+}
+
+void rooms_set_lobby_frame_hook(void (*fn)(const struct wsbuf *b))
+{
+    lobby_frame_hook = fn;
+}
+
+void rooms_lobby_deliver(const char *frame, size_t len)
+{
+    if (!n_lobby_subs) return;
+    struct wsbuf *buf = wsbuf_new(frame, len);
+    for (size_t i = 0; buf && i < n_lobby_subs; i++)
+        session_send(lobby_subs[i], buf);
+    wsbuf_unref(buf);
 }
 
 void rooms_lobby_broadcast(const char *event, const struct room *r)
@@ -95,5 +110,6 @@ void rooms_lobby_broadcast(const char *event, const struct room *r)
     for (size_t i = 0; buf && i < n_lobby_subs; i++)
         session_send(lobby_subs[i], buf);
     if (buf) bus_publish("lobby", (const char *)buf->data, buf->len);
+    if (buf && lobby_frame_hook) lobby_frame_hook(buf);
     wsbuf_unref(buf);
 }

@@ -117,6 +117,29 @@ async def across(a, b, g):
     return gid
 
 
+async def lobby(a, b):
+    p1 = await Client.connect(a)
+    first = await p1.request("create_game", {"game": "tictactoe"})
+    gid1 = first["payload"]["gameId"]
+    sub = await Client.connect(b)
+    snap = None
+    for _ in range(50):  # alpha writes its lobby hash as the room opens: wait for it
+        await sub.request("subscribe", {"topic": "lobby"})
+        snap = await sub.expect("lobby")
+        if gid1 in [r["gameId"] for r in snap["payload"]["rooms"]]:
+            break
+        await asyncio.sleep(0.1)
+    t.ok(gid1 in [r["gameId"] for r in snap["payload"]["rooms"]],
+         "subscribe lobby on beta: the snapshot lists alpha's room")
+    second = await p1.request("create_game", {"game": "tictactoe"})
+    gid2 = second["payload"]["gameId"]
+    up = await sub.expect("lobby_update", timeout=10,
+                          where=lambda m: m["payload"]["room"]["gameId"] == gid2)
+    t.eq(up["payload"]["event"], "opened", "and alpha's next room reaches beta's subscriber as it opens")
+    await p1.close()
+    await sub.close()
+
+
 async def leaving(a, b):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     made = await p1.request("create_game", {"game": "tictactoe"})
@@ -178,6 +201,7 @@ try:
     t.ok(metric(a, 'cluster_relay_messages_total{kind="request_in"}') > 0, "alpha counts relayed requests")
     t.ok(metric(b, "cluster_relay_latency_ms_count") > 0, "beta measures the relay's latency")
     t.ok(metric(a, "cluster_directory_ops_total") > 0, "and the directory's operations are counted")
+    run(lobby(a, b))
     run(leaving(a, b))
     run(redis_away(a, b))
 finally:
