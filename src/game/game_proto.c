@@ -145,10 +145,12 @@ static void on_player_input(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.action is required");
         return;
     }
-    /* Real-time rooms take inputs every tick; turn-based ones a few a minute. */
+    /* Real-time rooms take inputs every tick; turn-based ones a few a minute. A room held by
+     * another instance gets the real-time bound here (its kind is not known here) and its own
+     * bound on its owner, which serves the request like a local one. */
     struct room *room = room_find(id);
-    int per_min =
-        room && room_is_realtime(room) ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
+    int realtime = room ? room_is_realtime(room) : forward && !r->s->remote;
+    int per_min = realtime ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
     if (!rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
         return;

@@ -140,6 +140,26 @@ async def lobby(a, b):
     await sub.close()
 
 
+async def realtime(a, b):
+    """A real-time room's inputs from another instance get the real-time rate (--input-rate, 30
+    a minute, is for turn-based rooms): the socket's instance cannot know the room's kind."""
+    p1, p2 = await Client.connect(a), await Client.connect(b)
+    made = await p1.request("create_game", {"game": "arena", "config": {"seats": 2, "round_ms": 60000}})
+    gid = made["payload"]["gameId"]
+    for _ in range(50):
+        joined = await p2.request("join_game", {"gameId": gid})
+        if joined["type"] != "error":
+            break
+        await asyncio.sleep(0.1)
+    answers = []
+    for i in range(40):
+        m = await p2.request("player_input", {"gameId": gid, "action": {"action": "move", "x": 10 + i, "y": 10}})
+        answers.append(m["type"] if m["type"] != "error" else m["payload"]["code"])
+    t.eq(sorted(set(answers)), ["input_ack"], "40 relayed real-time inputs in a row are all taken")
+    await p1.close()
+    await p2.close()
+
+
 async def leaving(a, b):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     made = await p1.request("create_game", {"game": "tictactoe"})
@@ -202,6 +222,7 @@ try:
     t.ok(metric(b, "cluster_relay_latency_ms_count") > 0, "beta measures the relay's latency")
     t.ok(metric(a, "cluster_directory_ops_total") > 0, "and the directory's operations are counted")
     run(lobby(a, b))
+    run(realtime(a, b))
     run(leaving(a, b))
     run(redis_away(a, b))
 finally:
