@@ -225,6 +225,8 @@ try:
     run(realtime(a, b))
     run(leaving(a, b))
     run(redis_away(a, b))
+    codes = [s.stop() for s in servers]
+    t.eq(codes, [0, 0, 0], "the instances stop cleanly (proxies, subscription and batches freed)")
 finally:
     for s in servers:
         s.stop()
