@@ -209,6 +209,7 @@ static int start(void)
         return -1;
     if (cfg.cluster) {
         game_proto_set_forward(relay_forward);
+        game_proto_set_match_forward(relay_forward_match);
         game_proto_set_lobby_source(members_rooms_fetch);
     }
 

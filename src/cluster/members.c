@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,39 @@ const char *members_token(void)
 void members_on_listing(void (*fn)(void))
 {
     on_listing = fn;
+}
+
+/* FNV-1a of "instance/key" with a fixed basis: every process must rank alike. */
+static uint64_t rank(const char *instance, const char *key)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const char *p = instance; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ '/') * 1099511628211ull;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h ^= h >> 33; /* FNV's low bits mix poorly for short keys */
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+const char *members_home(const char *key)
+{
+    const char *best = id;
+    uint64_t best_rank = rank(id, key);
+    json_t *v;
+    size_t i;
+    json_array_foreach(listed, i, v)
+    {
+        const char *vid = json_string_value(json_object_get(v, "id"));
+        uint64_t r = vid ? rank(vid, key) : 0;
+        if (vid && (r > best_rank || (r == best_rank && strcmp(vid, best) < 0))) {
+            best = vid;
+            best_rank = r;
+        }
+    }
+    return best;
 }
 
 int members_listed(const char *instance)

@@ -41,6 +41,12 @@ const char *members_token(void);
 /* fn runs after each heartbeat's listing of the live instances. */
 void members_on_listing(void (*fn)(void));
 
+/* The live instance that is home to key (rendezvous hashing over the last listing, this
+ * instance included): every instance that sees the same listing names the same home, and an
+ * instance leaving moves only the keys it was home to. The string lives until the next
+ * heartbeat. */
+const char *members_home(const char *key);
+
 /* Whether instance was listed live by the last heartbeat. */
 int members_listed(const char *instance);
 

@@ -170,6 +170,18 @@ static void on_owner(const char *owner, int failed, void *arg)
     free(k);
 }
 
+/* The request as it goes on the wire, and the socket's record; NULL after answering. */
+static json_t *outgoing(struct proto_request *r, struct local **l)
+{
+    *l = local_of(r->s);
+    json_t *msg = json_pack("{ss,sO}", "type", r->type, "payload", r->payload);
+    if (msg && r->id) json_object_set(msg, "id", r->id);
+    if (*l && msg) return msg;
+    json_decref(msg);
+    refuse(r->s, r->id, "INTERNAL", "out of memory");
+    return NULL;
+}
+
 int relay_forward(struct proto_request *r, const char *game_id)
 {
     if (!cfg || !cfg->cluster || r->s->remote) return 0;
@@ -177,14 +189,9 @@ int relay_forward(struct proto_request *r, const char *game_id)
         refuse(r->s, r->id, "SERVER_BUSY", "the cluster relay is unavailable: try again shortly");
         return 1;
     }
-    struct local *l = local_of(r->s);
-    json_t *msg = json_pack("{ss,sO}", "type", r->type, "payload", r->payload);
-    if (msg && r->id) json_object_set(msg, "id", r->id);
-    if (!l || !msg) {
-        json_decref(msg);
-        refuse(r->s, r->id, "INTERNAL", "out of memory");
-        return 1;
-    }
+    struct local *l;
+    json_t *msg = outgoing(r, &l);
+    if (!msg) return 1;
     struct cached_owner *c = hmap_get(owners, game_id);
     if (!l->pending && c && loop_now_ms() - c->at_ms < OWNER_CACHE_MS && members_listed(c->owner)) {
         send_request(l, c->owner, msg);
@@ -201,6 +208,21 @@ int relay_forward(struct proto_request *r, const char *game_id)
     k->msg = msg;
     l->pending++;
     directory_lookup(game_id, on_owner, k);
+    return 1;
+}
+
+int relay_forward_match(struct proto_request *r, const char *game)
+{
+    if (!cfg || !cfg->cluster || r->s->remote || !bus_connected() || !bus_sub_up()) return 0;
+    const char *home = members_home(game);
+    if (strcmp(home, members_self()) == 0) return 0;
+    char to[65];
+    util_strlcpy(to, home, sizeof to); /* members_home's string lives until the next heartbeat */
+    struct local *l;
+    json_t *msg = outgoing(r, &l);
+    if (!msg) return 1;
+    send_request(l, to, msg);
+    json_decref(msg);
     return 1;
 }
 

@@ -44,6 +44,12 @@ int relay_init(const struct config *cfg, void (*on_message)(struct session *, co
  * NOT_FOUND itself). */
 int relay_forward(struct proto_request *r, const char *game_id);
 
+/* quick_match across the cluster: every quick_match for a game is served by the game's home
+ * instance (members_home: rendezvous hashing over the live instances), so waiters on different
+ * instances meet in one queue; the room opens there. Returns 1 when r went to the home, 0 to
+ * match here (this is the home, or the relay is away: then this instance's waiters only). */
+int relay_forward_match(struct proto_request *r, const char *game);
+
 /* A local socket closed: its owners are told. */
 void relay_session_closed(struct session *s);
 

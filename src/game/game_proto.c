@@ -17,11 +17,16 @@
 #define MAX_CHAT_CHARS 500
 
 static const struct config *cfg;
-static game_proto_forward_fn forward;
+static game_proto_forward_fn forward, forward_match;
 
 void game_proto_set_forward(game_proto_forward_fn fn)
 {
     forward = fn;
+}
+
+void game_proto_set_match_forward(game_proto_forward_fn fn)
+{
+    forward_match = fn;
 }
 
 /* Whether the cluster took a request for a room not held here (see game_proto.h). */
@@ -130,6 +135,7 @@ static void on_quick_match(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.agent must be an agent name or false");
         return;
     }
+    if (forward_match && forward_match(r, game)) return;
     char msg[300] = "";
     const char *code =
         matchmaker_request(r->s, game, agent_name, (int)wait_ms, r->id, msg, sizeof msg);

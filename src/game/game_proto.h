@@ -20,6 +20,10 @@ int game_proto_init(const struct config *cfg);
 typedef int (*game_proto_forward_fn)(struct proto_request *r, const char *game_id);
 void game_proto_set_forward(game_proto_forward_fn fn);
 
+/* The same for quick_match, called with the game's name once the payload is checked: returns
+ * 1 when the cluster took the request (to the instance that matches that game). */
+void game_proto_set_match_forward(game_proto_forward_fn fn);
+
 /* A cluster's source of the lobby snapshot sent after subscribe lobby: calls fn once with the
  * public rooms of every instance (borrowed) or NULL, and returns 0; -1 to use this
  * instance's own rooms. */

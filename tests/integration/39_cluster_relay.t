@@ -140,6 +140,23 @@ async def lobby(a, b):
     await sub.close()
 
 
+async def quick_match(a, b, g):
+    """Two humans asking for a quick match on different instances are paired (humans only, so no
+    agent can take either seat), whichever instance is the game's home."""
+    for x, y in ((a, b), (b, g), (g, a)):
+        p, q = await Client.connect(x), await Client.connect(y)
+        await p.send("quick_match", {"game": "tictactoe", "agent": False, "waitMs": 30000}, "qp")
+        await asyncio.sleep(0.2)
+        await q.send("quick_match", {"game": "tictactoe", "agent": False, "waitMs": 30000}, "qq")
+        mp, mq = await p.expect_re("qp", timeout=20), await q.expect_re("qq", timeout=20)
+        t.ok(mp["type"] == mq["type"] == "game_state" and mp["gameId"] == mq["gameId"] and
+             {mp["payload"]["you"], mq["payload"]["you"]} == {1, 2},
+             f"quick match: {x.args[x.args.index('--instance-id') + 1]} and "
+             f"{y.args[y.args.index('--instance-id') + 1]} are paired in one room")
+        await p.close()
+        await q.close()
+
+
 async def realtime(a, b):
     """A real-time room's inputs from another instance get the real-time rate (--input-rate, 30
     a minute, is for turn-based rooms): the socket's instance cannot know the room's kind."""
@@ -223,6 +240,7 @@ try:
     t.ok(metric(a, "cluster_directory_ops_total") > 0, "and the directory's operations are counted")
     run(lobby(a, b))
     run(realtime(a, b))
+    run(quick_match(a, b, g))
     run(leaving(a, b))
     run(redis_away(a, b))
     codes = [s.stop() for s in servers]
