@@ -307,9 +307,52 @@ static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
     idle_arm();
 }
 
+/* ---- the throttles, shared across a cluster ---- */
+
+enum spend_table { SPEND_GUEST, SPEND_REGISTER, SPEND_FAIL_ACCOUNT, SPEND_FAIL_ADDRESS, SPENDS };
+static const char *const spend_names[SPENDS] = {"guest", "register", "fail_account",
+                                                "fail_address"};
+static void (*spend_hook)(const char *table, const char *key);
+
+static struct throttle *spend_throttle(enum spend_table t)
+{
+    struct throttle *all[SPENDS] = {guests, registrations, fails_account, fails_address};
+    return all[t];
+}
+
+static int spend_rate(enum spend_table t)
+{
+    int all[SPENDS] = {cfg->guest_rate_per_min, cfg->register_rate_per_min, LOGIN_FAILS_PER_ACCOUNT,
+                       LOGIN_FAILS_PER_ADDRESS};
+    return all[t];
+}
+
+/* Takes a token of key in table t; a token taken is also told to the hook (the other
+ * instances take it too). Returns what throttle_take returns. */
+static int spend(enum spend_table t, const char *key, int *retry_after_s)
+{
+    int ok = throttle_take(spend_throttle(t), key, spend_rate(t), loop_now_ms(), retry_after_s);
+    if (ok && spend_hook) spend_hook(spend_names[t], key);
+    return ok;
+}
+
+void accounts_set_spend_hook(void (*fn)(const char *table, const char *key))
+{
+    spend_hook = fn;
+}
+
+void accounts_apply_spend(const char *table, const char *key)
+{
+    for (int t = 0; t < SPENDS; t++)
+        if (strcmp(table, spend_names[t]) == 0) {
+            throttle_take(spend_throttle(t), key, spend_rate(t), loop_now_ms(), NULL);
+            return;
+        }
+}
+
 int accounts_admit_guest(const char *peer, int *retry_after_s)
 {
-    return throttle_take(guests, peer, cfg->guest_rate_per_min, loop_now_ms(), retry_after_s);
+    return spend(SPEND_GUEST, peer, retry_after_s);
 }
 
 void accounts_left(const struct identity *who)
@@ -680,7 +723,7 @@ static void post_register(struct http_exchange *x)
     /* Each registration costs a yescrypt hash on the workers the agents think on, and an
      * account kept for good: a token per attempt that gets that far. */
     int retry = 0;
-    if (!throttle_take(registrations, x->peer, cfg->register_rate_per_min, loop_now_ms(), &retry)) {
+    if (!spend(SPEND_REGISTER, x->peer, &retry)) {
         http_respond_rate_limited(x, retry, "too many registrations from this address");
         explicit_bzero(j->password, sizeof j->password);
         free(j);
@@ -705,9 +748,8 @@ static void login_done(void *arg)
         answer_token(j->x, 200, p);
     } else {
         /* Each failed login spends a token of the account's and of the address's bucket. */
-        uint64_t now = loop_now_ms();
-        throttle_take(fails_account, key, LOGIN_FAILS_PER_ACCOUNT, now, NULL);
-        throttle_take(fails_address, j->x->peer, LOGIN_FAILS_PER_ADDRESS, now, NULL);
+        spend(SPEND_FAIL_ACCOUNT, key, NULL);
+        spend(SPEND_FAIL_ADDRESS, j->x->peer, NULL);
         log_msg(LOG_INFO, "login failed", "{ss,ss}", "username", j->username, "peer", j->x->peer);
         http_respond_error(j->x, 401, "UNAUTHORIZED", "wrong username or password");
     }

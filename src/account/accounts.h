@@ -61,4 +61,12 @@ json_t *accounts_player_json(const char *id);
 /* The rating of an agent by name, or -1 when it has played no rated game. */
 double accounts_agent_rating(const char *agent);
 
+/* The per-address and per-account throttles (new guests, registrations, failed logins) across
+ * a cluster: fn is told of every token this instance takes (table is "guest", "register",
+ * "fail_account" or "fail_address"), and accounts_apply_spend takes the token another
+ * instance took, so each instance's buckets count the whole cluster's attempts (a relay's
+ * latency behind). */
+void accounts_set_spend_hook(void (*fn)(const char *table, const char *key));
+void accounts_apply_spend(const char *table, const char *key);
+
 #endif

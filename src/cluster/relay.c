@@ -1,5 +1,6 @@
 #include "relay.h"
 
+#include "accounts.h"
 #include "bus_redis.h"
 #include "bus_sub.h"
 #include "directory.h"
@@ -467,25 +468,53 @@ static void on_quit(const char *p, const char *end)
     if (x) proxy_free(x);
 }
 
-/* A lobby_update of this instance goes to every other live instance's subscribers. */
-static void lobby_out(const struct wsbuf *b)
+/* Publishes kind "\n" body to every other live instance. */
+static void to_others(char kind, const char *body, size_t len, const char *metric_kind)
 {
     json_t *view = members_json(), *v;
-    char *msg = malloc(b->len + 2);
+    char *msg = malloc(len + 2);
     size_t i;
     if (msg) {
-        msg[0] = 'L', msg[1] = '\n';
-        memcpy(msg + 2, b->data, b->len);
+        msg[0] = kind, msg[1] = '\n';
+        memcpy(msg + 2, body, len);
     }
     json_array_foreach(json_object_get(view, "instances"), i, v)
     {
         const char *to = json_string_value(json_object_get(v, "id"));
         if (!msg || !to || strcmp(to, members_self()) == 0) continue;
-        publish(to, msg, b->len + 2);
-        metric_add(m_msgs, "lobby_out", 1);
+        publish(to, msg, len + 2);
+        metric_add(m_msgs, metric_kind, 1);
     }
     free(msg);
     json_decref(view);
+}
+
+/* A lobby_update of this instance goes to every other live instance's subscribers. */
+static void lobby_out(const struct wsbuf *b)
+{
+    to_others('L', (const char *)b->data, b->len, "lobby_out");
+}
+
+/* A throttle token taken here ("T\n" table "\n" key) is taken by every other instance. */
+static void spend_out(const char *table, const char *key)
+{
+    char body[160];
+    int n = snprintf(body, sizeof body, "%s\n%s", table, key);
+    if (n > 0 && (size_t)n < sizeof body) to_others('T', body, (size_t)n, "throttle_out");
+}
+
+static void on_spend(const char *p, const char *end)
+{
+    char body[160];
+    size_t n = (size_t)(end - p);
+    if (n >= sizeof body) return;
+    memcpy(body, p, n);
+    body[n] = '\0';
+    char *nl = strchr(body, '\n');
+    if (!nl) return;
+    *nl = '\0';
+    accounts_apply_spend(body, nl + 1);
+    metric_add(m_msgs, "throttle_in", 1);
 }
 
 static void on_message(const char *data, size_t len)
@@ -504,6 +533,9 @@ static void on_message(const char *data, size_t len)
         break;
     case 'L':
         rooms_lobby_deliver(p, (size_t)(end - p));
+        break;
+    case 'T':
+        on_spend(p, end);
         break;
     default:
         metric_add(m_msgs, "malformed_in", 1);
@@ -560,6 +592,7 @@ int relay_init(const struct config *c, void (*on_msg)(struct session *, const ch
     if (!locals || !owners || !proxies || !batches || !flush_ev) return -1;
     members_on_listing(on_listing);
     rooms_set_lobby_frame_hook(lobby_out);
+    accounts_set_spend_hook(spend_out);
     char channel[96];
     snprintf(channel, sizeof channel, "mt:relay:%s", members_self());
     return bus_sub_init(channel, on_message, NULL);
@@ -576,6 +609,8 @@ static void free_batch(const char *key, void *value, void *arg)
 void relay_shutdown(void)
 {
     if (!cfg) return;
+    rooms_set_lobby_frame_hook(NULL);
+    accounts_set_spend_hook(NULL);
     close_proxies(1);
     bus_sub_shutdown();
     hmap_each(locals, free_value, NULL);

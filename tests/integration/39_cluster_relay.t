@@ -157,6 +157,23 @@ async def quick_match(a, b, g):
         await q.close()
 
 
+def throttled_across(a, b):
+    """Failed logins spend the account's tokens on every instance: five on alpha, and the right
+    password on beta is refused as well (429) until the minute passes."""
+    st, _, _ = http("POST", a.url + "/api/auth/register", {"username": "relayed", "password": "correct horse 1"})
+    t.eq(st, 201, "an account registered on alpha")
+    before = metric(b, 'cluster_relay_messages_total{kind="throttle_in"}')
+    codes = [http("POST", a.url + "/api/auth/login", {"username": "relayed", "password": "wrong"})[0]
+             for _ in range(5)]
+    t.eq(codes, [401] * 5, "five wrong passwords on alpha")
+    # Each failure takes an account token and an address token: ten reach beta.
+    t.ok(wait_for(lambda: metric(b, 'cluster_relay_messages_total{kind="throttle_in"}') - before >= 10),
+         "beta has taken alpha's tokens")
+    st, hdrs, body = http("POST", b.url + "/api/auth/login", {"username": "relayed", "password": "correct horse 1"})
+    t.eq((st, body.get("error", {}).get("code")), (429, "RATE_LIMIT_EXCEEDED"),
+         "the right password on beta is throttled too: the limit is the cluster's")
+
+
 async def realtime(a, b):
     """A real-time room's inputs from another instance get the real-time rate (--input-rate, 30
     a minute, is for turn-based rooms): the socket's instance cannot know the room's kind."""
@@ -240,6 +257,7 @@ try:
     t.ok(metric(a, "cluster_directory_ops_total") > 0, "and the directory's operations are counted")
     run(lobby(a, b))
     run(realtime(a, b))
+    throttled_across(a, b)
     run(quick_match(a, b, g))
     run(leaving(a, b))
     run(redis_away(a, b))
