@@ -4,12 +4,14 @@
 #include "bus_redis.h"
 #include "bus_sub.h"
 #include "directory.h"
+#include "api_health.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
 #include "members.h"
 #include "metrics.h"
 #include "room.h"
+#include "scripts.h"
 #include "util.h"
 
 #include <event2/event.h>
@@ -503,6 +505,29 @@ static void spend_out(const char *table, const char *key)
     if (n > 0 && (size_t)n < sizeof body) to_others('T', body, (size_t)n, "throttle_out");
 }
 
+/* A version refused here ("V\n" {kind, name, refusal + instance}) is reported everywhere. */
+static void refusal_out(int is_agent, const char *name, const json_t *refusal)
+{
+    json_t *r = json_deep_copy(refusal);
+    if (r) json_object_set_new(r, "instance", json_string(members_self()));
+    json_t *m = r ? json_pack("{sb,ss,so}", "agent", is_agent, "name", name, "refusal", r) : NULL;
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    if (text) to_others('V', text, strlen(text), "refusal_out");
+    free(text);
+    json_decref(m);
+}
+
+static void on_refusal(const char *p, const char *end)
+{
+    json_t *m = json_loadb(p, (size_t)(end - p), 0, NULL);
+    const char *name = json_string_value(json_object_get(m, "name"));
+    json_t *refusal = json_object_get(m, "refusal");
+    if (name && strlen(name) < 64 && json_is_object(refusal))
+        scripts_refused_elsewhere(json_is_true(json_object_get(m, "agent")), name, refusal);
+    metric_add(m_msgs, "refusal_in", 1);
+    json_decref(m);
+}
+
 static void on_spend(const char *p, const char *end)
 {
     char body[160];
@@ -537,6 +562,9 @@ static void on_message(const char *data, size_t len)
     case 'T':
         on_spend(p, end);
         break;
+    case 'V':
+        on_refusal(p, end);
+        break;
     default:
         metric_add(m_msgs, "malformed_in", 1);
     }
@@ -568,6 +596,16 @@ static void on_listing(void)
     close_proxies(0);
 }
 
+/* /health/ready in cluster mode: a socket here can reach rooms elsewhere only through the
+ * subscription. */
+static int relay_check(json_t *out, void *arg)
+{
+    int up = bus_sub_up();
+    json_object_set_new(out, "subscribed", json_boolean(up));
+    json_object_set_new(out, "proxies", json_integer((json_int_t)hmap_size(proxies)));
+    return up;
+}
+
 int relay_init(const struct config *c, void (*on_msg)(struct session *, const char *, size_t),
                void (*on_closed)(struct session *), void (*missing)(struct proto_request *))
 {
@@ -590,9 +628,11 @@ int relay_init(const struct config *c, void (*on_msg)(struct session *, const ch
     m_refused = metrics_counter("cluster_relay_refused_total",
                                 "Requests for remote rooms answered here, by error code", "code");
     if (!locals || !owners || !proxies || !batches || !flush_ev) return -1;
+    if (health_add_check("relay", relay_check, NULL) < 0) return -1;
     members_on_listing(on_listing);
     rooms_set_lobby_frame_hook(lobby_out);
     accounts_set_spend_hook(spend_out);
+    scripts_on_refusal(refusal_out);
     char channel[96];
     snprintf(channel, sizeof channel, "mt:relay:%s", members_self());
     return bus_sub_init(channel, on_message, NULL);
@@ -611,6 +651,7 @@ void relay_shutdown(void)
     if (!cfg) return;
     rooms_set_lobby_frame_hook(NULL);
     accounts_set_spend_hook(NULL);
+    scripts_on_refusal(NULL);
     close_proxies(1);
     bus_sub_shutdown();
     hmap_each(locals, free_value, NULL);

@@ -367,6 +367,34 @@ static struct entry *entry_for(const struct script_version *v, int create)
     return e;
 }
 
+static void (*refusal_cb)(int is_agent, const char *name, const json_t *refusal);
+
+void scripts_on_refusal(void (*fn)(int is_agent, const char *name, const json_t *refusal))
+{
+    refusal_cb = fn;
+}
+
+void scripts_refused_elsewhere(int is_agent, const char *name, json_t *refusal)
+{
+    const char *version = json_string_value(json_object_get(refusal, "version"));
+    struct entry *e = hmap_get(is_agent ? agents : games, name);
+    if (!version || strlen(version) >= sizeof e->refused_id) return;
+    if (!e && (e = calloc(1, sizeof *e))) {
+        util_strlcpy(e->name, name, sizeof e->name);
+        e->is_agent = is_agent;
+        if (hmap_put(is_agent ? agents : games, e->name, e) < 0) {
+            free(e);
+            e = NULL;
+        }
+    }
+    if (!e) return;
+    util_strlcpy(e->refused_id, version, sizeof e->refused_id);
+    json_decref(e->refusal);
+    e->refusal = json_incref(refusal);
+    log_msg(LOG_WARN, "script version refused by another instance", "{ss,ss,ss}", "name", name,
+            "version", version, "serving", e->current ? e->current->id : "");
+}
+
 static void validate_done(void *arg)
 {
     struct validation *job = arg;
@@ -374,7 +402,13 @@ static void validate_done(void *arg)
     struct entry *e = entry_for(v, 1);
     const char *kind = v->is_agent ? "agent" : "game";
     if (e && strcmp(e->pending_id, v->id) == 0) e->pending_id[0] = '\0';
-    if (!e) {
+    if (e && job->ok && strcmp(e->refused_id, v->id) == 0) {
+        /* Another instance refused this very version while it was validated here: one version
+         * serves the whole cluster or none does. */
+        log_msg(LOG_WARN, "script version passed here but was refused elsewhere: not swapped in",
+                "{ss,ss,ss}", "kind", kind, "name", v->name, "version", v->id);
+        script_version_unref(v);
+    } else if (!e) {
         script_version_unref(v);
     } else if (job->ok) {
         struct script_version *old = e->current;
@@ -400,6 +434,7 @@ static void validate_done(void *arg)
         util_strlcpy(e->refused_id, v->id, sizeof e->refused_id);
         json_decref(e->refusal);
         e->refusal = refusal_json(v, job->error);
+        if (refusal_cb) refusal_cb(v->is_agent, v->name, e->refusal);
         metric_add(m_reloads, "refused", 1);
         log_msg(LOG_WARN, "script version refused: the previous version keeps serving",
                 "{ss,ss,ss,ss,ss}", "kind", kind, "name", v->name, "version", v->id, "error",

@@ -80,6 +80,13 @@ json_t *scripts_agents_json(void);
 /* Called on the loop thread when a new agent version goes live (not at start-up). */
 void scripts_on_agent_evolved(void (*fn)(const struct script_version *v));
 
+/* A cluster's view of refusals: fn is told of each version refused here (refusal borrowed:
+ * {version, message, file?, line?, at}), and scripts_refused_elsewhere records a refusal of
+ * another instance (refusal gains a reference; it carries "instance"): the catalog reports
+ * it, and that version is not swapped in here even if it passes here. */
+void scripts_on_refusal(void (*fn)(int is_agent, const char *name, const json_t *refusal));
+void scripts_refused_elsewhere(int is_agent, const char *name, json_t *refusal);
+
 /* Rescans now (the admin "force reload"). */
 void scripts_rescan(void);
 
