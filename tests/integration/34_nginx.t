@@ -9,6 +9,7 @@
 import asyncio, atexit, http.client, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import ROOT, Client, Server, Tap, free_port, play_until_over, run
+from nginx_front import Nginx
 
 t = Tap()
 CLIENT_IP = "127.0.0.2"
@@ -18,35 +19,21 @@ servers = [Server("--jwt-secret", SECRET, "--trusted-proxies", "127.0.0.1") for 
 for s in servers:
     s.start()
 
-tmp = tempfile.mkdtemp(prefix="mt-nginx-")
-port = free_port()
-conf = open(os.path.join(ROOT, "docker", "nginx.conf")).read()
-upstream = "".join(f"        server 127.0.0.1:{s.port} max_fails=3 fail_timeout=10s;\n" for s in servers)
-rendered, n_servers = re.subn(r"(?m)^\s*server monkeytown-\d:8080[^;]*;\n", "", conf)
-rendered = rendered.replace("        hash $remote_addr consistent;\n",
-                            "        hash $remote_addr consistent;\n" + upstream, 1)
-rendered, n_listen = re.subn(r"(?m)^(\s*)listen 80;", rf"\1listen 127.0.0.1:{port};", rendered)
-temps = "".join(f"    {k}_temp_path {tmp}/{k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-rendered = rendered.replace("http {\n", "http {\n" + temps, 1)
-t.eq((n_servers, n_listen), (3, 1), "the shipped file has three upstream servers and one listen")
-conf_path = os.path.join(tmp, "nginx.conf")
-open(conf_path, "w").write(rendered)
-
-nginx = ["nginx", "-p", tmp, "-c", conf_path, "-e", os.path.join(tmp, "error.log"),
-         "-g", f"daemon off; pid {tmp}/nginx.pid;"]
-check = subprocess.run(nginx + ["-t"], capture_output=True, text=True, timeout=30)
+front = Nginx(servers)
+port = front.port
+rendered = open(front.conf_path).read()
+t.eq((front.n_servers, front.n_listen), (3, 1), "the shipped file has three upstream servers and one listen")
+check = front.check()
 t.ok(check.returncode == 0, "nginx -t accepts the file", check.stderr)
-proc = subprocess.Popen(nginx, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+front.start()
 
 
 @atexit.register
 def cleanup():
     """nginx and the instances go with the test, whatever ends it."""
-    proc.terminate()
-    proc.wait(timeout=10)
+    front.stop()
     for s in servers:
         s.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 
