@@ -4,7 +4,7 @@
 # sends to three different instances (found through GET /api/cluster's "self", asked through
 # nginx) play: two humans play tic-tac-toe to its end while the third watches, every message
 # crossing nginx and, between instances, the relay. Nothing depends on speed: every wait polls.
-import asyncio, http.client, json, os, sys
+import asyncio, http.client as httpclient, json, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import ROOT, Client, Server, Tap, http, run, wait_for
 from nginx_front import Nginx
@@ -21,7 +21,7 @@ servers, front = [], None
 
 
 def via_nginx(path, source):
-    c = http.client.HTTPConnection("127.0.0.1", front.port, timeout=10, source_address=(source, 0))
+    c = httpclient.HTTPConnection("127.0.0.1", front.port, timeout=10, source_address=(source, 0))
     try:
         c.request("GET", path)
         r = c.getresponse()
