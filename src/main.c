@@ -234,6 +234,7 @@ static void stop(void)
     matchmaker_shutdown();
     relay_shutdown(); /* its proxies leave their rooms like closed sockets */
     rooms_shutdown();
+    directory_shutdown();
     tick_shutdown();
     scripts_shutdown();
     accounts_flush_seen(); /* last-seen times held back by --last-seen-interval */

@@ -64,7 +64,7 @@ struct claim {
 static void on_claim(struct redisReply *r, void *arg)
 {
     struct claim *c = arg;
-    uint64_t *fence = hmap_get(fences, c->room);
+    uint64_t *fence = fences ? hmap_get(fences, c->room) : NULL;
     int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
              r->element[0]->type == REDIS_REPLY_INTEGER;
     if (!ok) {
@@ -90,6 +90,7 @@ static void on_release(struct redisReply *r, void *arg)
 
 static void owner_hook(const char *room_id, int held)
 {
+    if (!fences) return;
     if (!held) {
         free(hmap_del(fences, room_id));
         if (bus_command(on_release, NULL, "EVAL %s 0 %s %s %s", RELEASE_LUA, room_id,
@@ -161,4 +162,18 @@ int directory_init(const struct config *cfg)
                             "Room directory operations in Redis by kind and outcome", "op");
     rooms_set_owner_hook(owner_hook);
     return 0;
+}
+
+static void free_fence(const char *key, void *value, void *arg)
+{
+    free(value);
+}
+
+void directory_shutdown(void)
+{
+    if (!fences) return;
+    rooms_set_owner_hook(NULL);
+    hmap_each(fences, free_fence, NULL);
+    hmap_free(fences);
+    fences = NULL;
 }

@@ -24,6 +24,11 @@
  * nothing without --cluster. Returns 0. */
 int directory_init(const struct config *cfg);
 
+/* Stops recording (after rooms_shutdown). The entries of the rooms freed at a stop go with
+ * this instance's lease, which members_shutdown deletes: releases sent while stopping may
+ * never leave. */
+void directory_shutdown(void);
+
 /* The answer to a lookup: owner is the live owner's id, or NULL when the room has none (no
  * entry, or its owner is gone); failed is 1 when Redis could not answer (owner NULL). */
 typedef void (*directory_fn)(const char *owner, int failed, void *arg);
