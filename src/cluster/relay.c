@@ -653,6 +653,7 @@ void relay_shutdown(void)
     rooms_set_lobby_frame_hook(NULL);
     accounts_set_spend_hook(NULL);
     scripts_on_refusal(NULL);
+    members_on_listing(NULL);
     close_proxies(1);
     bus_sub_shutdown();
     hmap_each(locals, free_value, NULL);
