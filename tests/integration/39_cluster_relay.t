@@ -6,7 +6,7 @@
 # socket closing on one instance leaves the seat on the owner; Redis away: the owner's own
 # sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and after Redis
 # returns a client catches up with resume. Every wait polls with a generous deadline.
-import asyncio, os, sys, time
+import asyncio, os, signal, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import ROOT, Client, Server, Tap, http, run, wait_for
 from redis_server import Redis
@@ -211,6 +211,31 @@ async def leaving(a, b):
     await p1.close()
 
 
+async def dead_owner(b, g):
+    """A room whose owner died has no owner: a join from another instance is NOT_FOUND at once
+    (no zombie entry to relay to), also after a new process takes the dead one's id (the entry
+    names the dead process's lease token, not the id alone)."""
+    p = await Client.connect(g)
+    gid = (await p.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
+    q = await Client.connect(b)
+    for _ in range(50):  # the claim is asynchronous
+        j = await q.request("join_game", {"gameId": gid, "as": "spectator"})
+        if j["type"] != "error":
+            break
+        await asyncio.sleep(0.1)
+    t.eq(j["type"], "game_state", "beta reaches gamma's room")
+    g.proc.send_signal(signal.SIGKILL)
+    g.proc.wait()
+    t.ok(wait_for(lambda: listed(b) == ["alpha", "beta"], timeout=30), "gamma killed: its lease lapses")
+    e = await q.request("join_game", {"gameId": gid})
+    t.eq(e["payload"].get("code"), "NOT_FOUND", "its room has no owner: NOT_FOUND, no relay into the void")
+    g.start()
+    t.ok(wait_for(lambda: listed(b) == ["alpha", "beta", "gamma"], timeout=30), "a new gamma process joins")
+    e = await q.request("join_game", {"gameId": gid})
+    t.eq(e["payload"].get("code"), "NOT_FOUND", "and does not inherit the dead process's room")
+    await q.close()
+
+
 async def redis_away(a, b):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     made = await p1.request("create_game", {"game": "tictactoe"})
@@ -260,6 +285,7 @@ try:
     throttled_across(a, b)
     run(quick_match(a, b, g))
     run(leaving(a, b))
+    run(dead_owner(b, g))
     run(redis_away(a, b))
     codes = [s.stop() for s in servers]
     t.eq(codes, [0, 0, 0], "the instances stop cleanly (proxies, subscription and batches freed)")
