@@ -14,6 +14,7 @@
 #include "api_static.h"
 #include "api_cluster.h"
 #include "directory.h"
+#include "failover.h"
 #include "relay.h"
 #include "auth.h"
 #include "config.h"
@@ -204,7 +205,7 @@ static int start(void)
     if (joined < 0) return joined;
     /* After joining: the directory's entries and the relay's channel carry this instance's id
      * and lease token. */
-    if (directory_init(&cfg) < 0 ||
+    if (directory_init(&cfg) < 0 || failover_init(&cfg) < 0 ||
         relay_init(&cfg, on_message, game_proto_session_closed, game_proto_missing) < 0)
         return -1;
     if (cfg.cluster) {
@@ -235,6 +236,7 @@ static void stop(void)
     relay_shutdown(); /* its proxies leave their rooms like closed sockets */
     rooms_shutdown();
     directory_shutdown();
+    failover_shutdown();
     tick_shutdown();
     scripts_shutdown();
     accounts_flush_seen(); /* last-seen times held back by --last-seen-interval */

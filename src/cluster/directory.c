@@ -36,7 +36,10 @@ static const char CLAIM_LUA[] =
                    "end\n"
                    "if inst then return {0, inst} end\n"
                    "local fence = redis.call('INCR', 'mt:fence:' .. ARGV[1])\n"
-                   "redis.call('SET', key, ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. fence)\n"
+                   "local me = ARGV[2] .. ' ' .. ARGV[3]\n"
+                   "redis.call('SET', key, me .. ' ' .. fence)\n"
+                   "redis.call('SADD', 'mt:owned:' .. me, ARGV[1])\n"
+                   "redis.call('SADD', 'mt:owners', me)\n"
                    "return {1, fence}\n";
 
 /* ARGV: room. The live owner's id, or false. */
@@ -48,11 +51,50 @@ static const char LOOKUP_LUA[] =
 static const char RELEASE_LUA[] = "local key = 'mt:room:' .. ARGV[1]\n"
                                   "local cur = redis.call('GET', key)\n"
                                   "local mine = ARGV[2] .. ' ' .. ARGV[3] .. ' '\n"
+                                  "redis.call('SREM', 'mt:owned:' .. ARGV[2] .. ' ' .. ARGV[3], "
+                                  "ARGV[1])\n"
                                   "if cur and string.sub(cur, 1, #mine) == mine then\n"
                                   "  redis.call('DEL', key)\n"
                                   "  return 1\n"
                                   "end\n"
                                   "return 0\n";
+
+/* ARGV: instance, token, max. Takes over, for this process, up to max rooms whose owner's
+ * process is gone: every process that ever owned a room is in mt:owners as "<id> <token>",
+ * its rooms in mt:owned:<id> <token>; a process whose lease key no longer holds its token is
+ * dead, and each of its rooms whose entry still names it gets a raised fence and this process
+ * as owner. Rooms that moved or were released meanwhile are only dropped from the dead
+ * process's set; an empty set is dropped from mt:owners. A script is atomic: however many
+ * instances run it at once, each room goes to one of them. Returns {room, fence, ...}. */
+static const char TAKEOVER_LUA[] =
+    "local me, max, out = ARGV[1] .. ' ' .. ARGV[2], tonumber(ARGV[3]), {}\n"
+    "for _, owner in ipairs(redis.call('SMEMBERS', 'mt:owners')) do\n"
+    "  local inst, tok = string.match(owner, '^(%S+) (%S+)$')\n"
+    "  local alive = false\n"
+    "  local v = inst and redis.call('GET', 'mt:instance:' .. inst)\n"
+    "  if v then\n"
+    "    local ok, d = pcall(cjson.decode, v)\n"
+    "    alive = ok and type(d) == 'table' and d.token == tok\n"
+    "  end\n"
+    "  if not alive and owner ~= me then\n"
+    "    local set = 'mt:owned:' .. owner\n"
+    "    for _, room in ipairs(redis.call('SMEMBERS', set)) do\n"
+    "      if #out >= 2 * max then return out end\n"
+    "      redis.call('SREM', set, room)\n"
+    "      local cur = redis.call('GET', 'mt:room:' .. room)\n"
+    "      if cur and string.sub(cur, 1, #owner + 1) == owner .. ' ' then\n"
+    "        local fence = redis.call('INCR', 'mt:fence:' .. room)\n"
+    "        redis.call('SET', 'mt:room:' .. room, me .. ' ' .. fence)\n"
+    "        redis.call('SADD', 'mt:owned:' .. me, room)\n"
+    "        redis.call('SADD', 'mt:owners', me)\n"
+    "        out[#out + 1] = room\n"
+    "        out[#out + 1] = fence\n"
+    "      end\n"
+    "    end\n"
+    "    if redis.call('SCARD', set) == 0 then redis.call('SREM', 'mt:owners', owner) end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 static struct hmap *fences; /* room id -> uint64_t *, for the rooms held here */
 static struct metric *m_ops;
@@ -98,13 +140,15 @@ static void owner_hook(const char *room_id, int held)
             metric_add(m_ops, "release_failed", 1);
         return;
     }
-    uint64_t *fence = calloc(1, sizeof *fence);
-    struct claim *c = calloc(1, sizeof *c);
-    if (!fence || !c || hmap_put(fences, room_id, fence) < 0) {
-        free(fence);
-        free(c);
-        return;
+    /* A room taken over already has its fence (directory_takeover): the claim confirms it. */
+    uint64_t *fence = hmap_get(fences, room_id), *fresh = NULL;
+    if (!fence && (fence = fresh = calloc(1, sizeof *fence)) &&
+        hmap_put(fences, room_id, fence) < 0) {
+        free(fresh);
+        fence = NULL;
     }
+    struct claim *c = fence ? calloc(1, sizeof *c) : NULL;
+    if (!c) return;
     snprintf(c->room, sizeof c->room, "%s", room_id);
     if (bus_command(on_claim, c, "EVAL %s 0 %s %s %s", CLAIM_LUA, room_id, members_self(),
                     members_token()) < 0) {
@@ -145,6 +189,46 @@ void directory_lookup(const char *room_id, directory_fn fn, void *arg)
         free(l);
         fn(NULL, 1, arg);
     }
+}
+
+struct takeover {
+    directory_takeover_fn fn;
+    void *arg;
+};
+
+static void on_takeover(struct redisReply *r, void *arg)
+{
+    struct takeover *t = arg;
+    int ok = r && r->type == REDIS_REPLY_ARRAY;
+    metric_add(m_ops, ok ? "takeover" : "takeover_failed", 1);
+    for (size_t i = 0; ok && i + 1 < r->elements; i += 2) {
+        const redisReply *room = r->element[i], *fence = r->element[i + 1];
+        if (room->type != REDIS_REPLY_STRING || fence->type != REDIS_REPLY_INTEGER) continue;
+        uint64_t *held = calloc(1, sizeof *held);
+        if (held && fences && hmap_put(fences, room->str, held) == 0)
+            *held = (uint64_t)fence->integer;
+        else
+            free(held);
+        metric_add(m_ops, "taken_over", 1);
+        t->fn(room->str, (uint64_t)fence->integer, t->arg);
+    }
+    free(t);
+}
+
+int directory_takeover(int max, directory_takeover_fn fn, void *arg)
+{
+    struct takeover *t = fences ? malloc(sizeof *t) : NULL;
+    if (!t) return -1;
+    t->fn = fn;
+    t->arg = arg;
+    char n[16];
+    snprintf(n, sizeof n, "%d", max);
+    if (bus_command(on_takeover, t, "EVAL %s 0 %s %s %s", TAKEOVER_LUA, members_self(),
+                    members_token(), n) < 0) {
+        free(t);
+        return -1;
+    }
+    return 0;
 }
 
 uint64_t directory_fence(const char *room_id)

@@ -37,6 +37,14 @@ typedef void (*directory_fn)(const char *owner, int failed, void *arg);
  * away). */
 void directory_lookup(const char *room_id, directory_fn fn, void *arg);
 
+/* Takes over up to max rooms of dead processes (see TAKEOVER_LUA in directory.c: atomic in
+ * Redis, so each such room goes to exactly one live instance, with its fence raised). fn is
+ * called for each room won, with its new fence, once Redis answers; the caller rebuilds the
+ * room (its room_register then finds the entry already ours). Returns 0, or -1 when Redis is
+ * away (nothing taken). */
+typedef void (*directory_takeover_fn)(const char *room_id, uint64_t fence, void *arg);
+int directory_takeover(int max, directory_takeover_fn fn, void *arg);
+
 /* The fence this instance holds for room_id, or 0 while its claim is unanswered or was
  * refused. */
 uint64_t directory_fence(const char *room_id);

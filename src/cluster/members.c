@@ -73,7 +73,8 @@ static struct event *beat_ev;
 static json_t *listed; /* the instances the last heartbeat saw (array) */
 static int beat_out;   /* a heartbeat is waiting for its answer */
 static struct metric *m_renewals, *m_instances;
-static void (*on_listing)(void);
+#define LISTING_HOOKS 4
+static void (*on_listing[LISTING_HOOKS])(void);
 static int lobby_dirty; /* a lobby write failed, or Redis lost our keys: write them all again */
 
 static void resync_lobby(void);
@@ -135,7 +136,8 @@ static void keep_listing(const redisReply *r)
     json_decref(listed);
     listed = list;
     metric_set(m_instances, NULL, (double)json_array_size(list));
-    if (on_listing) on_listing();
+    for (int k = 0; k < LISTING_HOOKS; k++)
+        if (on_listing[k]) on_listing[k]();
 }
 
 const char *members_self(void)
@@ -148,9 +150,20 @@ const char *members_token(void)
     return token;
 }
 
-void members_on_listing(void (*fn)(void))
+int members_on_listing(void (*fn)(void))
 {
-    on_listing = fn;
+    for (int k = 0; k < LISTING_HOOKS; k++)
+        if (!on_listing[k]) {
+            on_listing[k] = fn;
+            return 0;
+        }
+    return -1;
+}
+
+void members_off_listing(void (*fn)(void))
+{
+    for (int k = 0; k < LISTING_HOOKS; k++)
+        if (on_listing[k] == fn) on_listing[k] = NULL;
 }
 
 /* FNV-1a of "instance/key" with a fixed basis: every process must rank alike. */

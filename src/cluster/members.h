@@ -38,8 +38,10 @@ int members_rooms(struct http_exchange *x);
 const char *members_self(void);
 const char *members_token(void);
 
-/* fn runs after each heartbeat's listing of the live instances. */
-void members_on_listing(void (*fn)(void));
+/* fn runs after each heartbeat's listing of the live instances (up to four hooks: returns
+ * -1 when full); members_off_listing removes it. */
+int members_on_listing(void (*fn)(void));
+void members_off_listing(void (*fn)(void));
 
 /* The live instance that is home to key (rendezvous hashing over the last listing, this
  * instance included): every instance that sees the same listing names the same home, and an

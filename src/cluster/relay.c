@@ -4,6 +4,7 @@
 #include "bus_redis.h"
 #include "bus_sub.h"
 #include "directory.h"
+#include "failover.h"
 #include "api_health.h"
 #include "hmap.h"
 #include "log.h"
@@ -149,6 +150,10 @@ static void on_owner(const char *owner, int failed, void *arg)
     } else if (failed) {
         refuse(l->s, re, "SERVER_BUSY",
                "the cluster's directory is unavailable: try again shortly");
+    } else if (owner && strcmp(owner, members_self()) == 0 &&
+               failover_rebuilding(json_string_value(
+                   json_object_get(json_object_get(k->msg, "payload"), "gameId")))) {
+        refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
     } else if (!owner || strcmp(owner, members_self()) == 0) {
         answer_here(l->s, k->msg);
     } else {
@@ -592,9 +597,23 @@ static void close_proxies(int all)
     free(vals);
 }
 
+/* A socket here whose rooms' owner left the cluster is told to reconnect (1012, as in a
+ * rolling restart): its rooms are being taken over elsewhere, and a resume finds them. */
+static void restart_orphans(const char *key, void *value, void *arg)
+{
+    struct local *l = value;
+    for (int i = 0; i < l->n; i++)
+        if (!members_listed(l->owners[i])) {
+            metric_add(m_msgs, "orphaned", 1);
+            session_close(l->s, 1012, "service restart");
+            return;
+        }
+}
+
 static void on_listing(void)
 {
     close_proxies(0);
+    hmap_each(locals, restart_orphans, NULL);
 }
 
 /* /health/ready in cluster mode: a socket here can reach rooms elsewhere only through the
@@ -630,7 +649,7 @@ int relay_init(const struct config *c, void (*on_msg)(struct session *, const ch
                                 "Requests for remote rooms answered here, by error code", "code");
     if (!locals || !owners || !proxies || !batches || !flush_ev) return -1;
     if (health_add_check("relay", relay_check, NULL) < 0) return -1;
-    members_on_listing(on_listing);
+    if (members_on_listing(on_listing) < 0) return -1;
     rooms_set_lobby_frame_hook(lobby_out);
     accounts_set_spend_hook(spend_out);
     scripts_on_refusal(refusal_out);
@@ -653,7 +672,7 @@ void relay_shutdown(void)
     rooms_set_lobby_frame_hook(NULL);
     accounts_set_spend_hook(NULL);
     scripts_on_refusal(NULL);
-    members_on_listing(NULL);
+    members_off_listing(on_listing);
     close_proxies(1);
     bus_sub_shutdown();
     hmap_each(locals, free_value, NULL);

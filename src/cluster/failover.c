@@ -1,0 +1,150 @@
+#include "failover.h"
+
+#include "directory.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "members.h"
+#include "metrics.h"
+#include "room.h"
+#include "store.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAKEOVER_BATCH 64 /* rooms taken per heartbeat: the rest come with the next ones */
+#define LOAD_RETRIES 30   /* a store that does not hand the game back: tries, 1 s apart */
+
+struct rebuild {
+    char id[64];
+    int tries;
+    uint64_t taken_us;
+    struct event *retry;
+};
+
+static const struct config *cfg;
+static struct hmap *rebuilding; /* room id -> struct rebuild */
+static struct metric *m_taken, *m_rebuild_ms;
+
+static void load(struct rebuild *b);
+
+static void done(struct rebuild *b, const char *outcome)
+{
+    metric_add(m_taken, outcome, 1);
+    hmap_del(rebuilding, b->id);
+    if (b->retry) event_free(b->retry);
+    free(b);
+}
+
+static void close_aborted(const char *id, const char *why)
+{
+    json_t *row = json_pack("{ss,ss,s{ss,ss},sf}", "id", id, "status", "aborted", "result",
+                            "reason", "aborted", "detail", why, "ended_at", loop_wall_ms());
+    store_put("games", row);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    load(arg);
+}
+
+static void on_loaded(json_t *game, void *arg)
+{
+    char *id = arg;
+    struct rebuild *b = rebuilding ? hmap_get(rebuilding, id) : NULL;
+    free(id);
+    if (!b) return; /* shut down meanwhile */
+    if (!game) {
+        if (++b->tries >= LOAD_RETRIES) {
+            log_msg(LOG_ERROR, "failover: the store never returned the game", "{ss}", "game",
+                    b->id);
+            done(b, "missing");
+            return;
+        }
+        struct timeval tv = {1, 0};
+        if (!b->retry) b->retry = evtimer_new(loop_base(), on_retry, b);
+        if (b->retry) event_add(b->retry, &tv);
+        return;
+    }
+    char why[400] = "";
+    int rc = room_restore(game, why, sizeof why);
+    if (rc < 0) {
+        log_msg(LOG_WARN, "failover: game could not be rebuilt: closed as aborted", "{ss,ss}",
+                "game", b->id, "reason", why);
+        close_aborted(b->id, why);
+    } else {
+        metric_observe(m_rebuild_ms, NULL, (double)(loop_now_us() - b->taken_us) / 1000.0);
+        log_msg(LOG_INFO, "failover: game taken over", "{ss,ss}", "game", b->id, "outcome",
+                rc == 0 ? "rebuilt" : "ended");
+    }
+    done(b, rc == 0 ? "rebuilt" : rc == 1 ? "ended" : "aborted");
+}
+
+/* The store's answer finds the rebuild by id: it may come after failover_shutdown. */
+static void load(struct rebuild *b)
+{
+    char *id = strdup(b->id);
+    if (id) store_load_game(b->id, on_loaded, id);
+}
+
+static void on_taken(const char *room_id, uint64_t fence, void *arg)
+{
+    if (room_find(room_id) || hmap_get(rebuilding, room_id)) return;
+    struct rebuild *b = calloc(1, sizeof *b);
+    if (!b) return;
+    snprintf(b->id, sizeof b->id, "%s", room_id);
+    b->taken_us = loop_now_us();
+    if (hmap_put(rebuilding, b->id, b) < 0) {
+        free(b);
+        return;
+    }
+    log_msg(LOG_INFO, "failover: room taken over from a dead instance", "{ss,sI}", "game", room_id,
+            "fence", (json_int_t)fence);
+    load(b);
+}
+
+/* After each heartbeat: Redis holds who is alive, so the takeover asks it (a failure, Redis
+ * away, is tried again at the next heartbeat). */
+static void on_listing(void)
+{
+    if (cfg) directory_takeover(TAKEOVER_BATCH, on_taken, NULL);
+}
+
+int failover_rebuilding(const char *room_id)
+{
+    return rebuilding && room_id && hmap_get(rebuilding, room_id) != NULL;
+}
+
+int failover_init(const struct config *c)
+{
+    if (!c->cluster) return 0;
+    cfg = c;
+    static const double bounds[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+    m_taken = metrics_counter("rooms_taken_over_total",
+                              "Rooms of dead instances taken over here, by outcome", "outcome");
+    m_rebuild_ms = metrics_histogram("room_takeover_ms",
+                                     "From winning a room to its rebuilt state (load included)",
+                                     NULL, bounds, (int)(sizeof bounds / sizeof bounds[0]));
+    rebuilding = hmap_new();
+    if (!m_taken || !m_rebuild_ms || !rebuilding) return -1;
+    return members_on_listing(on_listing);
+}
+
+static void free_rebuild(const char *key, void *value, void *arg)
+{
+    struct rebuild *b = value;
+    if (b->retry) event_free(b->retry);
+    free(b);
+}
+
+void failover_shutdown(void)
+{
+    if (!cfg) return;
+    members_off_listing(on_listing);
+    hmap_each(rebuilding, free_rebuild, NULL);
+    hmap_free(rebuilding);
+    rebuilding = NULL;
+    cfg = NULL;
+}
