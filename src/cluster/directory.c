@@ -6,6 +6,7 @@
 #include "members.h"
 #include "metrics.h"
 #include "room.h"
+#include "store.h"
 
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -115,7 +116,10 @@ static void on_claim(struct redisReply *r, void *arg)
                 r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
     } else if (r->element[0]->integer == 1 && r->element[1]->type == REDIS_REPLY_INTEGER) {
         metric_add(m_ops, "claim", 1);
-        if (fence) *fence = (uint64_t)r->element[1]->integer;
+        if (fence) { /* still held here: the room's writes carry it from now on */
+            *fence = (uint64_t)r->element[1]->integer;
+            store_set_fence(c->room, *fence);
+        }
     } else {
         metric_add(m_ops, "claim_refused", 1);
         log_msg(LOG_ERROR, "cluster: room owned by another live instance", "{ss,ss}", "game",
@@ -135,6 +139,7 @@ static void owner_hook(const char *room_id, int held)
     if (!fences) return;
     if (!held) {
         free(hmap_del(fences, room_id));
+        store_set_fence(room_id, 0);
         if (bus_command(on_release, NULL, "EVAL %s 0 %s %s %s", RELEASE_LUA, room_id,
                         members_self(), members_token()) < 0)
             metric_add(m_ops, "release_failed", 1);

@@ -7,9 +7,10 @@
  * its entry says, so an instance that stops or dies leaves no room that anyone would relay to.
  * A claim (a Redis script, atomic) takes the room when it has no live owner and raises its
  * fence (INCR mt:fence:<gameId>); it is refused while another live process owns it, so one
- * room never has two owners. Each new owner gets a higher fence than every owner before it:
- * the next issue's failover hands it to the owner's writes so that a deposed owner's are
- * refused. A release deletes the entry only while it is still ours.
+ * room never has two owners. Each new owner gets a higher fence than every owner before it, and
+ * hands it to the store once the claim is answered (store_set_fence): the room's PostgreSQL
+ * rows carry it, and the database refuses a deposed owner's (sql/006). A release deletes the
+ * entry only while it is still ours, and tells the store (fence 0).
  *
  * Lookups answer from Redis each time (a room moves only when its owner dies); while Redis is
  * away they fail fast and the caller answers SERVER_BUSY. Loop thread only. */

@@ -8,16 +8,36 @@
 #include "pg_journal.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BATCH_ROWS 500
 #define BATCH_BYTES (1u << 20)
 #define QUEUE_ROWS 1000000u
 #define QUEUE_BYTES (512ull << 20)
 #define MAX_BLOCKED 512 /* rows gather tracks as holding back later ones */
+#define FENCE_TEXT                                                                                 \
+    21 /* a fence's digits and NUL: a slot at the start of a fenced row's text,                    \
+          rewritten in place when the fence rises (pg_row_refence) */
+
+/* A fence held here for a game (pg_queue_set_fence). */
+struct held_fence {
+    uint64_t fence;
+    int held;             /* 0: released, forgotten once the queue passes released_at */
+    uint64_t released_at; /* q.last_seq at the release */
+    int stale;            /* PostgreSQL refused it: another instance owns the game */
+};
+
+/* A released fence to forget once every row up to seq has left the queue. */
+struct forget {
+    struct forget *next;
+    uint64_t seq;
+    char game[];
+};
 
 static struct {
     struct pg_row *head, *tail;
@@ -25,9 +45,111 @@ static struct {
     uint64_t last_seq;
     int full_reported;   /* "queue full" was logged for this overflow */
     struct hmap *latest; /* upsert tables: row key -> the last queued row with that key */
+    struct hmap *fences; /* game id -> struct held_fence */
+    struct forget *forgets, *forgets_tail; /* in seq order */
 } q;
 
-static struct metric *m_dropped, *m_queue, *m_journal;
+static struct metric *m_dropped, *m_fenced, *m_queue, *m_journal;
+
+/* ---- fences ---- */
+
+static struct held_fence *held_fence(const char *game)
+{
+    return game && q.fences ? hmap_get(q.fences, game) : NULL;
+}
+
+/* Sets r's fence (a fenced table's row): the number in its slot. */
+static void row_set_fence(struct pg_row *r, uint64_t fence)
+{
+    r->fence = fence;
+    snprintf(r->text, FENCE_TEXT, "%" PRIu64, fence);
+}
+
+void pg_row_refence(struct pg_row *r)
+{
+    const struct held_fence *h =
+        pg_schema_fence_col(r->t) >= 0 ? held_fence(pg_row_col(r, 0)) : NULL;
+    if (h && h->fence > r->fence) row_set_fence(r, h->fence);
+}
+
+/* Forgets the released fences whose rows have all left the queue (every row up to the one
+ * before the head). A fence claimed again since its release is kept. */
+static void forget_fences(void)
+{
+    uint64_t left = q.head ? q.head->seq - 1 : q.last_seq;
+    while (q.forgets && q.forgets->seq <= left) {
+        struct forget *f = q.forgets;
+        struct held_fence *h = held_fence(f->game);
+        if (h && !h->held && h->released_at == f->seq) free(hmap_del(q.fences, f->game));
+        q.forgets = f->next;
+        free(f);
+    }
+    if (!q.forgets) q.forgets_tail = NULL;
+}
+
+static void release_fence(const char *game, struct held_fence *h)
+{
+    size_t len = strlen(game) + 1;
+    struct forget *f = h ? malloc(sizeof *f + len) : NULL;
+    if (!f) { /* nothing held, or OOM: the queued rows keep the fence they were put with */
+        free(h ? hmap_del(q.fences, game) : NULL);
+        return;
+    }
+    h->held = 0;
+    h->released_at = f->seq = q.last_seq;
+    f->next = NULL;
+    memcpy(f->game, game, len);
+    if (q.forgets_tail)
+        q.forgets_tail->next = f;
+    else
+        q.forgets = f;
+    q.forgets_tail = f;
+}
+
+void pg_queue_set_fence(const char *game_id, uint64_t fence)
+{
+    struct held_fence *h = held_fence(game_id);
+    if (!q.fences) return;
+    if (!fence) {
+        release_fence(game_id, h);
+        return;
+    }
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h || hmap_put(q.fences, game_id, h) < 0) {
+            free(h); /* OOM: the rows go with the fence of their put, 0 */
+            return;
+        }
+    }
+    if (fence > h->fence) h->fence = fence;
+    h->held = 1;
+    h->stale = 0;
+}
+
+static void free_fence(const char *key, void *value, void *arg)
+{
+    free(value);
+}
+
+static void free_fences(void)
+{
+    while (q.forgets) {
+        struct forget *f = q.forgets;
+        q.forgets = f->next;
+        free(f);
+    }
+    q.forgets_tail = NULL;
+    if (q.fences) hmap_each(q.fences, free_fence, NULL);
+    hmap_free(q.fences);
+    q.fences = NULL;
+}
+
+/* The fence a caller's row says it was written with (a row of the journal), or 0. */
+static uint64_t json_fence(const json_t *row)
+{
+    json_int_t f = json_integer_value(json_object_get(row, "fence"));
+    return f > 0 ? (uint64_t)f : 0;
+}
 
 /* ---- rows ---- */
 
@@ -61,12 +183,19 @@ struct pg_row *pg_row_new(const struct pg_table *t, const json_t *json, const ch
                           const char *raw)
 {
     static struct json_text vals; /* loop thread only */
-    int off[PG_MAX_COLS], n = pg_schema_ncols(t), failed = 0;
+    static const char slot[FENCE_TEXT];
+    int off[PG_MAX_COLS] = {0}, n = pg_schema_ncols(t), failed = 0, fc = pg_schema_fence_col(t);
     unsigned mask = 0;
     vals.len = 0;
+    if (fc >= 0) failed = json_text_put(&vals, slot, sizeof slot) < 0;
     for (int i = 0; i < n && !failed; i++) {
         size_t at = vals.len;
         int got;
+        if (i == fc) { /* always written: the slot, filled in below */
+            mask |= 1u << i;
+            off[i] = 0;
+            continue;
+        }
         if (raw_col && strcmp(t->cols[i].name, raw_col) == 0) { /* JSON null: SQL NULL */
             got = strcmp(raw, "null") == 0                         ? 0
                   : json_text_put(&vals, raw, strlen(raw) + 1) < 0 ? -1
@@ -85,6 +214,7 @@ struct pg_row *pg_row_new(const struct pg_table *t, const json_t *json, const ch
     *r = (struct pg_row){.t = t, .bytes = vals.len, .mask = mask, .text = r->own_text};
     memcpy(r->off, off, sizeof off);
     memcpy(r->text, vals.data, vals.len);
+    if (fc >= 0) row_set_fence(r, json_fence(json));
     return r;
 }
 
@@ -140,17 +270,17 @@ static const struct pg_row *merge_source(const struct pg_row *into, const struct
  * of one row, each needing a statement of its own (a statement may touch a row once). */
 static int coalesce(struct pg_row *into, const struct pg_row *later)
 {
-    int n = pg_schema_ncols(into->t), off[PG_MAX_COLS];
-    size_t len = 0;
+    int n = pg_schema_ncols(into->t), off[PG_MAX_COLS], fc = pg_schema_fence_col(into->t);
+    size_t slot = fc >= 0 ? FENCE_TEXT : 0, len = slot;
     for (int i = 0; i < n; i++) {
-        const char *v = pg_row_col(merge_source(into, later, i), i);
+        const char *v = i == fc ? NULL : pg_row_col(merge_source(into, later, i), i);
         if (v) len += strlen(v) + 1;
     }
-    char *text = malloc(len ? len : 1), *at = text;
+    char *text = malloc(len ? len : 1), *at = text + slot;
     if (!text) return -1;
     for (int i = 0; i < n; i++) {
-        const char *v = pg_row_col(merge_source(into, later, i), i);
-        off[i] = v ? (int)(at - text) : -1;
+        const char *v = i == fc ? NULL : pg_row_col(merge_source(into, later, i), i);
+        off[i] = i == fc ? 0 : v ? (int)(at - text) : -1;
         if (!v) continue;
         size_t vlen = strlen(v) + 1;
         memcpy(at, v, vlen);
@@ -162,6 +292,7 @@ static int coalesce(struct pg_row *into, const struct pg_row *later)
     into->bytes = len;
     into->mask |= later->mask;
     memcpy(into->off, off, sizeof off);
+    if (fc >= 0) row_set_fence(into, into->fence > later->fence ? into->fence : later->fence);
     return 0;
 }
 
@@ -171,6 +302,11 @@ int pg_queue_open(void)
 {
     memset(&q, 0, sizeof q);
     q.latest = hmap_new();
+    q.fences = hmap_new();
+    m_fenced = metrics_counter("store_fenced_writes_total",
+                               "Rows dropped because PostgreSQL refused their game's fence: "
+                               "another instance owns the game now",
+                               "table");
     m_dropped = metrics_counter("store_rows_dropped_total",
                                 "Rows the store gave up on (rejected by the database, or the "
                                 "queue was full)",
@@ -180,7 +316,7 @@ int pg_queue_open(void)
                               "Bytes of the local journal of rows the database may not have yet "
                               "(bounded by --spill-max-mb)",
                               NULL);
-    return q.latest && m_dropped && m_queue && m_journal ? 0 : -1;
+    return q.latest && q.fences && m_fenced && m_dropped && m_queue && m_journal ? 0 : -1;
 }
 
 void pg_queue_close(void)
@@ -189,6 +325,7 @@ void pg_queue_close(void)
     pg_queue_pop((int)q.rows);
     hmap_free(q.latest);
     q.latest = NULL;
+    free_fences();
 }
 
 static void update_gauges(void)
@@ -233,6 +370,22 @@ static void append(struct pg_row *r, const char *key)
     update_gauges();
 }
 
+/* A fenced table's row r being put: it takes the fence held for its game, which the journal's
+ * copy (row) says too. Returns 1 when r is not to be queued: PostgreSQL refused the game's
+ * fence (counted). */
+static int fence_put(const struct pg_table *t, struct pg_row *r, json_t *row)
+{
+    if (pg_schema_fence_col(t) < 0) return 0;
+    const struct held_fence *h = held_fence(pg_row_col(r, 0));
+    if (h && h->stale) {
+        metric_add(m_fenced, t->name, 1);
+        return 1;
+    }
+    pg_row_refence(r);
+    if (r->fence) json_object_set_new(row, "fence", json_integer((json_int_t)r->fence));
+    return 0;
+}
+
 int pg_queue_put(const char *table, json_t *row, const char *raw_col, const char *raw)
 {
     const struct pg_table *t = pg_schema_table(table);
@@ -243,6 +396,11 @@ int pg_queue_put(const char *table, json_t *row, const char *raw_col, const char
                  : !row ? "no row (json_pack failed)"
                         : "out of memory");
         json_decref(row);
+        return 0;
+    }
+    if (fence_put(t, r, row)) {
+        json_decref(row);
+        free(r);
         return 0;
     }
     char key[256];
@@ -324,6 +482,7 @@ static void unlink_row(struct pg_row *prev, struct pg_row *r)
 static void released(void)
 {
     pgj_released(q.head ? q.head->seq - 1 : q.last_seq);
+    forget_fences();
     update_gauges();
 }
 
@@ -431,7 +590,36 @@ int pg_queue_gather(const struct pg_row *head, struct pg_row **out)
         if (holds && nblocked == MAX_BLOCKED) break; /* too much to track: stop */
         if (holds) blocked[nblocked++] = r;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         out[i]->taken = 1;
+        pg_row_refence(out[i]);
+    }
+    return n;
+}
+
+/* ---- fenced off ---- */
+
+int pg_queue_drop_game(const char *game_id, const char *why)
+{
+    struct pg_row *prev = NULL, *r = q.head;
+    int n = 0;
+    while (r) {
+        struct pg_row *next = r->next;
+        const char *game = pg_row_col(r, 0);
+        if (!r->taken && pg_schema_fence_col(r->t) >= 0 && game && strcasecmp(game, game_id) == 0) {
+            metric_add(m_fenced, r->t->name, 1);
+            unlink_row(prev, r);
+            n++;
+        } else {
+            prev = r;
+        }
+        r = next;
+    }
+    struct held_fence *h = held_fence(game_id);
+    if (h) h->stale = 1;
+    if (n)
+        log_msg(LOG_ERROR, "stale fence: this instance no longer owns the game", "{ss,si,ss}",
+                "game", game_id, "rows", n, "error", why);
+    released();
     return n;
 }

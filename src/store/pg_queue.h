@@ -8,7 +8,14 @@
  * The queue owns its rows: pointers handed out (head, gathered rows) stay valid until the row
  * is popped. Rows in the statement in flight are marked taken, and are then neither coalesced
  * into nor gathered again. The queue registers and updates store_rows_dropped_total,
- * store_queue_rows and store_journal_bytes. Loop thread only. */
+ * store_fenced_writes_total, store_queue_rows and store_journal_bytes. Loop thread only.
+ *
+ * Fences (sql/006): the rows of the tables with a column fence (pg_schema_fence_col) carry the
+ * fencing token this instance holds for their game (pg_queue_set_fence), as the value of that
+ * column. A row takes the fence held when it is put, and again when it goes out: rows put
+ * before the directory's claim was answered then go with the fence too, so a game's rows never
+ * reach PostgreSQL with a lower fence after a higher one. A released game's fence is kept until
+ * every row put before the release has left the queue. */
 #ifndef MT_PG_QUEUE_H
 #define MT_PG_QUEUE_H
 
@@ -26,6 +33,7 @@ struct pg_row {
     size_t bytes;         /* of text */
     unsigned mask;        /* bit i: the row has column i (possibly as SQL NULL) */
     int taken;            /* in the statement or round in flight: it may not change */
+    uint64_t fence;       /* the value of column fence, for tables with one (else 0) */
     int off[PG_MAX_COLS]; /* where column i starts in text, or -1 for SQL NULL */
     char *text;           /* the values, NUL-terminated, back to back: own_text, or after a
                              merge a buffer of its own (see pg_queue.c, coalesce) */
@@ -94,5 +102,18 @@ void pg_queue_pop_taken(int n);
 
 /* Gives up the head row: logged with why and counted as dropped. */
 void pg_queue_drop_head(const char *why);
+
+/* This instance holds fence (> 0, from the room directory's claim) for game_id: its rows go
+ * with it from now on, and those already queued when they go out. 0: the room was released
+ * here; the fence is forgotten once the rows put until now have left the queue. */
+void pg_queue_set_fence(const char *game_id, uint64_t fence);
+
+/* Before r goes out: the fence held for its game, when it is higher than r's. */
+void pg_row_refence(struct pg_row *r);
+
+/* PostgreSQL refused a write of game_id for a stale fence: another instance owns the game. Its
+ * queued rows not in flight are dropped (counted in store_fenced_writes_total, logged once), and
+ * so are its rows put from now on, until a higher fence is set. Returns the rows dropped. */
+int pg_queue_drop_game(const char *game_id, const char *why);
 
 #endif

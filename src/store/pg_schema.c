@@ -23,29 +23,33 @@ static const struct pg_column agent_behaviors_cols[] = {{"name", "text", 1},
                                                         {"commit", "text", 0},
                                                         {"created_at", "ms", 0},
                                                         {NULL}};
-static const struct pg_column games_cols[] = {
-    {"id", "uuid", 1},       {"game", "text", 1},    {"version", "text", 1},
-    {"config", "jsonb", 0},  {"status", "text", 1},  {"result", "jsonb", 0},
-    {"seed", "bigint", 1},   {"seats", "int", 1},    {"created_at", "ms", 0},
-    {"started_at", "ms", 0}, {"ended_at", "ms", 0},  {"tick_rate", "int", 0},
-    {"ticks", "bigint", 0},  {"private", "bool", 0}, {NULL}};
-static const struct pg_column game_participants_cols[] = {{"game_id", "uuid", 1},
-                                                          {"seat", "int", 1},
-                                                          {"player_id", "uuid", 0},
-                                                          {"agent", "text", 0},
-                                                          {"name", "text", 1},
-                                                          {"score", "float8", 0},
-                                                          {NULL}};
-static const struct pg_column game_events_cols[] = {{"game_id", "uuid", 1}, {"seq", "bigint", 1},
-                                                    {"type", "text", 1},    {"payload", "jsonb", 1},
-                                                    {"t", "bigint", 1},     {NULL}};
+static const struct pg_column games_cols[] = {{"id", "uuid", 1},       {"game", "text", 1},
+                                              {"version", "text", 1},  {"config", "jsonb", 0},
+                                              {"status", "text", 1},   {"result", "jsonb", 0},
+                                              {"seed", "bigint", 1},   {"seats", "int", 1},
+                                              {"created_at", "ms", 0}, {"started_at", "ms", 0},
+                                              {"ended_at", "ms", 0},   {"tick_rate", "int", 0},
+                                              {"ticks", "bigint", 0},  {"private", "bool", 0},
+                                              {"fence", "bigint", 0},  {NULL}};
+static const struct pg_column game_participants_cols[] = {
+    {"game_id", "uuid", 1}, {"seat", "int", 1},     {"player_id", "uuid", 0}, {"agent", "text", 0},
+    {"name", "text", 1},    {"score", "float8", 0}, {"fence", "bigint", 0},   {NULL}};
+static const struct pg_column game_events_cols[] = {{"game_id", "uuid", 1},
+                                                    {"seq", "bigint", 1},
+                                                    {"type", "text", 1},
+                                                    {"payload", "jsonb", 1},
+                                                    {"t", "bigint", 1},
+                                                    {"fence", "bigint", 0},
+                                                    {NULL}};
 static const struct pg_column game_results_cols[] = {
     {"id", "uuid", 1},   {"players", "jsonb", 1}, {"winner", "int", 1},
     {"draw", "bool", 1}, {"created_at", "ms", 0}, {NULL}};
 static const struct pg_column game_inputs_cols[] = {
-    {"game_id", "uuid", 1},    {"ord", "bigint", 1},  {"seat", "int", 1},
-    {"action", "jsonb", 0},    {"source", "text", 1}, {"t", "bigint", 1},
-    {"state_hash", "text", 0}, {"tick", "bigint", 0}, {NULL}};
+    {"game_id", "uuid", 1},    {"ord", "bigint", 1},
+    {"seat", "int", 1},        {"action", "jsonb", 0},
+    {"source", "text", 1},     {"t", "bigint", 1},
+    {"state_hash", "text", 0}, {"tick", "bigint", 0},
+    {"fence", "bigint", 0},    {NULL}};
 
 /* In foreign-key order (a table before those that refer to it), though nothing relies on it:
  * rows are written in the order they were put. */
@@ -83,6 +87,13 @@ int pg_schema_ncols(const struct pg_table *t)
 int pg_schema_is_event_log(const struct pg_table *t)
 {
     return strcmp(t->name, "game_events") == 0 || strcmp(t->name, "game_inputs") == 0;
+}
+
+int pg_schema_fence_col(const struct pg_table *t)
+{
+    for (int i = 0; i < pg_schema_ncols(t); i++)
+        if (strcmp(t->cols[i].name, "fence") == 0) return i;
+    return -1;
 }
 
 int pg_schema_has_game_fk(const struct pg_table *t)

@@ -37,6 +37,11 @@ int pg_schema_ncols(const struct pg_table *t);
  * and agent behaviours, also insert-once, are put again at every start). */
 int pg_schema_is_event_log(const struct pg_table *t);
 
+/* The column "fence" of the tables a room's owner writes with its fencing token (games, and
+ * those of pg_schema_has_game_fk; sql/006), or -1. The store fills it in (pg_queue.h), and
+ * reads leave it out: it is the writer's, not the game's. */
+int pg_schema_fence_col(const struct pg_table *t);
+
 /* The tables whose rows need their game's games row (a foreign key, or the order the writer
  * keeps for the event log since sql/003 dropped the key). */
 int pg_schema_has_game_fk(const struct pg_table *t);

@@ -288,14 +288,17 @@ void pg_sql_execute(struct pg_sb *b, int k, const struct pg_table *t, unsigned m
 /* ---- reads ---- */
 
 /* A row as json_build_object(...), its keys those of the row format: jsonb columns are JSON
- * values, timestamps ms since the epoch. */
+ * values, timestamps ms since the epoch. Without the fence, which is the writer's: a loaded
+ * game is the same from either store. */
 static void row_object(struct pg_sb *b, const char *table, const char *alias)
 {
     const struct pg_table *t = pg_schema_table(table);
     pg_sb_add(b, "json_build_object(");
-    for (int i = 0; i < pg_schema_ncols(t); i++) {
+    for (int i = 0, first = 1; i < pg_schema_ncols(t); i++) {
         const struct pg_column *c = &t->cols[i];
-        pg_sb_add(b, "%s'%s', ", i ? ", " : "", c->name);
+        if (i == pg_schema_fence_col(t)) continue;
+        pg_sb_add(b, "%s'%s', ", first ? "" : ", ", c->name);
+        first = 0;
         if (strcmp(c->type, "ms") == 0)
             pg_sb_add(b, "(extract(epoch FROM %s.\"%s\") * 1000)::bigint", alias, c->name);
         else

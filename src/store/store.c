@@ -111,6 +111,11 @@ int store_healthy(json_t *out)
     return backend && backend->healthy(out);
 }
 
+void store_set_fence(const char *game_id, uint64_t fence)
+{
+    if (backend && backend->set_fence) backend->set_fence(game_id, fence);
+}
+
 int store_accepting(void)
 {
     return backend && backend->accepting();

@@ -1,7 +1,8 @@
 /* store.h - durable storage of players, script versions, games, their events and inputs.
  *
  * The rest of the server writes facts as rows: a table name and a JSON object whose keys are
- * that table's columns (sql/ holds the schema; the embedded store uses the same names). Writes
+ * that table's columns (sql/ holds the schema; the embedded store uses the same names; the
+ * column fence of games and the game's rows is the store's own, see store_set_fence). Writes
  * never block the caller: rows are queued and written in order by the backend; a row written
  * twice (a retry after an outage) is stored once, because every table has a natural key:
  *
@@ -29,6 +30,7 @@
 #include "config.h"
 
 #include <jansson.h>
+#include <stdint.h>
 
 /* Opens the configured backend and replays what it holds into the loaders registered with
  * store_on_load (players, to rebuild the account index). Returns 0, or -1 with a log line. */
@@ -83,6 +85,15 @@ int store_healthy(json_t *out);
  * the bounded buffer: new rooms are then refused with SERVER_BUSY). */
 int store_accepting(void);
 
+/* --cluster: this instance holds fence, the room directory's fencing token, for game_id (the
+ * claim was answered), and its rows of the game (games, game_participants, game_events,
+ * game_inputs) carry it from now on, also those queued and not yet written. PostgreSQL refuses
+ * a row with a lower fence than the game's (sql/006): a deposed owner's writes are dropped
+ * (store_fenced_writes_total). fence 0: the room was released here; the fence is forgotten once
+ * the rows put before are written. Without it rows go with fence 0, as on a single server.
+ * The embedded store ignores it. */
+void store_set_fence(const char *game_id, uint64_t fence);
+
 /* Registers fn to receive every stored row of table at start-up (before store_init returns). */
 void store_on_load(const char *table, void (*fn)(json_t *row));
 
@@ -99,6 +110,7 @@ struct store_backend {
     void (*load_game)(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
     int (*healthy)(json_t *out);
     int (*accepting)(void);
+    void (*set_fence)(const char *game_id, uint64_t fence); /* optional: see store_set_fence */
     void (*close)(void);
 };
 

@@ -20,7 +20,9 @@
  * Outage: the queue stays in memory (bounded; accepting() turns false at 90%), the batch in
  * flight stays at the head of the queue, and reconnects back off from 100 ms to 5 s. A batch
  * that fails for another reason (a bad row) is retried row by row; only rows that fail alone
- * are dropped (store_rows_dropped_total).
+ * are dropped (store_rows_dropped_total). A write refused for a stale fence (sql/006: another
+ * instance owns the game now) is not retried: the game's rows are dropped at once
+ * (store_fenced_writes_total, see fenced_off), and the other games' rows go on.
  *
  * Reads (load_game, and the accounts' calls of store_pg.h) share the connection and wait for
  * the rows queued before them, so a game that just ended reads back complete. While the
@@ -167,6 +169,21 @@ static void write_failed(PGresult *res, int n, int gathered, int combined)
     pg_queue_drop_head(pg_error_text(res));
 }
 
+/* A write PostgreSQL refused for a stale fence (sql/006: SQLSTATE MTF01, the game's id as the
+ * DETAIL): another instance owns the game now, and every later write of it here would be
+ * refused too. Retrying would fail forever and isolating it row by row would hold up every
+ * other game, so the game's rows are dropped and the rest go again as they were (nothing of a
+ * failed round was written). Returns 1 when that was the failure and rows were dropped; else
+ * the usual isolation deals with it. */
+static int fenced_off(const PGresult *res)
+{
+    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *game = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    if (!code || strcmp(code, "MTF01") != 0 || !game) return 0;
+    untake();
+    return pg_queue_drop_game(game, pg_error_text(res)) > 0;
+}
+
 static void written(PGresult *res, void *arg)
 {
     int n = w.batch, gathered = w.ntaken > 0, combined = w.combined;
@@ -179,6 +196,7 @@ static void written(PGresult *res, void *arg)
         return;
     }
     if (combined) round_prepared(!pg_failed(res));
+    if (pg_failed(res) && fenced_off(res)) return;
     if (pg_failed(res)) {
         write_failed(res, n, gathered, combined);
         return;
@@ -285,6 +303,7 @@ static void send_batch(void)
     for (int i = 0; i < n; i++, r = r->next) {
         struct pg_row *row = w.ntaken ? w.taken[i] : r;
         row->taken = 1; /* in flight: not to be coalesced into (see written) */
+        pg_row_refence(row);
         for (int c = 0; c < nc; c++)
             if (row->mask & (1u << c)) vals[np++] = pg_row_col(row, c);
     }
@@ -516,6 +535,16 @@ static void pg_put_json(const char *table, json_t *row, const char *column, cons
     put_row(table, row, column, json);
 }
 
+/* A new owner takes the game over in PostgreSQL by writing its games row with its fence
+ * (sql/006 raises games.fence): from then on the database refuses the writes of every earlier
+ * owner, without waiting for this one's next write of the row. Behind the rows already queued
+ * (the row that creates the game among them). */
+static void pg_set_fence(const char *game_id, uint64_t fence)
+{
+    pg_queue_set_fence(game_id, fence);
+    if (fence) pg_put("games", json_pack("{ss,sI}", "id", game_id, "fence", (json_int_t)fence));
+}
+
 static void pg_flush(void)
 {
     wake();
@@ -582,6 +611,7 @@ const struct store_backend store_pg_backend = {
     .load_game = pg_read_game,
     .healthy = pg_healthy,
     .accepting = pg_queue_accepting,
+    .set_fence = pg_set_fence,
     .close = pg_close,
 };
 

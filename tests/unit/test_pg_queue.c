@@ -110,6 +110,63 @@ static void test_gather_keys(void)
     pg_queue_pop(1);
 }
 
+/* The rows of a game take the fence held for it (pg_queue_set_fence): at the put, and again
+ * when they go out; a released fence lasts until the rows put before have left. */
+static void test_fence(void)
+{
+    struct pg_row *out[500];
+    put("game_events", "{\"game_id\": \"g\", \"seq\": 1, \"type\": \"t\", \"payload\": 1,"
+                       " \"t\": 0}");
+    ok(pg_queue_head()->fence == 0, "a row put before the claim is answered has fence 0");
+    pg_queue_set_fence("g", 4);
+    put("game_events", "{\"game_id\": \"g\", \"seq\": 2, \"type\": \"t\", \"payload\": 1,"
+                       " \"t\": 0}");
+    put("game_events", "{\"game_id\": \"h\", \"seq\": 1, \"type\": \"t\", \"payload\": 1,"
+                       " \"t\": 0}");
+    ok(pg_queue_head()->next->fence == 4 && pg_queue_head()->next->next->fence == 0,
+       "a row put after it has the game's fence, another game's row none");
+    int n = pg_queue_gather(pg_queue_head(), out);
+    ok(n == 3 && strcmp(pg_row_col(out[0], 5), "4") == 0 &&
+           strcmp(pg_row_col(out[1], 5), "4") == 0 && strcmp(pg_row_col(out[2], 5), "0") == 0,
+       "going out, the earlier row has it too: never a lower fence after a higher one");
+    pg_queue_pop_taken(n);
+
+    put("games", "{\"id\": \"g\", \"status\": \"active\"}");
+    pg_queue_set_fence("g", 9); /* claimed again (a later owner in this process) */
+    put("games", "{\"id\": \"g\", \"status\": \"completed\"}");
+    is_int(pg_queue_rows(), 1, "a games row coalesces");
+    ok(pg_queue_head()->fence == 9 && strcmp(pg_row_col(pg_queue_head(), 14), "9") == 0,
+       "with the higher fence");
+    pg_queue_set_fence("g", 0); /* released */
+    put("games", "{\"id\": \"g\", \"status\": \"aborted\"}");
+    ok(pg_queue_head()->fence == 9, "a row put after the release still has the fence");
+    pg_queue_pop(1);
+    put("game_events", "{\"game_id\": \"g\", \"seq\": 3, \"type\": \"t\", \"payload\": 1,"
+                       " \"t\": 0}");
+    ok(pg_queue_head()->fence == 0, "once the rows before the release left, it is forgotten");
+    pg_queue_pop(1);
+
+    pg_queue_set_fence("g", 10);
+    put("game_events", "{\"game_id\": \"g\", \"seq\": 4, \"type\": \"t\", \"payload\": 1,"
+                       " \"t\": 0}");
+    put("players", "{\"id\": \"p\", \"name\": \"ann\"}");
+    put("game_inputs", "{\"game_id\": \"G\", \"ord\": 1, \"seat\": 1, \"source\": \"x\","
+                       " \"t\": 0}");
+    is_int(pg_queue_drop_game("g", "stale fence"), 2,
+           "a stale fence drops the game's rows (its id in any case)");
+    ok(pg_queue_rows() == 1 && strcmp(pg_queue_head()->t->name, "players") == 0, "and only those");
+    put("game_events", "{\"game_id\": \"g\", \"seq\": 5, \"type\": \"t\", \"payload\": 1,"
+                       " \"t\": 0}");
+    is_int(pg_queue_rows(), 1, "the game's later rows are dropped as they are put");
+    pg_queue_set_fence("g", 11);
+    put("game_events", "{\"game_id\": \"g\", \"seq\": 6, \"type\": \"t\", \"payload\": 1,"
+                       " \"t\": 0}");
+    is_int(pg_queue_rows(), 2, "until a higher fence is claimed");
+    pg_queue_pop(2);
+    pg_queue_set_fence("g", 0);
+    pg_queue_set_fence("nothing held", 0);
+}
+
 int main(void)
 {
     char dir[64];
@@ -122,6 +179,7 @@ int main(void)
     test_coalesce();
     test_gather_children();
     test_gather_keys();
+    test_fence();
     ok(pg_queue_put("nonesuch", json_object(), NULL, NULL) == 0 && pg_queue_rows() == 0,
        "a row of an unknown table is dropped");
     pg_queue_close();

@@ -135,6 +135,7 @@ static void test_reads(void)
        "participants, events and inputs in seat, seq and ord order");
     ok(game && strstr(game, "'created_at', (extract(epoch FROM g.\"created_at\") * 1000)::bigint"),
        "timestamps are read as ms since the epoch");
+    ok(game && !strstr(game, "fence"), "reads leave the fence out: the game is the same");
     ok(game && strstr(game, " FROM script_versions v JOIN games g ON v.id = g.version WHERE "
                             "g.id = $1::uuid)"),
        "and the script version last");
@@ -146,6 +147,43 @@ static void test_reads(void)
            "p.\"created_at\") * 1000)::bigint, 'last_seen_at', (extract(epoch FROM "
            "p.\"last_seen_at\") * 1000)::bigint) FROM players p WHERE p.id = $1::uuid",
            "a players read");
+}
+
+/* sql/006: the rows a room's owner writes carry its fence, and PostgreSQL compares it. */
+static void test_fence(void)
+{
+    struct pg_row *ev = row("game_events", "{\"game_id\": \"g\", \"seq\": 1, \"type\": \"x\","
+                                           " \"payload\": 1, \"t\": 0}");
+    const struct pg_table *events = pg_schema_table("game_events");
+    is_int(pg_schema_fence_col(events), 5, "the event log has a fence column");
+    ok(ev && ev->mask == 63 && ev->fence == 0 && strcmp(pg_row_col(ev, 5), "0") == 0,
+       "a row always has it: 0 without a fence held");
+    is_sql(pg_sql_write(events, ev->mask, 1, NULL, PG_FROM_PARAMS, PG_QUOTE_STANDARD),
+           "INSERT INTO game_events (\"game_id\", \"seq\", \"type\", \"payload\", \"t\", "
+           "\"fence\") VALUES ($1::uuid, $2::bigint, $3::text, $4::jsonb, $5::bigint, "
+           "$6::bigint) ON CONFLICT (\"game_id\", \"seq\") DO NOTHING",
+           "an event is inserted with its fence");
+    free(ev);
+    struct pg_row *in = row("game_inputs", "{\"game_id\": \"g\", \"ord\": 1, \"seat\": 1,"
+                                           " \"source\": \"player\", \"t\": 0, \"fence\": 7}");
+    ok(in && in->fence == 7 && strcmp(pg_row_col(in, 8), "7") == 0,
+       "an input row carries the fence it was put with (the journal's copy)");
+    struct pg_sb b = {0};
+    pg_sql_execute(&b, 2, pg_schema_table("game_inputs"), 1 | 256, 1, &in, PG_QUOTE_STANDARD);
+    is_sql(pg_sb_take(&b), "EXECUTE mt_w2 ('{\"g\"}', '{\"7\"}');\n", "and its array literal");
+    free(in);
+
+    const struct pg_table *games = pg_schema_table("games");
+    is_sql(pg_sql_write(games, 1 | 16 | 16384, 1, NULL, PG_FROM_PARAMS, PG_QUOTE_STANDARD),
+           "UPDATE games AS t SET \"status\" = v.\"status\", \"fence\" = v.\"fence\" FROM "
+           "(VALUES ($1::uuid, $2::text, $3::bigint)) AS v (\"id\", \"status\", \"fence\") "
+           "WHERE t.\"id\" = v.\"id\"",
+           "a games update sets the fence: a higher one takes the game over, a lower is refused");
+    char *upsert = pg_sql_write(games, 0x7fff, 1, NULL, PG_FROM_ARRAYS, PG_QUOTE_STANDARD);
+    ok(upsert && strstr(upsert, "\"private\", \"fence\") SELECT ") &&
+           strstr(upsert, "\"private\" = EXCLUDED.\"private\", \"fence\" = EXCLUDED.\"fence\""),
+       "and so does the upsert of a whole games row");
+    free(upsert);
 }
 
 static void test_sb(void)
@@ -167,6 +205,7 @@ int main(void)
     test_writes();
     test_literals();
     test_reads();
+    test_fence();
     test_sb();
     return done_testing();
 }
