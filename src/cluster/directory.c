@@ -209,11 +209,15 @@ static void on_takeover(struct redisReply *r, void *arg)
     for (size_t i = 0; ok && i + 1 < r->elements; i += 2) {
         const redisReply *room = r->element[i], *fence = r->element[i + 1];
         if (room->type != REDIS_REPLY_STRING || fence->type != REDIS_REPLY_INTEGER) continue;
-        uint64_t *held = calloc(1, sizeof *held);
-        if (held && fences && hmap_put(fences, room->str, held) == 0)
-            *held = (uint64_t)fence->integer;
-        else
-            free(held);
+        uint64_t *held = fences ? hmap_get(fences, room->str) : NULL, *fresh = NULL;
+        if (!held && fences && (held = fresh = calloc(1, sizeof *held)) &&
+            hmap_put(fences, room->str, held) < 0) {
+            free(fresh);
+            held = NULL;
+        }
+        if (held) *held = (uint64_t)fence->integer;
+        /* The rebuilt room's writes carry the raised fence, which refuses the dead owner's. */
+        store_set_fence(room->str, (uint64_t)fence->integer);
         metric_add(m_ops, "taken_over", 1);
         t->fn(room->str, (uint64_t)fence->integer, t->arg);
     }
