@@ -240,6 +240,38 @@ int directory_takeover(int max, directory_takeover_fn fn, void *arg)
     return 0;
 }
 
+struct reclaim {
+    directory_reclaim_fn fn;
+    void *arg;
+    char room[64];
+};
+
+static void on_reclaim(struct redisReply *r, void *arg)
+{
+    struct reclaim *c = arg;
+    int answered = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                   r->element[0]->type == REDIS_REPLY_INTEGER;
+    int ours = !answered || r->element[0]->integer == 1; /* no answer: nothing learnt */
+    metric_add(m_ops, !answered ? "reclaim_failed" : ours ? "reclaim" : "reclaim_lost", 1);
+    c->fn(c->room, ours, c->arg);
+    free(c);
+}
+
+int directory_reclaim(const char *room_id, directory_reclaim_fn fn, void *arg)
+{
+    struct reclaim *c = calloc(1, sizeof *c);
+    if (!c) return -1;
+    c->fn = fn;
+    c->arg = arg;
+    snprintf(c->room, sizeof c->room, "%s", room_id);
+    if (bus_command(on_reclaim, c, "EVAL %s 0 %s %s %s", CLAIM_LUA, room_id, members_self(),
+                    members_token()) < 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
 uint64_t directory_fence(const char *room_id)
 {
     uint64_t *fence = fences ? hmap_get(fences, room_id) : NULL;

@@ -46,6 +46,12 @@ void directory_lookup(const char *room_id, directory_fn fn, void *arg);
 typedef void (*directory_takeover_fn)(const char *room_id, uint64_t fence, void *arg);
 int directory_takeover(int max, directory_takeover_fn fn, void *arg);
 
+/* Claims room_id again after this instance's lease lapsed: fn gets ours 0 when another live
+ * process owns it now (the caller disowns the room), 1 when it is still ours (or Redis could
+ * not answer). Returns 0, or -1 (fn not called). */
+typedef void (*directory_reclaim_fn)(const char *room_id, int ours, void *arg);
+int directory_reclaim(const char *room_id, directory_reclaim_fn fn, void *arg);
+
 /* The fence this instance holds for room_id, or 0 while its claim is unanswered or was
  * refused. */
 uint64_t directory_fence(const char *room_id);

@@ -105,11 +105,51 @@ static void on_taken(const char *room_id, uint64_t fence, void *arg)
     load(b);
 }
 
-/* After each heartbeat: Redis holds who is alive, so the takeover asks it (a failure, Redis
+/* ---- a stale owner: this instance's lease lapsed (paused, cut off) ---- */
+
+static int reclaiming; /* reclaims out: the rooms' output is held until they are answered */
+
+static int output_held(void)
+{
+    return reclaiming > 0 || members_lease_lapsed();
+}
+
+static void on_reclaimed(const char *room_id, int ours, void *arg)
+{
+    reclaiming--;
+    struct room *r = ours ? NULL : room_find(room_id);
+    if (!r) return;
+    log_msg(LOG_WARN, "failover: room taken over while this instance was away: dropped", "{ss}",
+            "game", room_id);
+    metric_add(m_taken, "disowned", 1);
+    room_disown(r);
+}
+
+static void reclaim_one(const char *key, void *value, void *arg)
+{
+    if (directory_reclaim(key, on_reclaimed, NULL) == 0) reclaiming++;
+}
+
+/* The lease had lapsed: each room is claimed again, and one that another instance took meanwhile
+ * is dropped, its sockets told to reconnect: this instance never sends a second history. */
+static void on_lapse(void)
+{
+    room_each(reclaim_one, NULL);
+}
+
+static void restart_one(const char *key, void *value, void *arg)
+{
+    room_restart_sockets(value);
+}
+
+/* After each heartbeat: sockets that missed output while it was held reconnect and resume;
+ * then the rooms of dead processes are taken over (Redis holds who is alive; a failure, Redis
  * away, is tried again at the next heartbeat). */
 static void on_listing(void)
 {
-    if (cfg) directory_takeover(TAKEOVER_BATCH, on_taken, NULL);
+    if (!cfg) return;
+    if (!reclaiming && rooms_output_held_back()) room_each(restart_one, NULL);
+    directory_takeover(TAKEOVER_BATCH, on_taken, NULL);
 }
 
 int failover_rebuilding(const char *room_id)
@@ -129,6 +169,8 @@ int failover_init(const struct config *c)
                                      NULL, bounds, (int)(sizeof bounds / sizeof bounds[0]));
     rebuilding = hmap_new();
     if (!m_taken || !m_rebuild_ms || !rebuilding) return -1;
+    rooms_set_output_gate(output_held);
+    members_on_lapse(on_lapse);
     return members_on_listing(on_listing);
 }
 
@@ -143,6 +185,8 @@ void failover_shutdown(void)
 {
     if (!cfg) return;
     members_off_listing(on_listing);
+    members_on_lapse(NULL);
+    rooms_set_output_gate(NULL);
     hmap_each(rebuilding, free_rebuild, NULL);
     hmap_free(rebuilding);
     rebuilding = NULL;

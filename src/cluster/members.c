@@ -73,6 +73,8 @@ static struct event *beat_ev;
 static json_t *listed; /* the instances the last heartbeat saw (array) */
 static int beat_out;   /* a heartbeat is waiting for its answer */
 static struct metric *m_renewals, *m_instances;
+static uint64_t renewed_ms; /* the last renewal Redis confirmed (or the registration) */
+static void (*lapse_hook)(void);
 #define LISTING_HOOKS 4
 static void (*on_listing[LISTING_HOOKS])(void);
 static int lobby_dirty; /* a lobby write failed, or Redis lost our keys: write them all again */
@@ -150,6 +152,17 @@ const char *members_token(void)
     return token;
 }
 
+void members_on_lapse(void (*fn)(void))
+{
+    lapse_hook = fn;
+}
+
+int members_lease_lapsed(void)
+{
+    return cfg && cfg->cluster && renewed_ms && bus_connected() &&
+           loop_now_ms() - renewed_ms > (uint64_t)cfg->instance_lease_ms;
+}
+
 int members_on_listing(void (*fn)(void))
 {
     for (int k = 0; k < LISTING_HOOKS; k++)
@@ -222,6 +235,7 @@ static void on_beat_reply(struct redisReply *r, void *arg)
         return;
     }
     long long status = r->element[0]->integer;
+    if (status == 1 || status == 2) renewed_ms = loop_now_ms();
     keep_listing(r);
     if (status == 1) {
         metric_add(m_renewals, "renewed", 1);
@@ -233,6 +247,7 @@ static void on_beat_reply(struct redisReply *r, void *arg)
         resync_lobby(); /* the lease lapsed: so may have the rooms' hash, or Redis restarted */
         log_msg(LOG_WARN, "cluster: the lease had lapsed (paused or cut off); taken again", "{ss}",
                 "instance", id);
+        if (lapse_hook) lapse_hook();
         return;
     }
     metric_add(m_renewals, "lost", 1);
@@ -421,6 +436,7 @@ int members_init(const struct config *config)
                                  "Heartbeats of this instance's lease by outcome", "outcome");
     m_instances = metrics_gauge("cluster_instances", "Live instances the last heartbeat saw", NULL);
     int rc = register_id();
+    renewed_ms = loop_now_ms();
     if (rc == -2) {
         log_msg(LOG_ERROR, "cluster: a live instance already uses this instance id", "{ss}",
                 "instance", id);

@@ -49,6 +49,14 @@ void members_off_listing(void (*fn)(void));
  * heartbeat. */
 const char *members_home(const char *key);
 
+/* Whether this instance's lease has lapsed by its own clock while Redis is reachable: it was
+ * paused or cut off past the lease, so other instances may have taken its rooms. While Redis
+ * is away nobody can take anything, and the answer is 0: rooms play on. */
+int members_lease_lapsed(void);
+
+/* fn runs when a heartbeat finds that the lease had lapsed in Redis (and took it again). */
+void members_on_lapse(void (*fn)(void));
+
 /* Whether instance was listed live by the last heartbeat. */
 int members_listed(const char *instance);
 

@@ -62,6 +62,36 @@ struct session *room_reply_take(struct reply *rp, json_t **re)
     return to;
 }
 
+int (*room_output_gate)(void);
+int room_output_held;
+
+void rooms_set_output_gate(int (*held)(void))
+{
+    room_output_gate = held;
+}
+
+int rooms_output_held_back(void)
+{
+    int held = room_output_held;
+    room_output_held = 0;
+    return held;
+}
+
+void room_restart_sockets(struct room *r)
+{
+    for (int i = 1; i <= r->nseats; i++)
+        if (r->seats[i].session) session_close(r->seats[i].session, 1012, "service restart");
+    for (size_t i = 0; i < r->nspect; i++)
+        session_close(r->spectators[i], 1012, "service restart");
+}
+
+void room_disown(struct room *r)
+{
+    room_restart_sockets(r);
+    r->disowned = 1;
+    room_free(r);
+}
+
 static rooms_owner_hook owner_hook;
 
 void rooms_set_owner_hook(rooms_owner_hook fn)
@@ -345,7 +375,7 @@ void room_free(struct room *r)
     hmap_del(rooms, r->id);
     if (owner_hook) owner_hook(r->id, 0);
     if (r->status != ROOM_COMPLETED && !stopping) {
-        room_store_aborted(r);
+        if (!r->disowned) room_store_aborted(r);
         room_count_open(-1);
         rooms_lobby_broadcast("closed", r);
     }

@@ -157,6 +157,22 @@ void rooms_set_lobby_hook(rooms_lobby_hook fn);
 void rooms_set_lobby_frame_hook(void (*fn)(const struct wsbuf *b));
 void rooms_lobby_deliver(const char *frame, size_t len);
 
+/* The cluster's stale-owner guard: while held() says so (this instance's lease lapsed, and it
+ * does not yet know whether its rooms are still its own), what rooms send to sockets is
+ * dropped instead, and rooms_output_held_back() then returns 1 once (and clears it): the
+ * sockets attached are told to reconnect (room_restart_sockets: close 1012) and resume, which
+ * gives them exactly what they missed from whoever owns the room. */
+void rooms_set_output_gate(int (*held)(void));
+int rooms_output_held_back(void);
+void room_restart_sockets(struct room *r);
+
+/* Calls fn(id, room, arg) for every room (fn must not free rooms). */
+void room_each(void (*fn)(const char *key, void *value, void *arg), void *arg);
+
+/* Another instance took the room over: its sockets are told to reconnect (1012) and it is
+ * freed without a word to the store (the new owner writes its row). */
+void room_disown(struct room *r);
+
 /* Called with held 1 when a room starts being served here (created or restored) and 0 when
  * its room is freed: the cluster's room directory records the owner so. */
 typedef void (*rooms_owner_hook)(const char *room_id, int held);

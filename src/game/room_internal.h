@@ -87,6 +87,7 @@ struct room {
     int nseats, realtime, turn_time_ms, timeout_random;
     struct seat seats[ROOM_MAX_SEATS + 1]; /* 1-based */
     struct session **spectators;
+    int disowned; /* another instance owns it now: its end is not ours to write */
     size_t nspect, capspect;
     uint32_t seed;
     char *config_json;
@@ -139,10 +140,20 @@ struct reply {
         (r)->lua_us += loop_now_us() - t0_;                                                        \
     } while (0)
 
+/* The output gate (rooms_set_output_gate): when it says hold, what rooms send is dropped and
+ * room_output_held records it. */
+extern int (*room_output_gate)(void);
+extern int room_output_held;
+
 /* Queues b to s when both are there; b stays the caller's (a frame shared by many). */
 static inline void room_send(struct session *s, struct wsbuf *b)
 {
-    if (s && b) session_send(s, b);
+    if (!s || !b) return;
+    if (room_output_gate && room_output_gate()) {
+        room_output_held = 1;
+        return;
+    }
+    session_send(s, b);
 }
 
 /* room_send of a buffer made for s alone, which is let go of after. */
@@ -171,9 +182,6 @@ struct session *room_reply_take(struct reply *rp, json_t **re);
 
 /* Adds r to the registry (room_find). Returns 0, or -1 without memory. */
 int room_register(struct room *r);
-
-/* Calls fn(id, room, arg) for every room. */
-void room_each(void (*fn)(const char *key, void *value, void *arg), void *arg);
 
 /* Counts a room opened (+1) or closed (-1) for rooms_count and the active-games gauge. */
 void room_count_open(int delta);

@@ -148,6 +148,59 @@ async def scenario(a, b, g):
     return gid, s1.last
 
 
+async def closed_with(c, gid, seat, faults):
+    """Reads c until its socket closes; returns the close code."""
+    try:
+        while True:
+            m = await c.recv(30)
+            if m.get("gameId") == gid:
+                seat.see(m, faults)
+    except websockets.ConnectionClosed as e:
+        return e.rcvd.code if e.rcvd else None
+
+
+async def stale_owner(b, g):
+    """beta owns a game and is paused (SIGSTOP) past its lease: gamma takes the room over.
+    Woken (SIGCONT), beta finds its lease had lapsed, holds its rooms' output, claims each room
+    again, drops the one gamma took and tells its socket to reconnect: the players resume on
+    gamma and finish, and nobody ever sees a second history."""
+    p3, p4 = await Client.connect(b), await Client.connect(g)
+    tok3, tok4 = p3.welcome["payload"]["token"], p4.welcome["payload"]["token"]
+    gid = (await p3.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
+    for _ in range(50):
+        j = await p4.request("join_game", {"gameId": gid})
+        if j["type"] != "error":
+            break
+        await asyncio.sleep(0.1)
+    s3, s4, faults = Seat(), Seat(), []
+    for c, s in ((p3, s3), (p4, s4)):
+        for m in c.seen:
+            if m.get("gameId") == gid:
+                s.see(m, faults)
+    await asyncio.gather(moves(p3, gid, s3, faults, 1), moves(p4, gid, s4, faults, 1))
+    t.ok(wait_for(lambda: metric(b, "store_queue_rows") == 0, timeout=30), "two moves written")
+    b.proc.send_signal(signal.SIGSTOP)
+    code4 = await closed_with(p4, gid, s4, faults)
+    t.eq(code4, 1012, "beta unlisted: gamma tells its socket in beta's room to reconnect")
+    t.ok(wait_for(lambda: metric(g, 'rooms_taken_over_total{outcome="rebuilt"}') >= 1, timeout=30),
+         "gamma takes the paused owner's room over")
+    b.proc.send_signal(signal.SIGCONT)
+    code3 = await closed_with(p3, gid, s3, faults)
+    t.eq(code3, 1012, "woken, beta drops the room it lost and tells its socket to reconnect")
+    dropped = lambda: [l for l in b.log_lines() if l.get("msg", "").startswith("failover: room taken over while")
+                       and l.get("game") == gid]
+    t.ok(wait_for(lambda: dropped() and metric(b, 'rooms_taken_over_total{outcome="disowned"}') >= 1,
+                  timeout=30), "beta logs and counts the room it gave up")
+    c3, r3 = await resume(g, tok3, gid, s3, faults)
+    c4, r4 = await resume(g, tok4, gid, s4, faults)
+    o3, o4 = await asyncio.gather(moves(c3, gid, s3, faults), moves(c4, gid, s4, faults))
+    t.ok(o3 and o4 and o3["payload"]["result"] == o4["payload"]["result"],
+         f"the game plays to its end on gamma: {o3 and o3['payload']['result']}")
+    t.eq(faults, [], "no seq seen twice or skipped: one history")
+    await c3.close()
+    await c4.close()
+
+
 try:
     db.createdb("monkeytown")
     a, b, g = instance("alpha"), instance("beta"), instance("gamma")
@@ -164,6 +217,7 @@ try:
                         "--games", os.path.join(ROOT, "games"), "--log-level", "warn"],
                        capture_output=True, text=True, timeout=60)
     t.ok(r.returncode == 0 and "identical" in r.stdout, f"monkeytown replay: {r.stdout.strip() or r.stderr.strip()}")
+    run(stale_owner(b, g))
 finally:
     for s in servers:
         s.stop()
