@@ -74,7 +74,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct timeval tv = {cfg.shutdown_timeout_ms / 1000, (cfg.shutdown_timeout_ms % 1000) * 1000};
     shutdown_timer = evtimer_new(loop_base(), on_shutdown_timeout, NULL);
     evtimer_add(shutdown_timer, &tv);
-    ws_drain(finish);
+    /* In a cluster the games go on elsewhere (a peer takes them over once this lease is gone):
+     * clients reconnect and resume; alone, the server is going away. */
+    if (cfg.cluster)
+        ws_drain(1012, "service restart", finish);
+    else
+        ws_drain(1001, "server shutting down", finish);
 }
 
 static void apply_log_level(void)
@@ -233,9 +238,9 @@ static void stop(void)
     workers_shutdown();
     loop_drain_posted(); /* results of jobs that finished while stopping */
     matchmaker_shutdown();
-    relay_shutdown(); /* its proxies leave their rooms like closed sockets */
+    relay_shutdown();     /* its proxies leave their rooms like closed sockets */
+    directory_shutdown(); /* before the rooms go: their entries stay, for a peer to take over */
     rooms_shutdown();
-    directory_shutdown();
     failover_shutdown();
     tick_shutdown();
     scripts_shutdown();

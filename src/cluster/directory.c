@@ -43,10 +43,12 @@ static const char CLAIM_LUA[] =
                    "redis.call('SADD', 'mt:owners', me)\n"
                    "return {1, fence}\n";
 
-/* ARGV: room. The live owner's id, or false. */
+/* ARGV: room. The live owner's id; 0 when the entry names a dead process (the room is being
+ * taken over); false without an entry. */
 static const char LOOKUP_LUA[] =
-    LIVE_OWNER_LUA "local inst = live(redis.call('GET', 'mt:room:' .. ARGV[1]))\n"
-                   "return inst or false\n";
+    LIVE_OWNER_LUA "local cur = redis.call('GET', 'mt:room:' .. ARGV[1])\n"
+                   "if not cur then return false end\n"
+                   "return live(cur) or 0\n";
 
 /* ARGV: room, instance, token. Deletes the entry if it is ours. */
 static const char RELEASE_LUA[] = "local key = 'mt:room:' .. ARGV[1]\n"
@@ -172,10 +174,13 @@ static void on_lookup(struct redisReply *r, void *arg)
     struct lookup *l = arg;
     if (!r || r->type == REDIS_REPLY_ERROR) {
         metric_add(m_ops, "lookup_failed", 1);
-        l->fn(NULL, 1, l->arg);
+        l->fn(NULL, DIRECTORY_FAILED, l->arg);
     } else {
         metric_add(m_ops, "lookup", 1);
-        l->fn(r->type == REDIS_REPLY_STRING ? r->str : NULL, 0, l->arg);
+        if (r->type == REDIS_REPLY_INTEGER)
+            l->fn(NULL, DIRECTORY_MOVING, l->arg);
+        else
+            l->fn(r->type == REDIS_REPLY_STRING ? r->str : NULL, 0, l->arg);
     }
     free(l);
 }
@@ -184,7 +189,7 @@ void directory_lookup(const char *room_id, directory_fn fn, void *arg)
 {
     struct lookup *l = malloc(sizeof *l);
     if (!l) {
-        fn(NULL, 1, arg);
+        fn(NULL, DIRECTORY_FAILED, arg);
         return;
     }
     l->fn = fn;
@@ -192,7 +197,7 @@ void directory_lookup(const char *room_id, directory_fn fn, void *arg)
     if (bus_command(on_lookup, l, "EVAL %s 0 %s", LOOKUP_LUA, room_id) < 0) {
         metric_add(m_ops, "lookup_failed", 1);
         free(l);
-        fn(NULL, 1, arg);
+        fn(NULL, DIRECTORY_FAILED, arg);
     }
 }
 

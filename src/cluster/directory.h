@@ -30,8 +30,10 @@ int directory_init(const struct config *cfg);
  * never leave. */
 void directory_shutdown(void);
 
-/* The answer to a lookup: owner is the live owner's id, or NULL when the room has none (no
- * entry, or its owner is gone); failed is 1 when Redis could not answer (owner NULL). */
+/* The answer to a lookup: owner is the live owner's id, or NULL when the room has none; then
+ * failed says why: 0 no such room, DIRECTORY_FAILED Redis could not answer,
+ * DIRECTORY_MOVING its owner's process is gone and a live instance is taking it over. */
+enum { DIRECTORY_FAILED = 1, DIRECTORY_MOVING = 2 };
 typedef void (*directory_fn)(const char *owner, int failed, void *arg);
 
 /* Looks up room_id's owner; fn is called exactly once, maybe before this returns (Redis

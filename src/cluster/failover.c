@@ -75,6 +75,10 @@ static void on_loaded(json_t *game, void *arg)
                 "game", b->id, "reason", why);
         close_aborted(b->id, why);
     } else {
+        /* A rebuilt room joins this instance's lobby (a restart's lobby starts empty, a cluster's
+         * is shared: the room would vanish from it). */
+        struct room *r = room_find(b->id);
+        if (r) rooms_lobby_broadcast("opened", r);
         metric_observe(m_rebuild_ms, NULL, (double)(loop_now_us() - b->taken_us) / 1000.0);
         log_msg(LOG_INFO, "failover: game taken over", "{ss,ss}", "game", b->id, "outcome",
                 rc == 0 ? "rebuilt" : "ended");

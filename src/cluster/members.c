@@ -453,6 +453,39 @@ int members_init(const struct config *config)
     return 0;
 }
 
+/* Tells every other live instance that this one is gone ("B\n<id>" on its relay channel),
+ * so that they take its rooms over and send its rooms' sockets elsewhere now, not at their
+ * next heartbeat after noticing the key is gone. */
+static void say_goodbye(redisContext *c)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach(listed, i, v)
+    {
+        const char *other = json_string_value(json_object_get(v, "id"));
+        if (!other || strcmp(other, id) == 0) continue;
+        redisReply *r = redisCommand(c, "PUBLISH mt:relay:%s B\n%s", other, id);
+        if (r) freeReplyObject(r);
+    }
+}
+
+void members_forget(const char *instance)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach(listed, i, v)
+    {
+        const char *vid = json_string_value(json_object_get(v, "id"));
+        if (vid && strcmp(vid, instance) == 0) {
+            json_array_remove(listed, i);
+            metric_set(m_instances, NULL, (double)json_array_size(listed));
+            for (int k = 0; k < LISTING_HOOKS; k++)
+                if (on_listing[k]) on_listing[k]();
+            return;
+        }
+    }
+}
+
 void members_shutdown(void)
 {
     if (!beat_ev) return;
@@ -462,9 +495,15 @@ void members_shutdown(void)
     redisContext *c = connect_blocking();
     if (c) {
         redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", RELEASE_LUA, id, token);
+        /* Only the process that still held the id says goodbye for it: one that lost it (paused
+         * past its lease) would bid its successor's id farewell. */
+        int held = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         if (r) freeReplyObject(r);
-        r = redisCommand(c, "DEL mt:rooms:%s", id); /* its rooms leave the lobby with it */
-        if (r) freeReplyObject(r);
+        if (held) {
+            r = redisCommand(c, "DEL mt:rooms:%s", id); /* its rooms leave the lobby with it */
+            if (r) freeReplyObject(r);
+            say_goodbye(c);
+        }
         redisFree(c);
     }
     json_decref(listed);

@@ -57,6 +57,10 @@ int members_lease_lapsed(void);
 /* fn runs when a heartbeat finds that the lease had lapsed in Redis (and took it again). */
 void members_on_lapse(void (*fn)(void));
 
+/* instance said goodbye (a clean stop: its key is gone): it leaves the listing now, and the
+ * listing hooks run as after a heartbeat. */
+void members_forget(const char *instance);
+
 /* Whether instance was listed live by the last heartbeat. */
 int members_listed(const char *instance);
 

@@ -147,6 +147,9 @@ static void on_owner(const char *owner, int failed, void *arg)
     json_t *re = json_object_get(k->msg, "id");
     if (!l) {
         /* the socket closed meanwhile */
+    } else if (failed == DIRECTORY_MOVING) {
+        refuse(l->s, re, "SERVER_BUSY",
+               "the game is moving to another instance: try again shortly");
     } else if (failed) {
         refuse(l->s, re, "SERVER_BUSY",
                "the cluster's directory is unavailable: try again shortly");
@@ -571,6 +574,16 @@ static void on_message(const char *data, size_t len)
     case 'V':
         on_refusal(p, end);
         break;
+    case 'B': {
+        char who[65];
+        size_t n = (size_t)(end - p);
+        if (n == 0 || n >= sizeof who) break;
+        memcpy(who, p, n);
+        who[n] = '\0';
+        metric_add(m_msgs, "goodbye_in", 1);
+        if (strcmp(who, members_self()) != 0) members_forget(who);
+        break;
+    }
     default:
         metric_add(m_msgs, "malformed_in", 1);
     }

@@ -445,9 +445,9 @@ void rooms_shutdown(void)
 {
     void *vals[4096];
     size_t n;
-    /* A stop leaves its games to the next start, except in a cluster, where the next start does
-     * not rebuild them (restore.h): they end as aborted rather than stay active forever. */
-    stopping = !(room_cfg && room_cfg->cluster);
+    /* A stop leaves its games as they are: to the next start, or in a cluster to the instance
+     * that takes them over once this one's lease is gone (failover.h). */
+    stopping = 1;
     while (rooms && (n = hmap_values(rooms, vals, 4096)) > 0)
         for (size_t i = 0; i < n; i++)
             room_free(vals[i]);

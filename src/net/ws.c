@@ -587,13 +587,18 @@ int ws_port(void)
     return vh ? lws_get_vhost_listen_port(vh) : -1;
 }
 
+static int drain_code = 1001;
+static const char *drain_reason = "server shutting down";
+
 static void close_going_away(struct session *s, void *arg)
 {
-    session_close(s, 1001, "server shutting down");
+    session_close(s, drain_code, drain_reason);
 }
 
-void ws_drain(void (*done)(void))
+void ws_drain(int code, const char *reason, void (*done)(void))
 {
+    drain_code = code;
+    drain_reason = reason;
     draining = 1;
     drained = done;
     if (session_count() == 0) {

@@ -40,8 +40,10 @@ int ws_init(const struct config *cfg, const struct ws_handlers *handlers);
 int ws_port(void);
 
 /* Starts a graceful stop: new HTTP requests and upgrades get 503, every open socket is closed
- * with 1001 after its queued writes. done() is called once every socket is gone. */
-void ws_drain(void (*done)(void));
+ * with code and reason (1001 "server shutting down"; in a cluster 1012 "service restart": the
+ * client reconnects and resumes elsewhere) after its queued writes. done() is called once
+ * every socket is gone. reason is static. */
+void ws_drain(int code, const char *reason, void (*done)(void));
 
 /* Destroys the context, closing whatever is still open. */
 void ws_free(void);
