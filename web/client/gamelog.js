@@ -112,13 +112,23 @@ export class GameLog {
     const g = this.game(gameId);
     const { id, promise } = this.request('resume', { gameId, lastSeq: Math.max(0, lastSeq | 0) });
     g.resuming = id;
-    promise.catch((e) => {
-      if (g.resuming === id) g.resuming = null;
-      if (e.code === 'NOT_FOUND' && this.games.get(gameId) === g) {
-        this.games.delete(gameId);
-        this.emit('game_gone', { gameId, error: e });
-      }
-    });
+    promise.then(
+      () => {
+        g.busyTries = 0;
+      },
+      (e) => {
+        if (g.resuming === id) g.resuming = null;
+        if (e.code === 'NOT_FOUND' && this.games.get(gameId) === g) {
+          this.games.delete(gameId);
+          this.emit('game_gone', { gameId, error: e });
+        } else if (e.code === 'SERVER_BUSY' && this.games.get(gameId) === g && (g.busyTries = (g.busyTries || 0) + 1) <= 60) {
+          // A cluster moving the game to another instance (docs/protocol.md): ask again shortly.
+          setTimeout(() => {
+            if (this.games.get(gameId) === g && !g.resuming) this.resume(gameId, g.lastSeq ?? lastSeq);
+          }, 500);
+        }
+      },
+    );
     return promise;
   }
 
