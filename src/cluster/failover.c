@@ -115,7 +115,13 @@ static int reclaiming; /* reclaims out: the rooms' output is held until they are
 
 static int output_held(void)
 {
-    return reclaiming > 0 || members_lease_lapsed();
+    static int was;
+    int held = reclaiming > 0 || members_lease_lapsed();
+    if (held && !was)
+        log_msg(LOG_WARN, "failover: rooms' output held (lease lapsed, or rooms being reclaimed)",
+                "{si}", "reclaiming", reclaiming);
+    was = held;
+    return held;
 }
 
 static void on_reclaimed(const char *room_id, int ours, void *arg)

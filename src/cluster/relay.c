@@ -147,6 +147,13 @@ static void on_owner(const char *owner, int failed, void *arg)
     json_t *re = json_object_get(k->msg, "id");
     if (!l) {
         /* the socket closed meanwhile */
+    } else if (l->s->remote) {
+        /* Relayed here for a room not held here: being taken over by this instance (the
+         * takeover's answer not read yet), or gone. */
+        if (owner && strcmp(owner, members_self()) == 0)
+            refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
+        else
+            answer_here(l->s, k->msg);
     } else if (failed == DIRECTORY_MOVING) {
         refuse(l->s, re, "SERVER_BUSY",
                "the game is moving to another instance: try again shortly");
@@ -196,7 +203,11 @@ static json_t *outgoing(struct proto_request *r, struct local **l)
 
 int relay_forward(struct proto_request *r, const char *game_id)
 {
-    if (!cfg || !cfg->cluster || r->s->remote) return 0;
+    if (!cfg || !cfg->cluster) return 0;
+    if (r->s->remote && failover_rebuilding(game_id)) {
+        refuse(r->s, r->id, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
+        return 1;
+    }
     if (!bus_connected() || !bus_sub_up()) {
         refuse(r->s, r->id, "SERVER_BUSY", "the cluster relay is unavailable: try again shortly");
         return 1;
@@ -205,7 +216,10 @@ int relay_forward(struct proto_request *r, const char *game_id)
     json_t *msg = outgoing(r, &l);
     if (!msg) return 1;
     struct cached_owner *c = owners ? hmap_get(owners, game_id) : NULL;
-    if (!l->pending && c && loop_now_ms() - c->at_ms < OWNER_CACHE_MS && members_listed(c->owner)) {
+    /* A request relayed here is never relayed on: the directory is asked only whether the room
+     * was just taken over by this instance (its rebuild not started yet), see on_owner. */
+    if (!r->s->remote && !l->pending && c && loop_now_ms() - c->at_ms < OWNER_CACHE_MS &&
+        members_listed(c->owner)) {
         send_request(l, c->owner, msg);
         json_decref(msg);
         return 1;
@@ -418,6 +432,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 static void proxy_free(struct proxy *p)
 {
+    relay_session_closed(p->s); /* its lookups' record, if it had one */
     closed_fn(p->s);
     session_free(p->s);
     free(p);

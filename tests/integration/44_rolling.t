@@ -43,6 +43,7 @@ def listed(srv):
 class Player:
     def __init__(self):
         self.c, self.token, self.gid, self.last, self.over = None, None, None, 0, None
+        self.acted = -1  # the seq of the last state this player moved on
         self.faults = []
 
     def see(self, m):
@@ -81,6 +82,7 @@ class Player:
                 continue
             if ans["type"] != "error":
                 self.see(ans)
+                self.acted = -1  # a move sent before the restart may not have been applied
                 return ans
             if ans["payload"]["code"] != "SERVER_BUSY":
                 self.faults.append(f"resume: {ans['payload']}")
@@ -90,22 +92,26 @@ class Player:
 
     async def move(self, live):
         """Waits for this player's turn and plays the first legal move (or sees the end); a
-        socket told to reconnect resumes on live() first."""
+        socket told to reconnect resumes on live() first. A state is acted on once: the next
+        move waits for a newer one."""
         states = [m for m in self.c.seen if m.get("gameId") == self.gid and m["type"] == "game_state"]
-        p = states[-1]["payload"] if states else {}
+        st = states[-1] if states else None
         while self.over is None:
             try:
-                if p.get("status") == "active" and p.get("toMove") == p.get("you"):
+                p = st["payload"] if st else {}
+                if st and st.get("seq", 0) > self.acted and p.get("status") == "active" \
+                        and p.get("toMove") == p.get("you"):
+                    self.acted = st.get("seq", 0)
                     await self.c.send("player_input", {"gameId": self.gid, "action": p["legal"][0]})
                     return
                 m = await self.c.recv(30)
             except websockets.ConnectionClosed:
                 ans = await self.resume(live())
-                p = ans["payload"] if ans and ans["type"] == "game_state" else {}
+                st = ans if ans and ans["type"] == "game_state" else None
                 continue
             self.see(m)
             if m.get("gameId") == self.gid and m["type"] == "game_state":
-                p = m["payload"]
+                st = m
 
 
 async def until_closed(pl):
