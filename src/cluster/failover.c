@@ -7,6 +7,7 @@
 #include "members.h"
 #include "metrics.h"
 #include "room.h"
+#include "restore.h"
 #include "store.h"
 
 #include <event2/event.h>
@@ -38,13 +39,6 @@ static void done(struct rebuild *b, const char *outcome)
     free(b);
 }
 
-static void close_aborted(const char *id, const char *why)
-{
-    json_t *row = json_pack("{ss,ss,s{ss,ss},sf}", "id", id, "status", "aborted", "result",
-                            "reason", "aborted", "detail", why, "ended_at", loop_wall_ms());
-    store_put("games", row);
-}
-
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     load(arg);
@@ -73,7 +67,7 @@ static void on_loaded(json_t *game, void *arg)
     if (rc < 0) {
         log_msg(LOG_WARN, "failover: game could not be rebuilt: closed as aborted", "{ss,ss}",
                 "game", b->id, "reason", why);
-        close_aborted(b->id, why);
+        restore_close_aborted(b->id, why);
     } else {
         /* A rebuilt room joins this instance's lobby (a restart's lobby starts empty, a cluster's
          * is shared: the room would vanish from it). */

@@ -61,6 +61,7 @@ static struct hmap *owners; /* game id -> struct cached_owner */
 
 struct lookup {
     char sid[24];
+    char game[64];
     json_t *msg; /* {type, payload, id?} */
 };
 
@@ -138,6 +139,25 @@ static void answer_here(struct session *s, json_t *msg)
     missing_fn(&r);
 }
 
+/* Remembers game's owner for OWNER_CACHE_MS (the cache starts again when full). */
+static void cache_owner(const char *game, const char *owner)
+{
+    if (owners && hmap_size(owners) >= OWNER_CACHE_MAX) {
+        hmap_each(owners, free_value, NULL);
+        hmap_free(owners);
+        owners = hmap_new();
+    }
+    struct cached_owner *c = owners ? hmap_get(owners, game) : NULL;
+    if (owners && !c && (c = calloc(1, sizeof *c)) && hmap_put(owners, game, c) < 0) {
+        free(c);
+        c = NULL;
+    }
+    if (c) {
+        util_strlcpy(c->owner, owner, sizeof c->owner);
+        c->at_ms = loop_now_ms();
+    }
+}
+
 static void on_owner(const char *owner, int failed, void *arg)
 {
     struct lookup *k = arg;
@@ -160,29 +180,12 @@ static void on_owner(const char *owner, int failed, void *arg)
     } else if (failed) {
         refuse(l->s, re, "SERVER_BUSY",
                "the cluster's directory is unavailable: try again shortly");
-    } else if (owner && strcmp(owner, members_self()) == 0 &&
-               failover_rebuilding(json_string_value(
-                   json_object_get(json_object_get(k->msg, "payload"), "gameId")))) {
+    } else if (owner && strcmp(owner, members_self()) == 0 && failover_rebuilding(k->game)) {
         refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
     } else if (!owner || strcmp(owner, members_self()) == 0) {
         answer_here(l->s, k->msg);
     } else {
-        const char *game =
-            json_string_value(json_object_get(json_object_get(k->msg, "payload"), "gameId"));
-        if (hmap_size(owners) >= OWNER_CACHE_MAX) {
-            hmap_each(owners, free_value, NULL);
-            hmap_free(owners);
-            owners = hmap_new();
-        }
-        struct cached_owner *c = game && owners ? hmap_get(owners, game) : NULL;
-        if (game && owners && !c && (c = calloc(1, sizeof *c)) && hmap_put(owners, game, c) < 0) {
-            free(c);
-            c = NULL;
-        }
-        if (c) {
-            util_strlcpy(c->owner, owner, sizeof c->owner);
-            c->at_ms = loop_now_ms();
-        }
+        cache_owner(k->game, owner);
         send_request(l, owner, k->msg);
     }
     json_decref(k->msg);
@@ -231,6 +234,7 @@ int relay_forward(struct proto_request *r, const char *game_id)
         return 1;
     }
     util_strlcpy(k->sid, r->s->session_id, sizeof k->sid);
+    util_strlcpy(k->game, game_id, sizeof k->game);
     k->msg = msg;
     l->pending++;
     directory_lookup(game_id, on_owner, k);

@@ -31,7 +31,7 @@ static struct hmap *named; /* every id named, so that one named twice (the journ
 static int running, outstanding, waiting;
 static struct metric *m_restored, *m_rebuild_ms;
 
-static void close_aborted(const char *id, const char *why)
+void restore_close_aborted(const char *id, const char *why)
 {
     json_t *row = json_pack("{ss,ss,s{ss,ss},sf}", "id", id, "status", "aborted", "result",
                             "reason", "aborted", "detail", why, "ended_at", loop_wall_ms());
@@ -50,7 +50,7 @@ static void on_loaded(json_t *game, void *arg)
     } else if (rc < 0) {
         log_msg(LOG_WARN, "game could not be rebuilt: closed as aborted", "{ss,ss}", "game", id,
                 "reason", why);
-        close_aborted(id, why);
+        restore_close_aborted(id, why);
     }
     const char *outcome = rc == 0    ? "rebuilt"
                           : rc == 1  ? "ended"

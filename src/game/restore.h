@@ -13,4 +13,8 @@
 int restore_preinit(const struct config *cfg);
 void restore_run(void);
 
+/* Writes game id's row as ended: aborted, with why (a game that could not be rebuilt, here or
+ * by a cluster's takeover). */
+void restore_close_aborted(const char *id, const char *why);
+
 #endif

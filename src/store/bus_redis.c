@@ -55,16 +55,21 @@ static void report_breaker(void)
 
 /* Retries after the backoff with jitter (half to all of it), so instances that lost Redis
  * together do not all come back in the same millisecond. */
+void bus_backoff(struct event *retry, int *delay_ms)
+{
+    unsigned r = 0;
+    util_random_bytes(&r, sizeof r);
+    int delay = *delay_ms / 2 + (int)(r % (unsigned)(*delay_ms / 2 + 1));
+    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+    event_add(retry, &tv);
+    *delay_ms = *delay_ms * 2 > 5000 ? 5000 : *delay_ms * 2;
+}
+
 static void schedule_retry(void)
 {
     connecting = 0;
     report_breaker();
-    unsigned r = 0;
-    util_random_bytes(&r, sizeof r);
-    int delay = backoff_ms / 2 + (int)(r % (unsigned)(backoff_ms / 2 + 1));
-    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
-    event_add(retry_ev, &tv);
-    backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    bus_backoff(retry_ev, &backoff_ms);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)

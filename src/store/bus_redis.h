@@ -47,6 +47,12 @@ int bus_connected(void);
 /* The parts of --redis-url, for a blocking connection at start-up and shutdown. */
 void bus_url_parts(char *host, size_t len, int *port, int *db);
 
+/* Arms retry after *delay_ms with jitter (half to all of it, so instances that lost Redis
+ * together do not come back in the same millisecond), then doubles *delay_ms up to 5 s.
+ * Every Redis connection of the process backs off so. */
+struct event;
+void bus_backoff(struct event *retry, int *delay_ms);
+
 /* Publishes message (len bytes, not NUL-terminated) on channel. */
 void bus_publish(const char *channel, const char *message, size_t len);
 

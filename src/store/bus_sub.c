@@ -4,7 +4,6 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
-#include "util.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -30,12 +29,7 @@ static void connect_now(void);
 
 static void schedule_retry(void)
 {
-    unsigned r = 0;
-    util_random_bytes(&r, sizeof r);
-    int delay = backoff_ms / 2 + (int)(r % (unsigned)(backoff_ms / 2 + 1));
-    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
-    event_add(retry_ev, &tv);
-    backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    bus_backoff(retry_ev, &backoff_ms);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
