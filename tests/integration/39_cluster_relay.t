@@ -8,44 +8,17 @@
 # returns a client catches up with resume. Every wait polls with a generous deadline.
 import asyncio, os, signal, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import ROOT, Client, Server, Tap, http, run, wait_for
-from redis_server import Redis
-import pg as pglib
+from mt import Client, Tap, http, run, wait_for
+from cluster import Cluster, available, join, listed, metric, ready
 
-if not pglib.available():
+if not available():
     print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
     sys.exit(0)
 
 t = Tap()
-SQL_DIR = os.path.join(ROOT, "sql")
 SECRET = "cluster-test-secret-0123456789abcdef0123456789"
-redis, db = Redis().start(), pglib.Postgres().init().start()
-servers = []
-
-
-def instance(name):
-    s = Server("--cluster", "--instance-id", name, "--redis-url", redis.url,
-               "--database-url", db.url("monkeytown"), "--sql-dir", SQL_DIR, "--jwt-secret", SECRET,
-               "--instance-lease-ms", "1500", "--cluster-heartbeat-ms", "500")
-    servers.append(s)
-    s.start()
-    return s
-
-
-def metric(srv, name):
-    st, _, text = http("GET", srv.url + "/metrics")
-    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
-               if l.startswith(name + "{") or l.startswith(name + " "))
-
-
-def listed(srv):
-    st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
-    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
-
-
-def relay_up(srv):
-    st, _, body = http("GET", srv.url + "/health/ready", timeout=5)
-    return st == 200
+cl = Cluster(SECRET)
+redis, servers, instance = cl.redis, cl.servers, cl.instance
 
 
 async def play(c, gid, seen):
@@ -81,13 +54,7 @@ async def across(a, b, g):
     made = await p1.request("create_game", {"game": "tictactoe"})
     gid = made["payload"]["gameId"]
     await p1.expect("game_state", where=lambda m: m.get("gameId") == gid)
-    # The directory's claim is asynchronous: a join right after creation may find no owner yet.
-    joined = None
-    for _ in range(50):
-        joined = await p2.request("join_game", {"gameId": gid})
-        if joined["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    joined = await join(p2, gid)  # the claim is asynchronous
     t.eq(joined["type"], "game_state", "a socket on beta joins alpha's room")
     t.eq(joined["payload"]["you"], 2, "as seat 2, in its own view")
     w = await sp.request("join_game", {"gameId": gid, "as": "spectator"})
@@ -180,11 +147,7 @@ async def realtime(a, b):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     made = await p1.request("create_game", {"game": "arena", "config": {"seats": 2, "round_ms": 60000}})
     gid = made["payload"]["gameId"]
-    for _ in range(50):
-        joined = await p2.request("join_game", {"gameId": gid})
-        if joined["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    joined = await join(p2, gid)  # the claim is asynchronous
     answers = []
     for i in range(40):
         m = await p2.request("player_input", {"gameId": gid, "action": {"action": "move", "x": 10 + i, "y": 10}})
@@ -198,11 +161,7 @@ async def leaving(a, b):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     made = await p1.request("create_game", {"game": "tictactoe"})
     gid = made["payload"]["gameId"]
-    for _ in range(50):
-        joined = await p2.request("join_game", {"gameId": gid})
-        if joined["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    joined = await join(p2, gid)  # the claim is asynchronous
     await p2.close()
     m = await p1.expect("game_state", timeout=15, where=lambda m: m.get("gameId") == gid and any(
         p.get("connected") is False for p in m["payload"].get("players", [])))
@@ -218,11 +177,7 @@ async def dead_owner(b, g):
     p = await Client.connect(g)
     gid = (await p.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
     q = await Client.connect(b)
-    for _ in range(50):  # the claim is asynchronous
-        j = await q.request("join_game", {"gameId": gid, "as": "spectator"})
-        if j["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    j = await join(q, gid, **{"as": "spectator"})  # the claim is asynchronous
     t.eq(j["type"], "game_state", "beta reaches gamma's room")
     g.proc.send_signal(signal.SIGKILL)
     g.proc.wait()
@@ -250,11 +205,7 @@ async def redis_away(a, b):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     made = await p1.request("create_game", {"game": "tictactoe"})
     gid = made["payload"]["gameId"]
-    for _ in range(50):
-        joined = await p2.request("join_game", {"gameId": gid})
-        if joined["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    joined = await join(p2, gid)  # the claim is asynchronous
     last = joined["seq"] if "seq" in joined else 0
     redis.stop()
     t0 = time.monotonic()
@@ -268,7 +219,7 @@ async def redis_away(a, b):
     t.ok(m["type"] != "error" or m["payload"]["code"] != "SERVER_BUSY",
          f"and its socket in the shared room still plays ({m['type']})")
     redis.start()
-    t.ok(wait_for(lambda: relay_up(a) and relay_up(b), timeout=60), "Redis back: both ready")
+    t.ok(wait_for(lambda: ready(a) and ready(b), timeout=60), "Redis back: both ready")
     back = None
     for _ in range(100):
         back = await p2.request("resume", {"gameId": gid, "lastSeq": 0}, timeout=10)
@@ -282,7 +233,6 @@ async def redis_away(a, b):
 
 
 try:
-    db.createdb("monkeytown")
     a, b, g = instance("alpha"), instance("beta"), instance("gamma")
     t.ok(wait_for(lambda: all(listed(s) == ["alpha", "beta", "gamma"] for s in (a, b, g))),
          "three instances list each other")
@@ -300,8 +250,5 @@ try:
     codes = [s.stop() for s in servers]
     t.eq(codes, [0, 0, 0], "the instances stop cleanly (proxies, subscription and batches freed)")
 finally:
-    for s in servers:
-        s.stop()
-    redis.cleanup()
-    db.remove()
+    cl.cleanup()
 t.done()

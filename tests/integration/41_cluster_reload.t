@@ -5,30 +5,22 @@
 # its own copy of games/, so that only one of them sees the broken edit.
 import os, shutil, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import ROOT, Server, Tap, http, wait_for
-from redis_server import Redis
-import pg as pglib
+from mt import ROOT, Tap, http, wait_for
+from cluster import Cluster, available, listed
 
-if not pglib.available():
+if not available():
     print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
     sys.exit(0)
 
 t = Tap()
 tmp = tempfile.mkdtemp(prefix="mt-creload-")
-redis, db = Redis().start(), pglib.Postgres().init().start()
-servers = []
+cl = Cluster("reload-secret-0123456789abcdef0123456789abcdef")
 
 
 def instance(name):
     games = os.path.join(tmp, name)
     shutil.copytree(os.path.join(ROOT, "games"), games)
-    s = Server("--cluster", "--instance-id", name, "--redis-url", redis.url, "--games", games,
-               "--database-url", db.url("monkeytown"), "--sql-dir", os.path.join(ROOT, "sql"),
-               "--jwt-secret", "reload-secret-0123456789abcdef0123456789abcdef",
-               "--instance-lease-ms", "1500", "--cluster-heartbeat-ms", "500")
-    servers.append(s)
-    s.start()
-    return s, games
+    return cl.instance(name, "--games", games), games
 
 
 def catalog(srv, name):
@@ -36,13 +28,7 @@ def catalog(srv, name):
     return next((i for i in items if i["name"] == name), None)
 
 
-def listed(srv):
-    st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
-    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
-
-
 try:
-    db.createdb("monkeytown")
     (a, games_a), (b, games_b) = instance("alpha"), instance("beta")
     t.ok(wait_for(lambda: listed(a) == listed(b) == ["alpha", "beta"]), "two instances")
     # The relay's subscription is confirmed shortly after the start: wait for the readiness.
@@ -61,9 +47,6 @@ try:
     t.eq(catalog(b, "tictactoe").get("version"), serving, "and beta keeps serving its version")
     t.ok(catalog(b, "tictactoe").get("available"), "which stays available")
 finally:
-    for s in servers:
-        s.stop()
-    redis.cleanup()
-    db.remove()
+    cl.cleanup()
     shutil.rmtree(tmp, ignore_errors=True)
 t.done()

@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import ROOT, Client, Server, Tap, http, run, wait_for
 from nginx_front import Nginx
 from redis_server import Redis
+from cluster import join
 import pg as pglib
 
 if not pglib.available():
@@ -67,11 +68,7 @@ async def game(sources):
     p2 = await Client.connect(Edge, local_addr=(sources[1], 0))
     sp = await Client.connect(Edge, local_addr=(sources[2], 0))
     gid = (await p1.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
-    for _ in range(50):
-        joined = await p2.request("join_game", {"gameId": gid})
-        if joined["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    joined = await join(p2, gid)  # the claim is asynchronous
     t.eq(joined["type"], "game_state", "a socket on the second instance joins the first's room through nginx")
     w = await sp.request("join_game", {"gameId": gid, "as": "spectator"})
     t.eq(w["type"], "game_state", "a spectator on the third watches it")

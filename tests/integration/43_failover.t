@@ -7,39 +7,17 @@
 # polls with a generous deadline: nothing depends on speed.
 import asyncio, os, signal, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import BIN, ROOT, Client, Server, Tap, http, run, wait_for
-from redis_server import Redis
-import pg as pglib
+from mt import BIN, ROOT, Client, Tap, http, run, wait_for
+from cluster import Cluster, available, join, listed, metric
 import websockets
 
-if not pglib.available():
+if not available():
     print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
     sys.exit(0)
 
 t = Tap()
-redis, db = Redis().start(), pglib.Postgres().init().start()
-servers = []
-
-
-def instance(name):
-    s = Server("--cluster", "--instance-id", name, "--redis-url", redis.url,
-               "--database-url", db.url("monkeytown"), "--sql-dir", os.path.join(ROOT, "sql"),
-               "--jwt-secret", "failover-secret-0123456789abcdef0123456789ab",
-               "--instance-lease-ms", "1500", "--cluster-heartbeat-ms", "500")
-    servers.append(s)
-    s.start()
-    return s
-
-
-def metric(srv, name):
-    st, _, text = http("GET", srv.url + "/metrics")
-    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
-               if l.startswith(name + "{") or l.startswith(name + " "))
-
-
-def listed(srv):
-    st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
-    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
+cl = Cluster("failover-secret-0123456789abcdef0123456789ab")
+db, servers, instance = cl.db, cl.servers, cl.instance
 
 
 class Seat:
@@ -105,11 +83,7 @@ async def scenario(a, b, g):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     tok1, tok2 = p1.welcome["payload"]["token"], p2.welcome["payload"]["token"]
     gid = (await p1.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
-    for _ in range(50):
-        j = await p2.request("join_game", {"gameId": gid})
-        if j["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    j = await join(p2, gid)  # the claim is asynchronous
     s1, s2, faults = Seat(), Seat(), []
     for c, s in ((p1, s1), (p2, s2)):
         for m in c.seen:
@@ -167,11 +141,7 @@ async def stale_owner(b, g):
     p3, p4 = await Client.connect(b), await Client.connect(g)
     tok3, tok4 = p3.welcome["payload"]["token"], p4.welcome["payload"]["token"]
     gid = (await p3.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
-    for _ in range(50):
-        j = await p4.request("join_game", {"gameId": gid})
-        if j["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    j = await join(p4, gid)  # the claim is asynchronous
     s3, s4, faults = Seat(), Seat(), []
     for c, s in ((p3, s3), (p4, s4)):
         for m in c.seen:
@@ -202,7 +172,6 @@ async def stale_owner(b, g):
 
 
 try:
-    db.createdb("monkeytown")
     a, b, g = instance("alpha"), instance("beta"), instance("gamma")
     t.ok(wait_for(lambda: all(listed(s) == ["alpha", "beta", "gamma"] for s in (a, b, g))),
          "three instances")
@@ -219,8 +188,5 @@ try:
     t.ok(r.returncode == 0 and "identical" in r.stdout, f"monkeytown replay: {r.stdout.strip() or r.stderr.strip()}")
     run(stale_owner(b, g))
 finally:
-    for s in servers:
-        s.stop()
-    redis.cleanup()
-    db.remove()
+    cl.cleanup()
 t.done()

@@ -9,6 +9,7 @@ import asyncio, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import ROOT, Client, Server, Tap, http, run, wait_for
 from redis_server import Redis
+from cluster import join, listed
 import pg as pglib
 import websockets
 
@@ -30,14 +31,6 @@ def instance(name):
     servers[name] = s
     s.start()
     return s
-
-
-def listed(srv):
-    try:
-        st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
-    except OSError:
-        return None
-    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
 
 
 class Player:
@@ -130,11 +123,7 @@ async def rolling():
     await p3.connect(a)
     p1.gid = (await p1.c.request("create_game", {"game": "connect4"}))["payload"]["gameId"]
     p2.gid = p1.gid
-    for _ in range(50):
-        j = await p2.c.request("join_game", {"gameId": p1.gid})
-        if j["type"] != "error":
-            break
-        await asyncio.sleep(0.1)
+    j = await join(p2.c, p1.gid)  # the claim is asynchronous
     p3.gid = (await p3.c.request("create_game", {"game": "connect4", "vsAgent": "random"}))["payload"]["gameId"]
     for pl in (p1, p2, p3):
         for m in pl.c.seen:

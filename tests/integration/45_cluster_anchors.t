@@ -8,37 +8,25 @@
 # two requests of one socket made one wait (the newer replaced the older), not two rooms.
 import asyncio, os, signal, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import ROOT, Client, Server, Tap, http, run, wait_for
-from redis_server import Redis
-import pg as pglib
+from mt import Client, Tap, http, run, wait_for
+from cluster import Cluster, available, listed
 
-if not pglib.available():
+if not available():
     print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
     sys.exit(0)
 
 t = Tap()
-redis, db = Redis().start(), pglib.Postgres().init().start()
-servers = []
+cl = Cluster("anchors-secret-0123456789abcdef0123456789abc")
+servers = cl.servers
 
 
 def instance(name):
-    s = Server("--cluster", "--instance-id", name, "--redis-url", redis.url,
-               "--database-url", db.url("monkeytown"), "--sql-dir", os.path.join(ROOT, "sql"),
-               "--jwt-secret", "anchors-secret-0123456789abcdef0123456789abc",
-               "--instance-lease-ms", "10000", "--cluster-heartbeat-ms", "2000")
-    servers.append(s)
-    s.start()
-    return s
+    return cl.instance(name, lease_ms=10000, heartbeat_ms=2000)
 
 
 def lobby(srv):
     st, _, body = http("GET", srv.url + "/api/rooms", timeout=5)
     return sorted(r["gameId"] for r in body) if st == 200 else []
-
-
-def listed(srv):
-    st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
-    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
 
 
 def watch_listing(srv, room, seen, stop):
@@ -112,15 +100,11 @@ async def no_duplicate(a, b):
 
 
 try:
-    db.createdb("monkeytown")
     a, b = instance("alpha"), instance("beta")
     t.ok(wait_for(lambda: listed(a) == listed(b) == ["alpha", "beta"]), "two instances")
     t.ok(wait_for(lambda: all(http("GET", s.url + "/health/ready")[0] == 200 for s in (a, b))), "ready")
     run(missed_beat(a, b))
     run(no_duplicate(a, b))
 finally:
-    for s in servers:
-        s.stop()
-    redis.cleanup()
-    db.remove()
+    cl.cleanup()
 t.done()
