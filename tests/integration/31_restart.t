@@ -70,7 +70,15 @@ async def play(p, c, stop_at=None, think=0.06):
     dies or stop_at passes."""
     try:
         while p.over is None and (stop_at is None or time.monotonic() < stop_at):
-            msg = await c.recv(30)
+            try:
+                msg = await c.recv(10)
+            except asyncio.TimeoutError:
+                if stop_at is None:
+                    raise
+                # Quiet for 10 s after the restart: a move sent just before the kill may be
+                # lost, leaving this player to move without a state saying so. Ask again.
+                await c.send("resume", {"gameId": p.game, "lastSeq": p.last_seq})
+                continue
             p.see(msg)
             pl = msg.get("payload", {})
             if msg["type"] == "game_state" and msg.get("gameId") == p.game and \
