@@ -110,6 +110,7 @@ static const struct {
     {"/style.css", "body{margin:0}"},
     {"/sub/page.html", "<p>page</p>"},
     {"/sub/data.json", "{\"a\":1}"},
+    {"/notes.md", "# notes\n"},
     {"/inside.html", "<!doctype html><title>t</title>"}, /* a symlink to index.html */
     {"/big.txt", NULL},                                  /* 2000 bytes: gzip when accepted */
 };
@@ -158,7 +159,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     put_file("/web/big.txt", big);
     put_file("/web/.secret.html", "dotfile");
     put_file("/web/sub/.hidden.json", "{\"dotfile\":1}");
-    put_file("/web/notes.md", "unknown extension");
+    put_file("/web/run.php", "unknown extension");
     put_file("/outside.html", "outside");
     put_file("/web-evil/x.html", "sibling");
     make_link("index.html", "/web/inside.html");
@@ -203,7 +204,7 @@ static int model_safe(const char *path)
         strchr(path, '\\') || strstr(path, "//"))
         return 0;
     static const char *const ext[] = {".html", ".js",  ".mjs", ".css",  ".json", ".svg",
-                                      ".txt",  ".png", ".ico", ".webp", ".woff2"};
+                                      ".txt",  ".md",  ".png", ".ico", ".webp", ".woff2"};
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof ext / sizeof ext[0]; i++)
         if (strcmp(dot, ext[i]) == 0) return 1;
