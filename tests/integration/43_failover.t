@@ -9,6 +9,7 @@ import asyncio, os, signal, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import BIN, ROOT, Client, Tap, http, run, wait_for
 from cluster import Cluster, available, join, listed, metric
+from players import Player
 import websockets
 
 if not available():
@@ -171,6 +172,75 @@ async def stale_owner(b, g):
     await c4.close()
 
 
+async def rewind_past_new_events(d, g):
+    """The events delta sent while PostgreSQL was frozen die with it (its journal is its own).
+    The rebuilt room logs other events under the same seqs (here two chat lines) before Bob
+    resumes, so his lastSeq is not past the room's seq: he still gets the rewind, and ends up
+    holding exactly the stored log (docs/protocol.md, "Rewind")."""
+    tok1, tok2 = (http("POST", d.url + "/api/auth/guest")[2]["token"] for _ in range(2))
+    c1, c2 = await Client.connect(d, token=tok1), await Client.connect(g, token=tok2)
+    p1, p2 = Player(tok1, "tictactoe"), Player(tok2, "tictactoe")
+    p1.game = p2.game = (await c1.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
+    await join(c2, p1.game)
+    mine = lambda m: m.get("gameId") == p1.game
+    active = await c1.expect("game_state", timeout=20, where=lambda m: mine(m) and m["payload"].get("toMove") == 1)
+    base = active["seq"]  # the players' joins
+    t.ok(wait_for(lambda: metric(d, "store_queue_rows") == 0, timeout=30), f"the started game is stored ({base} events)")
+    db.freeze()
+    try:
+        await c1.send("player_input", {"gameId": p1.game, "action": {"cell": 1}})
+        await c2.expect("game_state", timeout=20, where=lambda m: mine(m) and m["payload"].get("toMove") == 2)
+        await c2.send("player_input", {"gameId": p1.game, "action": {"cell": 5}})
+        for c in (c1, c2):
+            await c.expect("game_state", timeout=20, where=lambda m: mine(m) and m["seq"] >= base + 2)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+    finally:
+        db.thaw()
+    for c, p in ((c1, p1), (c2, p2)):
+        try:
+            while True:
+                await c.recv(30)
+        except (websockets.ConnectionClosed, asyncio.TimeoutError):
+            pass
+        p.adopt(c.seen)
+    t.ok(p1.last_seq >= base + 2 and p2.last_seq >= base + 2,
+         f"both were sent both moves before the kill ({base} stored, {p1.last_seq} and {p2.last_seq} sent)")
+    held_before = p1.last_seq
+    c1 = await Client.connect(g, token=tok1)
+    for _ in range(150):  # SERVER_BUSY or NOT_FOUND until a survivor has rebuilt the room
+        ans = await c1.request("resume", {"gameId": p1.game, "lastSeq": p1.last_seq}, timeout=10)
+        if ans["type"] != "error" or ans["payload"]["code"] not in ("SERVER_BUSY", "NOT_FOUND"):
+            break
+        await asyncio.sleep(0.2)
+    back = ans["payload"].get("rewind")
+    # What delta had sent PostgreSQL before the freeze may still commit after it (statements
+    # waiting in the frozen backend's socket): the rebuilt log ends at base or a little later.
+    t.ok(ans["type"] == "replay" and back is not None and base <= back < held_before,
+         f"Alice (at seq {held_before}) is rewound to the rebuilt log's end ({back}; {base} stored before the freeze)")
+    p1.see(ans)
+    n = len(c1.seen)
+    for text in ("did", "we lose something?"):
+        await c1.request("chat_message", {"gameId": p1.game, "text": text})
+    for m in c1.seen[n:]:  # the chat events come before their answers
+        p1.see(m)
+    t.ok(p1.last_seq >= p2.last_seq, f"the rebuilt room logged two chat lines under seqs Bob holds ({p1.last_seq})")
+    c2 = await Client.connect(g, token=tok2)
+    ans = await c2.request("resume", {"gameId": p2.game, "lastSeq": p2.last_seq}, timeout=10)
+    t.eq((ans["type"], ans["payload"].get("rewind")), ("replay", back),
+         f"Bob, at seq {p2.last_seq}, not past the room's seq, is rewound to {back} all the same")
+    p2.see(ans)
+
+    # A live game's log is not served (GET /api/games/:id/events is for ended games): the two
+    # players' views of the same log must agree, the chat lines where the lost moves were.
+    alice = {s: e for s, e in p1.events.items() if s >= min(p2.events, default=1)}
+    chats = [e[0] for s, e in sorted(p2.events.items()) if s > back]
+    t.ok(p2.events == alice and chats == ["chat_message"] * 2 and not p1.faults + p2.faults,
+         f"Bob now holds what Alice holds: the chat lines, not the lost move {p1.faults + p2.faults}")
+    for c in (c1, c2):
+        await c.close()
+
+
 try:
     a, b, g = instance("alpha"), instance("beta"), instance("gamma")
     t.ok(wait_for(lambda: all(listed(s) == ["alpha", "beta", "gamma"] for s in (a, b, g))),
@@ -187,6 +257,9 @@ try:
                        capture_output=True, text=True, timeout=60)
     t.ok(r.returncode == 0 and "identical" in r.stdout, f"monkeytown replay: {r.stdout.strip() or r.stderr.strip()}")
     run(stale_owner(b, g))
+    d = instance("delta")
+    t.ok(wait_for(lambda: "delta" in (listed(g) or []), timeout=30), "delta joins")
+    run(rewind_past_new_events(d, g))
 finally:
     cl.cleanup()
 t.done()
