@@ -2,6 +2,7 @@
 
 #include "accounts.h"
 #include "auth.h"
+#include "directory.h"
 #include "members.h"
 #include "http.h"
 #include "room.h"
@@ -193,12 +194,40 @@ static json_t *stored_log(json_t *g)
     return o;
 }
 
+/* A cluster's summary names the room's owner: "instance" (null when no live instance holds it:
+ * ended, or its owner died and a survivor is taking it over). */
+struct owned_summary {
+    struct http_exchange *x;
+    json_t *summary;
+};
+
+static void answer_with_owner(const char *owner, int failed, void *arg)
+{
+    struct owned_summary *o = arg;
+    json_object_set_new(o->summary, "instance",
+                        owner && !failed ? json_string(owner) : json_null());
+    http_respond_json(o->x, 200, o->summary);
+    free(o);
+}
+
 static void answer_stored_summary(json_t *g, void *arg)
 {
-    if (g)
-        http_respond_json(arg, 200, stored_summary(g));
-    else
-        http_respond_error(arg, 404, "NOT_FOUND", "no such game");
+    struct http_exchange *x = arg;
+    if (!g) {
+        http_respond_error(x, 404, "NOT_FOUND", "no such game");
+        return;
+    }
+    json_t *summary = stored_summary(g);
+    const char *status = json_string_value(json_object_get(g, "status"));
+    int live = status && (strcmp(status, "active") == 0 || strcmp(status, "waiting") == 0);
+    struct owned_summary *o = live && *members_self() ? malloc(sizeof *o) : NULL;
+    if (!o) {
+        if (*members_self()) json_object_set_new(summary, "instance", json_null());
+        http_respond_json(x, 200, summary);
+        return;
+    }
+    *o = (struct owned_summary){x, summary};
+    directory_lookup(json_string_value(json_object_get(g, "id")), answer_with_owner, o);
 }
 
 static void answer_stored_log(json_t *g, void *arg)
@@ -223,9 +252,11 @@ static void get_game(struct http_exchange *x)
 {
     const char *id = http_param(x, "id");
     struct room *r = room_find(id);
-    if (r)
-        http_respond_json(x, 200, room_summary_json(r));
-    else if (valid_id(x, id))
+    if (r) {
+        json_t *summary = room_summary_json(r);
+        if (*members_self()) json_object_set_new(summary, "instance", json_string(members_self()));
+        http_respond_json(x, 200, summary);
+    } else if (valid_id(x, id))
         store_load_game(id, answer_stored_summary, x);
 }
 

@@ -207,8 +207,9 @@ async def redis_away(a, b):
     p1, p2 = await Client.connect(a), await Client.connect(b)
     made = await p1.request("create_game", {"game": "tictactoe"})
     gid = made["payload"]["gameId"]
-    joined = await join(p2, gid)  # the claim is asynchronous
-    last = joined["seq"] if "seq" in joined else 0
+    await join(p2, gid)  # the claim is asynchronous
+    owners = [http("GET", f"{s.url}/api/games/{gid}")[2].get("instance", "absent") for s in (a, b)]
+    t.eq(owners, ["alpha", "alpha"], "GET /api/games/:id names the room's owner on every instance")
     redis.stop()
     t0 = time.monotonic()
     e = await p2.request("chat_message", {"gameId": gid, "text": "anyone?"}, timeout=10)
