@@ -3,7 +3,7 @@
 drain at SIGTERM, and what the durability rule costs a move. One run, one machine.
 
 Starts redis-server and PostgreSQL 15 on loopback (the test suite's helpers: needs root, like
-the cluster tests). Each scenario gets a fresh database and three fresh instances in cluster
+the cluster tests). Each scenario gets a fresh database, its own redis-server and three fresh instances in cluster
 mode, alpha, beta and gamma, with the default lease and heartbeat (`--instance-lease-ms 3000
 --cluster-heartbeat-ms 1000`; change them with --lease-ms / --heartbeat-ms) and the per-socket
 limits raised (rooms, inputs, waiting rooms, guests), as bench/cluster_games.py does. The rooms
@@ -42,7 +42,8 @@ What each figure means:
   drain      N live rooms on alpha, `SIGTERM alpha` with beta and gamma live: time to the
              process's exit, and (the same resume pollers) to each room served again.
   rtt        --rtt-games tic-tac-toe games played in parallel by two humans each, both on alpha,
-             for --rtt-seconds, game after game: each `player_input` is timed to the first
+             for --rtt-seconds, game after game, each move after about --rtt-think-ms (100: about
+             200 moves a second in all): each `player_input` is timed to the first
              message carrying its id (the move's first `game_event`), which is sent only once
              the rows it made are in alpha's local journal; beside it alpha's
              `store_write_latency_ms` over the same window (one batch written to PostgreSQL),
@@ -75,6 +76,7 @@ ap.add_argument("--c4-moves", type=int, default=5)
 ap.add_argument("--drain-rooms", type=int, default=500)
 ap.add_argument("--rtt-games", type=int, default=20)
 ap.add_argument("--rtt-seconds", type=float, default=15)
+ap.add_argument("--rtt-think-ms", type=int, default=100, help="pause before each move (light load)")
 ap.add_argument("--poll-ms", type=int, default=100, help="pause between a room's resumes")
 ap.add_argument("--lease-ms", type=int, default=3000)
 ap.add_argument("--heartbeat-ms", type=int, default=1000)
@@ -199,6 +201,7 @@ class Conn:
             raise ConnectionError("closed")
         id_ = f"q{next(self.ids)}"
         f = asyncio.get_running_loop().create_future()
+        f.add_done_callback(lambda f: f.cancelled() or f.exception())  # read, even if unawaited
         self.waiting[id_] = f
         t0 = time.monotonic()
         try:
@@ -247,8 +250,13 @@ class Slot:
 # ---- the cluster ----
 
 class Cluster:
-    def __init__(self, redis, db, name):
+    """Three instances on a fresh database and a Redis of their own: a stopped cluster leaves
+    its rooms in Redis for the next process (the single-instance restart), which must not be
+    the next scenario's."""
+
+    def __init__(self, db, name):
         db.createdb(name)
+        self.redis = redis = Redis().start()
         self.servers = {}
         for inst in ("alpha", "beta", "gamma"):
             s = Server("--cluster", "--instance-id", inst, "--redis-url", redis.url,
@@ -275,6 +283,7 @@ class Cluster:
     def stop(self):
         for s in self.servers.values():
             s.stop()
+        self.redis.cleanup()
 
     def taken_log(self, names=("beta", "gamma")):
         """{instance: [(wall time, game id)]} of the takers' `game taken over` lines."""
@@ -356,11 +365,11 @@ async def play(gid, players, moves):
                     made += 1
                 moved = True
         if not moved:
-            st = await players[0].my_turn(gid, max(acted.values()), timeout=0.5)
-            if st and st["payload"].get("status") != "active" and st["payload"].get("status") != "waiting":
+            st = players[0].states.get(gid)
+            if players[0].closed or (st and st["payload"].get("status") not in ("active", "waiting")):
                 return  # ended (a win, for connect4 against random)
-            if players[0].closed:
-                return
+            # every player gets each game_state: wait for one newer than the first player's last
+            await players[0].my_turn(gid, st.get("seq", 0) if st else -1, timeout=0.5)
 
 
 def settle(alpha, timeout=60):
@@ -414,11 +423,11 @@ class Watcher:
                     pass
 
 
-async def takeover_run(redis, db, name, game, kind, n, how, moves=1, seconds=0):
+async def takeover_run(db, name, game, kind, n, how, moves=1, seconds=0):
     """One scenario: n rooms on alpha, alpha killed (how='kill') or stopped (how='term'), the
     rooms resumed from beta and gamma. Returns a dict of figures."""
     load0 = loadavg()
-    cl = Cluster(redis, db, name)
+    cl = Cluster(db, name)
     a, b, g = (cl.servers[x] for x in ("alpha", "beta", "gamma"))
     try:
         t_make = time.monotonic()
@@ -434,7 +443,7 @@ async def takeover_run(redis, db, name, game, kind, n, how, moves=1, seconds=0):
             return time.monotonic()
 
         # The kill (or the stop), then the pollers at once.
-        lease_left = pttl(redis, "mt:instance:alpha") / 1000
+        lease_left = pttl(cl.redis, "mt:instance:alpha") / 1000
         wall0, t0 = time.time(), time.monotonic()
         a.proc.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
         exit_at = asyncio.ensure_future(exited())
@@ -501,7 +510,7 @@ def takeover_table(results, lease_s):
 async def main():
     parts = opts.only.split(",")
     lease_s = opts.lease_ms / 1000
-    redis, db = Redis().start(), pglib.Postgres().init().start()
+    db = pglib.Postgres().init().start()
     seq = itertools.count()
     print(f"{os.cpu_count()} cores, load {loadavg():.2f} at the start; commit "
           f"{os.popen('git -C ' + ROOT + ' rev-parse --short HEAD').read().strip()}", flush=True)
@@ -510,7 +519,7 @@ async def main():
             results = []
             for n in (int(x) for x in opts.rooms.split(",")):
                 for kind in opts.kinds.split(","):
-                    r = await takeover_run(redis, db, f"t{next(seq)}", "tictactoe", kind, n, "kill")
+                    r = await takeover_run(db, f"t{next(seq)}", "tictactoe", kind, n, "kill")
                     results.append(r)
                     print(f"  takeover {n} {kind}: {len(r['served'])}/{r['n']} served, client p99 "
                           f"{pct(list(r['served'].values()), 99):.2f} s", flush=True)
@@ -522,7 +531,7 @@ async def main():
                     ("arena", "agent", opts.arena_rooms, 0, opts.arena_seconds)]
             results = []
             for game, kind, n, moves, secs in runs:
-                r = await takeover_run(redis, db, f"r{next(seq)}", game, kind, n, "kill", moves, secs)
+                r = await takeover_run(db, f"r{next(seq)}", game, kind, n, "kill", moves, secs)
                 results.append((game, moves, secs, r))
                 print(f"  rebuild {game}: {r['taken']} taken over", flush=True)
             print("\nRebuild cost per room (takeover after kill -9)")
@@ -539,7 +548,7 @@ async def main():
                 show_complaints(r)
 
         if "drain" in parts:
-            r = await takeover_run(redis, db, f"d{next(seq)}", "tictactoe", "hvh", opts.drain_rooms, "term")
+            r = await takeover_run(db, f"d{next(seq)}", "tictactoe", "hvh", opts.drain_rooms, "term")
             c = list(r["served"].values())
             s = list(r["server_s"].values())
             print(f"\nDrain: SIGTERM alpha with {r['n']} live rooms (two humans, one move), beta "
@@ -555,18 +564,17 @@ async def main():
             show_complaints(r)
 
         if "rtt" in parts:
-            await rtt(redis, db, f"m{next(seq)}")
+            await rtt(db, f"m{next(seq)}")
     finally:
-        redis.cleanup()
         db.remove()
 
 
 DRAW = [1, 5, 9, 2, 8, 7, 3, 6, 4]  # a drawn tic-tac-toe, cells 1..9, X first
 
 
-async def rtt(redis, db, name):
+async def rtt(db, name):
     load0 = loadavg()
-    cl = Cluster(redis, db, name)
+    cl = Cluster(db, name)
     a = cl.servers["alpha"]
     try:
         pairs = [(await Conn(a).open(), await Conn(a).open()) for _ in range(opts.rtt_games)]
@@ -582,6 +590,7 @@ async def rtt(redis, db, name):
                 await o.request("join_game", {"gameId": gid})
                 for i, cell in enumerate(DRAW):
                     p = x if i % 2 == 0 else o
+                    await asyncio.sleep(opts.rtt_think_ms / 1000 * random.uniform(0.5, 1.5))
                     ans, t, t0 = await p.request("player_input", {"gameId": gid, "action": {"cell": cell}})
                     if ans["type"] == "error":
                         errors[ans["payload"]["code"]] = errors.get(ans["payload"]["code"], 0) + 1
@@ -596,7 +605,7 @@ async def rtt(redis, db, name):
         n = msum(after, "store_write_latency_ms_count") - msum(before, "store_write_latency_ms_count")
         total = msum(after, "store_write_latency_ms_sum") - msum(before, "store_write_latency_ms_sum")
         print(f"\nMove round trip, {opts.rtt_games} tic-tac-toe games in parallel (two humans on alpha "
-              f"each), {opts.rtt_seconds:g} s: {len(rtts)} moves, {games} games, errors {errors or 'none'}; "
+              f"each, ~{opts.rtt_think_ms} ms before each move), {opts.rtt_seconds:g} s: {len(rtts)} moves, {games} games, errors {errors or 'none'}; "
               f"load {load0:.1f}-{loadavg():.1f}")
         hdr = ("what", "count", "mean", "p50", "p99", "max")
         print("| " + " | ".join(hdr) + " |\n|" + "---|" * len(hdr))
