@@ -16,9 +16,9 @@
 //     delivered exactly once per (gameId, seq), in seq order: across reconnects the client sends
 //     resume {gameId, lastSeq} for every game it is in, unpacks the replay, and drops anything it
 //     has already delivered. A game_state is always delivered (it is a snapshot, not an event).
-//     After a server restart that lost events it had sent (a `replay` whose seq is below
-//     lastSeq), a 'rewind' {gameId, from, to} event withdraws seqs from..to, which then come
-//     again as new events.
+//     After a crash that lost events it had sent (a `replay` with `payload.rewind`, or whose seq
+//     is below lastSeq), a 'rewind' {gameId, from, to} event withdraws seqs from..to, which then
+//     come again as new events.
 //   - The socket comes back by itself after a drop: exponential backoff with jitter, at once when
 //     the browser says it is online again; subscriptions (lobby, evolution) are renewed.
 

@@ -203,6 +203,7 @@ void directory_lookup(const char *room_id, directory_fn fn, void *arg)
 
 struct takeover {
     directory_takeover_fn fn;
+    directory_takeover_done_fn done;
     void *arg;
 };
 
@@ -226,14 +227,17 @@ static void on_takeover(struct redisReply *r, void *arg)
         metric_add(m_ops, "taken_over", 1);
         t->fn(room->str, (uint64_t)fence->integer, t->arg);
     }
+    t->done(ok ? (int)(r->elements / 2) : -1, t->arg);
     free(t);
 }
 
-int directory_takeover(int max, directory_takeover_fn fn, void *arg)
+int directory_takeover(int max, directory_takeover_fn fn, directory_takeover_done_fn done,
+                       void *arg)
 {
     struct takeover *t = fences ? malloc(sizeof *t) : NULL;
     if (!t) return -1;
     t->fn = fn;
+    t->done = done;
     t->arg = arg;
     char n[16];
     snprintf(n, sizeof n, "%d", max);

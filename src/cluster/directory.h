@@ -43,10 +43,13 @@ void directory_lookup(const char *room_id, directory_fn fn, void *arg);
 /* Takes over up to max rooms of dead processes (see TAKEOVER_LUA in directory.c: atomic in
  * Redis, so each such room goes to exactly one live instance, with its fence raised). fn is
  * called for each room won, with its new fence, once Redis answers; the caller rebuilds the
- * room (its room_register then finds the entry already ours). Returns 0, or -1 when Redis is
- * away (nothing taken). */
+ * room (its room_register then finds the entry already ours). done is called last, with the
+ * number of rooms won (max: more may be waiting), or -1 when Redis did not answer. Returns 0,
+ * or -1 when Redis is away (nothing taken, neither called). */
 typedef void (*directory_takeover_fn)(const char *room_id, uint64_t fence, void *arg);
-int directory_takeover(int max, directory_takeover_fn fn, void *arg);
+typedef void (*directory_takeover_done_fn)(int taken, void *arg);
+int directory_takeover(int max, directory_takeover_fn fn, directory_takeover_done_fn done,
+                       void *arg);
 
 /* Claims room_id again after this instance's lease lapsed: fn gets ours 0 when another live
  * process owns it now (the caller disowns the room), 1 when it is still ours (or Redis could

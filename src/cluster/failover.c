@@ -15,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAKEOVER_BATCH 64 /* rooms taken per heartbeat: the rest come with the next ones */
-#define LOAD_RETRIES 30   /* a store that does not hand the game back: tries, 1 s apart */
+/* Rooms taken per Redis call. A full batch is followed by the next one as soon as its rooms are
+ * rebuilt, not a heartbeat later: 500 rooms of a dead instance are all taken within a second or
+ * so, and the survivors share them by how fast each rebuilds (one that is busy asks less often). */
+#define TAKEOVER_BATCH 64
+#define LOAD_RETRIES 30 /* a store that does not hand the game back: tries, 1 s apart */
 
 struct rebuild {
     char id[64];
@@ -27,9 +30,12 @@ struct rebuild {
 
 static const struct config *cfg;
 static struct hmap *rebuilding; /* room id -> struct rebuild */
-static struct metric *m_taken, *m_rebuild_ms;
+static struct metric *m_taken, *m_rebuild_ms, *m_replayed;
+static int asking; /* a takeover call is out */
+static int more;   /* the last call came back full: more rooms may be waiting */
 
 static void load(struct rebuild *b);
+static void take(void);
 
 static void done(struct rebuild *b, const char *outcome)
 {
@@ -37,6 +43,7 @@ static void done(struct rebuild *b, const char *outcome)
     hmap_del(rebuilding, b->id);
     if (b->retry) event_free(b->retry);
     free(b);
+    if (more && hmap_size(rebuilding) == 0) take();
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -63,6 +70,7 @@ static void on_loaded(json_t *game, void *arg)
         return;
     }
     char why[400] = "";
+    metric_add(m_replayed, NULL, (double)json_array_size(json_object_get(game, "events")));
     int rc = room_restore(game, why, sizeof why);
     if (rc < 0) {
         log_msg(LOG_WARN, "failover: game could not be rebuilt: closed as aborted", "{ss,ss}",
@@ -101,6 +109,21 @@ static void on_taken(const char *room_id, uint64_t fence, void *arg)
     log_msg(LOG_INFO, "failover: room taken over from a dead instance", "{ss,sI}", "game", room_id,
             "fence", (json_int_t)fence);
     load(b);
+}
+
+static void on_batch(int taken, void *arg)
+{
+    asking = 0;
+    if (!cfg) return; /* answered after failover_shutdown */
+    more = taken == TAKEOVER_BATCH;
+    if (more && hmap_size(rebuilding) == 0) take(); /* every room of it was here already */
+}
+
+/* Asks Redis for a batch of dead processes' rooms (one call out at a time). */
+static void take(void)
+{
+    more = 0;
+    if (!asking && directory_takeover(TAKEOVER_BATCH, on_taken, on_batch, NULL) == 0) asking = 1;
 }
 
 /* ---- a stale owner: this instance's lease lapsed (paused, cut off) ---- */
@@ -153,7 +176,7 @@ static void on_listing(void)
 {
     if (!cfg) return;
     if (!reclaiming && rooms_output_held_back()) room_each(restart_one, NULL);
-    directory_takeover(TAKEOVER_BATCH, on_taken, NULL);
+    take();
 }
 
 int failover_rebuilding(const char *room_id)
@@ -168,11 +191,14 @@ int failover_init(const struct config *c)
     static const double bounds[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
     m_taken = metrics_counter("rooms_taken_over_total",
                               "Rooms of dead instances taken over here, by outcome", "outcome");
+    m_replayed =
+        metrics_counter("room_takeover_events_total",
+                        "Stored events of rooms taken over here, replayed into their logs", NULL);
     m_rebuild_ms = metrics_histogram("room_takeover_ms",
                                      "From winning a room to its rebuilt state (load included)",
                                      NULL, bounds, (int)(sizeof bounds / sizeof bounds[0]));
     rebuilding = hmap_new();
-    if (!m_taken || !m_rebuild_ms || !rebuilding) return -1;
+    if (!m_taken || !m_rebuild_ms || !m_replayed || !rebuilding) return -1;
     rooms_set_output_gate(output_held);
     members_on_lapse(on_lapse);
     return members_on_listing(on_listing);
@@ -195,4 +221,5 @@ void failover_shutdown(void)
     hmap_free(rebuilding);
     rebuilding = NULL;
     cfg = NULL;
+    asking = more = 0;
 }

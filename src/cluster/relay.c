@@ -16,6 +16,7 @@
 #include "util.h"
 
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,54 @@ static int note_owner(struct local *l, const char *owner)
     return 0;
 }
 
-static void send_request(struct local *l, const char *owner, json_t *msg)
+/* A request on its way to its owner's channel: PUBLISH answers how many subscribers got it. */
+struct delivery {
+    char sid[24];
+    char game[64];
+    json_t *re;
+};
+
+/* Nobody got the request (the owner's subscription is down: it died, or is subscribing again),
+ * or Redis went away with it: the socket is answered now instead of never, and the owner is
+ * looked up again next time. */
+static void on_delivered(struct redisReply *r, void *arg)
+{
+    struct delivery *d = arg;
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 1) {
+        struct local *l = locals ? hmap_get(locals, d->sid) : NULL;
+        void *cached = owners && *d->game ? hmap_get(owners, d->game) : NULL;
+        if (cached) {
+            hmap_del(owners, d->game);
+            free(cached);
+        }
+        if (l)
+            refuse(l->s, d->re, "SERVER_BUSY",
+                   "the game's instance did not get the request: try again shortly");
+    }
+    json_decref(d->re);
+    free(d);
+}
+
+/* Publishes a request to owner's channel (0), or answers -1 when Redis cannot take it. */
+static int publish_request(const char *owner, const char *game, struct local *l, json_t *re,
+                           const char *data, size_t len)
+{
+    struct delivery *d = calloc(1, sizeof *d);
+    if (!d) return -1;
+    util_strlcpy(d->sid, l->s->session_id, sizeof d->sid);
+    util_strlcpy(d->game, game, sizeof d->game);
+    d->re = json_incref(re);
+    char channel[96];
+    snprintf(channel, sizeof channel, "mt:relay:%s", owner);
+    if (bus_command(on_delivered, d, "PUBLISH %s %b", channel, data, len) < 0) {
+        json_decref(d->re);
+        free(d);
+        return -1;
+    }
+    return 0;
+}
+
+static void send_request(struct local *l, const char *owner, const char *game, json_t *msg)
 {
     if (note_owner(l, owner) < 0) {
         refuse(l->s, json_object_get(msg, "id"), "SERVER_BUSY",
@@ -119,8 +167,11 @@ static void send_request(struct local *l, const char *owner, json_t *msg)
     if (out) {
         out[0] = 'R', out[1] = '\n';
         memcpy(out + 2, body, n);
-        publish(owner, out, n + 2);
-        metric_add(m_msgs, "request_out", 1);
+        if (publish_request(owner, game, l, json_object_get(msg, "id"), out, n + 2) == 0)
+            metric_add(m_msgs, "request_out", 1);
+        else
+            refuse(l->s, json_object_get(msg, "id"), "SERVER_BUSY",
+                   "the cluster's relay is unavailable: try again shortly");
     } else {
         refuse(l->s, json_object_get(msg, "id"), "INTERNAL", "out of memory");
     }
@@ -186,7 +237,7 @@ static void on_owner(const char *owner, int failed, void *arg)
         answer_here(l->s, k->msg);
     } else {
         cache_owner(k->game, owner);
-        send_request(l, owner, k->msg);
+        send_request(l, owner, k->game, k->msg);
     }
     json_decref(k->msg);
     free(k);
@@ -223,7 +274,7 @@ int relay_forward(struct proto_request *r, const char *game_id)
      * was just taken over by this instance (its rebuild not started yet), see on_owner. */
     if (!r->s->remote && !l->pending && c && loop_now_ms() - c->at_ms < OWNER_CACHE_MS &&
         members_listed(c->owner)) {
-        send_request(l, c->owner, msg);
+        send_request(l, c->owner, game_id, msg);
         json_decref(msg);
         return 1;
     }
@@ -251,7 +302,7 @@ int relay_forward_match(struct proto_request *r, const char *game)
     struct local *l;
     json_t *msg = outgoing(r, &l);
     if (!msg) return 1;
-    send_request(l, to, msg);
+    send_request(l, to, "", msg); /* no room yet: nothing cached to forget */
     json_decref(msg);
     return 1;
 }

@@ -84,6 +84,10 @@ static const struct option_desc options[] = {
      "this instance's name in the cluster (default host:port); [A-Za-z0-9._:-], 1-64"},
     {"instance-lease-ms", OPT_INT, OFF(instance_lease_ms), "3000", 300, 600000, NULL,
      "how long an instance stays listed without a heartbeat"},
+    /* The same setting under the name the failover contract gives it: a room's lease is its
+     * owner's (one renewal renews every room of the instance), so they cannot differ. */
+    {"room-lease-ms", OPT_INT, OFF(instance_lease_ms), "3000", 300, 600000, NULL,
+     "how long a dead owner's rooms wait to be taken over: instance-lease-ms, by another name"},
     {"cluster-heartbeat-ms", OPT_INT, OFF(cluster_heartbeat_ms), "1000", 100, 200000, NULL,
      "how often an instance renews its lease (at most a third of instance-lease-ms)"},
     {"trusted-proxies", OPT_STRING, OFF(trusted_proxies), "", 0, 0, NULL,

@@ -94,7 +94,7 @@ int restore_preinit(const struct config *cfg)
 {
     /* In a cluster the database's unfinished games belong to live instances too: rebuilding
      * every one of them here would give a room two owners. Taking rooms over is failover's
-     * work (by lease and fencing token); until then a stopping instance ends its games. */
+     * work (by lease and fencing token: failover.c), which rebuilds them with room_restore. */
     if (cfg->cluster) return 0;
     static const double bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
     m_restored = metrics_counter("rooms_restored_total",

@@ -49,7 +49,8 @@ struct seat {
     struct session *session; /* NULL while disconnected */
     struct event *hold_timer;
     struct agent *agent;
-    char *view; /* real-time agent: its latest view, for act */
+    char *view;        /* real-time agent: its latest view, for act */
+    int since_rebuild; /* a socket was attached here since the room was rebuilt (room_resume) */
 };
 
 struct queued_input {
@@ -92,6 +93,10 @@ struct room {
     uint32_t seed;
     char *config_json;
     uint64_t seq, order;
+    /* A rebuilt room (restart, takeover): the seq its stored log ended at. A client may hold
+     * later seqs the last process sent and never stored: room_resume withdraws them. */
+    int rebuilt;
+    uint64_t rebuilt_seq;
     struct log_entry *log;
     size_t nlog, caplog;
     struct input_rec *inputs;

@@ -121,13 +121,21 @@ const char *room_chat(struct room *r, struct session *s, const char *text, json_
     return NULL;
 }
 
-/* The replay message of the events after last_seq, as seat sees them. The payloads are JSON
- * text already. */
-static struct wsbuf *replay_msg(const struct room *r, uint64_t last_seq, int seat, json_t *re)
+/* The replay message of the events after last_seq, as seat sees them; rewind (>= 0: the
+ * client first drops what it holds after that seq) leads it. The payloads are JSON text
+ * already. */
+static struct wsbuf *replay_msg(const struct room *r, uint64_t last_seq, int64_t rewind, int seat,
+                                json_t *re)
 {
     struct frame *f = frame_begin("replay");
     frame_game(f, r->id, r->seq);
-    frame_put(f, ",\"payload\":{\"events\":[");
+    frame_put(f, ",\"payload\":{");
+    if (rewind >= 0) {
+        frame_put(f, "\"rewind\":");
+        frame_int(f, rewind);
+        frame_put(f, ",");
+    }
+    frame_put(f, "\"events\":[");
     int first = 1;
     for (size_t i = 0; i < r->nlog; i++) {
         const struct log_entry *e = &r->log[i];
@@ -145,12 +153,27 @@ static struct wsbuf *replay_msg(const struct room *r, uint64_t last_seq, int sea
     return frame_end(f, re);
 }
 
+/* The seq after which the client resuming at last_seq holds only what this room logged. Past
+ * the room's seq, or (in a rebuilt room) past its stored log for a seat not attached here since
+ * the rebuild, the client holds events the last process sent and never stored: the room may have
+ * logged other ones under those seqs since, so they are withdrawn (docs/protocol.md, "Rewind"). */
+static uint64_t resume_from(const struct room *r, int seat, uint64_t last_seq)
+{
+    if (r->rebuilt && last_seq > r->rebuilt_seq && !(seat && r->seats[seat].since_rebuild))
+        return r->rebuilt_seq;
+    return last_seq > r->seq ? r->seq : last_seq;
+}
+
 void room_resume(struct room *r, struct session *s, uint64_t last_seq, json_t *re)
 {
+    uint64_t from = resume_from(r, room_seat_of(r, s->who.player_id), last_seq);
     int seat = room_watch(r, s);
     int was_disconnected = seat && r->status != ROOM_COMPLETED;
-    if (last_seq + (uint64_t)room_cfg->replay_buffer >= r->seq)
-        room_send_once(s, replay_msg(r, last_seq, seat, re));
+    int64_t rewind = from < last_seq ? (int64_t)from : -1;
+    if (from + (uint64_t)room_cfg->replay_buffer >= r->seq)
+        room_send_once(s, replay_msg(r, from, rewind, seat, re));
+    else if (rewind >= 0) /* too far behind for the events: the game_state is the truth */
+        room_send_once(s, replay_msg(r, r->seq, rewind, seat, re));
     /* The others see the player connected again; the resumer gets its answer with re. */
     if (was_disconnected)
         room_state_sync(r, NULL, s, re);

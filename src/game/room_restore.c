@@ -302,6 +302,8 @@ int room_restore(json_t *game, char *why, size_t len)
         return -1;
     }
     room_count_open(1);
+    r->rebuilt = 1;
+    r->rebuilt_seq = r->seq; /* before carry_on logs what the replay brought that was not stored */
     resume_clock(r, &tr);
     carry_on(r, &tr);
     return 0;

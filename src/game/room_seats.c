@@ -212,6 +212,7 @@ static void connect_seat(struct room *r, int seat, struct session *s)
     if (st->session && st->session != s) detach(st->session, r);
     remove_spectator(r, s);
     st->session = s;
+    st->since_rebuild = 1;
     if (st->hold_timer) event_del(st->hold_timer);
     attach(s, r, seat);
 }

@@ -10,83 +10,16 @@
 # version is gone from the store's files is closed as aborted with the reason logged; and when
 # the journal itself is lost (deleted here after a crash during a PostgreSQL outage), a player
 # ahead of the rebuilt room gets the documented rewind and the game still plays to its end.
-import asyncio, json, os, random, signal, subprocess, sys, tempfile, time
+import asyncio, json, os, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import BIN, ROOT, Client, Server, Tap, http, run
+from players import Player, play
 import pg as pglib
-import websockets
 
 t = Tap()
 SECRET = "restart-secret-restart-secret-0123456"
 GAMES = 50
-LOG_TYPES = {"game_event", "player_joined", "player_left", "chat_message", "game_over"}
 SQL_DIR = os.path.join(ROOT, "sql")
-
-
-class Player:
-    """One guest playing one game: every log event it received, by seq."""
-
-    def __init__(self, token, kind, agent):
-        self.token, self.kind, self.agent = token, kind, agent
-        self.game = None
-        self.events = {}  # seq -> (type, payload)
-        self.last_seq = 0
-        self.faults = []  # gaps or duplicates seen
-        self.over = None
-        self.rewound = None
-
-    def take(self, seq, type_, payload):
-        if seq <= self.last_seq:
-            if self.events.get(seq) != (type_, payload):
-                self.faults.append(f"seq {seq} delivered twice, differently")
-            else:
-                self.faults.append(f"seq {seq} delivered twice")
-            return
-        if seq != self.last_seq + 1:
-            self.faults.append(f"gap: seq {seq} after {self.last_seq}")
-        self.events[seq] = (type_, payload)
-        self.last_seq = seq
-        if type_ == "game_over":
-            self.over = payload
-
-    def see(self, msg):
-        if msg.get("gameId") != self.game:
-            return
-        if msg["type"] in LOG_TYPES:
-            self.take(msg["seq"], msg["type"], msg["payload"])
-        elif msg["type"] == "replay":
-            if msg["seq"] < self.last_seq:  # the server lost what it had sent after msg["seq"]
-                self.rewound = (msg["seq"], self.last_seq)
-                for s in [s for s in self.events if s > msg["seq"]]:
-                    del self.events[s]
-                self.last_seq = msg["seq"]
-                self.over = None
-            for ev in msg["payload"]["events"]:
-                self.take(ev["seq"], ev["type"], ev["payload"])
-
-
-async def play(p, c, stop_at=None, think=0.06):
-    """Plays p's game on c (the first legal move, after a short think) until it ends, the socket
-    dies or stop_at passes."""
-    try:
-        while p.over is None and (stop_at is None or time.monotonic() < stop_at):
-            try:
-                msg = await c.recv(10)
-            except asyncio.TimeoutError:
-                if stop_at is None:
-                    raise
-                # Quiet for 10 s after the restart: a move sent just before the kill may be
-                # lost, leaving this player to move without a state saying so. Ask again.
-                await c.send("resume", {"gameId": p.game, "lastSeq": p.last_seq})
-                continue
-            p.see(msg)
-            pl = msg.get("payload", {})
-            if msg["type"] == "game_state" and msg.get("gameId") == p.game and \
-                    pl.get("status") == "active" and pl.get("toMove") == pl.get("you") and pl.get("legal"):
-                await asyncio.sleep(random.uniform(0.05, think))
-                await c.send("player_input", {"gameId": p.game, "action": random.choice(pl["legal"])})
-    except (websockets.ConnectionClosed, ConnectionError, asyncio.TimeoutError, OSError):
-        pass
 
 
 async def first_half(srv):
@@ -102,7 +35,7 @@ async def first_half(srv):
         p.game = created["payload"]["gameId"]
         clients.append(c)
     # Play until the kill: SIGKILL lands while moves are in flight.
-    tasks = [asyncio.create_task(play(p, c, think=0.6)) for p, c in zip(players, clients)]
+    tasks = [asyncio.create_task(play(p, c, think=(0.05, 0.6))) for p, c in zip(players, clients)]
     await asyncio.sleep(1.2)
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait()
@@ -122,7 +55,6 @@ async def second_half(srv, players, rewinds_allowed):
         await c.close()
 
     await asyncio.gather(*(one(p) for p in players))
-    ended_before = sum(1 for p in players if p.rewound is None and p.over is not None)
     faults = {p.game[:8]: p.faults for p in players if p.faults}
     t.eq(faults, {}, "every player got each seq exactly once, in order, across the restart")
     t.eq([p.game[:8] for p in players if p.over is None], [], f"all {len(players)} games finished")

@@ -74,6 +74,14 @@ int main(void)
     is_int(c.port, 7100, "env beats file");
     config_free(&c);
 
+    char *lease[] = {"monkeytown", "--room-lease-ms", "4500"};
+    is_int(load(&c, err, 3, lease), CONFIG_OK, "room-lease-ms loads");
+    is_int(c.instance_lease_ms, 4500, "room-lease-ms is instance-lease-ms by another name");
+    config_free(&c);
+    char *lease_bad[] = {"monkeytown", "--room-lease-ms", "100"};
+    is_int(load(&c, err, 3, lease_bad), CONFIG_INVALID, "room-lease-ms below 300 is refused");
+    config_free(&c);
+
     char *with_flag[] = {"monkeytown", "--config", path, "--port=7200"};
     is_int(load(&c, err, 4, with_flag), CONFIG_OK, "flag loads");
     is_int(c.port, 7200, "flag beats env");

@@ -92,13 +92,15 @@ export class GameLog {
     const events = Array.isArray(msg.payload.events) ? msg.payload.events : [];
     const isAnswer = g.resuming !== null && msg.re === g.resuming;
     if (isAnswer) g.resuming = null;
-    if (isAnswer && typeof msg.seq === 'number' && g.lastSeq !== null && msg.seq < g.lastSeq) {
-      // The server restarted without the last events it sent (its record of them was lost):
-      // they are withdrawn, and the seqs after msg.seq will be sent again, possibly with other
-      // content (docs/protocol.md, resume).
+    // The rebuilt room does not have the last events this client was sent (a crash before they
+    // were stored): they are withdrawn, and the seqs after `rewind` come again, possibly with
+    // other content (docs/protocol.md, "Rewind"). An older server only sent a seq below ours.
+    const rewind = typeof msg.payload.rewind === 'number' ? msg.payload.rewind
+      : typeof msg.seq === 'number' && msg.seq < g.lastSeq ? msg.seq : null;
+    if (isAnswer && rewind !== null && g.lastSeq !== null && rewind < g.lastSeq) {
       this.stats.rewinds++;
-      this.emit('rewind', { gameId, from: msg.seq + 1, to: g.lastSeq });
-      g.lastSeq = msg.seq;
+      this.emit('rewind', { gameId, from: rewind + 1, to: g.lastSeq });
+      g.lastSeq = rewind;
     }
     for (const ev of events) {
       this.deliver({ type: ev.type, gameId, seq: ev.seq, payload: ev.payload || {}, replayed: true });

@@ -1,6 +1,7 @@
 // Helpers for the end-to-end tests of the web client: install what they need (Debian's chromium,
 // playwright-core from npm), speak TAP, start the real server on a free port with its own data
-// directory, drive chromium, and save screenshots to tests/e2e/output/.
+// directory (or a cluster of them behind nginx), drive chromium, and save screenshots to
+// tests/e2e/output/.
 //
 // Every test is a standalone `#!/usr/bin/env node` .t script, so `prove tests/e2e/*.t` runs them.
 // The server binary is $MT_BIN, else build/monkeytown under the repository root.
@@ -306,9 +307,129 @@ class Server {
   }
 }
 
+/** The sum of a Prometheus series in a /metrics text (name with or without its labels). */
+function metricOf(text, name) {
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith(name + '{') || line.startsWith(name + ' ')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/** A cluster behind nginx: redis-server, PostgreSQL 15, `monkeytown --cluster` instances (ids)
+ *  and docker/nginx.conf on loopback, run by lib/cluster_front.py with the integration tests'
+ *  own helpers (in /usr/bin/python3, which has their libraries). `url` is nginx's; the pages
+ *  talk to it, as to a Server. The helper stops everything when this process's end closes its
+ *  stdin, however it ends. start() resolves with null when the cluster cannot run here
+ *  (the reason is in skipWhy). */
+class ClusterFront {
+  /** games: another --games folder than the repository's. */
+  constructor(ids = ['alpha', 'beta', 'gamma'], { games } = {}) {
+    this.ids = ids;
+    this.games = games;
+    this.lines = [];
+    this.waiters = [];
+    this.stderr = '';
+  }
+
+  async start(timeoutMs = 180000) {
+    const helper = path.join(__dirname, 'cluster_front.py');
+    const games = this.games ? ['--games', this.games] : [];
+    this.proc = spawn('/usr/bin/python3', [helper, ...games, ...this.ids], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, MT_BIN: BIN },
+    });
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
+    this.proc.stderr.on('data', (d) => (this.stderr += d));
+    let buf = '';
+    this.proc.stdout.on('data', (d) => {
+      buf += d;
+      for (let i; (i = buf.indexOf('\n')) >= 0; ) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.lines.push(JSON.parse(line));
+        for (const w of this.waiters.splice(0)) w();
+      }
+    });
+    this.proc.stdout.on('end', () => {
+      for (const w of this.waiters.splice(0)) w();
+    });
+    const first = await this._next(timeoutMs);
+    if (first.skip) {
+      this.skipWhy = first.skip;
+      return null;
+    }
+    this.url = first.url;
+    this.instances = first.instances;
+    return this;
+  }
+
+  /** The helper's next answer line (as JSON). */
+  async _next(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.lines.length) {
+      if (this.proc.stdout.readableEnded) throw new Error(`the cluster helper ended:\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`the cluster helper did not answer:\n${this.stderr}`);
+      await new Promise((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 1000);
+      });
+    }
+    return this.lines.shift();
+  }
+
+  instance(id) {
+    return this.instances.find((i) => i.id === id);
+  }
+
+  /** SIGKILLs instance id; resolves once it is gone (reaped). */
+  async kill(id) {
+    this.proc.stdin.write(`kill ${id}\n`);
+    const ans = await this._next(30000);
+    if (ans.killed !== id) throw new Error(`kill ${id}: ${JSON.stringify(ans)}`);
+  }
+
+  /** Instance id's metric (see metricOf); NaN when it does not answer. */
+  async metric(id, name) {
+    try {
+      const r = await httpJson('GET', this.instance(id).url + '/metrics');
+      return r.status === 200 ? metricOf(r.text, name) : NaN;
+    } catch {
+      return NaN;
+    }
+  }
+
+  logs(id) {
+    try {
+      return fs.readFileSync(this.instance(id).log, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Closes the helper's stdin: it stops everything and removes its directories. */
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.stdin.end();
+    const t = setTimeout(() => this.proc.kill('SIGTERM'), 60000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
 // ---------------------------------------------------------------- the browser
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls fn (maybe async) every stepMs until it returns something true or timeoutMs pass;
+ *  resolves with its last value. Waits are deadlines, never fixed sleeps. */
+async function poll(fn, timeoutMs = 30000, stepMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v || Date.now() > deadline) return v;
+    await sleep(stepMs);
+  }
+}
 
 /** Launches Debian's chromium headless with a fresh profile. */
 async function launch(pw) {
@@ -375,6 +496,8 @@ function dupes(list) {
 module.exports = {
   Tap,
   Server,
+  ClusterFront,
+  metricOf,
   scriptDirs,
   ensureDeps,
   launch,
@@ -385,6 +508,7 @@ module.exports = {
   logEntries,
   dupes,
   sleep,
+  poll,
   httpJson,
   ROOT,
   OUT,
