@@ -513,7 +513,8 @@ async def main():
     db = pglib.Postgres().init().start()
     seq = itertools.count()
     print(f"{os.cpu_count()} cores, load {loadavg():.2f} at the start; commit "
-          f"{os.popen('git -C ' + ROOT + ' rev-parse --short HEAD').read().strip()}", flush=True)
+          f"{os.popen('git -C ' + ROOT + ' rev-parse --short HEAD').read().strip()}; server "
+          f"{__import__('mt').BIN}", flush=True)
     try:
         if "takeover" in parts:
             results = []
