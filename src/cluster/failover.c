@@ -30,6 +30,7 @@ struct rebuild {
 
 static const struct config *cfg;
 static struct hmap *rebuilding; /* room id -> struct rebuild */
+static struct event *poll_ev;   /* takeover asked four times a heartbeat, see failover_init */
 static struct metric *m_taken, *m_rebuild_ms, *m_replayed;
 static int asking; /* a takeover call is out */
 static int more;   /* the last call came back full: more rooms may be waiting */
@@ -179,6 +180,11 @@ static void on_listing(void)
     take();
 }
 
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    if (!members_lease_lapsed() && !reclaiming) take(); /* a stale owner first finds out */
+}
+
 int failover_rebuilding(const char *room_id)
 {
     return rebuilding && room_id && hmap_get(rebuilding, room_id) != NULL;
@@ -201,6 +207,13 @@ int failover_init(const struct config *c)
     if (!m_taken || !m_rebuild_ms || !m_replayed || !rebuilding) return -1;
     rooms_set_output_gate(output_held);
     members_on_lapse(on_lapse);
+    /* A dead owner's lease lapses at no particular heartbeat: asking only after each one would
+     * add up to a heartbeat to every takeover. Asking four times as often costs one small
+     * script call (a GET per owner process) and brings that wait down to a quarter. */
+    int every_ms = c->cluster_heartbeat_ms / 4 > 50 ? c->cluster_heartbeat_ms / 4 : 50;
+    struct timeval tv = {every_ms / 1000, (every_ms % 1000) * 1000};
+    poll_ev = event_new(loop_base(), -1, EV_PERSIST, on_poll, NULL);
+    if (!poll_ev || event_add(poll_ev, &tv) < 0) return -1;
     return members_on_listing(on_listing);
 }
 
@@ -216,6 +229,8 @@ void failover_shutdown(void)
     if (!cfg) return;
     members_off_listing(on_listing);
     members_on_lapse(NULL);
+    if (poll_ev) event_free(poll_ev);
+    poll_ev = NULL;
     rooms_set_output_gate(NULL);
     hmap_each(rebuilding, free_rebuild, NULL);
     hmap_free(rebuilding);
