@@ -36,7 +36,8 @@ local function check_game(g)
   if rate == 0 and type(g.apply) ~= "function" then error("a turn-based game needs apply", 0) end
   if rate == 0 and type(g.to_move) ~= "function" then error("a turn-based game needs to_move", 0) end
   if rate > 0 and type(g.tick) ~= "function" then error("a real-time game needs tick", 0) end
-  for _, f in ipairs({ "legal", "validate", "apply", "tick", "view", "outcome", "tests", "to_move" }) do
+  for _, f in ipairs({ "legal", "validate", "apply", "tick", "view", "outcome", "tests", "to_move",
+                       "command" }) do
     if g[f] ~= nil and type(g[f]) ~= "function" then error("game." .. f .. " must be a function", 0) end
   end
 end
@@ -219,6 +220,33 @@ function R.random_legal(seat)
   local l = game.legal(state, seat)
   if type(l) ~= "table" or #l == 0 then return nil end
   return json.encode(l[referee_rng(#l)])
+end
+
+-- A line of text from seat (the `command` message): the game's command turns it into an action,
+-- or answers the seat with text. It sees a copy of the state and a ctx without random or emit:
+-- a command is not an input (only the action it makes is, when applied), so nothing it does may
+-- change the game. Returns "action", action_json, or "text", the answer (at most 2000 bytes).
+local COMMAND_TEXT_MAX = 2000
+
+function R.command(seat, text)
+  if not game.command then
+    return "text", "This game takes no text commands: send its actions as player_input."
+  end
+  local action, answer = game.command(deep_copy(state), seat, text,
+    { seat = seat, seats = seats, config = config })
+  if action ~= nil then
+    if type(action) ~= "table" then error("command must return an action table, or nil and a text", 0) end
+    return "action", json.encode(action)
+  end
+  if type(answer) ~= "string" or answer == "" then
+    answer = "Unknown command: " .. text:sub(1, 60) .. " (try /help)"
+  end
+  if #answer > COMMAND_TEXT_MAX then -- cut at a character's start, not inside one
+    local cut = COMMAND_TEXT_MAX
+    while cut > 0 and band(answer:byte(cut + 1), 0xc0) == 0x80 do cut = cut - 1 end
+    answer = answer:sub(1, cut)
+  end
+  return "text", answer
 end
 
 -- Every recipient's view at once: out[seat] = { view_json, legal_json_or_nil } for seats

@@ -121,6 +121,26 @@ function game.apply(state, seat, action, ctx)
   ctx.emit({ kind = "move", seat = seat, cell = cell })
 end
 
+-- Text commands (a chat bot, a terminal): "/play 5", "/5" or "5" marks a cell; "/board" draws
+-- the board; anything else gets the help. Only an action changes the game: the referee checks
+-- and applies it like any other.
+local HELP = "Commands: /play N (or just N) marks cell N (1-9, row by row from the top left); " ..
+  "/board shows the board."
+
+function game.command(state, seat, text, ctx)
+  local cell = text:match("^%s*/?play%s+(%d+)%s*$") or text:match("^%s*/?(%d+)%s*$")
+  if cell then return { cell = tonumber(cell) } end
+  if text:match("^%s*/board%s*$") then
+    local rows, marks = {}, { [0] = ".", "X", "O" }
+    for r = 0, 2 do
+      local b = state.board
+      rows[#rows + 1] = marks[b[r * 3 + 1]] .. marks[b[r * 3 + 2]] .. marks[b[r * 3 + 3]]
+    end
+    return nil, table.concat(rows, " / ") .. " (you are " .. marks[seat] .. ")"
+  end
+  return nil, HELP
+end
+
 function game.view(state, seat)
   local v = deep_copy(state)
   v.marks = { "X", "O" }
@@ -176,6 +196,13 @@ function game.tests(t)
   s = play({ 1, 2, 3, 5, 4, 6, 8, 7, 9 })
   t.eq(game.outcome(s), { draw = true, reason = "draw" }, "full board without a line is a draw")
 
+  local fresh = t.new({}, 1)
+  t.eq(game.command(fresh, 1, "/play 5"), { cell = 5 }, "/play 5 is the action { cell = 5 }")
+  t.eq(game.command(fresh, 1, " 7 "), { cell = 7 }, "a bare number is a cell too")
+  local _, board = game.command(play({ 5 }), 2, "/board")
+  t.eq(board, "... / .X. / ... (you are O)", "/board draws the board")
+  local _, help = game.command(fresh, 1, "/dance")
+  t.eq(help, HELP, "anything else gets the help")
   s = play({ 5, 1 })
   local v = game.view(s, 1)
   t.eq(v, game.view(s, 2), "both seats see the same view")

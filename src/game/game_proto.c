@@ -142,6 +142,24 @@ static void on_quick_match(struct proto_request *r)
     if (code) proto_error(r, code, "%s", msg);
 }
 
+/* The room an input (player_input, command) names, once the sender's input bucket gave a
+ * token; NULL after answering, or when the request went to the room's owner elsewhere. Real-time
+ * rooms take inputs every tick, turn-based ones a few a minute. A room held by another instance
+ * gets the real-time bound here (its kind is not known here) and its own bound on its owner,
+ * which serves the request like a local one. */
+static struct room *input_room(struct proto_request *r, const char *id)
+{
+    struct room *room = room_find(id);
+    int realtime = room ? room_is_realtime(room) : forward && !r->s->remote;
+    int per_min = realtime ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
+    if (!rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
+        proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
+        return NULL;
+    }
+    if (!room && !forwarded(r, id)) proto_error(r, "NOT_FOUND", "no game %s", id);
+    return room;
+}
+
 static void on_player_input(struct proto_request *r)
 {
     json_t *action = json_object_get(r->payload, "action");
@@ -151,20 +169,8 @@ static void on_player_input(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.action is required");
         return;
     }
-    /* Real-time rooms take inputs every tick; turn-based ones a few a minute. A room held by
-     * another instance gets the real-time bound here (its kind is not known here) and its own
-     * bound on its owner, which serves the request like a local one. */
-    struct room *room = room_find(id);
-    int realtime = room ? room_is_realtime(room) : forward && !r->s->remote;
-    int per_min = realtime ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
-    if (!rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
-        proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
-        return;
-    }
-    if (!room) {
-        if (!forwarded(r, id)) proto_error(r, "NOT_FOUND", "no game %s", id);
-        return;
-    }
+    struct room *room = input_room(r, id);
+    if (!room) return;
     char msg[300] = ""; /* room_input gives INTERNAL without a message when out of memory */
     const char *code = room_input(room, r->s, action, r->id, msg, sizeof msg);
     if (code) proto_error(r, code, "%s", msg);
@@ -195,6 +201,25 @@ static void on_chat_message(struct proto_request *r)
     if (!room) return;
     const char *code = room_chat(room, r->s, text, r->id);
     if (code) proto_error(r, code, "you are not in this game");
+}
+
+/* A line of text for the game (docs/protocol.md, `command`): rate-limited as an input, since
+ * the action it makes is one. */
+static void on_command(struct proto_request *r)
+{
+    const char *text;
+    if (proto_string(r, "text", 1, MAX_CHAT_CHARS * 4, &text) < 0) return;
+    if (!*text || utf8_chars(text) > MAX_CHAT_CHARS) {
+        proto_error(r, "BAD_MESSAGE", "payload.text must be 1 to %d characters", MAX_CHAT_CHARS);
+        return;
+    }
+    const char *id;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0) return;
+    struct room *room = input_room(r, id);
+    if (!room) return;
+    char msg[300] = "";
+    const char *code = room_command(room, r->s, text, r->id, msg, sizeof msg);
+    if (code) proto_error(r, code, "%s", msg);
 }
 
 static void on_leave_game(struct proto_request *r)
@@ -401,13 +426,10 @@ int game_proto_init(const struct config *config)
     static const struct {
         const char *type;
         proto_handler fn;
-    } handlers[] = {{"create_game", on_create_game},
-                    {"join_game", on_join_game},
-                    {"quick_match", on_quick_match},
-                    {"player_input", on_player_input},
-                    {"chat_message", on_chat_message},
-                    {"leave_game", on_leave_game},
-                    {"resume", on_resume},
+    } handlers[] = {{"create_game", on_create_game},   {"join_game", on_join_game},
+                    {"quick_match", on_quick_match},   {"player_input", on_player_input},
+                    {"chat_message", on_chat_message}, {"command", on_command},
+                    {"leave_game", on_leave_game},     {"resume", on_resume},
                     {"subscribe", on_subscribe}};
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (proto_register(handlers[i].type, handlers[i].fn) < 0) return -1;

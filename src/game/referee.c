@@ -220,6 +220,27 @@ enum vm_status referee_random_legal(struct referee *ref, int seat, char **action
     return st;
 }
 
+enum vm_status referee_command(struct referee *ref, int seat, const char *text, char **action,
+                               char **answer, char *err, size_t errlen)
+{
+    settle(ref);
+    lua_State *L = push_fn(ref, "command");
+    lua_pushinteger(L, seat);
+    lua_pushstring(L, text);
+    *action = *answer = NULL;
+    enum vm_status st = vm_call(ref->vm, 2, 2, ref->budget_ms, err, errlen);
+    if (st == VM_OK && lua_tostring(L, -1)) {
+        const char *kind = lua_tostring(L, -2);
+        char *out = strdup(lua_tostring(L, -1));
+        if (kind && strcmp(kind, "action") == 0)
+            *action = out;
+        else
+            *answer = out;
+    }
+    settle(ref);
+    return st;
+}
+
 enum vm_status referee_to_move(struct referee *ref, int *seat, char *err, size_t errlen)
 {
     settle(ref);

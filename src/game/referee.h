@@ -102,6 +102,13 @@ enum vm_status referee_views(struct referee *ref, int to_move, unsigned wanted,
 enum vm_status referee_random_legal(struct referee *ref, int seat, char **action, char *err,
                                     size_t errlen);
 
+/* A line of text from seat (the `command` message) through the game's command: *action
+ * (malloc'd JSON, to be checked and applied like any action) when it made one, else *answer
+ * (malloc'd text for seat alone; the referee's own when the game takes no commands). Nothing
+ * in the game changes. */
+enum vm_status referee_command(struct referee *ref, int seat, const char *text, char **action,
+                               char **answer, char *err, size_t errlen);
+
 /* The seat to move now (0: nobody), for a room that starts or resumes. */
 enum vm_status referee_to_move(struct referee *ref, int *seat, char *err, size_t errlen);
 

@@ -119,12 +119,18 @@ void room_count_open(int delta)
 
 /* ---------- script calls ---------- */
 
-static void script_failed(struct room *r, enum vm_status st, const char *what, const char *err)
+void room_script_failure_report(const struct room *r, enum vm_status st, const char *what,
+                                const char *err)
 {
     metric_add(m_script_failures, vm_status_name(st), 1);
     log_msg(LOG_WARN, "game script failed", "{ss,ss,ss,ss,ss,ss}", "game", r->id, "script",
             r->game->name, "version", r->game->id, "call", what, "kind", vm_status_name(st),
             "error", err);
+}
+
+static void script_failed(struct room *r, enum vm_status st, const char *what, const char *err)
+{
+    room_script_failure_report(r, st, what, err);
     if (++r->script_failures >= MAX_SCRIPT_FAILURES && r->status != ROOM_COMPLETED) {
         r->script_failures = 0;
         room_finish(r, "{\"reason\":\"script_error\"}", NULL);

@@ -110,6 +110,14 @@ int room_seat_of(const struct room *r, const char *player_id);
 const char *room_input(struct room *r, struct session *s, json_t *action, json_t *re, char *msg,
                        size_t msglen);
 
+/* A line of text from s (the `command` message, text checked by the caller): the game's
+ * command makes it an action, applied as room_input applies one (same codes), or answers s
+ * alone with `command_answer {text}` carrying re. A failing command answers INTERNAL and, unlike
+ * a failing move, never ends the game: any player can type anything. NOT_IN_GAME for a socket
+ * without a seat. */
+const char *room_command(struct room *r, struct session *s, const char *text, json_t *re, char *msg,
+                         size_t msglen);
+
 /* Chat from s (text checked by the caller). Returns NULL or NOT_IN_GAME. The broadcast carries
  * re for the sender when re is non-NULL. */
 const char *room_chat(struct room *r, struct session *s, const char *text, json_t *re);

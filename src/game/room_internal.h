@@ -201,6 +201,11 @@ int room_configure(struct room *r);
  * on failure r->vm may hold the state, which the caller frees. */
 enum vm_status room_vm_setup(struct room *r, int apply_ms, char **meta, char *err, size_t len);
 
+/* Logs and counts a failed script call, without counting it toward ending the room (which
+ * room_referee_failed does). */
+void room_script_failure_report(const struct room *r, enum vm_status st, const char *what,
+                                const char *err);
+
 /* A referee call's status: 0 on success (the failure count is reset), else -1 after the failure
  * is counted and logged; after MAX_SCRIPT_FAILURES in a row the game ends with script_error. */
 int room_referee_failed(struct room *r, const char *what, enum vm_status st, const char *err);

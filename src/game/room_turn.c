@@ -2,6 +2,7 @@
  * timeout policy, an agent to move choosing on a worker, and an action applied by one referee
  * call. A real-time room's input goes to its queue instead (room_realtime.c). */
 #include "agent.h"
+#include "frame.h"
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
@@ -197,5 +198,48 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
         code = apply_action(r, m->seat, text, "player", &rp, msg, msglen);
     }
     free(text);
+    return code;
+}
+
+const char *room_command(struct room *r, struct session *s, const char *text, json_t *re, char *msg,
+                         size_t msglen)
+{
+    struct membership *m = room_membership(s, r);
+    if (!m || m->seat == 0) {
+        snprintf(msg, msglen, "you do not hold a seat in this game");
+        return "NOT_IN_GAME";
+    }
+    char *action = NULL, *answer = NULL, err[600];
+    enum vm_status st;
+    TIMED(r, st = referee_command(&r->ref, m->seat, text, &action, &answer, err, sizeof err));
+    const char *code = NULL;
+    if (st != VM_OK) {
+        room_script_failure_report(r, st, "command", err);
+        snprintf(msg, msglen, "the game's command failed (%s)", vm_status_name(st));
+        code = "INTERNAL";
+    } else if (action) {
+        json_t *a = json_loads(action, JSON_DECODE_ANY, NULL);
+        code = a ? room_input(r, s, a, re, msg, msglen) : "INTERNAL";
+        json_decref(a);
+    } else {
+        /* json_pack refuses text that is not UTF-8: the game's answer is checked here. */
+        json_t *p = json_pack("{ss}", "text", answer ? answer : "");
+        struct wsbuf *b = NULL;
+        if (p) {
+            struct frame *f = frame_begin("command_answer");
+            frame_game(f, r->id, 0);
+            frame_key(f, "payload");
+            frame_json(f, p);
+            b = frame_end(f, re);
+            json_decref(p);
+        }
+        if (!b) {
+            snprintf(msg, msglen, "the game's answer is not UTF-8 text");
+            code = "INTERNAL";
+        }
+        room_send_once(s, b);
+    }
+    free(action);
+    free(answer);
     return code;
 }
