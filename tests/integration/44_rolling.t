@@ -98,7 +98,14 @@ class Player:
                     await self.c.send("player_input", {"gameId": self.gid, "action": p["legal"][0]})
                     return
                 m = await self.c.recv(30)
-            except websockets.ConnectionClosed:
+                # The move reached no owner (its instance was stopping): ask where the game
+                # stands, then act again.
+                lost = m["type"] == "error" and m["payload"]["code"] == "SERVER_BUSY"
+            except (websockets.ConnectionClosed, asyncio.TimeoutError):
+                # Closed (1012), or quiet for 30 s (a move sent to an instance as it stopped may
+                # be lost, leaving this player to wait): the same.
+                lost = True
+            if lost:
                 ans = await self.resume(live())
                 st = ans if ans and ans["type"] == "game_state" else None
                 continue
