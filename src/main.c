@@ -186,8 +186,8 @@ static int start(void)
                 "error", strerror(errno));
         return -1;
     }
-    if (vm_global_init() < 0 || loop_init() < 0 || metrics_init_server() < 0 ||
-        auth_init(&cfg) < 0 || workers_init(cfg.workers) < 0 || trusted_init(cfg.lua_dir) < 0 ||
+    if (vm_global_init() < 0 || loop_init() < 0 || http_init() < 0 || auth_init(&cfg) < 0 ||
+        workers_init(cfg.workers) < 0 || trusted_init(cfg.lua_dir) < 0 ||
         session_init((size_t)cfg.send_queue_bytes, cfg.ping_interval_s, cfg.ping_timeout_s) < 0 ||
         proto_init() < 0)
         return -1;
