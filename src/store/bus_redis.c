@@ -1,6 +1,5 @@
 #include "bus_redis.h"
 
-#include "api_health.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -244,7 +243,7 @@ void bus_publish(const char *channel, const char *message, size_t len)
     sent_one(now_us);
 }
 
-static int redis_check(json_t *out, void *arg)
+int bus_health(json_t *out)
 {
     json_object_set_new(out, "connected", json_boolean(connected));
     json_object_set_new(out, "breaker",
@@ -277,13 +276,6 @@ int bus_init(const struct config *cfg)
                                  "Redis request/response commands by outcome", "outcome");
     retry_ev = evtimer_new(loop_base(), on_retry, NULL);
     watchdog_ev = evtimer_new(loop_base(), on_watchdog, NULL);
-    /* Alone, Redis only carries a copy of the traffic for outside consumers: games never wait
-     * for it, so its absence degrades the server without making it unready. A cluster needs it
-     * to coordinate instances: then it is required. */
-    if (cfg->cluster)
-        health_add_check("redis", redis_check, NULL);
-    else
-        health_add_optional_check("redis", redis_check, NULL);
     connect_now();
     return 0;
 }
