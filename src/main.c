@@ -172,6 +172,21 @@ static int store_check(json_t *out, void *arg)
     return store_healthy(out);
 }
 
+static int redis_check(json_t *out, void *arg)
+{
+    return bus_health(out);
+}
+
+/* Alone, Redis only carries a copy of the traffic for outside consumers: games never wait for
+ * it, so its absence degrades the server without making it unready. A cluster needs it to
+ * coordinate instances: then it is required. No check at all without --redis-url. */
+static int redis_check_add(void)
+{
+    if (!bus_enabled()) return 0;
+    return cfg.cluster ? health_add_check("redis", redis_check, NULL)
+                       : health_add_optional_check("redis", redis_check, NULL);
+}
+
 static int start(void)
 {
     static const struct ws_handlers handlers = {
@@ -186,18 +201,19 @@ static int start(void)
                 "error", strerror(errno));
         return -1;
     }
-    if (vm_global_init() < 0 || loop_init() < 0 || metrics_init_server() < 0 ||
-        auth_init(&cfg) < 0 || workers_init(cfg.workers) < 0 || trusted_init(cfg.lua_dir) < 0 ||
+    if (vm_global_init() < 0 || loop_init() < 0 || http_init() < 0 || auth_init(&cfg) < 0 ||
+        workers_init(cfg.workers) < 0 || trusted_init(cfg.lua_dir) < 0 ||
         session_init((size_t)cfg.send_queue_bytes, cfg.ping_interval_s, cfg.ping_timeout_s) < 0 ||
         proto_init() < 0)
         return -1;
     accounts_preinit();
     if (restore_preinit(&cfg) < 0) return -1;
-    if (bus_init(&cfg) < 0 || store_init(&cfg) < 0 || accounts_init(&cfg) < 0 ||
-        scripts_init(&cfg) < 0 || tick_init() < 0 || rooms_init(&cfg) < 0 ||
-        matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 || api_health_init() < 0 ||
-        api_games_init() < 0 || api_admin_init() < 0 || api_cluster_init() < 0 ||
-        api_static_init(cfg.web_dir) < 0 || api_gamefiles_init(cfg.games_dir) < 0 ||
+    if (bus_init(&cfg) < 0 || redis_check_add() < 0 || store_init(&cfg) < 0 ||
+        accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 || tick_init() < 0 ||
+        rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 ||
+        api_health_init() < 0 || api_games_init() < 0 || api_admin_init() < 0 ||
+        api_cluster_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
+        api_gamefiles_init(cfg.games_dir) < 0 ||
         health_add_check("storage", storage_check, NULL) < 0 ||
         health_add_check("store", store_check, NULL) < 0 ||
         health_add_check("scripts", scripts_check, NULL) < 0)

@@ -1,6 +1,9 @@
 /* metrics.h - a Prometheus registry and its text exposition (format 0.0.4).
  *
- * Metrics are registered once at start-up and live until metrics_free(). Each has at most one
+ * Metrics are registered once at start-up and live until metrics_free(). Each is registered by
+ * the module that updates it, in that module's init, and held there in a static pointer: a
+ * NULL metric (its module not initialised, as in the subcommands and the tests) ignores every
+ * update, so code that counts need not know whether anyone reads. Each has at most one
  * label; a series per label value is created on first use, so callers must only pass label
  * values from a small fixed set (message types, error codes, game names), never user input.
  * Loop thread only: nothing here locks. */
@@ -31,14 +34,5 @@ double metric_value(struct metric *m, const char *label_value);
 char *metrics_render(size_t *len);
 
 void metrics_free(void);
-
-/* The server's own metrics, registered by metrics_init_server(). */
-extern struct metric *m_ws_connections, *m_ws_events, *m_ws_latency, *m_active_games,
-    *m_players_online, *m_errors, *m_http_requests, *m_send_queue_drops, *m_script_failures,
-    *m_tick_duration, *m_tick_lateness, *m_ticks_dropped, *m_inputs_dropped, *m_reloads,
-    *m_redis_latency, *m_keepalive_hangups, *m_tick_lua, *m_state_lua, *m_idle_gc, *m_pool_misses;
-
-/* Registers the metrics above. Returns 0, or -1 on OOM. */
-int metrics_init_server(void);
 
 #endif

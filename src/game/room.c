@@ -26,6 +26,7 @@
 const struct config *room_cfg;
 static struct hmap *rooms;
 static size_t n_open;
+static struct metric *m_active_games, *m_script_failures;
 /* Set by rooms_shutdown: a room freed because the server stops is left as the store has it
  * (waiting or active), and the next start rebuilds it (room_restore). */
 static int stopping;
@@ -111,6 +112,11 @@ void room_each(void (*fn)(const char *key, void *value, void *arg), void *arg)
     hmap_each(rooms, fn, arg);
 }
 
+void room_count_script_failure(enum vm_status st)
+{
+    metric_add(m_script_failures, vm_status_name(st), 1);
+}
+
 void room_count_open(int delta)
 {
     n_open += (size_t)(ptrdiff_t)delta;
@@ -122,7 +128,7 @@ void room_count_open(int delta)
 void room_script_failure_report(const struct room *r, enum vm_status st, const char *what,
                                 const char *err)
 {
-    metric_add(m_script_failures, vm_status_name(st), 1);
+    room_count_script_failure(st);
     log_msg(LOG_WARN, "game script failed", "{ss,ss,ss,ss,ss,ss}", "game", r->id, "script",
             r->game->name, "version", r->game->id, "call", what, "kind", vm_status_name(st),
             "error", err);
@@ -352,7 +358,7 @@ struct room *room_create(const char *game, json_t *config, int is_private,
     }
     char err[600] = "cannot create a Lua state";
     enum vm_status st = room_vm_setup(r, room_cfg->cpu_apply_ms, NULL, err, sizeof err);
-    if (st != VM_OK && r->vm) metric_add(m_script_failures, vm_status_name(st), 1);
+    if (st != VM_OK && r->vm) room_count_script_failure(st);
     if (st != VM_OK || room_register(r) < 0) {
         log_msg(LOG_WARN, "room setup failed", "{ss,ss}", "script", game, "error", err);
         *code = "INTERNAL";
@@ -443,8 +449,14 @@ size_t rooms_count(void)
 int rooms_init(const struct config *config)
 {
     room_cfg = config;
+    m_active_games = metrics_gauge("active_game_sessions", "Rooms open (waiting or active)", NULL);
+    m_script_failures = metrics_counter(
+        "script_failures_total", "Script calls that failed, by kind (error, cpu, memory)", "kind");
     rooms = hmap_new();
-    return rooms && room_waiting_init() == 0 ? 0 : -1;
+    return rooms && m_active_games && m_script_failures && room_waiting_init() == 0 &&
+                   room_realtime_init() == 0
+               ? 0
+               : -1;
 }
 
 void rooms_shutdown(void)

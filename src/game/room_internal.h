@@ -191,6 +191,9 @@ int room_register(struct room *r);
 /* Counts a room opened (+1) or closed (-1) for rooms_count and the active-games gauge. */
 void room_count_open(int delta);
 
+/* Counts a failed script call (a game's or an agent's) in script_failures_total by its kind. */
+void room_count_script_failure(enum vm_status st);
+
 /* What the room takes from its version's meta (tick rate, send rate, turn clock), and its
  * empty seats (r->nseats set). Returns 0, or -1 without memory. */
 int room_configure(struct room *r);
@@ -303,6 +306,9 @@ void room_turn_advance(struct room *r, struct reply *rp);
 void room_turn_resume(struct room *r, int to_move);
 
 /* ---------- room_realtime.c: real-time games ---------- */
+
+/* Registers the real-time rooms' metrics (rooms_init). Returns 0, or -1 on OOM. */
+int room_realtime_init(void);
 
 /* The room joins the tick scheduler (its ticks continue from r->tick_no) and sends its first
  * state. */

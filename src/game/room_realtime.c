@@ -16,6 +16,26 @@
 
 #define CHECKPOINT_S 1 /* real-time: a state hash is recorded every second */
 
+static struct metric *m_inputs_dropped, *m_tick_lua, *m_state_lua, *m_idle_gc;
+
+int room_realtime_init(void)
+{
+    m_inputs_dropped = metrics_counter("inputs_dropped_total",
+                                       "Inputs dropped from full room queues, by game", "game");
+    m_tick_lua = metrics_histogram(
+        "tick_lua_ms", "Time one room tick spends in Lua (agents acting and the game's tick), ms",
+        "game", tick_ms_buckets, TICK_MS_NBUCKETS);
+    m_state_lua = metrics_histogram(
+        "state_lua_ms",
+        "Time one state sent by a real-time room spends in Lua (views and their encoding), ms",
+        "game", tick_ms_buckets, TICK_MS_NBUCKETS);
+    m_idle_gc = metrics_counter("tick_idle_gc_ms_total",
+                                "Lua garbage collection of real-time rooms run in the tick "
+                                "scheduler's idle time instead of in their ticks, ms",
+                                "game");
+    return m_inputs_dropped && m_tick_lua && m_state_lua && m_idle_gc ? 0 : -1;
+}
+
 /* Queues a validated input for the next tick. When the queue is full the sender's oldest
  * queued input makes room (or, when it has none there, this one is dropped); both count. */
 static void enqueue(struct room *r, int seat, const char *action, const char *source)
@@ -81,7 +101,7 @@ static void agents_act(struct room *r, uint64_t now)
             agent_act(st->agent, st->view, now, room_cfg->cpu_apply_ms, &status, err, sizeof err);
         r->lua_us += loop_now_us() - t0;
         if (status != VM_OK) {
-            metric_add(m_script_failures, vm_status_name(status), 1);
+            room_count_script_failure(status);
             log_msg(LOG_WARN, "agent act failed", "{ss,si,ss}", "game", r->id, "seat", i, "error",
                     err);
         }

@@ -6,7 +6,6 @@
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
-#include "metrics.h"
 #include "room_internal.h"
 
 #include <event2/event.h>
@@ -122,7 +121,7 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
         return;
     char msg[300];
     if (res->status != VM_OK) {
-        metric_add(m_script_failures, vm_status_name(res->status), 1);
+        room_count_script_failure(res->status);
         log_msg(LOG_WARN, "agent failed: playing a random legal move", "{ss,ss,si,ss,ss}", "game",
                 r->id, "agent", agent_version(r->seats[seat].agent)->name, "seat", seat, "kind",
                 vm_status_name(res->status), "error", res->error);

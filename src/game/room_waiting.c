@@ -5,7 +5,6 @@
 #include "log.h"
 #include "loop.h"
 #include "lua_vm.h"
-#include "metrics.h"
 #include "room_internal.h"
 
 #include <event2/event.h>
@@ -113,7 +112,7 @@ int room_waiting_wake(struct room *r)
     char err[600] = "cannot create a Lua state";
     enum vm_status st = room_vm_setup(r, room_cfg->cpu_apply_ms, NULL, err, sizeof err);
     if (st != VM_OK) {
-        metric_add(m_script_failures, vm_status_name(st), 1);
+        room_count_script_failure(st);
         log_msg(LOG_WARN, "room setup failed at start", "{ss,ss}", "game", r->id, "error", err);
         vm_free_later(r->vm);
         r->vm = NULL;

@@ -24,6 +24,10 @@ static int heap_len, heap_cap;
 static struct event *timer;
 static struct tick_entry *running; /* the entry whose tick_fn runs now */
 static int running_removed;
+static struct metric *m_tick_duration, *m_tick_lateness, *m_ticks_dropped;
+
+const double tick_ms_buckets[TICK_MS_NBUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                  1,    2,     5,    10,  20,   50};
 
 static uint64_t due_of(const struct tick_entry *e, uint64_t n)
 {
@@ -174,8 +178,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 int tick_init(void)
 {
+    m_tick_duration = metrics_histogram("tick_duration_ms", "Time one room tick takes, ms", "game",
+                                        tick_ms_buckets, TICK_MS_NBUCKETS);
+    m_tick_lateness = metrics_histogram("tick_lateness_ms",
+                                        "How late a room tick started against its deadline, ms",
+                                        "game", tick_ms_buckets, TICK_MS_NBUCKETS);
+    m_ticks_dropped =
+        metrics_counter("ticks_dropped_total", "Ticks skipped after an overrun, by game", "game");
     timer = evtimer_new(loop_base(), on_timer, NULL);
-    return timer ? 0 : -1;
+    return timer && m_tick_duration && m_tick_lateness && m_ticks_dropped ? 0 : -1;
 }
 
 void tick_shutdown(void)

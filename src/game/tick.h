@@ -22,6 +22,12 @@ typedef int (*tick_fn)(void *room, uint64_t tick_no);
 
 struct tick_entry;
 
+/* The bucket bounds, ms, of the histograms of time spent in a tick: the scheduler's
+ * (tick_duration_ms, tick_lateness_ms) and the rooms' (tick_lua_ms, state_lua_ms). */
+#define TICK_MS_NBUCKETS 12
+extern const double tick_ms_buckets[TICK_MS_NBUCKETS];
+
+/* Registers the scheduler's metrics and makes its timer. Returns 0, or -1 on OOM. */
 int tick_init(void);
 void tick_shutdown(void);
 

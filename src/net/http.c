@@ -21,12 +21,26 @@ struct route {
 static struct route routes[MAX_ROUTES];
 static int n_routes;
 static http_handler fallback;
+static struct metric *m_http_requests;
 
 #define STRINGIFY(x) #x
 #define DECIMAL(x) STRINGIFY(x)
 
 static const char *const method_names[] = {"GET",    "HEAD",  "POST",    "PUT",
                                            "DELETE", "PATCH", "OPTIONS", "OTHER"};
+
+int http_init(void)
+{
+    m_http_requests = metrics_counter("http_requests_total", "HTTP requests, by status", "status");
+    return m_http_requests ? 0 : -1;
+}
+
+void http_count_status(int status)
+{
+    char st[8];
+    snprintf(st, sizeof st, "%d", status);
+    metric_add(m_http_requests, st, 1);
+}
 
 int http_route(enum http_method method, const char *pattern, http_handler fn)
 {
@@ -157,9 +171,7 @@ void http_respond(struct http_exchange *x, int status, const char *content_type,
     util_strlcpy(x->content_type, content_type ? content_type : "application/json",
                  sizeof x->content_type);
     x->responded = 1;
-    char st[8];
-    snprintf(st, sizeof st, "%d", status);
-    metric_add(m_http_requests, st, 1);
+    http_count_status(status);
     lws_callback_on_writable(x->wsi);
     loop_pump_soon();
 }

@@ -65,6 +65,14 @@ struct http_exchange {
 
 typedef void (*http_handler)(struct http_exchange *x);
 
+/* Registers the HTTP metrics (http_requests_total); before any answer is counted. Returns 0, or
+ * -1 on OOM. */
+int http_init(void);
+
+/* Counts one answer with this status in http_requests_total: every http_respond*(), and the
+ * answers the socket layer writes itself (a refused WebSocket upgrade). */
+void http_count_status(int status);
+
 /* Adds a route. pattern is static ("/api/games/:id/join"). Returns 0, or -1 when full. */
 int http_route(enum http_method method, const char *pattern, http_handler fn);
 

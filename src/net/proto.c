@@ -15,6 +15,7 @@
 #include <string.h>
 
 static struct hmap *handlers;
+static struct metric *m_ws_events, *m_ws_latency, *m_errors;
 
 /* Every error carries a code and a message, whatever the caller had (docs/contract/PROTOCOL.md):
  * jansson refuses to build a string from invalid UTF-8, and a message cut mid-character by a
@@ -103,8 +104,15 @@ static void on_heartbeat(struct proto_request *r)
 
 int proto_init(void)
 {
+    static const double latency_ms[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 50, 100, 200, 500};
+    m_ws_events =
+        metrics_counter("ws_events_total", "WebSocket messages received, by message type", "type");
+    m_ws_latency = metrics_histogram("ws_event_latency_ms",
+                                     "Time from a message's arrival to its answer being queued, ms",
+                                     NULL, latency_ms, 12);
+    m_errors = metrics_counter("errors_total", "Error answers sent, by code", "code");
     handlers = hmap_new();
-    if (!handlers) return -1;
+    if (!handlers || !m_ws_events || !m_ws_latency || !m_errors) return -1;
     return proto_register("heartbeat", on_heartbeat);
 }
 

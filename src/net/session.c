@@ -32,6 +32,8 @@ static uint64_t ping_after_ms, hangup_after_ms, ka_last_round_ms;
 static size_t n_sessions;
 static size_t queue_cap;
 static uint64_t next_id = 1;
+static struct metric *m_ws_connections, *m_players_online, *m_send_queue_drops,
+    *m_keepalive_hangups;
 
 struct wsbuf *wsbuf_new(const char *text, size_t len)
 {
@@ -149,9 +151,20 @@ int session_init(size_t send_queue_cap, int ping_interval_s, int ping_timeout_s)
     queue_cap = send_queue_cap;
     ping_after_ms = (uint64_t)ping_interval_s * 1000;
     hangup_after_ms = (uint64_t)ping_timeout_s * 1000;
+    m_ws_connections = metrics_gauge("ws_connections", "Open WebSocket connections", NULL);
+    m_players_online =
+        metrics_gauge("players_online", "Distinct players with an open socket", NULL);
+    m_send_queue_drops =
+        metrics_counter("ws_slow_client_disconnects_total",
+                        "Sockets closed because their send queue exceeded its cap", NULL);
+    m_keepalive_hangups = metrics_counter(
+        "ws_keepalive_hangups_total", "Sockets closed because they did not answer a ping", NULL);
     by_player = hmap_new();
     ka_timer = evtimer_new(loop_base(), ka_round, NULL);
-    return by_player && ka_timer ? 0 : -1;
+    return by_player && ka_timer && m_ws_connections && m_players_online && m_send_queue_drops &&
+                   m_keepalive_hangups
+               ? 0
+               : -1;
 }
 
 void session_shutdown(void)

@@ -6,7 +6,6 @@
 #include "linger.h"
 #include "log.h"
 #include "loop.h"
-#include "metrics.h"
 #include "rx_guard.h"
 #include "ws_frame.h"
 
@@ -96,9 +95,7 @@ static int refuse_upgrade_after(struct lws *wsi, int status, const char *code, c
                      "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
                      "%sconnection: close\r\n\r\n%s",
                      status, text, blen, *retry ? retry : http_retry_after_line(status), body);
-    char st[8];
-    snprintf(st, sizeof st, "%d", status);
-    metric_add(m_http_requests, st, 1);
+    http_count_status(status);
     lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL);
     return 1;
 }

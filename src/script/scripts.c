@@ -42,6 +42,7 @@ static int started; /* initial scan done: later agent versions are "evolutions" 
 static void (*evolved_cb)(const struct script_version *v);
 static int inotify_fd = -1;
 static struct event *inotify_ev, *debounce_ev;
+static struct metric *m_reloads;
 
 /* ---- versions ---- */
 
@@ -579,9 +580,11 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 int scripts_init(const struct config *config)
 {
     cfg = config;
+    m_reloads =
+        metrics_counter("script_reloads_total", "Script versions loaded, by outcome", "outcome");
     games = hmap_new();
     agents = hmap_new();
-    if (!games || !agents) return -1;
+    if (!games || !agents || !m_reloads) return -1;
     inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (inotify_fd < 0) {
         log_msg(LOG_WARN, "inotify unavailable: scripts will not hot-reload", "{ss}", "error",

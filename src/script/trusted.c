@@ -25,6 +25,7 @@ struct source {
 #define MAX_HELPERS 32
 static struct source sandbox_src, referee_src, agent_src, helpers[MAX_HELPERS];
 static int n_helpers;
+static struct metric *m_pool_misses;
 
 static int read_file(const char *path, struct source *out)
 {
@@ -65,6 +66,11 @@ static int compile(struct source *src, int as_script)
 
 int trusted_init(const char *dir)
 {
+    m_pool_misses = metrics_counter("lua_pool_misses_total",
+                                    "Lua states built on the loop thread because the pool of "
+                                    "ready ones was empty, by module",
+                                    "module");
+    if (!m_pool_misses) return -1;
     char path[1024];
     struct {
         const char *file;

@@ -17,6 +17,7 @@
 
 #include "config.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 /* Connects when cfg->redis_url is set (else does nothing). Returns 0, or -1 for a malformed
@@ -43,6 +44,11 @@ int bus_command_argv(bus_reply_fn fn, void *arg, int argc, const char **argv);
 
 /* Whether the connection is up (the breaker closed). */
 int bus_connected(void);
+
+/* The connection's state for /health/ready: fills out (borrowed) with connected, breaker
+ * ("closed", "half-open" or "open") and lastError when there was one. Returns bus_connected().
+ * Whoever registers the readiness check decides whether it is required (api_health.h). */
+int bus_health(json_t *out);
 
 /* The parts of --redis-url, for a blocking connection at start-up and shutdown. */
 void bus_url_parts(char *host, size_t len, int *port, int *db);

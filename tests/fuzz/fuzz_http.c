@@ -20,7 +20,6 @@
 #include "api_static.h"
 #include "fuzz.h"
 #include "http.h"
-#include "metrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -169,7 +168,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     make_link("../outside.html", "/web/up.html");
     make_link("/etc/passwd", "/web/passwd.txt");
 
-    metrics_init_server();
+    if (http_init() < 0) abort();
     for (int i = 0; i < N_ROUTES; i++)
         if (http_route(table[i].method, table[i].pattern, handlers[i]) < 0) abort();
     if (api_static_init(web) < 0) abort();
@@ -203,8 +202,8 @@ static int model_safe(const char *path)
     if (path[0] != '/' || strstr(path, "..") || strstr(path, "/.") || strchr(path, '%') ||
         strchr(path, '\\') || strstr(path, "//"))
         return 0;
-    static const char *const ext[] = {".html", ".js",  ".mjs", ".css",  ".json", ".svg",
-                                      ".txt",  ".md",  ".png", ".ico", ".webp", ".woff2"};
+    static const char *const ext[] = {".html", ".js", ".mjs", ".css", ".json", ".svg",
+                                      ".txt",  ".md", ".png", ".ico", ".webp", ".woff2"};
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof ext / sizeof ext[0]; i++)
         if (strcmp(dot, ext[i]) == 0) return 1;

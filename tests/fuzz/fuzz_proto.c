@@ -10,7 +10,6 @@
  * fuzzed too. The pure proto_check_envelope must agree with what was sent. */
 #include "fuzz.h"
 #include "json_text.h"
-#include "metrics.h"
 #include "proto.h"
 
 #include "frame.h"
@@ -57,7 +56,6 @@ static void on_probe_n(struct proto_request *r)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    metrics_init_server();
     if (proto_init() < 0 || proto_register("probe", on_probe) < 0 ||
         proto_register("probe_n", on_probe_n) < 0)
         abort();
