@@ -11,7 +11,7 @@
  * microseconds per tick of each over several alternating runs, and the check's share.
  * Usage: mt-check-bench [game.lua] [ticks] [runs] */
 #include "lua_compile.h"
-#include "lua_vm.h"
+#include "vm.h"
 
 #include <lauxlib.h>
 #include <luajit.h>

@@ -4,7 +4,7 @@
  * not hidden by the script's) N times through vm_call: once without a budget (no timer) and
  * once with one (the thread's periodic CPU-time watchdog, armed once; a call notes its start), and
  * prints nanoseconds per call for each. Usage: mt-vm-bench [calls] */
-#include "lua_vm.h"
+#include "vm.h"
 
 #include <lauxlib.h>
 #include <stdio.h>

@@ -129,7 +129,7 @@ M.new_json = new_json
 -- bc is the bytecode the server compiled from that very text (C: lua_compile_script, pushed by
 -- script_version_push_files as files["\0bc"]). It is never script-supplied: scripts cannot
 -- reach the files table, and a script's own text may not be bytecode. The compiled chunk takes
--- the CPU check (an FFI function pointer to the watchdog's flag, made by lua_vm.c) and the
+-- the CPU check (an FFI function pointer to the watchdog's flag, made by vm.c) and the
 -- function that stops the call, and returns the script's main function: every loop, goto and
 -- function entry in it calls the check (src/script/lua_instrument.h).
 -- Without bc, src is text the server could not compile: it is compiled here only to report

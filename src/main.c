@@ -6,7 +6,7 @@
  * stop gracefully; SIGHUP reloads the reloadable settings (config.h) and rescans the scripts. */
 #include "accounts.h"
 #include "api_admin.h"
-#include "bus_redis.h"
+#include "bus.h"
 #include "api_games.h"
 #include "api_health.h"
 #include "restore.h"
@@ -22,7 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
-#include "lua_vm.h"
+#include "vm.h"
 #include "matchmaker.h"
 #include "members.h"
 #include "metrics.h"

@@ -1,6 +1,6 @@
 #include "directory.h"
 
-#include "bus_redis.h"
+#include "bus.h"
 #include "hmap.h"
 #include "log.h"
 #include "members.h"

@@ -1,6 +1,6 @@
 #include "members.h"
 
-#include "bus_redis.h"
+#include "bus.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"

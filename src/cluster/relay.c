@@ -1,7 +1,7 @@
 #include "relay.h"
 
 #include "accounts.h"
-#include "bus_redis.h"
+#include "bus.h"
 #include "bus_sub.h"
 #include "directory.h"
 #include "failover.h"

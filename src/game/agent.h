@@ -8,8 +8,8 @@
 #ifndef MT_AGENT_H
 #define MT_AGENT_H
 
-#include "lua_vm.h"
 #include "scripts.h"
+#include "vm.h"
 
 #include <stdint.h>
 

@@ -1,6 +1,6 @@
 #include "game_proto.h"
 
-#include "bus_redis.h"
+#include "bus.h"
 #include "frame.h"
 #include "loop.h"
 #include "matchmaker.h"

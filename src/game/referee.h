@@ -11,8 +11,8 @@
 #ifndef MT_REFEREE_H
 #define MT_REFEREE_H
 
-#include "lua_vm.h"
 #include "scripts.h"
+#include "vm.h"
 
 #include <stddef.h>
 

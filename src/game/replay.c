@@ -4,10 +4,10 @@
 #include "loop.h"
 #include "referee.h"
 #include "scripts.h"
-#include "lua_vm.h"
 #include "store.h"
 #include "trusted.h"
 #include "util.h"
+#include "vm.h"
 
 #include <lauxlib.h>
 #include <stdio.h>

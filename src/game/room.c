@@ -8,12 +8,12 @@
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
-#include "lua_vm.h"
 #include "metrics.h"
 #include "room_internal.h"
 #include "store.h"
 #include "trusted.h"
 #include "util.h"
+#include "vm.h"
 
 #include <event2/event.h>
 #include <stdio.h>

@@ -24,10 +24,10 @@
 
 #include "config.h"
 #include "loop.h"
-#include "lua_vm.h"
 #include "referee.h"
 #include "room.h"
 #include "session.h"
+#include "vm.h"
 
 #include <jansson.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* room_lobby.c - what the lobby and the catalog show of rooms: a room's summary, the lists of
  * rooms (public and open, or all for the admin), and lobby_update to the sockets subscribed to
  * the lobby (and to the Redis bus when it is on). */
-#include "bus_redis.h"
+#include "bus.h"
 #include "frame.h"
 #include "room_internal.h"
 

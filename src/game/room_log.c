@@ -3,7 +3,7 @@
  * is encoded twice, full and as {"kind":"hidden"}. resume replays from the log kept in memory
  * with the same rule; the inputs list shares the log's order counter, which is how the log as
  * JSON (GET /api/games/:id/events) interleaves the two. */
-#include "bus_redis.h"
+#include "bus.h"
 #include "frame.h"
 #include "json_text.h"
 #include "loop.h"

@@ -4,8 +4,8 @@
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
-#include "lua_vm.h"
 #include "room_internal.h"
+#include "vm.h"
 
 #include <event2/event.h>
 #include <stdint.h>

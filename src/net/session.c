@@ -35,41 +35,6 @@ static uint64_t next_id = 1;
 static struct metric *m_ws_connections, *m_players_online, *m_send_queue_drops,
     *m_keepalive_hangups;
 
-struct wsbuf *wsbuf_new(const char *text, size_t len)
-{
-    struct wsbuf *b = malloc(sizeof *b + LWS_PRE + len);
-    if (!b) return NULL;
-    b->refs = 1;
-    b->len = len;
-    b->data = (unsigned char *)(b + 1) + LWS_PRE;
-    memcpy(b->data, text, len);
-    return b;
-}
-
-void wsbuf_ref(struct wsbuf *b)
-{
-    b->refs++;
-}
-
-void wsbuf_unref(struct wsbuf *b)
-{
-    if (b && --b->refs == 0) free(b);
-}
-
-int rate_limit_take(struct rate_limit *rl, int per_min, uint64_t now_ms)
-{
-    if (rl->last_ms == 0) {
-        rl->tokens = per_min;
-        rl->last_ms = now_ms;
-    }
-    rl->tokens += (double)(now_ms - rl->last_ms) * per_min / 60000.0;
-    if (rl->tokens > per_min) rl->tokens = per_min;
-    rl->last_ms = now_ms;
-    if (rl->tokens < 1.0) return 0;
-    rl->tokens -= 1.0;
-    return 1;
-}
-
 static void ka_unlink(struct session *s)
 {
     struct ka_list *l = s->ka_state == KA_FRESH    ? &fresh

@@ -1,9 +1,9 @@
 /* session.h - one WebSocket connection: who it is, what it is owed, and its send queue.
  *
  * A session is created when a socket finishes its upgrade and freed when lws reports it
- * closed. Outgoing messages are reference-counted buffers (struct wsbuf) so that one encoded
- * view can be queued to many sockets without a copy. Each session's queue is capped in bytes:
- * a client that does not read is disconnected (close 1008) rather than allowed to grow the
+ * closed. Outgoing messages are reference-counted buffers (struct wsbuf, wsbuf.h) so that one
+ * encoded view can be queued to many sockets without a copy. Each session's queue is capped in
+ * bytes: a client that does not read is disconnected (close 1008) rather than allowed to grow the
  * server's memory; its queue is dropped and its socket released at once.
  *
  * Closing: a close frame is the last frame written, and only one is. session_close ends a
@@ -14,35 +14,14 @@
 #define MT_SESSION_H
 
 #include "identity.h"
+#include "rate_limit.h"
+#include "wsbuf.h"
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct lws;
-
-/* An encoded message with room before it for the WebSocket frame header (LWS_PRE). */
-struct wsbuf {
-    int refs;
-    size_t len;
-    unsigned char *data; /* len bytes of payload, LWS_PRE bytes of headroom before it */
-};
-
-/* Copies len bytes into a new buffer with one reference. Returns NULL on OOM. */
-struct wsbuf *wsbuf_new(const char *text, size_t len);
-
-void wsbuf_ref(struct wsbuf *b);
-void wsbuf_unref(struct wsbuf *b);
-
-/* A token bucket: capacity tokens, refilled continuously at capacity per window. */
-struct rate_limit {
-    double tokens;
-    uint64_t last_ms;
-};
-
-/* Takes one token when the bucket has one (returns 1), else returns 0. per_min is the
- * capacity and the refill per minute. */
-int rate_limit_take(struct rate_limit *rl, int per_min, uint64_t now_ms);
 
 struct outmsg;
 struct membership; /* owned by the room module */

@@ -7,7 +7,7 @@
  * walks the value in C and feeds the same bytes to the hash without building the text; where
  * the text needs Lua's own formatting (strings with characters %q escapes, non-integer
  * numbers, keys that are not strings) it calls the very functions canonical() calls, so the
- * hashes of games recorded before stay valid. tests/unit/test_canonical.c compares the two. */
+ * hashes of games recorded before stay valid. tests/unit/test_lua_canonical.c compares the two. */
 #ifndef MT_LUA_CANONICAL_H
 #define MT_LUA_CANONICAL_H
 

@@ -1,7 +1,7 @@
 /* lua_instrument.h - the CPU check compiled into every game and agent script.
  *
  * LuaJIT's hooks do not fire inside compiled traces, so with the JIT on, the watchdog's hook
- * (lua_vm.c) cannot stop a compiled `while true do end`. The check that can: a call through an
+ * (vm.c) cannot stop a compiled `while true do end`. The check that can: a call through an
  * FFI function pointer, `int (*)(void)`, that returns the watchdog's flag. LuaJIT compiles the
  * call into the trace (about 1.5 ns) and cannot hoist it out of the loop the way it hoists a
  * load through a `volatile int *` (tried: that loop never stops).

@@ -2,7 +2,7 @@
  *
  * The output is lua-cjson's, as lua/sandbox.lua configures it (precision 14, no NaN or
  * infinities, nesting up to 64 tables, excessively sparse arrays written as objects, '/'
- * escaped), byte for byte, and so are its error messages: tests/unit/test_json.c compares the
+ * escaped), byte for byte, and so are its error messages: tests/unit/test_lua_json.c compares the
  * two on many random values. It differs in where the time and memory go:
  *   - numbers that are integers or have at most four decimals (positions, scores, times) are
  *     written without snprintf, which was most of what encoding a game's view cost;
@@ -15,7 +15,7 @@
  * lua-cjson: objects and arrays as tables (arrays from 1), null as json.null (a NULL light
  * userdata), numbers as doubles; nesting is limited to 64, a number to 399 characters (cjson
  * and jansson take longer ones; tests/fuzz/fuzz_lua_json.c). Where cjson is lax it is strict:
- * no "1.", no raw control characters in strings. tests/unit/test_json.c compares the two.
+ * no "1.", no raw control characters in strings. tests/unit/test_lua_json.c compares the two.
  * With both in C, no state loads lua-cjson, and a state holds nothing outside its own memory
  * (which is what lets vm_free release it in one pass). */
 #ifndef MT_LUA_JSON_H

@@ -4,7 +4,7 @@
 #include "log.h"
 #include "lua_compile.h"
 #include "loop.h"
-#include "lua_vm.h"
+#include "vm.h"
 #include "metrics.h"
 #include "store.h"
 #include "trusted.h"

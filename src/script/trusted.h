@@ -7,7 +7,7 @@
 #ifndef MT_TRUSTED_H
 #define MT_TRUSTED_H
 
-#include "lua_vm.h"
+#include "vm.h"
 
 #include <stddef.h>
 

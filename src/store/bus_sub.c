@@ -1,6 +1,6 @@
 #include "bus_sub.h"
 
-#include "bus_redis.h"
+#include "bus.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"

@@ -1,7 +1,7 @@
 /* bus_sub.h - one Redis pub/sub subscription of this process (the cluster relay's inbox).
  *
  * Redis allows nothing but (un)subscribing on a subscribed connection, so the subscription has
- * a connection of its own beside bus_redis.c's command connection, to the same --redis-url.
+ * a connection of its own beside bus.c's command connection, to the same --redis-url.
  * hiredis neither times out nor reconnects, and hiredis 0.14 drops the answer to a PING on a
  * subscribed connection, so liveness is checked end to end instead: every second the command
  * connection publishes a probe on the subscribed channel, and a subscription that has heard
@@ -20,7 +20,7 @@
 /* A message published on the channel (data is len bytes, not NUL-terminated). */
 typedef void (*bus_sub_fn)(const char *data, size_t len);
 
-/* Subscribes to channel (copied) on a connection of its own, once bus_redis is configured.
+/* Subscribes to channel (copied) on a connection of its own, once the bus (bus.h) is configured.
  * on_message gets every message but the probes; on_up (may be NULL) runs each time the
  * subscription is confirmed, the first time included. Returns 0, or -1 without Redis or on
  * OOM. */

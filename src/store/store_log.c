@@ -6,9 +6,9 @@
  *
  *     <crc32 of the JSON, 8 hex digits> <space> {"t": table, "r": row} <newline>
  *
- * written by one writer thread, so the loop never waits for the disk. Records reach the kernel
- * within a few milliseconds (and at once when a game ends, store_flush), which is what survives
- * kill -9; fdatasync follows at most every 100 ms for power loss. At start-up a torn or corrupt
+ * written by one writer thread (log_writer.h), so the loop never waits for the disk. Records
+ * reach the kernel within a few milliseconds (and at once when a game ends, store_flush), which
+ * is what survives kill -9; fdatasync follows at most every 100 ms for power loss. At start-up a torn or corrupt
  * tail (the last line of a crash) is cut off, and games that were still waiting or active when
  * the process died are named to the server (the "unfinished_games" rows of store_on_load),
  * which rebuilds them from their records or closes them as aborted: never left half-written.
@@ -25,22 +25,20 @@
 #include "hmap.h"
 #include "json_text.h"
 #include "log.h"
-#include "record.h"
+#include "log_writer.h"
 #include "loop.h"
+#include "record.h"
 #include "util.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 struct offsets {
@@ -48,31 +46,14 @@ struct offsets {
     size_t n, cap;
 };
 
-struct buf {
-    char *data;
-    size_t len, cap;
-};
-
 static int fd = -1;
 static char path[1100];
 static char tmp_path[1120]; /* where a compaction writes the new log before the rename */
 static off_t file_end;      /* where the next record lands: written bytes plus buffered bytes */
-/* Bytes of records put since the log was opened (loop thread), and of those the kernel has
- * (the writing thread adds, under write_lock): log_barrier compares them. */
-static uint64_t appended, written;
 static size_t records;
 static struct hmap *by_game;     /* game id -> struct offsets of every record of that game */
 static struct hmap *by_version;  /* script version id -> struct offsets (one record) */
 static struct hmap *game_status; /* game id -> strdup'd status, during start-up only */
-
-static pthread_t writer;
-static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER, write_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static struct buf pending;
-static struct buf spare; /* an emptied buffer the writer gave back, for the next chunk */
-static int stopping, urgent, write_failed, writer_started;
-static struct event *kick_ev; /* wakes the writer once per loop turn that put records */
-static int kick_armed;
 
 /* ---- indexes ---- */
 
@@ -205,122 +186,6 @@ static void track_line(const char *table, json_t *row, size_t len)
 
 /* ---- writing ---- */
 
-/* Makes room for need more bytes in b. Returns 0, or -1 on OOM. */
-static int reserve(struct buf *b, size_t need)
-{
-    if (!b->data && spare.data) { /* reuse the buffer the writer finished with */
-        *b = spare;
-        spare = (struct buf){0};
-    }
-    need += b->len;
-    if (need <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < need)
-        cap *= 2;
-    char *grown = realloc(b->data, cap);
-    if (!grown) return -1;
-    b->data = grown;
-    b->cap = cap;
-    return 0;
-}
-
-/* Appends one record line (record.h). Returns the line's length, or 0 on OOM. */
-static size_t append_line(struct buf *b, const char *table, const char *row, size_t rowlen)
-{
-    if (reserve(b, record_size(table, rowlen)) < 0) return 0;
-    size_t n = record_write(b->data + b->len, table, row, rowlen);
-    b->len += n;
-    return n;
-}
-
-/* Takes the buffered records and writes them. Called with buf_lock held; returns with it
- * released. write_lock is taken before buf_lock is let go, so chunks land in order. */
-static void write_pending_locked(void)
-{
-    struct buf chunk = pending;
-    pending = (struct buf){0};
-    pthread_mutex_lock(&write_lock);
-    pthread_mutex_unlock(&buf_lock);
-    size_t off = 0;
-    while (off < chunk.len) {
-        ssize_t n = write(fd, chunk.data + off, chunk.len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            write_failed = 1;
-            break;
-        }
-        off += (size_t)n;
-    }
-    __atomic_add_fetch(&written, (uint64_t)chunk.len, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&write_lock);
-    /* Give the buffer back for reuse: a fresh one per chunk made the loop thread allocate
-     * (and glibc consolidate) 64 KiB and more for every few records. */
-    pthread_mutex_lock(&buf_lock);
-    if (!spare.data && chunk.cap <= 4u << 20) {
-        chunk.len = 0;
-        spare = chunk;
-        chunk.data = NULL;
-    }
-    pthread_mutex_unlock(&buf_lock);
-    free(chunk.data);
-}
-
-static void *writer_main(void *arg)
-{
-    struct timespec last_sync;
-    clock_gettime(CLOCK_MONOTONIC, &last_sync);
-    int dirty = 0;
-    pthread_mutex_lock(&buf_lock);
-    for (;;) {
-        if (!pending.len && !stopping && !urgent) {
-            if (dirty) { /* written but not yet synced: wake for the sync at the latest */
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += 100 * 1000000L;
-                if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-                pthread_cond_timedwait(&wake, &buf_lock, &until);
-            } else { /* nothing to do: sleep until a record comes (an idle server never wakes) */
-                pthread_cond_wait(&wake, &buf_lock);
-            }
-        }
-        int sync_now = urgent || stopping;
-        urgent = 0;
-        if (pending.len) {
-            write_pending_locked(); /* releases buf_lock */
-            dirty = 1;
-        } else {
-            pthread_mutex_unlock(&buf_lock);
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms =
-            (now.tv_sec - last_sync.tv_sec) * 1000 + (now.tv_nsec - last_sync.tv_nsec) / 1000000;
-        if (dirty && (sync_now || ms >= 100)) {
-            fdatasync(fd);
-            dirty = 0;
-            last_sync = now;
-        }
-        pthread_mutex_lock(&buf_lock);
-        if (stopping && !pending.len) break;
-    }
-    pthread_mutex_unlock(&buf_lock);
-    return NULL;
-}
-
-static void log_flush_soon(void)
-{
-    kick_armed = 0;
-    pthread_mutex_lock(&buf_lock);
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&buf_lock);
-}
-
-static void on_kick(evutil_socket_t sock, short what, void *arg)
-{
-    (void)sock, (void)what, (void)arg;
-    log_flush_soon();
-}
-
 /* Table names are the store's own identifiers (letters and underscores): no escaping. */
 static void log_put_text(const char *table, json_t *row, const char *text, size_t len);
 
@@ -345,59 +210,20 @@ static void log_put_text(const char *table, json_t *row, const char *text, size_
         json_decref(row);
         return;
     }
-    pthread_mutex_lock(&buf_lock);
     off_t at = file_end;
-    int was_empty = pending.len == 0;
-    size_t n = append_line(&pending, table, text, len);
+    size_t n = log_writer_append(table, text, len);
     if (n) {
         file_end += (off_t)n;
         records++;
-        appended += n;
-    }
-    pthread_mutex_unlock(&buf_lock);
-    /* The writer sleeps only when nothing is pending, so only the first record wakes it, and
-     * not at once: after the loop's current callbacks, so that the records of one turn go out
-     * in one write (a wake-up per record cost a futex call each). */
-    if (was_empty && !kick_armed) {
-        kick_armed = 1;
-        if (kick_ev)
-            event_active(kick_ev, 0, 0);
-        else
-            log_flush_soon();
     }
     index_row(table, row, at);
     json_decref(row);
 }
 
-static void log_flush(void)
-{
-    pthread_mutex_lock(&buf_lock);
-    urgent = 1;
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&buf_lock);
-}
-
-/* Writes everything buffered now, on the calling thread (used before reading records back). */
-static void write_now(void)
-{
-    pthread_mutex_lock(&buf_lock);
-    if (pending.len)
-        write_pending_locked();
-    else
-        pthread_mutex_unlock(&buf_lock);
-}
-
-/* Every record put so far is in the kernel when this returns (kill -9 cannot lose it): the
- * buffered ones are written on the calling thread, and a chunk the writer has in flight is
- * waited for. One comparison when the writer is already done, which is the common case
- * between two messages. Loop thread. */
+/* Every record put so far is in the kernel when this returns (log_writer_barrier). */
 static void log_barrier(void)
 {
-    if (fd < 0 || !writer_started || __atomic_load_n(&written, __ATOMIC_ACQUIRE) >= appended)
-        return;
-    write_now();
-    pthread_mutex_lock(&write_lock); /* the writer's chunk, if one is still being written */
-    pthread_mutex_unlock(&write_lock);
+    if (fd >= 0) log_writer_barrier();
 }
 
 /* ---- reading ---- */
@@ -499,7 +325,7 @@ static json_t *read_record(off_t at)
 
 static void log_load_game(const char *game_id, void (*done)(json_t *, void *), void *arg)
 {
-    write_now();
+    log_writer_now();
     struct offsets *o = hmap_get(by_game, game_id);
     if (!o) {
         done(NULL, arg);
@@ -557,14 +383,14 @@ static int log_healthy(json_t *out)
     json_object_set_new(out, "file", json_string(path));
     json_object_set_new(out, "bytes", json_integer((json_int_t)file_end));
     json_object_set_new(out, "records", json_integer((json_int_t)records));
-    if (write_failed)
+    if (log_writer_failed())
         json_object_set_new(out, "lastError", json_string("a write to the log failed"));
-    return fd >= 0 && !write_failed;
+    return fd >= 0 && !log_writer_failed();
 }
 
 static int log_accepting(void)
 {
-    return !write_failed;
+    return !log_writer_failed();
 }
 
 /* ---- compaction (at open, before the writer exists) ---- */
@@ -583,7 +409,8 @@ static int write_all(int out, const char *p, size_t len)
 
 /* Folds one superseded or newest upsert record into its key's state in stash; at the newest
  * (last), appends the folded row to ob. Returns 0, or -1 on OOM. */
-static int fold_line(struct hmap *stash, struct buf *ob, const char *line, size_t len, int last)
+static int fold_line(struct hmap *stash, struct log_writer_buf *ob, const char *line, size_t len,
+                     int last)
 {
     json_t *rec = record_parse(line, len);
     if (!rec) return 0; /* it parsed at open: cannot happen, and dropping it loses nothing new */
@@ -601,7 +428,7 @@ static int fold_line(struct hmap *stash, struct buf *ob, const char *line, size_
             state = hmap_del(stash, key);
             size_t tlen;
             const char *text = json_text_scratch(state, &tlen);
-            if (!text || !append_line(ob, table, text, tlen)) rc = -1;
+            if (!text || !log_writer_append_line(ob, table, text, tlen)) rc = -1;
             json_decref(state);
         }
     }
@@ -620,7 +447,7 @@ static int write_live(int out)
     lseek(fd, 0, SEEK_SET);
     FILE *in = fdopen(dup(fd), "r");
     struct hmap *stash = hmap_new();
-    struct buf ob = {0};
+    struct log_writer_buf ob = {0};
     char *line = NULL;
     size_t cap = 0, i = 0;
     ssize_t n;
@@ -629,7 +456,7 @@ static int write_live(int out)
         int mark = i < trk.n ? trk.mark[i] : MARK_DROP;
         i++;
         if (mark == MARK_COPY && line[n - 1] == '\n') { /* a good line: its bytes as they are */
-            if (reserve(&ob, (size_t)n) < 0)
+            if (log_writer_reserve(&ob, (size_t)n) < 0)
                 rc = -1;
             else
                 memcpy(ob.data + ob.len, line, (size_t)n), ob.len += (size_t)n;
@@ -782,9 +609,7 @@ static int log_open(const struct config *cfg)
     track_reset();
     if (rc < 0) return -1;
     if (ro) return 0;
-    kick_ev = event_new(loop_base(), -1, 0, on_kick, NULL);
-    if (!kick_ev || pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
-    writer_started = 1;
+    if (log_writer_start(fd) < 0) return -1;
     int unfinished = 0;
     hmap_each(game_status, name_unfinished, &unfinished);
     log_msg(LOG_INFO, "store log replayed", "{ss,sI,si}", "file", path, "records",
@@ -795,30 +620,11 @@ static int log_open(const struct config *cfg)
 static void log_close(void)
 {
     if (fd < 0) return;
-    if (writer_started) {
-        pthread_mutex_lock(&buf_lock);
-        stopping = 1;
-        pthread_cond_signal(&wake);
-        pthread_mutex_unlock(&buf_lock);
-        pthread_join(writer, NULL);
-        fdatasync(fd);
-        writer_started = 0;
-    }
+    log_writer_stop(); /* every record written and synced */
     close(fd);
     fd = -1;
-    if (kick_ev) event_free(kick_ev);
-    kick_ev = NULL;
-    kick_armed = 0;
-    free(pending.data);
-    free(spare.data);
-    pending = spare = (struct buf){0};
-    /* Back to the state before log_open, so that the store can be opened again: a writer
-     * started with `stopping` still set exited at once, and the records put after it (the
-     * aborted games) were freed unwritten at the next close. */
-    stopping = urgent = write_failed = 0;
     records = 0;
     file_end = 0;
-    appended = written = 0;
     indexes_free();
 }
 
@@ -827,7 +633,7 @@ const struct store_backend store_log_backend = {
     .open = log_open,
     .put = log_put,
     .put_json = log_put_json,
-    .flush = log_flush,
+    .flush = log_writer_flush,
     .barrier = log_barrier,
     .load_game = log_load_game,
     .healthy = log_healthy,

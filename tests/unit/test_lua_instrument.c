@@ -3,8 +3,8 @@
  * with its line, and that with the JIT on a compiled runaway loop is stopped by the check. */
 #include "lua_compile.h"
 #include "lua_instrument.h"
-#include "lua_vm.h"
 #include "tap.h"
+#include "vm.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "bus_redis.h"
+#include "bus.h"
 
 #include "log.h"
 #include "loop.h"

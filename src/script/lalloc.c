@@ -1,4 +1,4 @@
-#include "lua_alloc.h"
+#include "lalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>

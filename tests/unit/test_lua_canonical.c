@@ -2,8 +2,8 @@
  * lua/sandbox.lua's canonical() writes, for every value, or replays of games recorded before
  * would no longer verify. The test loads the real sandbox.lua and compares the two on
  * hand-picked edge cases and thousands of random values. */
-#include "lua_vm.h"
 #include "tap.h"
+#include "vm.h"
 
 #include <lauxlib.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
-/* Unit tests for lua_alloc.c: alignment, reuse within a class, contents kept across
+/* Unit tests for lalloc.c: alignment, reuse within a class, contents kept across
  * reallocation, the held limit (and shrinking past it), and a random workload checked against
  * a model of what every live object must still contain. */
-#include "lua_alloc.h"
+#include "lalloc.h"
 #include "tap.h"
 
 #include <stdint.h>

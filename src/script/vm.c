@@ -1,7 +1,7 @@
-#include "lua_vm.h"
+#include "vm.h"
 
+#include "lalloc.h"
 #include "log.h"
-#include "lua_alloc.h"
 #include "lua_canonical.h"
 #include "lua_json.h"
 #include "util.h"
@@ -26,7 +26,7 @@
 
 struct vm {
     lua_State *L;
-    struct lalloc heap; /* the state's own memory (lua_alloc.h) */
+    struct lalloc heap; /* the state's own memory (lalloc.h) */
     size_t used;        /* bytes of live objects, as LuaJIT counts them */
     size_t limit;       /* the cap on heap.held: the memory the state takes from the process */
     volatile sig_atomic_t cpu_exceeded;

@@ -1,4 +1,4 @@
-/* bus_redis.h - fan-out of game traffic to Redis pub/sub (--redis-url), for consumers outside
+/* bus.h - fan-out of game traffic to Redis pub/sub (--redis-url), for consumers outside
  * the process: analytics, moderation, other instances, a replay service.
  *
  * Channels (each message is the JSON the server sent to its own sockets, or the lobby update):
@@ -12,8 +12,8 @@
  * while Redis is away, messages are dropped and counted (redis_publish_dropped_total), the
  * game never waits, and /health/ready reports the state as an optional check: "degraded"
  * while Redis is away, and the server stays ready. Loop thread only. */
-#ifndef MT_BUS_REDIS_H
-#define MT_BUS_REDIS_H
+#ifndef MT_BUS_H
+#define MT_BUS_H
 
 #include "config.h"
 

@@ -1,4 +1,4 @@
-/* lua_alloc.h - the memory of one Lua state: small objects from its own blocks.
+/* lalloc.h - the memory of one Lua state: small objects from its own blocks.
  *
  * A room's state lives for one game: it is built on a worker thread, runs on the loop thread,
  * and is closed on a worker again. With glibc's malloc behind it, every Lua object was a heap
@@ -11,12 +11,12 @@
  * in size classes 16 bytes apart; a freed object goes on its class's free list and is reused
  * by the same state only. Larger objects go to malloc, with a header that keeps them on a list.
  * lalloc_release() gives everything back in one pass over the blocks and large objects, so a
- * state that holds nothing outside its memory can be dropped without lua_close (lua_vm.c).
+ * state that holds nothing outside its memory can be dropped without lua_close (vm.c).
  *
  * Every pointer returned is 16-byte aligned. Not thread-safe: a struct lalloc belongs to the
  * thread that uses its state at the time, like the state itself. */
-#ifndef MT_LUA_ALLOC_H
-#define MT_LUA_ALLOC_H
+#ifndef MT_LALLOC_H
+#define MT_LALLOC_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
-/* Unit tests for deferred collection (vm_defer_gc, vm_gc_step in lua_vm.c): a deferred state's
+/* Unit tests for deferred collection (vm_defer_gc, vm_gc_step in vm.c): a deferred state's
  * calls take no collection steps while it is small, vm_gc_step collects what they left, and
  * past the bounds the collector runs inside calls again, so memory stays bounded without
  * steps. */
-#include "lua_vm.h"
+#include "vm.h"
 #include "tap.h"
 
 #include <lauxlib.h>

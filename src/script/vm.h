@@ -1,4 +1,4 @@
-/* lua_vm.h - one LuaJIT state with a memory cap and a per-call CPU budget.
+/* vm.h - one LuaJIT state with a memory cap and a per-call CPU budget.
  *
  * Every room, agent seat and script validation gets its own state, so nothing one script
  * does can be seen by another room. The JIT is on, with its machine code bounded per state
@@ -22,8 +22,8 @@
  * functions (lua/sandbox.lua).
  *
  * A state belongs to one thread at a time; states may move between threads between calls. */
-#ifndef MT_LUA_VM_H
-#define MT_LUA_VM_H
+#ifndef MT_VM_H
+#define MT_VM_H
 
 #include <lua.h>
 #include <stddef.h>
