@@ -121,10 +121,18 @@ void restore_run(void)
     running = 1;
     uint64_t t0 = loop_now_ms();
     size_t n = npending;
-    for (size_t i = 0; i < npending; i++) {
-        load(pending[i]);
-        free(pending[i]);
+    /* In batches: with PostgreSQL each batch is one statement rather than one per game. */
+    for (size_t i = 0; i < npending; i += STORE_LOAD_BATCH) {
+        const char *ids[STORE_LOAD_BATCH];
+        void *args[STORE_LOAD_BATCH];
+        int k = 0;
+        for (size_t j = i; j < npending && j < i + STORE_LOAD_BATCH; j++)
+            if ((args[k] = strdup(pending[j]))) ids[k++] = pending[j];
+        outstanding += k;
+        store_load_games(ids, k, on_loaded, args);
     }
+    for (size_t i = 0; i < npending; i++)
+        free(pending[i]);
     free(pending);
     pending = NULL;
     npending = cappending = 0;

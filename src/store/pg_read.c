@@ -8,6 +8,7 @@
 #include "pg_sql.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +23,10 @@ struct load {
     int nparams;
     char *params[CALL_PARAMS];
     pg_query_done on_result;
-    void (*done)(json_t *game, void *arg); /* load_game */
-    store_pg_reply reply;                  /* calls */
+    void (*done)(json_t *game, void *arg); /* load_games: done(game, args[i]) for each id */
+    int ngames;
+    void **args;
+    store_pg_reply reply; /* calls */
     void *arg;
 };
 
@@ -37,7 +40,7 @@ int pg_read_open(void (*wake)(void))
 {
     memset(&r, 0, sizeof r);
     r.wake = wake;
-    r.game_sql = pg_sql_load_game();
+    r.game_sql = pg_sql_load_games();
     r.player_by_id_sql = pg_sql_players("p.id = $1::uuid");
     r.player_by_name_sql = pg_sql_players("lower(p.username) = lower($1)");
     return r.game_sql && r.player_by_id_sql && r.player_by_name_sql ? 0 : -1;
@@ -56,6 +59,7 @@ static void load_free(struct load *l)
 {
     for (int i = 0; i < l->nparams; i++)
         free(l->params[i]);
+    free(l->args);
     free(l);
 }
 
@@ -112,27 +116,27 @@ static void load_queue(struct load *l)
 
 /* ---- a game ---- */
 
-static json_t *column_json(PGresult *res, int col)
+static json_t *column_json(PGresult *res, int row, int col)
 {
-    return PQgetisnull(res, 0, col) ? NULL : json_loads(PQgetvalue(res, 0, col), 0, NULL);
+    return PQgetisnull(res, row, col) ? NULL : json_loads(PQgetvalue(res, row, col), 0, NULL);
 }
 
-/* The game row with participants, events, inputs and script_version added: the shape
- * store_log.c gives, so readers need not know the backend. */
-static json_t *assemble_game(PGresult *res)
+/* Row n's game row with participants, events, inputs and script_version added: the shape
+ * store_log.c gives, so readers need not know the backend. NULL for an unknown game. */
+static json_t *assemble_game(PGresult *res, int n)
 {
-    json_t *game = PQntuples(res) == 1 ? column_json(res, 0) : NULL;
+    json_t *game = n < PQntuples(res) ? column_json(res, n, 0) : NULL;
     if (!game) return NULL;
     static const char *const lists[] = {"participants", "events", "inputs"};
     static const char *const from[] = {"game_participants", "game_events", "game_inputs"};
     for (int i = 0; i < 3; i++) {
-        json_t *rows = column_json(res, i + 1), *row;
+        json_t *rows = column_json(res, n, i + 1), *row;
         size_t at;
         json_array_foreach(rows, at, row) pg_schema_normalize(pg_schema_table(from[i]), row);
         json_object_set_new(game, lists[i], rows ? rows : json_array());
     }
     pg_schema_normalize(pg_schema_table("games"), game);
-    json_t *version = column_json(res, 4);
+    json_t *version = column_json(res, n, 4);
     if (version) {
         pg_schema_normalize(pg_schema_table("script_versions"), version);
         json_object_set_new(game, "script_version", version);
@@ -140,30 +144,61 @@ static json_t *assemble_game(PGresult *res)
     return game;
 }
 
-static void loaded_game(PGresult *res, void *arg)
+/* Each id's game goes to its own done: the rows come in the ids' order (WITH ORDINALITY). */
+static void loaded_games(PGresult *res, void *arg)
 {
     struct load *l = arg;
-    json_t *game = NULL;
-    if (res && pg_failed(res))
-        log_msg(LOG_WARN, "store: cannot load a game", "{ss,ss}", "game", l->params[0], "error",
+    int ok = res && !pg_failed(res);
+    if (res && !ok)
+        log_msg(LOG_WARN, "store: cannot load games", "{ss,ss}", "games", l->params[0], "error",
                 pg_error_text(res));
-    else if (res)
-        game = assemble_game(res);
-    l->done(game, l->arg);
-    json_decref(game);
+    for (int i = 0; i < l->ngames; i++) {
+        json_t *game = ok ? assemble_game(res, i) : NULL;
+        l->done(game, l->args[i]);
+        json_decref(game);
+    }
     load_free(l);
+}
+
+/* The ids as one array literal "{id,id,...}" (UUIDs need no quoting), or NULL. */
+static char *id_array(const char *const *ids, int n)
+{
+    char *out = malloc((size_t)n * 37 + 3), *p = out;
+    if (!out) return NULL;
+    *p++ = '{';
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, "%s%s", i ? "," : "", ids[i]);
+    memcpy(p, "}", 2);
+    return out;
+}
+
+void pg_read_games(const char *const *ids, int n, void (*done)(json_t *game, void *arg),
+                   void *const *args)
+{
+    int valid = n > 0 && n <= PG_READ_MAX_GAMES;
+    for (int i = 0; valid && i < n; i++)
+        valid = util_is_uuid(ids[i]);
+    char *array = valid ? id_array(ids, n) : NULL;
+    struct load *l =
+        array ? load_new(r.game_sql, 1, (const char *const *)&array, loaded_games) : NULL;
+    void **copy = l ? malloc((size_t)n * sizeof *copy) : NULL;
+    free(array);
+    if (!copy) {
+        if (l) load_free(l);
+        for (int i = 0; i < n; i++)
+            done(NULL, args[i]);
+        return;
+    }
+    memcpy(copy, args, (size_t)n * sizeof *copy);
+    l->done = done;
+    l->ngames = n;
+    l->args = copy;
+    load_queue(l);
 }
 
 void pg_read_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg)
 {
-    struct load *l = util_is_uuid(game_id) ? load_new(r.game_sql, 1, &game_id, loaded_game) : NULL;
-    if (!l) {
-        done(NULL, arg);
-        return;
-    }
-    l->done = done;
-    l->arg = arg;
-    load_queue(l);
+    pg_read_games(&game_id, 1, done, &arg);
 }
 
 /* ---- calls ---- */

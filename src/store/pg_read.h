@@ -8,6 +8,7 @@
 #ifndef MT_PG_READ_H
 #define MT_PG_READ_H
 
+#include "store.h"
 #include "store_pg.h"
 
 #include <jansson.h>
@@ -30,6 +31,12 @@ void pg_read_fail_all(void);
  * (rows in seat, seq and ord order) and "script_version" added, the shape store_log.c gives;
  * NULL for no such game, a game id that is not a UUID, or no database. */
 void pg_read_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
+
+/* The backend's load_games (store.h): up to PG_READ_MAX_GAMES games in one statement, each
+ * id's game (or NULL) to done with its own args[i]. */
+#define PG_READ_MAX_GAMES STORE_LOAD_BATCH
+void pg_read_games(const char *const *ids, int n, void (*done)(json_t *game, void *arg),
+                   void *const *args);
 
 /* store_pg_call and store_pg_find_player, as store_pg.h says. */
 void pg_read_call(const char *sql, int n, const char *const *params, store_pg_reply done,

@@ -307,28 +307,28 @@ static void row_object(struct pg_sb *b, const char *table, const char *alias)
     pg_sb_add(b, ")");
 }
 
-/* "(SELECT json_agg(<row> ORDER BY a.order) FROM table a WHERE a.game_id = $1::uuid)" */
+/* "(SELECT json_agg(<row> ORDER BY a.order) FROM table a WHERE a.game_id = x.id)" */
 static void game_list(struct pg_sb *b, const char *table, const char *alias, const char *order)
 {
     pg_sb_add(b, ", (SELECT json_agg(");
     row_object(b, table, alias);
-    pg_sb_add(b, " ORDER BY %s.%s) FROM %s %s WHERE %s.game_id = $1::uuid)", alias, order, table,
-              alias, alias);
+    pg_sb_add(b, " ORDER BY %s.%s) FROM %s %s WHERE %s.game_id = x.id)", alias, order, table, alias,
+              alias);
 }
 
-char *pg_sql_load_game(void)
+char *pg_sql_load_games(void)
 {
     struct pg_sb b = {0};
     pg_sb_add(&b, "SELECT (SELECT ");
     row_object(&b, "games", "g");
-    pg_sb_add(&b, " FROM games g WHERE g.id = $1::uuid)");
+    pg_sb_add(&b, " FROM games g WHERE g.id = x.id)");
     game_list(&b, "game_participants", "p", "seat");
     game_list(&b, "game_events", "e", "seq");
     game_list(&b, "game_inputs", "i", "ord");
     pg_sb_add(&b, ", (SELECT ");
     row_object(&b, "script_versions", "v");
-    pg_sb_add(&b,
-              " FROM script_versions v JOIN games g ON v.id = g.version WHERE g.id = $1::uuid)");
+    pg_sb_add(&b, " FROM script_versions v JOIN games g ON v.id = g.version WHERE g.id = x.id)"
+                  " FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, n) ORDER BY x.n");
     return pg_sb_take(&b);
 }
 

@@ -57,11 +57,13 @@ void pg_sql_prepare(struct pg_sb *b, int k, const struct pg_table *t, unsigned m
 void pg_sql_execute(struct pg_sb *b, int k, const struct pg_table *t, unsigned mask, int nrows,
                     struct pg_row *const *rows, enum pg_quoting quoting);
 
-/* One game with everything a replay needs, in one statement (one snapshot) of $1 (the game's
- * id): five columns, the games row, the participants, events and inputs (JSON arrays in seat,
- * seq and ord order) and the script_versions row. Rows are JSON objects with the keys of their
- * formats, jsonb columns as JSON values and timestamps as ms since the epoch. */
-char *pg_sql_load_game(void);
+/* Games with everything a replay needs, in one statement (one snapshot) of $1 (an array of
+ * game ids): a row per id, in their order, of five columns: the games row (NULL for an unknown
+ * id), the participants, events and inputs (JSON arrays in seat, seq and ord order) and the
+ * script_versions row. Rows are JSON objects with the keys of their formats, jsonb columns as
+ * JSON values and timestamps as ms since the epoch. One statement for a batch: a takeover or a
+ * restart loads many games, and each statement is a round trip on the store's connection. */
+char *pg_sql_load_games(void);
 
 /* Every players row as such a JSON object, or (where not NULL) those matching where, an SQL
  * condition on the alias p that may name $1. */

@@ -105,6 +105,20 @@ void store_load_game(const char *game_id, void (*done)(json_t *game, void *arg),
         done(NULL, arg);
 }
 
+void store_load_games(const char *const *ids, int n, void (*done)(json_t *game, void *arg),
+                      void *const *args)
+{
+    for (int i = 0; i < n;) {
+        int k = backend && backend->load_games ? n - i : 1;
+        if (k > STORE_LOAD_BATCH) k = STORE_LOAD_BATCH;
+        if (backend && backend->load_games)
+            backend->load_games(ids + i, k, done, args + i);
+        else
+            store_load_game(ids[i], done, args[i]);
+        i += k;
+    }
+}
+
 int store_healthy(json_t *out)
 {
     json_object_set_new(out, "backend", json_string(backend ? backend->name : "none"));

@@ -78,6 +78,12 @@ void store_barrier(void);
  * or NULL when there is no such game (or the backend is unavailable). game is borrowed. */
 void store_load_game(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
 
+/* The same for n games at once: done(game, args[i]) for each ids[i], in any order. One
+ * statement per STORE_LOAD_BATCH games with PostgreSQL (a takeover or a restart loads many). */
+#define STORE_LOAD_BATCH 256
+void store_load_games(const char *const *ids, int n, void (*done)(json_t *game, void *arg),
+                      void *const *args);
+
 /* Whether writes are flowing (for /health/ready): fills out with backend details. */
 int store_healthy(json_t *out);
 
@@ -108,6 +114,9 @@ struct store_backend {
     void (*barrier)(void); /* optional: see store_barrier */
     void (*poll)(void);    /* optional: see store_poll */
     void (*load_game)(const char *game_id, void (*done)(json_t *game, void *arg), void *arg);
+    /* optional: see store_load_games (n <= STORE_LOAD_BATCH; without it, load_game each) */
+    void (*load_games)(const char *const *ids, int n, void (*done)(json_t *game, void *arg),
+                       void *const *args);
     int (*healthy)(json_t *out);
     int (*accepting)(void);
     void (*set_fence)(const char *game_id, uint64_t fence); /* optional: see store_set_fence */

@@ -609,6 +609,7 @@ const struct store_backend store_pg_backend = {
     .barrier = pgj_barrier,
     .poll = pg_poll,
     .load_game = pg_read_game,
+    .load_games = pg_read_games,
     .healthy = pg_healthy,
     .accepting = pg_queue_accepting,
     .set_fence = pg_set_fence,

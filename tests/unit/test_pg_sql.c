@@ -124,21 +124,21 @@ static void test_literals(void)
 
 static void test_reads(void)
 {
-    char *game = pg_sql_load_game();
+    char *game = pg_sql_load_games();
     ok(game && strncmp(game, "SELECT (SELECT json_build_object('id', g.\"id\", ", 47) == 0,
-       "load_game starts with the games row");
-    ok(game &&
-           strstr(game, " ORDER BY p.seat) FROM game_participants p WHERE p.game_id = "
-                        "$1::uuid)") &&
-           strstr(game, " ORDER BY e.seq) FROM game_events e WHERE e.game_id = $1::uuid)") &&
-           strstr(game, " ORDER BY i.ord) FROM game_inputs i WHERE i.game_id = $1::uuid)"),
+       "load_games starts with the games row");
+    ok(game && strstr(game, " ORDER BY p.seat) FROM game_participants p WHERE p.game_id = x.id)") &&
+           strstr(game, " ORDER BY e.seq) FROM game_events e WHERE e.game_id = x.id)") &&
+           strstr(game, " ORDER BY i.ord) FROM game_inputs i WHERE i.game_id = x.id)"),
        "participants, events and inputs in seat, seq and ord order");
     ok(game && strstr(game, "'created_at', (extract(epoch FROM g.\"created_at\") * 1000)::bigint"),
        "timestamps are read as ms since the epoch");
     ok(game && !strstr(game, "fence"), "reads leave the fence out: the game is the same");
     ok(game && strstr(game, " FROM script_versions v JOIN games g ON v.id = g.version WHERE "
-                            "g.id = $1::uuid)"),
+                            "g.id = x.id)"),
        "and the script version last");
+    ok(game && strstr(game, " FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, n) ORDER BY x.n"),
+       "a row per id of the array $1, in its order");
     free(game);
     is_sql(pg_sql_players("p.id = $1::uuid"),
            "SELECT json_build_object('id', p.\"id\", 'username', p.\"username\", 'name', "
