@@ -208,7 +208,10 @@ async def redis_away(a, b):
     made = await p1.request("create_game", {"game": "tictactoe"})
     gid = made["payload"]["gameId"]
     await join(p2, gid)  # the claim is asynchronous
-    owners = [http("GET", f"{s.url}/api/games/{gid}")[2].get("instance", "absent") for s in (a, b)]
+    # beta summarizes alpha's room from PostgreSQL: its row may take a moment to get there.
+    summary = lambda s: http("GET", f"{s.url}/api/games/{gid}")[2]
+    wait_for(lambda: "instance" in summary(b), timeout=30)
+    owners = [summary(s).get("instance", "absent") for s in (a, b)]
     t.eq(owners, ["alpha", "alpha"], "GET /api/games/:id names the room's owner on every instance")
     redis.stop()
     t0 = time.monotonic()
