@@ -18,6 +18,7 @@ local json = sandbox.new_json()
 
 local R = {}
 local game, state, rng, referee_rng, seats, config
+local gm -- the game master's seat (game_master = true: the creator's, seat 1), or nil
 local log_lines = {}
 
 local function check_game(g)
@@ -62,11 +63,16 @@ local function meta_of(g)
     on_timeout = g.on_timeout == "forfeit" and "forfeit" or (g.legal and "random" or "forfeit"),
     quick_fill = type(g.quick_fill) == "number" and g.quick_fill or nil,
     has_legal = g.legal ~= nil,
+    game_master = g.game_master == true or nil,
   }
 end
 
+local function is_gm(seat)
+  return seat ~= nil and seat == gm
+end
+
 local function new_ctx(now, events)
-  local ctx = { random = rng, now = now, seats = seats, config = config }
+  local ctx = { random = rng, now = now, seats = seats, config = config, is_gm = is_gm }
   ctx.emit = function(event, seat)
     if type(event) ~= "table" then error("ctx.emit: event must be a table", 2) end
     if seat ~= nil and (type(seat) ~= "number" or seat < 1 or seat > seats) then
@@ -122,6 +128,7 @@ function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   referee_rng = sandbox.new_random(seed * 7 + 3)
   game = load_game(files, helpers, prefix, rng)
   seats = seat_count
+  gm = game.game_master == true and 1 or nil
   config = config_json and json.decode(config_json) or {}
   if type(config) ~= "table" then config = {} end
   local events = {}
@@ -130,9 +137,19 @@ function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   return json.encode(meta_of(game))
 end
 
+-- The seat the room's turn clock, `toMove` and agents follow: to_move's seat, or the first of
+-- its list (every listed seat may act: may_act).
+local movers -- the seats of to_move's last list (a set), or nil: who gets legal in R.views
+
 local function to_move_of(s)
   if not game.to_move then return nil end
   local seat = game.to_move(s)
+  movers = nil
+  if type(seat) == "table" then
+    movers = {}
+    for _, m in ipairs(seat) do movers[m] = true end
+    seat = seat[1]
+  end
   if type(seat) ~= "number" then return nil end
   return seat
 end
@@ -162,9 +179,22 @@ local function take_logs()
   return out
 end
 
--- Checks one action for seat: "ok", or "not_your_turn", or "illegal" and the reason.
+-- Checks one action for seat: "ok", or "not_your_turn", or "illegal" and the reason. The
+-- game master may act at any time, and a seat to_move lists may act now.
+local function may_act(seat)
+  if seat == gm then return true end
+  local m = game.to_move and game.to_move(state)
+  if type(m) == "table" then
+    for _, s in ipairs(m) do
+      if s == seat then return true end
+    end
+    return false
+  end
+  return m == seat
+end
+
 local function check(seat, action, turn_based)
-  if turn_based and R.to_move() ~= seat then return "not_your_turn" end
+  if turn_based and not may_act(seat) then return "not_your_turn" end
   if game.validate then
     local valid, reason = game.validate(state, seat, action)
     if not valid then return "illegal", type(reason) == "string" and reason or "illegal action" end
@@ -263,11 +293,16 @@ function R.views(n, to_move, wanted)
     if not wanted or band(wanted, lshift(1, seat)) ~= 0 then
       local who = seat > 0 and seat or nil
       local legal
-      if who and who == to_move and game.legal then
+      if who and game.legal and ((to_move and (who == to_move or (movers and movers[who])))
+                                 or who == gm) then
         local l = game.legal(state, who)
         if type(l) == "table" and #l > 0 then legal = json.encode(l) end
       end
-      out[seat] = { shared or json.encode(game.view(state, who)), legal }
+      local view
+      if who and who == gm then -- the game master sees everything
+        view = game.view and json.encode(game.view(state, "gm")) or json.encode(state)
+      end
+      out[seat] = { view or shared or json.encode(game.view(state, who)), legal }
     end
   end
   return out

@@ -47,11 +47,19 @@ static const char *apply_action(struct room *r, int seat, const char *action, co
         room_log_event(r, "game_event", room_log_event_payload(&res.events[i]), res.events[i].seat,
                        to, re);
     }
+    /* Another seat than the one to move acted (the game master, or a seat to_move listed
+     * beside it) and the turn did not pass: the seat to move keeps its deadline, and an agent
+     * to move is not asked again. */
+    int same_turn = seat != r->to_move && res.to_move == r->to_move;
     r->to_move = res.to_move;
     if (res.outcome) {
         char *over = strdup(res.outcome);
         room_finish(r, over, rp);
         free(over);
+    } else if (same_turn) {
+        json_t *re;
+        struct session *to = room_reply_take(rp, &re);
+        room_state_sync(r, NULL, to, re);
     } else {
         room_turn_advance(r, rp);
     }

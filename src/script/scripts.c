@@ -696,6 +696,8 @@ static json_t *game_json(const struct entry *e)
         if (*v->commit) json_object_set_new(o, "commit", json_string(v->commit));
         if (json_object_get(m, "turn_time_ms"))
             json_object_set(o, "turnTimeMs", json_object_get(m, "turn_time_ms"));
+        if (json_is_true(json_object_get(m, "game_master")))
+            json_object_set_new(o, "gameMaster", json_true());
     }
     json_object_set_new(o, "available", json_boolean(v != NULL));
     if (e->refusal) json_object_set(o, "refused", e->refusal);
