@@ -11,7 +11,7 @@
 # Nothing here waits on speed: the late answer is sent only after the server has replaced it.
 import asyncio, os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import BIN, ROOT, Client, Server, Tap, http, play_until_over, run, wait_for
+from mt import ROOT, Client, Server, Tap, http, play_until_over, replay, run, wait_for
 
 t = Tap()
 
@@ -212,10 +212,8 @@ try:
     gid = run(checks(srv, admin_token(srv)))
     st, _, metrics = http("GET", srv.url + "/metrics")
     t.ok('external_agent_fallbacks_total{reason="illegal"} 1' in metrics, "the illegal fallback is counted")
-    srv.stop()
-    r = subprocess.run([BIN, "replay", gid, "--data-dir", srv.data_dir, "--log-level", "warn"],
-                       capture_output=True, text=True, timeout=60)
-    t.ok(r.returncode == 0 and "identical" in r.stdout, f"monkeytown replay: {r.stdout.strip() or r.stderr.strip()}")
+    ok, said = replay(srv, gid)
+    t.ok(ok, f"monkeytown replay: {said}")
 finally:
     srv.stop()
 
