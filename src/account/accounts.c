@@ -59,6 +59,11 @@ static void agent_uuid(const char *agent, char out[UUID_LEN + 1])
              md[14], md[15]);
 }
 
+void accounts_agent_id(const char *agent, char out[UUID_LEN + 1])
+{
+    agent_uuid(agent, out);
+}
+
 /* The player id the store knows: agents ("agent:<name>") map to a name-based UUID. */
 const char *accounts_store_id(const char *id, char buf[UUID_LEN + 1])
 {
@@ -377,7 +382,9 @@ void accounts_seen(const struct identity *who)
 {
     struct player *p = accounts_find(who->player_id);
     if (!p) {
-        if (!(p = accounts_create(who->player_id, who->name, "player"))) return;
+        /* An external agent's connection (its token's role) is the agent's player. */
+        const char *role = strcmp(who->role, "agent") == 0 ? "agent" : "player";
+        if (!(p = accounts_create(who->player_id, who->name, role))) return;
         /* Shared: it may be another server's player (its token is good here too). */
         if (accounts_shared()) store_pg_find_player(p->id, 0, seen_found, NULL);
     }

@@ -58,6 +58,10 @@ void accounts_record_result(const char *game_id, const char *const *ids, const c
 /* {playerId, name, stats} for GET /api/players/:id, or NULL. New reference. */
 json_t *accounts_player_json(const char *id);
 
+/* The player id of agent (by name) in the store and in an external agent's token: a
+ * name-based UUID of "monkeytown-agent:<name>". */
+void accounts_agent_id(const char *agent, char out[UUID_LEN + 1]);
+
 /* The rating of an agent by name, or -1 when it has played no rated game. */
 double accounts_agent_rating(const char *agent);
 

@@ -115,7 +115,8 @@ int auth_verify(const char *token, struct identity *out, char *why, size_t whyle
         snprintf(why, whylen, "token expired");
     else if (!sub || !util_is_uuid(sub))
         snprintf(why, whylen, "token has no valid sub");
-    else if (!role || (strcmp(role, "player") != 0 && strcmp(role, "admin") != 0))
+    else if (!role || (strcmp(role, "player") != 0 && strcmp(role, "admin") != 0 &&
+                       strcmp(role, "agent") != 0))
         snprintf(why, whylen, "token has no valid role");
     else {
         util_strlcpy(out->player_id, sub, sizeof out->player_id);

@@ -1,8 +1,10 @@
 /* auth.h - identities and their tokens (JWT, HS256 only).
  *
- * A token carries sub (the player id), name, role ("player" or "admin"), iat and exp. Tokens
- * are verified here, never by trusting libjwt alone: libjwt 1.10 accepts whatever algorithm the
- * token names and does not look at exp, so auth_verify pins HS256 and checks exp itself. */
+ * A token carries sub (the player id), name, role ("player", "admin" or "agent"), iat and exp.
+ * An "agent" token (POST /api/admin/agents) names an external agent: sub is the agent's player
+ * id (accounts_agent_id), name the agent's name. Tokens are verified here, never by trusting
+ * libjwt alone: libjwt 1.10 accepts whatever algorithm the token names and does not look at exp,
+ * so auth_verify pins HS256 and checks exp itself. */
 #ifndef MT_AUTH_H
 #define MT_AUTH_H
 

@@ -1,5 +1,6 @@
 #include "api_admin.h"
 
+#include "accounts.h"
 #include "auth.h"
 #include "http.h"
 #include "log.h"
@@ -7,6 +8,7 @@
 #include "scripts.h"
 #include "session.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The admin's identity, or NULL after answering 401/403. */
@@ -60,9 +62,56 @@ static void reload(struct http_exchange *x)
     http_respond_json(x, 202, json_pack("{sb}", "success", 1));
 }
 
+/* An external agent's name: 1 to 32 of [A-Za-z0-9_-] (a Lua agent's characters; short enough
+ * to be a player's name). */
+static int agent_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 32 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* POST /api/admin/agents {name}: a token for an external agent. The token is self-contained (a
+ * JWT with role "agent", sub the agent's player id, name the agent's name, the usual exp):
+ * nothing is stored, so it survives restarts as any token does and is revoked only by
+ * changing the secret. A Lua agent's name is refused (409): a room asks for an agent by name. */
+static void issue_agent(struct http_exchange *x)
+{
+    struct identity who;
+    if (!admin(x, &who)) return;
+    json_t *body = http_body_object(x);
+    if (!body) return;
+    json_t *name = json_object_get(body, "name");
+    if (!json_is_string(name) || !agent_name_ok(json_string_value(name))) {
+        http_respond_error(x, 400, "BAD_MESSAGE", "want {name: 1 to 32 of A-Z a-z 0-9 _ -}");
+        json_decref(body);
+        return;
+    }
+    struct identity agent = {.role = "agent"};
+    util_strlcpy(agent.name, json_string_value(name), sizeof agent.name);
+    json_decref(body);
+    if (scripts_agent(agent.name)) {
+        http_respond_error(x, 409, "CONFLICT", "a Lua agent has that name");
+        return;
+    }
+    accounts_agent_id(agent.name, agent.player_id);
+    char *token = auth_issue(&agent, 0);
+    if (!token) {
+        http_respond_error(x, 500, "INTERNAL", "the token could not be signed");
+        return;
+    }
+    log_msg(LOG_WARN, "admin issued an external agent token", "{sb,ss,ss}", "audit", 1, "admin",
+            who.player_id, "agent", agent.name);
+    http_respond_json(
+        x, 201,
+        json_pack("{ss,ss,ss}", "name", agent.name, "playerId", agent.player_id, "token", token));
+    free(token);
+}
+
 int api_admin_init(void)
 {
     return http_route(HTTP_GET, "/api/admin/rooms", get_rooms) |
            http_route(HTTP_POST, "/api/admin/rooms/:id/end", end_room) |
-           http_route(HTTP_POST, "/api/admin/reload", reload);
+           http_route(HTTP_POST, "/api/admin/reload", reload) |
+           http_route(HTTP_POST, "/api/admin/agents", issue_agent);
 }

@@ -13,12 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The caller's identity from Authorization: Bearer, or NULL after answering 401. */
+/* The caller's identity from Authorization: Bearer, or NULL after answering 401 (403 for an
+ * external agent's token: it plays only through agent_move). */
 static const struct identity *caller(struct http_exchange *x, struct identity *who)
 {
     char why[128];
     if (auth_bearer(x->authorization, who, why, sizeof why) < 0) {
         http_respond_error(x, 401, "UNAUTHORIZED", why);
+        return NULL;
+    }
+    if (strcmp(who->role, "agent") == 0) {
+        http_respond_error(x, 403, "FORBIDDEN", "an agent token plays only through agent_move");
         return NULL;
     }
     return who;
@@ -74,7 +79,7 @@ static void post_create(struct http_exchange *x)
         return;
     }
     const char *agent_name = agent ? json_string_value(agent) : NULL;
-    if (agent_name && !scripts_agent_for(json_string_value(game), agent_name)) {
+    if (agent_name && !rooms_agent_available(json_string_value(game), agent_name)) {
         http_respond_error(x, 404, "NOT_FOUND", "no such agent for this game");
         json_decref(body);
         return;

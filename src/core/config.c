@@ -110,6 +110,8 @@ static const struct option_desc options[] = {
      "CPU budget of one apply/tick/validate call, ms"},
     {"cpu-choose-ms", OPT_INT, OFF(cpu_choose_ms), "200", 1, 60000, NULL,
      "CPU budget of one agent choose call, ms"},
+    {"agent-turn-ms", OPT_INT, OFF(agent_turn_ms), "30000", 100, 600000, NULL,
+     "time an external agent has to answer agent_turn before a random legal move, ms"},
     {"cpu-load-ms", OPT_INT, OFF(cpu_load_ms), "500", 1, 60000, NULL,
      "CPU budget for loading a script and running its self-test, ms"},
     {"workers", OPT_INT, OFF(workers), "2", 1, 64, NULL, "threads for agent thinking and hashing"},

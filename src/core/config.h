@@ -60,6 +60,7 @@ struct config {
     int lua_memory_mb;
     int cpu_apply_ms;
     int cpu_choose_ms;
+    int agent_turn_ms; /* an external agent's time to answer agent_turn */
     int cpu_load_ms;
     int workers;
     int reload_debounce_ms;

@@ -10,7 +10,7 @@
 struct identity {
     char player_id[UUID_LEN + 1];
     char name[40];
-    char role[12]; /* "player" or "admin" */
+    char role[12]; /* "player", "admin" or "agent" (an external agent's connection) */
 };
 
 #endif

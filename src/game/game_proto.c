@@ -46,6 +46,15 @@ static struct room *target_room(struct proto_request *r)
     return room;
 }
 
+/* An external agent's connection (agent token) plays only through agent_move: the messages a
+ * human plays with answer FORBIDDEN on it. Returns 1 for a human's socket. */
+static int human(struct proto_request *r)
+{
+    if (strcmp(r->s->who.role, "agent") != 0) return 1;
+    proto_error(r, "FORBIDDEN", "an agent connection plays only through agent_move");
+    return 0;
+}
+
 /* Rooms cost memory (a Lua state each): one socket may open only so many a minute. */
 static int may_open_room(struct proto_request *r)
 {
@@ -69,12 +78,12 @@ static void on_create_game(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.private must be a boolean");
         return;
     }
-    if (!may_open_room(r)) return;
+    if (!human(r) || !may_open_room(r)) return;
     if (!scripts_game(game)) {
         proto_error(r, "NOT_FOUND", "no game named %s", game);
         return;
     }
-    if (agent && !scripts_agent_for(game, agent)) {
+    if (agent && !rooms_agent_available(game, agent)) {
         proto_error(r, "NOT_FOUND", "no agent named %s plays %s", agent, game);
         return;
     }
@@ -104,6 +113,7 @@ static void on_join_game(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.as must be \"player\" or \"spectator\"");
         return;
     }
+    if (!human(r)) return;
     struct room *room = target_room(r);
     if (!room) return;
     if (as && strcmp(as, "spectator") == 0) {
@@ -135,7 +145,7 @@ static void on_quick_match(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.agent must be an agent name or false");
         return;
     }
-    if (forward_match && forward_match(r, game)) return;
+    if (!human(r) || (forward_match && forward_match(r, game))) return;
     char msg[300] = "";
     const char *code =
         matchmaker_request(r->s, game, agent_name, (int)wait_ms, r->id, msg, sizeof msg);
@@ -169,6 +179,7 @@ static void on_player_input(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.action is required");
         return;
     }
+    if (!human(r)) return;
     struct room *room = input_room(r, id);
     if (!room) return;
     char msg[300] = ""; /* room_input gives INTERNAL without a message when out of memory */
@@ -192,6 +203,7 @@ static void on_chat_message(struct proto_request *r)
         proto_error(r, "BAD_MESSAGE", "payload.text must be 1 to %d characters", MAX_CHAT_CHARS);
         return;
     }
+    if (!human(r)) return;
     if (!rate_limit_take(&r->s->rl_chat, cfg->chat_rate_per_min, loop_now_ms())) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d chat messages a minute",
                     cfg->chat_rate_per_min);
@@ -214,11 +226,44 @@ static void on_command(struct proto_request *r)
         return;
     }
     const char *id;
-    if (proto_string(r, "gameId", 1, 64, &id) < 0) return;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0 || !human(r)) return;
     struct room *room = input_room(r, id);
     if (!room) return;
     char msg[300] = "";
     const char *code = room_command(room, r->s, text, r->id, msg, sizeof msg);
+    if (code) proto_error(r, code, "%s", msg);
+}
+
+/* An external agent's answer to agent_turn (docs/protocol.md, `agent_move`): from an agent
+ * connection only, rate-limited with the real-time input bound, since one connection may serve
+ * many games. */
+static void on_agent_move(struct proto_request *r)
+{
+    json_t *action = json_object_get(r->payload, "action");
+    const char *id, *reasoning;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0 ||
+        proto_string(r, "reasoning", 0, 1 << 20, &reasoning) < 0)
+        return;
+    if (!action || json_is_null(action)) {
+        proto_error(r, "BAD_MESSAGE", "payload.action is required");
+        return;
+    }
+    if (strcmp(r->s->who.role, "agent") != 0) {
+        proto_error(r, "FORBIDDEN", "agent_move needs a connection with an agent token");
+        return;
+    }
+    if (!rate_limit_take(&r->s->rl_input, cfg->realtime_input_rate_per_min, loop_now_ms())) {
+        proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d agent moves a minute",
+                    cfg->realtime_input_rate_per_min);
+        return;
+    }
+    struct room *room = room_find(id);
+    if (!room) {
+        proto_error(r, "NOT_FOUND", "no game %s", id);
+        return;
+    }
+    char msg[400] = "";
+    const char *code = room_agent_move(room, r->s, action, reasoning, r->id, msg, sizeof msg);
     if (code) proto_error(r, code, "%s", msg);
 }
 
@@ -430,7 +475,7 @@ int game_proto_init(const struct config *config)
                     {"quick_match", on_quick_match},   {"player_input", on_player_input},
                     {"chat_message", on_chat_message}, {"command", on_command},
                     {"leave_game", on_leave_game},     {"resume", on_resume},
-                    {"subscribe", on_subscribe}};
+                    {"subscribe", on_subscribe},       {"agent_move", on_agent_move}};
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (proto_register(handlers[i].type, handlers[i].fn) < 0) return -1;
     return 0;

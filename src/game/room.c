@@ -454,7 +454,7 @@ int rooms_init(const struct config *config)
         "script_failures_total", "Script calls that failed, by kind (error, cpu, memory)", "kind");
     rooms = hmap_new();
     return rooms && m_active_games && m_script_failures && room_waiting_init() == 0 &&
-                   room_realtime_init() == 0
+                   room_realtime_init() == 0 && room_external_init() == 0
                ? 0
                : -1;
 }

@@ -86,10 +86,23 @@ int room_seat_player(struct room *r, const char *player_id, const char *name, st
                      const char **code);
 
 /* Fills every free seat (up to the room's target size) with the agent. agent NULL: the
- * default agent for the game. Returns 0, or -1 with code NOT_FOUND when no such agent can
- * play this game. */
+ * default agent for the game. A name no Lua agent has is an external agent's, when one of its
+ * connections is open here and the game is turn-based (room_external.c). Returns 0, or -1
+ * with code NOT_FOUND when no such agent can play this game. */
 int room_fill_with_agent(struct room *r, const char *agent, const char **code, char *msg,
                          size_t msglen);
+
+/* Whether agent (NULL: the default) can fill a seat of game: a Lua agent that plays it, or an
+ * external agent of that name with a connection open here, for a turn-based game. */
+int rooms_agent_available(const char *game, const char *agent);
+
+/* An external agent's answer (agent_move) from its connection s: the action (and reasoning, a
+ * string or NULL, cut to 500 bytes, logged as an agent_reasoning event) for the turn asked of s.
+ * Answers s with agent_move_ack (re) when applied. Returns NULL, or NOT_IN_GAME (the agent
+ * holds no seat here), NOT_YOUR_TURN (no turn asked of s: late, or another connection's),
+ * ILLEGAL_MOVE or INTERNAL (then a random legal move was played) with msg. */
+const char *room_agent_move(struct room *r, struct session *s, json_t *action,
+                            const char *reasoning, json_t *re, char *msg, size_t msglen);
 
 /* Attaches s as a spectator. */
 int room_watch(struct room *r, struct session *s);

@@ -14,6 +14,8 @@
  *   room_state.c    game_state: the players list, the views, one frame per seat;
  *   room_turn.c     turn-based games: the mover, the turn clock, agents choosing, actions;
  *   room_realtime.c real-time games: the input queue, the tick, agents acting;
+ *   room_external.c external agents: seats served over an agent connection, asked with
+ *                   agent_turn, answered with agent_move, or played at random;
  *   room_store.c    the rows a room writes (games, participants, events, inputs) and the
  *                   players' results;
  *   room_restore.c  a room rebuilt after a restart;
@@ -49,6 +51,7 @@ struct seat {
     struct session *session; /* NULL while disconnected */
     struct event *hold_timer;
     struct agent *agent;
+    int external;      /* an agent seat served by an external agent's connection */
     char *view;        /* real-time agent: its latest view, for act */
     int since_rebuild; /* a socket was attached here since the room was rebuilt (room_resume) */
 };
@@ -109,6 +112,7 @@ struct room {
     char *result_json;
     int script_failures;
     char *agent_view, *agent_legal; /* the view and legal list of the agent to move */
+    uint64_t ext_asked; /* the external agent's connection (session id) asked to move, or 0 */
     /* Real-time rooms: the scheduler entry, and inputs validated on arrival that wait for the
      * next tick, in arrival order. */
     struct tick_entry *ticker;
@@ -257,6 +261,9 @@ struct membership *room_membership(struct session *s, const struct room *r);
 /* Holds st's seat for --seat-hold seconds; then its player has left. */
 void room_seats_hold(struct seat *st);
 
+/* The payload of player_joined and player_left for st (malloc'd; NULL without memory). */
+char *room_seats_payload(const struct seat *st);
+
 /* Seats agent a in st (its own Lua state). Returns 0, or -1 with msg. */
 int room_seats_agent(struct room *r, struct seat *st, struct script_version *a, char *msg,
                      size_t msglen);
@@ -301,6 +308,19 @@ void room_turn_start(struct room *r);
  * gets re), then either the agent to move starts thinking or the turn clock starts. */
 void room_turn_advance(struct room *r, struct reply *rp);
 
+/* Applies a turn-based action of seat (source: "player", "agent", "external", "timeout"): one
+ * referee call checks it, applies it and says what follows. rp (may be NULL) is the
+ * requester's answer. Returns NULL when applied, else the error code with msg. */
+const char *room_turn_apply(struct room *r, int seat, const char *action, const char *source,
+                            struct reply *rp, char *msg, size_t msglen);
+
+/* A random legal move for seat applied as source. Returns 0 when applied, 1 when the seat has
+ * no legal move or it did not apply, -1 when the referee call failed. */
+int room_turn_random(struct room *r, int seat, const char *source);
+
+/* (Re)arms the turn clock to fire in ms. */
+void room_turn_arm(struct room *r, int ms);
+
 /* A rebuilt room carries on: the seat to move (to_move, or the referee's when negative), and
  * its turn clock with the deadline it had. */
 void room_turn_resume(struct room *r, int to_move);
@@ -324,6 +344,22 @@ const char *room_realtime_input(struct room *r, struct session *s, int seat, con
 
 /* room_free's part for the scheduler entry and the queue. */
 void room_realtime_free(struct room *r);
+
+/* ---------- room_external.c: external agents ---------- */
+
+/* Registers the external agents' metrics (rooms_init). Returns 0, or -1 on OOM. */
+int room_external_init(void);
+
+/* Fills every free seat with external agent name. Returns 0, or -1 when the room is real-time
+ * or no connection of that agent is open here. */
+int room_external_fill(struct room *r, const char *name);
+
+/* The external seat st is to move (its deadline set): agent_turn to the agent's connection and
+ * the turn clock armed for --agent-turn-ms; with no connection open, the clock fires at once. */
+void room_external_ask(struct room *r, const struct seat *st);
+
+/* The turn clock fired for external seat: a random legal move (late, or offline). */
+void room_external_timeout(struct room *r, int seat);
 
 /* ---------- room_store.c: the rows a room writes ---------- */
 

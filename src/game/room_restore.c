@@ -68,7 +68,8 @@ static const char *known_name(const char *s, const char *const *names)
 
 static const char *const event_types[] = {"game_event",   "player_joined", "player_left",
                                           "chat_message", "game_over",     NULL};
-static const char *const input_sources[] = {"player", "agent", "timeout", "checkpoint", NULL};
+static const char *const input_sources[] = {"player",  "agent",      "external",
+                                            "timeout", "checkpoint", NULL};
 
 /* Appends stored input in to the room's inputs (turn-based rooms keep them for their log). */
 static int restore_input(struct room *r, json_t *in)

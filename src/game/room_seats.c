@@ -99,7 +99,7 @@ void room_seats_free(struct room *r)
 /* ---------- leaving ---------- */
 
 /* The player_joined / player_left payload of st (malloc'd). */
-static char *seat_payload(const struct seat *st)
+char *room_seats_payload(const struct seat *st)
 {
     json_t *p = json_pack("{si,ss,ss,ss}", "seat", st->index, "playerId", st->player_id, "name",
                           st->name, "kind", st->kind == SEAT_AGENT ? "agent" : "human");
@@ -138,7 +138,7 @@ static void on_hold_expired(evutil_socket_t fd, short what, void *arg)
     if (st->session || st->kind != SEAT_HUMAN) return;
     log_msg(LOG_INFO, "seat hold expired", "{ss,si,ss}", "game", r->id, "seat", st->index, "player",
             st->player_id);
-    room_log_event(r, "player_left", seat_payload(st), 0, NULL, NULL);
+    room_log_event(r, "player_left", room_seats_payload(st), 0, NULL, NULL);
     seat_abandoned(r, st);
 }
 
@@ -166,7 +166,7 @@ const char *room_leave(struct room *r, struct session *s, json_t *re)
         return NULL;
     }
     struct seat *st = &r->seats[seat];
-    room_log_event(r, "player_left", seat_payload(st), 0, s, re);
+    room_log_event(r, "player_left", room_seats_payload(st), 0, s, re);
     st->session = NULL;
     detach(s, r);
     seat_abandoned(r, st);
@@ -247,7 +247,7 @@ int room_seat_player(struct room *r, const char *player_id, const char *name, st
     else
         room_seats_hold(st);
     room_store_participant(r, seat, NULL);
-    room_log_event(r, "player_joined", seat_payload(st), 0, NULL, NULL);
+    room_log_event(r, "player_joined", room_seats_payload(st), 0, NULL, NULL);
     return seat;
 }
 
@@ -276,6 +276,7 @@ int room_fill_with_agent(struct room *r, const char *agent, const char **code, c
                          size_t msglen)
 {
     struct script_version *a = scripts_agent_for(r->game->name, agent);
+    if (!a && agent && room_external_fill(r, agent) == 0) return 0;
     if (!a) {
         *code = "NOT_FOUND";
         snprintf(msg, msglen, agent ? "no agent named %s plays %s" : "no agent plays %s%s",
@@ -290,7 +291,7 @@ int room_fill_with_agent(struct room *r, const char *agent, const char **code, c
             return -1;
         }
         room_store_participant(r, i, NULL);
-        room_log_event(r, "player_joined", seat_payload(st), 0, NULL, NULL);
+        room_log_event(r, "player_joined", room_seats_payload(st), 0, NULL, NULL);
     }
     return 0;
 }

@@ -16,11 +16,10 @@
 
 static void on_agent_done(const char *room_id, int seat, const struct agent_result *res);
 
-/* Applies a turn-based action: one referee call checks it, applies it and says what follows.
- * rp (may be NULL) is the requester's answer, carried by the first message it gets. Returns
- * NULL when applied, else the error code with msg (the caller answers it). */
-static const char *apply_action(struct room *r, int seat, const char *action, const char *source,
-                                struct reply *rp, char *msg, size_t msglen)
+/* rp's answer is carried by the first message its requester gets; the caller answers an error
+ * code. */
+const char *room_turn_apply(struct room *r, int seat, const char *action, const char *source,
+                            struct reply *rp, char *msg, size_t msglen)
 {
     static struct referee_result res; /* large; the loop thread's alone */
     TIMED(r,
@@ -66,15 +65,14 @@ static const char *apply_action(struct room *r, int seat, const char *action, co
     return NULL;
 }
 
-/* A random legal move for seat (the referee's generator, never the game's) applied as source.
- * Returns 0 when applied, 1 when the seat has no legal move or it did not apply, -1 when the
- * referee call failed (counted by room_referee_failed). */
-static int play_random(struct room *r, int seat, const char *source)
+/* The referee's generator, never the game's; a failed referee call is counted by
+ * room_referee_failed. */
+int room_turn_random(struct room *r, int seat, const char *source)
 {
     char *action = NULL, err[600], msg[300];
     enum vm_status st = referee_random_legal(&r->ref, seat, &action, err, sizeof err);
     if (room_referee_failed(r, "legal", st, err) < 0) return -1;
-    int rc = action && !apply_action(r, seat, action, source, NULL, msg, sizeof msg) ? 0 : 1;
+    int rc = action && !room_turn_apply(r, seat, action, source, NULL, msg, sizeof msg) ? 0 : 1;
     free(action);
     return rc;
 }
@@ -84,12 +82,16 @@ static void on_turn_timeout(evutil_socket_t fd, short what, void *arg)
     struct room *r = arg;
     int seat = r->to_move;
     if (r->status != ROOM_ACTIVE || !seat) return;
+    if (r->seats[seat].external) {
+        room_external_timeout(r, seat);
+        return;
+    }
     log_msg(LOG_INFO, "turn clock expired", "{ss,si,ss}", "game", r->id, "seat", seat, "policy",
             r->timeout_random ? "random" : "forfeit");
     char *ev = NULL;
     if (asprintf(&ev, "{\"event\":{\"kind\":\"timeout\",\"seat\":%d}}", seat) < 0) ev = NULL;
     room_log_event(r, "game_event", ev, 0, NULL, NULL);
-    if (r->timeout_random && play_random(r, seat, "timeout") == 0) return;
+    if (r->timeout_random && room_turn_random(r, seat, "timeout") == 0) return;
     room_forfeit(r, seat, "timeout");
 }
 
@@ -102,24 +104,32 @@ static void agent_choose_now(struct room *r, const struct seat *st)
         log_msg(LOG_WARN, "agent busy or not queued", "{ss,si}", "game", r->id, "seat", r->to_move);
 }
 
+void room_turn_arm(struct room *r, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    if (!r->turn_timer) r->turn_timer = evtimer_new(loop_base(), on_turn_timeout, r);
+    if (r->turn_timer) event_add(r->turn_timer, &tv);
+}
+
 void room_turn_advance(struct room *r, struct reply *rp)
 {
     if (r->turn_timer) event_del(r->turn_timer);
     r->deadline_wall = 0;
+    r->ext_asked = 0;
     const struct seat *st = r->to_move ? &r->seats[r->to_move] : NULL;
     if (st && st->kind == SEAT_HUMAN && r->turn_time_ms > 0)
         r->deadline_wall = loop_wall_ms() + r->turn_time_ms;
+    if (st && st->external) r->deadline_wall = loop_wall_ms() + room_cfg->agent_turn_ms;
     json_t *re;
     struct session *to = room_reply_take(rp, &re);
     room_state_sync(r, NULL, to, re);
     if (r->status != ROOM_ACTIVE || !st) return;
-    if (st->kind == SEAT_AGENT && st->agent && r->agent_view) {
+    if (st->external)
+        room_external_ask(r, st);
+    else if (st->kind == SEAT_AGENT && st->agent && r->agent_view)
         agent_choose_now(r, st);
-    } else if (r->deadline_wall > 0) {
-        struct timeval tv = {r->turn_time_ms / 1000, (r->turn_time_ms % 1000) * 1000};
-        if (!r->turn_timer) r->turn_timer = evtimer_new(loop_base(), on_turn_timeout, r);
-        event_add(r->turn_timer, &tv);
-    }
+    else if (r->deadline_wall > 0)
+        room_turn_arm(r, r->turn_time_ms);
 }
 
 static void on_agent_done(const char *room_id, int seat, const struct agent_result *res)
@@ -141,12 +151,12 @@ static void on_agent_done(const char *room_id, int seat, const struct agent_resu
         json_decref(ev);
     }
     if (res->action_json &&
-        !apply_action(r, seat, res->action_json, "agent", NULL, msg, sizeof msg))
+        !room_turn_apply(r, seat, res->action_json, "agent", NULL, msg, sizeof msg))
         return;
     if (res->action_json)
         log_msg(LOG_WARN, "agent chose an illegal move: playing a random legal move", "{ss,si,ss}",
                 "game", r->id, "seat", seat, "reason", msg);
-    if (play_random(r, seat, "agent") > 0) /* no move, or one that failed: it cannot go on */
+    if (room_turn_random(r, seat, "agent") > 0) /* no move, or one that failed: it cannot go on */
         room_finish(r, "{\"reason\":\"script_error\"}", NULL);
 }
 
@@ -202,7 +212,7 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
         code = room_realtime_input(r, s, m->seat, text, re, msg, msglen);
     } else {
         struct reply rp = {s, re};
-        code = apply_action(r, m->seat, text, "player", &rp, msg, msglen);
+        code = room_turn_apply(r, m->seat, text, "player", &rp, msg, msglen);
     }
     free(text);
     return code;

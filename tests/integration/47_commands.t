@@ -5,9 +5,9 @@
 # answers with a hint, not an error. Checked over WebSocket against the running server:
 # tic-tac-toe's /play, bare numbers, /board and help; the turn and legality checks; spectators;
 # the text limits; the log stores the action the command made, and replay finds it identical.
-import os, subprocess, sys
+import os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import BIN, Client, Server, Tap, http, run
+from mt import Client, Server, Tap, http, replay, run
 
 t = Tap()
 
@@ -69,10 +69,8 @@ try:
     st, _, log = http("GET", f"{srv.url}/api/games/{gid}/events")
     inputs = [e["payload"]["action"] for e in log.get("events", []) if e["type"] == "input"]
     t.eq(inputs[:2], [{"cell": 5}, {"cell": 1}], "the log holds the actions the commands made")
-    srv.stop()
-    r = subprocess.run([BIN, "replay", gid, "--data-dir", srv.data_dir, "--log-level", "warn"],
-                       capture_output=True, text=True, timeout=60)
-    t.ok(r.returncode == 0 and "identical" in r.stdout, f"monkeytown replay: {r.stdout.strip() or r.stderr.strip()}")
+    ok, said = replay(srv, gid)
+    t.ok(ok, f"monkeytown replay: {said}")
 finally:
     srv.stop()
 t.done()

@@ -262,6 +262,15 @@ async def play_until_over(c, game_id, choose=None, timeout=30):
             await c.send("player_input", {"gameId": game_id, "action": action})
 
 
+def replay(srv, gid, *args):
+    """`monkeytown replay gid` against srv's data directory (the server stopped first); returns
+    (ok, what it said): ok when it exits 0 saying the game is identical."""
+    srv.stop()
+    r = subprocess.run([BIN, "replay", gid, "--data-dir", srv.data_dir, "--log-level", "warn", *args],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode == 0 and "identical" in r.stdout, r.stdout.strip() or r.stderr.strip()
+
+
 def make_jwt(secret, claims, alg="HS256", header=None):
     """A token made by hand (for the 401 tests): HS256/HS512 signed with secret, or alg none."""
     import base64, hashlib, hmac
