@@ -41,6 +41,7 @@ static const char *apply_action(struct room *r, int seat, const char *action, co
         return "ILLEGAL_MOVE";
     }
     room_log_input(r, seat, action, source, res.hash);
+    room_docs_saved(r, &res);
     for (int i = 0; i < res.nevents; i++) {
         json_t *re;
         struct session *to = room_reply_take(rp, &re);
