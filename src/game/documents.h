@@ -10,6 +10,9 @@
  * DOCUMENT_VERSIONS_KEPT are kept, older ones are forgotten (and deleted by PostgreSQL's
  * trigger, sql/007; the embedded log keeps their records, which start-up skips).
  *
+ * Not shared between live instances (--cluster): each knows PostgreSQL's versions as of its
+ * start, and its own saves.
+ *
  * Loop thread only (and the replay command's thread, which is its loop). */
 #ifndef MT_DOCUMENTS_H
 #define MT_DOCUMENTS_H
