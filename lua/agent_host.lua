@@ -64,11 +64,13 @@ end
 
 -- The ctx.model an agent gets for game (its rules loaded in a sandbox of their own): searches
 -- run on copies, and the game's calls get a ctx with the given generator, seat count and
--- config whose emit and log go nowhere. Also used by tests/lua/harness.lua.
+-- config whose emit, log and save_doc go nowhere (doc gives nil). Also used by tests/lua/harness.lua.
 function H.new_model(g, random, nseats, cfg)
   local function model_ctx()
     return { random = random, now = 0, seats = nseats, emit = function() end,
-             log = function() end, config = cfg }
+             log = function() end, config = cfg,
+             -- an agent sees no player's document, and its searches save none
+             doc = function() return nil end, save_doc = function() return false end }
   end
   return {
     copy = function(s) return deep_copy(s) end,

@@ -21,6 +21,13 @@ local game, state, rng, referee_rng, seats, config
 local gm -- the game master's seat (game_master = true: the creator's, seat 1), or nil
 local log_lines = {}
 
+-- Per-player documents (docs/scripting.md, "Documents"): docs[seat] is the seated player's
+-- document as the room gave it at the start (R.set_docs), then as this game last saved it;
+-- false when the player has none yet; nil for a seat without a player (an agent), or before the
+-- game started. A call's saves wait in `saves` and reach docs only when the call succeeds.
+local DOC_MAX_BYTES, DOC_NOTE_MAX, DOC_SAVES_PER_CALL = 65536, 200, 16
+local docs = {}
+
 local function check_game(g)
   if type(g) ~= "table" then error("game.lua must return a table", 0) end
   if type(g.name) ~= "string" then error("game.name must be a string", 0) end
@@ -71,8 +78,67 @@ local function is_gm(seat)
   return seat ~= nil and seat == gm
 end
 
-local function new_ctx(now, events)
+local function pending_doc(saves, seat)
+  for i = #saves, 1, -1 do
+    if saves[i].seat == seat then return saves[i].doc end
+  end
+  return docs[seat]
+end
+
+local function add_doc_calls(ctx, saves)
+  ctx.doc = function(seat)
+    if type(seat) ~= "number" or seat < 1 or seat > seats then
+      error("ctx.doc: seat must be 1.." .. seats, 2)
+    end
+    local d = saves and pending_doc(saves, seat) or docs[seat]
+    if not d then return nil end
+    return deep_copy(d)
+  end
+  ctx.save_doc = function(seat, doc, note, by)
+    if not saves then error("ctx.save_doc: not available here (only in apply and tick)", 2) end
+    if type(seat) ~= "number" or seat < 1 or seat > seats then
+      error("ctx.save_doc: seat must be 1.." .. seats, 2)
+    end
+    if type(doc) ~= "table" then error("ctx.save_doc: doc must be a table", 2) end
+    if note ~= nil and type(note) ~= "string" then error("ctx.save_doc: note must be a string", 2) end
+    note = note or ""
+    if #note > DOC_NOTE_MAX then
+      error("ctx.save_doc: note longer than " .. DOC_NOTE_MAX .. " bytes", 2)
+    end
+    if by ~= nil and (type(by) ~= "number" or by < 1 or by > seats or docs[by] == nil) then
+      error("ctx.save_doc: by must be a seat with a player", 2)
+    end
+    if docs[seat] == nil then return false end -- no player in this seat (an agent): nothing saved
+    if #saves >= DOC_SAVES_PER_CALL then
+      error("ctx.save_doc: more than " .. DOC_SAVES_PER_CALL .. " saves in one call", 2)
+    end
+    local ok, text = pcall(json.encode, doc)
+    if not ok then error("ctx.save_doc: the document is not plain data: " .. tostring(text), 2) end
+    if #text > DOC_MAX_BYTES then
+      error("ctx.save_doc: the document is " .. #text .. " bytes as JSON, more than " ..
+        DOC_MAX_BYTES, 2)
+    end
+    -- What later calls see is what was stored: the JSON text decoded again.
+    saves[#saves + 1] = { seat = seat, doc = json.decode(text), text = text, note = note, by = by }
+    return true
+  end
+end
+
+-- The call succeeded: its saves become the documents later calls see. Returns them for the C
+-- side as an array of { seat, doc_json, note, by_or_nil }, or nil when there were none.
+local function commit_saves(saves)
+  if #saves == 0 then return nil end
+  local out = {}
+  for i, sv in ipairs(saves) do
+    docs[sv.seat] = sv.doc
+    out[i] = { sv.seat, sv.text, sv.note, sv.by }
+  end
+  return out
+end
+
+local function new_ctx(now, events, saves)
   local ctx = { random = rng, now = now, seats = seats, config = config, is_gm = is_gm }
+  add_doc_calls(ctx, saves)
   ctx.emit = function(event, seat)
     if type(event) ~= "table" then error("ctx.emit: event must be a table", 2) end
     if seat ~= nil and (type(seat) ~= "number" or seat < 1 or seat > seats) then
@@ -129,12 +195,28 @@ function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   game = load_game(files, helpers, prefix, rng)
   seats = seat_count
   gm = game.game_master == true and 1 or nil
+  docs = {}
   config = config_json and json.decode(config_json) or {}
   if type(config) ~= "table" then config = {} end
   local events = {}
   state = game.setup(new_ctx(0, events), config)
   if type(state) ~= "table" then error("setup must return a table", 0) end
   return json.encode(meta_of(game))
+end
+
+-- The players' documents as the game starts (or as a replay or a rebuild starts it again):
+-- docs_json is {"<seat>": {"doc": <the document>} or {}} for every seat with a player, {} when
+-- that player has none yet. Seats it does not name have no player (ctx.save_doc ignores them).
+function R.set_docs(docs_json)
+  docs = {}
+  local d = json.decode(docs_json)
+  if type(d) ~= "table" then return end
+  for k, v in pairs(d) do
+    local seat = tonumber(k)
+    if seat and seat >= 1 and seat <= seats and type(v) == "table" then
+      docs[seat] = type(v.doc) == "table" and v.doc or false
+    end
+  end
 end
 
 -- The seat the room's turn clock, `toMove` and agents follow: to_move's seat, or the first of
@@ -211,35 +293,38 @@ end
 
 -- Checks and applies one turn-based action for seat, on a copy of the state. Returns
 --   verdict ("ok", "not_your_turn", "illegal"), events or the reason, outcome_json_or_nil,
---   the seat to move next, the state's hash, the ctx.log lines (or nil)
+--   the seat to move next, the state's hash, the ctx.log lines (or nil), the documents saved
+--   (or nil: see commit_saves)
 -- where events is an array of { event_json, seat_or_nil }. One call does all of a move.
 function R.apply(seat, action_json, now)
   local ok, action = pcall(json.decode, action_json)
   if not ok then return "illegal", "action is not valid JSON", nil, nil, nil, take_logs() end
   local verdict, reason = check(seat, action, true)
   if verdict ~= "ok" then return verdict, reason, nil, nil, nil, take_logs() end
-  local events = {}
+  local events, saves = {}, {}
   local next_state = deep_copy(state)
-  game.apply(next_state, seat, action, new_ctx(now, events))
+  game.apply(next_state, seat, action, new_ctx(now, events, saves))
   local over = outcome_json(next_state)
   local to_move = not over and to_move_of(next_state) or nil
   local hash = sandbox.canonical_hash(next_state)
-  state = next_state -- only now: a failure above left the state as it was
-  return "ok", events, over, to_move, hash, take_logs()
+  state = next_state -- only now: a failure above left the state (and the documents) as they were
+  return "ok", events, over, to_move, hash, take_logs(), commit_saves(saves)
 end
 
 -- Advances a real-time game by one tick. inputs: array of { seat, action_json }.
--- Returns events, outcome_json_or_nil, the state's hash when want_hash, the ctx.log lines.
+-- Returns events, outcome_json_or_nil, the state's hash when want_hash, the ctx.log lines, the
+-- documents saved (or nil).
 function R.tick(inputs, now, want_hash)
   local list = {}
   for i, input in ipairs(inputs) do
     local ok, action = pcall(json.decode, input[2])
     if ok then list[#list + 1] = { seat = input[1], action = action, input[1], action } end
   end
-  local events = {}
-  game.tick(state, new_ctx(now, events), list)
-  return events, outcome_json(state), want_hash and sandbox.canonical_hash(state) or nil,
-    take_logs()
+  local events, saves = {}, {}
+  game.tick(state, new_ctx(now, events, saves), list)
+  local over = outcome_json(state)
+  return events, over, want_hash and sandbox.canonical_hash(state) or nil,
+    take_logs(), commit_saves(saves)
 end
 
 -- A legal action for seat picked by the referee's own generator (never the game's, so

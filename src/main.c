@@ -14,6 +14,8 @@
 #include "api_static.h"
 #include "api_cluster.h"
 #include "directory.h"
+#include "documents.h"
+#include "api_documents.h"
 #include "failover.h"
 #include "relay.h"
 #include "auth.h"
@@ -207,12 +209,13 @@ static int start(void)
         proto_init() < 0)
         return -1;
     accounts_preinit();
+    if (documents_preinit() < 0) return -1;
     if (restore_preinit(&cfg) < 0) return -1;
     if (bus_init(&cfg) < 0 || redis_check_add() < 0 || store_init(&cfg) < 0 ||
         accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 || tick_init() < 0 ||
         rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 ||
-        api_health_init() < 0 || api_games_init() < 0 || api_admin_init() < 0 ||
-        api_cluster_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
+        api_health_init() < 0 || api_games_init() < 0 || api_documents_init() < 0 ||
+        api_admin_init() < 0 || api_cluster_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
         api_gamefiles_init(cfg.games_dir) < 0 ||
         health_add_check("storage", storage_check, NULL) < 0 ||
         health_add_check("store", store_check, NULL) < 0 ||
@@ -265,6 +268,7 @@ static void stop(void)
     members_shutdown(); /* before the bus: the lease goes at once, not when it lapses */
     bus_shutdown();
     accounts_shutdown();
+    documents_shutdown();
     trusted_free();
     api_static_free();
     if (sig_term) event_free(sig_term);

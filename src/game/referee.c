@@ -30,6 +30,7 @@ static void result_reset(struct referee_result *out)
     out->to_move = 0;
     out->hash[0] = '\0';
     out->nlogs = 0;
+    out->nsaves = 0;
 }
 
 /* Calls the function and its nargs arguments on the stack for nres results; a failure goes
@@ -67,6 +68,26 @@ static void read_logs(lua_State *L, int idx, struct referee_result *out)
         const char *line = lua_tostring(L, -1);
         if (line) out->logs[out->nlogs++] = line;
         lua_pop(L, 1);
+    }
+}
+
+static void read_saves(lua_State *L, int idx, struct referee_result *out)
+{
+    int n = lua_istable(L, idx) ? (int)lua_objlen(L, idx) : 0;
+    for (int i = 1; i <= n && out->nsaves < REFEREE_MAX_SAVES; i++) {
+        lua_rawgeti(L, idx, i);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        lua_rawgeti(L, -3, 3);
+        lua_rawgeti(L, -4, 4);
+        size_t len;
+        const char *json = lua_tolstring(L, -3, &len);
+        if (json && lua_isnumber(L, -4))
+            out->saves[out->nsaves++] = (struct referee_save){
+                (int)lua_tointeger(L, -4), json, len, lua_tostring(L, -2) ?: "",
+                lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0};
+        /* The strings stay referenced by the saves table, which stays on the stack. */
+        lua_pop(L, 5);
     }
 }
 
@@ -142,7 +163,7 @@ void referee_apply(struct referee *ref, int seat, const char *action, size_t len
     lua_pushinteger(L, seat);
     lua_pushlstring(L, action, len);
     lua_pushnumber(L, now);
-    if (call(ref, 3, 6, out) < 0) return;
+    if (call(ref, 3, 7, out) < 0) return;
     out->verdict = verdict_of(lua_tostring(L, 1));
     read_logs(L, 6, out);
     if (out->verdict != REFEREE_APPLIED) {
@@ -154,6 +175,7 @@ void referee_apply(struct referee *ref, int seat, const char *action, size_t len
     out->to_move = lua_isnumber(L, 4) ? (int)lua_tointeger(L, 4) : 0;
     if (out->to_move < 1 || out->to_move > ref->nseats) out->to_move = 0;
     read_hash(L, 5, out->hash);
+    read_saves(L, 7, out);
 }
 
 void referee_tick(struct referee *ref, const struct referee_input *inputs, int n, double now,
@@ -173,11 +195,12 @@ void referee_tick(struct referee *ref, const struct referee_input *inputs, int n
     }
     lua_pushnumber(L, now);
     lua_pushboolean(L, want_hash);
-    if (call(ref, 3, 4, out) < 0) return;
+    if (call(ref, 3, 5, out) < 0) return;
     read_events(L, 1, out);
     out->outcome = lua_tostring(L, 2);
     read_hash(L, 3, out->hash);
     read_logs(L, 4, out);
+    read_saves(L, 5, out);
 }
 
 enum vm_status referee_views(struct referee *ref, int to_move, unsigned wanted,
@@ -237,6 +260,17 @@ enum vm_status referee_command(struct referee *ref, int seat, const char *text, 
         else
             *answer = out;
     }
+    settle(ref);
+    return st;
+}
+
+enum vm_status referee_set_docs(struct referee *ref, const char *docs_json, char *err,
+                                size_t errlen)
+{
+    settle(ref);
+    lua_State *L = push_fn(ref, "set_docs");
+    lua_pushstring(L, docs_json);
+    enum vm_status st = vm_call(ref->vm, 1, 0, ref->budget_ms, err, errlen);
     settle(ref);
     return st;
 }

@@ -18,6 +18,8 @@
 
 #define REFEREE_MAX_EVENTS 256 /* ctx.emit's limit per call (lua/referee.lua) */
 #define REFEREE_MAX_LOGS 20    /* ctx.log lines kept between two calls */
+#define REFEREE_MAX_SAVES 16   /* ctx.save_doc's limit per call (lua/referee.lua) */
+#define REFEREE_MAX_SEATS 16   /* game.players.max's limit (lua/referee.lua) */
 
 struct referee {
     struct vm *vm;
@@ -38,6 +40,16 @@ enum referee_verdict {
     REFEREE_FAILED,        /* the script failed: status and err say how */
 };
 
+/* A document a call saved (ctx.save_doc): the seat whose player's document it is, its JSON text,
+ * the note, and by, the seat whose player made the edit (0: the rules). */
+struct referee_save {
+    int seat;
+    const char *json;
+    size_t len;
+    const char *note;
+    int by;
+};
+
 /* What one call did. Strings point into the state until the next call. */
 struct referee_result {
     enum referee_verdict verdict;
@@ -51,6 +63,8 @@ struct referee_result {
     char hash[17];                      /* the state's replay hash after the call (referee_apply) */
     const char *logs[REFEREE_MAX_LOGS]; /* ctx.log lines the call made */
     int nlogs;
+    struct referee_save saves[REFEREE_MAX_SAVES]; /* documents saved (apply, tick), in order */
+    int nsaves;
 };
 
 /* One seat's view, from referee_views. */
@@ -74,8 +88,8 @@ void referee_check(struct referee *ref, int seat, const char *action, size_t len
                    double now, struct referee_result *out);
 
 /* Checks and applies a turn-based action at logical time now: verdict, and when applied the
- * events, the outcome, the next seat to move and the state's hash. The state is unchanged
- * unless applied. ctx.log lines are returned whatever the verdict. */
+ * events, the outcome, the next seat to move, the state's hash and the documents saved. The state
+ * is unchanged unless applied. ctx.log lines are returned whatever the verdict. */
 void referee_apply(struct referee *ref, int seat, const char *action, size_t len, double now,
                    struct referee_result *out);
 
@@ -86,7 +100,8 @@ struct referee_input {
     size_t len;
 };
 
-/* Advances a real-time game by one tick with its queued inputs: events and outcome. With
+/* Advances a real-time game by one tick with its queued inputs: events, outcome and the
+ * documents saved. With
  * want_hash, the state's hash after the tick too (checkpoints). */
 void referee_tick(struct referee *ref, const struct referee_input *inputs, int n, double now,
                   int want_hash, struct referee_result *out);
@@ -108,6 +123,13 @@ enum vm_status referee_random_legal(struct referee *ref, int seat, char **action
  * in the game changes. */
 enum vm_status referee_command(struct referee *ref, int seat, const char *text, char **action,
                                char **answer, char *err, size_t errlen);
+
+/* The players' documents as the game starts (a room at its start, a replay or a rebuild before
+ * the first input): docs_json is {"<seat>": {"doc": <document>} or {}} for every seat with a
+ * player ({}: no document yet); seats it leaves out have none (agents). ctx.doc(seat) returns
+ * the seat's document, ctx.save_doc replaces it for the rest of the game. */
+enum vm_status referee_set_docs(struct referee *ref, const char *docs_json, char *err,
+                                size_t errlen);
 
 /* The seat to move now (0: nobody), for a room that starts or resumes. */
 enum vm_status referee_to_move(struct referee *ref, int *seat, char *err, size_t errlen);

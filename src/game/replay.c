@@ -1,5 +1,6 @@
 #include "replay.h"
 
+#include "documents.h"
 #include "log.h"
 #include "loop.h"
 #include "referee.h"
@@ -81,6 +82,87 @@ static int compare_events(const struct referee_result *res, json_t *want_events,
     return 0;
 }
 
+/* The players' documents of the game being replayed (replay_run): who sits where, and how many
+ * saves each seat's replay has made. Loop thread; replay_run is not re-entered. */
+static struct {
+    const char *players[REFEREE_MAX_SEATS + 1];
+    int saves[REFEREE_MAX_SEATS + 1];
+    const char *game, *id;
+    int nseats;
+} docs_of;
+
+/* Hands the referee the documents the game started from: each seat's doc_version of
+ * game_participants (set as the game started; absent for agents and for games from before
+ * documents, which start with none). Returns 0, or 2 with the report. */
+static int set_docs(struct referee *ref, json_t *game, char *report, size_t len)
+{
+    int versions[REFEREE_MAX_SEATS + 1] = {0}, any = 0;
+    memset(&docs_of, 0, sizeof docs_of);
+    docs_of.game = json_string_value(json_object_get(game, "game"));
+    docs_of.id = json_string_value(json_object_get(game, "id"));
+    docs_of.nseats = (int)json_integer_value(json_object_get(game, "seats"));
+    if (docs_of.nseats > REFEREE_MAX_SEATS) docs_of.nseats = REFEREE_MAX_SEATS;
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(game, "participants"), i, p)
+    {
+        json_int_t seat = json_integer_value(json_object_get(p, "seat"));
+        json_t *dv = json_object_get(p, "doc_version");
+        const char *player = json_string_value(json_object_get(p, "player_id"));
+        if (seat < 1 || seat > docs_of.nseats || !player || !json_is_integer(dv)) continue;
+        docs_of.players[seat] = player;
+        versions[seat] = (int)json_integer_value(dv);
+        any = 1;
+    }
+    if (!any || !docs_of.game) return 0;
+    int missing;
+    char *text =
+        documents_start_json(docs_of.game, docs_of.nseats, docs_of.players, versions, &missing);
+    if (!text) {
+        if (missing)
+            snprintf(report, len, "seat %d's document version %d is no longer kept", missing,
+                     versions[missing]);
+        else
+            snprintf(report, len, "out of memory");
+        return 2;
+    }
+    char err[600];
+    enum vm_status st = referee_set_docs(ref, text, err, sizeof err);
+    free(text);
+    if (st == VM_OK) return 0;
+    snprintf(report, len, "the documents could not be set: %s", err);
+    return 2;
+}
+
+/* Compares the documents a replayed call saved with the versions the game stored, in order per
+ * seat. Not live (a rebuild's saves were stored by the run that made them, and are not written
+ * again). A save the store no longer keeps (pruned) is not compared. Returns 0, or 1 with the
+ * report. */
+static int compare_saves(const struct referee_result *res, int live, const char *where,
+                         char *report, size_t len)
+{
+    for (int k = 0; k < res->nsaves && !live; k++) {
+        const struct referee_save *sv = &res->saves[k];
+        if (sv->seat < 1 || sv->seat > docs_of.nseats || !docs_of.players[sv->seat]) continue;
+        const char *stored =
+            documents_saved_by_game(docs_of.players[sv->seat], docs_of.game,
+                                    docs_of.id ? docs_of.id : "", docs_of.saves[sv->seat]++);
+        if (!stored) continue;
+        json_t *got = json_loadb(sv->json, sv->len, 0, NULL), *want = json_loads(stored, 0, NULL);
+        int same = json_equal(got, want);
+        json_decref(got);
+        json_decref(want);
+        if (!same) {
+            snprintf(report, len,
+                     "%s: seat %d's saved document differs: replay saved %.*s, the "
+                     "store has %.300s",
+                     where, sv->seat, sv->len > 300 ? 300 : (int)sv->len, sv->json, stored);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* What one replayed step must match: its events, then the hash the log recorded with it (when
  * it recorded one); the outcome is kept in the trace. Returns 0, or 1 with the divergence. */
 static int check_step(const struct referee_result *res, json_t *want_events, size_t *next_event,
@@ -88,6 +170,7 @@ static int check_step(const struct referee_result *res, json_t *want_events, siz
                       const char *where, char *report, size_t len)
 {
     if (compare_events(res, want_events, next_event, trace, live, where, report, len)) return 1;
+    if (compare_saves(res, live, where, report, len)) return 1;
     if (res->outcome) {
         free(trace->outcome);
         trace->outcome = strdup(res->outcome);
@@ -229,6 +312,8 @@ int replay_run(struct referee *ref, json_t *game, int live, struct replay_trace 
                char *report, size_t len)
 {
     *trace = (struct replay_trace){.to_move = -1};
+    int docs_rc = set_docs(ref, game, report, len);
+    if (docs_rc) return docs_rc;
     json_t *want_events = game_events(game), *inputs = json_object_get(game, "inputs");
     size_t n = json_array_size(inputs);
     json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
@@ -347,11 +432,12 @@ int replay_command(const struct config *cfg, const char *game_id)
     struct replay_ctx ctx = {cfg, 2, 0};
     store_set_readonly(1); /* never write to (or lock) a store a live server may be using */
     if (vm_global_init() < 0 || loop_init() < 0 || trusted_init(cfg->lua_dir) < 0 ||
-        store_init(cfg) < 0)
+        documents_preinit() < 0 || store_init(cfg) < 0)
         return 2;
     store_load_game(game_id, on_loaded, &ctx);
     if (!ctx.done) loop_run(); /* a backend that answers later (PostgreSQL) */
     store_shutdown();
+    documents_shutdown();
     trusted_free();
     loop_free();
     return ctx.status;

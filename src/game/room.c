@@ -256,6 +256,11 @@ void room_start_if_full(struct room *r)
         room_finish(r, "{\"reason\":\"script_error\"}", NULL);
         return;
     }
+    if (room_docs_start(r) < 0) {
+        room_waiting_done(r);
+        room_finish(r, "{\"reason\":\"script_error\"}", NULL);
+        return;
+    }
     r->status = ROOM_ACTIVE;
     room_waiting_done(r);
     r->started_mono = loop_now_ms();

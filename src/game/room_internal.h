@@ -19,6 +19,7 @@
  *   room_store.c    the rows a room writes (games, participants, events, inputs) and the
  *                   players' results;
  *   room_restore.c  a room rebuilt after a restart;
+ *   room_docs.c     per-player documents: handed to the game at the start, saved after a call;
  *   room_lobby.c    summaries, the lobby's subscribers and updates.
  * Loop thread only, like the room itself. */
 #ifndef MT_ROOM_INTERNAL_H
@@ -54,6 +55,9 @@ struct seat {
     int external;      /* an agent seat served by an external agent's connection */
     char *view;        /* real-time agent: its latest view, for act */
     int since_rebuild; /* a socket was attached here since the room was rebuilt (room_resume) */
+    /* The version of the player's document the game started from (0: none), once doc_loaded
+     * (at the start: room_docs_start; rebuilt: from game_participants.doc_version). */
+    int doc_loaded, doc_version;
 };
 
 struct queued_input {
@@ -386,6 +390,17 @@ void room_store_tick_input(struct room *r, const struct queued_input *in, uint64
 
 /* The games row of a room closed before it ended (status and reason aborted). */
 void room_store_aborted(const struct room *r);
+
+/* ---------- room_docs.c: per-player documents (documents.h) ---------- */
+
+/* The game starts: each human seat's newest document for the game goes to the referee, and the
+ * version it starts from into the seat's game_participants row. Returns 0, or -1 when the
+ * referee call failed (counted by room_referee_failed). */
+int room_docs_start(struct room *r);
+
+/* The documents a referee call saved (res->saves) become new versions in the store, authored
+ * by the rules, the seat's player or a game master's seat. */
+void room_docs_saved(struct room *r, const struct referee_result *res);
 
 /* ---------- room_lobby.c: summaries and the lobby ---------- */
 

@@ -137,6 +137,7 @@ static char *tick_referee(struct room *r, uint64_t n, uint64_t now)
     if (ok) {
         for (int i = 0; i < r->nqueue; i++)
             room_store_tick_input(r, &r->queue[i], n, NULL);
+        room_docs_saved(r, &res);
         for (int i = 0; i < res.nevents; i++)
             room_log_event(r, "game_event", room_log_event_payload(&res.events[i]),
                            res.events[i].seat, NULL, NULL);

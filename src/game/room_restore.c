@@ -170,6 +170,9 @@ static int restore_seats(struct room *r, json_t *game, char *why, size_t len)
             if (room_seats_agent(r, st, a, why, len) < 0) return -1;
         } else if (player) {
             st->kind = SEAT_HUMAN;
+            json_t *dv = json_object_get(p, "doc_version");
+            st->doc_loaded = json_is_integer(dv);
+            st->doc_version = (int)json_integer_value(dv);
             util_strlcpy(st->player_id, player, sizeof st->player_id);
             util_strlcpy(st->name, json_string_value(json_object_get(p, "name")) ?: "",
                          sizeof st->name);

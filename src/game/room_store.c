@@ -42,6 +42,8 @@ void room_store_participant(const struct room *r, int seat, json_t *score)
     json_object_set_new(row, "player_id", agent ? json_null() : json_string(st->player_id));
     json_object_set_new(row, "agent", agent ? json_string(st->player_id + 6) : json_null());
     json_object_set_new(row, "score", score ? json_incref(score) : json_null());
+    json_object_set_new(row, "doc_version",
+                        st->doc_loaded ? json_integer(st->doc_version) : json_null());
     store_put("game_participants", row);
 }
 

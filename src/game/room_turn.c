@@ -40,6 +40,7 @@ const char *room_turn_apply(struct room *r, int seat, const char *action, const 
         return "ILLEGAL_MOVE";
     }
     room_log_input(r, seat, action, source, res.hash);
+    room_docs_saved(r, &res);
     for (int i = 0; i < res.nevents; i++) {
         json_t *re;
         struct session *to = room_reply_take(rp, &re);

@@ -32,8 +32,9 @@ static const struct pg_column games_cols[] = {{"id", "uuid", 1},       {"game", 
                                               {"ticks", "bigint", 0},  {"private", "bool", 0},
                                               {"fence", "bigint", 0},  {NULL}};
 static const struct pg_column game_participants_cols[] = {
-    {"game_id", "uuid", 1}, {"seat", "int", 1},     {"player_id", "uuid", 0}, {"agent", "text", 0},
-    {"name", "text", 1},    {"score", "float8", 0}, {"fence", "bigint", 0},   {NULL}};
+    {"game_id", "uuid", 1}, {"seat", "int", 1},        {"player_id", "uuid", 0},
+    {"agent", "text", 0},   {"name", "text", 1},       {"score", "float8", 0},
+    {"fence", "bigint", 0}, {"doc_version", "int", 0}, {NULL}};
 static const struct pg_column game_events_cols[] = {{"game_id", "uuid", 1},
                                                     {"seq", "bigint", 1},
                                                     {"type", "text", 1},
@@ -51,6 +52,13 @@ static const struct pg_column game_inputs_cols[] = {
     {"state_hash", "text", 0}, {"tick", "bigint", 0},
     {"fence", "bigint", 0},    {NULL}};
 
+static const struct pg_column player_documents_cols[] = {
+    {"player_id", "uuid", 1}, {"game", "text", 1},
+    {"version", "int", 1},    {"author", "text", 1},
+    {"author_id", "uuid", 0}, {"note", "text", 0},
+    {"doc", "jsonb", 1},      {"game_id", "uuid", 0},
+    {"created_at", "ms", 0},  {NULL}};
+
 /* In foreign-key order (a table before those that refer to it), though nothing relies on it:
  * rows are written in the order they were put. */
 static const struct pg_table tables[] = {{"players", 1, 1, players_cols},
@@ -60,7 +68,8 @@ static const struct pg_table tables[] = {{"players", 1, 1, players_cols},
                                          {"game_participants", 2, 1, game_participants_cols},
                                          {"game_events", 2, 0, game_events_cols},
                                          {"game_inputs", 2, 0, game_inputs_cols},
-                                         {"game_results", 1, 0, game_results_cols}};
+                                         {"game_results", 1, 0, game_results_cols},
+                                         {"player_documents", 3, 0, player_documents_cols}};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 const struct pg_table *pg_schema_table(const char *name)

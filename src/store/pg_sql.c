@@ -332,6 +332,15 @@ char *pg_sql_load_games(void)
     return pg_sb_take(&b);
 }
 
+char *pg_sql_rows(const char *table, const char *order)
+{
+    struct pg_sb b = {0};
+    pg_sb_add(&b, "SELECT ");
+    row_object(&b, table, "t");
+    pg_sb_add(&b, " FROM %s t ORDER BY %s", table, order);
+    return pg_sb_take(&b);
+}
+
 char *pg_sql_players(const char *where)
 {
     struct pg_sb b = {0};

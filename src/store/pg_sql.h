@@ -69,4 +69,8 @@ char *pg_sql_load_games(void);
  * condition on the alias p that may name $1. */
 char *pg_sql_players(const char *where);
 
+/* Every row of table (one of pg_schema.c) as such a JSON object, ordered by order (SQL on the
+ * alias t, e.g. "t.version"). */
+char *pg_sql_rows(const char *table, const char *order);
+
 #endif

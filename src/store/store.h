@@ -13,13 +13,16 @@
  *   games              id                 upsert (game, version, config, status, result, seed,
  *                                         seats, created_at, started_at, ended_at, tick_rate,
  *                                         ticks, private)
- *   game_participants  game_id, seat      upsert (player_id, agent, name, score)
+ *   game_participants  game_id, seat      upsert (player_id, agent, name, score, doc_version)
  *   game_events        game_id, seq       insert once (type, payload, t)
  *   game_inputs        game_id, ord       insert once (seat, action, source, t, state_hash,
  *                                         tick)
  *   game_results       id                 insert once (players, winner, draw, created_at);
  *                                         PostgreSQL only: applied to the players' stats
  *                                         and ratings by the database
+ *   player_documents   player_id, game,   insert once (author, author_id, note, doc, game_id,
+ *                      version            created_at): a player's document versions
+ *                                         (documents.h); PostgreSQL keeps the newest 50
  *
  * Two backends: the embedded default (an append-only, checksummed log under --data-dir, see
  * store_log.c) and PostgreSQL (--database-url, store_pg.c). Loop thread only, except where a

@@ -82,7 +82,7 @@ static struct {
     int deallocate;     /* a failed round may have prepared some: DEALLOCATE ALL first */
     int single_rounds;  /* after a failed round: batches to send one statement at a time */
     int isolate;        /* rows still to send one at a time after a failed batch */
-    char *players_sql;
+    char *players_sql, *documents_sql;
 } w;
 
 static struct metric *m_latency;
@@ -354,6 +354,7 @@ static void wake(void)
 /* ---- setup: migrations, then the players and unfinished games, once per process ---- */
 
 static void loaded_unfinished(PGresult *res, void *arg);
+static void loaded_documents(PGresult *res, void *arg);
 
 static void ready(void)
 {
@@ -361,27 +362,46 @@ static void ready(void)
     pump();
 }
 
-static void loaded_players(PGresult *res, void *arg)
+/* Hands the rows a setup read returned (one JSON object each) to table's loader: their number,
+ * or -1 after failing the setup with what (res NULL: the connection went, nothing to do). */
+static int deliver_rows(PGresult *res, const char *table, const char *what)
 {
-    if (!res) return;
+    if (!res) return -1;
     if (pg_failed(res)) {
-        pg_conn_setup_failed("cannot load players", res);
-        return;
+        pg_conn_setup_failed(what, res);
+        return -1;
     }
     int n = PQntuples(res);
     for (int i = 0; i < n; i++) {
         json_t *row = json_loads(PQgetvalue(res, i, 0), 0, NULL);
         if (!row) continue;
-        pg_schema_normalize(pg_schema_table("players"), row);
-        store_deliver_loaded("players", row);
+        pg_schema_normalize(pg_schema_table(table), row);
+        store_deliver_loaded(table, row);
         json_decref(row);
     }
+    return n;
+}
+
+static void loaded_players(PGresult *res, void *arg)
+{
+    int n = deliver_rows(res, "players", "cannot load players");
+    if (n < 0) return;
     /* The journal's rows of players are newer than what PostgreSQL had: they go last. */
     size_t i;
     json_t *jrow;
     json_array_foreach(journal_players, i, jrow) store_deliver_loaded("players", jrow);
     json_array_clear(journal_players);
     log_msg(LOG_INFO, "players loaded", "{si}", "rows", n);
+    pg_conn_send_params(w.documents_sql, 0, NULL, loaded_documents, NULL);
+}
+
+/* The players' documents (documents.h keeps them in memory). The journal's rows were delivered
+ * before these, which are older: the index keeps each version once. */
+static void loaded_documents(PGresult *res, void *arg)
+{
+    int n = deliver_rows(res, "player_documents", "cannot load player documents");
+    if (n < 0) return;
+    if (n) log_msg(LOG_INFO, "player documents loaded", "{si}", "rows", n);
     pg_conn_send_params("SELECT id::text FROM games WHERE status IN ('waiting', 'active')", 0, NULL,
                         loaded_unfinished, NULL);
 }
@@ -441,6 +461,8 @@ static void requeue(const char *table, json_t *row, void *arg)
     if (strcmp(table, "players") == 0) {
         store_deliver_loaded("players", row);
         json_array_append(journal_players, row);
+    } else if (strcmp(table, "player_documents") == 0) {
+        store_deliver_loaded("player_documents", row);
     } else if (strcmp(table, "games") == 0 && json_is_string(json_object_get(row, "status"))) {
         json_object_set(journal_games, json_string_value(json_object_get(row, "id")) ?: "",
                         json_object_get(row, "status"));
@@ -501,9 +523,11 @@ static int pg_open(const struct config *cfg)
         return -1;
     }
     w.players_sql = pg_sql_players(NULL);
+    w.documents_sql = pg_sql_rows("player_documents", "t.version");
     w.flush_ev = event_new(loop_base(), -1, 0, on_flush, NULL);
     if (pg_queue_open() < 0 || pg_conn_open(cfg->database_url, &hooks) < 0 ||
-        pg_read_open(wake) < 0 || !w.players_sql || !w.flush_ev || register_metrics() < 0) {
+        pg_read_open(wake) < 0 || !w.players_sql || !w.documents_sql || !w.flush_ev ||
+        register_metrics() < 0) {
         log_msg(LOG_ERROR, "store: out of memory", NULL);
         return -1;
     }
@@ -597,6 +621,7 @@ static void pg_close(void)
     journal_players = NULL;
     pg_migrate_free();
     free(w.players_sql);
+    free(w.documents_sql);
     memset(&w, 0, sizeof w);
 }
 

@@ -199,6 +199,17 @@ function H.ctx(opts)
   local ctx = { random = H.rng(opts.seed or 1), now = 0, seats = opts.seats or 2, events = {} }
   ctx.emit = function(event, seat) ctx.events[#ctx.events + 1] = { event = event, seat = seat } end
   ctx.log = function() end
+  -- Documents (docs/scripting.md, "Documents"): opts.docs[seat] is the seat's document (false:
+  -- a player without one); saves go to ctx.saves and are seen by later ctx.doc calls.
+  local docs = opts.docs or {}
+  ctx.saves = {}
+  ctx.doc = function(seat) return docs[seat] and H.deep_copy(docs[seat]) or nil end
+  ctx.save_doc = function(seat, doc, note, by)
+    if docs[seat] == nil then return false end
+    docs[seat] = H.deep_copy(doc)
+    ctx.saves[#ctx.saves + 1] = { seat = seat, doc = H.deep_copy(doc), note = note, by = by }
+    return true
+  end
   return ctx
 end
 
@@ -253,6 +264,15 @@ function H.agent_turn(game, agent, state, seed, seat_known)
     if H.deep_eq(a, action) then return a, why, elapsed end
   end
   return nil, why, elapsed, "illegal action " .. show(action)
+end
+
+-- lua/referee.lua itself, set up with the game at relpath (its folder's files), seed and
+-- seats, as a room does: the referee table, its calls taking and giving JSON text.
+function H.referee(relpath, seed, seats)
+  local dir = relpath:match("^(.*)/")
+  local referee = assert(loadfile(H.root .. "/lua/referee.lua"))(S)
+  referee.setup(folder(H.root .. "/" .. dir), H.helpers, dir .. "/", nil, seed or 1, seats)
+  return referee
 end
 
 -- Plays one game between agents (agents[seat], as H.load returned them) to the end, the way a

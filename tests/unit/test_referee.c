@@ -44,6 +44,24 @@ static const char *const ticker_game =
     "  outcome = function(s) if s.n >= 3 then return { draw = true } end end,\n"
     "}\n";
 
+/* Seat 1 has a player with a document, seat 2 an agent. "save" saves n into the sheet, "fail"
+ * saves then fails, "big" saves past the limit. */
+static const char *const sheet_game =
+    "return {\n"
+    "  name = 'sheet', players = { min = 2, max = 2 },\n"
+    "  setup = function(ctx) return { setup_doc = ctx.doc(1) == nil } end,\n"
+    "  to_move = function(s) return 1 end,\n"
+    "  apply = function(s, seat, a, ctx)\n"
+    "    local d = ctx.doc(1)\n"
+    "    s.seen = d and d.n or 0\n"
+    "    s.agent = ctx.doc(2) == nil and ctx.save_doc(2, {}) == false\n"
+    "    if a.op == 'save' then d.n = a.n; ctx.save_doc(1, d, 'set ' .. a.n, a.by) end\n"
+    "    if a.op == 'fail' then ctx.save_doc(1, { n = 99 }); error('after the save') end\n"
+    "    if a.op == 'big' then ctx.save_doc(1, { s = string.rep('x', 65536) }) end\n"
+    "    ctx.emit({ seen = s.seen, now = ctx.doc(1).n })\n"
+    "  end,\n"
+    "}\n";
+
 static struct vm *open_game(struct referee *ref, const char *text, int seats)
 {
     json_t *files = json_pack("{ss}", "game.lua", text);
@@ -133,6 +151,40 @@ static void ticks(void)
     vm_free(vm);
 }
 
+static void apply_text(struct referee *ref, const char *action, struct referee_result *res)
+{
+    referee_apply(ref, 1, action, strlen(action), 0, res);
+}
+
+static void docs(void)
+{
+    static struct referee_result res;
+    struct referee ref;
+    struct vm *vm = open_game(&ref, sheet_game, 2);
+    char err[600];
+    ok(referee_set_docs(&ref, "{\"1\":{\"doc\":{\"n\":5}}}", err, sizeof err) == VM_OK, "set_docs");
+    apply_text(&ref, "{\"op\":\"save\",\"n\":7,\"by\":1}", &res);
+    ok(res.verdict == REFEREE_APPLIED && res.nevents == 1 && res.nsaves == 1, "a save: %s",
+       res.err);
+    ok(res.nevents == 1 && strstr(res.events[0].json, "\"seen\":5") &&
+           strstr(res.events[0].json, "\"now\":7"),
+       "ctx.doc gave the starting document, then the save in the same call");
+    ok(res.nsaves == 1 && res.saves[0].seat == 1 && res.saves[0].by == 1 &&
+           strcmp(res.saves[0].note, "set 7") == 0 &&
+           strncmp(res.saves[0].json, "{\"n\":7}", res.saves[0].len) == 0,
+       "the save's seat, by, note and JSON");
+    apply_text(&ref, "{\"op\":\"fail\"}", &res);
+    ok(res.verdict == REFEREE_FAILED && res.nsaves == 0, "a failed call saves nothing");
+    apply_text(&ref, "{\"op\":\"big\"}", &res);
+    ok(res.verdict == REFEREE_FAILED && strstr(res.err, "more than 65536"),
+       "an oversize document fails the call");
+    apply_text(&ref, "{\"op\":\"look\"}", &res);
+    ok(res.verdict == REFEREE_APPLIED && res.nsaves == 0 && res.nevents == 1 &&
+           strstr(res.events[0].json, "\"seen\":7"),
+       "a later call sees the last successful save");
+    vm_free(vm);
+}
+
 int main(void)
 {
     vm_global_init();
@@ -142,6 +194,7 @@ int main(void)
     }
     turns();
     ticks();
+    docs();
     trusted_free();
     return done_testing();
 }
