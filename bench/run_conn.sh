@@ -71,13 +71,7 @@ fi
 # load generator binary
 LGBUILD=
 OUT=
-LOADGEN=${LOADGEN:-}
-[ -n "$LOADGEN" ] && LOADGEN=$(abspath "$LOADGEN")
-if [ -z "$LOADGEN" ]; then
-    for c in "$(dirname "$BIN")/bench/mt-loadgen" build/bench/mt-loadgen; do
-        [ -x "$c" ] && { LOADGEN=$c; break; }
-    done
-fi
+find_tool LOADGEN mt-loadgen
 if [ -z "$LOADGEN" ]; then
     LGBUILD=$(mktemp -d /tmp/mt-loadgen-build.XXXXXX)
     echo "run_conn: building mt-loadgen in $LGBUILD" >&2

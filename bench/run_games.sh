@@ -45,38 +45,15 @@ while [ $# -gt 0 ]; do
     --pg) PG=1 ;;
     --clients) CLIENTS=$2; shift ;;
     --workers) WORKERS=$2; shift ;;
-    --runs) RUNS=$2; shift ;;
-    --duration) DURATION=$2; shift ;;
-    --warmup) WARMUP=$2; shift ;;
     --agent) AGENT=$2; shift ;;
     --game) GAME=$2; shift ;;
-    --server) BIN=$2; shift ;;
-    --perf) PERF_DIR=$2; shift ;;
-    --text) TEXT=1 ;;
-    -h | --help) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 0 ;;
-    *) die "unknown option $1 (try --help)" ;;
+    *) run_option "$@" || die "unknown option $1 (try --help)"; shift $((TOOK - 1)) ;;
     esac
     shift
 done
-BIN=$(abspath "$BIN")
-[ -n "$PERF_DIR" ] && { mkdir -p "$PERF_DIR" && PERF_DIR=$(cd "$PERF_DIR" && pwd) || die "cannot create $PERF_DIR"; }
-cd "$ROOT" || exit 1
-[ -x "$BIN" ] || die "server binary '$BIN' not found"
-SERVER_ARGS=${SERVER_ARGS:-}
+setup_run run_games
 INPUT_RATE=${INPUT_RATE:-1000000}
 MAX_ROOMS=${MAX_ROOMS:-1000000}
-LOG_LEVEL=${LOG_LEVEL:-warn}
-PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
-SERVER_PIN=() GAMEGEN_PIN=()
-# shellcheck disable=SC2034 # read by start_server (lib.sh)
-[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
-
-HARD=$(ulimit -Hn)
-ulimit -n "$HARD" 2>/dev/null || echo "run_games: warning: could not raise ulimit -n to $HARD" >&2
-
-TMP=$(mktemp -d /tmp/mt-run-games.XXXXXX) || die "mktemp failed"
-find_gamegen run_games
 
 SERVER_PID='' PERF_PID='' PG_DATA='' PG_PORT=''
 PG_BIN=/usr/lib/postgresql/15/bin

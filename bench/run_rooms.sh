@@ -40,34 +40,11 @@ while [ $# -gt 0 ]; do
     --rooms) ROOMS=$2; shift ;;
     --players) PLAYERS=$2; shift ;;
     --input-rate) IRATE=$2; shift ;;
-    --runs) RUNS=$2; shift ;;
-    --duration) DURATION=$2; shift ;;
-    --warmup) WARMUP=$2; shift ;;
-    --server) BIN=$2; shift ;;
-    --perf) PERF_DIR=$2; shift ;;
-    --text) TEXT=1 ;;
-    -h | --help) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 0 ;;
-    *) die "unknown option $1 (try --help)" ;;
+    *) run_option "$@" || die "unknown option $1 (try --help)"; shift $((TOOK - 1)) ;;
     esac
     shift
 done
-BIN=$(abspath "$BIN")
-[ -n "$PERF_DIR" ] && { mkdir -p "$PERF_DIR" && PERF_DIR=$(cd "$PERF_DIR" && pwd) || die "cannot create $PERF_DIR"; }
-cd "$ROOT" || exit 1
-[ -x "$BIN" ] || die "server binary '$BIN' not found"
-SERVER_ARGS=${SERVER_ARGS:-}
-LOG_LEVEL=${LOG_LEVEL:-warn}
-PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
-SERVER_PIN=() GAMEGEN_PIN=()
-# shellcheck disable=SC2034 # read by start_server (lib.sh)
-[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
-
-HARD=$(ulimit -Hn)
-ulimit -n "$HARD" 2>/dev/null || echo "run_rooms: warning: could not raise ulimit -n to $HARD" >&2
-
-TMP=$(mktemp -d /tmp/mt-run-rooms.XXXXXX) || die "mktemp failed"
-find_gamegen run_rooms
+setup_run run_rooms
 
 SERVER_PID='' PERF_PID=''
 cleanup() {
