@@ -25,6 +25,19 @@ find_tool() {
     printf -v "$1" '%s' "$found"
 }
 
+# host_cpu_stat: the host's CPU counters (user nice system idle iowait irq softirq steal) from
+# /proc/stat, on one line: two readings give how busy the machine was and how much time the
+# hypervisor gave to other guests (steal) in between.
+host_cpu_stat() { awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat 2>/dev/null; }
+
+# host_cpu_busy STAT0 STAT1: "busy X%, steal Y%" of all CPUs between two host_cpu_stat
+# readings (busy: all but idle and iowait); nothing when a reading is missing.
+host_cpu_busy() {
+    echo "$1 $2" | awk 'NF == 16 {
+    t = 0; for (i = 1; i <= 8; i++) { d[i] = $(i + 8) - $i; t += d[i] }
+    if (t > 0) printf "busy %.1f%%, steal %.1f%%", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }'
+}
+
 # pick_port: sets PORT, when the environment did not, to a free port (or a random one above
 # 20000 when none is found).
 pick_port() {

@@ -54,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-STAT0=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat)
+STAT0=$(host_cpu_stat)
 IFS=, read -r -a RLIST <<<"$ROOMS"
 RESULTS=$TMP/results.jsonl
 : >"$RESULTS"
@@ -111,10 +111,8 @@ print(json.dumps(r))' "$TMP/report.$n" "$run" | tee -a "$RESULTS"
         rm -rf "$DATA"
     done
 done
-STAT1=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat)
-echo "$STAT0 $STAT1" | awk 'NF == 16 {
-    t = 0; for (i = 1; i <= 8; i++) { d[i] = $(i + 8) - $i; t += d[i] }
-    if (t > 0) printf "run_rooms: host cpu busy %.1f%%, steal %.1f%% (all CPUs, whole invocation)\n", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }' >&2
+HOSTCPU=$(host_cpu_busy "$STAT0" "$(host_cpu_stat)")
+[ -n "$HOSTCPU" ] && echo "run_rooms: host cpu $HOSTCPU (all CPUs, whole invocation)" >&2
 
 [ "$TEXT" = 1 ] && exit 0
 python3 - "$RESULTS" <<'EOF'
