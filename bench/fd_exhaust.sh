@@ -35,19 +35,9 @@ SERVER_ARGS=${SERVER_ARGS:-}
 die() { echo "fd_exhaust: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "server binary '$BIN' not found or not executable"
 command -v curl >/dev/null 2>&1 || die "needs curl"
-LOADGEN=${LOADGEN:-}
-[ -n "$LOADGEN" ] && LOADGEN=$(abspath "$LOADGEN")
-if [ -z "$LOADGEN" ]; then
-    for c in "$(dirname "$BIN")/bench/mt-loadgen" build/bench/mt-loadgen; do
-        [ -x "$c" ] && { LOADGEN=$c; break; }
-    done
-fi
+find_tool LOADGEN mt-loadgen
 [ -x "$LOADGEN" ] || die "mt-loadgen not found (build the mt-loadgen target or set LOADGEN)"
-PORT=${PORT:-}
-if [ -z "$PORT" ]; then
-    PORT=$(free_port 2>/dev/null)
-    [ -n "$PORT" ] || PORT=$((20000 + RANDOM % 12000))
-fi
+pick_port
 
 OUT=$(mktemp -d /tmp/mt-fd-exhaust.XXXXXX)
 SERVER_PID=

@@ -23,7 +23,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -44,6 +43,7 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
+#include "cli.h"
 #include "procstat.h"
 #include "report.h"
 #include "wsclient.h"
@@ -870,12 +870,14 @@ static void report_figures(struct figs *f)
     f->sq1 = sq1;
 }
 
-static void report_json(const struct figs *f)
+/* count over the measuring window, per second (0 when nothing was measured) */
+static json_t *json_per_s(const struct figs *f, double count)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
-    json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
-    json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+    return json_real(f->ms > 0 ? count / f->ms : 0);
+}
+
+static json_t *json_connections(const struct figs *f)
+{
     json_t *cn = json_object();
     json_object_set_new(cn, "requested", json_integer(g.nconns));
     json_object_set_new(cn, "established", json_integer(wsc.established));
@@ -885,109 +887,127 @@ static void report_json(const struct figs *f)
     json_object_set_new(cn, "server_close_codes", rep_ktab_json(&wsc.close_codes));
     json_object_set_new(cn, "connect_errnos", rep_errnos_json());
     json_object_set_new(cn, "handshake_ms", rep_hist_json(&wsc.handshake, 90, 0));
-    json_object_set_new(o, "connections", cn);
-    json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
-    json_object_set_new(o, "warmup_s", json_real(opt.warmup));
-    json_object_set_new(o, "measure_s", json_real(f->ms));
-    json_object_set_new(o, "messages_per_s",
-                        json_real(f->ms > 0 ? (double)g.msgs_window / f->ms : 0));
-    json_object_set_new(o, "bytes_per_s",
-                        json_real(f->ms > 0 ? (double)g.bytes_window / f->ms : 0));
-    json_object_set_new(o, "errors", stab_json(&g.errors));
-    json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
-    if (opt.mode == M_GAMES) {
-        json_t *gm = json_object();
-        json_object_set_new(gm, "clients", json_integer(opt.clients));
-        json_object_set_new(gm, "game", json_string(opt.game));
-        json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
-        json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
-        json_object_set_new(gm, "per_s", json_real(f->ms > 0 ? (double)g.games_window / f->ms : 0));
-        json_object_set_new(gm, "per_s_window_median", rep_jnum(f->wmed));
-        json_object_set_new(gm, "per_s_window_min", rep_jnum(f->wmin));
-        json_object_set_new(gm, "per_s_window_max", rep_jnum(f->wmax));
-        json_t *wa = json_array();
-        for (uint32_t i = 0; i < f->nw; i++)
-            json_array_append_new(wa, json_integer(g.windows[i]));
-        json_object_set_new(gm, "windows", wa);
-        json_object_set_new(gm, "latency_ms", rep_hist_json(&g.game_lat, 90, 0));
-        json_object_set_new(gm, "inputs_per_s",
-                            json_real(f->ms > 0 ? (double)g.inputs_window / f->ms : 0));
-        json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
-        json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
-        json_t *rs = json_object();
-        for (unsigned i = 0; i < g.results.n; i++) {
-            long k = g.results.e[i].key;
-            json_object_set_new(rs,
-                                k == 0   ? "draw"
-                                : k == 1 ? "won"
-                                : k == 2 ? "lost"
-                                         : "other",
-                                json_integer((json_int_t)g.results.e[i].n));
-        }
-        json_object_set_new(gm, "results", rs);
-        json_object_set_new(o, "games", gm);
-    } else {
-        json_t *rm = json_object();
-        json_object_set_new(rm, "rooms", json_integer(opt.rooms));
-        json_object_set_new(rm, "players_per_room", json_integer(opt.players));
-        json_object_set_new(rm, "rooms_active", json_integer(g.rooms_active));
-        json_object_set_new(rm, "players_active", json_integer(g.nact));
-        json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
-        json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
-        json_object_set_new(rm, "inputs_per_s",
-                            json_real(f->ms > 0 ? (double)g.rt_inputs_window / f->ms : 0));
-        json_object_set_new(rm, "inputs_target_per_s", json_real(f->players * opt.input_rate));
-        json_object_set_new(rm, "acks_per_s",
-                            json_real(f->ms > 0 ? (double)g.acks_window / f->ms : 0));
-        json_object_set_new(rm, "states_per_s",
-                            json_real(f->ms > 0 ? (double)g.states_window / f->ms : 0));
-        json_object_set_new(rm, "states_expected_per_s",
-                            json_real(g.nact * 1000.0 / opt.state_period_ms));
-        json_object_set_new(rm, "state_gap_ms", rep_hist_json(&g.gap, 90, 0));
-        json_object_set_new(rm, "jitter_ms", rep_hist_json(&g.jitter, 90, 0));
-        json_object_set_new(rm, "input_to_update_ms", rep_hist_json(&g.input_lat, 90, 0));
-        json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
-        json_object_set_new(rm, "skipped_backpressure", json_integer((json_int_t)g.sched_skipped));
-        json_object_set_new(o, "rooms", rm);
+    return cn;
+}
+
+static json_t *json_games(const struct figs *f)
+{
+    json_t *gm = json_object();
+    json_object_set_new(gm, "clients", json_integer(opt.clients));
+    json_object_set_new(gm, "game", json_string(opt.game));
+    json_object_set_new(gm, "agent", json_string(opt.agent ? opt.agent : ""));
+    json_object_set_new(gm, "completed", json_integer((json_int_t)g.games_window));
+    json_object_set_new(gm, "per_s", json_per_s(f, (double)g.games_window));
+    json_object_set_new(gm, "per_s_window_median", rep_jnum(f->wmed));
+    json_object_set_new(gm, "per_s_window_min", rep_jnum(f->wmin));
+    json_object_set_new(gm, "per_s_window_max", rep_jnum(f->wmax));
+    json_t *wa = json_array();
+    for (uint32_t i = 0; i < f->nw; i++)
+        json_array_append_new(wa, json_integer(g.windows[i]));
+    json_object_set_new(gm, "windows", wa);
+    json_object_set_new(gm, "latency_ms", rep_hist_json(&g.game_lat, 90, 0));
+    json_object_set_new(gm, "inputs_per_s", json_per_s(f, (double)g.inputs_window));
+    json_object_set_new(gm, "started_total", json_integer((json_int_t)g.games_started));
+    json_object_set_new(gm, "completed_total", json_integer((json_int_t)g.games_done));
+    json_t *rs = json_object();
+    for (unsigned i = 0; i < g.results.n; i++) {
+        long k = g.results.e[i].key;
+        json_object_set_new(rs,
+                            k == 0   ? "draw"
+                            : k == 1 ? "won"
+                            : k == 2 ? "lost"
+                                     : "other",
+                            json_integer((json_int_t)g.results.e[i].n));
     }
-    if (opt.server_pid > 0 || opt.server_url) {
-        json_t *s = json_object();
-        json_object_set_new(s, "pid", json_integer(opt.server_pid));
-        json_object_set_new(s, "cpu_pct", rep_jnum(f->srv_cpu));
-        json_object_set_new(s, "loop_thread_cpu_pct", rep_jnum(g.loop_cpu_pct));
-        json_object_set_new(s, "other_threads_cpu_pct", rep_jnum(g.other_cpu_pct));
-        json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
-        json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
-        json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
-        if (f->have_lat)
-            json_object_set_new(s, "tick_lateness_ms", prom_json(&f->lat, "frac_le_2ms"));
-        if (f->have_dur)
-            json_object_set_new(s, "tick_duration_ms", prom_json(&f->dur, "frac_le_0.05ms"));
-        if (f->have_lua)
-            json_object_set_new(s, "tick_lua_ms", prom_json(&f->lua, "frac_le_0.05ms"));
-        if (f->have_slua)
-            json_object_set_new(s, "state_lua_ms", prom_json(&f->slua, "frac_le_0.05ms"));
-        if (f->have_evl)
-            json_object_set_new(s, "ws_event_latency_ms", prom_json(&f->evl, "frac_le_1ms"));
-        json_object_set_new(s, "ticks_dropped", rep_jnum(f->dropped));
-        json_object_set_new(s, "inputs_dropped", rep_jnum(f->in_dropped));
-        if (f->have_stl) {
-            json_t *st = prom_json(&f->stl, "frac_le_10ms");
-            json_object_set_new(st, "batches_per_s",
-                                json_real(f->ms > 0 ? f->stl.count / f->ms : 0));
-            json_object_set_new(st, "queue_rows_start", rep_jnum(f->sq0));
-            json_object_set_new(st, "queue_rows_end", rep_jnum(f->sq1));
-            json_object_set_new(s, "store_write_latency_ms", st);
-        }
-        json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
-        json_object_set_new(o, "server", s);
+    json_object_set_new(gm, "results", rs);
+    return gm;
+}
+
+static json_t *json_rooms(const struct figs *f)
+{
+    json_t *rm = json_object();
+    json_object_set_new(rm, "rooms", json_integer(opt.rooms));
+    json_object_set_new(rm, "players_per_room", json_integer(opt.players));
+    json_object_set_new(rm, "rooms_active", json_integer(g.rooms_active));
+    json_object_set_new(rm, "players_active", json_integer(g.nact));
+    json_object_set_new(rm, "setup_s", json_real(secs(g.t_ramp_end, g.t_setup_end)));
+    json_object_set_new(rm, "input_rate_per_player", json_real(opt.input_rate));
+    json_object_set_new(rm, "inputs_per_s", json_per_s(f, (double)g.rt_inputs_window));
+    json_object_set_new(rm, "inputs_target_per_s", json_real(f->players * opt.input_rate));
+    json_object_set_new(rm, "acks_per_s", json_per_s(f, (double)g.acks_window));
+    json_object_set_new(rm, "states_per_s", json_per_s(f, (double)g.states_window));
+    json_object_set_new(rm, "states_expected_per_s",
+                        json_real(g.nact * 1000.0 / opt.state_period_ms));
+    json_object_set_new(rm, "state_gap_ms", rep_hist_json(&g.gap, 90, 0));
+    json_object_set_new(rm, "jitter_ms", rep_hist_json(&g.jitter, 90, 0));
+    json_object_set_new(rm, "input_to_update_ms", rep_hist_json(&g.input_lat, 90, 0));
+    json_object_set_new(rm, "inputs_given_up", json_integer((json_int_t)g.lost_pending));
+    json_object_set_new(rm, "skipped_backpressure", json_integer((json_int_t)g.sched_skipped));
+    return rm;
+}
+
+/* the server's side: /proc figures and, when /metrics was read, its tick and store histograms */
+static json_t *json_server(const struct figs *f)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "pid", json_integer(opt.server_pid));
+    json_object_set_new(s, "cpu_pct", rep_jnum(f->srv_cpu));
+    json_object_set_new(s, "loop_thread_cpu_pct", rep_jnum(g.loop_cpu_pct));
+    json_object_set_new(s, "other_threads_cpu_pct", rep_jnum(g.other_cpu_pct));
+    json_object_set_new(s, "rss_kib_start", json_integer(g.rss0));
+    json_object_set_new(s, "rss_kib_end", json_integer(g.rss1));
+    json_object_set_new(s, "hwm_kib", json_integer(g.hwm1));
+    if (f->have_lat) json_object_set_new(s, "tick_lateness_ms", prom_json(&f->lat, "frac_le_2ms"));
+    if (f->have_dur)
+        json_object_set_new(s, "tick_duration_ms", prom_json(&f->dur, "frac_le_0.05ms"));
+    if (f->have_lua) json_object_set_new(s, "tick_lua_ms", prom_json(&f->lua, "frac_le_0.05ms"));
+    if (f->have_slua) json_object_set_new(s, "state_lua_ms", prom_json(&f->slua, "frac_le_0.05ms"));
+    if (f->have_evl)
+        json_object_set_new(s, "ws_event_latency_ms", prom_json(&f->evl, "frac_le_1ms"));
+    json_object_set_new(s, "ticks_dropped", rep_jnum(f->dropped));
+    json_object_set_new(s, "inputs_dropped", rep_jnum(f->in_dropped));
+    if (f->have_stl) {
+        json_t *st = prom_json(&f->stl, "frac_le_10ms");
+        json_object_set_new(st, "batches_per_s", json_per_s(f, f->stl.count));
+        json_object_set_new(st, "queue_rows_start", rep_jnum(f->sq0));
+        json_object_set_new(st, "queue_rows_end", rep_jnum(f->sq1));
+        json_object_set_new(s, "store_write_latency_ms", st);
     }
+    json_object_set_new(s, "metrics_read", json_boolean(g.metrics0 && g.metrics1));
+    return s;
+}
+
+static json_t *json_self(const struct figs *f)
+{
     json_t *lg = json_object();
     json_object_set_new(lg, "cpu_pct", rep_jnum(f->self_cpu));
     json_object_set_new(lg, "rss_kib", json_integer(ps_status_kib(0, "VmRSS:")));
     json_object_set_new(lg, "conn_struct_bytes", json_integer((json_int_t)sizeof(struct conn)));
     json_object_set_new(lg, "timer_lateness_ms", rep_hist_json(&g.timer_late, 90, 0));
-    json_object_set_new(o, "gamegen", lg);
+    return lg;
+}
+
+/* The report as one JSON object; the keys keep one order (jansson keeps insertion order). */
+static void report_json(const struct figs *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
+    json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
+    json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+    json_object_set_new(o, "connections", json_connections(f));
+    json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
+    json_object_set_new(o, "warmup_s", json_real(opt.warmup));
+    json_object_set_new(o, "measure_s", json_real(f->ms));
+    json_object_set_new(o, "messages_per_s", json_per_s(f, (double)g.msgs_window));
+    json_object_set_new(o, "bytes_per_s", json_per_s(f, (double)g.bytes_window));
+    json_object_set_new(o, "errors", stab_json(&g.errors));
+    json_object_set_new(o, "errors_in_window", stab_json(&g.errors_window));
+    if (opt.mode == M_GAMES)
+        json_object_set_new(o, "games", json_games(f));
+    else
+        json_object_set_new(o, "rooms", json_rooms(f));
+    if (opt.server_pid > 0 || opt.server_url) json_object_set_new(o, "server", json_server(f));
+    json_object_set_new(o, "gamegen", json_self(f));
     rep_print_json(o);
 }
 
@@ -1196,6 +1216,46 @@ static void run_retries(uint64_t now)
     }
 }
 
+/* tick of PH_RAMP: start connections at the ramp rate; when all are through (or the ramp's time
+ * is up) go on to room setup or the warm-up */
+static void ramp_step(uint64_t now)
+{
+    wsc_ramp(now, g.t0, g.nconns, opt.ramp_rate, opt.max_handshakes);
+    int done = wsc.started >= g.nconns && wsc.inflight == 0;
+    if (!done && now >= g.t_ramp_deadline) {
+        wsc_timeout_handshakes();
+        done = 1;
+    }
+    if (!done) return;
+    g.t_ramp_end = now;
+    if (wsc.established == 0)
+        finish();
+    else if (opt.mode == M_ROOMS)
+        rooms_setup_start(now);
+    else
+        begin_warmup(now);
+}
+
+/* tick of PH_SETUP: warm up once every room whose members all connected is active, or the setup
+ * time is up */
+static void setup_step(uint64_t now)
+{
+    uint32_t possible = 0;
+    for (uint32_t r = 0; r < opt.rooms; r++) {
+        int all = 1;
+        for (uint32_t k = 0; k < opt.players; k++)
+            all &= room_member(r, k)->wc.state == ST_OPEN;
+        possible += (uint32_t)all;
+    }
+    if (g.rooms_active < possible && now < g.t_setup_deadline) return;
+    if (g.rooms_active == 0) {
+        fprintf(stderr, "mt-gamegen: no room became active\n");
+        finish();
+        return;
+    }
+    begin_warmup(now);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -1214,54 +1274,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
     run_retries(now);
     switch (g.phase) {
-    case PH_RAMP: {
-        if (wsc.started < g.nconns) {
-            double allowed_d = (double)(now - g.t0) * opt.ramp_rate / 1e6 + 1.0;
-            uint64_t allowed = allowed_d > (double)g.nconns ? g.nconns : (uint64_t)allowed_d;
-            while (wsc.started < allowed && wsc.inflight < opt.max_handshakes)
-                wsc_start(&g.conns[wsc.started].wc);
-        }
-        int done = wsc.started >= g.nconns && wsc.inflight == 0;
-        if (!done && now >= g.t_ramp_deadline) {
-            for (uint32_t i = 0; i < wsc.started; i++) {
-                struct conn *c = &g.conns[i];
-                if (c->wc.state >= ST_CONNECTING && c->wc.state < ST_OPEN)
-                    wsc_close(&c->wc, R_TIMEOUT, 0);
-            }
-            done = 1;
-        }
-        if (done) {
-            g.t_ramp_end = now;
-            if (wsc.established == 0) {
-                finish();
-                return;
-            }
-            if (opt.mode == M_ROOMS)
-                rooms_setup_start(now);
-            else
-                begin_warmup(now);
-        }
+    case PH_RAMP:
+        ramp_step(now);
         break;
-    }
-    case PH_SETUP: {
-        /* every room whose members all connected is active, or the setup time is up */
-        uint32_t possible = 0;
-        for (uint32_t r = 0; r < opt.rooms; r++) {
-            int all = 1;
-            for (uint32_t k = 0; k < opt.players; k++)
-                all &= room_member(r, k)->wc.state == ST_OPEN;
-            possible += (uint32_t)all;
-        }
-        if (g.rooms_active >= possible || now >= g.t_setup_deadline) {
-            if (g.rooms_active == 0) {
-                fprintf(stderr, "mt-gamegen: no room became active\n");
-                finish();
-                return;
-            }
-            begin_warmup(now);
-        }
+    case PH_SETUP:
+        setup_step(now);
         break;
-    }
     case PH_WARMUP:
         if (opt.mode == M_ROOMS) send_inputs(now);
         if (now >= g.t_warm0 + (uint64_t)(opt.warmup * 1e6)) window_start(now);
@@ -1324,158 +1342,61 @@ static void usage(FILE *f)
            "  --help\n");
 }
 
+static int set_mode(const char *arg)
+{
+    if (strcmp(arg, "games") == 0)
+        opt.mode = M_GAMES;
+    else if (strcmp(arg, "rooms") == 0)
+        opt.mode = M_ROOMS;
+    else
+        return -1;
+    return 0;
+}
+
+/* game and agent names go into JSON as they are: no quote or backslash, 63 bytes at most */
+static int set_game(const char *arg)
+{
+    if (!*arg || strlen(arg) > 63 || strpbrk(arg, "\"\\")) return -1;
+    opt.game = arg;
+    return 0;
+}
+
+static int set_agent(const char *arg)
+{
+    if (strlen(arg) > 63 || strpbrk(arg, "\"\\")) return -1;
+    opt.agent = arg;
+    return 0;
+}
+
 /* Parses the command line into opt. Returns -1 to run, else the exit status (0 after --help, 2
  * for a usage error). */
 static int parse_args(int argc, char **argv)
 {
-    enum {
-        O_HOST = 1000,
-        O_PORT,
-        O_PATH,
-        O_MODE,
-        O_CLIENTS,
-        O_GAME,
-        O_AGENT,
-        O_ROOMS,
-        O_PLAYERS,
-        O_IRATE,
-        O_PERIOD,
-        O_ROUND,
-        O_DUR,
-        O_WARM,
-        O_SETUP,
-        O_RAMP,
-        O_MAXHS,
-        O_PID,
-        O_URL,
-        O_JSON,
-        O_HELP
+    const struct cli_opt opts[] = {
+        {"host", CLI_STR, &opt.host, 0, 0, NULL},
+        {"port", CLI_INT, &opt.port, 1, 65535, NULL},
+        {"path", CLI_PATH, &opt.path, 0, 0, NULL},
+        {"mode", CLI_FN, NULL, 0, 0, set_mode},
+        {"clients", CLI_U32, &opt.clients, 1, 1000000, NULL},
+        {"game", CLI_FN, NULL, 0, 0, set_game},
+        {"agent", CLI_FN, NULL, 0, 0, set_agent},
+        {"rooms", CLI_U32, &opt.rooms, 1, 1000000, NULL},
+        {"players", CLI_U32, &opt.players, 1, 16, NULL},
+        {"input-rate", CLI_DBL, &opt.input_rate, 0, 1000, NULL},
+        {"state-period", CLI_DBL, &opt.state_period_ms, 1, 10000, NULL},
+        {"round-ms", CLI_LONG, &opt.round_ms, 1, 1e9, NULL},
+        {"duration", CLI_DBL, &opt.duration, 0.1, 3600, NULL},
+        {"warmup", CLI_DBL, &opt.warmup, 0, 3600, NULL},
+        {"setup-timeout", CLI_DBL, &opt.setup_timeout, 1, 3600, NULL},
+        {"ramp-rate", CLI_DBL, &opt.ramp_rate, 0.001, 1e9, NULL},
+        {"max-handshakes", CLI_UINT, &opt.max_handshakes, 1, 1e6, NULL},
+        {"server-pid", CLI_LONG, &opt.server_pid, 1, 1e10, NULL},
+        {"server-url", CLI_STR, &opt.server_url, 0, 0, NULL},
+        {"json", CLI_FLAG, &opt.json, 0, 0, NULL},
+        {NULL, 0, NULL, 0, 0, NULL},
     };
-    static const struct option lo[] = {
-        {"host", required_argument, 0, O_HOST},
-        {"port", required_argument, 0, O_PORT},
-        {"path", required_argument, 0, O_PATH},
-        {"mode", required_argument, 0, O_MODE},
-        {"clients", required_argument, 0, O_CLIENTS},
-        {"game", required_argument, 0, O_GAME},
-        {"agent", required_argument, 0, O_AGENT},
-        {"rooms", required_argument, 0, O_ROOMS},
-        {"players", required_argument, 0, O_PLAYERS},
-        {"input-rate", required_argument, 0, O_IRATE},
-        {"state-period", required_argument, 0, O_PERIOD},
-        {"round-ms", required_argument, 0, O_ROUND},
-        {"duration", required_argument, 0, O_DUR},
-        {"warmup", required_argument, 0, O_WARM},
-        {"setup-timeout", required_argument, 0, O_SETUP},
-        {"ramp-rate", required_argument, 0, O_RAMP},
-        {"max-handshakes", required_argument, 0, O_MAXHS},
-        {"server-pid", required_argument, 0, O_PID},
-        {"server-url", required_argument, 0, O_URL},
-        {"json", no_argument, 0, O_JSON},
-        {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0},
-    };
-    int ch;
-    double v;
-    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (ch) {
-        case O_HOST:
-            opt.host = optarg;
-            break;
-        case O_PORT:
-            if (parse_num(optarg, 1, 65535, &v)) goto bad;
-            opt.port = (int)v;
-            break;
-        case O_PATH:
-            if (optarg[0] != '/' || strlen(optarg) > 700) goto bad;
-            opt.path = optarg;
-            break;
-        case O_MODE:
-            if (strcmp(optarg, "games") == 0)
-                opt.mode = M_GAMES;
-            else if (strcmp(optarg, "rooms") == 0)
-                opt.mode = M_ROOMS;
-            else
-                goto bad;
-            break;
-        case O_CLIENTS:
-            if (parse_num(optarg, 1, 1000000, &v)) goto bad;
-            opt.clients = (uint32_t)v;
-            break;
-        case O_GAME:
-            if (!*optarg || strlen(optarg) > 63 || strpbrk(optarg, "\"\\")) goto bad;
-            opt.game = optarg;
-            break;
-        case O_AGENT:
-            if (strlen(optarg) > 63 || strpbrk(optarg, "\"\\")) goto bad;
-            opt.agent = optarg;
-            break;
-        case O_ROOMS:
-            if (parse_num(optarg, 1, 1000000, &v)) goto bad;
-            opt.rooms = (uint32_t)v;
-            break;
-        case O_PLAYERS:
-            if (parse_num(optarg, 1, 16, &v)) goto bad;
-            opt.players = (uint32_t)v;
-            break;
-        case O_IRATE:
-            if (parse_num(optarg, 0, 1000, &v)) goto bad;
-            opt.input_rate = v;
-            break;
-        case O_PERIOD:
-            if (parse_num(optarg, 1, 10000, &v)) goto bad;
-            opt.state_period_ms = v;
-            break;
-        case O_ROUND:
-            if (parse_num(optarg, 1, 1e9, &v)) goto bad;
-            opt.round_ms = (long)v;
-            break;
-        case O_DUR:
-            if (parse_num(optarg, 0.1, 3600, &v)) goto bad;
-            opt.duration = v;
-            break;
-        case O_WARM:
-            if (parse_num(optarg, 0, 3600, &v)) goto bad;
-            opt.warmup = v;
-            break;
-        case O_SETUP:
-            if (parse_num(optarg, 1, 3600, &v)) goto bad;
-            opt.setup_timeout = v;
-            break;
-        case O_RAMP:
-            if (parse_num(optarg, 0.001, 1e9, &v)) goto bad;
-            opt.ramp_rate = v;
-            break;
-        case O_MAXHS:
-            if (parse_num(optarg, 1, 1e6, &v)) goto bad;
-            opt.max_handshakes = (unsigned)v;
-            break;
-        case O_PID:
-            if (parse_num(optarg, 1, 1e10, &v)) goto bad;
-            opt.server_pid = (long)v;
-            break;
-        case O_URL:
-            opt.server_url = optarg;
-            break;
-        case O_JSON:
-            opt.json = 1;
-            break;
-        case O_HELP:
-            usage(stdout);
-            return 0;
-        default:
-            goto bad;
-        }
-        continue;
-    bad:
-        if (ch != '?' && optarg) fprintf(stderr, "mt-gamegen: bad value '%s'\n", optarg);
-        usage(stderr);
-        return 2;
-    }
-    if (optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    int rc = cli_parse("mt-gamegen", argc, argv, opts, usage);
+    if (rc >= 0) return rc;
     if (!opt.game) opt.game = opt.mode == M_GAMES ? "tictactoe" : "arena";
     g.nconns = opt.mode == M_GAMES ? opt.clients : opt.rooms * opt.players;
     return -1;

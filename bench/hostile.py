@@ -309,6 +309,18 @@ def create_flood(srv, tok, st, stop):
         r.s.settimeout(0.01)
         socks.append(r)
     msgs = {}
+
+    def count_answers(r, wait):
+        # every frame r has (each waited for up to wait s): the answers to create_game, by kind
+        while True:
+            f = r.next_frame(wait)
+            if not f:
+                break
+            m = json.loads(f[1])
+            if "re" in m and m["type"] in ("game_created", "error"):
+                k = m["type"] if m["type"] == "game_created" else m["payload"]["code"]
+                msgs[k] = msgs.get(k, 0) + 1
+
     i = 0
     interval = 1 / 20
     nxt = time.monotonic()
@@ -320,25 +332,11 @@ def create_flood(srv, tok, st, stop):
             st.add(sent=1)
         nxt += interval
         for r in socks:
-            while True:
-                f = r.next_frame(0.0)
-                if not f:
-                    break
-                m = json.loads(f[1])
-                if "re" in m and m["type"] in ("game_created", "error"):
-                    k = m["type"] if m["type"] == "game_created" else m["payload"]["code"]
-                    msgs[k] = msgs.get(k, 0) + 1
+            count_answers(r, 0.0)
         time.sleep(max(0, nxt - time.monotonic()))
     time.sleep(0.5)
     for r in socks:
-        while True:
-            f = r.next_frame(0.2)
-            if not f:
-                break
-            m = json.loads(f[1])
-            if "re" in m and m["type"] in ("game_created", "error"):
-                k = m["type"] if m["type"] == "game_created" else m["payload"]["code"]
-                msgs[k] = msgs.get(k, 0) + 1
+        count_answers(r, 0.2)
         r.close()
     st.add(answered=sum(msgs.values()), **msgs)
     st.add(unanswered=st.sent - st.answered)

@@ -50,20 +50,10 @@ if [ "$STRACE" = 1 ] && ! command -v strace >/dev/null 2>&1; then
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-LOADGEN=${LOADGEN:-}
-[ -n "$LOADGEN" ] && LOADGEN=$(abspath "$LOADGEN")
-if [ -z "$LOADGEN" ]; then
-    for c in "$(dirname "$BIN")/bench/mt-loadgen" build/bench/mt-loadgen; do
-        [ -x "$c" ] && { LOADGEN=$c; break; }
-    done
-fi
+find_tool LOADGEN mt-loadgen
 [ -x "$LOADGEN" ] || die "mt-loadgen not found (build the mt-loadgen target or set LOADGEN)"
 
-PORT=${PORT:-}
-if [ -z "$PORT" ]; then
-    PORT=$(free_port 2>/dev/null)
-    [ -n "$PORT" ] || PORT=$((20000 + RANDOM % 12000))
-fi
+pick_port
 
 OUT=$(mktemp -d /tmp/mt-idle-cpu.XXXXXX)
 SERVER_PID=

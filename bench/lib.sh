@@ -11,6 +11,43 @@ abspath() {
     esac
 }
 
+# find_tool VAR NAME: sets VAR to the bench binary NAME (mt-loadgen, mt-gamegen): $VAR made
+# absolute when set, else the one next to the server (BIN/../bench) or in build/bench, else "".
+find_tool() {
+    local found=${!1:-} c
+    if [ -n "$found" ]; then
+        found=$(abspath "$found")
+    else
+        for c in "$(dirname "$BIN")/bench/$2" "build/bench/$2"; do
+            [ -x "$c" ] && { found=$c; break; }
+        done
+    fi
+    printf -v "$1" '%s' "$found"
+}
+
+# host_cpu_stat: the host's CPU counters (user nice system idle iowait irq softirq steal) from
+# /proc/stat, on one line: two readings give how busy the machine was and how much time the
+# hypervisor gave to other guests (steal) in between.
+host_cpu_stat() { awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat 2>/dev/null; }
+
+# host_cpu_busy STAT0 STAT1: "busy X%, steal Y%" of all CPUs between two host_cpu_stat
+# readings (busy: all but idle and iowait); nothing when a reading is missing.
+host_cpu_busy() {
+    echo "$1 $2" | awk 'NF == 16 {
+    t = 0; for (i = 1; i <= 8; i++) { d[i] = $(i + 8) - $i; t += d[i] }
+    if (t > 0) printf "busy %.1f%%, steal %.1f%%", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }'
+}
+
+# pick_port: sets PORT, when the environment did not, to a free port (or a random one above
+# 20000 when none is found).
+pick_port() {
+    PORT=${PORT:-}
+    if [ -z "$PORT" ]; then
+        PORT=$(free_port 2>/dev/null)
+        [ -n "$PORT" ] || PORT=$((20000 + RANDOM % 12000))
+    fi
+}
+
 # port_busy PORT: succeeds when something accepts TCP connections on 127.0.0.1:PORT.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -58,23 +95,59 @@ stop_pid() {
 # BIN (the server), ROOT, TMP, LOG_LEVEL, PORT and the arrays SERVER_PIN, and set SERVER_PID,
 # PERF_PID and GAMEGEN.
 
-# find_gamegen TAG: sets GAMEGEN to the mt-gamegen binary: $GAMEGEN if set, else the one next to
-# the server (BIN/../bench) or in build/bench, else one built in $TMP/build (TAG prefixes the
-# messages).
+# find_gamegen TAG: sets GAMEGEN to the mt-gamegen binary (find_tool), else one built in
+# $TMP/build (TAG prefixes the messages).
 find_gamegen() {
-    GAMEGEN=${GAMEGEN:-}
-    [ -n "$GAMEGEN" ] && GAMEGEN=$(abspath "$GAMEGEN")
-    if [ -z "$GAMEGEN" ]; then
-        for c in "$(dirname "$BIN")/bench/mt-gamegen" build/bench/mt-gamegen; do
-            [ -x "$c" ] && { GAMEGEN=$c; break; }
-        done
-    fi
+    find_tool GAMEGEN mt-gamegen
     if [ -z "$GAMEGEN" ]; then
         echo "$1: building mt-gamegen in $TMP/build" >&2
         { cmake -S bench -B "$TMP/build" >/dev/null && cmake --build "$TMP/build" --target mt-gamegen >/dev/null; } ||
             die "mt-gamegen build failed"
         GAMEGEN=$TMP/build/mt-gamegen
     fi
+}
+
+# run_option ARG...: the options run_games.sh and run_rooms.sh share (--runs, --duration,
+# --warmup, --server, --perf, --text, --help): sets the variable an option names and TOOK to the
+# words it used; returns 1 (TOOK=0) when "$1" is not one of them.
+# shellcheck disable=SC2034 # the variables are the caller's
+run_option() {
+    TOOK=2
+    case "$1" in
+    --runs) RUNS=$2 ;;
+    --duration) DURATION=$2 ;;
+    --warmup) WARMUP=$2 ;;
+    --server) BIN=$2 ;;
+    --perf) PERF_DIR=$2 ;;
+    --text) TEXT=1; TOOK=1 ;;
+    -h | --help) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 0 ;;
+    *) TOOK=0; return 1 ;;
+    esac
+}
+
+# setup_run TAG: what run_games.sh and run_rooms.sh do once their options are read: BIN made
+# absolute and checked, PERF_DIR created, the working directory ROOT, SERVER_ARGS, LOG_LEVEL,
+# PERF_CALLGRAPH and the pins SERVER_PIN and GAMEGEN_PIN (SERVER_CPUS, GAMEGEN_CPUS) from the
+# environment, the open-file limit raised to HARD, TMP made (/tmp/mt-TAG.*, _ as -) and GAMEGEN
+# found.
+# shellcheck disable=SC2034 # the variables are the caller's
+setup_run() {
+    BIN=$(abspath "$BIN")
+    [ -n "$PERF_DIR" ] && { mkdir -p "$PERF_DIR" && PERF_DIR=$(cd "$PERF_DIR" && pwd) || die "cannot create $PERF_DIR"; }
+    cd "$ROOT" || exit 1
+    [ -x "$BIN" ] || die "server binary '$BIN' not found"
+    SERVER_ARGS=${SERVER_ARGS:-}
+    LOG_LEVEL=${LOG_LEVEL:-warn}
+    PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
+    SERVER_PIN=() GAMEGEN_PIN=()
+    [ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+    [ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
+
+    HARD=$(ulimit -Hn)
+    ulimit -n "$HARD" 2>/dev/null || echo "$1: warning: could not raise ulimit -n to $HARD" >&2
+
+    TMP=$(mktemp -d "/tmp/mt-${1//_/-}.XXXXXX") || die "mktemp failed"
+    find_gamegen "$1"
 }
 
 # start_server LOG ARG...: starts the server (pinned by SERVER_PIN) on 127.0.0.1:PORT with the

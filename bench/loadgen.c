@@ -16,7 +16,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -36,6 +35,7 @@
 #include <event2/event_struct.h>
 #include <jansson.h>
 
+#include "cli.h"
 #include "procstat.h"
 #include "report.h"
 #include "wsclient.h"
@@ -449,21 +449,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t now = wsp_now_us();
     switch (g.phase) {
     case PH_RAMP: {
-        if (wsc.started < opt.connections) {
-            double allowed_d = (double)(now - g.t_ramp0) * opt.ramp_rate / 1e6 + 1.0;
-            uint64_t allowed =
-                allowed_d > (double)opt.connections ? opt.connections : (uint64_t)allowed_d;
-            while (wsc.started < allowed && wsc.inflight < opt.max_handshakes)
-                wsc_start(&g.conns[wsc.started].wc);
-        }
+        wsc_ramp(now, g.t_ramp0, opt.connections, opt.ramp_rate, opt.max_handshakes);
         if (wsc.started >= opt.connections && wsc.inflight == 0) {
             begin_measure(now);
         } else if (now >= g.t_ramp_deadline) {
-            for (uint32_t i = 0; i < wsc.started; i++) {
-                struct conn *c = &g.conns[i];
-                if (c->wc.state >= ST_CONNECTING && c->wc.state < ST_OPEN)
-                    wsc_close(&c->wc, R_TIMEOUT, 0);
-            }
+            wsc_timeout_handshakes();
             begin_measure(now);
         }
         break;
@@ -519,98 +509,21 @@ static void usage(FILE *f)
  * for a usage error). */
 static int parse_args(int argc, char **argv)
 {
-    enum {
-        O_HOST = 1000,
-        O_PORT,
-        O_PATH,
-        O_CONN,
-        O_RAMP,
-        O_MAXHS,
-        O_RATE,
-        O_DUR,
-        O_PID,
-        O_JSON,
-        O_LIP,
-        O_HELP
+    const struct cli_opt opts[] = {
+        {"host", CLI_STR, &opt.host, 0, 0, NULL},
+        {"port", CLI_INT, &opt.port, 1, 65535, NULL},
+        {"path", CLI_PATH, &opt.path, 0, 0, NULL},
+        {"connections", CLI_U32, &opt.connections, 1, 10000000, NULL},
+        {"ramp-rate", CLI_DBL, &opt.ramp_rate, 0.001, 1e9, NULL},
+        {"max-handshakes", CLI_UINT, &opt.max_handshakes, 1, 1e6, NULL},
+        {"rate", CLI_DBL, &opt.rate, 0, 1e9, NULL},
+        {"duration", CLI_DBL, &opt.duration, 0, 1e7, NULL},
+        {"server-pid", CLI_LONG, &opt.server_pid, 1, 1e10, NULL},
+        {"json", CLI_FLAG, &opt.json, 0, 0, NULL},
+        {"local-ip-range", CLI_UINT, &opt.local_ip_range, 1, 16777214, NULL},
+        {NULL, 0, NULL, 0, 0, NULL},
     };
-    static const struct option lo[] = {
-        {"host", required_argument, 0, O_HOST},
-        {"port", required_argument, 0, O_PORT},
-        {"path", required_argument, 0, O_PATH},
-        {"connections", required_argument, 0, O_CONN},
-        {"ramp-rate", required_argument, 0, O_RAMP},
-        {"max-handshakes", required_argument, 0, O_MAXHS},
-        {"rate", required_argument, 0, O_RATE},
-        {"duration", required_argument, 0, O_DUR},
-        {"server-pid", required_argument, 0, O_PID},
-        {"json", no_argument, 0, O_JSON},
-        {"local-ip-range", required_argument, 0, O_LIP},
-        {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0},
-    };
-    int ch;
-    double v;
-    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (ch) {
-        case O_HOST:
-            opt.host = optarg;
-            break;
-        case O_PORT:
-            if (parse_num(optarg, 1, 65535, &v)) goto bad;
-            opt.port = (int)v;
-            break;
-        case O_PATH:
-            if (optarg[0] != '/' || strlen(optarg) > 700) goto bad;
-            opt.path = optarg;
-            break;
-        case O_CONN:
-            if (parse_num(optarg, 1, 10000000, &v)) goto bad;
-            opt.connections = (uint32_t)v;
-            break;
-        case O_RAMP:
-            if (parse_num(optarg, 0.001, 1e9, &v)) goto bad;
-            opt.ramp_rate = v;
-            break;
-        case O_MAXHS:
-            if (parse_num(optarg, 1, 1e6, &v)) goto bad;
-            opt.max_handshakes = (unsigned)v;
-            break;
-        case O_RATE:
-            if (parse_num(optarg, 0, 1e9, &v)) goto bad;
-            opt.rate = v;
-            break;
-        case O_DUR:
-            if (parse_num(optarg, 0, 1e7, &v)) goto bad;
-            opt.duration = v;
-            break;
-        case O_PID:
-            if (parse_num(optarg, 1, 1e10, &v)) goto bad;
-            opt.server_pid = (long)v;
-            break;
-        case O_JSON:
-            opt.json = 1;
-            break;
-        case O_LIP:
-            if (parse_num(optarg, 1, 16777214, &v)) goto bad;
-            opt.local_ip_range = (unsigned)v;
-            break;
-        case O_HELP:
-            usage(stdout);
-            return 0;
-        default:
-            goto bad;
-        }
-        continue;
-    bad:
-        if (ch != '?' && optarg) fprintf(stderr, "mt-loadgen: bad value '%s'\n", optarg);
-        usage(stderr);
-        return 2;
-    }
-    if (optind < argc) {
-        usage(stderr);
-        return 2;
-    }
-    return -1;
+    return cli_parse("mt-loadgen", argc, argv, opts, usage);
 }
 
 int main(int argc, char **argv)

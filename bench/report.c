@@ -1,7 +1,6 @@
 /* report: the shared pieces of the generators' reports (report.h). */
 #include "report.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,16 +100,6 @@ void rep_print_failures(void)
         printf("\n");
     }
     print_ktab("server close codes", &wsc.close_codes);
-}
-
-int parse_num(const char *s, double lo, double hi, double *out)
-{
-    char *e;
-    errno = 0;
-    double v = strtod(s, &e);
-    if (errno || e == s || *e || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
 }
 
 void rep_print_json(json_t *o)

@@ -37,8 +37,4 @@ void rep_print_failures(void);
  * releases o. */
 void rep_print_json(json_t *o);
 
-/* Parses s as a number in [lo, hi] into *out (command-line options). Returns 0, or -1 when s is
- * not a number or out of range. */
-int parse_num(const char *s, double lo, double hi, double *out);
-
 #endif

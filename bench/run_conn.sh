@@ -71,13 +71,7 @@ fi
 # load generator binary
 LGBUILD=
 OUT=
-LOADGEN=${LOADGEN:-}
-[ -n "$LOADGEN" ] && LOADGEN=$(abspath "$LOADGEN")
-if [ -z "$LOADGEN" ]; then
-    for c in "$(dirname "$BIN")/bench/mt-loadgen" build/bench/mt-loadgen; do
-        [ -x "$c" ] && { LOADGEN=$c; break; }
-    done
-fi
+find_tool LOADGEN mt-loadgen
 if [ -z "$LOADGEN" ]; then
     LGBUILD=$(mktemp -d /tmp/mt-loadgen-build.XXXXXX)
     echo "run_conn: building mt-loadgen in $LGBUILD" >&2
@@ -139,7 +133,7 @@ echo "run_conn: server $BIN pid $SERVER_PID on 127.0.0.1:$PORT (rss ${RSS0:-?} K
 
 # the host's CPU counters (user nice system idle iowait irq softirq steal), to report how busy
 # the machine was and how much time the hypervisor took away (steal) while the generators ran
-STAT0=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat 2>/dev/null)
+STAT0=$(host_cpu_stat)
 
 # equal shares, so every process ramps at the same pace and measures at the same time
 left=$N
@@ -159,10 +153,8 @@ done
 rc=0
 for p in "${LG_PIDS[@]}"; do wait "$p" || rc=1; done
 LG_PIDS=()
-STAT1=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat 2>/dev/null)
-HOSTCPU=$(echo "$STAT0 $STAT1" | awk 'NF == 16 {
-    t = 0; for (i = 1; i <= 8; i++) { d[i] = $(i + 8) - $i; t += d[i] }
-    if (t > 0) printf "busy %.1f%%, steal %.1f%% (of all CPUs, whole run)", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }')
+HOSTCPU=$(host_cpu_busy "$STAT0" "$(host_cpu_stat)")
+[ -n "$HOSTCPU" ] && HOSTCPU="$HOSTCPU (of all CPUs, whole run)"
 
 HWM=$(awk '/^VmHWM:/{print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
 alive=1

@@ -40,34 +40,11 @@ while [ $# -gt 0 ]; do
     --rooms) ROOMS=$2; shift ;;
     --players) PLAYERS=$2; shift ;;
     --input-rate) IRATE=$2; shift ;;
-    --runs) RUNS=$2; shift ;;
-    --duration) DURATION=$2; shift ;;
-    --warmup) WARMUP=$2; shift ;;
-    --server) BIN=$2; shift ;;
-    --perf) PERF_DIR=$2; shift ;;
-    --text) TEXT=1 ;;
-    -h | --help) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 0 ;;
-    *) die "unknown option $1 (try --help)" ;;
+    *) run_option "$@" || die "unknown option $1 (try --help)"; shift $((TOOK - 1)) ;;
     esac
     shift
 done
-BIN=$(abspath "$BIN")
-[ -n "$PERF_DIR" ] && { mkdir -p "$PERF_DIR" && PERF_DIR=$(cd "$PERF_DIR" && pwd) || die "cannot create $PERF_DIR"; }
-cd "$ROOT" || exit 1
-[ -x "$BIN" ] || die "server binary '$BIN' not found"
-SERVER_ARGS=${SERVER_ARGS:-}
-LOG_LEVEL=${LOG_LEVEL:-warn}
-PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
-SERVER_PIN=() GAMEGEN_PIN=()
-# shellcheck disable=SC2034 # read by start_server (lib.sh)
-[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[ -n "${GAMEGEN_CPUS:-}" ] && GAMEGEN_PIN=(taskset -c "$GAMEGEN_CPUS")
-
-HARD=$(ulimit -Hn)
-ulimit -n "$HARD" 2>/dev/null || echo "run_rooms: warning: could not raise ulimit -n to $HARD" >&2
-
-TMP=$(mktemp -d /tmp/mt-run-rooms.XXXXXX) || die "mktemp failed"
-find_gamegen run_rooms
+setup_run run_rooms
 
 SERVER_PID='' PERF_PID=''
 cleanup() {
@@ -77,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-STAT0=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat)
+STAT0=$(host_cpu_stat)
 IFS=, read -r -a RLIST <<<"$ROOMS"
 RESULTS=$TMP/results.jsonl
 : >"$RESULTS"
@@ -134,10 +111,8 @@ print(json.dumps(r))' "$TMP/report.$n" "$run" | tee -a "$RESULTS"
         rm -rf "$DATA"
     done
 done
-STAT1=$(awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9; exit}' /proc/stat)
-echo "$STAT0 $STAT1" | awk 'NF == 16 {
-    t = 0; for (i = 1; i <= 8; i++) { d[i] = $(i + 8) - $i; t += d[i] }
-    if (t > 0) printf "run_rooms: host cpu busy %.1f%%, steal %.1f%% (all CPUs, whole invocation)\n", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }' >&2
+HOSTCPU=$(host_cpu_busy "$STAT0" "$(host_cpu_stat)")
+[ -n "$HOSTCPU" ] && echo "run_rooms: host cpu $HOSTCPU (all CPUs, whole invocation)" >&2
 
 [ "$TEXT" = 1 ] && exit 0
 python3 - "$RESULTS" <<'EOF'

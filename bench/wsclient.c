@@ -108,6 +108,12 @@ uint32_t wsc_idx(const struct wsc_conn *c)
     return (uint32_t)(((const char *)c - (const char *)wsc.conns) / wsc.stride);
 }
 
+/* element i of the tool's array, whose first member is its struct wsc_conn */
+static struct wsc_conn *wsc_at(uint32_t i)
+{
+    return (struct wsc_conn *)((char *)wsc.conns + (size_t)i * wsc.stride);
+}
+
 static void conn_events(struct wsc_conn *c, uint8_t want)
 {
     if ((c->flags & (F_EV_READ | F_EV_WRITE)) == want) return;
@@ -281,37 +287,125 @@ static int check_upgrade(struct wsc_conn *c, const uint8_t *buf, size_t hlen, lo
     return -1; /* 101 without a (valid) accept header */
 }
 
+/* The server's HTTP answer to the upgrade at the start of buf. Returns the bytes of its header
+ * (c now waits for welcome), 0 while it is incomplete, or -1 when c was closed over it. */
+static ssize_t read_upgrade(struct wsc_conn *c, const uint8_t *buf, size_t len)
+{
+    const uint8_t *e = memmem(buf, len, "\r\n\r\n", 4);
+    if (!e) {
+        if (len > MAX_HTTP_HEADER) {
+            wsc_close(c, R_PROTO, 0);
+            return -1;
+        }
+        return 0;
+    }
+    size_t hlen = (size_t)(e - buf) + 4;
+    long status;
+    int ok = check_upgrade(c, buf, hlen, &status);
+    if (status != 101) {
+        wsc_close(c, R_HTTP, status);
+        return -1;
+    }
+    if (ok != 1) {
+        wsc_close(c, R_PROTO, 0);
+        return -1;
+    }
+    c->state = ST_WAIT_WELCOME;
+    return (ssize_t)hlen;
+}
+
+/* A text or binary frame (op): a whole text message goes to wsc.on_message; a first fragment
+ * starts c->mbuf. Returns 0, or -1 when c was closed. */
+static int on_data_frame(struct wsc_conn *c, int op, int fin, const uint8_t *p, uint64_t plen)
+{
+    if (c->flags & F_IN_FRAG) {
+        wsc_close(c, R_PROTO, 0);
+        return -1;
+    }
+    if (fin) {
+        if (op == 0x1) wsc.on_message(c, p, (size_t)plen);
+        return 0;
+    }
+    c->flags |= F_IN_FRAG | (op == 0x1 ? F_FRAG_TEXT : 0);
+    c->mbuf = malloc(plen ? plen : 1);
+    if (!c->mbuf) {
+        wsc_close(c, R_PROTO, 0);
+        return -1;
+    }
+    memcpy(c->mbuf, p, (size_t)plen);
+    c->mlen = (uint32_t)plen;
+    return 0;
+}
+
+/* A continuation frame: appended to c->mbuf, which the last one hands over (text only) and frees.
+ * Returns 0, or -1 when c was closed. */
+static int on_continuation(struct wsc_conn *c, int fin, const uint8_t *p, uint64_t plen)
+{
+    if (!(c->flags & F_IN_FRAG) || (uint64_t)c->mlen + plen > MAX_FRAME) {
+        wsc_close(c, R_PROTO, 0);
+        return -1;
+    }
+    uint8_t *nb = realloc(c->mbuf, c->mlen + plen + 1);
+    if (!nb) {
+        wsc_close(c, R_PROTO, 0);
+        return -1;
+    }
+    c->mbuf = nb;
+    memcpy(c->mbuf + c->mlen, p, (size_t)plen);
+    c->mlen += (uint32_t)plen;
+    if (fin) {
+        if (c->flags & F_FRAG_TEXT) wsc.on_message(c, c->mbuf, c->mlen);
+        free(c->mbuf);
+        c->mbuf = NULL;
+        c->mlen = 0;
+        c->flags &= (uint8_t) ~(F_IN_FRAG | F_FRAG_TEXT);
+    }
+    return 0;
+}
+
+/* One unmasked frame of opcode op. Returns 0, or -1 when c was closed (or is closing). */
+static int on_frame(struct wsc_conn *c, int op, int fin, const uint8_t *p, uint64_t plen)
+{
+    switch (op) {
+    case 0x1: /* text */
+    case 0x2: /* binary (ignored) */
+        return on_data_frame(c, op, fin, p, plen);
+    case 0x0: /* continuation */
+        return on_continuation(c, fin, p, plen);
+    case 0x8: { /* close: echo the status code, then drop the socket */
+        long code = plen >= 2 ? (long)(p[0] << 8 | p[1]) : 1005;
+        if (c->state == ST_OPEN || wsc.all_close_codes) kt_add(&wsc.close_codes, code);
+        wsc_send(c, 0x8, p, plen >= 2 ? 2 : 0);
+        if (c->state != ST_DONE) wsc_close(c, R_CLOSED, code);
+        return -1;
+    }
+    case 0x9: /* ping -> pong */
+        wsc.pings++;
+        if (plen > 125 || wsc_send(c, 0xA, p, (size_t)plen) < 0) {
+            if (c->state != ST_DONE) wsc_close(c, R_PROTO, 0);
+            return -1;
+        }
+        return 0;
+    case 0xA: /* pong */
+        return 0;
+    default:
+        wsc_close(c, R_PROTO, 0);
+        return -1;
+    }
+}
+
 /* Parse buffered input. Returns bytes consumed, or -1 if the connection closed. */
 static ssize_t process_input(struct wsc_conn *c, uint8_t *buf, size_t len)
 {
     size_t off = 0;
     if (c->state == ST_HTTP) {
-        const uint8_t *e = memmem(buf, len, "\r\n\r\n", 4);
-        if (!e) {
-            if (len > MAX_HTTP_HEADER) {
-                wsc_close(c, R_PROTO, 0);
-                return -1;
-            }
-            return 0;
-        }
-        size_t hlen = (size_t)(e - buf) + 4;
-        long status;
-        int ok = check_upgrade(c, buf, hlen, &status);
-        if (status != 101) {
-            wsc_close(c, R_HTTP, status);
-            return -1;
-        }
-        if (ok != 1) {
-            wsc_close(c, R_PROTO, 0);
-            return -1;
-        }
-        c->state = ST_WAIT_WELCOME;
-        off = hlen;
+        ssize_t hlen = read_upgrade(c, buf, len);
+        if (hlen <= 0) return hlen;
+        off = (size_t)hlen;
     }
     while (len - off >= 2) {
         struct wsp_frame fr;
         if (!wsp_frame_header(buf + off, len - off, &fr)) break;
-        int fin = fr.fin, op = fr.opcode;
         uint64_t plen = fr.len;
         if (plen > MAX_FRAME) {
             wsc_close(c, R_PROTO, 0);
@@ -321,69 +415,7 @@ static ssize_t process_input(struct wsc_conn *c, uint8_t *buf, size_t len)
         uint8_t *p = buf + off + fr.hdr;
         if (fr.mask) wsp_unmask(p, plen, fr.mask);
         off += fr.hdr + (size_t)plen;
-
-        switch (op) {
-        case 0x1: /* text */
-        case 0x2: /* binary (ignored) */
-            if (c->flags & F_IN_FRAG) {
-                wsc_close(c, R_PROTO, 0);
-                return -1;
-            }
-            if (fin) {
-                if (op == 0x1) wsc.on_message(c, p, (size_t)plen);
-            } else {
-                c->flags |= F_IN_FRAG | (op == 0x1 ? F_FRAG_TEXT : 0);
-                c->mbuf = malloc(plen ? plen : 1);
-                if (!c->mbuf) {
-                    wsc_close(c, R_PROTO, 0);
-                    return -1;
-                }
-                memcpy(c->mbuf, p, (size_t)plen);
-                c->mlen = (uint32_t)plen;
-            }
-            break;
-        case 0x0: { /* continuation */
-            if (!(c->flags & F_IN_FRAG) || (uint64_t)c->mlen + plen > MAX_FRAME) {
-                wsc_close(c, R_PROTO, 0);
-                return -1;
-            }
-            uint8_t *nb = realloc(c->mbuf, c->mlen + plen + 1);
-            if (!nb) {
-                wsc_close(c, R_PROTO, 0);
-                return -1;
-            }
-            c->mbuf = nb;
-            memcpy(c->mbuf + c->mlen, p, (size_t)plen);
-            c->mlen += (uint32_t)plen;
-            if (fin) {
-                if (c->flags & F_FRAG_TEXT) wsc.on_message(c, c->mbuf, c->mlen);
-                free(c->mbuf);
-                c->mbuf = NULL;
-                c->mlen = 0;
-                c->flags &= (uint8_t) ~(F_IN_FRAG | F_FRAG_TEXT);
-            }
-            break;
-        }
-        case 0x8: { /* close: echo the status code, then drop the socket */
-            long code = plen >= 2 ? (long)(p[0] << 8 | p[1]) : 1005;
-            if (c->state == ST_OPEN || wsc.all_close_codes) kt_add(&wsc.close_codes, code);
-            wsc_send(c, 0x8, p, plen >= 2 ? 2 : 0);
-            if (c->state != ST_DONE) wsc_close(c, R_CLOSED, code);
-            return -1;
-        }
-        case 0x9: /* ping -> pong */
-            wsc.pings++;
-            if (plen > 125 || wsc_send(c, 0xA, p, (size_t)plen) < 0) {
-                if (c->state != ST_DONE) wsc_close(c, R_PROTO, 0);
-                return -1;
-            }
-            break;
-        case 0xA: /* pong */
-            break;
-        default:
-            wsc_close(c, R_PROTO, 0);
-            return -1;
-        }
+        if (on_frame(c, fr.opcode, fr.fin, p, plen) < 0) return -1;
         if (c->state == ST_DONE) return -1;
     }
     return (ssize_t)off;
@@ -587,11 +619,28 @@ void wsc_run(event_callback_fn tick, event_callback_fn on_signal, long tick_us)
     wsc.base = NULL;
 }
 
+void wsc_ramp(uint64_t now, uint64_t t0, uint32_t total, double rate, unsigned max_inflight)
+{
+    if (wsc.started >= total) return;
+    double allowed_d = (double)(now - t0) * rate / 1e6 + 1.0;
+    uint64_t allowed = allowed_d > (double)total ? total : (uint64_t)allowed_d;
+    while (wsc.started < allowed && wsc.inflight < max_inflight)
+        wsc_start(wsc_at(wsc.started));
+}
+
+void wsc_timeout_handshakes(void)
+{
+    for (uint32_t i = 0; i < wsc.started; i++) {
+        struct wsc_conn *c = wsc_at(i);
+        if (c->state >= ST_CONNECTING && c->state < ST_OPEN) wsc_close(c, R_TIMEOUT, 0);
+    }
+}
+
 void wsc_close_all(void)
 {
     static const uint8_t bye[2] = {0x03, 0xE8}; /* 1000 */
     for (uint32_t i = 0; i < wsc.started; i++) {
-        struct wsc_conn *c = (struct wsc_conn *)((char *)wsc.conns + (size_t)i * wsc.stride);
+        struct wsc_conn *c = wsc_at(i);
         if (c->state == ST_OPEN || c->state == ST_WAIT_WELCOME) {
             c->wlen = 0; /* drop whatever is pending; best effort */
             wsc_send(c, 0x8, bye, 2);

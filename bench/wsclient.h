@@ -119,6 +119,15 @@ void wsc_start(struct wsc_conn *c);
  * recorded (now in µs). Returns 1 when it did, 0 when c was not waiting. */
 int wsc_established(struct wsc_conn *c, uint64_t now);
 
+/* The ramp: starts the elements of wsc.conns in order, at rate a second since t0 (µs; the first
+ * at once), up to total, while fewer than max_inflight handshakes are in flight. Call it on every
+ * tick of the ramp. */
+void wsc_ramp(uint64_t now, uint64_t t0, uint32_t total, double rate, unsigned max_inflight);
+
+/* The ramp's deadline: closes (R_TIMEOUT) every started connection still connecting or waiting
+ * for its upgrade or welcome. */
+void wsc_timeout_handshakes(void);
+
 /* Closes the socket and accounts for why. Does nothing on an idle or closed connection. */
 void wsc_close(struct wsc_conn *c, int reason, long detail);
 

@@ -179,14 +179,19 @@ static int redis_check(json_t *out, void *arg)
     return bus_health(out);
 }
 
+static int relay_check(json_t *out, void *arg)
+{
+    return relay_health(out);
+}
+
 /* Alone, Redis only carries a copy of the traffic for outside consumers: games never wait for
  * it, so its absence degrades the server without making it unready. A cluster needs it to
  * coordinate instances: then it is required. No check at all without --redis-url. */
 static int redis_check_add(void)
 {
     if (!bus_enabled()) return 0;
-    return cfg.cluster ? health_add_check("redis", redis_check, NULL)
-                       : health_add_optional_check("redis", redis_check, NULL);
+    return cfg.cluster ? api_health_add_check("redis", redis_check, NULL)
+                       : api_health_add_optional_check("redis", redis_check, NULL);
 }
 
 static int start(void)
@@ -217,9 +222,9 @@ static int start(void)
         api_health_init() < 0 || api_games_init() < 0 || api_documents_init() < 0 ||
         api_admin_init() < 0 || api_cluster_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
         api_gamefiles_init(cfg.games_dir) < 0 ||
-        health_add_check("storage", storage_check, NULL) < 0 ||
-        health_add_check("store", store_check, NULL) < 0 ||
-        health_add_check("scripts", scripts_check, NULL) < 0)
+        api_health_add_check("storage", storage_check, NULL) < 0 ||
+        api_health_add_check("store", store_check, NULL) < 0 ||
+        api_health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
     loop_set_between(store_poll);
     session_set_before_write(store_barrier);
@@ -230,7 +235,8 @@ static int start(void)
     /* After joining: the directory's entries and the relay's channel carry this instance's id
      * and lease token. */
     if (directory_init(&cfg) < 0 || failover_init(&cfg) < 0 ||
-        relay_init(&cfg, on_message, game_proto_session_closed, game_proto_missing) < 0)
+        relay_init(&cfg, on_message, game_proto_session_closed, game_proto_missing) < 0 ||
+        (cfg.cluster && api_health_add_check("relay", relay_check, NULL) < 0))
         return -1;
     if (cfg.cluster) {
         game_proto_set_forward(relay_forward);

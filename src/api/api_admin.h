@@ -10,6 +10,7 @@
 #ifndef MT_API_ADMIN_H
 #define MT_API_ADMIN_H
 
+/* Registers the routes above. Returns 0, or non-zero when the route table is full. */
 int api_admin_init(void);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef MT_API_CLUSTER_H
 #define MT_API_CLUSTER_H
 
+/* Registers GET /api/cluster. Returns 0, or non-zero when the route table is full. */
 int api_cluster_init(void);
 
 #endif

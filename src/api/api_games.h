@@ -11,6 +11,7 @@
 #ifndef MT_API_GAMES_H
 #define MT_API_GAMES_H
 
+/* Registers the routes above. Returns 0, or non-zero when the route table is full. */
 int api_games_init(void);
 
 #endif

@@ -9,14 +9,14 @@
 #define MAX_CHECKS 16
 static struct {
     const char *name;
-    health_check_fn fn;
+    api_health_check_fn fn;
     void *arg;
     int optional; /* failing degrades the server but leaves it ready */
 } checks[MAX_CHECKS];
 static int n_checks;
 static uint64_t started_ms;
 
-static int add_check(const char *name, health_check_fn fn, void *arg, int optional)
+static int add_check(const char *name, api_health_check_fn fn, void *arg, int optional)
 {
     if (n_checks == MAX_CHECKS) return -1;
     checks[n_checks].name = name;
@@ -27,12 +27,12 @@ static int add_check(const char *name, health_check_fn fn, void *arg, int option
     return 0;
 }
 
-int health_add_check(const char *name, health_check_fn fn, void *arg)
+int api_health_add_check(const char *name, api_health_check_fn fn, void *arg)
 {
     return add_check(name, fn, arg, 0);
 }
 
-int health_add_optional_check(const char *name, health_check_fn fn, void *arg)
+int api_health_add_optional_check(const char *name, api_health_check_fn fn, void *arg)
 {
     return add_check(name, fn, arg, 1);
 }
@@ -100,5 +100,5 @@ int api_health_init(void)
         http_route(HTTP_GET, "/health/ready", get_ready) < 0 ||
         http_route(HTTP_GET, "/metrics", get_metrics) < 0)
         return -1;
-    return health_add_check("loop", loop_check, NULL);
+    return api_health_add_check("loop", loop_check, NULL);
 }

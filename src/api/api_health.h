@@ -14,16 +14,16 @@
 #include <jansson.h>
 
 /* A readiness check: fills out (an empty object) and returns 1 when healthy, else 0. */
-typedef int (*health_check_fn)(json_t *out, void *arg);
+typedef int (*api_health_check_fn)(json_t *out, void *arg);
 
 /* Registers the routes. Returns 0, or -1 when the route table is full. */
 int api_health_init(void);
 
 /* Adds a required readiness check named name (static string). Returns 0, or -1 when full. */
-int health_add_check(const char *name, health_check_fn fn, void *arg);
+int api_health_add_check(const char *name, api_health_check_fn fn, void *arg);
 
 /* Adds an optional check: its failure is reported (degraded) but the server stays ready.
  * Returns 0, or -1 when full. */
-int health_add_optional_check(const char *name, health_check_fn fn, void *arg);
+int api_health_add_optional_check(const char *name, api_health_check_fn fn, void *arg);
 
 #endif

@@ -21,6 +21,8 @@ int failover_init(const struct config *cfg);
 /* Whether room_id was taken over here and is still being rebuilt. */
 int failover_rebuilding(const char *room_id);
 
+/* Stops taking over and frees the rebuilds in progress. Does nothing when failover_init did
+ * nothing. Loop thread, at shutdown. */
 void failover_shutdown(void);
 
 #endif

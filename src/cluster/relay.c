@@ -5,7 +5,6 @@
 #include "bus_sub.h"
 #include "directory.h"
 #include "failover.h"
-#include "api_health.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
@@ -699,9 +698,7 @@ static void on_listing(void)
     hmap_each(locals, restart_orphans, NULL);
 }
 
-/* /health/ready in cluster mode: a socket here can reach rooms elsewhere only through the
- * subscription. */
-static int relay_check(json_t *out, void *arg)
+int relay_health(json_t *out)
 {
     int up = bus_sub_up();
     json_object_set_new(out, "subscribed", json_boolean(up));
@@ -731,7 +728,6 @@ int relay_init(const struct config *c, void (*on_msg)(struct session *, const ch
     m_refused = metrics_counter("cluster_relay_refused_total",
                                 "Requests for remote rooms answered here, by error code", "code");
     if (!locals || !owners || !proxies || !batches || !flush_ev) return -1;
-    if (health_add_check("relay", relay_check, NULL) < 0) return -1;
     if (members_on_listing(on_listing) < 0) return -1;
     rooms_set_lobby_frame_hook(lobby_out);
     accounts_set_spend_hook(spend_out);

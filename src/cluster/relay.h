@@ -28,6 +28,8 @@
 #ifndef MT_RELAY_H
 #define MT_RELAY_H
 
+#include <jansson.h>
+
 #include "config.h"
 #include "proto.h"
 #include "session.h"
@@ -55,5 +57,10 @@ void relay_session_closed(struct session *s);
 
 /* Proxies closed, subscription dropped. */
 void relay_shutdown(void);
+
+/* The relay's state for /health/ready: fills out (borrowed) with subscribed and proxies (remote
+ * sockets served here). Returns 1 while the subscription is up: a socket here reaches rooms
+ * elsewhere only through it. After relay_init, with --cluster. */
+int relay_health(json_t *out);
 
 #endif

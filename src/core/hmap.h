@@ -38,6 +38,7 @@ int hmap_put(struct hmap *m, const char *key, void *value);
 /* Removes key and returns its value, or NULL when absent. */
 void *hmap_del(struct hmap *m, const char *key);
 
+/* The number of entries in m. */
 size_t hmap_size(const struct hmap *m);
 
 /* Calls fn(key, value, arg) for each entry; fn must not change the map. */

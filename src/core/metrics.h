@@ -33,6 +33,8 @@ double metric_value(struct metric *m, const char *label_value);
  * length in *len, or NULL on OOM. */
 char *metrics_render(size_t *len);
 
+/* Frees every metric and its series: the pointers the registering calls returned are no longer
+ * valid. At shutdown, once nothing observes or renders any more. */
 void metrics_free(void);
 
 #endif

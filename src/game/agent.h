@@ -36,7 +36,10 @@ struct agent *agent_new(struct script_version *agent, struct script_version *gam
                         int seats, uint32_t seed, const char *config_json, size_t mem_limit,
                         char *err, size_t errlen);
 
+/* The agent's script version (borrowed: the agent holds a reference until agent_free). */
 const struct script_version *agent_version(const struct agent *a);
+
+/* Whether a choose is in flight on a worker thread (its done callback has not run yet). */
 int agent_busy(const struct agent *a);
 
 /* Starts choosing a move on a worker thread. Returns 0, or -1 when the agent is busy or the

@@ -13,7 +13,10 @@
 
 #include <jansson.h>
 
+/* Readies the quick-match queue (empty). Returns 0. */
 int matchmaker_init(const struct config *cfg);
+
+/* Drops every waiter still queued, without answering them. Loop thread, at shutdown. */
 void matchmaker_shutdown(void);
 
 /* Queues s for game. agent: a name, "" for the default agent, or NULL for humans only.

@@ -139,15 +139,24 @@ enum vm_status referee_setup(struct referee *ref, struct vm *vm, const struct sc
     return st;
 }
 
+/* The start of a call about one player's action (check, apply): out reset, referee.fn pushed
+ * with seat and the action's JSON; the caller pushes the third argument. */
+static lua_State *push_action_call(struct referee *ref, const char *fn, int seat,
+                                   const char *action, size_t len, struct referee_result *out)
+{
+    settle(ref);
+    result_reset(out);
+    lua_State *L = push_fn(ref, fn);
+    lua_pushinteger(L, seat);
+    lua_pushlstring(L, action, len);
+    return L;
+}
+
 void referee_check(struct referee *ref, int seat, const char *action, size_t len, int turn_based,
                    double now, struct referee_result *out)
 {
     (void)now;
-    settle(ref);
-    result_reset(out);
-    lua_State *L = push_fn(ref, "check");
-    lua_pushinteger(L, seat);
-    lua_pushlstring(L, action, len);
+    lua_State *L = push_action_call(ref, "check", seat, action, len, out);
     lua_pushboolean(L, turn_based);
     if (call(ref, 3, 2, out) < 0) return;
     out->verdict = verdict_of(lua_tostring(L, 1));
@@ -157,11 +166,7 @@ void referee_check(struct referee *ref, int seat, const char *action, size_t len
 void referee_apply(struct referee *ref, int seat, const char *action, size_t len, double now,
                    struct referee_result *out)
 {
-    settle(ref);
-    result_reset(out);
-    lua_State *L = push_fn(ref, "apply");
-    lua_pushinteger(L, seat);
-    lua_pushlstring(L, action, len);
+    lua_State *L = push_action_call(ref, "apply", seat, action, len, out);
     lua_pushnumber(L, now);
     if (call(ref, 3, 7, out) < 0) return;
     out->verdict = verdict_of(lua_tostring(L, 1));

@@ -39,6 +39,8 @@ struct replay_trace {
  * divergence in report, or 2 when the script failed. Free trace with replay_trace_free. */
 int replay_run(struct referee *ref, json_t *game, int live, struct replay_trace *trace,
                char *report, size_t len);
+
+/* Frees what replay_run put in t and zeroes it (t itself is the caller's); t may be reused. */
 void replay_trace_free(struct replay_trace *t);
 
 /* Whether a logged event ({type, payload}) is one the game emitted, as opposed to the

@@ -241,7 +241,10 @@ void room_free(struct room *r);
 
 /* ---------- room_waiting.c: rooms waiting for players ---------- */
 
+/* Makes the index of waiting rooms by owner. Returns 0, or -1 on OOM. */
 int room_waiting_init(void);
+
+/* Frees that index (the rooms are the caller's to free). At shutdown, from rooms_shutdown. */
 void room_waiting_shutdown(void);
 
 /* Whether owner may have one more room waiting; msg says why not. */

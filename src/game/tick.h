@@ -44,10 +44,10 @@ void tick_remove(struct tick_entry *entry);
  * until TICK_IDLE_MARGIN_US before that deadline, and for at most TICK_IDLE_MAX_US. idle
  * returns 1 when it did some work. Real-time rooms collect their Lua garbage this way, out
  * of their ticks (room_realtime.c). */
+void tick_set_idle(struct tick_entry *entry, int (*idle)(void *room));
 #define TICK_IDLE_MIN_US 300
 #define TICK_IDLE_MARGIN_US 100
 #define TICK_IDLE_MAX_US 1000
-void tick_set_idle(struct tick_entry *entry, int (*idle)(void *room));
 
 /* Rooms on the schedule. */
 int tick_count(void);

@@ -132,6 +132,8 @@ void http_exchange_detach(struct http_exchange *x);
  * keep the connection for the next request, -1 to close it). Frees x. */
 int http_exchange_write(struct http_exchange *x);
 
+/* Forgets every route and the fallback (routes hold no memory). At shutdown, after the last
+ * request. */
 void http_free_routes(void);
 
 #endif

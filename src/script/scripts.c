@@ -680,45 +680,47 @@ struct script_version *scripts_agent_for(const char *game, const char *preferred
     return best ? best : wildcard;
 }
 
-static json_t *game_json(const struct entry *e)
+/* the version's id, and its git commit when it has one */
+static void version_fields(json_t *o, const struct script_version *v)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(e->name));
-    const struct script_version *v = e->current;
-    if (v) {
-        json_t *m = v->meta;
-        json_object_set(o, "title", json_object_get(m, "title"));
-        json_object_set_new(o, "players",
-                            json_pack("{sO,sO}", "min", json_object_get(m, "min"), "max",
-                                      json_object_get(m, "max")));
-        json_object_set(o, "tickRate", json_object_get(m, "tick_rate"));
-        json_object_set_new(o, "version", json_string(v->id));
-        if (*v->commit) json_object_set_new(o, "commit", json_string(v->commit));
-        if (json_object_get(m, "turn_time_ms"))
-            json_object_set(o, "turnTimeMs", json_object_get(m, "turn_time_ms"));
-        if (json_is_true(json_object_get(m, "game_master")))
-            json_object_set_new(o, "gameMaster", json_true());
-    }
-    json_object_set_new(o, "available", json_boolean(v != NULL));
-    if (e->refusal) json_object_set(o, "refused", e->refusal);
-    return o;
+    json_object_set_new(o, "version", json_string(v->id));
+    if (*v->commit) json_object_set_new(o, "commit", json_string(v->commit));
 }
 
-static json_t *agent_json(const struct entry *e)
+static void game_fields(json_t *o, const struct script_version *v)
+{
+    json_t *m = v->meta;
+    json_object_set(o, "title", json_object_get(m, "title"));
+    json_object_set_new(
+        o, "players",
+        json_pack("{sO,sO}", "min", json_object_get(m, "min"), "max", json_object_get(m, "max")));
+    json_object_set(o, "tickRate", json_object_get(m, "tick_rate"));
+    version_fields(o, v);
+    if (json_object_get(m, "turn_time_ms"))
+        json_object_set(o, "turnTimeMs", json_object_get(m, "turn_time_ms"));
+    if (json_is_true(json_object_get(m, "game_master")))
+        json_object_set_new(o, "gameMaster", json_true());
+}
+
+static void agent_fields(json_t *o, const struct script_version *v)
+{
+    json_t *m = v->meta;
+    json_object_set(o, "title", json_object_get(m, "title"));
+    json_object_set(o, "personality", json_object_get(m, "personality"));
+    json_object_set(o, "games", json_object_get(m, "games"));
+    version_fields(o, v);
+    if (*v->subject) json_object_set_new(o, "summary", json_string(v->subject));
+}
+
+/* A catalog entry: its name, fields(current version) when one is loaded, whether it is
+ * available and why its last version was refused. */
+static json_t *entry_json(const struct entry *e,
+                          void (*fields)(json_t *o, const struct script_version *v))
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(e->name));
-    const struct script_version *v = e->current;
-    if (v) {
-        json_t *m = v->meta;
-        json_object_set(o, "title", json_object_get(m, "title"));
-        json_object_set(o, "personality", json_object_get(m, "personality"));
-        json_object_set(o, "games", json_object_get(m, "games"));
-        json_object_set_new(o, "version", json_string(v->id));
-        if (*v->commit) json_object_set_new(o, "commit", json_string(v->commit));
-        if (*v->subject) json_object_set_new(o, "summary", json_string(v->subject));
-    }
-    json_object_set_new(o, "available", json_boolean(v != NULL));
+    if (e->current) fields(o, e->current);
+    json_object_set_new(o, "available", json_boolean(e->current != NULL));
     if (e->refusal) json_object_set(o, "refused", e->refusal);
     return o;
 }
@@ -728,7 +730,7 @@ static int cmp_entries(const void *a, const void *b)
     return strcmp((*(struct entry *const *)a)->name, (*(struct entry *const *)b)->name);
 }
 
-static json_t *catalog(struct hmap *m, json_t *(*fn)(const struct entry *))
+static json_t *catalog(struct hmap *m, void (*fields)(json_t *o, const struct script_version *v))
 {
     void *vals[1024];
     size_t n = hmap_values(m, vals, 1024);
@@ -736,19 +738,19 @@ static json_t *catalog(struct hmap *m, json_t *(*fn)(const struct entry *))
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const struct entry *e = vals[i];
-        if (e->current || e->refusal) json_array_append_new(arr, fn(e));
+        if (e->current || e->refusal) json_array_append_new(arr, entry_json(e, fields));
     }
     return arr;
 }
 
 json_t *scripts_games_json(void)
 {
-    return catalog(games, game_json);
+    return catalog(games, game_fields);
 }
 
 json_t *scripts_agents_json(void)
 {
-    return catalog(agents, agent_json);
+    return catalog(agents, agent_fields);
 }
 
 void scripts_on_agent_evolved(void (*fn)(const struct script_version *v))

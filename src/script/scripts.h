@@ -44,7 +44,10 @@ struct script_version {
  * done before. Loop thread. */
 void script_version_store(struct script_version *v);
 
+/* Takes a reference to v (atomic: any thread). */
 void script_version_ref(struct script_version *v);
+
+/* Drops a reference (NULL: nothing); the last one frees v. Any thread. */
 void script_version_unref(struct script_version *v);
 
 /* Pushes { [path] = source } of v's files onto L, plus under the key "\0bc" the bytecode the

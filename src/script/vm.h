@@ -47,6 +47,7 @@ void vm_free(struct vm *vm);
  * the loop thread need not do. vm must be referenced by nothing else; it is no longer valid. */
 void vm_free_later(struct vm *vm);
 
+/* The state's lua_State (borrowed: valid until vm_free), for the thread that owns vm now. */
 lua_State *vm_state(struct vm *vm);
 
 /* Calls the function below nargs arguments on the stack (lua_pcall style, with a traceback

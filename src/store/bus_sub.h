@@ -29,6 +29,8 @@ int bus_sub_init(const char *channel, bus_sub_fn on_message, void (*on_up)(void)
 /* Whether the subscription is confirmed and has heard from Redis lately. */
 int bus_sub_up(void);
 
+/* Unsubscribes, closes the connection and frees the channel name; the callbacks are not called
+ * again. Safe without bus_sub_init. Loop thread. */
 void bus_sub_shutdown(void);
 
 #endif

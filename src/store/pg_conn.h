@@ -45,6 +45,8 @@ void pg_conn_start(void);
  * flight's callback is not called. */
 void pg_conn_close(void);
 
+/* Where the connection stands: down (waiting to reconnect), connecting, running the owner's
+ * setup, or ready for statements. */
 enum pg_conn_state pg_conn_state(void);
 
 /* A statement is in flight. */

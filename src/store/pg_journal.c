@@ -28,7 +28,7 @@ static struct {
     struct segment cur;
     struct segment *closed; /* oldest first */
     size_t nclosed, capclosed;
-    unsigned *old; /* segments of the previous process, until pgj_replayed */
+    unsigned *old; /* segments of the previous process, until pg_journal_replayed */
     size_t nold;
     char *buf; /* appended, not yet written */
     size_t len, cap;
@@ -147,8 +147,8 @@ static long read_segment(unsigned n, void (*each)(const char *, json_t *, void *
     return count;
 }
 
-long pgj_open(const char *data_dir, uint64_t max_bytes,
-              void (*each)(const char *table, json_t *row, void *arg), void *arg)
+long pg_journal_open(const char *data_dir, uint64_t max_bytes,
+                     void (*each)(const char *table, json_t *row, void *arg), void *arg)
 {
     snprintf(j.dir, sizeof j.dir, "%s", data_dir);
     j.max_bytes = max_bytes;
@@ -165,7 +165,7 @@ long pgj_open(const char *data_dir, uint64_t max_bytes,
     return count;
 }
 
-void pgj_replayed(void)
+void pg_journal_replayed(void)
 {
     write_buffered();
     if (j.fd >= 0) fsync(j.fd);
@@ -179,7 +179,7 @@ void pgj_replayed(void)
     j.nold = 0;
 }
 
-void pgj_append(uint64_t seq, const char *table, const char *text, size_t len)
+void pg_journal_append(uint64_t seq, const char *table, const char *text, size_t len)
 {
     if (j.fd < 0 || !text) return;
     size_t need = record_size(table, len);
@@ -204,7 +204,7 @@ void pgj_append(uint64_t seq, const char *table, const char *text, size_t len)
         write_buffered();
 }
 
-void pgj_released(uint64_t seq)
+void pg_journal_released(uint64_t seq)
 {
     j.released = seq;
     size_t keep = 0;
@@ -228,22 +228,22 @@ void pgj_released(uint64_t seq)
     }
 }
 
-void pgj_barrier(void)
+void pg_journal_barrier(void)
 {
     if (j.len && j.fd >= 0) write_buffered();
 }
 
-uint64_t pgj_bytes(void)
+uint64_t pg_journal_bytes(void)
 {
     return j.bytes;
 }
 
-int pgj_full(void)
+int pg_journal_full(void)
 {
     return j.max_bytes && j.bytes >= j.max_bytes;
 }
 
-void pgj_close(void)
+void pg_journal_close(void)
 {
     if (j.fd >= 0) {
         write_buffered();

@@ -2,7 +2,7 @@
  *
  * Every row the PostgreSQL store queues is also appended to a journal under --data-dir
  * (pg-journal.<n>, record.h lines), and the journal is in the kernel before anything is sent to
- * a client (pgj_barrier, called through store_barrier): a row a player's message depended on
+ * a client (pg_journal_barrier, called through store_barrier): a row a player's message depended on
  * survives kill -9 of the server, whether PostgreSQL is up, slow or frozen. Rows leave the
  * journal when PostgreSQL has them: whole segments once every row in them is committed, and
  * the whole journal whenever the queue is empty. At the next start the journal is read back
@@ -20,28 +20,28 @@
 
 /* Opens the journal in data_dir and hands every record a previous process left to
  * each(table, row, arg) (row borrowed), oldest first; the caller puts them again, which
- * journals them anew, and then calls pgj_replayed. Returns the number of records read, or -1
+ * journals them anew, and then calls pg_journal_replayed. Returns the number of records read, or -1
  * with a log line. */
-long pgj_open(const char *data_dir, uint64_t max_bytes,
-              void (*each)(const char *table, json_t *row, void *arg), void *arg);
+long pg_journal_open(const char *data_dir, uint64_t max_bytes,
+                     void (*each)(const char *table, json_t *row, void *arg), void *arg);
 
 /* The rows read back are in the new journal: the old segments are synced away. */
-void pgj_replayed(void);
+void pg_journal_replayed(void);
 
 /* Journals one queued row: seq is its place in the queue, text its record's JSON. */
-void pgj_append(uint64_t seq, const char *table, const char *text, size_t len);
+void pg_journal_append(uint64_t seq, const char *table, const char *text, size_t len);
 
 /* Every row up to seq has left the queue (committed, or dropped): their segments go. */
-void pgj_released(uint64_t seq);
+void pg_journal_released(uint64_t seq);
 
 /* What was appended is in the kernel when this returns. Cheap when nothing is new. */
-void pgj_barrier(void);
+void pg_journal_barrier(void);
 
 /* Bytes the journal holds (on disk and buffered), and whether they passed the bound. */
-uint64_t pgj_bytes(void);
-int pgj_full(void);
+uint64_t pg_journal_bytes(void);
+int pg_journal_full(void);
 
 /* Writes what is buffered and closes; an empty queue (released == everything) leaves no file. */
-void pgj_close(void);
+void pg_journal_close(void);
 
 #endif

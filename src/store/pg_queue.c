@@ -331,7 +331,7 @@ void pg_queue_close(void)
 static void update_gauges(void)
 {
     metric_set(m_queue, NULL, (double)q.rows);
-    metric_set(m_journal, NULL, (double)pgj_bytes());
+    metric_set(m_journal, NULL, (double)pg_journal_bytes());
     if (q.full_reported && q.rows < QUEUE_ROWS * 9 / 10 && q.bytes < QUEUE_BYTES * 9 / 10) {
         log_msg(LOG_INFO, "store queue has room again", "{sI}", "queued", (json_int_t)q.rows);
         q.full_reported = 0;
@@ -351,7 +351,7 @@ static void journal(uint64_t seq, const char *table, const json_t *row, const ch
     size_t len = 0;
     const char *text =
         raw_col ? json_text_scratch_with(row, raw_col, raw, &len) : json_text_scratch(row, &len);
-    pgj_append(seq, table, text, len);
+    pg_journal_append(seq, table, text, len);
 }
 
 /* Appends r (not yet counted) to the queue, as the latest of its key when keyed. */
@@ -460,7 +460,7 @@ int pg_queue_below_bound(void)
 
 int pg_queue_accepting(void)
 {
-    return q.rows < QUEUE_ROWS / 10 * 9 && q.bytes < QUEUE_BYTES / 10 * 9 && !pgj_full();
+    return q.rows < QUEUE_ROWS / 10 * 9 && q.bytes < QUEUE_BYTES / 10 * 9 && !pg_journal_full();
 }
 
 /* ---- leaving the queue ---- */
@@ -481,7 +481,7 @@ static void unlink_row(struct pg_row *prev, struct pg_row *r)
 /* Rows left the queue: the journal lets go of everything before the head. */
 static void released(void)
 {
-    pgj_released(q.head ? q.head->seq - 1 : q.last_seq);
+    pg_journal_released(q.head ? q.head->seq - 1 : q.last_seq);
     forget_fences();
     update_gauges();
 }

@@ -58,7 +58,7 @@ int pg_row_same_key(const struct pg_row *a, const struct pg_row *b);
 /* Sets up an empty queue and registers its metrics. Returns 0, or -1 on OOM. */
 int pg_queue_open(void);
 
-/* Frees every row still queued (after pgj_close, which keeps them for the next start). */
+/* Frees every row still queued (after pg_journal_close, which keeps them for the next start). */
 void pg_queue_close(void);
 
 /* Queues row (taken) for table, with column raw_col given as JSON text in raw when raw_col is

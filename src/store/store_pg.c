@@ -477,9 +477,9 @@ static int open_journal(const struct config *cfg)
     journal_players = json_array();
     journal_games = json_object();
     if (!journal_players || !journal_games ||
-        pgj_open(cfg->data_dir, (uint64_t)cfg->spill_max_mb << 20, requeue, NULL) < 0)
+        pg_journal_open(cfg->data_dir, (uint64_t)cfg->spill_max_mb << 20, requeue, NULL) < 0)
         return -1;
-    pgj_replayed();
+    pg_journal_replayed();
     const char *id;
     json_t *status;
     json_object_foreach(journal_games, id, status)
@@ -584,10 +584,10 @@ static int pg_healthy(json_t *out)
     int connected = pg_conn_state() == PG_READY;
     json_object_set_new(out, "connected", json_boolean(connected));
     json_object_set_new(out, "queued", json_integer((json_int_t)pg_queue_rows()));
-    json_object_set_new(out, "journalBytes", json_integer((json_int_t)pgj_bytes()));
-    json_object_set_new(out, "journalFull", json_boolean(pgj_full()));
+    json_object_set_new(out, "journalBytes", json_integer((json_int_t)pg_journal_bytes()));
+    json_object_set_new(out, "journalFull", json_boolean(pg_journal_full()));
     json_object_set_new(out, "lastError", json_string(pg_conn_last_error()));
-    return connected && pg_queue_below_bound() && !pgj_full();
+    return connected && pg_queue_below_bound() && !pg_journal_full();
 }
 
 /* Writes the queue out while it keeps shrinking (one more connection attempt if the database
@@ -614,7 +614,7 @@ static void pg_close(void)
     write_out();
     pg_conn_close();
     pg_read_close();
-    pgj_close(); /* first: the rows still queued stay in it for the next start */
+    pg_journal_close(); /* first: the rows still queued stay in it for the next start */
     pg_queue_close();
     event_free(w.flush_ev);
     json_decref(journal_players);
@@ -631,7 +631,7 @@ const struct store_backend store_pg_backend = {
     .put = pg_put,
     .put_json = pg_put_json,
     .flush = pg_flush,
-    .barrier = pgj_barrier,
+    .barrier = pg_journal_barrier,
     .poll = pg_poll,
     .load_game = pg_read_game,
     .load_games = pg_read_games,

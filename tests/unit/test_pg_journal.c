@@ -32,7 +32,7 @@ static void put(uint64_t seq, int n)
 {
     char text[64];
     int len = snprintf(text, sizeof text, "{\"id\":\"g%d\",\"n\":%d}", n, n);
-    pgj_append(seq, "games", text, (size_t)len);
+    pg_journal_append(seq, "games", text, (size_t)len);
 }
 
 int main(void)
@@ -41,37 +41,39 @@ int main(void)
     if (!mkdtemp(dir)) return 1;
     got = json_array();
 
-    is_int((int)pgj_open(dir, 1u << 20, collect, NULL), 0, "a new journal hands back nothing");
-    pgj_replayed();
+    is_int((int)pg_journal_open(dir, 1u << 20, collect, NULL), 0,
+           "a new journal hands back nothing");
+    pg_journal_replayed();
     for (int i = 1; i <= 5; i++)
         put((uint64_t)i, i);
-    pgj_barrier();
-    ok(pgj_bytes() > 0 && !pgj_full(), "five rows journaled, under the bound");
-    pgj_released(2);
-    pgj_close(); /* rows 3..5 are not in the database: the journal stays */
+    pg_journal_barrier();
+    ok(pg_journal_bytes() > 0 && !pg_journal_full(), "five rows journaled, under the bound");
+    pg_journal_released(2);
+    pg_journal_close(); /* rows 3..5 are not in the database: the journal stays */
     is_int(files(), 1, "a journal with rows still queued stays on disk");
 
-    is_int((int)pgj_open(dir, 1u << 20, collect, NULL), 5, "the next open hands back the rows");
+    is_int((int)pg_journal_open(dir, 1u << 20, collect, NULL), 5,
+           "the next open hands back the rows");
     ok(json_array_size(got) == 5 && json_integer_value(json_object_get(
                                         json_object_get(json_array_get(got, 4), "r"), "n")) == 5,
        "in the order they were put");
     for (int i = 1; i <= 5; i++) /* the store puts them again */
         put((uint64_t)i, i);
-    pgj_replayed();
+    pg_journal_replayed();
     is_int(files(), 1, "the old segment is gone once they are journaled anew");
-    pgj_released(5);
-    pgj_close();
+    pg_journal_released(5);
+    pg_journal_close();
     is_int(files(), 0, "a journal whose rows are all released leaves no file");
 
     json_array_clear(got);
-    pgj_open(dir, 4096, collect, NULL);
-    pgj_replayed();
+    pg_journal_open(dir, 4096, collect, NULL);
+    pg_journal_replayed();
     for (int i = 1; i <= 200; i++)
         put((uint64_t)i, i);
-    ok(pgj_full(), "past --spill-max-mb the journal says it is full (%llu bytes)",
-       (unsigned long long)pgj_bytes());
-    pgj_released(200);
-    pgj_close();
+    ok(pg_journal_full(), "past --spill-max-mb the journal says it is full (%llu bytes)",
+       (unsigned long long)pg_journal_bytes());
+    pg_journal_released(200);
+    pg_journal_close();
     rmdir(dir);
     json_decref(got);
     return done_testing();

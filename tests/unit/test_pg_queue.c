@@ -46,7 +46,7 @@ static void test_coalesce(void)
                        " \"t\": 0}");
     is_int(pg_queue_rows(), 4, "insert-once rows are never folded");
     is_int(pg_queue_last_seq(), 4, "every queued row has its place");
-    ok(pgj_bytes() > 0, "and is journaled");
+    ok(pg_journal_bytes() > 0, "and is journaled");
     pg_queue_pop(4);
     ok(pg_queue_head() == NULL && pg_queue_rows() == 0, "popped, the queue is empty");
 }
@@ -172,8 +172,8 @@ int main(void)
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/mt-pgq-XXXXXX");
     if (!mkdtemp(dir)) return 1;
-    ok(pgj_open(dir, 1u << 20, NULL, NULL) == 0, "a journal in a new directory");
-    pgj_replayed();
+    ok(pg_journal_open(dir, 1u << 20, NULL, NULL) == 0, "a journal in a new directory");
+    pg_journal_replayed();
     ok(pg_queue_open() == 0, "the queue opens");
     ok(pg_queue_accepting() && pg_queue_below_bound(), "an empty queue has room");
     test_coalesce();
@@ -183,7 +183,7 @@ int main(void)
     ok(pg_queue_put("nonesuch", json_object(), NULL, NULL) == 0 && pg_queue_rows() == 0,
        "a row of an unknown table is dropped");
     pg_queue_close();
-    pgj_close();
+    pg_journal_close();
     rmdir(dir);
     return done_testing();
 }
