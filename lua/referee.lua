@@ -188,9 +188,19 @@ function R.validate(files, helpers, prefix)
   return json.encode(meta_of(g))
 end
 
+-- The game's generator, refused while a command runs: a command is not an input, so drawing
+-- from the generator there would shift every later draw in the game and not in its replay.
+local in_command = false
+local function guarded(gen)
+  return function(m, n)
+    if in_command then error("random numbers are not available in command (it is not an input)", 2) end
+    return gen(m, n)
+  end
+end
+
 -- Starts the room's game. config_json may be nil. Returns the meta table as JSON.
 function R.setup(files, helpers, prefix, config_json, seed, seat_count)
-  rng = sandbox.new_random(seed)
+  rng = guarded(sandbox.new_random(seed))
   referee_rng = sandbox.new_random(seed * 7 + 3)
   game = load_game(files, helpers, prefix, rng)
   seats = seat_count
@@ -343,25 +353,31 @@ end
 -- change the game. Returns "action", action_json, or "text", the answer (at most 2000 bytes).
 local COMMAND_TEXT_MAX = 2000
 
+-- text cut to at most max bytes at a character's start, never inside one.
+local function utf8_cut(text, max)
+  if #text <= max then return text end
+  local cut = max
+  while cut > 0 and band(text:byte(cut + 1), 0xc0) == 0x80 do cut = cut - 1 end
+  return text:sub(1, cut)
+end
+
 function R.command(seat, text)
   if not game.command then
     return "text", "This game takes no text commands: send its actions as player_input."
   end
-  local action, answer = game.command(deep_copy(state), seat, text,
-    { seat = seat, seats = seats, config = config })
+  in_command = true
+  local ok, action, answer = pcall(game.command, deep_copy(state), seat, text,
+    { seat = seat, seats = seats, config = deep_copy(config), is_gm = is_gm })
+  in_command = false
+  if not ok then error(action, 0) end
   if action ~= nil then
     if type(action) ~= "table" then error("command must return an action table, or nil and a text", 0) end
     return "action", json.encode(action)
   end
   if type(answer) ~= "string" or answer == "" then
-    answer = "Unknown command: " .. text:sub(1, 60) .. " (try /help)"
+    answer = "Unknown command: " .. utf8_cut(text, 60) .. " (try /help)"
   end
-  if #answer > COMMAND_TEXT_MAX then -- cut at a character's start, not inside one
-    local cut = COMMAND_TEXT_MAX
-    while cut > 0 and band(answer:byte(cut + 1), 0xc0) == 0x80 do cut = cut - 1 end
-    answer = answer:sub(1, cut)
-  end
-  return "text", answer
+  return "text", utf8_cut(answer, COMMAND_TEXT_MAX)
 end
 
 -- Every recipient's view at once: out[seat] = { view_json, legal_json_or_nil } for seats

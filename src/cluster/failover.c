@@ -107,7 +107,10 @@ static void load_won(void)
     void *args[TAKEOVER_BATCH];
     int n = 0;
     for (int i = 0; i < nwon; i++)
-        if ((args[n] = strdup(won[i]->id))) ids[n++] = won[i]->id;
+        if ((args[n] = strdup(won[i]->id)))
+            ids[n++] = won[i]->id;
+        else
+            done(won[i], "missing"); /* out of memory: not left waiting for a load */
     nwon = 0;
     store_load_games(ids, n, on_loaded, args);
 }
@@ -256,5 +259,5 @@ void failover_shutdown(void)
     hmap_free(rebuilding);
     rebuilding = NULL;
     cfg = NULL;
-    asking = more = 0;
+    asking = more = nwon = 0;
 }

@@ -157,10 +157,12 @@ static void on_quick_match(struct proto_request *r)
  * rooms take inputs every tick, turn-based ones a few a minute. A room held by another instance
  * gets the real-time bound here (its kind is not known here) and its own bound on its owner,
  * which serves the request like a local one. */
-static struct room *input_room(struct proto_request *r, const char *id)
+static struct room *input_room(struct proto_request *r, const char *id, int command)
 {
     struct room *room = room_find(id);
-    int realtime = room ? room_is_realtime(room) : forward && !r->s->remote;
+    /* A command runs the game's Lua on the loop thread (a state copy and a parser) and its
+     * failures never end the game: it gets the turn-based bound in every room. */
+    int realtime = !command && (room ? room_is_realtime(room) : forward && !r->s->remote);
     int per_min = realtime ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
     if (!rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
@@ -180,7 +182,7 @@ static void on_player_input(struct proto_request *r)
         return;
     }
     if (!human(r)) return;
-    struct room *room = input_room(r, id);
+    struct room *room = input_room(r, id, 0);
     if (!room) return;
     char msg[300] = ""; /* room_input gives INTERNAL without a message when out of memory */
     const char *code = room_input(room, r->s, action, r->id, msg, sizeof msg);
@@ -227,7 +229,7 @@ static void on_command(struct proto_request *r)
     }
     const char *id;
     if (proto_string(r, "gameId", 1, 64, &id) < 0 || !human(r)) return;
-    struct room *room = input_room(r, id);
+    struct room *room = input_room(r, id, 1);
     if (!room) return;
     char msg[300] = "";
     const char *code = room_command(room, r->s, text, r->id, msg, sizeof msg);

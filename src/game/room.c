@@ -185,6 +185,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     }
     vm_free_later(r->vm);
     r->vm = NULL;
+    r->ref.vm = NULL; /* nothing may call the referee of a freed state */
 }
 
 /* The clocks stop and the result is set. */

@@ -227,6 +227,13 @@ const char *room_command(struct room *r, struct session *s, const char *text, js
         snprintf(msg, msglen, "you do not hold a seat in this game");
         return "NOT_IN_GAME";
     }
+    /* Like an input: a room that has not started, or has ended, may have let its Lua state go
+     * (an idle waiting room, a finished one after its final views). */
+    if (r->status != ROOM_ACTIVE || !r->vm) {
+        snprintf(msg, msglen,
+                 r->status == ROOM_WAITING ? "the game has not started" : "the game is over");
+        return "NOT_YOUR_TURN";
+    }
     char *action = NULL, *answer = NULL, err[600];
     enum vm_status st;
     TIMED(r, st = referee_command(&r->ref, m->seat, text, &action, &answer, err, sizeof err));

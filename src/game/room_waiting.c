@@ -103,6 +103,7 @@ static void on_waiting_idle(evutil_socket_t fd, short what, void *arg)
     }
     vm_free_later(r->vm);
     r->vm = NULL;
+    r->ref.vm = NULL; /* nothing may call the referee of a freed state */
     log_msg(LOG_INFO, "waiting room idle: Lua state released", "{ss}", "game", r->id);
 }
 

@@ -149,9 +149,12 @@ static void loaded_games(PGresult *res, void *arg)
 {
     struct load *l = arg;
     int ok = res && !pg_failed(res);
-    if (res && !ok)
-        log_msg(LOG_WARN, "store: cannot load games", "{ss,ss}", "games", l->params[0], "error",
-                pg_error_text(res));
+    if (res && !ok) {
+        char first[37]; /* the first id of the array literal "{id,...}" */
+        snprintf(first, sizeof first, "%s", l->params[0] + 1);
+        log_msg(LOG_WARN, "store: cannot load games", "{si,ss,ss}", "games", l->ngames, "first",
+                first, "error", pg_error_text(res));
+    }
     for (int i = 0; i < l->ngames; i++) {
         json_t *game = ok ? assemble_game(res, i) : NULL;
         l->done(game, l->args[i]);

@@ -53,6 +53,10 @@ async def main(srv):
         t.ok(ans["type"] == "game_event", f"/play {cell}: {ans['type']} {ans['payload'].get('code', '')}")
     over = await a.expect("game_over", where=lambda m: m.get("gameId") == gid)
     t.eq(over["payload"]["result"], {"winner": 1, "reason": "win"}, "the game played by commands ends")
+    for i in range(3):  # the ended room lets its Lua state go: a command must not reach it
+        ans = await b.request("command", {"gameId": gid, "text": "/board"})
+        t.eq((ans["payload"].get("code"), ans["payload"].get("message")), ("NOT_YOUR_TURN", "the game is over"),
+             f"a command to the ended game ({i + 1}) is refused")
 
     c4 = (await a.request("create_game", {"game": "connect4", "vsAgent": "random"}))["payload"]["gameId"]
     ans = await a.request("command", {"gameId": c4, "text": "/help"})

@@ -46,6 +46,12 @@ async def main(srv):
          "the hint leaves the turn, and seat 2's deadline, where they were")
     ans = await p3.request("player_input", {"gameId": gid, "action": {"vote": "a"}})
     t.eq(ans["payload"].get("code"), "NOT_YOUR_TURN", "seat 3, no longer listed, may not vote again")
+    ans = await p2.request("command", {"gameId": gid, "text": "/roll"})
+    t.ok(ans["payload"].get("code") == "INTERNAL" and "command failed" in ans["payload"]["message"],
+         f"a command may not draw from the game's generator: {ans['payload']}")
+    ans = await p2.request("command", {"gameId": gid, "text": "\u00e9" * 40})
+    t.ok(ans["type"] == "command_answer" and ans["payload"]["text"].startswith("Unknown command: " + "\u00e9" * 30),
+         "an unknown command gets the server's answer, its text cut between characters")
     ans = await p2.request("player_input", {"gameId": gid, "action": {"vote": "a"}})
     t.eq(ans["type"], "game_event", "seat 2 votes")
     st = await gm.expect("game_state", where=lambda m: m.get("gameId") == gid and m["payload"].get("toMove") == 1)
