@@ -89,6 +89,22 @@ async def rate_held(srv):
     await c.close()
 
 
+def lateness(srv):
+    """The ticker's tick_lateness_ms buckets: le -> count."""
+    st, _, text = http("GET", srv.url + "/metrics")
+    buckets = {}
+    for line in text.splitlines():
+        if line.startswith('tick_lateness_ms_bucket{game="ticker",le="'):
+            buckets[line.split('le="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def metric_sum(srv, series):
+    """The sum of the /metrics lines that start with series."""
+    st, _, text = http("GET", srv.url + "/metrics")
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith(series))
+
+
 def histogram(srv, name, game):
     """(sum, count) of a per-game histogram."""
     st, _, text = http("GET", srv.url + "/metrics")
@@ -128,35 +144,40 @@ async def slow_room(srv):
     created = await s.request("create_game", {"game": "slowtick", "config": {"iters": 200000}})
     sid = created["payload"]["gameId"]
     await s.expect("game_state", where=lambda m: m["payload"]["status"] == "active")
-    probe_ms, iters = await overrun(srv, s, sid)
-    t.diag(f"slowtick: {iters} steps a tick, {probe_ms:.2f} ms")
-    before_sum, before_n = histogram(srv, "tick_duration_ms", "slowtick")
     c = await Client.connect(srv)
     await ticker_room(srv, c)
-    await asyncio.sleep(0.3)
-    await drain(c)
-    first = await c.expect("game_state")
-    t0, n0, prev, worst = time.monotonic(), first["payload"]["state"]["ticks"], time.monotonic(), 0
-    while time.monotonic() - t0 < 3.0:
-        m = await c.expect("game_state")
-        now = time.monotonic()
-        worst = max(worst, now - prev)
-        prev = now
-        n1 = m["payload"]["state"]["ticks"]
-    st, _, text = http("GET", srv.url + "/metrics")
-    dropped = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
-                  if l.startswith('ticks_dropped_total{game="ticker"}'))
-    t.ok(dropped <= 0.25 * n1, f"beside a slow room the ticker ran its ticks: {dropped:.0f} of {n1} dropped")
-    # Server-side: how late the ticker's ticks started (histogram buckets for game="ticker").
-    st, _, text = http("GET", srv.url + "/metrics")
-    buckets = {}
-    for line in text.splitlines():
-        if line.startswith('tick_lateness_ms_bucket{game="ticker",le="'):
-            le = line.split('le="')[1].split('"')[0]
-            buckets[le] = float(line.rsplit(" ", 1)[1])
+    period = 1000 / 60
+    # The premise, a slow room whose ticks last 1 to 3 of its periods, is tuned on the running
+    # server; a machine that gets busier (or idler) in the 3 s window breaks it, and then the
+    # window says nothing about the scheduler: tune again and measure again (at most 4 times).
+    for attempt in range(4):
+        probe_ms, iters = await overrun(srv, s, sid)
+        t.diag(f"slowtick: {iters} steps a tick, {probe_ms:.2f} ms")
+        before_sum, before_n = histogram(srv, "tick_duration_ms", "slowtick")
+        dropped0 = metric_sum(srv, 'ticks_dropped_total{game="ticker"}')
+        late0 = lateness(srv)
+        await asyncio.sleep(0.3)
+        await drain(c)
+        first = await c.expect("game_state")
+        t0, n0, prev, worst = time.monotonic(), first["payload"]["state"]["ticks"], time.monotonic(), 0
+        while time.monotonic() - t0 < 3.0:
+            m = await c.expect("game_state")
+            now = time.monotonic()
+            worst = max(worst, now - prev)
+            prev = now
+            n1 = m["payload"]["state"]["ticks"] - n0
+        dropped = metric_sum(srv, 'ticks_dropped_total{game="ticker"}') - dropped0
+        window_sum, window_n = histogram(srv, "tick_duration_ms", "slowtick")
+        window_ms = (window_sum - before_sum) / max(window_n - before_n, 1)
+        if period < window_ms < 3 * period:
+            break
+        t.diag(f"the slow room's ticks lasted {window_ms:.1f} ms in the window: measured again")
+    t.ok(dropped <= 0.25 * (n1 + dropped),
+         f"beside a slow room the ticker ran its ticks: {dropped:.0f} of {n1 + dropped:.0f} dropped")
+    # Server-side: how late the ticker's ticks started in the window (its histogram's buckets).
+    buckets = {le: n - late0.get(le, 0) for le, n in lateness(srv).items()}
     # The documented tolerance is the longest concurrent tick: the slow room's, as measured.
-    after_sum, after_n = histogram(srv, "tick_duration_ms", "slowtick")
-    slow_ms = (after_sum - before_sum) / max(after_n - before_n, 1)
+    slow_ms = window_ms
     les = sorted(float(le) for le in buckets if le != "+Inf")
     bound = next((le for le in les if le >= slow_ms + 10), None)
     key = "+Inf" if bound is None else f"{bound:g}"
