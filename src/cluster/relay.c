@@ -36,11 +36,18 @@ static void (*closed_fn)(struct session *);
 static void (*missing_fn)(struct proto_request *);
 static struct metric *m_msgs, *m_latency, *m_refused;
 
+/* An instance's relay channel, "mt:relay:<id>". */
+#define CHANNEL_LEN 96
+static char *channel_of(char channel[CHANNEL_LEN], const char *instance)
+{
+    snprintf(channel, CHANNEL_LEN, "mt:relay:%s", instance);
+    return channel;
+}
+
 static void publish(const char *instance, const char *data, size_t len)
 {
-    char channel[96];
-    snprintf(channel, sizeof channel, "mt:relay:%s", instance);
-    bus_publish(channel, data, len);
+    char channel[CHANNEL_LEN];
+    bus_publish(channel_of(channel, instance), data, len);
 }
 
 /* ---------- the socket's side ---------- */
@@ -137,9 +144,8 @@ static int publish_request(const char *owner, const char *game, struct local *l,
     util_strlcpy(d->sid, l->s->session_id, sizeof d->sid);
     util_strlcpy(d->game, game, sizeof d->game);
     d->re = json_incref(re);
-    char channel[96];
-    snprintf(channel, sizeof channel, "mt:relay:%s", owner);
-    if (bus_command(on_delivered, d, "PUBLISH %s %b", channel, data, len) < 0) {
+    char channel[CHANNEL_LEN];
+    if (bus_command(on_delivered, d, "PUBLISH %s %b", channel_of(channel, owner), data, len) < 0) {
         json_decref(d->re);
         free(d);
         return -1;
@@ -732,9 +738,8 @@ int relay_init(const struct config *c, void (*on_msg)(struct session *, const ch
     rooms_set_lobby_frame_hook(lobby_out);
     accounts_set_spend_hook(spend_out);
     scripts_on_refusal(refusal_out);
-    char channel[96];
-    snprintf(channel, sizeof channel, "mt:relay:%s", members_self());
-    return bus_sub_init(channel, on_message, NULL);
+    char channel[CHANNEL_LEN];
+    return bus_sub_init(channel_of(channel, members_self()), on_message, NULL);
 }
 
 static void free_batch(const char *key, void *value, void *arg)

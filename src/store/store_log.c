@@ -8,10 +8,11 @@
  *
  * written by one writer thread (log_writer.h), so the loop never waits for the disk. Records
  * reach the kernel within a few milliseconds (and at once when a game ends, store_flush), which
- * is what survives kill -9; fdatasync follows at most every 100 ms for power loss. At start-up a torn or corrupt
- * tail (the last line of a crash) is cut off, and games that were still waiting or active when
- * the process died are named to the server (the "unfinished_games" rows of store_on_load),
- * which rebuilds them from their records or closes them as aborted: never left half-written.
+ * is what survives kill -9; fdatasync follows at most every 100 ms for power loss. At start-up a
+ * torn or corrupt tail (the last line of a crash) is cut off, and games that were still waiting or
+ * active when the process died are named to the server (the "unfinished_games" rows of
+ * store_on_load), which rebuilds them from their records or closes them as aborted: never left
+ * half-written.
  *
  * Compaction (compact.h decides what is live) rewrites the file without superseded rows: only
  * at start-up, before the writer thread exists, or offline (`monkeytown compact`), both under

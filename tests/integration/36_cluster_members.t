@@ -8,6 +8,7 @@ import json, os, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import BIN, ROOT, Server, Tap, http, wait_for
 from redis_server import Redis
+from cluster import listed
 import pg as pglib
 
 if not pglib.available():
@@ -20,14 +21,6 @@ SECRET = "cluster-test-secret-0123456789abcdef0123456789"
 LEASE_MS = 1500  # three heartbeats of 500 ms
 
 
-
-
-def listed(srv):
-    try:
-        st, _, body = http("GET", srv.url + "/api/cluster", timeout=5)
-    except OSError:
-        return None
-    return sorted(i["id"] for i in body["instances"]) if st == 200 else None
 
 
 def lobby(srv):
