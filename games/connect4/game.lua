@@ -86,6 +86,9 @@ local game = {
   players = { min = 2, max = 2 },
   tick_rate = 0,
   turn_time_ms = 30000,
+  -- Every seat and every spectator sees the whole board: the server views and encodes each
+  -- state once for all of them.
+  view_shared = true,
 }
 
 function game.setup(ctx, config)

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "loop.h"
 #include "rx_guard.h"
+#include "uv_poll.h"
 #include "ws_frame.h"
 
 #include <libwebsockets.h>
@@ -543,6 +544,7 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
         return -1;
     }
     linger_init(loop_base(), LINGER_RESERVE);
+    uv_poll_fast_init();
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
