@@ -20,6 +20,9 @@ local R = {}
 local game, state, rng, referee_rng, seats, config
 local gm -- the game master's seat (game_master = true: the creator's, seat 1), or nil
 local log_lines = {}
+-- to_move's answer for the state table known_for: the state changes only to a new table (apply)
+-- or in tick, which forgets it, so may_act asks the game once per state, not once per action.
+local known_for, known_seat
 
 -- Per-player documents (docs/scripting.md, "Documents"): docs[seat] is the seated player's
 -- document as the room gave it at the start (R.set_docs), then as this game last saved it;
@@ -85,43 +88,49 @@ local function pending_doc(saves, seat)
   return docs[seat]
 end
 
-local function add_doc_calls(ctx, saves)
-  ctx.doc = function(seat)
-    if type(seat) ~= "number" or seat < 1 or seat > seats then
-      error("ctx.doc: seat must be 1.." .. seats, 2)
-    end
-    local d = saves and pending_doc(saves, seat) or docs[seat]
-    if not d then return nil end
-    return deep_copy(d)
+-- The functions every ctx holds are made once per state, not per call: they act on the
+-- running call's lists (cur_events, cur_saves), which new_ctx sets. A ctx kept past its call
+-- therefore emits into the call running then, which is as harmless as emitting into a list
+-- nobody reads, and saves nothing outside apply and tick.
+local cur_events, cur_saves
+
+local function ctx_doc(seat)
+  if type(seat) ~= "number" or seat < 1 or seat > seats then
+    error("ctx.doc: seat must be 1.." .. seats, 2)
   end
-  ctx.save_doc = function(seat, doc, note, by)
-    if not saves then error("ctx.save_doc: not available here (only in apply and tick)", 2) end
-    if type(seat) ~= "number" or seat < 1 or seat > seats then
-      error("ctx.save_doc: seat must be 1.." .. seats, 2)
-    end
-    if type(doc) ~= "table" then error("ctx.save_doc: doc must be a table", 2) end
-    if note ~= nil and type(note) ~= "string" then error("ctx.save_doc: note must be a string", 2) end
-    note = note or ""
-    if #note > DOC_NOTE_MAX then
-      error("ctx.save_doc: note longer than " .. DOC_NOTE_MAX .. " bytes", 2)
-    end
-    if by ~= nil and (type(by) ~= "number" or by < 1 or by > seats or docs[by] == nil) then
-      error("ctx.save_doc: by must be a seat with a player", 2)
-    end
-    if docs[seat] == nil then return false end -- no player in this seat (an agent): nothing saved
-    if #saves >= DOC_SAVES_PER_CALL then
-      error("ctx.save_doc: more than " .. DOC_SAVES_PER_CALL .. " saves in one call", 2)
-    end
-    local ok, text = pcall(json.encode, doc)
-    if not ok then error("ctx.save_doc: the document is not plain data: " .. tostring(text), 2) end
-    if #text > DOC_MAX_BYTES then
-      error("ctx.save_doc: the document is " .. #text .. " bytes as JSON, more than " ..
-        DOC_MAX_BYTES, 2)
-    end
-    -- What later calls see is what was stored: the JSON text decoded again.
-    saves[#saves + 1] = { seat = seat, doc = json.decode(text), text = text, note = note, by = by }
-    return true
+  local d = cur_saves and pending_doc(cur_saves, seat) or docs[seat]
+  if not d then return nil end
+  return deep_copy(d)
+end
+
+local function ctx_save_doc(seat, doc, note, by)
+  local saves = cur_saves
+  if not saves then error("ctx.save_doc: not available here (only in apply and tick)", 2) end
+  if type(seat) ~= "number" or seat < 1 or seat > seats then
+    error("ctx.save_doc: seat must be 1.." .. seats, 2)
   end
+  if type(doc) ~= "table" then error("ctx.save_doc: doc must be a table", 2) end
+  if note ~= nil and type(note) ~= "string" then error("ctx.save_doc: note must be a string", 2) end
+  note = note or ""
+  if #note > DOC_NOTE_MAX then
+    error("ctx.save_doc: note longer than " .. DOC_NOTE_MAX .. " bytes", 2)
+  end
+  if by ~= nil and (type(by) ~= "number" or by < 1 or by > seats or docs[by] == nil) then
+    error("ctx.save_doc: by must be a seat with a player", 2)
+  end
+  if docs[seat] == nil then return false end -- no player in this seat (an agent): nothing saved
+  if #saves >= DOC_SAVES_PER_CALL then
+    error("ctx.save_doc: more than " .. DOC_SAVES_PER_CALL .. " saves in one call", 2)
+  end
+  local ok, text = pcall(json.encode, doc)
+  if not ok then error("ctx.save_doc: the document is not plain data: " .. tostring(text), 2) end
+  if #text > DOC_MAX_BYTES then
+    error("ctx.save_doc: the document is " .. #text .. " bytes as JSON, more than " ..
+      DOC_MAX_BYTES, 2)
+  end
+  -- What later calls see is what was stored: the JSON text decoded again.
+  saves[#saves + 1] = { seat = seat, doc = json.decode(text), text = text, note = note, by = by }
+  return true
 end
 
 -- The call succeeded: its saves become the documents later calls see. Returns them for the C
@@ -136,24 +145,28 @@ local function commit_saves(saves)
   return out
 end
 
+local function ctx_emit(event, seat)
+  if type(event) ~= "table" then error("ctx.emit: event must be a table", 2) end
+  if seat ~= nil and (type(seat) ~= "number" or seat < 1 or seat > seats) then
+    error("ctx.emit: seat must be 1.." .. seats, 2)
+  end
+  local events = cur_events
+  if #events >= 256 then error("ctx.emit: more than 256 events in one call", 2) end
+  events[#events + 1] = { json.encode(event), seat }
+end
+
+local function ctx_log(...)
+  if #log_lines >= 20 then return end
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  log_lines[#log_lines + 1] = table.concat(parts, " "):sub(1, 1000)
+end
+
+-- A call's ctx: events collects what it emits; saves its document saves (nil: none allowed).
 local function new_ctx(now, events, saves)
-  local ctx = { random = rng, now = now, seats = seats, config = config, is_gm = is_gm }
-  add_doc_calls(ctx, saves)
-  ctx.emit = function(event, seat)
-    if type(event) ~= "table" then error("ctx.emit: event must be a table", 2) end
-    if seat ~= nil and (type(seat) ~= "number" or seat < 1 or seat > seats) then
-      error("ctx.emit: seat must be 1.." .. seats, 2)
-    end
-    if #events >= 256 then error("ctx.emit: more than 256 events in one call", 2) end
-    events[#events + 1] = { json.encode(event), seat }
-  end
-  ctx.log = function(...)
-    if #log_lines >= 20 then return end
-    local parts = {}
-    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-    log_lines[#log_lines + 1] = table.concat(parts, " "):sub(1, 1000)
-  end
-  return ctx
+  cur_events, cur_saves = events, saves
+  return { random = rng, now = now, seats = seats, config = config, is_gm = is_gm,
+           emit = ctx_emit, log = ctx_log, doc = ctx_doc, save_doc = ctx_save_doc }
 end
 
 -- Validates a version: loads it, checks its shape, runs its self-test. Returns the meta table
@@ -210,6 +223,7 @@ function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   if type(config) ~= "table" then config = {} end
   local events = {}
   state = game.setup(new_ctx(0, events), config)
+  known_for = nil
   if type(state) ~= "table" then error("setup must return a table", 0) end
   return json.encode(meta_of(game))
 end
@@ -232,6 +246,7 @@ end
 -- The seat the room's turn clock, `toMove` and agents follow: to_move's seat, or the first of
 -- its list (every listed seat may act: may_act).
 local movers -- the seats of to_move's last list (a set), or nil: who gets legal in R.views
+-- to_move's answer for the state table known_for (declared at the top: setup forgets it).
 
 local function to_move_of(s)
   if not game.to_move then return nil end
@@ -242,7 +257,8 @@ local function to_move_of(s)
     for _, m in ipairs(seat) do movers[m] = true end
     seat = seat[1]
   end
-  if type(seat) ~= "number" then return nil end
+  if type(seat) ~= "number" then seat = nil end
+  known_for, known_seat = s, seat
   return seat
 end
 
@@ -275,14 +291,9 @@ end
 -- game master may act at any time, and a seat to_move lists may act now.
 local function may_act(seat)
   if seat == gm then return true end
-  local m = game.to_move and game.to_move(state)
-  if type(m) == "table" then
-    for _, s in ipairs(m) do
-      if s == seat then return true end
-    end
-    return false
-  end
-  return m == seat
+  if not game.to_move then return false end
+  if known_for ~= state then to_move_of(state) end
+  return seat == known_seat or (movers ~= nil and movers[seat] == true)
 end
 
 local function check(seat, action, turn_based)
@@ -331,6 +342,7 @@ function R.tick(inputs, now, want_hash)
     if ok then list[#list + 1] = { seat = input[1], action = action, input[1], action } end
   end
   local events, saves = {}, {}
+  known_for = nil -- tick changes the state in place
   game.tick(state, new_ctx(now, events, saves), list)
   local over = outcome_json(state)
   return events, over, want_hash and sandbox.canonical_hash(state) or nil,
