@@ -71,6 +71,7 @@ local function meta_of(g)
     quick_fill = type(g.quick_fill) == "number" and g.quick_fill or nil,
     has_legal = g.legal ~= nil,
     game_master = g.game_master == true or nil,
+    commands = g.command ~= nil or nil,
   }
 end
 
