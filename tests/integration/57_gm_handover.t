@@ -113,6 +113,8 @@ async def second_half(srv, tokens, gid):
 
 srv = Server(*ARGS).start()
 try:
+    listed = {g["name"]: (g.get("gameMaster"), g.get("commands")) for g in http("GET", srv.url + "/api/games")[2]}
+    t.eq(listed, {"council": (True, True)}, "GET /api/games: Council has a game master and takes commands")
     tokens = [guest(srv) for _ in range(3)]
     gid, seq = run(first_half(srv, tokens))
     srv.proc.send_signal(signal.SIGKILL)
