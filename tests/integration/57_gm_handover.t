@@ -3,18 +3,36 @@
 # (tests/integration/fixtures/roles/council): seat 1, the creator, hands it to seat 2. Everyone
 # gets gm_changed under a seq; the omniscient view, the game master's legal actions and
 # `gameMaster` (game_state, GET /api/games/:id) move to seat 2; seat 2 acts out of its turn and
-# seat 1 no longer may. Only the game master may hand over, to a seat with a human player. The
+# seat 1 no longer may. Only the game master may hand over, to a seat with a human player, in a
+# running game that has a game master (each refusal with its code and message). The
 # server is killed with SIGKILL and started again: the rebuilt room has seat 2 as its game
-# master, which judges to the end, and `monkeytown replay` finds the game identical.
-import os, shutil, signal, sys, tempfile
+# master, which judges to the end, and `monkeytown replay` finds the game identical. With the
+# embedded store, then with PostgreSQL when it can be started here.
+import os, shutil, signal, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import ROOT, Client, Server, Tap, http, replay, run
+from mt import BIN, ROOT, Client, Server, Tap, http, run
+import pg as pglib
 
-t = Tap()
+tap = Tap()
+
+
+class Labeled:
+    """The checks of one scenario, named after its store."""
+    label = ""
+
+    def ok(self, cond, name, diag=None):
+        tap.ok(cond, f"{self.label}: {name}", diag)
+
+    def eq(self, got, want, name):
+        tap.eq(got, want, f"{self.label}: {name}")
+
+
+t = Labeled()
 SECRET = "handover-secret-handover-secret-012345"
 games = tempfile.mkdtemp(prefix="mt-gm-")
 shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "roles", "council"),
                 os.path.join(games, "council"))
+shutil.copytree(os.path.join(ROOT, "games", "tictactoe"), os.path.join(games, "tictactoe"))
 ARGS = ("--games", games, "--jwt-secret", SECRET, "--guest-rate", "0", "--seat-hold", "120",
         "--log-level", "warn")
 
@@ -85,6 +103,32 @@ async def first_half(srv, tokens):
     return gid, seq
 
 
+async def refusals(srv):
+    """hand_gm where it cannot be: before the start, from a spectator, in a game without a game
+    master, to an agent's seat."""
+    c, w = await Client.connect(srv), await Client.connect(srv)
+    gid = (await c.request("create_game", {"game": "council"}))["payload"]["gameId"]
+    ans = await c.request("hand_gm", {"gameId": gid, "seat": 2})
+    t.eq((ans["payload"].get("code"), ans["payload"].get("message")), ("NOT_YOUR_TURN", "the game has not started"),
+         "hand_gm before the game starts")
+    await w.request("join_game", {"gameId": gid, "as": "spectator"})
+    ans = await w.request("hand_gm", {"gameId": gid, "seat": 1})
+    t.eq(ans["payload"].get("code"), "NOT_IN_GAME", "hand_gm from a spectator")
+    gid = (await c.request("create_game", {"game": "council", "vsAgent": "random"}))["payload"]["gameId"]
+    await c.expect("game_state", where=for_game(gid, lambda m: m["payload"]["status"] == "active"))
+    ans = await c.request("hand_gm", {"gameId": gid, "seat": 2})
+    t.eq((ans["payload"].get("code"), ans["payload"].get("message")), ("BAD_MESSAGE", "seat 2 is not held by a human player"),
+         "hand_gm to an agent's seat")
+    gid = (await c.request("create_game", {"game": "tictactoe", "vsAgent": "random"}))["payload"]["gameId"]
+    await c.expect("game_state", where=for_game(gid, lambda m: m["payload"]["status"] == "active"))
+    ans = await c.request("hand_gm", {"gameId": gid, "seat": 2})
+    t.eq((ans["payload"].get("code"), ans["payload"].get("message")), ("BAD_MESSAGE", "this game has no game master"),
+         "hand_gm in a game without a game master")
+    t.ok("gameMaster" not in states(c, gid)[-1], "its game_state names no game master")
+    for x in (c, w):
+        await x.close()
+
+
 async def second_half(srv, tokens, gid):
     c1, c2, c3 = [await Client.connect(srv, token=tok) for tok in tokens]
     for c in (c1, c2, c3):
@@ -111,23 +155,48 @@ async def second_half(srv, tokens, gid):
         await c.close()
 
 
-srv = Server(*ARGS).start()
+def scenario(label, args, store_args):
+    t.label = label
+    srv = Server(*args).start()
+    try:
+        listed = {g["name"]: (g.get("gameMaster"), g.get("commands")) for g in http("GET", srv.url + "/api/games")[2]}
+        t.eq(listed, {"council": (True, True), "tictactoe": (None, True)},
+             "GET /api/games: Council has a game master; both games take commands")
+        run(refusals(srv))
+        tokens = [guest(srv) for _ in range(3)]
+        gid, seq = run(first_half(srv, tokens))
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+        again = Server(*args)
+        again.args[again.args.index("--data-dir") + 1] = again.data_dir = srv.data_dir
+        srv = again.start()
+        t.eq(http("GET", srv.url + f"/api/games/{gid}")[2].get("gameMaster"), 2,
+             "the room rebuilt after SIGKILL has seat 2 as its game master")
+        run(second_half(srv, tokens, gid))
+        srv.stop()
+        r = subprocess.run([BIN, "replay", gid, *store_args(srv), "--games", games, "--log-level", "warn"],
+                           capture_output=True, text=True, timeout=60)
+        t.ok(r.returncode == 0 and "identical" in r.stdout,
+             f"monkeytown replay of the game with its handover: {r.stdout.strip() or r.stderr.strip()}")
+    finally:
+        srv.stop()
+
+
 try:
-    listed = {g["name"]: (g.get("gameMaster"), g.get("commands")) for g in http("GET", srv.url + "/api/games")[2]}
-    t.eq(listed, {"council": (True, True)}, "GET /api/games: Council has a game master and takes commands")
-    tokens = [guest(srv) for _ in range(3)]
-    gid, seq = run(first_half(srv, tokens))
-    srv.proc.send_signal(signal.SIGKILL)
-    srv.proc.wait()
-    again = Server(*ARGS)
-    again.args[again.args.index("--data-dir") + 1] = again.data_dir = srv.data_dir
-    srv = again.start()
-    t.eq(http("GET", srv.url + f"/api/games/{gid}")[2].get("gameMaster"), 2,
-         "the room rebuilt after SIGKILL has seat 2 as its game master")
-    run(second_half(srv, tokens, gid))
-    ok, out = replay(srv, gid, "--games", games)
-    t.ok(ok, f"monkeytown replay of the game with its handover: {out}")
+    scenario("embedded", ARGS, lambda srv: ["--data-dir", srv.data_dir])
+    if not pglib.available():
+        tap.diag("PostgreSQL is not available: its half is skipped")
+    else:
+        db = pglib.Postgres().init().start()
+        try:
+            db.createdb("monkeytown")
+            pg_store = ("--database-url", db.url("monkeytown"), "--sql-dir", os.path.join(ROOT, "sql"))
+            scenario("PostgreSQL", (*ARGS, *pg_store), lambda srv: list(pg_store))
+            rows = db.query("monkeytown", "SELECT seat, action, source FROM game_inputs WHERE source = 'handover'")
+            tap.eq(rows, [["1", '{"gm": 2}', "handover"]], "PostgreSQL holds the handover input")
+        finally:
+            db.stop()
+            db.remove()
 finally:
-    srv.stop()
     shutil.rmtree(games, ignore_errors=True)
-t.done()
+tap.done()
