@@ -66,15 +66,18 @@ end
 -- run on copies, and the game's calls get a ctx with the given generator, seat count and
 -- config whose emit, log and save_doc go nowhere (doc gives nil). Also used by tests/lua/harness.lua.
 function H.new_model(g, random, nseats, cfg)
+  -- The model does not know who the game master is (an agent sees its own view only): nobody.
+  local function no_gm() return false end
+  local rules_ctx = { seats = nseats, is_gm = no_gm }
   local function model_ctx()
     return { random = random, now = 0, seats = nseats, emit = function() end,
-             log = function() end, config = cfg,
+             log = function() end, config = cfg, is_gm = no_gm,
              -- an agent sees no player's document, and its searches save none
              doc = function() return nil end, save_doc = function() return false end }
   end
   return {
     copy = function(s) return deep_copy(s) end,
-    legal = function(s, who) return g.legal and g.legal(s, who) or {} end,
+    legal = function(s, who) return g.legal and g.legal(s, who, rules_ctx) or {} end,
     apply = function(s, who, action)
       local c = deep_copy(s)
       g.apply(c, who, action, model_ctx())

@@ -18,7 +18,7 @@ local json = sandbox.new_json()
 
 local R = {}
 local game, state, rng, referee_rng, seats, config
-local gm -- the game master's seat (game_master = true: the creator's, seat 1), or nil
+local gm -- the game master's seat (game_master = true: the creator's, seat 1, until handed over), or nil
 local log_lines = {}
 -- to_move's answer for the state table known_for: the state changes only to a new table (apply)
 -- or in tick, which forgets it, so may_act asks the game once per state, not once per action.
@@ -74,12 +74,17 @@ local function meta_of(g)
     quick_fill = type(g.quick_fill) == "number" and g.quick_fill or nil,
     has_legal = g.legal ~= nil,
     game_master = g.game_master == true or nil,
+    commands = g.command ~= nil or nil,
   }
 end
 
 local function is_gm(seat)
   return seat ~= nil and seat == gm
 end
+
+-- What validate and legal get beside the state and the seat (they run often: one table, made
+-- at setup): whether a seat is the game master, which a handover changes mid-game.
+local rules_ctx = { is_gm = is_gm }
 
 local function pending_doc(saves, seat)
   for i = #saves, 1, -1 do
@@ -218,6 +223,7 @@ function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   game = load_game(files, helpers, prefix, rng)
   seats = seat_count
   gm = game.game_master == true and 1 or nil
+  rules_ctx.seats = seat_count
   docs = {}
   config = config_json and json.decode(config_json) or {}
   if type(config) ~= "table" then config = {} end
@@ -299,7 +305,7 @@ end
 local function check(seat, action, turn_based)
   if turn_based and not may_act(seat) then return "not_your_turn" end
   if game.validate then
-    local valid, reason = game.validate(state, seat, action)
+    local valid, reason = game.validate(state, seat, action, rules_ctx)
     if not valid then return "illegal", type(reason) == "string" and reason or "illegal action" end
   end
   return "ok"
@@ -354,9 +360,19 @@ end
 -- no legal function or no legal action.
 function R.random_legal(seat)
   if not game.legal then return nil end
-  local l = game.legal(state, seat)
+  local l = game.legal(state, seat, rules_ctx)
   if type(l) ~= "table" or #l == 0 then return nil end
   return json.encode(l[referee_rng(#l)])
+end
+
+-- The game master's seat passes to seat (the `hand_gm` message, or its input replayed): the
+-- state is untouched, so the hash returned is the state's as it was. The room checked that seat
+-- holds a player; a game without a game master has none to hand over.
+function R.set_gm(seat)
+  if not gm then error("this game has no game master", 0) end
+  if type(seat) ~= "number" or seat < 1 or seat > seats then error("no seat " .. tostring(seat), 0) end
+  gm = seat
+  return sandbox.canonical_hash(state)
 end
 
 -- A line of text from seat (the `command` message): the game's command turns it into an action,
@@ -408,7 +424,7 @@ function R.views(n, to_move, wanted)
       local legal
       if who and game.legal and ((to_move and (who == to_move or (movers and movers[who])))
                                  or who == gm) then
-        local l = game.legal(state, who)
+        local l = game.legal(state, who, rules_ctx)
         if type(l) == "table" and #l > 0 then legal = json.encode(l) end
       end
       local view

@@ -12,10 +12,10 @@
 // What it guarantees to the code above it:
 //   - send() resolves with the first message that answers the request (carries its re), or
 //     rejects with a MonkeytownError holding the server's {code, message}.
-//   - Every game log event (game_event, player_joined, player_left, chat_message, game_over) is
-//     delivered exactly once per (gameId, seq), in seq order: across reconnects the client sends
-//     resume {gameId, lastSeq} for every game it is in, unpacks the replay, and drops anything it
-//     has already delivered. A game_state is always delivered (it is a snapshot, not an event).
+//   - Every game log event (game_event, player_joined, player_left, chat_message, gm_changed,
+//     game_over) is delivered exactly once per (gameId, seq), in seq order: across reconnects
+//     the client sends resume {gameId, lastSeq} for every game it is in, unpacks the replay,
+//     and drops anything it has already delivered. A game_state is always delivered (it is a snapshot, not an event).
 //     After a crash that lost events it had sent (a `replay` with `payload.rewind`, or whose seq
 //     is below lastSeq), a 'rewind' {gameId, from, to} event withdraws seqs from..to, which then
 //     come again as new events.
@@ -441,6 +441,19 @@ export class MonkeytownClient {
   /** chat_message; resolves with its own broadcast. */
   chat(gameId, text) {
     return this.send('chat_message', { gameId, text });
+  }
+
+  /** command {gameId, text}: a line of text for the game (docs/protocol.md). Resolves with the
+   *  first message it caused: `command_answer` ({text}, for this player alone) when the game
+   *  answered, else what its action caused (usually a game_event), as input() does. */
+  command(gameId, text) {
+    return this.send('command', { gameId, text });
+  }
+
+  /** hand_gm {gameId, seat}: the game master hands its seat to another human player. Resolves
+   *  with the gm_changed event it caused. */
+  handGm(gameId, seat) {
+    return this.send('hand_gm', { gameId, seat });
   }
 
   /** leave_game (forfeits a running turn-based game for a seated player); forgets the game. */

@@ -236,6 +236,22 @@ static void on_command(struct proto_request *r)
     if (code) proto_error(r, code, "%s", msg);
 }
 
+/* The game master's seat handed to another seat (docs/protocol.md, `hand_gm`): rate-limited as
+ * a command (an input of the game, at the turn-based rate in every room). */
+static void on_hand_gm(struct proto_request *r)
+{
+    const char *id;
+    long seat = 0;
+    if (proto_string(r, "gameId", 1, 64, &id) < 0 ||
+        proto_integer(r, "seat", 1, 1, ROOM_MAX_SEATS, &seat) < 0 || !human(r))
+        return;
+    struct room *room = input_room(r, id, 1);
+    if (!room) return;
+    char msg[300] = "";
+    const char *code = room_hand_gm(room, r->s, (int)seat, r->id, msg, sizeof msg);
+    if (code) proto_error(r, code, "%s", msg);
+}
+
 /* An external agent's answer to agent_turn (docs/protocol.md, `agent_move`): from an agent
  * connection only, rate-limited with the real-time input bound, since one connection may serve
  * many games. */
@@ -480,5 +496,5 @@ int game_proto_init(const struct config *config)
                     {"subscribe", on_subscribe},       {"agent_move", on_agent_move}};
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (proto_register(handlers[i].type, handlers[i].fn) < 0) return -1;
-    return 0;
+    return proto_register("hand_gm", on_hand_gm) < 0 ? -1 : 0;
 }

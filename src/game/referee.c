@@ -280,6 +280,19 @@ enum vm_status referee_set_docs(struct referee *ref, const char *docs_json, char
     return st;
 }
 
+enum vm_status referee_set_gm(struct referee *ref, int seat, char hash[17], char *err,
+                              size_t errlen)
+{
+    settle(ref);
+    lua_State *L = push_fn(ref, "set_gm");
+    lua_pushinteger(L, seat);
+    enum vm_status st = vm_call(ref->vm, 1, 1, ref->budget_ms, err, errlen);
+    hash[0] = '\0';
+    if (st == VM_OK) read_hash(L, -1, hash);
+    settle(ref);
+    return st;
+}
+
 enum vm_status referee_to_move(struct referee *ref, int *seat, char *err, size_t errlen)
 {
     settle(ref);

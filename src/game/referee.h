@@ -131,6 +131,13 @@ enum vm_status referee_command(struct referee *ref, int seat, const char *text, 
 enum vm_status referee_set_docs(struct referee *ref, const char *docs_json, char *err,
                                 size_t errlen);
 
+/* The game master's seat passes to seat (a handover, live or replayed; docs/protocol.md,
+ * hand_gm): ctx.is_gm, who may act at any time and who gets view(state, "gm") follow. The state
+ * is unchanged: hash (17 bytes) gets its replay hash. Fails when the game has no game master or
+ * seat is not one of its seats. */
+enum vm_status referee_set_gm(struct referee *ref, int seat, char hash[17], char *err,
+                              size_t errlen);
+
 /* The seat to move now (0: nobody), for a room that starts or resumes. */
 enum vm_status referee_to_move(struct referee *ref, int *seat, char *err, size_t errlen);
 

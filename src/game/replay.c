@@ -269,6 +269,33 @@ static int replay_ticks(struct referee *ref, json_t *game, json_t **inputs, size
     return 0;
 }
 
+/* A recorded handover of the game master's seat (source REPLAY_HANDOVER, action {"gm": seat}):
+ * the referee's game master changes as it did live; the state does not, and its hash is checked
+ * all the same. Returns 0, 1 with the divergence, or 2 when the referee refused it. */
+static int replay_handover(struct referee *ref, json_t *in, struct replay_trace *trace,
+                           const char *where, char *report, size_t len)
+{
+    int to = (int)json_integer_value(json_object_get(json_object_get(in, "action"), "gm"));
+    char hash[17], err[600];
+    if (referee_set_gm(ref, to, hash, err, sizeof err) != VM_OK) {
+        snprintf(report, len, "%s: the handover to seat %d failed: %s", where, to, err);
+        return 2;
+    }
+    const char *want = json_string_value(json_object_get(in, "state_hash"));
+    if (want && strcmp(hash, want) != 0) {
+        snprintf(report, len, "%s: the state differs at the handover (hash %s, the log has %s)",
+                 where, hash, want);
+        return 1;
+    }
+    trace->gm = to;
+    return 0;
+}
+
+static int is_handover(json_t *in)
+{
+    return strcmp(json_string_value(json_object_get(in, "source")) ?: "", REPLAY_HANDOVER) == 0;
+}
+
 /* A turn-based game: every input in order, each checked against the log's events and the
  * state hash recorded with it. */
 static int replay_inputs(struct referee *ref, json_t **inputs, size_t n, json_t *want_events,
@@ -279,12 +306,17 @@ static int replay_inputs(struct referee *ref, json_t **inputs, size_t n, json_t 
     char where[64];
     for (size_t i = 0; i < n; i++) {
         json_t *in = inputs[i];
+        snprintf(where, sizeof where, "input %zu", i + 1);
+        if (is_handover(in)) {
+            int rc = replay_handover(ref, in, trace, where, report, len);
+            if (rc) return rc;
+            continue;
+        }
         char *action = action_text(in);
         json_int_t seat = json_integer_value(json_object_get(in, "seat"));
         referee_apply(ref, (int)seat, action, strlen(action),
                       (double)json_integer_value(json_object_get(in, "t")), &res);
         free(action);
-        snprintf(where, sizeof where, "input %zu", i + 1);
         if (res.verdict == REFEREE_FAILED) {
             snprintf(report, len, "%s: the script failed: %s", where, res.err);
             return 2;

@@ -29,7 +29,12 @@ struct replay_trace {
     int to_move;     /* turn-based: the seat to move after the last input (-1: no input) */
     long long ticks; /* real-time: the ticks run */
     char *outcome;   /* the result's JSON when the game ended in the replay, else NULL */
+    int gm;          /* the game master's seat after the last handover replayed (0: none) */
 };
+
+/* The source of the input that records a handover of the game master's seat (hand_gm): its
+ * seat is the giver, its action {"gm": the new game master's seat}. */
+#define REPLAY_HANDOVER "handover"
 
 /* Replays the stored inputs of game (as store_load_game delivers it) through ref, set up for
  * its version, seed, config and seats; checks every event and state hash against the log.

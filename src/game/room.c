@@ -299,6 +299,7 @@ int room_configure(struct room *r)
     r->turn_time_ms = (int)json_integer_value(json_object_get(meta, "turn_time_ms"));
     r->timeout_random =
         strcmp(json_string_value(json_object_get(meta, "on_timeout")) ?: "", "random") == 0;
+    r->gm = json_is_true(json_object_get(meta, "game_master")) ? 1 : 0; /* the creator's seat */
     for (int i = 1; i <= r->nseats; i++)
         r->seats[i] = (struct seat){.room = r, .index = i};
     return 0;

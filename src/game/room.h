@@ -131,6 +131,13 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
 const char *room_command(struct room *r, struct session *s, const char *text, json_t *re, char *msg,
                          size_t msglen);
 
+/* The game master's seat handed by s, its holder, to seat (docs/protocol.md, hand_gm): the
+ * handover is recorded as an input (so a replay and a rebuild make it too), gm_changed {from, to}
+ * is logged for everyone (s's copy carries re), and everyone gets a fresh game_state (the
+ * omniscient view moves). Turn-based games only. Returns NULL, or the error code with msg. */
+const char *room_hand_gm(struct room *r, struct session *s, int seat, json_t *re, char *msg,
+                         size_t msglen);
+
 /* Chat from s (text checked by the caller). Returns NULL or NOT_IN_GAME. The broadcast carries
  * re for the sender when re is non-NULL. */
 const char *room_chat(struct room *r, struct session *s, const char *text, json_t *re);

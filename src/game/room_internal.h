@@ -20,6 +20,7 @@
  *                   players' results;
  *   room_restore.c  a room rebuilt after a restart;
  *   room_docs.c     per-player documents: handed to the game at the start, saved after a call;
+ *   room_gm.c       the game master's seat handed to another player (hand_gm);
  *   room_lobby.c    summaries, the lobby's subscribers and updates.
  * Loop thread only, like the room itself. */
 #ifndef MT_ROOM_INTERNAL_H
@@ -111,6 +112,7 @@ struct room {
     uint64_t started_mono;
     double created_wall, started_wall, ended_wall;
     int to_move;
+    int gm; /* the game master's seat: 1 at the start, then as hand_gm moved it; 0: none */
     double deadline_wall;
     struct event *turn_timer, *linger_timer;
     char *result_json;

@@ -23,6 +23,7 @@ json_t *room_summary_json(const struct room *r)
     if (r->result_json) json_object_set_new(o, "result", json_loads(r->result_json, 0, NULL));
     if (r->to_move && r->status == ROOM_ACTIVE)
         json_object_set_new(o, "toMove", json_integer(r->to_move));
+    if (r->gm) json_object_set_new(o, "gameMaster", json_integer(r->gm));
     return o;
 }
 

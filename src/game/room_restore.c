@@ -66,10 +66,10 @@ static const char *known_name(const char *s, const char *const *names)
     return NULL;
 }
 
-static const char *const event_types[] = {"game_event",   "player_joined", "player_left",
-                                          "chat_message", "game_over",     NULL};
-static const char *const input_sources[] = {"player",  "agent",      "external",
-                                            "timeout", "checkpoint", NULL};
+static const char *const event_types[] = {
+    "game_event", "player_joined", "player_left", "chat_message", "game_over", "gm_changed", NULL};
+static const char *const input_sources[] = {"player",     "agent",         "external", "timeout",
+                                            "checkpoint", REPLAY_HANDOVER, NULL};
 
 /* Appends stored input in to the room's inputs (turn-based rooms keep them for their log). */
 static int restore_input(struct room *r, json_t *in)
@@ -197,6 +197,7 @@ static int restore_state(struct room *r, json_t *game, struct replay_trace *tr, 
         return -1;
     }
     int rc = replay_run(&r->ref, game, 1, tr, why, len);
+    if (tr->gm) r->gm = tr->gm; /* a handover replayed: the room follows its referee */
     r->ref.budget_ms =
         room_cfg->cpu_apply_ms; /* the replay ran under the replay command's budget */
     return rc == 0 ? 0 : -1;

@@ -70,6 +70,10 @@ static struct wsbuf *state_msg(const struct room *r, const char *players, int se
             frame_int(f, (int64_t)rint(r->deadline_wall)); /* as "%.0f" */
         }
     }
+    if (r->gm) {
+        frame_key(f, "gameMaster");
+        frame_int(f, r->gm);
+    }
     if (legal && r->status == ROOM_ACTIVE) {
         frame_key(f, "legal");
         frame_put(f, legal);

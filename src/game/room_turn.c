@@ -6,6 +6,7 @@
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
+#include "replay.h"
 #include "room_internal.h"
 
 #include <event2/event.h>
@@ -181,7 +182,9 @@ void room_turn_resume(struct room *r, int to_move)
         return;
     /* The turn began at the last input; a deadline that passed while the server was down runs
      * the timeout policy now. */
-    uint64_t began = r->ninputs ? r->inputs[r->ninputs - 1].t : 0;
+    uint64_t began = 0;
+    for (size_t i = r->ninputs; i-- > 0 && !began;) /* a handover left the turn clock alone */
+        if (strcmp(r->inputs[i].source, REPLAY_HANDOVER) != 0) began = r->inputs[i].t;
     double deadline = r->started_wall + (double)began + r->turn_time_ms;
     room_turn_advance(r, NULL); /* a new deadline, the agent to move asked, views kept */
     if (r->status != ROOM_ACTIVE || r->deadline_wall <= 0) return;

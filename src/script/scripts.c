@@ -700,6 +700,8 @@ static void game_fields(json_t *o, const struct script_version *v)
         json_object_set(o, "turnTimeMs", json_object_get(m, "turn_time_ms"));
     if (json_is_true(json_object_get(m, "game_master")))
         json_object_set_new(o, "gameMaster", json_true());
+    if (json_is_true(json_object_get(m, "commands")))
+        json_object_set_new(o, "commands", json_true());
 }
 
 static void agent_fields(json_t *o, const struct script_version *v)

@@ -62,6 +62,21 @@ static const char *const sheet_game =
     "  end,\n"
     "}\n";
 
+/* Seat 1 is the game master until handed over; validate and legal see ctx.is_gm. Seat 2 is the
+ * seat to move; "gm" acts succeed for the game master only. */
+static const char *const gm_game =
+    "return {\n"
+    "  name = 'gm', players = { min = 3, max = 3 }, game_master = true,\n"
+    "  setup = function() return { secret = 7, acts = 0 } end,\n"
+    "  to_move = function(s) return 2 end,\n"
+    "  legal = function(s, seat, ctx) return ctx.is_gm(seat) and { { gm = 1 } } or {} end,\n"
+    "  validate = function(s, seat, a, ctx)\n"
+    "    return ctx.is_gm(seat) and ctx.seats == 3, 'not the game master'\n"
+    "  end,\n"
+    "  apply = function(s, seat, a, ctx) s.acts = s.acts + 1 end,\n"
+    "  view = function(s, seat) return seat == 'gm' and s or { acts = s.acts } end,\n"
+    "}\n";
+
 static struct vm *open_game(struct referee *ref, const char *text, int seats)
 {
     json_t *files = json_pack("{ss}", "game.lua", text);
@@ -185,6 +200,38 @@ static void docs(void)
     vm_free(vm);
 }
 
+static void handover(void)
+{
+    static struct referee_result res;
+    struct referee ref;
+    struct vm *vm = open_game(&ref, gm_game, 3);
+    char err[600], hash[17], before[17];
+    referee_apply(&ref, 1, "{}", 2, 0, &res);
+    ok(res.verdict == REFEREE_APPLIED, "the game master acts out of turn");
+    memcpy(before, res.hash, 17);
+    ok(referee_set_gm(&ref, 3, hash, err, sizeof err) == VM_OK && strcmp(hash, before) == 0,
+       "the seat is handed to seat 3, and the state's hash is unchanged");
+    referee_apply(&ref, 1, "{}", 2, 0, &res);
+    is_int(res.verdict, REFEREE_NOT_YOUR_TURN, "seat 1 no longer acts out of turn");
+    referee_apply(&ref, 2, "{}", 2, 0, &res);
+    ok(res.verdict == REFEREE_ILLEGAL && res.reason && !strcmp(res.reason, "not the game master"),
+       "validate sees ctx.is_gm: seat 2, to move, is not the game master");
+    referee_apply(&ref, 3, "{}", 2, 0, &res);
+    ok(res.verdict == REFEREE_APPLIED, "seat 3 acts out of turn");
+    struct referee_view views[4];
+    ok(referee_views(&ref, 2, 0xf, views, err, sizeof err) == VM_OK, "views");
+    ok(views[3].json && strstr(views[3].json, "secret") && views[3].legal && views[1].json &&
+           !strstr(views[1].json, "secret") && !views[1].legal,
+       "the omniscient view and the legal actions moved to seat 3");
+    ok(referee_set_gm(&ref, 4, hash, err, sizeof err) != VM_OK && strstr(err, "no seat 4"),
+       "a seat the game does not have is refused: %s", err);
+    vm_free(vm);
+    vm = open_game(&ref, counter_game, 2);
+    ok(referee_set_gm(&ref, 2, hash, err, sizeof err) != VM_OK && strstr(err, "no game master"),
+       "a game without a game master has none to hand over: %s", err);
+    vm_free(vm);
+}
+
 int main(void)
 {
     vm_global_init();
@@ -195,6 +242,7 @@ int main(void)
     turns();
     ticks();
     docs();
+    handover();
     trusted_free();
     return done_testing();
 }

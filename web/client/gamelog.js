@@ -3,7 +3,7 @@
 // when history was lost (resync) or withdrawn by a server restart (rewind).
 
 /** Message types that are events of a game's log and take a seq of their own. */
-export const LOG_TYPES = new Set(['game_event', 'player_joined', 'player_left', 'chat_message', 'game_over']);
+export const LOG_TYPES = new Set(['game_event', 'player_joined', 'player_left', 'chat_message', 'gm_changed', 'game_over']);
 
 export class GameLog {
   /**

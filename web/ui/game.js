@@ -1,6 +1,8 @@
 // The game screen: the board (the game folder's own view, or the generic one: ui/views.js), the
 // players and who is to move, the turn clock, the result and rematch, the log of moves with each
-// agent's reasoning beside its move, the chat, and the rules when the game ships them.
+// agent's reasoning beside its move, the chat, and the rules when the game ships them. A game
+// that takes text commands gets a command line under its log (the answers go in the log); the
+// game master of a game that has one may hand the seat to another player.
 import { clock, errorText, h, setAttr, setChildren, setText, short, timeOfDay, toast } from './dom.js';
 import { rulesPanel } from './rules.js';
 import { loadView } from './views.js';
@@ -59,6 +61,29 @@ export class GameScreen {
       'aria-label': 'Chat message',
       autocomplete: 'off',
     });
+    this.commandInput = h('input', {
+      type: 'text',
+      class: 'command-input',
+      maxlength: '500',
+      placeholder: 'A command, e.g. /help',
+      'aria-label': 'Command for the game',
+      autocomplete: 'off',
+      'data-testid': 'command-input',
+    });
+    this.commandForm = h(
+      'form',
+      { class: 'command-form', hidden: true, on: { submit: (e) => this.sendCommand(e) } },
+      this.commandInput,
+      h('button', { type: 'submit', class: 'btn' }, 'Run'),
+    );
+    this.gmSelect = h('select', { class: 'gm-select', 'aria-label': 'Player to make game master', 'data-testid': 'gm-select' });
+    this.gmForm = h(
+      'form',
+      { class: 'gm-form', hidden: true, 'data-testid': 'gm-handover', on: { submit: (e) => this.handGm(e) } },
+      h('span', { class: 'muted small' }, 'Hand over game master to'),
+      this.gmSelect,
+      h('button', { type: 'submit', class: 'btn' }, 'Hand over'),
+    );
     this.chatForm = h(
       'form',
       { class: 'chat-form', on: { submit: (e) => this.sendChat(e) } },
@@ -88,8 +113,8 @@ export class GameScreen {
       (this.sideEl = h(
         'aside',
         { class: 'game-side' },
-        h('section', { class: 'panel', 'aria-labelledby': 'players-h' }, h('h3', { id: 'players-h' }, 'Players'), this.playersEl),
-        h('section', { class: 'panel log-panel', 'aria-labelledby': 'log-h' }, h('h3', { id: 'log-h' }, 'Moves'), this.logNote, this.logEl),
+        h('section', { class: 'panel', 'aria-labelledby': 'players-h' }, h('h3', { id: 'players-h' }, 'Players'), this.playersEl, this.gmForm),
+        h('section', { class: 'panel log-panel', 'aria-labelledby': 'log-h' }, h('h3', { id: 'log-h' }, 'Moves'), this.logNote, this.logEl, this.commandForm),
         h('section', { class: 'panel chat-panel', 'aria-labelledby': 'chat-h' }, h('h3', { id: 'chat-h' }, 'Chat'), this.chatList, this.chatForm),
       )),
     );
@@ -160,6 +185,7 @@ export class GameScreen {
       `room ${short(this.store.gameId)}${info ? ` · v ${short(info.version)}` : ''}${p.you ? ` · you are ${this.store.seatLabel(p.you)}` : ' · watching'}`,
     );
     this.renderPlayers(p);
+    this.renderControls(p);
     this.renderTurn(p);
     this.renderResult(p);
     const seated = p.you !== undefined;
@@ -196,7 +222,7 @@ export class GameScreen {
 
   renderPlayers(p) {
     const players = [...(p.players || [])].sort((a, b) => a.seat - b.seat);
-    const key = JSON.stringify([players, p.toMove, p.you, p.status]);
+    const key = JSON.stringify([players, p.toMove, p.you, p.status, p.gameMaster]);
     if (key === this.playersKey) return;
     this.playersKey = key;
     setChildren(
@@ -214,6 +240,7 @@ export class GameScreen {
             pl.name,
             pl.seat === p.you ? h('span', { class: 'tag' }, 'you') : null,
             pl.kind === 'agent' ? h('span', { class: 'tag agent' }, 'agent') : null,
+            pl.seat === p.gameMaster ? h('span', { class: 'tag gm', 'data-testid': 'gm-tag' }, 'game master') : null,
           ),
           h('span', { class: 'player-seat muted' }, this.store.seatMark(pl.seat).glyph === label ? '' : label),
           h('span', { class: `conn-dot ${pl.connected ? 'on' : 'off'}`, title: pl.connected ? 'connected' : 'disconnected' }, pl.connected ? '' : 'away'),
@@ -221,6 +248,23 @@ export class GameScreen {
         );
         return li;
       }),
+    );
+  }
+
+  /** The command line (a seated player, a running game that takes commands) and the game
+   *  master's handover form (the game master, with other human players to hand to). */
+  renderControls(p) {
+    const info = this.app.catalog.get(p.game);
+    const playing = p.you !== undefined && p.status === 'active';
+    this.commandForm.hidden = !(playing && info && info.commands);
+    const others = playing && p.gameMaster === p.you && !this.realtime() ? (p.players || []).filter((x) => x.kind === 'human' && x.seat !== p.you) : [];
+    this.gmForm.hidden = others.length === 0;
+    const key = JSON.stringify(others.map((x) => [x.seat, x.name]));
+    if (key === this.gmKey) return;
+    this.gmKey = key;
+    setChildren(
+      this.gmSelect,
+      others.map((x) => h('option', { value: String(x.seat) }, `${this.store.displayName(x.seat)} (${this.store.seatLabel(x.seat)})`)),
     );
   }
 
@@ -348,6 +392,13 @@ export class GameScreen {
         li.append(h('span', { class: 'seq muted' }, `#${e.seq}`), ' ', h('strong', null, `${text}${r.reason && r.reason !== 'win' && r.reason !== 'draw' ? ` (${r.reason})` : ''}`));
         break;
       }
+      case 'gm':
+        li.append(h('span', { class: 'seq muted' }, `#${e.seq}`), ' ', who(e.from), ' handed the game master role to ', who(e.to));
+        break;
+      case 'answer':
+        delete li.dataset.seq; // not an event of the log: the game's answer to my command
+        li.append(h('span', { class: 'muted' }, `${e.command} → `), h('span', { class: 'answer-text' }, e.text));
+        break;
       case 'hidden':
         li.append(h('span', { class: 'seq muted' }, `#${e.seq}`), ' ', h('span', { class: 'muted' }, 'a hidden event'));
         break;
@@ -419,6 +470,34 @@ export class GameScreen {
     } finally {
       this.chatInput.disabled = false;
       this.chatInput.focus();
+    }
+  }
+
+  async sendCommand(e) {
+    e.preventDefault();
+    const text = this.commandInput.value.trim();
+    if (!text) return;
+    this.commandInput.disabled = true;
+    try {
+      const answer = await this.client.command(this.store.gameId, text);
+      if (answer && answer.type === 'command_answer') this.store.addAnswer(text, answer.payload.text);
+      this.commandInput.value = '';
+    } catch (err) {
+      this.hint(errorText(err));
+    } finally {
+      this.commandInput.disabled = false;
+      this.commandInput.focus();
+    }
+  }
+
+  async handGm(e) {
+    e.preventDefault();
+    const seat = Number(this.gmSelect.value);
+    if (!seat) return;
+    try {
+      await this.client.handGm(this.store.gameId, seat);
+    } catch (err) {
+      toast(errorText(err), 'error');
     }
   }
 

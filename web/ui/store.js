@@ -135,6 +135,9 @@ export class GameStore {
       case 'game_event':
         this._onEvent(msg.seq, p.event || {});
         return;
+      case 'gm_changed':
+        this._add({ seq: msg.seq, kind: 'gm', from: p.from, to: p.to });
+        return;
       default:
     }
   }
@@ -167,6 +170,13 @@ export class GameStore {
     this.entries.push(entry);
     if (this.entries.length > 500) this.entries.splice(0, this.entries.length - 500);
     this._notify('log');
+  }
+
+  /** The game's text answer to this player's command (command_answer): shown in the log, after
+   *  the latest event (it has no seq of its own, so it takes the latest one's for ordering). */
+  addAnswer(command, text) {
+    const last = this.entries[this.entries.length - 1];
+    this._add({ seq: last ? last.seq : this.stateSeq, kind: 'answer', command: String(command), text: String(text ?? '') });
   }
 
   /** The latest reasoning any agent gave (for the bubble by the board). */

@@ -15,7 +15,9 @@ export function createView(root, api) {
 
   function update(p) {
     setText(pre, JSON.stringify(p.state ?? null, null, 2));
-    const mine = p.status === 'active' && p.you !== undefined && (p.toMove === undefined || p.toMove === p.you);
+    // The server sends legal only to a seat that may act now: the one to move, one of a list
+    // to_move gave, or the game master (docs/protocol.md, game_state).
+    const mine = p.status === 'active' && p.you !== undefined && (p.toMove === undefined || p.toMove === p.you || Array.isArray(p.legal));
     const legal = mine && Array.isArray(p.legal) ? p.legal : [];
     let why = '';
     if (!legal.length) {
