@@ -174,8 +174,7 @@ print(json.dumps(r))' "$TMP/report.$n" "$STORE" "$w" "$c" "$run" "${STORED:-}" |
         done
     done
 done
-HOSTCPU=$(host_cpu_busy "$STAT0" "$(host_cpu_stat)")
-[ -n "$HOSTCPU" ] && echo "run_games: host cpu $HOSTCPU (all CPUs, whole invocation)" >&2
+host_cpu_note run_games "$STAT0"
 
 [ "$TEXT" = 1 ] && exit 0
 python3 - "$RESULTS" <<'EOF'

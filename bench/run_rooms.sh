@@ -111,8 +111,7 @@ print(json.dumps(r))' "$TMP/report.$n" "$run" | tee -a "$RESULTS"
         rm -rf "$DATA"
     done
 done
-HOSTCPU=$(host_cpu_busy "$STAT0" "$(host_cpu_stat)")
-[ -n "$HOSTCPU" ] && echo "run_rooms: host cpu $HOSTCPU (all CPUs, whole invocation)" >&2
+host_cpu_note run_rooms "$STAT0"
 
 [ "$TEXT" = 1 ] && exit 0
 python3 - "$RESULTS" <<'EOF'
