@@ -224,6 +224,15 @@ start_server() {
     fi
 }
 
+# summarize TAG: the end of run_games.sh and run_rooms.sh: the host's CPU since STAT0
+# (host_cpu_note), then, unless TEXT=1, the summary table that the Python on stdin prints from
+# RESULTS (sys.argv[1]), with bench/summary.py importable.
+summarize() {
+    host_cpu_note "$1" "$STAT0"
+    [ "$TEXT" = 1 ] && exit 0
+    PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}" python3 - "$RESULTS"
+}
+
 # stop_server: stops the perf recording (PERF_PID) and the server (SERVER_PID) if running.
 stop_server() {
     if [ -n "${PERF_PID:-}" ]; then kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_PID=; fi
