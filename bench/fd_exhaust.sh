@@ -20,8 +20,7 @@ set -u
 CALLER=$PWD
 ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 . "$ROOT/bench/lib.sh" || exit 1
-BIN=$(abspath "${1:-build/monkeytown}")
-cd "$ROOT" || exit 1
+BIN=${1:-build/monkeytown}
 HARD=$(ulimit -Hn)
 [ "$HARD" = unlimited ] && HARD=1048576
 ulimit -n "$HARD" 2>/dev/null
@@ -29,15 +28,10 @@ N=${2:-$((HARD - 64))}
 RAW=${RAW:-100}
 WINDOW=${WINDOW:-5}
 MAX_CONN=${MAX_CONN:-1000000}
-PER_PROC=${PER_PROC:-9000}
-SERVER_ARGS=${SERVER_ARGS:-}
 
 die() { echo "fd_exhaust: $*" >&2; exit 1; }
-[ -x "$BIN" ] || die "server binary '$BIN' not found or not executable"
 command -v curl >/dev/null 2>&1 || die "needs curl"
-find_tool LOADGEN mt-loadgen
-[ -x "$LOADGEN" ] || die "mt-loadgen not found (build the mt-loadgen target or set LOADGEN)"
-pick_port
+setup_hold
 
 OUT=$(mktemp -d /tmp/mt-fd-exhaust.XXXXXX)
 SERVER_PID=
@@ -45,8 +39,7 @@ RAW_PID=
 LG_PIDS=()
 cleanup() {
     [ -n "$RAW_PID" ] && kill "$RAW_PID" 2>/dev/null
-    for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    LG_PIDS=()
+    stop_loadgens
     stop_pid "$SERVER_PID"
     SERVER_PID=
     [ -n "$OUT" ] && rm -rf "$OUT" # the server log can reach hundreds of MB
@@ -62,43 +55,33 @@ trap 'exit 130' INT TERM
 SERVER_PID=$!
 wait_listening "$SERVER_PID" "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not start"; }
 HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] }' "/proc/$SERVER_PID/stat"; }
-nfds() { ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l; }
 loglines() { wc -l <"$OUT/server.log"; }
 live() { curl -s -o /dev/null -m 3 -w '%{http_code}' "http://127.0.0.1:$PORT/health/live"; }
 gauge() { curl -s -m 3 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ws_connections" {print $2}'; }
 # observe LABEL: CPU and log lines over WINDOW seconds, then one health probe
 observe() {
     local t0 t1 l0 l1
-    t0=$(cpu_ticks)
+    t0=$(server_cpu_ticks)
     l0=$(loglines)
     sleep "$WINDOW"
-    t1=$(cpu_ticks)
+    t1=$(server_cpu_ticks)
     l1=$(loglines)
-    awk -v l="$1" -v s="$WINDOW" -v d=$((t1 - t0)) -v hz="$HZ" -v ll=$((l1 - l0)) -v f="$(nfds)" 'BEGIN {
+    awk -v l="$1" -v s="$WINDOW" -v d=$((t1 - t0)) -v hz="$HZ" -v ll=$((l1 - l0)) -v f="$(server_fds)" 'BEGIN {
         printf "%-28s server cpu %5.1f%% of one core, %d log lines/s, %d fds open", l, 100 * d / hz / s, ll / s, f }'
     echo ", GET /health/live: $(live)"
 }
 
 echo "fd_exhaust: server pid $SERVER_PID on 127.0.0.1:$PORT, open-file limit $HARD;" \
     "$(grep -m1 'lowering' "$OUT/server.log" | sed 's/.*"limit":\([0-9]*\).*/max-connections lowered to \1/')"
-P=$(((N + PER_PROC - 1) / PER_PROC))
-left=$N
-for i in $(seq 1 "$P"); do
-    n=$((left / (P - i + 1)))
-    left=$((left - n))
-    "$LOADGEN" --host 127.0.0.1 --port "$PORT" --connections "$n" --rate 0 --duration 100000 \
-        --ramp-rate 1500 >"$OUT/lg.$i" 2>&1 &
-    LG_PIDS+=($!)
-done
+hold_idle "$N" "$OUT/lg" 1500
 prev=-1
 for _ in $(seq 1 $((N / 1000 + 60))); do
     sleep 2
-    cur=$(nfds)
+    cur=$(server_fds)
     [ "$cur" = "$prev" ] && break
     prev=$cur
 done
-echo "fd_exhaust: $(gauge) WebSocket sessions, $(nfds) server fds"
+echo "fd_exhaust: $(gauge) WebSocket sessions, $(server_fds) server fds"
 observe "before the raw sockets"
 
 # RAW plain TCP connections that never send anything, held by one bash process

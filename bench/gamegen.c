@@ -171,7 +171,7 @@ static struct {
     int ntasks0;
     double loop_cpu_pct, other_cpu_pct;
     char *metrics0, *metrics1;
-    int interrupted, finished;
+    int finished;
 } g;
 
 static int in_window(uint64_t t)
@@ -709,14 +709,12 @@ static void handle_message(struct wsc_conn *wc, const uint8_t *p, size_t n)
             }
         }
     }
-    json_error_t err;
-    json_t *root = json_loadb((const char *)p, n, 0, &err);
-    if (!root || !json_is_object(root)) {
+    const char *type;
+    json_t *root = wsc_parse(p, n, &type);
+    if (!root) {
         g.bad_json++;
-        json_decref(root);
         return;
     }
-    const char *type = json_string_value(json_object_get(root, "type"));
     if (!type) {
         /* nothing */
     } else if (strcmp(type, "welcome") == 0) {
@@ -993,7 +991,7 @@ static void report_json(const struct figs *f)
     json_t *o = json_object();
     json_object_set_new(o, "mode", json_string(opt.mode == M_GAMES ? "games" : "rooms"));
     json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
-    json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+    json_object_set_new(o, "interrupted", json_boolean(wsc.interrupted));
     json_object_set_new(o, "connections", json_connections(f));
     json_object_set_new(o, "ramp_s", json_real(secs(g.t0, g.t_ramp_end)));
     json_object_set_new(o, "warmup_s", json_real(opt.warmup));
@@ -1015,7 +1013,7 @@ static void report_text(const struct figs *f)
 {
     char a[32], b[32], c[32], d[32];
     printf("mt-gamegen report (%s mode): ws://%s%s%s\n", opt.mode == M_GAMES ? "games" : "rooms",
-           wsc.hosthdr, opt.path, g.interrupted ? "  (interrupted)" : "");
+           wsc.hosthdr, opt.path, wsc.interrupted ? "  (interrupted)" : "");
     printf(
         "connections: requested %u, established %u, failed %llu, dropped after established %llu\n",
         g.nconns, wsc.established, (unsigned long long)f->failed, (unsigned long long)wsc.dropped);
@@ -1078,16 +1076,6 @@ static void report_text(const struct figs *f)
     fflush(stdout);
 }
 
-static void print_report(void)
-{
-    struct figs f;
-    report_figures(&f);
-    if (opt.json)
-        report_json(&f);
-    else
-        report_text(&f);
-}
-
 /* ------------------------------------------------------------- run phases */
 
 static void window_start(uint64_t now)
@@ -1141,7 +1129,9 @@ static void finish(void)
     if (g.phase == PH_MEASURE) window_end(now);
     g.phase = PH_DONE;
     if (!g.t_ramp_end) g.t_ramp_end = now;
-    print_report();
+    struct figs f;
+    report_figures(&f);
+    (opt.json ? report_json : report_text)(&f);
     wsc_close_all();
 }
 
@@ -1256,19 +1246,16 @@ static void setup_step(uint64_t now)
     begin_warmup(now);
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+/* wsc_run's tick */
+static void tick(uint64_t now)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
-    uint64_t now = wsp_now_us();
     if (g.t_last_tick && g.phase == PH_MEASURE) {
         uint64_t late = now - g.t_last_tick;
         wsp_hist_add(&g.timer_late, late > TICK_US ? late - TICK_US : 0);
     }
     g.t_last_tick = now;
     if (now >= g.t_hard_deadline && g.phase != PH_DONE) {
-        g.interrupted = 1;
+        wsc.interrupted = 1;
         finish();
         return;
     }
@@ -1299,15 +1286,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     default:
         break;
     }
-}
-
-static void signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    (void)arg;
-    g.interrupted = 1;
-    finish();
 }
 
 /* -------------------------------------------------------------------- main */
@@ -1420,13 +1398,7 @@ int main(int argc, char **argv)
     }
     for (uint32_t i = 0; i < g.nconns; i++)
         g.conns[i].wc.fd = -1;
-    wsc_seed();
-    wsc.path = opt.path;
-    wsc.user_agent = "mt-gamegen";
-    wsc.conns = g.conns;
-    wsc.stride = sizeof *g.conns;
-    wsc.on_message = handle_message;
-    wsc.on_close = on_close;
+    wsc_setup("mt-gamegen", opt.path, g.conns, sizeof *g.conns, handle_message, on_close);
     g.rss0 = g.rss1 = g.hwm1 = -1;
     g.loop_cpu_pct = g.other_cpu_pct = NAN;
     g.srv_cpu0 = g.srv_cpu1 = g.self_cpu0 = g.self_cpu1 = -1;
@@ -1441,7 +1413,7 @@ int main(int argc, char **argv)
     g.t_hard_deadline = g.t0 + (uint64_t)((ramp_s + (opt.mode == M_ROOMS ? opt.setup_timeout : 0) +
                                            opt.warmup + opt.duration + 5.0) *
                                           1e6);
-    wsc_run(tick_cb, signal_cb, TICK_US);
+    wsc_run(tick, finish, TICK_US);
 
     free(g.conns);
     free(g.act);

@@ -8,7 +8,7 @@ measures the agent's reply time. Then measures the RSS cost of a waiting room.
 
 Needs python3-websockets (/usr/bin/python3 on Debian). The server binary is $MT_BIN or
 build/monkeytown. See docs/benchmarks.md, "Hostile clients and waiting rooms"."""
-import argparse, asyncio, base64, json, os, socket, struct, sys, threading, time
+import argparse, asyncio, base64, contextlib, json, os, socket, struct, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration", "lib"))
 from mt import Server, http  # noqa: E402
@@ -528,67 +528,68 @@ def main():
         rooms(a.rooms)
 
 
-def rooms(n):
-    srv = Server("--log-level", "warn", "--waiting-rooms-per-player", "1000",
-                 "--waiting-rooms-per-address", "100000", "--rooms-rate", "1000000",
-                 "--guest-rate", "0").start()
+def create_games(r, count, timeout, answers):
+    """Sends count create_game (tictactoe) on the Raw socket r and returns the messages that
+    answer(m) says answer them, read until there are count (or no frame came in timeout s)."""
+    for i in range(count):
+        r.send(frame(TEXT, json.dumps({"type": "create_game", "id": i,
+                                       "payload": {"game": "tictactoe"}})))
+    got = []
+    while len(got) < count:
+        f = r.next_frame(timeout)
+        if not f:
+            break
+        m = json.loads(f[1])
+        if answers(m):
+            got.append(m)
+    return got
+
+
+@contextlib.contextmanager
+def raw_clients(nsocks, *server_args):
+    """A fresh server (started with server_args) and nsocks Raw sockets to it, closed and
+    stopped on the way out."""
+    srv = Server(*server_args).start()
+    socks = []
     try:
-        socks = [Raw(srv.port) for _ in range(4)]
+        socks.extend(Raw(srv.port) for _ in range(nsocks))
+        yield srv, socks
+    finally:
+        for r in socks:
+            r.close()
+        srv.stop()
+
+
+def rooms(n):
+    with raw_clients(4, "--log-level", "warn", "--waiting-rooms-per-player", "1000",
+                     "--waiting-rooms-per-address", "100000", "--rooms-rate", "1000000",
+                     "--guest-rate", "0") as (srv, socks):
         time.sleep(1)
         r0 = rss_kib(srv.proc.pid)
         made = 0
         per = n // len(socks)
         for r in socks:
-            for i in range(per):
-                r.send(frame(TEXT, json.dumps({"type": "create_game", "id": i,
-                                               "payload": {"game": "tictactoe"}})))
-            got = 0
-            while got < per:
-                f = r.next_frame(10)
-                if not f:
-                    break
-                m = json.loads(f[1])
-                if m.get("type") == "game_created":
-                    got += 1
-                elif m.get("type") == "error":
+            got = create_games(r, per, 10, lambda m: m.get("type") in ("game_created", "error"))
+            for m in got:
+                if m.get("type") == "error":
                     print("# error", m)
-                    got += 1
-            made += got
+            made += len(got)
         time.sleep(1)
         r1 = rss_kib(srv.proc.pid)
         print(f"waiting rooms: {made} created; RSS {r0} → {r1} KiB; "
               f"{(r1 - r0) / max(made, 1):.1f} KiB per waiting room", flush=True)
-        for r in socks:
-            r.close()
-    finally:
-        srv.stop()
-    srv = Server("--log-level", "warn").start()
-    try:
-        socks = [Raw(srv.port) for _ in range(18)]
+    with raw_clients(18, "--log-level", "warn") as (srv, socks):
         created, errs = 0, {}
-        for k, r in enumerate(socks):
-            for i in range(5):
-                r.send(frame(TEXT, json.dumps({"type": "create_game", "id": i,
-                                               "payload": {"game": "tictactoe"}})))
-            seen = 0
-            while seen < 5:
-                f = r.next_frame(5)
-                if not f:
-                    break
-                m = json.loads(f[1])
+        for r in socks:
+            for m in create_games(r, 5, 5, lambda m: m.get("type") == "game_created" or
+                                  (m.get("type") == "error" and "re" in m)):
                 if m.get("type") == "game_created":
                     created += 1
-                    seen += 1
-                elif m.get("type") == "error" and "re" in m:
+                else:
                     msg = m["payload"]["message"]
                     errs[msg] = errs.get(msg, 0) + 1
-                    seen += 1
         print(f"default limits, 18 guest sockets from one address, 5 create_game each: "
               f"{created} waiting rooms held; refusals: {errs}", flush=True)
-        for r in socks:
-            r.close()
-    finally:
-        srv.stop()
 
 
 if __name__ == "__main__":

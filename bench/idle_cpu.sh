@@ -29,38 +29,29 @@ set -u
 CALLER=$PWD
 ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 . "$ROOT/bench/lib.sh" || exit 1
-BIN=$(abspath "${1:-build/monkeytown}")
-cd "$ROOT" || exit 1
+BIN=${1:-build/monkeytown}
 N=${2:-1000}
 WINDOW=${WINDOW:-10}
 NOCONN_WINDOW=${NOCONN_WINDOW:-35}
 PING_INTERVAL=${PING_INTERVAL:-30}
 KEEPALIVE=${KEEPALIVE:-1}
 RAMP_RATE=${RAMP_RATE:-5000}
-PER_PROC=${PER_PROC:-9000}
 STRACE=${STRACE:-1}
-SERVER_ARGS=${SERVER_ARGS:-}
 
 die() { echo "idle_cpu: $*" >&2; exit 1; }
-[ -x "$BIN" ] || die "server binary '$BIN' not found or not executable"
 case "$N" in '' | *[!0-9]*) die "connection count must be a number" ;; esac
 if [ "$STRACE" = 1 ] && ! command -v strace >/dev/null 2>&1; then
     echo "idle_cpu: strace not found: CPU only" >&2
     STRACE=0
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
-
-find_tool LOADGEN mt-loadgen
-[ -x "$LOADGEN" ] || die "mt-loadgen not found (build the mt-loadgen target or set LOADGEN)"
-
-pick_port
+setup_hold
 
 OUT=$(mktemp -d /tmp/mt-idle-cpu.XXXXXX)
 SERVER_PID=
 LG_PIDS=()
 cleanup() {
-    for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    LG_PIDS=()
+    stop_loadgens
     stop_pid "$SERVER_PID"
     SERVER_PID=
     [ -n "$OUT" ] && rm -rf "$OUT"
@@ -75,16 +66,14 @@ trap 'exit 130' INT TERM
 SERVER_PID=$!
 wait_listening "$SERVER_PID" "$PORT" || { tail -n 20 "$OUT/server.log" >&2; die "server did not start"; }
 HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] }' "/proc/$SERVER_PID/stat"; }
-nfds() { ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l; }
 rss() { awk '/^VmRSS:/{print $2}' "/proc/$SERVER_PID/status"; }
 
 # measure_cpu LABEL SECONDS
 measure_cpu() {
     local t0 t1
-    t0=$(cpu_ticks)
+    t0=$(server_cpu_ticks)
     sleep "$2"
-    t1=$(cpu_ticks)
+    t1=$(server_cpu_ticks)
     awk -v l="$1" -v s="$2" -v d=$((t1 - t0)) -v hz="$HZ" -v r="$(rss)" 'BEGIN {
         printf "%-36s cpu    %3ds: %6.2f s = %5.2f%% of one core (rss %d KiB)\n", l, s, d / hz, 100 * d / hz / s, r }'
 }
@@ -129,24 +118,16 @@ measure_cpu "no connections" "$NOCONN_WINDOW"
 measure_strace "no connections" "$NOCONN_WINDOW"
 [ "$N" -gt 0 ] || exit 0
 
-BASE=$(nfds)
+BASE=$(server_fds)
 RSS0=$(rss)
 T_START=$(date +%s)
-P=$(((N + PER_PROC - 1) / PER_PROC))
-left=$N
-for i in $(seq 1 "$P"); do
-    n=$((left / (P - i + 1)))
-    left=$((left - n))
-    "$LOADGEN" --host 127.0.0.1 --port "$PORT" --connections "$n" --rate 0 --duration 100000 \
-        --ramp-rate "$(awk -v r="$RAMP_RATE" -v p="$P" 'BEGIN{printf "%.3f", r / p}')" \
-        --server-pid "$SERVER_PID" >"$OUT/lg.$i" 2>&1 &
-    LG_PIDS+=($!)
-done
+hold_idle "$N" "$OUT/lg" "$(awk -v r="$RAMP_RATE" -v p="$(loadgen_procs "$N")" 'BEGIN{printf "%.3f", r / p}')" \
+    --server-pid "$SERVER_PID"
 t=0
-while [ "$(nfds)" -lt $((BASE + N)) ] && [ $t -lt $((N / 200 + 60)) ]; do sleep 1; t=$((t + 1)); done
+while [ "$(server_fds)" -lt $((BASE + N)) ] && [ $t -lt $((N / 200 + 60)) ]; do sleep 1; t=$((t + 1)); done
 R1=$(rss)
-echo "idle_cpu: $(($(nfds) - BASE)) connections open $(($(date +%s) - T_START))s after the start;" \
-    "rss $RSS0 -> $R1 KiB ($(awk -v a="$RSS0" -v b="$R1" -v n="$N" 'BEGIN{printf "%.2f", (b - a) / n}') KiB per connection), $(nfds) fds"
+echo "idle_cpu: $(($(server_fds) - BASE)) connections open $(($(date +%s) - T_START))s after the start;" \
+    "rss $RSS0 -> $R1 KiB ($(awk -v a="$RSS0" -v b="$R1" -v n="$N" 'BEGIN{printf "%.2f", (b - a) / n}') KiB per connection), $(server_fds) fds"
 sleep 2
 measure_cpu "$N idle connections" "$WINDOW"
 measure_strace "$N idle connections" "$WINDOW"
@@ -162,8 +143,6 @@ if [ "$KEEPALIVE" = 1 ]; then
         measure_strace "$N idle, one keepalive round" "$PING_INTERVAL"
     fi
 fi
-for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
-for p in "${LG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-LG_PIDS=()
+stop_loadgens
 echo "idle_cpu: mt-loadgen report(s):"
 cat "$OUT"/lg.* | grep -E '^(connections|messages)' | sed 's/^/  /'

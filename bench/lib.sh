@@ -38,6 +38,15 @@ host_cpu_busy() {
     if (t > 0) printf "busy %.1f%%, steal %.1f%%", 100 * (t - d[4] - d[5]) / t, 100 * d[8] / t }'
 }
 
+# host_cpu_note TAG STAT0: "TAG: host cpu busy X%, steal Y% (...)" on stderr, for the whole
+# invocation since the host_cpu_stat reading STAT0; nothing when a reading is missing.
+host_cpu_note() {
+    local busy
+    busy=$(host_cpu_busy "$2" "$(host_cpu_stat)")
+    [ -n "$busy" ] && echo "$1: host cpu $busy (all CPUs, whole invocation)" >&2
+    return 0
+}
+
 # pick_port: sets PORT, when the environment did not, to a free port (or a random one above
 # 20000 when none is found).
 pick_port() {
@@ -89,6 +98,55 @@ stop_pid() {
     fi
     wait "$1" 2>/dev/null
     return 0
+}
+
+# The server process SERVER_PID under measure (idle_cpu.sh, fd_exhaust.sh), from /proc.
+# server_cpu_ticks: its user + system time, in clock ticks (getconf CLK_TCK a second).
+server_cpu_ticks() { awk '{ i = index($0, ") "); split(substr($0, i + 2), f, " "); print f[12] + f[13] }' "/proc/$SERVER_PID/stat"; }
+# server_fds: how many file descriptors it holds.
+server_fds() { ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l; }
+
+# Idle connections held by mt-loadgen ($LOADGEN) processes of at most PER_PROC connections each
+# (one process's fd limit), their pids in LG_PIDS (idle_cpu.sh, fd_exhaust.sh).
+# setup_hold: what they do before starting the server: the server BIN made absolute and
+# checked, the working directory ROOT, PER_PROC (default 9000) and SERVER_ARGS from the
+# environment, LOADGEN found (find_tool), PORT picked; the caller's die says what is missing.
+# shellcheck disable=SC2034 # the variables are the caller's
+setup_hold() {
+    BIN=$(abspath "$BIN")
+    cd "$ROOT" || exit 1
+    PER_PROC=${PER_PROC:-9000}
+    SERVER_ARGS=${SERVER_ARGS:-}
+    [ -x "$BIN" ] || die "server binary '$BIN' not found or not executable"
+    find_tool LOADGEN mt-loadgen
+    [ -x "$LOADGEN" ] || die "mt-loadgen not found (build the mt-loadgen target or set LOADGEN)"
+    pick_port
+}
+# loadgen_procs N: how many processes hold N connections.
+loadgen_procs() { echo $((($1 + PER_PROC - 1) / PER_PROC)); }
+
+# hold_idle N OUT RAMP ARG...: starts the processes holding N idle connections (--rate 0) to
+# 127.0.0.1:PORT, each opening RAMP a second and given ARG..., process i writing to OUT.i.
+hold_idle() {
+    local n=$1 out=$2 ramp=$3 procs i k
+    shift 3
+    procs=$(loadgen_procs "$n")
+    for i in $(seq 1 "$procs"); do
+        k=$((n / (procs - i + 1)))
+        n=$((n - k))
+        "$LOADGEN" --host 127.0.0.1 --port "$PORT" --connections "$k" --rate 0 --duration 100000 \
+            --ramp-rate "$ramp" "$@" >"$out.$i" 2>&1 &
+        LG_PIDS+=($!)
+    done
+}
+
+# stop_loadgens: interrupts every process of LG_PIDS (each prints its report), then waits for
+# them all.
+stop_loadgens() {
+    local p
+    for p in "${LG_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+    for p in "${LG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    LG_PIDS=()
 }
 
 # The game benchmarks' (run_games.sh, run_rooms.sh) shared steps. They use the caller's die,
@@ -164,6 +222,15 @@ start_server() {
         tail -n 30 "$log" >&2
         die "server did not become ready on port $PORT"
     fi
+}
+
+# summarize TAG: the end of run_games.sh and run_rooms.sh: the host's CPU since STAT0
+# (host_cpu_note), then, unless TEXT=1, the summary table that the Python on stdin prints from
+# RESULTS (sys.argv[1]), with bench/summary.py importable.
+summarize() {
+    host_cpu_note "$1" "$STAT0"
+    [ "$TEXT" = 1 ] && exit 0
+    PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}" python3 - "$RESULTS"
 }
 
 # stop_server: stops the perf recording (PERF_PID) and the server (SERVER_PID) if running.

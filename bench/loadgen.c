@@ -96,7 +96,6 @@ static struct {
     /* CPU seconds (user + system) at the start and the end of the measuring window */
     double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1;
     int cpu0_taken;
-    int interrupted;
     int finished;
 } g;
 
@@ -138,14 +137,12 @@ static void on_welcome(struct conn *c)
 static void handle_message(struct wsc_conn *wc, const uint8_t *p, size_t n)
 {
     struct conn *c = (struct conn *)wc;
-    json_error_t err;
-    json_t *root = json_loadb((const char *)p, n, 0, &err);
-    if (!root || !json_is_object(root)) {
+    const char *type;
+    json_t *root = wsc_parse(p, n, &type);
+    if (!root) {
         g.bad_json++;
-        json_decref(root);
         return;
     }
-    const char *type = json_string_value(json_object_get(root, "type"));
     json_t *payload = json_object_get(root, "payload");
     if (!type) {
         g.other_msgs++;
@@ -236,7 +233,7 @@ static void report_json(const struct figs *f)
 {
     json_t *o = json_object();
     json_object_set_new(o, "target", json_sprintf("ws://%s%s", wsc.hosthdr, opt.path));
-    json_object_set_new(o, "interrupted", json_boolean(g.interrupted));
+    json_object_set_new(o, "interrupted", json_boolean(wsc.interrupted));
     json_t *cn = json_object();
     json_object_set_new(cn, "requested", json_integer(opt.connections));
     json_object_set_new(cn, "attempted", json_integer(wsc.started));
@@ -312,7 +309,7 @@ static void report_json(const struct figs *f)
 static void report_text(const struct figs *f)
 {
     printf("mt-loadgen report: ws://%s%s%s\n", wsc.hosthdr, opt.path,
-           g.interrupted ? "  (interrupted)" : "");
+           wsc.interrupted ? "  (interrupted)" : "");
     printf("connections: requested %u, attempted %u, established %u, failed %llu, held at end %u, "
            "dropped after established %llu\n",
            opt.connections, wsc.started, wsc.established, (unsigned long long)f->failed,
@@ -353,16 +350,6 @@ static void report_text(const struct figs *f)
     fflush(stdout);
 }
 
-static void print_report(void)
-{
-    struct figs f;
-    report_figures(&f);
-    if (opt.json)
-        report_json(&f);
-    else
-        report_text(&f);
-}
-
 /* ------------------------------------------------------------- run phases */
 
 static void take_after_snapshot(void)
@@ -384,7 +371,9 @@ static void finish(void)
     take_after_snapshot();
     if (!g.t_meas_end && g.t_meas0) g.t_meas_end = wsp_now_us();
     if (!g.t_ramp_end && g.t_ramp0) g.t_ramp_end = wsp_now_us();
-    print_report();
+    struct figs f;
+    report_figures(&f);
+    (opt.json ? report_json : report_text)(&f);
     wsc_close_all();
 }
 
@@ -441,12 +430,9 @@ static void send_heartbeats(uint64_t now)
     }
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+/* wsc_run's tick */
+static void tick(uint64_t now)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
-    uint64_t now = wsp_now_us();
     switch (g.phase) {
     case PH_RAMP: {
         wsc_ramp(now, g.t_ramp0, opt.connections, opt.ramp_rate, opt.max_handshakes);
@@ -474,15 +460,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     default:
         break;
     }
-}
-
-static void signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    (void)arg;
-    g.interrupted = 1;
-    finish();
 }
 
 /* -------------------------------------------------------------------- main */
@@ -544,15 +521,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mt-loadgen: out of memory\n");
         return 1;
     }
-    wsc_seed();
-    wsc.path = opt.path;
-    wsc.user_agent = "mt-loadgen";
+    wsc_setup("mt-loadgen", opt.path, g.conns, sizeof *g.conns, handle_message, on_close);
     wsc.local_ip_range = opt.local_ip_range;
     wsc.all_close_codes = 1;
-    wsc.conns = g.conns;
-    wsc.stride = sizeof *g.conns;
-    wsc.on_message = handle_message;
-    wsc.on_close = on_close;
     g.error_codes.cap = 8;
     g.rss_before = g.rss_after = -1;
 
@@ -569,7 +540,7 @@ int main(int argc, char **argv)
     g.t_ramp0 = wsc.t0 = wsp_now_us();
     g.t_ramp_deadline =
         g.t_ramp0 + (uint64_t)(((double)opt.connections / opt.ramp_rate + RAMP_TIMEOUT_S) * 1e6);
-    wsc_run(tick_cb, signal_cb, TICK_US);
+    wsc_run(tick, finish, TICK_US);
 
     free(g.conns);
     free(g.open);

@@ -174,16 +174,10 @@ print(json.dumps(r))' "$TMP/report.$n" "$STORE" "$w" "$c" "$run" "${STORED:-}" |
         done
     done
 done
-HOSTCPU=$(host_cpu_busy "$STAT0" "$(host_cpu_stat)")
-[ -n "$HOSTCPU" ] && echo "run_games: host cpu $HOSTCPU (all CPUs, whole invocation)" >&2
-
-[ "$TEXT" = 1 ] && exit 0
-python3 - "$RESULTS" <<'EOF'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-groups = {}
-for r in rows:
-    groups.setdefault((r["store"], r["workers"], r["clients"]), []).append(r)
+summarize run_games <<'EOF'
+import statistics, sys
+from summary import grouped, errors_text
+groups = grouped(sys.argv[1], lambda r: (r["store"], r["workers"], r["clients"]))
 def med(xs):
     xs = [x for x in xs if isinstance(x, (int, float))]
     return statistics.median(xs) if xs else float("nan")
@@ -191,10 +185,6 @@ print()
 print("| store | workers | clients | runs | games/s (median of runs) | 1 s windows median | latency p50 ms | p99 ms | server CPU % | loop thread % | other threads % | server RSS end MiB | gamegen CPU % | completed games stored / played (whole run) | errors |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for (store, w, c), rs in sorted(groups.items()):
-    errs = {}
-    for r in rs:
-        for k, v in r.get("errors_in_window", {}).items():
-            errs[k] = errs.get(k, 0) + v
     s = lambda k: med([r.get("server", {}).get(k) for r in rs])
     print(f"| {store} | {w} | {c} | {len(rs)} | {med([r['games']['per_s'] for r in rs]):.0f} "
           f"({', '.join('%.0f' % r['games']['per_s'] for r in rs)}) "
@@ -205,5 +195,5 @@ for (store, w, c), rs in sorted(groups.items()):
           f"| {s('rss_kib_end') / 1024:.0f} "
           f"| {med([r['gamegen']['cpu_pct'] for r in rs]):.0f} "
           f"| {sum(r.get('stored_completed_games') or 0 for r in rs)} / {sum(r['games']['completed_total'] for r in rs)} "
-          f"| {', '.join(f'{k} {v}' for k, v in errs.items()) or 'none'} |")
+          f"| {errors_text(rs)} |")
 EOF

@@ -111,16 +111,10 @@ print(json.dumps(r))' "$TMP/report.$n" "$run" | tee -a "$RESULTS"
         rm -rf "$DATA"
     done
 done
-HOSTCPU=$(host_cpu_busy "$STAT0" "$(host_cpu_stat)")
-[ -n "$HOSTCPU" ] && echo "run_rooms: host cpu $HOSTCPU (all CPUs, whole invocation)" >&2
-
-[ "$TEXT" = 1 ] && exit 0
-python3 - "$RESULTS" <<'EOF'
-import json, math, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-groups = {}
-for r in rows:
-    groups.setdefault((r["rooms"]["rooms"], r["rooms"]["players_per_room"]), []).append(r)
+summarize run_rooms <<'EOF'
+import math, statistics, sys
+from summary import grouped, errors_text
+groups = grouped(sys.argv[1], lambda r: (r["rooms"]["rooms"], r["rooms"]["players_per_room"]))
 def num(x):
     if x == "+Inf":
         return math.inf
@@ -137,10 +131,6 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 for (rooms, p), rs in sorted(groups.items()):
     S = lambda *k: [(lambda d: [d := (d or {}).get(x) for x in k][-1])(r.get("server")) for r in rs]
     R = lambda *k: [(lambda d: [d := (d or {}).get(x) for x in k][-1])(r.get("rooms")) for r in rs]
-    errs = {}
-    for r in rs:
-        for k, v in r.get("errors_in_window", {}).items():
-            errs[k] = errs.get(k, 0) + v
     print(f"| {rooms} x {p} | {len(rs)} | {med(R('rooms_active')):.0f} "
           f"| {f(med(S('tick_lateness_ms', 'p50')), 3)} / {f(med(S('tick_lateness_ms', 'p99')), 2)} "
           f"| {f(100 * med(S('tick_lateness_ms', 'frac_le_2ms')), 2)} "
@@ -157,5 +147,5 @@ for (rooms, p), rs in sorted(groups.items()):
           f"| {f(med(R('input_to_update_ms', 'p50')), 1)} / {f(med(R('input_to_update_ms', 'p99')), 1)} "
           f"| {f(med([r['messages_per_s'] for r in rs]), 0)} "
           f"| {f(med([r['gamegen']['cpu_pct'] for r in rs]), 0)} "
-          f"| {', '.join(f'{k} {v}' for k, v in errs.items()) or 'none'} |")
+          f"| {errors_text(rs)} |")
 EOF

@@ -90,6 +90,31 @@ void wsc_seed(void)
     wsc.rng = (uint32_t)(wsc.seed | 1);
 }
 
+void wsc_setup(const char *prog, const char *path, void *conns, size_t stride,
+               void (*on_message)(struct wsc_conn *c, const uint8_t *p, size_t n),
+               void (*on_close)(struct wsc_conn *c, int reason))
+{
+    wsc_seed();
+    wsc.path = path;
+    wsc.user_agent = prog;
+    wsc.conns = conns;
+    wsc.stride = stride;
+    wsc.on_message = on_message;
+    wsc.on_close = on_close;
+}
+
+json_t *wsc_parse(const uint8_t *p, size_t n, const char **type)
+{
+    json_error_t err;
+    json_t *root = json_loadb((const char *)p, n, 0, &err);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    *type = json_string_value(json_object_get(root, "type"));
+    return root;
+}
+
 uint32_t wsc_rand(void)
 {
     uint32_t x = wsc.rng;
@@ -599,16 +624,39 @@ int wsc_base_new(const char *prog)
     return 0;
 }
 
-void wsc_run(event_callback_fn tick, event_callback_fn on_signal, long tick_us)
+/* wsc_run's callbacks, for the libevent trampolines below */
+static void (*run_tick)(uint64_t now);
+static void (*run_finish)(void);
+
+static void tick_event(evutil_socket_t fd, short what, void *arg)
 {
-    struct event *timer = event_new(wsc.base, -1, EV_PERSIST, tick, NULL);
-    struct event *sigint = evsignal_new(wsc.base, SIGINT, on_signal, NULL);
-    struct event *sigterm = evsignal_new(wsc.base, SIGTERM, on_signal, NULL);
+    (void)fd;
+    (void)what;
+    (void)arg;
+    run_tick(wsp_now_us());
+}
+
+static void signal_event(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    wsc.interrupted = 1;
+    run_finish();
+}
+
+void wsc_run(void (*tick)(uint64_t now), void (*finish)(void), long tick_us)
+{
+    run_tick = tick;
+    run_finish = finish;
+    struct event *timer = event_new(wsc.base, -1, EV_PERSIST, tick_event, NULL);
+    struct event *sigint = evsignal_new(wsc.base, SIGINT, signal_event, NULL);
+    struct event *sigterm = evsignal_new(wsc.base, SIGTERM, signal_event, NULL);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     struct timeval tv = {0, tick_us};
     evtimer_add(timer, &tv);
-    tick(-1, 0, NULL);
+    tick_event(-1, 0, NULL);
 
     event_base_dispatch(wsc.base);
 

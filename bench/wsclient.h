@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <jansson.h>
 
 #include "wsproto.h"
 
@@ -86,7 +87,8 @@ struct wsc {
     void (*on_message)(struct wsc_conn *c, const uint8_t *p, size_t n);
     /* called when c is about to be closed (state still the old one), or NULL */
     void (*on_close)(struct wsc_conn *c, int reason);
-    uint64_t seed; /* Sec-WebSocket-Key seed and mask/random generator */
+    uint64_t seed;   /* Sec-WebSocket-Key seed and mask/random generator */
+    int interrupted; /* the run was cut short: SIGINT or SIGTERM (wsc_run), or by the tool */
     uint32_t rng;
 
     /* counts */
@@ -105,6 +107,17 @@ int wsc_resolve(const char *prog, const char *host, int port);
 
 /* Seeds wsc.seed and wsc.rng from the time, the pid and the clock. */
 void wsc_seed(void);
+
+/* What every tool sets before its first connection: the seed (wsc_seed), prog as the
+ * User-Agent, the upgrade path, the tool's connection array (elements of stride bytes) and the
+ * two callbacks. */
+void wsc_setup(const char *prog, const char *path, void *conns, size_t stride,
+               void (*on_message)(struct wsc_conn *c, const uint8_t *p, size_t n),
+               void (*on_close)(struct wsc_conn *c, int reason));
+
+/* The JSON object of a message (the caller releases it) with *type its "type" (NULL when absent
+ * or not a string); NULL when the n bytes at p are not a JSON object. */
+json_t *wsc_parse(const uint8_t *p, size_t n, const char **type);
 
 /* The next value of the xorshift32 generator that also makes the frame masks. */
 uint32_t wsc_rand(void);
@@ -147,9 +160,10 @@ void wsc_raise_nofile(const char *prog, uint32_t nconns, const char *note);
 /* Creates wsc.base (no locking, precise timers). Returns 0, or -1 with a message on stderr. */
 int wsc_base_new(const char *prog);
 
-/* Runs the event loop: tick every tick_us µs (and once now), on_signal on SIGINT and SIGTERM,
+/* Runs the event loop: tick(now in µs) every tick_us µs (and once now); on SIGINT and SIGTERM
+ * wsc.interrupted set and finish() (the tool's end of the run: its report, wsc_close_all);
  * until event_base_loopbreak; then frees the events and wsc.base. */
-void wsc_run(event_callback_fn tick, event_callback_fn on_signal, long tick_us);
+void wsc_run(void (*tick)(uint64_t now), void (*finish)(void), long tick_us);
 
 /* The goodbye at the end of a run: a close frame (1000) to every connection that is open or
  * waiting for welcome, dropping whatever output is pending; closes every started connection

@@ -505,8 +505,7 @@ static void free_value(const char *key, void *v, void *arg)
 
 void accounts_shutdown(void)
 {
-    if (by_id) hmap_each(by_id, free_value, NULL);
-    hmap_free(by_id);
+    hmap_free_values(by_id, free_value);
     hmap_free(by_username);
     throttle_free(fails_account);
     throttle_free(fails_address);

@@ -207,7 +207,6 @@ int api_static_init(const char *web_dir)
 
 void api_static_free(void)
 {
-    if (cache) hmap_each(cache, free_cached, NULL);
-    hmap_free(cache);
+    hmap_free_values(cache, free_cached);
     cache = NULL;
 }

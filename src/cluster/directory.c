@@ -307,7 +307,6 @@ void directory_shutdown(void)
 {
     if (!fences) return;
     rooms_set_owner_hook(NULL);
-    hmap_each(fences, free_fence, NULL);
-    hmap_free(fences);
+    hmap_free_values(fences, free_fence);
     fences = NULL;
 }

@@ -255,8 +255,7 @@ void failover_shutdown(void)
     if (poll_ev) event_free(poll_ev);
     poll_ev = NULL;
     rooms_set_output_gate(NULL);
-    hmap_each(rebuilding, free_rebuild, NULL);
-    hmap_free(rebuilding);
+    hmap_free_values(rebuilding, free_rebuild);
     rebuilding = NULL;
     cfg = NULL;
     asking = more = nwon = 0;

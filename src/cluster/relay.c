@@ -199,8 +199,7 @@ static void answer_here(struct session *s, json_t *msg)
 static void cache_owner(const char *game, const char *owner)
 {
     if (owners && hmap_size(owners) >= OWNER_CACHE_MAX) {
-        hmap_each(owners, free_value, NULL);
-        hmap_free(owners);
+        hmap_free_values(owners, free_value);
         owners = hmap_new();
     }
     struct cached_owner *c = owners ? hmap_get(owners, game) : NULL;
@@ -759,13 +758,10 @@ void relay_shutdown(void)
     members_off_listing(on_listing);
     close_proxies(1);
     bus_sub_shutdown();
-    hmap_each(locals, free_value, NULL);
-    hmap_each(owners, free_value, NULL);
-    hmap_each(batches, free_batch, NULL);
-    hmap_free(locals);
-    hmap_free(owners);
+    hmap_free_values(locals, free_value);
+    hmap_free_values(owners, free_value);
+    hmap_free_values(batches, free_batch);
     hmap_free(proxies);
-    hmap_free(batches);
     if (flush_ev) event_free(flush_ev);
     locals = owners = proxies = batches = NULL;
     flush_ev = NULL;

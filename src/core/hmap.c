@@ -92,6 +92,13 @@ void hmap_free(struct hmap *m)
     free(m);
 }
 
+void hmap_free_values(struct hmap *m, void (*free_value)(const char *key, void *value, void *arg))
+{
+    if (!m) return;
+    hmap_each(m, free_value, NULL);
+    hmap_free(m);
+}
+
 static struct entry *find(const struct hmap *m, const char *key, uint32_t h)
 {
     for (struct entry *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)

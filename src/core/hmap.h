@@ -29,6 +29,10 @@ uint32_t hmap_hash(uint64_t seed, const char *key);
 /* Releases the map and its key copies (not the values). */
 void hmap_free(struct hmap *m);
 
+/* Releases a map that owns its values: free_value(key, value, NULL) for each entry, then
+ * hmap_free. A NULL m does nothing. */
+void hmap_free_values(struct hmap *m, void (*free_value)(const char *key, void *value, void *arg));
+
 /* Returns the value for key, or NULL. */
 void *hmap_get(const struct hmap *m, const char *key);
 

@@ -618,10 +618,8 @@ void scripts_shutdown(void)
     if (inotify_fd >= 0) close(inotify_fd);
     inotify_ev = debounce_ev = NULL;
     inotify_fd = -1;
-    if (games) hmap_each(games, free_entry, NULL);
-    if (agents) hmap_each(agents, free_entry, NULL);
-    hmap_free(games);
-    hmap_free(agents);
+    hmap_free_values(games, free_entry);
+    hmap_free_values(agents, free_entry);
     games = agents = NULL;
 }
 

@@ -139,8 +139,7 @@ static void free_fences(void)
         free(f);
     }
     q.forgets_tail = NULL;
-    if (q.fences) hmap_each(q.fences, free_fence, NULL);
-    hmap_free(q.fences);
+    hmap_free_values(q.fences, free_fence);
     q.fences = NULL;
 }
 

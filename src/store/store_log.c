@@ -124,8 +124,7 @@ static void track_free(const char *key, void *v, void *arg)
 
 static void track_reset(void)
 {
-    if (trk.last) hmap_each(trk.last, track_free, NULL);
-    hmap_free(trk.last);
+    hmap_free_values(trk.last, track_free);
     free(trk.mark);
     trk = (typeof(trk)){0};
 }
@@ -474,7 +473,7 @@ static int write_live(int out)
     free(line);
     free(ob.data);
     if (in) fclose(in);
-    if (stash) hmap_each(stash, stash_free, NULL), hmap_free(stash);
+    hmap_free_values(stash, stash_free);
     return rc;
 }
 
@@ -517,12 +516,9 @@ static int compact_now(void)
 /* Frees the indexes built from the log. */
 static void indexes_free(void)
 {
-    hmap_each(by_game, free_offsets, NULL);
-    hmap_each(by_version, free_offsets, NULL);
-    hmap_each(game_status, free_status, NULL);
-    hmap_free(by_game);
-    hmap_free(by_version);
-    hmap_free(game_status);
+    hmap_free_values(by_game, free_offsets);
+    hmap_free_values(by_version, free_offsets);
+    hmap_free_values(game_status, free_status);
     by_game = by_version = game_status = NULL;
 }
 

@@ -1,4 +1,5 @@
-/* Unit tests for hmap.c: put, get, replace, delete, growth; the per-process random seed. */
+/* Unit tests for hmap.c: put, get, replace, delete, growth; freeing owned values; the
+ * per-process random seed. */
 #include "hmap.h"
 #include "tap.h"
 
@@ -34,6 +35,28 @@ static void basics(struct hmap *m, const char *which)
     is_int(hmap_values(m, vals, 10), 10, "%s: values copies at most max", which);
 }
 
+static void count_freed(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    int *freed = value;
+    (*freed)++;
+}
+
+/* hmap_free_values hands every value to the callback once, and takes NULL. */
+static void free_values(void)
+{
+    int freed[3] = {0, 0, 0};
+    struct hmap *m = hmap_new();
+    hmap_put(m, "a", &freed[0]);
+    hmap_put(m, "b", &freed[1]);
+    hmap_put(m, "c", &freed[2]);
+    hmap_free_values(m, count_freed);
+    ok(freed[0] == 1 && freed[1] == 1 && freed[2] == 1, "free_values: each value freed once");
+    hmap_free_values(NULL, count_freed);
+    ok(1, "free_values: a NULL map does nothing");
+}
+
 /* The seed another process of this binary draws (it prints it when run with "seed"). */
 static uint64_t other_process_seed(void)
 {
@@ -60,6 +83,7 @@ int main(int argc, char **argv)
     ok(m != NULL, "created");
     basics(m, "process seed");
     hmap_free(m);
+    free_values();
 
     /* The seed changes the hash of every key, so a set of colliding keys found for one seed
      * says nothing about another. */

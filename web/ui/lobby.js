@@ -98,82 +98,89 @@ export class Lobby {
     }
     setChildren(
       this.gamesEl,
-      games.map((g) => {
-        const agents = this.agentsFor(g);
-        const playable = g.available !== false;
-        const players = g.players ? (g.players.min === g.players.max ? `${g.players.min} players` : `${g.players.min}–${g.players.max} players`) : '';
-        const pace = g.tickRate > 0 ? `real-time, ${g.tickRate} Hz` : `turn-based${g.turnTimeMs ? `, ${Math.round(g.turnTimeMs / 1000)} s a move` : ''}`;
-        return h(
-          'article',
-          { class: 'game-card', dataset: { game: g.name } },
-          h('h3', null, g.title || g.name),
+      games.map((g) => this.gameCard(g)),
+    );
+  }
+
+  /** One game of the catalog: what it is, its buttons, the agents it can be played against. */
+  gameCard(g) {
+    const playable = g.available !== false;
+    const players = g.players ? (g.players.min === g.players.max ? `${g.players.min} players` : `${g.players.min}–${g.players.max} players`) : '';
+    const pace = g.tickRate > 0 ? `real-time, ${g.tickRate} Hz` : `turn-based${g.turnTimeMs ? `, ${Math.round(g.turnTimeMs / 1000)} s a move` : ''}`;
+    return h(
+      'article',
+      { class: 'game-card', dataset: { game: g.name } },
+      h('h3', null, g.title || g.name),
+      h(
+        'p',
+        { class: 'muted small' },
+        `${players} · ${pace} · `,
+        h('span', { class: 'version', title: g.commit ? `commit ${g.commit}` : 'content hash' }, `v ${short(g.version)}`),
+      ),
+      playable ? null : h('p', { class: 'warn small' }, `Unavailable${g.refused ? `: ${typeof g.refused === 'string' ? g.refused : 'refused'}` : ''}`),
+      h(
+        'div',
+        { class: 'row' },
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn primary',
+            disabled: !playable,
+            dataset: { action: 'quick', game: g.name },
+            on: { click: () => this.quickMatch(g) },
+          },
+          'Quick match',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn',
+            disabled: !playable,
+            dataset: { action: 'open', game: g.name },
+            title: 'A room other people can join from the lobby',
+            on: { click: () => this.openRoom(g) },
+          },
+          'Open a room',
+        ),
+      ),
+      this.versus(g, playable),
+      this.rulesOf(g.name),
+    );
+  }
+
+  /** A card's "Play against" list of the agents that play g (null when none does). */
+  versus(g, playable) {
+    const agents = this.agentsFor(g);
+    if (!agents.length) return null;
+    return h(
+      'div',
+      { class: 'versus' },
+      h('h4', null, 'Play against'),
+      h(
+        'ul',
+        { class: 'versus-list' },
+        agents.map((a) =>
           h(
-            'p',
-            { class: 'muted small' },
-            `${players} · ${pace} · `,
-            h('span', { class: 'version', title: g.commit ? `commit ${g.commit}` : 'content hash' }, `v ${short(g.version)}`),
-          ),
-          playable ? null : h('p', { class: 'warn small' }, `Unavailable${g.refused ? `: ${typeof g.refused === 'string' ? g.refused : 'refused'}` : ''}`),
-          h(
-            'div',
-            { class: 'row' },
+            'li',
+            null,
             h(
               'button',
               {
                 type: 'button',
-                class: 'btn primary',
+                class: 'agent-btn',
                 disabled: !playable,
-                dataset: { action: 'quick', game: g.name },
-                on: { click: () => this.quickMatch(g) },
+                dataset: { game: g.name, agent: a.name },
+                'aria-label': `Play ${g.title || g.name} against ${a.title || a.name}: ${a.personality || ''}`,
+                on: { click: () => this.vsAgent(g, a) },
               },
-              'Quick match',
-            ),
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'btn',
-                disabled: !playable,
-                dataset: { action: 'open', game: g.name },
-                title: 'A room other people can join from the lobby',
-                on: { click: () => this.openRoom(g) },
-              },
-              'Open a room',
+              h('span', { class: 'agent-title' }, a.title || a.name),
+              h('span', { class: 'agent-personality' }, a.personality || ''),
             ),
           ),
-          agents.length
-            ? h(
-                'div',
-                { class: 'versus' },
-                h('h4', null, 'Play against'),
-                h(
-                  'ul',
-                  { class: 'versus-list' },
-                  agents.map((a) =>
-                    h(
-                      'li',
-                      null,
-                      h(
-                        'button',
-                        {
-                          type: 'button',
-                          class: 'agent-btn',
-                          disabled: !playable,
-                          dataset: { game: g.name, agent: a.name },
-                          'aria-label': `Play ${g.title || g.name} against ${a.title || a.name}: ${a.personality || ''}`,
-                          on: { click: () => this.vsAgent(g, a) },
-                        },
-                        h('span', { class: 'agent-title' }, a.title || a.name),
-                        h('span', { class: 'agent-personality' }, a.personality || ''),
-                      ),
-                    ),
-                  ),
-                ),
-              )
-            : null,
-          this.rulesOf(g.name),
-        );
-      }),
+        ),
+      ),
     );
   }
 
@@ -294,56 +301,51 @@ export class Lobby {
     setChildren(this.searchEl, text ? [h('span', { class: 'spinner', 'aria-hidden': 'true' }), text] : []);
   }
 
+  /**
+   * Enters a game: request() asks the server and resolves to the game's id; where the game came
+   * from (origin, when given) is noted and the game opened. A refusal becomes a toast.
+   */
+  async enter(request, origin) {
+    try {
+      const gameId = await request();
+      if (origin) this.app.origin(gameId, origin);
+      this.app.openGame(gameId);
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+  }
+
   async quickMatch(g) {
     if (this.searching) return;
     this.searching = g.name;
     this.setSearching(`Looking for an opponent for ${g.title || g.name}… an agent steps in after 3 seconds.`);
     try {
-      const st = await this.app.startQuickMatch(g.name, {});
-      this.app.openGame(st.gameId);
-    } catch (e) {
-      toast(errorText(e), 'error');
+      await this.enter(async () => (await this.app.startQuickMatch(g.name, {})).gameId);
     } finally {
       this.searching = null;
       this.setSearching('');
     }
   }
 
-  async openRoom(g) {
-    try {
-      const { gameId } = await this.client.createGame(g.name);
-      this.app.origin(gameId, { mode: 'room' });
-      this.app.openGame(gameId);
-    } catch (e) {
-      toast(errorText(e), 'error');
-    }
+  openRoom(g) {
+    return this.enter(async () => (await this.client.createGame(g.name)).gameId, { mode: 'room' });
   }
 
-  async vsAgent(g, a) {
-    try {
-      const { gameId } = await this.client.createGame(g.name, { vsAgent: a.name });
-      this.app.origin(gameId, { mode: 'agent', agent: a.name });
-      this.app.openGame(gameId);
-    } catch (e) {
-      toast(errorText(e), 'error');
-    }
+  vsAgent(g, a) {
+    return this.enter(async () => (await this.client.createGame(g.name, { vsAgent: a.name })).gameId, { mode: 'agent', agent: a.name });
   }
 
-  async join(r) {
-    try {
+  join(r) {
+    return this.enter(async () => {
       await this.client.joinGame(r.gameId);
-      this.app.openGame(r.gameId);
-    } catch (e) {
-      toast(errorText(e), 'error');
-    }
+      return r.gameId;
+    });
   }
 
-  async watch(r) {
-    try {
+  watch(r) {
+    return this.enter(async () => {
       await this.client.watch(r.gameId);
-      this.app.openGame(r.gameId);
-    } catch (e) {
-      toast(errorText(e), 'error');
-    }
+      return r.gameId;
+    });
   }
 }
