@@ -193,6 +193,7 @@ static struct vm *build(const char *module, size_t mem_limit, char *err, size_t 
         vm_free(vm);
         return NULL;
     }
+    vm_gc_full(vm); /* paid here, on a worker, rather than by the room's first calls */
     return vm;
 }
 

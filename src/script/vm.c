@@ -332,6 +332,11 @@ void vm_defer_gc(struct vm *vm)
     vm->allocated = 0;
 }
 
+void vm_gc_full(struct vm *vm)
+{
+    lua_gc(vm->L, LUA_GCCOLLECT, 0);
+}
+
 int vm_gc_step(struct vm *vm)
 {
     if (!vm->gc_stopped || !vm->allocated) return 0;
