@@ -216,11 +216,21 @@ local function guarded(gen)
   end
 end
 
--- Starts the room's game. config_json may be nil. Returns the meta table as JSON.
-function R.setup(files, helpers, prefix, config_json, seed, seat_count)
+-- What the game's own code gets as math.random: whatever generator rng is now, so a game loaded
+-- before its room's seed is known (R.load) draws from the room's generator once R.start sets it.
+-- A tail call: an error the generator raises at level 2 names the game's line, not this one.
+local function draw(m, n)
+  return rng(m, n)
+end
+
+local function seed_generators(seed)
   rng = guarded(sandbox.new_random(seed))
   referee_rng = sandbox.new_random(seed * 7 + 3)
-  game = load_game(files, helpers, prefix, rng)
+end
+
+-- The game, loaded, starts: seats, config (JSON or nil), the state from game.setup. Returns the
+-- meta table as JSON.
+local function start(config_json, seat_count)
   seats = seat_count
   gm = game.game_master == true and 1 or nil
   rules_ctx.seats = seat_count
@@ -232,6 +242,32 @@ function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   known_for = nil
   if type(state) ~= "table" then error("setup must return a table", 0) end
   return json.encode(meta_of(game))
+end
+
+-- Starts the room's game. config_json may be nil. Returns the meta table as JSON.
+function R.setup(files, helpers, prefix, config_json, seed, seat_count)
+  seed_generators(seed)
+  game = load_game(files, helpers, prefix, draw)
+  return start(config_json, seat_count)
+end
+
+-- Loads the game ahead of its room (a pool of ready states, built on a worker): R.start then
+-- does the rest of R.setup. Returns false when the game's own code drew random numbers while it
+-- loaded: those must come from the room's generator, so such a game is set up by R.setup.
+function R.load(files, helpers, prefix)
+  local drew = false
+  rng = function(m, n) -- any value in range: the state is thrown away
+    drew = true
+    if m == nil then return 0.5 end
+    return n and m or 1
+  end
+  game = load_game(files, helpers, prefix, draw)
+  return not drew
+end
+
+function R.start(config_json, seed, seat_count)
+  seed_generators(seed)
+  return start(config_json, seat_count)
 end
 
 -- The players' documents as the game starts (or as a replay or a rebuild starts it again):

@@ -29,6 +29,7 @@
 #include "members.h"
 #include "metrics.h"
 #include "proto.h"
+#include "referee_pool.h"
 #include "replay.h"
 #include "room.h"
 #include "scripts.h"
@@ -260,6 +261,7 @@ static void stop(void)
     loop_set_between(NULL);
     session_set_before_write(NULL);
     trusted_pool_free(); /* before the workers stop: a queued refill then builds nothing */
+    referee_pool_free();
     workers_shutdown();
     loop_drain_posted(); /* results of jobs that finished while stopping */
     matchmaker_shutdown();

@@ -114,6 +114,35 @@ static void settle(struct referee *ref)
     lua_settop(vm_state(ref->vm), 0);
 }
 
+/* Pushes the arguments R.setup and R.load share: v's files, the lua/lib helpers, the prefix. */
+static void push_game(lua_State *L, const struct script_version *v)
+{
+    char prefix[100];
+    script_version_push_files(L, v);
+    trusted_push_helpers(L);
+    lua_pushstring(L, script_version_prefix(v, prefix, sizeof prefix));
+}
+
+/* Pushes what R.setup and R.start take after the game: config, seed, seats. */
+static void push_start(lua_State *L, const char *config_json, double seed, int nseats)
+{
+    if (config_json)
+        lua_pushstring(L, config_json);
+    else
+        lua_pushnil(L);
+    lua_pushnumber(L, seed);
+    lua_pushinteger(L, nseats);
+}
+
+/* After R.setup or R.start: the meta JSON copied out, the stack emptied. */
+static enum vm_status started(lua_State *L, enum vm_status st, char **meta_json)
+{
+    if (st == VM_OK && meta_json)
+        *meta_json = lua_tostring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+    lua_settop(L, 0);
+    return st;
+}
+
 enum vm_status referee_setup(struct referee *ref, struct vm *vm, const struct script_version *v,
                              const char *config_json, double seed, int nseats, int budget_ms,
                              int call_budget_ms, char **meta_json, char *err, size_t errlen)
@@ -121,22 +150,34 @@ enum vm_status referee_setup(struct referee *ref, struct vm *vm, const struct sc
     *ref = (struct referee){vm, call_budget_ms, nseats};
     lua_State *L = vm_state(vm);
     lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY); /* trusted_open left the module here */
-    char prefix[100];
     push_fn(ref, "setup");
-    script_version_push_files(L, v);
-    trusted_push_helpers(L);
-    lua_pushstring(L, script_version_prefix(v, prefix, sizeof prefix));
-    if (config_json)
-        lua_pushstring(L, config_json);
-    else
-        lua_pushnil(L);
-    lua_pushnumber(L, seed);
-    lua_pushinteger(L, nseats);
-    enum vm_status st = vm_call(vm, 6, 1, budget_ms, err, errlen);
-    if (st == VM_OK && meta_json)
-        *meta_json = lua_tostring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+    push_game(L, v);
+    push_start(L, config_json, seed, nseats);
+    return started(L, vm_call(vm, 6, 1, budget_ms, err, errlen), meta_json);
+}
+
+enum vm_status referee_load(struct vm *vm, const struct script_version *v, int budget_ms,
+                            int *poolable, char *err, size_t errlen)
+{
+    struct referee ref = {vm, 0, 0};
+    lua_State *L = vm_state(vm);
+    lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY); /* trusted_open left the module here */
+    push_fn(&ref, "load");
+    push_game(L, v);
+    enum vm_status st = vm_call(vm, 3, 1, budget_ms, err, errlen);
+    *poolable = st == VM_OK && lua_toboolean(L, -1);
     lua_settop(L, 0);
     return st;
+}
+
+enum vm_status referee_start(struct referee *ref, struct vm *vm, const char *config_json,
+                             double seed, int nseats, int budget_ms, int call_budget_ms,
+                             char **meta_json, char *err, size_t errlen)
+{
+    *ref = (struct referee){vm, call_budget_ms, nseats};
+    lua_State *L = push_fn(ref, "start");
+    push_start(L, config_json, seed, nseats);
+    return started(L, vm_call(vm, 3, 1, budget_ms, err, errlen), meta_json);
 }
 
 /* The start of a call about one player's action (check, apply): out reset, referee.fn pushed

@@ -82,6 +82,18 @@ enum vm_status referee_setup(struct referee *ref, struct vm *vm, const struct sc
                              const char *config_json, double seed, int nseats, int budget_ms,
                              int call_budget_ms, char **meta_json, char *err, size_t errlen);
 
+/* referee_setup in two steps, for states prepared ahead of their room (referee_pool.h).
+ * referee_load loads version v's game into vm (a state from trusted_open, module on the stack)
+ * under budget_ms, with no room yet: any thread, the state being the caller's alone. *poolable
+ * is 1 when the game's code drew no random numbers while it loaded (those must come from the
+ * room's generator: such a version is set up with referee_setup). referee_start then starts it
+ * as referee_setup would with the same arguments (loop thread). */
+enum vm_status referee_load(struct vm *vm, const struct script_version *v, int budget_ms,
+                            int *poolable, char *err, size_t errlen);
+enum vm_status referee_start(struct referee *ref, struct vm *vm, const char *config_json,
+                             double seed, int nseats, int budget_ms, int call_budget_ms,
+                             char **meta_json, char *err, size_t errlen);
+
 /* Checks seat's action (JSON text) without applying it: turn-based games check the turn, then
  * the game's validate. verdict is REFEREE_APPLIED when valid. */
 void referee_check(struct referee *ref, int seat, const char *action, size_t len, int turn_based,

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "referee_pool.h"
 #include "room_internal.h"
 #include "store.h"
 #include "trusted.h"
@@ -162,7 +163,12 @@ void room_script_lines(const struct room *r, const struct referee_result *res)
 
 enum vm_status room_vm_setup(struct room *r, int apply_ms, char **meta, char *err, size_t len)
 {
-    r->vm = trusted_new("referee", (size_t)room_cfg->lua_memory_mb * 1024 * 1024, err, len);
+    size_t cap = (size_t)room_cfg->lua_memory_mb * 1024 * 1024;
+    r->vm = referee_pool_take(r->game, cap, room_cfg->cpu_load_ms);
+    if (r->vm) /* the game is loaded already */
+        return referee_start(&r->ref, r->vm, r->config_json, r->seed, r->nseats,
+                             room_cfg->cpu_load_ms, apply_ms, meta, err, len);
+    r->vm = trusted_new("referee", cap, err, len);
     if (!r->vm) return VM_MEMORY;
     return referee_setup(&r->ref, r->vm, r->game, r->config_json, r->seed, r->nseats,
                          room_cfg->cpu_load_ms, apply_ms, meta, err, len);

@@ -182,7 +182,7 @@ static struct pool pools[2] = {
     {"agent_host", PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0, POOL_TARGET_MIN, 0, 0},
 };
 
-static struct vm *build(const char *module, size_t mem_limit, char *err, size_t errlen)
+struct vm *trusted_build(const char *module, size_t mem_limit, char *err, size_t errlen)
 {
     struct vm *vm = vm_new(mem_limit);
     if (!vm) {
@@ -193,7 +193,6 @@ static struct vm *build(const char *module, size_t mem_limit, char *err, size_t 
         vm_free(vm);
         return NULL;
     }
-    vm_gc_full(vm); /* paid here, on a worker, rather than by the room's first calls */
     return vm;
 }
 
@@ -211,7 +210,9 @@ static void refill_work(void *arg)
             return;
         }
         pthread_mutex_unlock(&p->lock);
-        struct vm *vm = build(p->module, limit, err, sizeof err);
+        struct vm *vm = trusted_build(p->module, limit, err, sizeof err);
+        /* Collected here, on a worker, rather than by the room's first calls. */
+        if (vm) vm_gc_full(vm);
         pthread_mutex_lock(&p->lock);
         if (vm && p->n < POOL_CAP && limit == p->mem_limit && !p->closing) {
             p->ready[p->n++] = vm;
@@ -252,7 +253,12 @@ struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t e
     }
     if (vm) return vm;
     metric_add(m_pool_misses, module, 1);
-    return build(module, mem_limit, err, errlen);
+    return trusted_build(module, mem_limit, err, errlen);
+}
+
+void trusted_pool_missed(const char *what)
+{
+    metric_add(m_pool_misses, what, 1);
 }
 
 /* Frees the stock and stops refills: a refill still queued or running builds nothing more. */

@@ -27,6 +27,15 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen);
  * failure. Loop thread only. */
 struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t errlen);
 
+/* A new state capped at mem_limit bytes with module opened, built now (what the pool holds).
+ * Any thread: the state is the caller's. NULL with err on failure. */
+struct vm *trusted_build(const char *module, size_t mem_limit, char *err, size_t errlen);
+
+/* Counts a state built on the loop thread because a pool of ready ones (this one's, or
+ * another's such as referee_pool.h's) was empty: lua_pool_misses_total{module=what}. Loop
+ * thread. */
+void trusted_pool_missed(const char *what);
+
 /* Frees the pooled states and stops refilling them (shutdown). Any thread. */
 void trusted_pool_free(void);
 

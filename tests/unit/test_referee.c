@@ -77,6 +77,16 @@ static const char *const gm_game =
     "  view = function(s, seat) return seat == 'gm' and s or { acts = s.acts } end,\n"
     "}\n";
 
+/* Draws at load time and in setup: its start state depends on the room's seed. */
+static const char *const dice_game =
+    "local first = math.random(1, 1000000)\n"
+    "return {\n"
+    "  name = 'dice', players = { min = 2, max = 2 },\n"
+    "  setup = function(ctx) return { first = first, roll = ctx.random(1, 1000000) } end,\n"
+    "  to_move = function(s) return 1 end,\n"
+    "  apply = function(s, seat, a, ctx) s.roll = ctx.random(1, 1000000) end,\n"
+    "}\n";
+
 static struct vm *open_game(struct referee *ref, const char *text, int seats)
 {
     json_t *files = json_pack("{ss}", "game.lua", text);
@@ -232,6 +242,48 @@ static void handover(void)
     vm_free(vm);
 }
 
+/* The hash after one move: the whole state as the game made it. */
+static void hash_after_move(struct referee *ref, char out[17])
+{
+    static struct referee_result res;
+    referee_apply(ref, 1, "{\"n\":1}", 7, 1, &res);
+    memcpy(out, res.verdict == REFEREE_APPLIED ? res.hash : "", 17);
+}
+
+/* referee_load then referee_start (a state prepared ahead of its room) against referee_setup:
+ * the same game, seed and moves give the same states; a game that draws while it loads is
+ * reported unpoolable. */
+static void load_then_start(void)
+{
+    const char *games[] = {counter_game, dice_game};
+    for (int g = 0; g < 2; g++) {
+        json_t *files = json_pack("{ss}", "game.lua", games[g]);
+        struct script_version *v = script_version_from_files("counter", files);
+        json_decref(files);
+        struct referee a, b;
+        char err[600], ha[17] = "", hb[17] = "";
+        int poolable = -1;
+        struct vm *va = vm_new(8u << 20), *vb = vm_new(8u << 20);
+        trusted_open(va, "referee", err, sizeof err);
+        trusted_open(vb, "referee", err, sizeof err);
+        enum vm_status sa = referee_setup(&a, va, v, NULL, 42, 2, 1000, 200, NULL, err, sizeof err);
+        enum vm_status sl = referee_load(vb, v, 1000, &poolable, err, sizeof err);
+        is_int(poolable, g == 0, "%s: poolable when it draws nothing while it loads",
+               g ? "dice" : "counter");
+        if (g == 0) {
+            enum vm_status sb =
+                referee_start(&b, vb, NULL, 42, 2, 1000, 200, NULL, err, sizeof err);
+            ok(sa == VM_OK && sl == VM_OK && sb == VM_OK, "setup, load and start");
+            hash_after_move(&a, ha);
+            hash_after_move(&b, hb);
+            ok(ha[0] && strcmp(ha, hb) == 0, "the same state after a move (%s, %s)", ha, hb);
+        }
+        vm_free(va);
+        vm_free(vb);
+        script_version_unref(v);
+    }
+}
+
 int main(void)
 {
     vm_global_init();
@@ -243,6 +295,7 @@ int main(void)
     ticks();
     docs();
     handover();
+    load_then_start();
     trusted_free();
     return done_testing();
 }
