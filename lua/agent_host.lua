@@ -6,7 +6,7 @@
 -- to back ctx.model (search on copies).
 
 local sandbox = ...
-local type, pairs, pcall, tostring, select = type, pairs, pcall, tostring, select
+local type, pairs, ipairs, pcall, tostring, select = type, pairs, ipairs, pcall, tostring, select
 local deep_copy = sandbox.deep_copy
 local json = sandbox.new_json()
 
@@ -88,6 +88,27 @@ function H.new_model(g, random, nseats, cfg)
   }
 end
 
+-- ctx.model, made when an agent first uses it: the game's rules are loaded into this state then,
+-- not at setup, so an agent that never searches (most pick from the legal list) never pays for
+-- them. The game's own generator is its own (seed + 1), so when it loads changes no draw.
+local game_source -- { files, helpers, prefix, seed } until the rules are loaded
+
+local function get_model()
+  if not model then
+    local src = game_source
+    game = load(src.files, src.helpers, src.prefix, "game.lua", sandbox.new_random(src.seed + 1))
+    model = H.new_model(game, rng, seats, config)
+  end
+  return model
+end
+
+local lazy_model = { copy = function(s) return deep_copy(s) end }
+for _, name in ipairs({ "legal", "apply", "to_move", "outcome" }) do
+  lazy_model[name] = function(...)
+    return get_model()[name](...)
+  end
+end
+
 -- Sets up the agent for seat of a room playing the given game. config_json is the room's
 -- config (nil: none): ctx.config for the agent and for the game's calls through ctx.model.
 function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat_, seats_, seed,
@@ -96,15 +117,15 @@ function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat
   config = config_json and json.decode(config_json) or {}
   if type(config) ~= "table" then config = {} end
   rng = sandbox.new_random(seed)
-  game = load(game_files, helpers, game_prefix, "game.lua", sandbox.new_random(seed + 1))
+  game, model = nil, nil
+  game_source = { files = game_files, helpers = helpers, prefix = game_prefix, seed = seed }
   agent = load(agent_files, helpers, "agents/", agent_main, rng)
   check_agent(agent)
-  model = H.new_model(game, rng, seats, config)
   return json.encode(meta_of(agent))
 end
 
 local function ctx_for(now)
-  return { random = rng, now = now, seat = seat, seats = seats, model = model, config = config,
+  return { random = rng, now = now, seat = seat, seats = seats, model = lazy_model, config = config,
            log = function() end }
 end
 

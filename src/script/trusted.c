@@ -211,8 +211,6 @@ static void refill_work(void *arg)
         }
         pthread_mutex_unlock(&p->lock);
         struct vm *vm = trusted_build(p->module, limit, err, sizeof err);
-        /* Collected here, on a worker, rather than by the room's first calls. */
-        if (vm) vm_gc_full(vm);
         pthread_mutex_lock(&p->lock);
         if (vm && p->n < POOL_CAP && limit == p->mem_limit && !p->closing) {
             p->ready[p->n++] = vm;
