@@ -45,7 +45,7 @@ static struct vm *build_loaded(struct script_version *v, size_t limit, int budge
         vm_free(vm);
         return NULL;
     }
-    vm_gc_full(vm);
+    vm_gc_settle(vm);
     return vm;
 }
 

@@ -332,9 +332,9 @@ void vm_defer_gc(struct vm *vm)
     vm->allocated = 0;
 }
 
-void vm_gc_full(struct vm *vm)
+void vm_gc_settle(struct vm *vm)
 {
-    lua_gc(vm->L, LUA_GCCOLLECT, 0);
+    while (!lua_gc(vm->L, LUA_GCSTEP, 0)) {}
 }
 
 int vm_gc_step(struct vm *vm)

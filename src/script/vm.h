@@ -65,10 +65,11 @@ enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, ch
  * collector runs inside calls again. */
 void vm_defer_gc(struct vm *vm);
 
-/* A full collection now, outside calls: a state built ahead of use (the pools of ready states)
- * then starts its first use with no collection owed and the whole pause ahead of it, so a
- * short-lived room may never collect at all. */
-void vm_gc_full(struct vm *vm);
+/* Runs the collector until its cycle in progress ends, outside calls: a state built ahead of
+ * use (referee_pool.h) then starts its first use with no collection owed and the whole pause
+ * ahead of it, so a short-lived room may never collect at all. (Finishing the cycle costs half
+ * of a full collection, LUA_GCCOLLECT, and leaves the same pause.) */
+void vm_gc_settle(struct vm *vm);
 
 /* Runs the collection owed since the last step (none during the pause after a finished
  * cycle). Returns 1 when it ran something. Outside calls only. */
