@@ -90,9 +90,10 @@ static int put_string(struct json_text *t, const char *s, size_t len)
     t->data[t->len++] = '"';
     size_t run = 0; /* bytes copied as they are, written in one go */
     for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue; /* most bytes: no call */
         char esc[6];
-        size_t n = json_text_escape((unsigned char)s[i], 0, esc);
-        if (!n) continue;
+        size_t n = json_text_escape(c, 0, esc);
         if (put(t, s + run, i - run) < 0 || put(t, esc, n) < 0) return -1;
         run = i + 1;
     }

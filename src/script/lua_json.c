@@ -113,9 +113,11 @@ static void put_string(struct out *o, int idx)
     o->data[o->len++] = '"';
     size_t run = 0; /* start of the bytes not yet copied */
     for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* lua-cjson's set: controls, '"', '\\', '/' and DEL; most bytes need no call. */
+        if (c >= 0x20 && c != '"' && c != '\\' && c != '/' && c != 127) continue;
         char esc[6];
-        size_t len = json_text_escape((unsigned char)s[i], 1, esc);
-        if (!len) continue;
+        size_t len = json_text_escape(c, 1, esc);
         put(o, s + run, i - run);
         put(o, esc, len);
         run = i + 1;
