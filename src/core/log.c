@@ -1,10 +1,13 @@
 #include "log.h"
 
+#include "json_text.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,12 +70,13 @@ void log_msg(enum log_level level, const char *msg, const char *fmt, ...)
     json_object_update(out, line);
     json_decref(line);
 
-    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    /* json_text writes what json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) would, faster (a
+     * line per game started and ended is worth it), UTF-8 as it is. */
+    size_t n;
+    const char *text = json_text_scratch(out, &n);
     json_decref(out);
     if (!text) return;
-    size_t n = strlen(text);
-    text[n] = '\n'; /* json_dumps allocated n+1 bytes: the NUL becomes the newline */
-    ssize_t w = write(STDOUT_FILENO, text, n + 1);
+    struct iovec iov[2] = {{(void *)text, n}, {"\n", 1}};
+    ssize_t w = writev(STDOUT_FILENO, iov, 2);
     (void)w;
-    free(text);
 }
