@@ -11,6 +11,8 @@
 #   --rooms LIST       rooms, comma-separated (default 100)
 #   --players P        players per room (default 4)
 #   --input-rate N     move inputs per second per player (default 10)
+#   --state-period MS  the game_state period the clients expect, against which jitter is measured
+#                      (default 16.67: the arena sends 60 updates a second, its send_rate)
 #   --runs N           runs per room count (default 1)
 #   --duration S       measuring window, seconds (default 10)
 #   --warmup S         time after every room is active before the window (default 3)
@@ -34,12 +36,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 . "$ROOT/bench/lib.sh" || exit 1
 die() { echo "run_rooms: $*" >&2; exit 1; }
 
-ROOMS=100 PLAYERS=4 IRATE=10 RUNS=1 DURATION=10 WARMUP=3 BIN=build/monkeytown PERF_DIR='' TEXT=0
+ROOMS=100 PLAYERS=4 IRATE=10 PERIOD=16.67 RUNS=1 DURATION=10 WARMUP=3 BIN=build/monkeytown PERF_DIR='' TEXT=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --rooms) ROOMS=$2; shift ;;
     --players) PLAYERS=$2; shift ;;
     --input-rate) IRATE=$2; shift ;;
+    --state-period) PERIOD=$2; shift ;;
     *) run_option "$@" || die "unknown option $1 (try --help)"; shift $((TOOK - 1)) ;;
     esac
     shift
@@ -71,7 +74,7 @@ for r in "${RLIST[@]}"; do
         start_server "$TMP/server.$n.log" --data-dir "$DATA" --max-connections $((conns + 1024)) \
             --guest-rate 0 $SERVER_ARGS
         echo "run_rooms: [$n] rooms=$r players=$PLAYERS input-rate=$IRATE run=$run (server pid $SERVER_PID, port $PORT)" >&2
-        args=(--mode rooms --port "$PORT" --rooms "$r" --players "$PLAYERS" --input-rate "$IRATE"
+        args=(--mode rooms --port "$PORT" --rooms "$r" --players "$PLAYERS" --input-rate "$IRATE" --state-period "$PERIOD"
             --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID"
             --server-url "http://127.0.0.1:$PORT")
         if [ -n "$PERF_DIR" ]; then
