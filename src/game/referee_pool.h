@@ -9,9 +9,11 @@
  * before. A version whose game draws random numbers while it loads is not stocked (those draws
  * must come from the room's generator): its rooms set up the whole way, as before.
  *
- * Stocks are kept for the few most recently used versions; a version pushed out (hot reload
- * makes new ones) loses its stock and its reference. Each stock starts small and doubles when a
- * room finds it empty (counted in lua_pool_misses_total{module="referee_game"}). */
+ * Stocks are kept for the 8 most recently used versions; a version pushed out (hot reload
+ * makes new ones) loses its stock and its reference. Each stock aims at 4 states and doubles,
+ * up to 32, when a room finds it empty (counted in lua_pool_misses_total{module="referee_game"}):
+ * an idle server holds a few states per game played lately, a busy one at most 8 x 32 (about
+ * 150 KiB each). */
 #ifndef MT_REFEREE_POOL_H
 #define MT_REFEREE_POOL_H
 
