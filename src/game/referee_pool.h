@@ -13,7 +13,7 @@
  * makes new ones) loses its stock and its reference. Each stock aims at 4 states and doubles,
  * up to 32, when a room finds it empty (counted in lua_pool_misses_total{module="referee_game"}):
  * an idle server holds a few states per game played lately, a busy one at most 8 x 32 (about
- * 150 KiB each). */
+ * 100 KiB each). */
 #ifndef MT_REFEREE_POOL_H
 #define MT_REFEREE_POOL_H
 
