@@ -36,6 +36,7 @@
 #include "store.h"
 #include "tick.h"
 #include "store_pg.h"
+#include "text_bridge.h"
 #include "trusted.h"
 #include "workers.h"
 #include "ws.h"
@@ -151,13 +152,20 @@ static int scripts_check(json_t *out, void *arg)
  * milliseconds long. */
 static void on_message(struct session *s, const char *data, size_t len)
 {
-    proto_on_message(s, data, len);
+    if (s->text)
+        text_bridge_line(s, data, len); /* a /text socket: lines, mapped onto the same handlers */
+    else
+        proto_on_message(s, data, len);
     loop_between();
 }
 
 static void on_open(struct session *s, const char *guest_token)
 {
     accounts_seen(&s->who);
+    if (s->text && text_bridge_open(s) < 0) {
+        session_close(s, 1011, "out of memory");
+        return;
+    }
     proto_on_open(s, guest_token);
 }
 
@@ -166,6 +174,7 @@ static void on_close(struct session *s)
 {
     relay_session_closed(s);
     game_proto_session_closed(s);
+    text_bridge_closed(s);
     accounts_left(&s->who);
 }
 
@@ -219,6 +228,7 @@ static int start(void)
     if (bus_init(&cfg) < 0 || redis_check_add() < 0 || store_init(&cfg) < 0 ||
         accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 || tick_init() < 0 ||
         rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 ||
+        text_bridge_init(&cfg) < 0 ||
         api_health_init() < 0 || api_games_init() < 0 || api_documents_init() < 0 ||
         api_admin_init() < 0 || api_cluster_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
         api_gamefiles_init(cfg.games_dir) < 0 ||
@@ -266,6 +276,7 @@ static void stop(void)
     relay_shutdown();     /* its proxies leave their rooms like closed sockets */
     directory_shutdown(); /* before the rooms go: their entries stay, for a peer to take over */
     rooms_shutdown();
+    text_bridge_shutdown();
     failover_shutdown();
     tick_shutdown();
     scripts_shutdown();
