@@ -60,7 +60,7 @@ struct config {
     int lua_memory_mb;
     int cpu_apply_ms;
     int cpu_choose_ms;
-    int agent_turn_ms; /* an external agent's time to answer agent_turn */
+    int agent_turn_ms;  /* an external agent's time to answer agent_turn */
     int text_max_bytes; /* the text bridge's longest outgoing line (/text) */
     int cpu_load_ms;
     int workers;

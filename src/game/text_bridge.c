@@ -245,8 +245,7 @@ static void cmd_games(struct tb *t)
     room_each(games_each, &w);
     tb_sayf(t, "Open: %s%s", w.nopen ? w.open : "none (/new <game> starts one)",
             w.nopen > GAMES_LISTED ? " | ..." : "");
-    tb_sayf(t, "Yours: %s%s", w.nmine ? w.mine : "none",
-            w.nmine > GAMES_LISTED ? " | ..." : "");
+    tb_sayf(t, "Yours: %s%s", w.nmine ? w.mine : "none", w.nmine > GAMES_LISTED ? " | ..." : "");
 }
 
 struct prefix_walk {
@@ -334,7 +333,8 @@ static void cmd_join(struct tb *t, const char *arg, int watch)
 
 static void to_game(struct tb *t, const char *type, const char *id, const char *text)
 {
-    if (need_game(t)) request(t, type, id, json_pack("{ss,ss}", "gameId", t->game_id, "text", text));
+    if (need_game(t))
+        request(t, type, id, json_pack("{ss,ss}", "gameId", t->game_id, "text", text));
 }
 
 /* A line split into its first word and the rest, both trimmed (line is changed). */
@@ -360,8 +360,9 @@ static void dispatch(struct tb *t, char *line)
     } else {
         if (*arg) arg[-1] = ' '; /* the whole line goes to the game as it came */
         if (!t->game_id[0])
-            tb_sayf(t, "! UNKNOWN_COMMAND %s is not a bridge command, and you are in no game. "
-                       "Send /help for the commands.",
+            tb_sayf(t,
+                    "! UNKNOWN_COMMAND %s is not a bridge command, and you are in no game. "
+                    "Send /help for the commands.",
                     line);
         else
             to_game(t, "command", "tb:cmd", line);

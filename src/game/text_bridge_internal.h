@@ -19,10 +19,10 @@ struct tb_pending {
 /* One /text socket's state: the game it follows and what it has told the client about it. */
 struct tb {
     struct session *s;
-    char game_id[65]; /* the joined (or watched) game; "" when none */
-    char game[64];    /* its game's name */
-    int seat;         /* the client's seat in it; 0 watching */
-    char status[12];  /* the last status rendered */
+    char game_id[65];      /* the joined (or watched) game; "" when none */
+    char game[64];         /* its game's name */
+    int seat;              /* the client's seat in it; 0 watching */
+    char status[12];       /* the last status rendered */
     uint64_t prompted_seq; /* the game_state seq of the last "your turn" line (+1: 0 is none) */
     char names[TB_MAX_SEATS + 1][40];
     struct tb_pending *head, *tail;

@@ -52,7 +52,8 @@ static void put_fields(char *buf, size_t cap, const json_t *o, const char *sep, 
     const char *k;
     json_t *v;
     int first = 1;
-    json_object_foreach((json_t *)o, k, v) {
+    json_object_foreach((json_t *)o, k, v)
+    {
         if (skip && strcmp(k, skip) == 0) continue;
         size_t used = strlen(buf);
         snprintf(buf + used, cap - used, "%s%s=", first ? "" : sep, k);
@@ -109,15 +110,16 @@ static void render_created(struct tb *t, const json_t *m, const json_t *p)
     char id8[9];
     set_game(t, str(p, "gameId"), str(p, "game"));
     t->seat = 1;
-    tb_sayf(t, "Created %s game %s. Others join with /join %s", t->game,
-            tb_short(t->game_id, id8), id8);
+    tb_sayf(t, "Created %s game %s. Others join with /join %s", t->game, tb_short(t->game_id, id8),
+            id8);
 }
 
 static void players_line(struct tb *t, const json_t *p, char *buf, size_t cap)
 {
     size_t i;
     json_t *pl;
-    json_array_foreach(json_object_get(p, "players"), i, pl) {
+    json_array_foreach(json_object_get(p, "players"), i, pl)
+    {
         int seat = seat_of(pl, "seat");
         if (seat >= 1 && seat <= TB_MAX_SEATS)
             util_strlcpy(t->names[seat], str(pl, "name"), sizeof t->names[seat]);
@@ -136,7 +138,8 @@ static void prompt(struct tb *t, const json_t *m, const json_t *p)
     char list[1500] = "";
     size_t i;
     json_t *a;
-    json_array_foreach(legal, i, a) {
+    json_array_foreach(legal, i, a)
+    {
         if (i == LEGAL_LISTED) {
             size_t used = strlen(list);
             snprintf(list + used, sizeof list - used, " (+%zu more)", json_array_size(legal) - i);
@@ -253,9 +256,7 @@ static void render_generic(struct tb *t, const json_t *m, const json_t *p)
     tb_say(t, line);
 }
 
-static void render_nothing(struct tb *t, const json_t *m, const json_t *p)
-{
-}
+static void render_nothing(struct tb *t, const json_t *m, const json_t *p) {}
 
 /* own: only for the game the socket follows (other rooms it is still attached to are quiet). */
 static const struct {
