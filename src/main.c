@@ -228,13 +228,14 @@ static int start(void)
     if (bus_init(&cfg) < 0 || redis_check_add() < 0 || store_init(&cfg) < 0 ||
         accounts_init(&cfg) < 0 || scripts_init(&cfg) < 0 || tick_init() < 0 ||
         rooms_init(&cfg) < 0 || matchmaker_init(&cfg) < 0 || game_proto_init(&cfg) < 0 ||
-        text_bridge_init(&cfg) < 0 || api_health_init() < 0 || api_games_init() < 0 ||
-        api_documents_init() < 0 || api_admin_init() < 0 || api_cluster_init() < 0 ||
-        api_static_init(cfg.web_dir) < 0 || api_gamefiles_init(cfg.games_dir) < 0 ||
+        api_health_init() < 0 || api_games_init() < 0 || api_documents_init() < 0 ||
+        api_admin_init() < 0 || api_cluster_init() < 0 || api_static_init(cfg.web_dir) < 0 ||
+        api_gamefiles_init(cfg.games_dir) < 0 ||
         api_health_add_check("storage", storage_check, NULL) < 0 ||
         api_health_add_check("store", store_check, NULL) < 0 ||
         api_health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
+    if (text_bridge_init(&cfg) < 0) return -1;
     loop_set_between(store_poll);
     session_set_before_write(store_barrier);
     restore_run(); /* before listening: no resume may find its room not yet rebuilt */

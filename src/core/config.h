@@ -60,8 +60,7 @@ struct config {
     int lua_memory_mb;
     int cpu_apply_ms;
     int cpu_choose_ms;
-    int agent_turn_ms;  /* an external agent's time to answer agent_turn */
-    int text_max_bytes; /* the text bridge's longest outgoing line (/text) */
+    int agent_turn_ms; /* an external agent's time to answer agent_turn */
     int cpu_load_ms;
     int workers;
     int reload_debounce_ms;
@@ -70,6 +69,7 @@ struct config {
     int waiting_rooms_per_address; /* the same per client address */
     int waiting_room_ttl_s;        /* a created room not started by then closes; 0: never */
     int waiting_room_idle_s;       /* a room waiting this long drops its Lua state; 0: never */
+    int text_max_bytes;            /* the text bridge's longest outgoing line (/text) */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_INVALID = 2 };
