@@ -169,6 +169,14 @@ static void on_open(struct session *s, const char *guest_token)
     proto_on_open(s, guest_token);
 }
 
+static void on_refused(struct session *s, const char *code)
+{
+    if (s->text)
+        text_bridge_refused(s, code);
+    else
+        proto_on_refused(s, code);
+}
+
 /* A closed socket is the last sign of life of a guest that may now go idle. */
 static void on_close(struct session *s)
 {
@@ -208,7 +216,7 @@ static int start(void)
     static const struct ws_handlers handlers = {
         .on_open = on_open,
         .on_message = on_message,
-        .on_refused = proto_on_refused,
+        .on_refused = on_refused,
         .on_close = on_close,
         .admit_guest = accounts_admit_guest,
     };

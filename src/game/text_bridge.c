@@ -369,6 +369,17 @@ static void dispatch(struct tb *t, char *line)
     }
 }
 
+void text_bridge_refused(struct session *s, const char *code)
+{
+    struct tb *t = s->text_state;
+    if (!t) return;
+    render_pending(t);
+    if (strcmp(code, "TOO_LARGE") == 0)
+        tb_sayf(t, "! TOO_LARGE a message is at most %d bytes: closing", cfg->max_message_bytes);
+    else
+        tb_sayf(t, "! %s binary frames are not accepted: send lines of text", code);
+}
+
 void text_bridge_line(struct session *s, const char *data, size_t len)
 {
     struct tb *t = s->text_state;

@@ -33,6 +33,11 @@ int text_bridge_open(struct session *s);
 /* One line (a whole text frame of len bytes, not NUL-terminated) from s. */
 void text_bridge_line(struct session *s, const char *data, size_t len);
 
+/* The socket layer refused a frame of s before it was read (ws_handlers.on_refused): code is
+ * "TOO_LARGE" (the socket then closes with 1009) or "BAD_MESSAGE" (a binary frame). Answered
+ * at once, as a line, ahead of the close. */
+void text_bridge_refused(struct session *s, const char *code);
+
 /* s is closing: its pending messages and state are dropped. */
 void text_bridge_closed(struct session *s);
 

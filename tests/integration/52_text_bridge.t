@@ -161,6 +161,16 @@ async def two_players(srv):
     t.eq(long, "! TOO_LARGE a line is at most 2000 bytes", "a line over 2000 bytes gets TOO_LARGE")
     again = await w.say("/help", lambda l: l.startswith("Commands:"))
     t.ok("/games" in again, "and the socket stays open")
+    binary = await w.ws.send(b"\x00\x01") or await w.expect(lambda l: l.startswith("!"))
+    t.eq(binary, "! BAD_MESSAGE binary frames are not accepted: send lines of text", "a binary frame is refused")
+    huge = await w.say("y" * 17000, lambda l: l.startswith("!"))
+    t.eq(huge, "! TOO_LARGE a message is at most 16384 bytes: closing",
+         "a frame over --max-message-bytes gets TOO_LARGE as a line")
+    try:
+        await asyncio.wait_for(w.ws.recv(), 10)
+        t.ok(False, "then the socket closes")
+    except websockets.exceptions.ConnectionClosed as e:
+        t.eq(e.code, 1009, "then the socket closes with 1009, as on /ws")
     for c in (a, b, w):
         t.eq(c.over, [], f"every line {c.welcome.split()[1].rstrip('.')} got is at most {LIMIT} bytes")
         await c.ws.close()
