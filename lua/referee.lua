@@ -48,7 +48,7 @@ local function check_game(g)
   if rate == 0 and type(g.to_move) ~= "function" then error("a turn-based game needs to_move", 0) end
   if rate > 0 and type(g.tick) ~= "function" then error("a real-time game needs tick", 0) end
   for _, f in ipairs({ "legal", "validate", "apply", "tick", "view", "outcome", "tests", "to_move",
-                       "command" }) do
+                       "command", "describe" }) do
     if g[f] ~= nil and type(g[f]) ~= "function" then error("game." .. f .. " must be a function", 0) end
   end
 end
@@ -442,6 +442,25 @@ function R.command(seat, text)
     answer = "Unknown command: " .. utf8_cut(text, 60) .. " (try /help)"
   end
   return "text", utf8_cut(answer, COMMAND_TEXT_MAX)
+end
+
+-- One event as one line of text for a text-only client (the text bridge): the game's describe
+-- renders event_json (the event as seat sees it; seat 0 is a spectator) or nil when it has none,
+-- returns nothing, or fails (the caller then writes its own line). Like a command it sees no
+-- state and may not draw random numbers: it changes nothing and a replay never runs it.
+local DESCRIBE_TEXT_MAX = 4000
+
+function R.describe(seat, event_json)
+  if not game.describe then return nil end
+  local event = json.decode(event_json)
+  local who = seat > 0 and seat or nil
+  in_command = true
+  local ok, line = pcall(game.describe, event, who,
+    { seat = who, seats = seats, config = deep_copy(config), is_gm = is_gm })
+  in_command = false
+  if not ok then error(line, 0) end
+  if type(line) ~= "string" or line == "" then return nil end
+  return utf8_cut(line, DESCRIBE_TEXT_MAX)
 end
 
 -- Every recipient's view at once: out[seat] = { view_json, legal_json_or_nil } for seats

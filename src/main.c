@@ -37,6 +37,7 @@
 #include "store.h"
 #include "tick.h"
 #include "store_pg.h"
+#include "text_bridge.h"
 #include "trusted.h"
 #include "workers.h"
 #include "ws.h"
@@ -152,14 +153,29 @@ static int scripts_check(json_t *out, void *arg)
  * milliseconds long. */
 static void on_message(struct session *s, const char *data, size_t len)
 {
-    proto_on_message(s, data, len);
+    if (s->text)
+        text_bridge_line(s, data, len); /* a /text socket: lines, mapped onto the same handlers */
+    else
+        proto_on_message(s, data, len);
     loop_between();
 }
 
 static void on_open(struct session *s, const char *guest_token)
 {
     accounts_seen(&s->who);
+    if (s->text && text_bridge_open(s) < 0) {
+        session_close(s, 1011, "out of memory");
+        return;
+    }
     proto_on_open(s, guest_token);
+}
+
+static void on_refused(struct session *s, const char *code)
+{
+    if (s->text)
+        text_bridge_refused(s, code);
+    else
+        proto_on_refused(s, code);
 }
 
 /* A closed socket is the last sign of life of a guest that may now go idle. */
@@ -167,6 +183,7 @@ static void on_close(struct session *s)
 {
     relay_session_closed(s);
     game_proto_session_closed(s);
+    text_bridge_closed(s);
     accounts_left(&s->who);
 }
 
@@ -200,7 +217,7 @@ static int start(void)
     static const struct ws_handlers handlers = {
         .on_open = on_open,
         .on_message = on_message,
-        .on_refused = proto_on_refused,
+        .on_refused = on_refused,
         .on_close = on_close,
         .admit_guest = accounts_admit_guest,
     };
@@ -227,6 +244,7 @@ static int start(void)
         api_health_add_check("store", store_check, NULL) < 0 ||
         api_health_add_check("scripts", scripts_check, NULL) < 0)
         return -1;
+    if (text_bridge_init(&cfg) < 0) return -1;
     loop_set_between(store_poll);
     session_set_before_write(store_barrier);
     restore_run(); /* before listening: no resume may find its room not yet rebuilt */
@@ -268,6 +286,7 @@ static void stop(void)
     relay_shutdown();     /* its proxies leave their rooms like closed sockets */
     directory_shutdown(); /* before the rooms go: their entries stay, for a peer to take over */
     rooms_shutdown();
+    text_bridge_shutdown();
     failover_shutdown();
     tick_shutdown();
     scripts_shutdown();

@@ -139,6 +139,28 @@ function game.apply(state, seat, action, ctx)
   ctx.emit({ kind = "move", seat = seat, column = column, row = row })
 end
 
+-- One event as one line for a text-only client (the text bridge): from the event alone.
+local COLOURS = { "Red", "Yellow" }
+
+function game.describe(event, seat, ctx)
+  local kind = event.kind
+  if kind == "move" and COLOURS[event.seat] then
+    local who = event.seat == seat and "You (" .. COLOURS[seat] .. ") drop" or COLOURS[event.seat] .. " drops"
+    return who .. " in column " .. tostring(event.column) .. " (row " .. tostring(event.row) .. ")."
+  elseif kind == "start" then
+    if seat then return "Connect Four starts: you are " .. COLOURS[seat] .. ", Red first. Columns 1-7." end
+    return "Connect Four starts: Red first."
+  elseif kind == "game_over" and type(event.result) == "table" then
+    local r = event.result
+    if r.draw then return "Game over: a draw, the board is full." end
+    if COLOURS[r.winner] then
+      local who = r.winner == seat and "you win" or (COLOURS[r.winner] .. " wins")
+      return "Game over: " .. who .. " (" .. tostring(r.reason) .. ")."
+    end
+  end
+  return nil
+end
+
 function game.view(state, seat)
   local v = deep_copy(state)
   v.marks = { "Red", "Yellow" }

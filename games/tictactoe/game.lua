@@ -144,6 +144,36 @@ function game.command(state, seat, text, ctx)
   return nil, HELP
 end
 
+-- One event as one line for a text-only client (the text bridge). It sees no state: the line
+-- may be written after later moves, so everything it says comes from the event itself.
+local CELL_NAMES = { "top left", "top", "top right", "left", "centre", "right",
+  "bottom left", "bottom", "bottom right" }
+local MARKS = { "X", "O" }
+
+local function whose(mark_seat, seat)
+  if mark_seat == seat then return "You (" .. MARKS[mark_seat] .. ")" end
+  return MARKS[mark_seat] or "?"
+end
+
+function game.describe(event, seat, ctx)
+  local kind = event.kind
+  if kind == "move" and MARKS[event.seat] and CELL_NAMES[event.cell] then
+    local verb = event.seat == seat and " take" or " takes"
+    return whose(event.seat, seat) .. verb .. " cell " .. event.cell .. " (" .. CELL_NAMES[event.cell] .. ")."
+  elseif kind == "start" then
+    if seat then return "Tic-tac-toe starts: you are " .. MARKS[seat] .. ", X moves first. Cells 1-9, row by row." end
+    return "Tic-tac-toe starts: X moves first."
+  elseif kind == "game_over" and type(event.result) == "table" then
+    local r = event.result
+    if r.draw then return "Game over: a draw." end
+    if MARKS[r.winner] then
+      local who = r.winner == seat and "you win" or (MARKS[r.winner] .. " wins")
+      return "Game over: " .. who .. " (" .. tostring(r.reason) .. ")."
+    end
+  end
+  return nil
+end
+
 function game.view(state, seat)
   local v = deep_copy(state)
   v.marks = { "X", "O" }

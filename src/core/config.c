@@ -112,6 +112,8 @@ static const struct option_desc options[] = {
      "CPU budget of one agent choose call, ms"},
     {"agent-turn-ms", OPT_INT, OFF(agent_turn_ms), "30000", 100, 600000, NULL,
      "time an external agent has to answer agent_turn before a random legal move, ms"},
+    {"text-max-bytes", OPT_INT, OFF(text_max_bytes), "200", 40, 4000, NULL,
+     "longest line the text bridge (/text) sends, in bytes; longer answers are split"},
     {"cpu-load-ms", OPT_INT, OFF(cpu_load_ms), "500", 1, 60000, NULL,
      "CPU budget for loading a script and running its self-test, ms"},
     {"workers", OPT_INT, OFF(workers), "2", 1, 64, NULL, "threads for agent thinking and hashing"},

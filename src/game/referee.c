@@ -347,3 +347,17 @@ enum vm_status referee_to_move(struct referee *ref, int *seat, char *err, size_t
     settle(ref);
     return st;
 }
+
+enum vm_status referee_describe(struct referee *ref, int seat, const char *event_json, char **line,
+                                char *err, size_t errlen)
+{
+    settle(ref);
+    lua_State *L = push_fn(ref, "describe");
+    lua_pushinteger(L, seat);
+    lua_pushstring(L, event_json);
+    *line = NULL;
+    enum vm_status st = vm_call(ref->vm, 2, 1, ref->budget_ms, err, errlen);
+    if (st == VM_OK && lua_type(L, -1) == LUA_TSTRING) *line = strdup(lua_tostring(L, -1));
+    settle(ref);
+    return st;
+}

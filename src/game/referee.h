@@ -136,6 +136,13 @@ enum vm_status referee_random_legal(struct referee *ref, int seat, char **action
 enum vm_status referee_command(struct referee *ref, int seat, const char *text, char **action,
                                char **answer, char *err, size_t errlen);
 
+/* One event (its JSON text, as seat sees it; 0: a spectator) as one line of text, through the
+ * game's describe (docs/scripting.md): *line (malloc'd, at most 4000 bytes) or NULL when the game
+ * has no describe or gave no line. Nothing in the game changes, and settling the stack ends the
+ * previous call's results: never call it while a referee_result is being read. */
+enum vm_status referee_describe(struct referee *ref, int seat, const char *event_json, char **line,
+                                char *err, size_t errlen);
+
 /* The players' documents as the game starts (a room at its start, a replay or a rebuild before
  * the first input): docs_json is {"<seat>": {"doc": <document>} or {}} for every seat with a
  * player ({}: no document yet); seats it leaves out have none (agents). ctx.doc(seat) returns

@@ -138,6 +138,12 @@ const char *room_command(struct room *r, struct session *s, const char *text, js
 const char *room_hand_gm(struct room *r, struct session *s, int seat, json_t *re, char *msg,
                          size_t msglen);
 
+/* One event as seat (0: a spectator) sees it, event_json its JSON text, rendered as one line
+ * by the game's describe (docs/scripting.md) for the text bridge: returns 0 with *line
+ * (malloc'd) or NULL when the game gave none, or -1 when it cannot be asked (no Lua state now)
+ * or failed (logged; never counts toward ending the game). Not while the room is sending. */
+int room_describe(struct room *r, int seat, const char *event_json, char **line);
+
 /* Chat from s (text checked by the caller). Returns NULL or NOT_IN_GAME. The broadcast carries
  * re for the sender when re is non-NULL. */
 const char *room_chat(struct room *r, struct session *s, const char *text, json_t *re);

@@ -299,6 +299,12 @@ static void overflow(struct session *s)
 int session_send(struct session *s, struct wsbuf *b)
 {
     if (s->remote) return s->close_code ? -1 : s->remote->send(s, b);
+    if (s->render) return s->close_code ? -1 : s->render(s, b);
+    return session_queue(s, b);
+}
+
+int session_queue(struct session *s, struct wsbuf *b)
+{
     if (!s->wsi || s->close_code) return -1;
     if (s->queued_bytes + b->len > queue_cap) {
         overflow(s);

@@ -71,6 +71,13 @@ struct session {
 
     const struct session_transport *remote; /* NULL for a socket of this process */
     void *remote_arg;                       /* the transport's, for remote sessions */
+
+    /* A line-oriented socket (upgraded on /text, the text bridge): what session_send gets goes
+     * to render, set by the layer above, which queues lines of its own with session_queue;
+     * text_state is that layer's. */
+    uint8_t text;
+    int (*render)(struct session *s, struct wsbuf *b);
+    void *text_state;
 };
 
 /* Creates the session registry. Sessions silent for ping_interval_s seconds are pinged; those
@@ -107,6 +114,9 @@ void session_free(struct session *s);
  * once if the socket can take it, and the socket is released within CLOSE_GRACE_S, at once
  * when it cannot (the peer is not reading). The caller keeps its own reference either way. */
 int session_send(struct session *s, struct wsbuf *b);
+
+/* session_send without render: queues b as it is on s's own socket (for the renderer's lines). */
+int session_queue(struct session *s, struct wsbuf *b);
 
 /* Arranges for the socket to close with code (1001 at shutdown) after the queued messages
  * are written. The first code set wins. */

@@ -24,6 +24,7 @@ struct conn {
     struct session *session;
     struct identity who;
     int guest; /* who was made up at upgrade: issue a token in welcome */
+    int text;  /* upgraded on /text: a line-oriented socket (session.text) */
 };
 
 /* Descriptors kept out of lws's table for lingering closes (linger.h). */
@@ -156,8 +157,8 @@ static int on_confirm_upgrade(struct lws *wsi)
 {
     char path[256];
     copy_header(wsi, WSI_TOKEN_GET_URI, path, sizeof path);
-    if (strcmp(path, "/ws") != 0)
-        return refuse_upgrade(wsi, 404, "NOT_FOUND", "WebSocket endpoint is /ws");
+    if (strcmp(path, "/ws") != 0 && strcmp(path, "/text") != 0)
+        return refuse_upgrade(wsi, 404, "NOT_FOUND", "WebSocket endpoints are /ws and /text");
     if (draining) return refuse_upgrade(wsi, 503, "SERVER_BUSY", "server is shutting down");
     if (session_count() >= (size_t)cfg->max_connections)
         return refuse_upgrade(wsi, 503, "SERVER_BUSY", "too many connections");
@@ -194,6 +195,7 @@ static int on_established(struct lws *wsi, struct conn *c)
     client_address(wsi, peer);
     c->session = session_new(wsi, &c->who, peer);
     if (!c->session) return -1;
+    c->session->text = (uint8_t)c->text;
     char *token = c->guest ? auth_issue(&c->who, 0) : NULL;
     log_msg(LOG_DEBUG, "socket opened", "{ss,ss,ss}", "conn", c->session->session_id, "player",
             c->who.player_id, "peer", peer);
@@ -414,7 +416,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return on_confirm_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-        char why[128];
+        char why[128], path[16];
+        copy_header(wsi, WSI_TOKEN_GET_URI, path, sizeof path);
+        c->text = strcmp(path, "/text") == 0;
         return identify(wsi, &c->who, &c->guest, why, sizeof why) < 0 ? -1 : 0;
     }
     case LWS_CALLBACK_ESTABLISHED:

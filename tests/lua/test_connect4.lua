@@ -111,4 +111,14 @@ game.apply(restored, 2, { column = 5 }, H.ctx())
 game.apply(s, 2, { column = 5 }, H.ctx())
 H.is_deep(restored, s, "play continues identically from a state restored from JSON")
 
+-- describe: one line per event for a text-only client.
+H.is_deep(game.describe({ kind = "move", seat = 1, column = 4, row = 1 }, 1, {}),
+  "You (Red) drop in column 4 (row 1).", "describe: my own disc")
+H.is_deep(game.describe({ kind = "move", seat = 2, column = 3, row = 2 }, nil, {}),
+  "Yellow drops in column 3 (row 2).", "describe: a spectator's line")
+H.is_deep(game.describe({ kind = "game_over", result = { winner = 1, reason = "win" } }, 2, {}),
+  "Game over: Red wins (win).", "describe: the end")
+H.is_deep(game.describe({ kind = "timeout", seat = 1 }, 1, {}), nil,
+  "describe: an unknown event is left to the server")
+
 H.done()

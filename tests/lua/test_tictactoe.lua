@@ -100,4 +100,42 @@ game.apply(restored, 2, { cell = 3 }, H.ctx())
 game.apply(s, 2, { cell = 3 }, H.ctx())
 H.is_deep(restored, s, "play continues identically from a state restored from JSON")
 
+-- describe: one line per event for a text-only client, from the event alone.
+H.is_deep(game.describe({ kind = "move", seat = 1, cell = 5 }, 1, {}), "You (X) take cell 5 (centre).",
+  "describe: my own move")
+H.is_deep(game.describe({ kind = "move", seat = 2, cell = 1 }, 1, {}), "O takes cell 1 (top left).",
+  "describe: the other seat's move")
+H.is_deep(game.describe({ kind = "move", seat = 1, cell = 9 }, nil, {}), "X takes cell 9 (bottom right).",
+  "describe: a spectator's line")
+H.is_deep(game.describe({ kind = "start" }, 2, {}),
+  "Tic-tac-toe starts: you are O, X moves first. Cells 1-9, row by row.", "describe: start")
+H.is_deep(game.describe({ kind = "game_over", result = { winner = 2, reason = "win" } }, 2, {}),
+  "Game over: you win (win).", "describe: a win, told to the winner")
+H.is_deep(game.describe({ kind = "game_over", result = { winner = 2, reason = "forfeit" } }, 1, {}),
+  "Game over: O wins (forfeit).", "describe: a win, told to the other seat")
+H.is_deep(game.describe({ kind = "game_over", result = { draw = true, reason = "draw" } }, nil, {}),
+  "Game over: a draw.", "describe: a draw")
+H.is_deep(game.describe({ kind = "timeout", seat = 1 }, 1, {}), nil,
+  "describe: an event it does not know is left to the server")
+H.is_deep(game.describe({ kind = "move", seat = 1, cell = 12 }, 1, {}), nil,
+  "describe: a malformed move is left to the server")
+local longest = 0
+for _, seat in ipairs({ 1, 2, false }) do
+  for cell = 1, 9 do
+    for mover = 1, 2 do
+      local line = game.describe({ kind = "move", seat = mover, cell = cell }, seat or nil, {})
+      longest = math.max(longest, #line)
+    end
+  end
+end
+H.ok(longest <= 200, "describe: every move line fits 200 bytes (longest " .. longest .. ")")
+
+-- Through lua/referee.lua, as the room calls it: seat 0 is a spectator, nil means no line.
+local referee = H.referee("games/tictactoe/game.lua", 1, 2)
+H.is_deep(referee.describe(1, '{"kind":"move","seat":1,"cell":5}'), "You (X) take cell 5 (centre).",
+  "R.describe: the seat's line")
+H.is_deep(referee.describe(0, '{"kind":"move","seat":2,"cell":3}'), "O takes cell 3 (top right).",
+  "R.describe: seat 0 is a spectator")
+H.is_deep(referee.describe(1, '{"kind":"hidden"}'), nil, "R.describe: no line gives nil")
+
 H.done()
