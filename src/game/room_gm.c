@@ -31,16 +31,9 @@ static const char *refuse_target(const struct room *r, int from, int seat, char 
 /* Why s may not hand r's game master's seat over now, or NULL: code and msg. */
 static const char *refuse_sender(const struct room *r, struct session *s, char *msg, size_t msglen)
 {
-    struct membership *m = room_membership(s, r);
-    if (!m || m->seat == 0) {
-        snprintf(msg, msglen, "you do not hold a seat in this game");
-        return "NOT_IN_GAME";
-    }
-    if (r->status != ROOM_ACTIVE || !r->vm) {
-        snprintf(msg, msglen,
-                 r->status == ROOM_WAITING ? "the game has not started" : "the game is over");
-        return "NOT_YOUR_TURN";
-    }
+    struct membership *m;
+    const char *refused = room_seated_active(r, s, &m, msg, msglen);
+    if (refused) return refused;
     if (!r->gm || r->realtime) {
         snprintf(msg, msglen,
                  r->gm ? "a real-time game's game master cannot be handed over"

@@ -267,6 +267,12 @@ int room_waiting_wake(struct room *r);
 /* Where s is attached to r, or NULL. */
 struct membership *room_membership(struct session *s, const struct room *r);
 
+/* Why s may not act in r now, or NULL with *m its membership: NOT_IN_GAME without a seat,
+ * NOT_YOUR_TURN while the game has not started or is over (a room that is not active may have
+ * let its Lua state go), with msg. For the messages a seated player sends (command, hand_gm). */
+const char *room_seated_active(const struct room *r, struct session *s, struct membership **m,
+                               char *msg, size_t msglen);
+
 /* Holds st's seat for --seat-hold seconds; then its player has left. */
 void room_seats_hold(struct seat *st);
 

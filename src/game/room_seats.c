@@ -28,6 +28,22 @@ struct membership *room_membership(struct session *s, const struct room *r)
     return NULL;
 }
 
+const char *room_seated_active(const struct room *r, struct session *s, struct membership **m,
+                               char *msg, size_t msglen)
+{
+    *m = room_membership(s, r);
+    if (!*m || (*m)->seat == 0) {
+        snprintf(msg, msglen, "you do not hold a seat in this game");
+        return "NOT_IN_GAME";
+    }
+    if (r->status != ROOM_ACTIVE || !r->vm) {
+        snprintf(msg, msglen,
+                 r->status == ROOM_WAITING ? "the game has not started" : "the game is over");
+        return "NOT_YOUR_TURN";
+    }
+    return NULL;
+}
+
 static void remove_spectator(struct room *r, struct session *s)
 {
     for (size_t i = 0; i < r->nspect; i++)

@@ -225,18 +225,9 @@ const char *room_input(struct room *r, struct session *s, json_t *action, json_t
 const char *room_command(struct room *r, struct session *s, const char *text, json_t *re, char *msg,
                          size_t msglen)
 {
-    struct membership *m = room_membership(s, r);
-    if (!m || m->seat == 0) {
-        snprintf(msg, msglen, "you do not hold a seat in this game");
-        return "NOT_IN_GAME";
-    }
-    /* Like an input: a room that has not started, or has ended, may have let its Lua state go
-     * (an idle waiting room, a finished one after its final views). */
-    if (r->status != ROOM_ACTIVE || !r->vm) {
-        snprintf(msg, msglen,
-                 r->status == ROOM_WAITING ? "the game has not started" : "the game is over");
-        return "NOT_YOUR_TURN";
-    }
+    struct membership *m;
+    const char *refused = room_seated_active(r, s, &m, msg, msglen);
+    if (refused) return refused;
     char *action = NULL, *answer = NULL, err[600];
     enum vm_status st;
     TIMED(r, st = referee_command(&r->ref, m->seat, text, &action, &answer, err, sizeof err));
