@@ -121,6 +121,8 @@ end
 
 function game.tests(t)
   local s, ctx = t.new({ seats = 5 }, 3)
+  -- A self-test has no players: no documents to read, none saved.
+  ctx.doc, ctx.save_doc = function() return nil end, function() return false end
   t.eq(s.heroes, { 2, 3 }, "five seats: two heroes")
   t.eq(s.controllers, { 4, 5 }, "and two monster seats")
   t.eq(game.to_move(s), { 2, 3, 1 }, "exploration: the heroes and the DM may act")
