@@ -30,6 +30,24 @@ local game = {
   game_master = true,
 }
 
+-- The DM's seat: state.dm, unless the game master's seat was handed over (the hand_gm message):
+-- ctx.is_gm says where it is now. apply records the move in the state.
+local function dm_of(state, ctx)
+  if not (ctx and ctx.is_gm) or ctx.is_gm(state.dm) then return state.dm end
+  for seat = 1, ctx.seats or state.seats do
+    if ctx.is_gm(seat) then return seat end
+  end
+  return state.dm
+end
+
+-- The state as validate and legal must see it: with the DM's seat where it is now (a view of
+-- the state, which those calls may not change).
+local function as_now(state, ctx)
+  local dm = dm_of(state, ctx)
+  if dm == state.dm then return state end
+  return setmetatable({ dm = dm }, { __index = state })
+end
+
 local function int_in(v, lo, hi)
   return type(v) == "number" and v == math.floor(v) and v >= lo and v <= hi
 end
@@ -66,7 +84,8 @@ function game.to_move(state)
   return list
 end
 
-function game.legal(state, seat)
+function game.legal(state, seat, ctx)
+  state = as_now(state, ctx)
   if state.over then return {} end
   if state.phase ~= "combat" then
     if seat == state.dm or A.hero_of(state, seat) then return { { op = "wait" } } end
@@ -86,7 +105,8 @@ function game.legal(state, seat)
   return list
 end
 
-function game.validate(state, seat, action)
+function game.validate(state, seat, action, ctx)
+  state = as_now(state, ctx)
   if type(action) ~= "table" or type(action.op) ~= "string" then
     return false, "an action is a table with op (try the command /help)"
   end
@@ -97,6 +117,7 @@ function game.validate(state, seat, action)
 end
 
 function game.apply(state, seat, action, ctx)
+  state.dm = dm_of(state, ctx)
   A.load_sheets(state, ctx)
   A.OPS[action.op].apply(state, seat, action, ctx)
   if state.phase ~= "combat" then A.flush(state, ctx) end

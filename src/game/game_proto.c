@@ -63,6 +63,61 @@ static int may_open_room(struct proto_request *r)
     return 0;
 }
 
+/* payload.agents of create_game: {"<seat>": "<agent>"}, seats 2 to 16, names of 1 to 63 bytes,
+ * each an agent that plays game. Returns 0, or -1 with the error sent. */
+static int check_seat_agents(struct proto_request *r, const char *game, json_t *agents,
+                             const json_t *config)
+{
+    if (!agents) return 0;
+    int nseats = room_seats_for(scripts_game(game), config);
+    const char *key;
+    json_t *name;
+    if (!json_is_object(agents)) goto bad;
+    json_object_foreach(agents, key, name)
+    {
+        char *end;
+        long seat = strtol(key, &end, 10);
+        size_t len = json_string_length(name);
+        if (!*key || *end || key[0] == '0' || seat < 2 || seat > 16 || !json_is_string(name) ||
+            len < 1 || len > 63)
+            goto bad;
+        if (seat > nseats) {
+            proto_error(r, "BAD_MESSAGE", "payload.agents: this game has %d seats, not %ld", nseats,
+                        seat);
+            return -1;
+        }
+        if (!rooms_agent_available(game, json_string_value(name))) {
+            proto_error(r, "NOT_FOUND", "no agent named %s plays %s", json_string_value(name),
+                        game);
+            return -1;
+        }
+    }
+    return 0;
+bad:
+    proto_error(r, "BAD_MESSAGE",
+                "payload.agents must map seat numbers (2 to 16) to agent names (1 to 63 bytes)");
+    return -1;
+}
+
+/* Seats the agents payload.agents names, then vsAgent in the seats left. */
+static int seat_agents(struct proto_request *r, struct room *room, json_t *agents,
+                       const char *agent)
+{
+    const char *key, *code = NULL;
+    json_t *name;
+    char msg[300] = "";
+    json_object_foreach(agents, key, name)
+    {
+        if (room_seat_agent(room, atoi(key), json_string_value(name), &code, msg, sizeof msg) < 0)
+            goto failed;
+    }
+    if (agent && room_fill_with_agent(room, agent, &code, msg, sizeof msg) < 0) goto failed;
+    return 0;
+failed:
+    proto_error(r, code, "%s", msg);
+    return -1;
+}
+
 static void on_create_game(struct proto_request *r)
 {
     const char *game, *agent;
@@ -87,6 +142,8 @@ static void on_create_game(struct proto_request *r)
         proto_error(r, "NOT_FOUND", "no agent named %s plays %s", agent, game);
         return;
     }
+    json_t *agents = json_object_get(r->payload, "agents");
+    if (check_seat_agents(r, game, agents, config) < 0) return;
     const char *code = NULL;
     char msg[300] = "";
     struct room_owner owner = {r->s->who.player_id, r->s->peer};
@@ -98,10 +155,7 @@ static void on_create_game(struct proto_request *r)
     }
     proto_reply(r, "game_created", json_pack("{ss,ss}", "gameId", room_id(room), "game", game));
     room_seat_player(room, r->s->who.player_id, r->s->who.name, r->s, &code);
-    if (agent && room_fill_with_agent(room, agent, &code, msg, sizeof msg) < 0) {
-        proto_error(r, code, "%s", msg);
-        return;
-    }
+    if (seat_agents(r, room, agents, agent) < 0) return;
     room_send_state(room, r->s, r->id);
 }
 

@@ -284,10 +284,10 @@ void room_start_if_full(struct room *r)
 
 /* ---------- creation ---------- */
 
-static int target_seats(const struct room *r, json_t *config)
+int room_seats_for(const struct script_version *game, const json_t *config)
 {
-    int min = (int)json_integer_value(json_object_get(r->game->meta, "min"));
-    int max = (int)json_integer_value(json_object_get(r->game->meta, "max"));
+    int min = (int)json_integer_value(json_object_get(game->meta, "min"));
+    int max = (int)json_integer_value(json_object_get(game->meta, "max"));
     json_t *want = json_object_get(config, "seats");
     if (json_is_integer(want) && json_integer_value(want) >= min && json_integer_value(want) <= max)
         return (int)json_integer_value(want);
@@ -342,7 +342,7 @@ static struct room *room_new(struct script_version *v, json_t *config, int is_pr
     r->created_wall = loop_wall_ms();
     util_random_bytes(&r->seed, sizeof r->seed);
     r->seed &= 0x7fffffff;
-    r->nseats = target_seats(r, config);
+    r->nseats = room_seats_for(r->game, config);
     if (room_configure(r) < 0) {
         script_version_unref(v);
         free(r);

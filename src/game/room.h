@@ -92,6 +92,16 @@ int room_seat_player(struct room *r, const char *player_id, const char *name, st
 int room_fill_with_agent(struct room *r, const char *agent, const char **code, char *msg,
                          size_t msglen);
 
+/* Puts agent (a Lua agent, or an external one as room_fill_with_agent says) in seat, one of the
+ * room's free seats other than the creator's. Returns 0, or -1 with code BAD_MESSAGE (no such
+ * free seat), NOT_FOUND (no such agent for this game) or INTERNAL (it failed to start). */
+/* How many seats a room of game gets with config: config.seats when it is a whole number from
+ * the game's players.min to players.max, else players.max (at most ROOM_MAX_SEATS). */
+int room_seats_for(const struct script_version *game, const json_t *config);
+
+int room_seat_agent(struct room *r, int seat, const char *agent, const char **code, char *msg,
+                    size_t msglen);
+
 /* Whether agent (NULL: the default) can fill a seat of game: a Lua agent that plays it, or an
  * external agent of that name with a connection open here, for a turn-based game. */
 int rooms_agent_available(const char *game, const char *agent);

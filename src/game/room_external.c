@@ -49,20 +49,17 @@ int rooms_agent_available(const char *game, const char *agent)
            agent_connection(agent);
 }
 
-int room_external_fill(struct room *r, const char *name)
+int room_external_available(const struct room *r, const char *name)
 {
-    if (r->realtime || !agent_connection(name)) return -1;
-    for (int i = 1; i <= r->nseats; i++) {
-        struct seat *st = &r->seats[i];
-        if (st->kind != SEAT_EMPTY) continue;
-        st->kind = SEAT_AGENT;
-        st->external = 1;
-        snprintf(st->player_id, sizeof st->player_id, "agent:%s", name);
-        util_strlcpy(st->name, name, sizeof st->name);
-        room_store_participant(r, i, NULL);
-        room_log_event(r, "player_joined", room_seats_payload(st), 0, NULL, NULL);
-    }
-    return 0;
+    return !r->realtime && agent_connection(name) != NULL;
+}
+
+void room_external_seat(struct seat *st, const char *name)
+{
+    st->kind = SEAT_AGENT;
+    st->external = 1;
+    snprintf(st->player_id, sizeof st->player_id, "agent:%s", name);
+    util_strlcpy(st->name, name, sizeof st->name);
 }
 
 /* agent_turn to s: the seat's view and legal list as the last state kept them. */

@@ -365,9 +365,12 @@ void room_realtime_free(struct room *r);
 /* Registers the external agents' metrics (rooms_init). Returns 0, or -1 on OOM. */
 int room_external_init(void);
 
-/* Fills every free seat with external agent name. Returns 0, or -1 when the room is real-time
- * or no connection of that agent is open here. */
-int room_external_fill(struct room *r, const char *name);
+/* Whether external agent name can serve a seat of r: the game is turn-based and a connection
+ * of that agent is open here. */
+int room_external_available(const struct room *r, const char *name);
+
+/* Makes the free seat st external agent name's (the caller stores and announces it). */
+void room_external_seat(struct seat *st, const char *name);
 
 /* The external seat st is to move (its deadline set): agent_turn to the agent's connection and
  * the turn clock armed for --agent-turn-ms; with no connection open, the clock fires at once. */

@@ -288,28 +288,62 @@ int room_seats_agent(struct room *r, struct seat *st, struct script_version *a, 
     return 0;
 }
 
-int room_fill_with_agent(struct room *r, const char *agent, const char **code, char *msg,
-                         size_t msglen)
+/* The Lua agent named agent (NULL: the game's default) for r, or NULL with *external set when
+ * it is an external agent that can serve r, or NULL with NOT_FOUND in code and msg. */
+static struct script_version *agent_for(struct room *r, const char *agent, int *external,
+                                        const char **code, char *msg, size_t msglen)
 {
     struct script_version *a = scripts_agent_for(r->game->name, agent);
-    if (!a && agent && room_external_fill(r, agent) == 0) return 0;
-    if (!a) {
+    *external = !a && agent && room_external_available(r, agent);
+    if (!a && !*external) {
         *code = "NOT_FOUND";
         snprintf(msg, msglen, agent ? "no agent named %s plays %s" : "no agent plays %s%s",
                  agent ? agent : "", r->game->name);
+    }
+    return a;
+}
+
+/* Puts the agent (a, else external agent name) in the free seat st, stored and announced. */
+static int place_agent(struct room *r, struct seat *st, struct script_version *a, const char *name,
+                       const char **code, char *msg, size_t msglen)
+{
+    if (!a)
+        room_external_seat(st, name);
+    else if (room_seats_agent(r, st, a, msg, msglen) < 0) {
+        *code = "INTERNAL";
         return -1;
     }
-    for (int i = 1; i <= r->nseats; i++) {
-        struct seat *st = &r->seats[i];
-        if (st->kind != SEAT_EMPTY) continue;
-        if (room_seats_agent(r, st, a, msg, msglen) < 0) {
-            *code = "INTERNAL";
-            return -1;
-        }
-        room_store_participant(r, i, NULL);
-        room_log_event(r, "player_joined", room_seats_payload(st), 0, NULL, NULL);
-    }
+    room_store_participant(r, st->index, NULL);
+    room_log_event(r, "player_joined", room_seats_payload(st), 0, NULL, NULL);
     return 0;
+}
+
+int room_fill_with_agent(struct room *r, const char *agent, const char **code, char *msg,
+                         size_t msglen)
+{
+    int external;
+    struct script_version *a = agent_for(r, agent, &external, code, msg, msglen);
+    if (!a && !external) return -1;
+    for (int i = 1; i <= r->nseats; i++)
+        if (r->seats[i].kind == SEAT_EMPTY &&
+            place_agent(r, &r->seats[i], a, agent, code, msg, msglen) < 0)
+            return -1;
+    return 0;
+}
+
+int room_seat_agent(struct room *r, int seat, const char *agent, const char **code, char *msg,
+                    size_t msglen)
+{
+    if (seat < 2 || seat > r->nseats || r->seats[seat].kind != SEAT_EMPTY) {
+        *code = "BAD_MESSAGE";
+        snprintf(msg, msglen, "payload.agents: no free seat %d in this game (it has %d)", seat,
+                 r->nseats);
+        return -1;
+    }
+    int external;
+    struct script_version *a = agent_for(r, agent, &external, code, msg, msglen);
+    if (!a && !external) return -1;
+    return place_agent(r, &r->seats[seat], a, agent, code, msg, msglen);
 }
 
 int room_watch(struct room *r, struct session *s)

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-# Distributed Dungeon (games/dungeon) over WebSocket: a DM and two players meet by quick_match,
-# the two monster seats are filled by the Lua agent dungeon_brute; the DM spawns goblins and
-# starts a fight through text commands; the players attack on their turns, the agent plays the
-# goblins with its reasoning shown; a player reconnects mid-fight (resume); the fight ends; a
-# DM edit is saved with author gm; the DM ends the session; the sheets carry over to a second
-# session, with their versions listed; `monkeytown replay` of the first session is identical.
+# Distributed Dungeon (games/dungeon) over WebSocket: the DM creates a five-seat room naming the
+# agents of the two monster seats (create_game's agents), two players join; in the first session
+# seat 4 is the Lua agent dungeon_brute and seat 5 an external agent (a scripted stand-in for an
+# LLM-driven monster, served over its own agent connection); in the second dungeon_pack and
+# dungeon_brute. The DM spawns goblins and starts a fight through text commands; the players
+# attack on their turns, the agents play the goblins with their reasoning shown; a player
+# reconnects mid-fight (resume); the fight ends; a DM edit is saved with author gm; the DM ends
+# the session; the sheets carry over to the second session, with their versions listed;
+# `monkeytown replay` of the first session is identical. No step waits on the machine's speed.
 import asyncio, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import Client, Server, Tap, http, replay, run
@@ -17,22 +20,54 @@ def guest(srv):
     return g["token"], g.get("playerId") or g.get("player", {}).get("id")
 
 
-async def meet(srv, tokens):
-    """DM first, then the players; the last one's zero wait makes the room with agents."""
+async def meet(srv, tokens, agents):
+    """The DM creates a five-seat room with agents in the monster seats (agents: {"4": name,
+    "5": name}); the two players join seats 2 and 3 in turn."""
     clients = [await Client.connect(srv, token=tok) for tok, _ in tokens]
-    for i, c in enumerate(clients):
-        await c.send("quick_match", {"game": "dungeon", "agent": "dungeon_brute",
-                                      "waitMs": 0 if i == len(clients) - 1 else 60000})
-        await asyncio.sleep(0.2 if i < len(clients) - 1 else 0)  # the last one's match takes all
-    states = [await c.expect("game_state", timeout=20, where=lambda m: m["payload"].get("status") == "active") for c in clients]
-    seats = [s["payload"]["you"] for s in states]
-    # Seats follow arrival order; whoever got seat 1 is the DM (the test does not rely on timing).
-    by_seat = sorted(range(len(clients)), key=lambda i: seats[i])
-    return [clients[i] for i in by_seat], states[0]["gameId"], sorted(seats), [tokens[i] for i in by_seat]
+    ans = await clients[0].request("create_game", {"game": "dungeon", "config": {"seats": 5},
+                                                   "agents": agents})
+    t.eq(ans["type"], "game_created", f"the DM creates the room with agents {agents}")
+    gid = ans["payload"]["gameId"]
+    seats = [1]
+    for c in clients[1:]:
+        ans = await c.request("join_game", {"gameId": gid})
+        seats.append(ans["payload"]["you"])
+    for c in clients:
+        await c.expect("game_state", timeout=20, where=lambda m: m["payload"].get("status") == "active")
+    return clients, gid, seats, tokens
+
+
+async def external_monster(c, done, turns):
+    """The scripted stand-in for an LLM-driven monster (c: its connection, welcomed): answers
+    every agent_turn with its first legal action and a reason, until done is set."""
+    while not done.is_set():
+        try:
+            msg = await c.recv(0.2)
+        except asyncio.TimeoutError:
+            continue
+        if msg["type"] != "agent_turn":
+            continue
+        p = msg["payload"]
+        action = p["legal"][0]
+        ans = await c.request("agent_move", {"gameId": p["gameId"], "action": action,
+                                             "reasoning": f"the model picks {action.get('op')}"})
+        turns.append((p["seat"], ans["type"]))
+    await c.close()
+
+
+def hero_action(legal, events):
+    """Until both monster seats have played a turn (their reasoning logged), a hero ends its
+    turn; then it attacks with its first legal action. So every agent acts whatever the dice."""
+    acted = {e.get("seat") for e in events if e.get("kind") == "agent_reasoning"}
+    if not {4, 5} <= acted:
+        for a in legal:
+            if a.get("op") == "end":
+                return a
+    return legal[0]
 
 
 async def play_fight(clients, gid, reconnect=None):
-    """Each hero attacks with its first legal action on its turns until the fight ends."""
+    """Each hero plays hero_action on its turns until the fight ends."""
     events, reconnected = [], False
     dm = clients[0]
     while True:
@@ -50,36 +85,49 @@ async def play_fight(clients, gid, reconnect=None):
             p = m.get("payload", {})
             if m["type"] == "game_state" and i > 0 and p.get("toMove") == p.get("you") and p.get("legal") \
                     and p["state"].get("phase") == "combat":
-                if reconnect and not reconnected and i == 1:
-                    await c.close()
-                    clients[1] = c = await Client.connect(reconnect[0], token=reconnect[1])
+                if reconnect and not reconnected:  # the first hero to get a turn (a hero may
+                    await c.close()               # fall before its first)
+                    clients[i] = c = await Client.connect(reconnect[0], token=reconnect[1][i][0])
                     ans = await c.request("resume", {"gameId": gid, "lastSeq": m["seq"]})
                     st = ans if ans["type"] == "game_state" else await c.expect("game_state", timeout=10)
                     p = st["payload"]
                     reconnected = True
                     if p.get("toMove") != p.get("you") or not p.get("legal"):
                         continue
-                await c.send("player_input", {"gameId": gid, "action": p["legal"][0]})
+                await c.send("player_input", {"gameId": gid, "action": hero_action(p["legal"], events)})
 
 
-async def session(srv, tokens, first):
-    clients, gid, seats, tokens = await meet(srv, tokens)
+async def session(srv, tokens, first, agents, ext=None):
+    done, ext_turns, ext_task = asyncio.Event(), [], None
+    if ext:  # its connection is open (welcomed) before the room names it
+        ext_conn = await Client.connect(srv, token=ext)
+        ext_task = asyncio.create_task(external_monster(ext_conn, done, ext_turns))
+    clients, gid, seats, tokens = await meet(srv, tokens, agents)
     t.eq(seats, [1, 2, 3], "three humans hold seats 1 (the DM), 2 and 3; agents the rest")
     dm = clients[0]
     ans = await dm.request("command", {"gameId": gid, "text": "/spawn goblin 2"})
     t.eq(ans["type"], "game_event", "the DM spawns two goblins")
+    if not first:  # the heroes (loaded with the first action) come back as the last fight left
+        for hero_id in ("p2", "p3"):  # them: the DM heals them before the next
+            ans = await dm.request("command", {"gameId": gid, "text": f"/hp {hero_id} +30"})
+            t.eq(ans["payload"].get("event", {}).get("kind"), "gm_edit", f"the DM heals {hero_id}: {ans}")
     ans = await dm.request("command", {"gameId": gid, "text": "/combat start"})
-    t.eq(ans["type"], "game_event", "and starts the fight")
-    events, reconnected = await asyncio.wait_for(play_fight(clients, gid, (srv, tokens[1][0]) if first else None), 120)
+    t.eq(ans["type"], "game_event", f"and starts the fight: {ans}")
+    events, reconnected = await asyncio.wait_for(play_fight(clients, gid, (srv, tokens) if first else None), 120)
     hero = tokens[1]
     kinds = [e.get("kind") for e in events]
     t.ok("combat_start" in kinds and "combat_end" in kinds, "the fight runs from initiative to its end")
-    t.ok(any(k == "agent_reasoning" for k in kinds), "the agent's reasoning is in the log")
+    t.ok(any(k == "agent_reasoning" for k in kinds), f"the agent's reasoning is in the log: {kinds}")
     t.ok(any(e.get("kind") == "roll" and e.get("text") and "total" in e for e in events), "rolls are events with dice and total")
     if first:
         t.ok(reconnected, "a player reconnected mid-fight and played on")
         ans = await dm.request("command", {"gameId": gid, "text": "/hp p2 -1"})  # seat 2: tokens[1]
-        t.eq(ans["payload"].get("event", {}).get("kind"), "gm_edit", "a DM edit is a game event")
+        t.eq(ans["payload"].get("event", {}).get("kind"), "gm_edit", f"a DM edit is a game event: {ans}")
+    if ext:
+        t.ok(any(seat == 5 and kind != "error" for seat, kind in ext_turns),
+             f"the external agent played the monsters of seat 5: {ext_turns[:3]}")
+        done.set()
+        await ext_task
     ans = await dm.request("command", {"gameId": gid, "text": "/endsession"})
     await dm.expect("game_over", timeout=10)
     for c in clients:
@@ -87,17 +135,36 @@ async def session(srv, tokens, first):
     return gid, hero
 
 
-srv = Server("--log-level", "warn", "--seat-hold", "120").start()
+srv = Server("--log-level", "warn", "--seat-hold", "120", "--admins", "root_admin").start()
 try:
     tokens = [guest(srv) for _ in range(3)]
-    gid1, hero = run(session(srv, tokens, True))
+    st, _, adm = http("POST", srv.url + "/api/auth/register",
+                      {"username": "root_admin", "password": "admin pass 1"})
+    st, _, llm = http("POST", srv.url + "/api/admin/agents", {"name": "llm-monster"},
+                      headers={"Authorization": "Bearer " + adm["token"]})
+    t.eq(st, 201, "an operator issues the external monster's agent token")
+    async def refusals():
+        c = await Client.connect(srv)
+        for agents, code, why in (
+                ({"1": "dungeon_brute"}, "BAD_MESSAGE", "seat 1 is the creator's"),
+                ({"x": "dungeon_brute"}, "BAD_MESSAGE", "a seat that is not a number"),
+                ({"4": 5}, "BAD_MESSAGE", "a name that is not a string"),
+                ({"9": "dungeon_brute"}, "BAD_MESSAGE", "a seat the room does not have"),
+                ({"4": "nobody"}, "NOT_FOUND", "an agent nobody serves")):
+            ans = await c.request("create_game", {"game": "dungeon", "config": {"seats": 5},
+                                                  "agents": agents})
+            t.eq(ans["payload"].get("code"), code, f"create_game agents {agents}: {why}")
+        await c.close()
+    run(refusals())
+    gid1, hero = run(session(srv, tokens, True, {"4": "dungeon_brute", "5": "llm-monster"},
+                             llm["token"]))
     auth = {"Authorization": "Bearer " + hero[0]}
     st, _, versions = http("GET", f"{srv.url}/api/players/{hero[1]}/documents/dungeon", headers=auth)
     t.eq(st, 200, "the player's sheet versions are listed")
     authors = [v["author"] for v in versions]
     t.ok("gm" in authors and "rules" in authors, f"by the rules and by the DM (gm): {authors}")
     n1 = len(versions)
-    gid2, _ = run(session(srv, tokens, False))
+    gid2, _ = run(session(srv, tokens, False, {"4": "dungeon_pack", "5": "dungeon_brute"}))
     st, _, versions2 = http("GET", f"{srv.url}/api/players/{hero[1]}/documents/dungeon", headers=auth)
     t.ok(len(versions2) > n1 and versions2[-1]["gameId"] == gid1 and versions2[0]["gameId"] == gid2,
          "the second session goes on from the sheet of the first, adding versions")

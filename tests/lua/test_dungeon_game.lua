@@ -140,6 +140,23 @@ H.ok(#kinds(ctx2, "death_save") >= 1, "a dying hero makes death saves on its tur
 H.ok(act(s2, 1, { op = "endsession" }, ctx2) and game.outcome(s2) ~= nil, "the DM ends the session: the game is over")
 H.ok(game.to_move(s2) == nil, "nobody moves after the end")
 
+-- The game master's seat handed to seat 2 (hand_gm): validate and legal follow ctx.is_gm, and
+-- the next action records the new DM in the state.
+do
+  local hctx = H.ctx({ seed = 9, seats = 3 })
+  local hs = game.setup(hctx, { seats = 3 })
+  local moved = { seats = 3, is_gm = function(seat) return seat == 2 end }
+  H.ok(not game.validate(hs, 2, { op = "spawn", monster = "goblin" }),
+    "before the handover only seat 1 may spawn")
+  H.ok(game.validate(hs, 2, { op = "spawn", monster = "goblin" }, moved),
+    "after it, seat 2 may")
+  H.ok(not game.validate(hs, 1, { op = "spawn", monster = "goblin" }, moved), "and seat 1 may not")
+  H.ok(hs.dm == 1, "validate changes nothing")
+  hctx.is_gm = moved.is_gm
+  game.apply(hs, 2, { op = "spawn", monster = "goblin" }, hctx)
+  H.ok(hs.dm == 2, "the next action records the DM's new seat")
+end
+
 -- Describe.
 H.ok(game.describe({ kind = "roll", who = "Kara", what = "d20", text = "d20 [12] = 12", total = 12, id = 3 }, 2, {})
   :find("Kara rolls d20", 1, true), "describe tells a roll in one line")

@@ -81,7 +81,7 @@ export function createView(root, api) {
         `${arr(s.me.weapons).map((w) => w.name + ' ' + w.damage).join(', ')}\n${arr(s.me.spells).join(', ')}` : '');
       list(log, arr(s.log).slice().reverse(), (l) => h('li', { text: l }));
       list(buttons, p.legal, (a) => h('button', { type: 'button', text: describeAction(a), on: { click: () => send(a) } }));
-      dm.hidden = p.you !== 1;
+      dm.hidden = p.you !== (p.gameMaster ?? 1); // the game master's seat, wherever it was handed
     },
     focus() { (buttons.querySelector('button') || root).focus(); },
     destroy() { root.replaceChildren(); },
