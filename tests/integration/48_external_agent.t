@@ -11,7 +11,7 @@
 # Nothing here waits on speed: the late answer is sent only after the server has replaced it.
 import asyncio, os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import ROOT, Client, Server, Tap, http, play_until_over, replay, run, wait_for
+from mt import ROOT, Client, Server, Tap, fake_agent, http, play_until_over, replay, run, wait_for
 
 t = Tap()
 
@@ -25,30 +25,6 @@ def admin_token(srv):
 def issue(srv, token, name):
     return http("POST", srv.url + "/api/admin/agents", {"name": name},
                 headers={"Authorization": "Bearer " + token} if token else {})
-
-
-async def fake_agent(c, answers, done):
-    """Answers each agent_turn with answers[i](payload) -> (action, reasoning), or None to stay
-    silent; returns [(turn payload, the answer's reply or None)] once done is set."""
-    turns = []
-    while not done.is_set():
-        try:
-            msg = await c.recv(0.2)
-        except asyncio.TimeoutError:
-            continue
-        if msg["type"] != "agent_turn":
-            continue
-        p = msg["payload"]
-        answer = answers[min(len(turns), len(answers) - 1)](p)
-        reply = None
-        if answer is not None:
-            action, why = answer
-            payload = {"gameId": p["gameId"], "action": action}
-            if why is not None:
-                payload["reasoning"] = why
-            reply = await c.request("agent_move", payload)
-        turns.append((p, reply))
-    return turns
 
 
 def first_legal(p):

@@ -10,7 +10,7 @@
 # `monkeytown replay` of the first session is identical. No step waits on the machine's speed.
 import asyncio, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from mt import Client, Server, Tap, http, replay, run
+from mt import Client, Server, Tap, fake_agent, http, replay, run
 
 t = Tap()
 
@@ -37,22 +37,9 @@ async def meet(srv, tokens, agents):
     return clients, gid, seats, tokens
 
 
-async def external_monster(c, done, turns):
-    """The scripted stand-in for an LLM-driven monster (c: its connection, welcomed): answers
-    every agent_turn with its first legal action and a reason, until done is set."""
-    while not done.is_set():
-        try:
-            msg = await c.recv(0.2)
-        except asyncio.TimeoutError:
-            continue
-        if msg["type"] != "agent_turn":
-            continue
-        p = msg["payload"]
-        action = p["legal"][0]
-        ans = await c.request("agent_move", {"gameId": p["gameId"], "action": action,
-                                             "reasoning": f"the model picks {action.get('op')}"})
-        turns.append((p["seat"], ans["type"]))
-    await c.close()
+def model_move(p):
+    """The scripted stand-in for an LLM-driven monster: its first legal action, with a reason."""
+    return p["legal"][0], f"the model picks {p['legal'][0].get('op')}"
 
 
 def hero_action(legal, events):
@@ -98,10 +85,10 @@ async def play_fight(clients, gid, reconnect=None):
 
 
 async def session(srv, tokens, first, agents, ext=None):
-    done, ext_turns, ext_task = asyncio.Event(), [], None
+    done, ext_task = asyncio.Event(), None
     if ext:  # its connection is open (welcomed) before the room names it
         ext_conn = await Client.connect(srv, token=ext)
-        ext_task = asyncio.create_task(external_monster(ext_conn, done, ext_turns))
+        ext_task = asyncio.ensure_future(fake_agent(ext_conn, [model_move], done))
     clients, gid, seats, tokens = await meet(srv, tokens, agents)
     t.eq(seats, [1, 2, 3], "three humans hold seats 1 (the DM), 2 and 3; agents the rest")
     dm = clients[0]
@@ -124,10 +111,11 @@ async def session(srv, tokens, first, agents, ext=None):
         ans = await dm.request("command", {"gameId": gid, "text": "/hp p2 -1"})  # seat 2: tokens[1]
         t.eq(ans["payload"].get("event", {}).get("kind"), "gm_edit", f"a DM edit is a game event: {ans}")
     if ext:
-        t.ok(any(seat == 5 and kind != "error" for seat, kind in ext_turns),
-             f"the external agent played the monsters of seat 5: {ext_turns[:3]}")
         done.set()
-        await ext_task
+        played = [(p["seat"], reply and reply["type"]) for p, reply in await ext_task]
+        await ext_conn.close()
+        t.ok(any(seat == 5 and kind == "agent_move_ack" for seat, kind in played),
+             f"the external agent played the monsters of seat 5: {played[:3]}")
     ans = await dm.request("command", {"gameId": gid, "text": "/endsession"})
     await dm.expect("game_over", timeout=10)
     for c in clients:

@@ -287,3 +287,27 @@ def make_jwt(secret, claims, alg="HS256", header=None):
 
 def run(coro):
     return asyncio.run(coro)
+
+
+async def fake_agent(c, answers, done):
+    """Answers each agent_turn with answers[i](payload) -> (action, reasoning), or None to stay
+    silent; returns [(turn payload, the answer's reply or None)] once done is set."""
+    turns = []
+    while not done.is_set():
+        try:
+            msg = await c.recv(0.2)
+        except asyncio.TimeoutError:
+            continue
+        if msg["type"] != "agent_turn":
+            continue
+        p = msg["payload"]
+        answer = answers[min(len(turns), len(answers) - 1)](p)
+        reply = None
+        if answer is not None:
+            action, why = answer
+            payload = {"gameId": p["gameId"], "action": action}
+            if why is not None:
+                payload["reasoning"] = why
+            reply = await c.request("agent_move", payload)
+        turns.append((p, reply))
+    return turns
