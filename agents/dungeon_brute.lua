@@ -1,11 +1,6 @@
 -- The Brute: plays dungeon monsters that charge. It attacks the first hero still standing in
 -- the party's marching order (the nearest, at the door), never flees and never dodges.
-local function find(list, pred)
-  for _, x in ipairs(list or {}) do
-    if pred(x) then return x end
-  end
-  return nil
-end
+local find = require("mt.tables").find
 
 return {
   name = "dungeon_brute",

@@ -1,12 +1,7 @@
 -- The Pack Hunter: plays dungeon monsters that hunt in packs. It goes for the weakest hero it
 -- can see (the lowest hp still standing), and flees when it is below a third of its own hp
 -- (it dodges when it may not flee).
-local function find(list, pred)
-  for _, x in ipairs(list or {}) do
-    if pred(x) then return x end
-  end
-  return nil
-end
+local find = require("mt.tables").find
 
 return {
   name = "dungeon_pack",

@@ -585,14 +585,19 @@ local function d20_mode(a)
   return a.mode == "adv", a.mode == "dis"
 end
 
+-- The rest of a check's or a save's validation: its mode, and a creature to roll for.
+local function d20_request(state, seat, a)
+  if a.mode ~= nil and a.mode ~= "adv" and a.mode ~= "dis" then return false, "mode is adv or dis" end
+  local c, why = need_actor(state, seat)
+  return c ~= nil, why
+end
+
 OPS.check = {
   validate = function(state, seat, a)
     if not (str(a.what, 32) and (R.SKILLS[a.what] or D.CLASSES.fighter.abilities[a.what])) then
       return false, "check a skill or ability (str, dex, ..., stealth, perception, ...)"
     end
-    if a.mode ~= nil and a.mode ~= "adv" and a.mode ~= "dis" then return false, "mode is adv or dis" end
-    local c, why = need_actor(state, seat)
-    return c ~= nil, why
+    return d20_request(state, seat, a)
   end,
   apply = function(state, seat, a, ctx)
     local c = A.actor(state, seat)
@@ -608,9 +613,7 @@ OPS.save = {
     if not (str(a.ability, 3) and D.CLASSES.fighter.abilities[a.ability]) then
       return false, "save with an ability: str, dex, con, int, wis or cha"
     end
-    if a.mode ~= nil and a.mode ~= "adv" and a.mode ~= "dis" then return false, "mode is adv or dis" end
-    local c, why = need_actor(state, seat)
-    return c ~= nil, why
+    return d20_request(state, seat, a)
   end,
   apply = function(state, seat, a, ctx)
     local c = A.actor(state, seat)

@@ -4,7 +4,7 @@
 --
 -- Runs in a script's sandbox: it may use only what scripts may (docs/scripting.md).
 
-local type, next, error, rawget = type, next, error, rawget
+local type, next, error, rawget, ipairs = type, next, error, rawget, ipairs
 
 local T = {}
 
@@ -41,6 +41,14 @@ function T.shallow(t)
   local out = {}
   for k, v in next, t do out[k] = v end
   return out
+end
+
+-- The first element of the array list (nil: none) for which pred is true, or nil.
+function T.find(list, pred)
+  for _, x in ipairs(list or {}) do
+    if pred(x) then return x end
+  end
+  return nil
 end
 
 return T

@@ -71,12 +71,15 @@ void log_msg(enum log_level level, const char *msg, const char *fmt, ...)
     json_decref(line);
 
     /* json_text writes what json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) would, faster (a
-     * line per game started and ended is worth it), UTF-8 as it is. */
-    size_t n;
-    const char *text = json_text_scratch(out, &n);
+     * line per game started and ended is worth it), UTF-8 as it is. A buffer of its own: the
+     * thread's scratch text may be held by a caller that logs before it has used it. */
+    struct json_text line_text = {0};
+    int ok = json_text_append(&line_text, out) == 0;
     json_decref(out);
-    if (!text) return;
-    struct iovec iov[2] = {{(void *)text, n}, {"\n", 1}};
-    ssize_t w = writev(STDOUT_FILENO, iov, 2);
-    (void)w;
+    if (ok) {
+        struct iovec iov[2] = {{line_text.data, line_text.len}, {"\n", 1}};
+        ssize_t w = writev(STDOUT_FILENO, iov, 2);
+        (void)w;
+    }
+    json_text_free(&line_text);
 }

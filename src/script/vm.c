@@ -334,7 +334,10 @@ void vm_defer_gc(struct vm *vm)
 
 void vm_gc_settle(struct vm *vm)
 {
-    while (!lua_gc(vm->L, LUA_GCSTEP, 0)) {}
+    int finished;
+    do
+        finished = lua_gc(vm->L, LUA_GCSTEP, 0);
+    while (!finished);
 }
 
 int vm_gc_step(struct vm *vm)
