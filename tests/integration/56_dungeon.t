@@ -7,7 +7,8 @@
 # attack on their turns, the agents play the goblins with their reasoning shown; a player
 # reconnects mid-fight (resume); the fight ends; a DM edit is saved with author gm; the DM ends
 # the session; the sheets carry over to the second session, with their versions listed;
-# `monkeytown replay` of the first session is identical. No step waits on the machine's speed.
+# `monkeytown replay` of the first session is identical. No step waits on the machine's speed, and
+# the DM gives the heroes 100 hp first, so no roll of the dice can kill one mid-test.
 import asyncio, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import Client, Server, Tap, fake_agent, http, replay, run
@@ -94,10 +95,13 @@ async def session(srv, tokens, first, agents, ext=None):
     dm = clients[0]
     ans = await dm.request("command", {"gameId": gid, "text": "/spawn goblin 2"})
     t.eq(ans["type"], "game_event", "the DM spawns two goblins")
-    if not first:  # the heroes (loaded with the first action) come back as the last fight left
-        for hero_id in ("p2", "p3"):  # them: the DM heals them before the next
-            ans = await dm.request("command", {"gameId": gid, "text": f"/hp {hero_id} +30"})
-            t.eq(ans["payload"].get("event", {}).get("kind"), "gm_edit", f"the DM heals {hero_id}: {ans}")
+    # The heroes (loaded with that first action) get 100 hp from the DM, so the dice never kill
+    # one (a dead hero is no target for the edits below, and would carry its death over).
+    for hero_id in ("p2", "p3"):
+        for field in ("hp_max", "hp"):
+            ans = await dm.request("command", {"gameId": gid, "text": f"/sheet set {hero_id} {field} 100"})
+            t.eq(ans["payload"].get("event", {}).get("kind"), "gm_edit",
+                 f"the DM sets {hero_id}'s {field}: {ans['payload'].get('message', 'gm_edit')}")
     ans = await dm.request("command", {"gameId": gid, "text": "/combat start"})
     t.eq(ans["type"], "game_event", f"and starts the fight: {ans}")
     events, reconnected = await asyncio.wait_for(play_fight(clients, gid, (srv, tokens) if first else None), 120)
