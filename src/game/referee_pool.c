@@ -163,6 +163,74 @@ struct vm *referee_pool_take(struct script_version *v, size_t mem_limit, int loa
     return vm;
 }
 
+/* A used state on its way back into a slot's stock. */
+struct give {
+    int slot;
+    unsigned gen;
+    struct vm *vm;
+    struct script_version *v; /* referenced until the job ends */
+    int load_budget_ms;
+};
+
+/* Worker: the game loaded again (R.load forgets the last room), a full collection, then into
+ * the stock if the slot still stocks that version and has room; else freed. */
+static void give_work(void *arg)
+{
+    struct give *g = arg;
+    struct vm *vm = g->vm;
+    char err[256];
+    int poolable = 0;
+    int ok = referee_reload(vm, g->v, g->load_budget_ms, &poolable, err, sizeof err) == VM_OK &&
+             poolable && vm_recycle(vm) == 0;
+    script_version_unref(g->v);
+    pthread_mutex_lock(&lock);
+    struct slot *s = &slots[g->slot];
+    if (ok && !closing && s->gen == g->gen && s->n < SLOT_CAP) {
+        s->ready[s->n++] = vm;
+        vm = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+    if (vm) vm_free(vm);
+    free(g);
+}
+
+/* The slot stocking v for states capped at limit that has room for one more, or NULL. Under
+ * the lock. */
+static struct slot *slot_taking(const struct script_version *v, size_t limit)
+{
+    for (int i = 0; i < SLOTS && !closing; i++)
+        if (slots[i].v == v)
+            return !slots[i].unpoolable && slots[i].mem_limit == limit && slots[i].n < SLOT_CAP
+                       ? &slots[i]
+                       : NULL;
+    return NULL;
+}
+
+void referee_pool_give(struct script_version *v, struct vm *vm)
+{
+    if (!vm) return;
+    struct give *g = vm_failed(vm) ? NULL : malloc(sizeof *g);
+    if (g) {
+        pthread_mutex_lock(&lock);
+        struct slot *s = slot_taking(v, vm_memory_limit(vm));
+        if (s) {
+            *g = (struct give){(int)(s - slots), s->gen, vm, v, s->load_budget_ms};
+            script_version_ref(v);
+        }
+        pthread_mutex_unlock(&lock);
+        if (!s) {
+            free(g);
+            g = NULL;
+        }
+    }
+    if (g && workers_submit_cleanup(give_work, g) == 0) return;
+    if (g) {
+        script_version_unref(v);
+        free(g);
+    }
+    vm_free_later(vm);
+}
+
 void referee_pool_free(void)
 {
     pthread_mutex_lock(&lock);
