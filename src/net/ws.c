@@ -549,6 +549,7 @@ int ws_init(const struct config *config, const struct ws_handlers *h)
     }
     linger_init(loop_base(), LINGER_RESERVE);
     uv_poll_fast_init();
+    uv_poll_writes_attach(loop_uv(), loop_pump_soon);
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -615,6 +616,7 @@ void ws_drain(int code, const char *reason, void (*done)(void))
 
 void ws_free(void)
 {
+    uv_poll_writes_detach();
     if (context) lws_context_destroy(context);
     context = NULL;
     linger_shutdown();
