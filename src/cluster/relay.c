@@ -224,8 +224,8 @@ static void on_owner(const char *owner, int failed, void *arg)
         /* the socket closed meanwhile */
     } else if (l->s->remote) {
         /* Relayed here for a room not held here: being taken over by this instance (the
-         * takeover's answer not read yet), or gone. */
-        if (owner && strcmp(owner, members_self()) == 0)
+         * takeover's answer not read yet; once rebuilt, meanwhile, the room answers), or gone. */
+        if (owner && strcmp(owner, members_self()) == 0 && !room_find(k->game))
             refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
         else
             answer_here(l->s, k->msg);
