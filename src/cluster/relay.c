@@ -224,8 +224,8 @@ static void on_owner(const char *owner, int failed, void *arg)
         /* the socket closed meanwhile */
     } else if (l->s->remote) {
         /* Relayed here for a room not held here: being taken over by this instance (the
-         * takeover's answer not read yet), or gone. */
-        if (owner && strcmp(owner, members_self()) == 0)
+         * takeover's answer not read yet; once rebuilt, meanwhile, the room answers), or gone. */
+        if (owner && strcmp(owner, members_self()) == 0 && !room_find(k->game))
             refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
         else
             answer_here(l->s, k->msg);
@@ -697,10 +697,20 @@ static void restart_orphans(const char *key, void *value, void *arg)
         }
 }
 
+/* A remembered owner that left the listing may come back under its id (a restart) holding none
+ * of its rooms: what it was remembered for is asked of the directory again, not sent to the new
+ * process (whose answer to a relayed resume of a game in play was none). */
+static void forget_unlisted_owner(const char *key, void *value, void *arg)
+{
+    struct cached_owner *c = value;
+    if (*c->owner && !members_listed(c->owner)) c->owner[0] = '\0';
+}
+
 static void on_listing(void)
 {
     close_proxies(0);
     hmap_each(locals, restart_orphans, NULL);
+    hmap_each(owners, forget_unlisted_owner, NULL);
 }
 
 int relay_health(json_t *out)

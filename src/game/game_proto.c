@@ -18,6 +18,8 @@
 
 static const struct config *cfg;
 static game_proto_forward_fn forward, forward_match;
+/* A request served again by game_proto_missing: it took its input token the first time. */
+static int serving_again;
 
 void game_proto_set_forward(game_proto_forward_fn fn)
 {
@@ -218,7 +220,7 @@ static struct room *input_room(struct proto_request *r, const char *id, int comm
      * failures never end the game: it gets the turn-based bound in every room. */
     int realtime = !command && (room ? room_is_realtime(room) : forward && !r->s->remote);
     int per_min = realtime ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
-    if (!rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
+    if (!serving_again && !rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
         return NULL;
     }
@@ -447,11 +449,23 @@ static void on_resume(struct proto_request *r)
         resume_stored(r, id, last_seq);
 }
 
+static proto_handler handler_of(const char *type);
+
 void game_proto_missing(struct proto_request *r)
 {
     long last_seq = 0;
     const char *id;
     if (proto_string(r, "gameId", 1, 64, &id) < 0) return;
+    /* The room was rebuilt here (taken over from a stopped owner) while the directory was asked
+     * where it is: the answer names this instance, and the room serves the request after all.
+     * Answering from the store instead would call a game in play NOT_FOUND. */
+    proto_handler fn = room_find(id) ? handler_of(r->type) : NULL;
+    if (fn) {
+        serving_again = 1;
+        fn(r);
+        serving_again = 0;
+        return;
+    }
     if (strcmp(r->type, "resume") != 0) {
         proto_error(r, "NOT_FOUND", "no game %s", id);
         return;
@@ -536,19 +550,33 @@ void game_proto_session_closed(struct session *s)
     rooms_session_closed(s);
 }
 
+static const struct {
+    const char *type;
+    proto_handler fn;
+} handlers[] = {{"create_game", on_create_game},
+                {"join_game", on_join_game},
+                {"quick_match", on_quick_match},
+                {"player_input", on_player_input},
+                {"chat_message", on_chat_message},
+                {"command", on_command},
+                {"leave_game", on_leave_game},
+                {"resume", on_resume},
+                {"subscribe", on_subscribe},
+                {"agent_move", on_agent_move},
+                {"hand_gm", on_hand_gm}};
+
+static proto_handler handler_of(const char *type)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (strcmp(handlers[i].type, type) == 0) return handlers[i].fn;
+    return NULL;
+}
+
 int game_proto_init(const struct config *config)
 {
     cfg = config;
     scripts_on_agent_evolved(on_agent_evolved);
-    static const struct {
-        const char *type;
-        proto_handler fn;
-    } handlers[] = {{"create_game", on_create_game},   {"join_game", on_join_game},
-                    {"quick_match", on_quick_match},   {"player_input", on_player_input},
-                    {"chat_message", on_chat_message}, {"command", on_command},
-                    {"leave_game", on_leave_game},     {"resume", on_resume},
-                    {"subscribe", on_subscribe},       {"agent_move", on_agent_move}};
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (proto_register(handlers[i].type, handlers[i].fn) < 0) return -1;
-    return proto_register("hand_gm", on_hand_gm) < 0 ? -1 : 0;
+    return 0;
 }

@@ -30,8 +30,9 @@ void game_proto_set_match_forward(game_proto_forward_fn fn);
 typedef int (*game_proto_rooms_fetch)(void (*fn)(json_t *rooms, void *arg), void *arg);
 void game_proto_set_lobby_source(game_proto_rooms_fetch fn);
 
-/* Answers a request whose room has no owner anywhere: NOT_FOUND, or a resume of an ended
- * game from the stored log. */
+/* Answers a request for which the cluster found no owner but this process: served by the room
+ * when it is here after all (taken over and rebuilt here while the owner was looked up), else
+ * NOT_FOUND, or a resume of an ended game from the stored log. */
 void game_proto_missing(struct proto_request *r);
 
 /* The socket is gone: rooms hold its seats, the matchmaker forgets its waits. */
