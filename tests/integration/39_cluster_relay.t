@@ -3,7 +3,8 @@
 # on different instances play tic-tac-toe to the end while a spectator watches from a third;
 # every socket gets the same seq numbers and its own seat's view; chat crosses instances;
 # relayed inputs to an unknown room and to another's seat get NOT_FOUND and NOT_IN_GAME; a
-# socket closing on one instance leaves the seat on the owner; Redis away: the owner's own
+# socket closing on one instance leaves the seat on the owner, and a relayed leave_game
+# forfeits; Redis away: the owner's own
 # sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and after Redis
 # returns a client catches up with resume. Every wait polls with a generous deadline.
 import asyncio, os, signal, sys, time
@@ -171,6 +172,31 @@ async def leaving(a, b):
     await p1.close()
 
 
+async def leave(a, b):
+    """leave_game relayed: a spectator on beta is detached (left), a socket on beta that never
+    joined cannot leave or play (NOT_IN_GAME), and the seated player on beta forfeits."""
+    p1, p2, sp, other = [await Client.connect(s) for s in (a, b, b, b)]
+    gid = (await p1.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
+    joined = await join(p2, gid)  # the claim is asynchronous
+    t.eq(joined["type"], "game_state", "a socket on beta takes seat 2 of alpha's room")
+    await sp.request("join_game", {"gameId": gid, "as": "spectator"})
+    e = await other.request("player_input", {"gameId": gid, "action": {"cell": 0}})
+    t.eq(e["payload"].get("code"), "NOT_IN_GAME", "a relayed input from a socket with no seat there: NOT_IN_GAME")
+    e = await other.request("leave_game", {"gameId": gid})
+    t.eq(e["payload"].get("code"), "NOT_IN_GAME", "a relayed leave_game from a socket not attached: NOT_IN_GAME")
+    left = await sp.request("leave_game", {"gameId": gid})
+    t.eq((left["type"], left["payload"].get("gameId")), ("left", gid), "a spectator on beta leaves: left")
+    gone = await p2.request("leave_game", {"gameId": gid})
+    t.eq((gone["type"], gone["payload"].get("seat")), ("player_left", 2), "the player on beta leaves: player_left")
+    over = await p1.expect("game_over", timeout=15, where=lambda m: m.get("gameId") == gid)
+    t.eq(over["payload"]["result"], {"winner": 1, "reason": "forfeit"},
+         "and alpha's socket wins by forfeit, with player_left first")
+    t.ok(any(m["type"] == "player_left" and m.get("gameId") == gid and m["seq"] < over["seq"] for m in p1.seen),
+         "the owner logged player_left before game_over")
+    for c in (p1, p2, sp, other):
+        await c.close()
+
+
 async def dead_owner(b, g):
     """A room whose owner died is taken over by a survivor (43_failover.t plays one through), so
     a join from beta finds it again, never a zombie entry; a new process under the dead one's
@@ -180,6 +206,10 @@ async def dead_owner(b, g):
     q = await Client.connect(b)
     j = await join(q, gid, **{"as": "spectator"})  # the claim is asynchronous
     t.eq(j["type"], "game_state", "beta reaches gamma's room")
+    # A game the owner had not yet written to PostgreSQL dies with it (docs/architecture.md,
+    # "Failover"): kill gamma once beta reads the room's row there.
+    t.ok(wait_for(lambda: "instance" in http("GET", f"{b.url}/api/games/{gid}")[2], timeout=30),
+         "gamma's room is in PostgreSQL")
     g.proc.send_signal(signal.SIGKILL)
     g.proc.wait()
     t.ok(wait_for(lambda: listed(b) == ["alpha", "beta"], timeout=30), "gamma killed: its lease lapses")
@@ -259,6 +289,7 @@ try:
     throttled_across(a, b)
     run(quick_match(a, b, g))
     run(leaving(a, b))
+    run(leave(a, b))
     run(dead_owner(b, g))
     run(redis_away(a, b))
     codes = [s.stop() for s in servers]
