@@ -224,9 +224,14 @@ static void on_owner(const char *owner, int failed, void *arg)
         /* the socket closed meanwhile */
     } else if (l->s->remote) {
         /* Relayed here for a room not held here: being taken over by this instance (the
-         * takeover's answer not read yet), or gone. */
+         * takeover's answer not read yet), held by another instance (the sender's answer was
+         * stale: this one was paused and lost it), or gone. Only a room nobody holds is
+         * answered here: a live one elsewhere must not look missing. */
         if (owner && strcmp(owner, members_self()) == 0)
             refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
+        else if (owner || failed)
+            refuse(l->s, re, "SERVER_BUSY",
+                   "the game is held by another instance now: try again shortly");
         else
             answer_here(l->s, k->msg);
     } else if (failed == DIRECTORY_MOVING) {
