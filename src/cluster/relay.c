@@ -229,9 +229,14 @@ static void on_owner(const char *owner, int failed, void *arg)
          * answered here: a live one elsewhere must not look missing. */
         if (owner && strcmp(owner, members_self()) == 0)
             refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
-        else if (owner || failed)
+        else if (owner)
             refuse(l->s, re, "SERVER_BUSY",
                    "the game is held by another instance now: try again shortly");
+        else if (failed)
+            refuse(l->s, re, "SERVER_BUSY",
+                   failed == DIRECTORY_MOVING
+                       ? "the game is moving to another instance: try again shortly"
+                       : "the cluster's directory is unavailable: try again shortly");
         else
             answer_here(l->s, k->msg);
     } else if (failed == DIRECTORY_MOVING) {
