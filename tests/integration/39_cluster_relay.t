@@ -4,7 +4,7 @@
 # every socket gets the same seq numbers and its own seat's view; chat crosses instances;
 # relayed inputs to an unknown room and to another's seat get NOT_FOUND and NOT_IN_GAME; a
 # socket closing on one instance leaves the seat on the owner, and a relayed leave_game
-# forfeits; Redis away: the owner's own
+# forfeits; quick match pairs two humans on different instances before any agent; Redis away: the owner's own
 # sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and after Redis
 # returns a client catches up with resume. Every wait polls with a generous deadline.
 import asyncio, os, signal, sys, time
@@ -124,6 +124,21 @@ async def quick_match(a, b, g):
              f"{y.args[y.args.index('--instance-id') + 1]} are paired in one room")
         await p.close()
         await q.close()
+
+
+async def quick_match_before_agent(a, b):
+    """With the agent fallback allowed (the default), two humans asking on different instances
+    within the wait are paired with each other, not each with an agent."""
+    p, q = await Client.connect(a), await Client.connect(b)
+    await p.send("quick_match", {"game": "tictactoe", "waitMs": 20000}, "qp")
+    await asyncio.sleep(0.2)
+    await q.send("quick_match", {"game": "tictactoe", "waitMs": 20000}, "qq")
+    mp, mq = await p.expect_re("qp", timeout=30), await q.expect_re("qq", timeout=30)
+    kinds = sorted(pl.get("kind", "?") for pl in mp["payload"].get("players", []))
+    t.ok(mp["type"] == mq["type"] == "game_state" and mp["gameId"] == mq["gameId"] and kinds == ["human", "human"],
+         f"quick match with the agent fallback allowed: alpha's and beta's humans are paired first ({kinds})")
+    await p.close()
+    await q.close()
 
 
 def throttled_across(a, b):
@@ -288,6 +303,7 @@ try:
     run(realtime(a, b))
     throttled_across(a, b)
     run(quick_match(a, b, g))
+    run(quick_match_before_agent(a, b))
     run(leaving(a, b))
     run(leave(a, b))
     run(dead_owner(b, g))
