@@ -4,9 +4,9 @@
 # every socket gets the same seq numbers and its own seat's view; chat crosses instances;
 # relayed inputs to an unknown room and to another's seat get NOT_FOUND and NOT_IN_GAME; a
 # socket closing on one instance leaves the seat on the owner, and a relayed leave_game
-# forfeits; quick match pairs two humans on different instances before any agent; Redis away: the owner's own
-# sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and after Redis
-# returns a client catches up with resume. Every wait polls with a generous deadline.
+# forfeits; quick match pairs two humans on different instances before any agent; Redis away:
+# the owner's own sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and
+# after Redis returns a client catches up with resume. Every wait polls with a generous deadline.
 import asyncio, os, signal, sys, time
 import websockets
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
