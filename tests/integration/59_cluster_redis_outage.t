@@ -8,11 +8,11 @@
 # every game plays to its end. Nothing lost or duplicated: every player saw each seq once, in
 # order, and each stored log is contiguous from 1 and is the one its players hold. The outage
 # lasts 10 s by the clock (that is the scenario); every other wait polls with a deadline.
-import asyncio, os, subprocess, sys, time
+import asyncio, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import Client, Tap, http, run, wait_for
 from cluster import Cluster, available, join, listed, metric, ready
-from players import Player, play
+from players import Player, guest, play, resume, stored_mismatches
 
 if not available():
     print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
@@ -25,33 +25,6 @@ ARGS = ("--guest-rate", "0", "--input-rate", "100000", "--chat-rate", "100000",
 OUTAGE_S = 10
 # A move every 1.5 s: the games against agents are still moving when the outage ends.
 THINK = (1.5, 1.6)
-
-
-def guest(srv):
-    st, _, g = http("POST", srv.url + "/api/auth/guest")
-    assert st == 200, g
-    return g["token"]
-
-
-def owner(gid):
-    r = subprocess.run(["redis-cli", "-p", str(cl.redis.port), "--raw", "GET", f"mt:room:{gid}"],
-                       capture_output=True, text=True, timeout=10)
-    return (r.stdout.split() or [None])[0]
-
-
-async def resume(srv, p):
-    c = await Client.connect(srv, token=p.token)
-    for _ in range(300):
-        ans = await c.request("resume", {"gameId": p.game, "lastSeq": p.last_seq}, timeout=10)
-        if ans["type"] != "error":
-            p.see(ans)
-            return c
-        if ans["payload"]["code"] not in ("SERVER_BUSY", "NOT_FOUND"):
-            p.faults.append(f"resume answered {ans['payload']}")
-            return c
-        await asyncio.sleep(0.2)
-    p.faults.append("resume never answered")
-    return c
 
 
 async def scenario(a, b):
@@ -94,7 +67,7 @@ async def scenario(a, b):
     t.ok(wait_for(lambda: ready(a) and ready(b), timeout=60), "Redis back: both ready")
     t.ok(wait_for(lambda: listed(a) == listed(b) == ["alpha", "beta"], timeout=30), "they list each other again")
     gids = [p.game for p, _ in solo] + [p1.game]
-    t.ok(wait_for(lambda: all(owner(g) == "alpha" for g in gids), timeout=30),
+    t.ok(wait_for(lambda: all(cl.owner(g)[0] == "alpha" for g in gids), timeout=30),
          "alpha holds its five rooms in the directory again (Redis came back empty)")
     await c2.close()
     c2 = await resume(b, p2)
@@ -108,12 +81,6 @@ async def scenario(a, b):
     return seats
 
 
-def stored(srv, gid):
-    st, _, log = http("GET", f"{srv.url}/api/games/{gid}/events")
-    return {e["seq"]: (e["type"], e["payload"]) for e in log.get("events", []) if "seq" in e} \
-        if st == 200 else None
-
-
 try:
     a, b = (cl.instance(n, *ARGS) for n in ("alpha", "beta"))
     t.ok(wait_for(lambda: listed(a) == listed(b) == ["alpha", "beta"]), "two instances")
@@ -122,14 +89,8 @@ try:
     t.eq({p.game[:8]: p.faults for p, _ in seats if p.faults}, {},
          "every player saw each seq exactly once, in order")
     t.eq([p.game[:8] for p, _ in seats if p.over is None], [], "every game played to its end")
-    bad = []
-    for p, _ in seats:
-        log = wait_for(lambda: (lambda s: s if s and "game_over" in [v[0] for v in s.values()] else None)(
-            stored(b, p.game)), timeout=30) or stored(b, p.game) or {}
-        mine = {s: e for s, e in log.items() if s >= min(p.events, default=1)}
-        if sorted(log) != list(range(1, len(log) + 1)) or mine != p.events:
-            bad.append((p.game[:8], len(log), p.last_seq))
-    t.eq(bad, [], "each stored log is contiguous from 1 and is the one its players hold: nothing lost or duplicated")
+    t.eq(stored_mismatches(b, [p for p, _ in seats]), [],
+         "each stored log is contiguous from 1 and is the one its players hold: nothing lost or duplicated")
     t.eq(sum(metric(s, "store_fenced_writes_total") for s in (a, b)), 0,
          "no write of the owner was refused as stale after Redis came back")
     t.eq([s.stop() for s in (a, b)], [0, 0], "both stop cleanly")
