@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 # The cluster relay (--cluster) with real redis-server and PostgreSQL on loopback: two humans
 # on different instances play tic-tac-toe to the end while a spectator watches from a third;
-# every socket gets the same seq numbers and its own seat's view; chat crosses instances;
-# relayed inputs to an unknown room and to another's seat get NOT_FOUND and NOT_IN_GAME; a
-# socket closing on one instance leaves the seat on the owner, and a relayed leave_game
-# forfeits; quick match pairs two humans on different instances before any agent; Redis away:
-# the owner's own sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and
-# after Redis returns a client catches up with resume. Every wait polls with a generous deadline.
+# every socket gets the same seq numbers and its own seat's view; chat crosses instances, one
+# publish per event per instance with recipients; relayed inputs to an unknown room and to
+# another's seat get NOT_FOUND and NOT_IN_GAME; a socket closing on one instance leaves the seat
+# on the owner, and a relayed leave_game forfeits; quick match pairs two humans on different
+# instances before any agent; Redis away: the owner's own sockets keep playing, cross-instance
+# requests answer SERVER_BUSY at once, and after Redis returns a client catches up with resume.
+# Every wait polls with a generous deadline.
 import asyncio, os, signal, sys, time
 import websockets
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -84,6 +85,28 @@ async def across(a, b, g):
     for c in (p1, p2, sp):
         await c.close()
     return gid
+
+
+async def one_publish(a, b, g):
+    """An event for many sockets elsewhere is published once per instance that has recipients:
+    six spectators on beta and three on gamma in alpha's room, one chat line on alpha, two
+    publishes (cluster_relay_messages_total{kind="frames_out"}), and every spectator gets it."""
+    p1 = await Client.connect(a)
+    gid = (await p1.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
+    watchers = [await Client.connect(s) for s in (b,) * 6 + (g,) * 3]
+    for w in watchers:
+        j = await join(w, gid, **{"as": "spectator"})  # the claim is asynchronous
+        assert j["type"] == "game_state", j
+    out = lambda: metric(a, 'cluster_relay_messages_total{kind="frames_out"}')
+    quiet = lambda: (lambda n: (time.sleep(1), out() == n)[1])(out())  # nothing more going out
+    t.ok(wait_for(quiet, timeout=30), "the joins' traffic is over")
+    before = out()
+    await p1.request("chat_message", {"gameId": gid, "text": "to everyone"})
+    for w in watchers:
+        await w.expect("chat_message", timeout=10, where=lambda m: m.get("gameId") == gid)
+    t.eq(out() - before, 2, "one chat line to nine sockets on two instances: two publishes, not nine")
+    for c in [p1] + watchers:
+        await c.close()
 
 
 async def lobby(a, b):
@@ -299,6 +322,7 @@ try:
     t.ok(metric(a, 'cluster_relay_messages_total{kind="request_in"}') > 0, "alpha counts relayed requests")
     t.ok(metric(b, "cluster_relay_latency_ms_count") > 0, "beta measures the relay's latency")
     t.ok(metric(a, "cluster_directory_ops_total") > 0, "and the directory's operations are counted")
+    run(one_publish(a, b, g))
     run(lobby(a, b))
     run(realtime(a, b))
     throttled_across(a, b)
