@@ -26,8 +26,12 @@
     "  return nil\n"                                                                               \
     "end\n"
 
-/* ARGV: room, instance, token. {1, fence} when the room is ours (it was, or had no live
- * owner and now is, with a raised fence), {0, owner} when another live process owns it. */
+/* ARGV: room, instance, token, the fence held here for the room (0: none). {1, fence} when
+ * the room is ours (it was, or had no live owner and now is, with a raised fence), {0, owner}
+ * when another live process owns it. The counter is first raised to the fence held here: a
+ * Redis that lost its data (restarted without persistence) would otherwise count again from
+ * 1, below the fence the database holds, and a later owner could write with the same fence as
+ * an earlier one. */
 static const char CLAIM_LUA[] =
     LIVE_OWNER_LUA "local key = 'mt:room:' .. ARGV[1]\n"
                    "local cur = redis.call('GET', key)\n"
@@ -36,6 +40,10 @@ static const char CLAIM_LUA[] =
                    "  return {1, tonumber(string.match(cur, ' (%d+)$'))}\n"
                    "end\n"
                    "if inst then return {0, inst} end\n"
+                   "local held = tonumber(ARGV[4]) or 0\n"
+                   "if (tonumber(redis.call('GET', 'mt:fence:' .. ARGV[1])) or 0) < held then\n"
+                   "  redis.call('SET', 'mt:fence:' .. ARGV[1], held)\n"
+                   "end\n"
                    "local fence = redis.call('INCR', 'mt:fence:' .. ARGV[1])\n"
                    "local me = ARGV[2] .. ' ' .. ARGV[3]\n"
                    "redis.call('SET', key, me .. ' ' .. fence)\n"
@@ -157,8 +165,8 @@ static void owner_hook(const char *room_id, int held)
     struct claim *c = fence ? calloc(1, sizeof *c) : NULL;
     if (!c) return;
     snprintf(c->room, sizeof c->room, "%s", room_id);
-    if (bus_command(on_claim, c, "EVAL %s 0 %s %s %s", CLAIM_LUA, room_id, members_self(),
-                    members_token()) < 0) {
+    if (bus_command(on_claim, c, "EVAL %s 0 %s %s %s %llu", CLAIM_LUA, room_id, members_self(),
+                    members_token(), (unsigned long long)*fence) < 0) {
         metric_add(m_ops, "claim_failed", 1);
         free(c);
     }
@@ -273,8 +281,8 @@ int directory_reclaim(const char *room_id, directory_reclaim_fn fn, void *arg)
     c->fn = fn;
     c->arg = arg;
     snprintf(c->room, sizeof c->room, "%s", room_id);
-    if (bus_command(on_reclaim, c, "EVAL %s 0 %s %s %s", CLAIM_LUA, room_id, members_self(),
-                    members_token()) < 0) {
+    if (bus_command(on_reclaim, c, "EVAL %s 0 %s %s %s %llu", CLAIM_LUA, room_id, members_self(),
+                    members_token(), (unsigned long long)directory_fence(room_id)) < 0) {
         free(c);
         return -1;
     }

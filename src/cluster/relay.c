@@ -224,9 +224,21 @@ static void on_owner(const char *owner, int failed, void *arg)
         /* the socket closed meanwhile */
     } else if (l->s->remote) {
         /* Relayed here for a room not held here: being taken over by this instance (the
-         * takeover's answer not read yet; once rebuilt, meanwhile, the room answers), or gone. */
-        if (owner && strcmp(owner, members_self()) == 0 && !room_find(k->game))
+         * takeover's answer not read yet; once rebuilt, meanwhile, the room answers), held by
+         * another instance (the sender's answer was stale: this one was paused and lost it), or
+         * gone. Only a room nobody holds is answered here: a live one elsewhere must not look
+         * missing. */
+        int mine = owner && strcmp(owner, members_self()) == 0;
+        if (mine && !room_find(k->game))
             refuse(l->s, re, "SERVER_BUSY", "the game is being rebuilt: try again shortly");
+        else if (owner && !mine)
+            refuse(l->s, re, "SERVER_BUSY",
+                   "the game is held by another instance now: try again shortly");
+        else if (!owner && failed)
+            refuse(l->s, re, "SERVER_BUSY",
+                   failed == DIRECTORY_MOVING
+                       ? "the game is moving to another instance: try again shortly"
+                       : "the cluster's directory is unavailable: try again shortly");
         else
             answer_here(l->s, k->msg);
     } else if (failed == DIRECTORY_MOVING) {

@@ -13,6 +13,11 @@
 #include <string.h>
 
 #define CONNECT_TIMEOUT_MS 5000
+/* A statement unanswered this long once ready (a frozen or unreachable server: TCP keepalives
+ * do not see a stopped process) ends the connection, as a lost one would: the reads waiting
+ * are answered, the rows go again after the reconnect. Setup is not timed: its migrations may
+ * wait on another instance's migration lock. */
+#define STATEMENT_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
@@ -155,6 +160,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         pg_conn_start();
     else if (c.state == PG_CONNECTING)
         connection_failed("timeout while connecting");
+    else if (c.state == PG_READY && c.busy)
+        connection_failed("timeout: the database did not answer a statement within 10 s");
 }
 
 /* ---- statements ---- */
@@ -174,6 +181,10 @@ static void sent(int ok, pg_query_done cb, void *arg)
     c.cb = cb;
     c.cb_arg = arg;
     c.sent_us = loop_now_us();
+    if (c.state == PG_READY) {
+        struct timeval tv = {STATEMENT_TIMEOUT_MS / 1000, (STATEMENT_TIMEOUT_MS % 1000) * 1000};
+        evtimer_add(c.timer, &tv);
+    }
     if (!ok)
         connection_failed(PQerrorMessage(c.conn));
     else
@@ -204,6 +215,7 @@ static void finish_statement(void)
     }
     pg_query_done cb = c.cb;
     c.busy = 0;
+    evtimer_del(c.timer);
     cb(res, c.cb_arg);
     PQclear(res);
     c.hooks->idle();

@@ -3,7 +3,8 @@
 # Register on A, log in on B at once; one name registered on A and B at the same moment (one
 # 201, one 409, one row); the same player plays N games on A and N on B at the same time (its
 # stats are exactly 2N everywhere, and the Elo ratings it and its agent exchanged add up, so
-# no update was lost); /api/players/:id the same on both. Skipped when not root (initdb runs
+# no update was lost); /api/players/:id the same on both; the database frozen under a login on
+# B: answered 503 once the statement times out, not held open. Skipped when not root (initdb runs
 # as postgres).
 import asyncio, json, os, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -162,6 +163,31 @@ def racing_results(a, b, db):
 
 
 db = pglib.Postgres().init().start()
+def frozen_database(a, b, db):
+    """PostgreSQL frozen (SIGSTOP: its sockets stay open, TCP keepalives see nothing): a login on
+    B for an account B has never seen must ask the database, and is answered 503 once the
+    statement times out (10 s), not held open; /health/ready says the store is down. Thawed,
+    the same login succeeds."""
+    st, _, _ = http("POST", a.url + "/api/auth/register", {"username": "frost", "password": "correct horse 9"})
+    t.eq(st, 201, "an account registered on A")
+    db.freeze()
+    try:
+        t0 = time.monotonic()
+        st, _, body = http("POST", b.url + "/api/auth/login",
+                           {"username": "frost", "password": "correct horse 9"}, timeout=60)
+        took = time.monotonic() - t0
+        t.eq((st, body.get("error", {}).get("code")), (503, "SERVER_BUSY"),
+             f"database frozen: a login on B that needs it is answered 503 SERVER_BUSY ({took:.1f} s)")
+        t.ok(took < 40, "after the statement timeout, not when the database comes back")
+        t.eq(wait_for(lambda: http("GET", b.url + "/health/ready")[0] == 503 and 503), 503,
+             "and B is not ready while its connection is down")
+    finally:
+        db.thaw()
+    st = wait_for(lambda: http("POST", b.url + "/api/auth/login",
+                               {"username": "frost", "password": "correct horse 9"})[0] == 200 and 200, timeout=60)
+    t.eq(st, 200, "thawed: the login on B succeeds")
+
+
 try:
     db.createdb("monkeytown")
     t.ok(True, f"PostgreSQL 15 on 127.0.0.1:{db.port}")
@@ -177,6 +203,7 @@ try:
         racing_results(a, b, db)
         errors = [l for s in (a, b) for l in s.log_lines() if l.get("level") == "error"]
         t.eq(errors, [], "no error in either log")
+        frozen_database(a, b, db)
     finally:
         t.eq((a.stop(), b.stop()), (0, 0), "both servers stop cleanly")
 finally:

@@ -62,6 +62,10 @@ try:
                         "--instance-id", "no spaces"], "instance-id")):
         p = subprocess.run([BIN, *args, "--port", "0"], capture_output=True, text=True, timeout=20)
         t.ok(p.returncode == 2 and key in p.stderr, f"{' '.join(args[:3])}...: exit 2 naming {key}")
+    # The environment turns it on as well (MONKEYTOWN_CLUSTER), with the same refusal.
+    p = subprocess.run([BIN, "--port", "0"], capture_output=True, text=True, timeout=20,
+                       env={**os.environ, "MONKEYTOWN_CLUSTER": "true"})
+    t.ok(p.returncode == 2 and "redis-url" in p.stderr, "MONKEYTOWN_CLUSTER=true alone: exit 2 naming redis-url")
 
     a, b = instance("alpha"), instance("beta")
     t.eq(wait_for(lambda: listed(a) == ["alpha", "beta"] and listed(b) == ["alpha", "beta"] and listed(a)),
@@ -115,6 +119,8 @@ try:
     redis.stop()
     st = wait_for(lambda: ready(a)[0] == 503 and 503)
     t.eq(st, 503, "Redis away: /health/ready is 503 in cluster mode")
+    t.ok(wait_for(lambda: ready(a)[1]["checks"]["redis"].get("breaker") in ("open", "half-open")),
+         "and its redis check shows the breaker open (or probing)")
     _, _, metrics = http("GET", a.url + "/metrics")
     state = [l for l in metrics.splitlines() if l.startswith("redis_breaker_state")]
     t.ok(state and state[0].split()[-1] in ("1", "2"), f"the breaker is open in /metrics: {state}")
@@ -138,6 +144,17 @@ try:
     t.ok(any("another process holds this instance id" in l.get("msg", "") for l in a.log_lines()),
          "saying why")
     t.eq(wait_for(lambda: listed(a2) == ["alpha"] and listed(a2)), ["alpha"], "alpha is listed once, the new one")
+
+    # Without --instance-id the instance is named after its host and port.
+    d = Server("--cluster", "--redis-url", redis.url, "--database-url", db.url("monkeytown"),
+               "--sql-dir", SQL_DIR, "--jwt-secret", SECRET, "--instance-lease-ms", str(LEASE_MS),
+               "--cluster-heartbeat-ms", "500")
+    servers.append(d)
+    d.start()
+    me = f"127.0.0.1:{d.port}"
+    t.eq(http("GET", d.url + "/api/cluster")[2].get("self"), me, f"the default instance id is host:port ({me})")
+    t.eq(wait_for(lambda: me in (listed(a2) or []) and listed(a2)), sorted(["alpha", me]),
+         "and the others list it under that id")
 finally:
     for s in servers:
         s.stop()

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 # The cluster relay (--cluster) with real redis-server and PostgreSQL on loopback: two humans
 # on different instances play tic-tac-toe to the end while a spectator watches from a third;
-# every socket gets the same seq numbers and its own seat's view; chat crosses instances;
-# relayed inputs to an unknown room and to another's seat get NOT_FOUND and NOT_IN_GAME; a
-# socket closing on one instance leaves the seat on the owner; Redis away: the owner's own
-# sockets keep playing, cross-instance requests answer SERVER_BUSY at once, and after Redis
-# returns a client catches up with resume. Every wait polls with a generous deadline.
+# every socket gets the same seq numbers and its own seat's view; chat crosses instances, one
+# publish per event per instance with recipients; relayed inputs to an unknown room and to
+# another's seat get NOT_FOUND and NOT_IN_GAME; a socket closing on one instance leaves the seat
+# on the owner, and a relayed leave_game forfeits; quick match pairs two humans on different
+# instances before any agent; Redis away: the owner's own sockets keep playing, cross-instance
+# requests answer SERVER_BUSY at once, and after Redis returns a client catches up with resume.
+# Every wait polls with a generous deadline.
 import asyncio, os, signal, sys, time
 import websockets
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -85,6 +87,28 @@ async def across(a, b, g):
     return gid
 
 
+async def one_publish(a, b, g):
+    """An event for many sockets elsewhere is published once per instance that has recipients:
+    six spectators on beta and three on gamma in alpha's room, one chat line on alpha, two
+    publishes (cluster_relay_messages_total{kind="frames_out"}), and every spectator gets it."""
+    p1 = await Client.connect(a)
+    gid = (await p1.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
+    watchers = [await Client.connect(s) for s in (b,) * 6 + (g,) * 3]
+    for w in watchers:
+        j = await join(w, gid, **{"as": "spectator"})  # the claim is asynchronous
+        assert j["type"] == "game_state", j
+    out = lambda: metric(a, 'cluster_relay_messages_total{kind="frames_out"}')
+    quiet = lambda: (lambda n: (time.sleep(1), out() == n)[1])(out())  # nothing more going out
+    t.ok(wait_for(quiet, timeout=30), "the joins' traffic is over")
+    before = out()
+    await p1.request("chat_message", {"gameId": gid, "text": "to everyone"})
+    for w in watchers:
+        await w.expect("chat_message", timeout=10, where=lambda m: m.get("gameId") == gid)
+    t.eq(out() - before, 2, "one chat line to nine sockets on two instances: two publishes, not nine")
+    for c in [p1] + watchers:
+        await c.close()
+
+
 async def lobby(a, b):
     p1 = await Client.connect(a)
     first = await p1.request("create_game", {"game": "tictactoe"})
@@ -123,6 +147,21 @@ async def quick_match(a, b, g):
              f"{y.args[y.args.index('--instance-id') + 1]} are paired in one room")
         await p.close()
         await q.close()
+
+
+async def quick_match_before_agent(a, b):
+    """With the agent fallback allowed (the default), two humans asking on different instances
+    within the wait are paired with each other, not each with an agent."""
+    p, q = await Client.connect(a), await Client.connect(b)
+    await p.send("quick_match", {"game": "tictactoe", "waitMs": 20000}, "qp")
+    await asyncio.sleep(0.2)
+    await q.send("quick_match", {"game": "tictactoe", "waitMs": 20000}, "qq")
+    mp, mq = await p.expect_re("qp", timeout=30), await q.expect_re("qq", timeout=30)
+    kinds = sorted(pl.get("kind", "?") for pl in mp["payload"].get("players", []))
+    t.ok(mp["type"] == mq["type"] == "game_state" and mp["gameId"] == mq["gameId"] and kinds == ["human", "human"],
+         f"quick match with the agent fallback allowed: alpha's and beta's humans are paired first ({kinds})")
+    await p.close()
+    await q.close()
 
 
 def throttled_across(a, b):
@@ -171,6 +210,31 @@ async def leaving(a, b):
     await p1.close()
 
 
+async def leave(a, b):
+    """leave_game relayed: a spectator on beta is detached (left), a socket on beta that never
+    joined cannot leave or play (NOT_IN_GAME), and the seated player on beta forfeits."""
+    p1, p2, sp, other = [await Client.connect(s) for s in (a, b, b, b)]
+    gid = (await p1.request("create_game", {"game": "tictactoe"}))["payload"]["gameId"]
+    joined = await join(p2, gid)  # the claim is asynchronous
+    t.eq(joined["type"], "game_state", "a socket on beta takes seat 2 of alpha's room")
+    await sp.request("join_game", {"gameId": gid, "as": "spectator"})
+    e = await other.request("player_input", {"gameId": gid, "action": {"cell": 0}})
+    t.eq(e["payload"].get("code"), "NOT_IN_GAME", "a relayed input from a socket with no seat there: NOT_IN_GAME")
+    e = await other.request("leave_game", {"gameId": gid})
+    t.eq(e["payload"].get("code"), "NOT_IN_GAME", "a relayed leave_game from a socket not attached: NOT_IN_GAME")
+    left = await sp.request("leave_game", {"gameId": gid})
+    t.eq((left["type"], left["payload"].get("gameId")), ("left", gid), "a spectator on beta leaves: left")
+    gone = await p2.request("leave_game", {"gameId": gid})
+    t.eq((gone["type"], gone["payload"].get("seat")), ("player_left", 2), "the player on beta leaves: player_left")
+    over = await p1.expect("game_over", timeout=15, where=lambda m: m.get("gameId") == gid)
+    t.eq(over["payload"]["result"], {"winner": 1, "reason": "forfeit"},
+         "and alpha's socket wins by forfeit, with player_left first")
+    t.ok(any(m["type"] == "player_left" and m.get("gameId") == gid and m["seq"] < over["seq"] for m in p1.seen),
+         "the owner logged player_left before game_over")
+    for c in (p1, p2, sp, other):
+        await c.close()
+
+
 async def dead_owner(b, g):
     """A room whose owner died is taken over by a survivor (43_failover.t plays one through), so
     a join from beta finds it again, never a zombie entry; a new process under the dead one's
@@ -180,6 +244,10 @@ async def dead_owner(b, g):
     q = await Client.connect(b)
     j = await join(q, gid, **{"as": "spectator"})  # the claim is asynchronous
     t.eq(j["type"], "game_state", "beta reaches gamma's room")
+    # A game the owner had not yet written to PostgreSQL dies with it (docs/architecture.md,
+    # "Failover"): kill gamma once beta reads the room's row there.
+    t.ok(wait_for(lambda: "instance" in http("GET", f"{b.url}/api/games/{gid}")[2], timeout=30),
+         "gamma's room is in PostgreSQL")
     g.proc.send_signal(signal.SIGKILL)
     g.proc.wait()
     t.ok(wait_for(lambda: listed(b) == ["alpha", "beta"], timeout=30), "gamma killed: its lease lapses")
@@ -254,11 +322,14 @@ try:
     t.ok(metric(a, 'cluster_relay_messages_total{kind="request_in"}') > 0, "alpha counts relayed requests")
     t.ok(metric(b, "cluster_relay_latency_ms_count") > 0, "beta measures the relay's latency")
     t.ok(metric(a, "cluster_directory_ops_total") > 0, "and the directory's operations are counted")
+    run(one_publish(a, b, g))
     run(lobby(a, b))
     run(realtime(a, b))
     throttled_across(a, b)
     run(quick_match(a, b, g))
+    run(quick_match_before_agent(a, b))
     run(leaving(a, b))
+    run(leave(a, b))
     run(dead_owner(b, g))
     run(redis_away(a, b))
     codes = [s.stop() for s in servers]

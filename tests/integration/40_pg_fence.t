@@ -5,7 +5,8 @@
 # with a higher fence raises the game's, which then refuses the old owner's next writes. A
 # server whose game was taken over drops that game's rows (log line, store_fenced_writes_total)
 # and goes on writing its other games. In cluster mode (real redis-server) a room's games row
-# carries the fence its owner claimed. Every wait polls with a deadline.
+# carries the fence its owner claimed, and after Redis comes back empty the room's fence counter
+# starts above the database's. Every wait polls with a deadline.
 import asyncio, os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import ROOT, Client, Server, Tap, http, run, wait_for
@@ -130,6 +131,28 @@ async def cluster(srv):
          "and so does the new seat's participants row")
     await c.close()
     await c2.close()
+    return gid
+
+
+def redis_lost_data(gid, redis):
+    """A new process under the stopped one's id takes its room over (fence 2). Redis restarts
+    empty: the room is claimed again, and the room's fence counter starts from the fence held
+    for it, not from 1, so the next owner's fence is above the database's."""
+    args = ("--cluster", "--instance-id", "fence-a", "--redis-url", redis.url, "--jwt-secret", SECRET,
+            "--instance-lease-ms", "1500", "--cluster-heartbeat-ms", "500")
+    again = start(*args)
+    fence = wait_for(lambda: (lambda f: f if f and int(f) >= 2 else None)(
+        one(f"SELECT fence FROM games WHERE id = '{gid}'")), timeout=30)
+    t.ok(fence, f"a new process under that id takes the room over with a raised fence ({fence})")
+    redis.stop()
+    redis.start()
+    cli = lambda *a: subprocess.run(["redis-cli", "-p", str(redis.port), "--raw", *a],
+                                    capture_output=True, text=True, timeout=10).stdout.strip()
+    entry = wait_for(lambda: cli("GET", f"mt:room:{gid}"), timeout=30)
+    t.ok(entry.startswith("fence-a "), f"Redis back empty: the owner claims its room again ({entry})")
+    t.ok(int(cli("GET", f"mt:fence:{gid}") or 0) > int(fence or 0),
+         f"with a fence above the database's ({cli('GET', f'mt:fence:{gid}')} > {fence})")
+    t.eq(again.stop(), 0, "and stops cleanly")
 
 
 try:
@@ -142,8 +165,9 @@ try:
     member = start("--cluster", "--instance-id", "fence-a", "--redis-url", redis.url,
                    "--jwt-secret", SECRET, "--instance-lease-ms", "1500",
                    "--cluster-heartbeat-ms", "500")
-    run(cluster(member))
+    gid = run(cluster(member))
     t.eq(member.stop(), 0, "the cluster instance stops cleanly")
+    redis_lost_data(gid, redis)
 finally:
     for s in servers:
         s.stop()

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # Hot reload in a cluster (--cluster, real redis-server and PostgreSQL on loopback): a script
 # version refused by one instance is reported by the catalog of every instance, naming the
-# instance that refused it, and the others keep serving their version. Each instance here has
-# its own copy of games/, so that only one of them sees the broken edit.
+# instance that refused it, and the others keep serving their version; a valid edit seen by
+# both is swapped in by both, as one version. Each instance here has its own copy of games/, so
+# that only one of them sees the broken edit.
 import os, shutil, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import ROOT, Tap, http, wait_for
@@ -46,6 +47,15 @@ try:
          f"beta's catalog reports alpha's refusal of that version: {there}")
     t.eq(catalog(b, "tictactoe").get("version"), serving, "and beta keeps serving its version")
     t.ok(catalog(b, "tictactoe").get("available"), "which stays available")
+    # A valid edit reaching both instances (one shared games/ in docker-compose.yml): each
+    # validates it and both swap in the same version.
+    old = catalog(a, "connect4")["version"]
+    for games in (games_a, games_b):
+        with open(os.path.join(games, "connect4", "game.lua"), "a") as f:
+            f.write("\n-- edited for the cluster reload test\n")
+    new = wait_for(lambda: (lambda x, y: x if x == y and x != old else None)(
+        catalog(a, "connect4").get("version"), catalog(b, "connect4").get("version")))
+    t.ok(new, f"a valid edit: both instances serve the same new version ({old} -> {new})")
 finally:
     cl.cleanup()
     shutil.rmtree(tmp, ignore_errors=True)

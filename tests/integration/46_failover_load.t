@@ -15,7 +15,7 @@ import asyncio, os, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import BIN, ROOT, Client, Tap, http, run, wait_for
 from cluster import Cluster, available, join, listed, metric
-from players import Player, play
+from players import Player, guest, play, resume, stored
 
 if not available():
     print("1..0 # SKIP needs root and PostgreSQL 15 (apt-get install postgresql)")
@@ -31,11 +31,6 @@ ARGS = ("--guest-rate", "0", "--input-rate", "100000", "--realtime-input-rate", 
 THINK_BEFORE, KILL_AFTER, THINK_AFTER = (0.45, 0.7), 1.2, (0.02, 0.08)
 ROUND_MS = 12000
 
-
-def guest(srv):
-    st, _, g = http("POST", srv.url + "/api/auth/guest")
-    assert st == 200, g
-    return g["token"]
 
 
 async def against_agent(a, kind, agent):
@@ -97,22 +92,6 @@ async def first_half(a, b, g):
     return seats, live, codes
 
 
-async def resume(srv, p):
-    """A new socket on srv, and resume asked until a live instance holds the room."""
-    c = await Client.connect(srv, token=p.token)
-    for _ in range(300):
-        ans = await c.request("resume", {"gameId": p.game, "lastSeq": p.last_seq}, timeout=10)
-        if ans["type"] != "error":
-            p.see(ans)
-            return c
-        if ans["payload"]["code"] not in ("SERVER_BUSY", "NOT_FOUND"):
-            p.faults.append(f"resume answered {ans['payload']}")
-            return c
-        await asyncio.sleep(0.2)
-    p.faults.append("resume never answered")
-    return c
-
-
 async def second_half(seats, b, g):
     async def one(i, p):
         c = await resume((b, g)[i % 2], p)
@@ -131,12 +110,6 @@ async def second_half(seats, b, g):
         await c.close()
 
     await asyncio.gather(*(one(i, p) for i, (p, _) in enumerate(seats)))
-
-
-def stored(srv, gid):
-    st, _, log = http("GET", f"{srv.url}/api/games/{gid}/events")
-    return {e["seq"]: (e["type"], e["payload"]) for e in log.get("events", []) if "seq" in e} \
-        if st == 200 else None
 
 
 try:

@@ -1,6 +1,6 @@
 """What the cluster tests share: real redis-server and PostgreSQL on loopback, instances in
 cluster mode on them, and the questions the tests ask of an instance."""
-import asyncio, os
+import asyncio, os, subprocess
 from mt import ROOT, Server, http
 from redis_server import Redis
 import pg as pglib
@@ -28,6 +28,14 @@ class Cluster:
         if start:
             s.start()
         return s
+
+    def owner(self, gid):
+        """The instance the room directory names for gid, and the entry's fence (None, None
+        without an entry)."""
+        r = subprocess.run(["redis-cli", "-p", str(self.redis.port), "--raw", "GET", f"mt:room:{gid}"],
+                           capture_output=True, text=True, timeout=10)
+        parts = r.stdout.split()
+        return (parts[0], int(parts[2])) if len(parts) == 3 else (None, None)
 
     def cleanup(self):
         for s in self.servers:

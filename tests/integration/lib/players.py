@@ -3,6 +3,7 @@ event it received by seq, the gaps and duplicates it saw, and the documented rew
 whose seq is below what the player holds: the server lost what it had sent after it)."""
 import asyncio, random, time
 import websockets
+from mt import Client, http, wait_for
 
 LOG_TYPES = {"game_event", "player_joined", "player_left", "chat_message", "game_over"}
 
@@ -87,3 +88,51 @@ async def play(p, c, stop_at=None, think=(0.05, 0.06)):
     except (ConnectionError, asyncio.TimeoutError, OSError):
         pass
     return None
+
+
+def guest(srv):
+    """A new guest's token on srv."""
+    st, _, g = http("POST", srv.url + "/api/auth/guest")
+    assert st == 200, g
+    return g["token"]
+
+
+async def resume(srv, p):
+    """A new socket on srv, and resume asked until a live instance holds p's room (an answer
+    that never comes, or any other error, is one of p's faults)."""
+    c = await Client.connect(srv, token=p.token)
+    for _ in range(300):
+        try:
+            ans = await c.request("resume", {"gameId": p.game, "lastSeq": p.last_seq}, timeout=10)
+        except asyncio.TimeoutError:  # a request must be answered, at worst with SERVER_BUSY
+            p.faults.append("resume unanswered for 10 s")
+            continue
+        if ans["type"] != "error":
+            p.see(ans)
+            return c
+        if ans["payload"]["code"] not in ("SERVER_BUSY", "NOT_FOUND"):
+            p.faults.append(f"resume answered {ans['payload']}")
+            return c
+        await asyncio.sleep(0.2)
+    p.faults.append("resume never answered")
+    return c
+
+
+def stored(srv, gid):
+    """The stored log of an ended game (GET /api/games/:id/events) by seq, or None."""
+    st, _, log = http("GET", f"{srv.url}/api/games/{gid}/events")
+    return {e["seq"]: (e["type"], e["payload"]) for e in log.get("events", []) if "seq" in e} \
+        if st == 200 else None
+
+
+def stored_mismatches(srv, players):
+    """The players whose game's stored log (read from srv once it holds game_over) is not
+    contiguous from 1, or differs from the events the player holds: (game, stored, held)."""
+    bad = []
+    for p in players:
+        log = wait_for(lambda: (lambda s: s if s and "game_over" in [v[0] for v in s.values()] else None)(
+            stored(srv, p.game)), timeout=30) or stored(srv, p.game) or {}
+        mine = {s: e for s, e in log.items() if s >= min(p.events, default=1)}
+        if sorted(log) != list(range(1, len(log) + 1)) or mine != p.events:
+            bad.append((p.game[:8], len(log), p.last_seq))
+    return bad
