@@ -27,6 +27,7 @@
 #include "vm.h"
 #include "matchmaker.h"
 #include "members.h"
+#include "player_rate.h"
 #include "metrics.h"
 #include "proto.h"
 #include "referee_pool.h"
@@ -303,6 +304,7 @@ static void stop(void)
     if (sig_hup) event_free(sig_hup);
     if (shutdown_timer) event_free(shutdown_timer);
     proto_free();
+    player_rate_free();
     http_free_routes();
     session_shutdown();
     auth_free();

@@ -10,6 +10,7 @@
 #include "loop.h"
 #include "members.h"
 #include "metrics.h"
+#include "rate_share.h"
 #include "room.h"
 #include "scripts.h"
 #include "util.h"
@@ -566,7 +567,7 @@ static void on_quit(const char *p, const char *end)
 }
 
 /* Publishes kind "\n" body to every other live instance. */
-static void to_others(char kind, const char *body, size_t len, const char *metric_kind)
+void relay_broadcast(char kind, const char *body, size_t len, const char *metric_kind)
 {
     json_t *view = members_json(), *v;
     char *msg = malloc(len + 2);
@@ -589,7 +590,7 @@ static void to_others(char kind, const char *body, size_t len, const char *metri
 /* A lobby_update of this instance goes to every other live instance's subscribers. */
 static void lobby_out(const struct wsbuf *b)
 {
-    to_others('L', (const char *)b->data, b->len, "lobby_out");
+    relay_broadcast('L', (const char *)b->data, b->len, "lobby_out");
 }
 
 /* A throttle token taken here ("T\n" table "\n" key) is taken by every other instance. */
@@ -597,7 +598,7 @@ static void spend_out(const char *table, const char *key)
 {
     char body[160];
     int n = snprintf(body, sizeof body, "%s\n%s", table, key);
-    if (n > 0 && (size_t)n < sizeof body) to_others('T', body, (size_t)n, "throttle_out");
+    if (n > 0 && (size_t)n < sizeof body) relay_broadcast('T', body, (size_t)n, "throttle_out");
 }
 
 /* A version refused here ("V\n" {kind, name, refusal + instance}) is reported everywhere. */
@@ -607,7 +608,7 @@ static void refusal_out(int is_agent, const char *name, const json_t *refusal)
     if (r) json_object_set_new(r, "instance", json_string(members_self()));
     json_t *m = r ? json_pack("{sb,ss,so}", "agent", is_agent, "name", name, "refusal", r) : NULL;
     char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    if (text) to_others('V', text, strlen(text), "refusal_out");
+    if (text) relay_broadcast('V', text, strlen(text), "refusal_out");
     free(text);
     json_decref(m);
 }
@@ -656,6 +657,10 @@ static void on_message(const char *data, size_t len)
         break;
     case 'T':
         on_spend(p, end);
+        break;
+    case 'P':
+        rate_share_deliver(p, (size_t)(end - p));
+        metric_add(m_msgs, "rate_in", 1);
         break;
     case 'V':
         on_refusal(p, end);
@@ -759,6 +764,7 @@ int relay_init(const struct config *c, void (*on_msg)(struct session *, const ch
     rooms_set_lobby_frame_hook(lobby_out);
     accounts_set_spend_hook(spend_out);
     scripts_on_refusal(refusal_out);
+    if (rate_share_init() < 0) return -1;
     char channel[CHANNEL_LEN];
     return bus_sub_init(channel_of(channel, members_self()), on_message, NULL);
 }
@@ -777,6 +783,7 @@ void relay_shutdown(void)
     rooms_set_lobby_frame_hook(NULL);
     accounts_set_spend_hook(NULL);
     scripts_on_refusal(NULL);
+    rate_share_shutdown();
     members_off_listing(on_listing);
     close_proxies(1);
     bus_sub_shutdown();

@@ -55,6 +55,10 @@ int relay_forward_match(struct proto_request *r, const char *game);
 /* A local socket closed: its owners are told. */
 void relay_session_closed(struct session *s);
 
+/* Publishes "<kind>\n" body to every other live instance's channel, counted under
+ * metric_kind in cluster_relay_messages_total (rate_share.c's batches go this way). */
+void relay_broadcast(char kind, const char *body, size_t len, const char *metric_kind);
+
 /* Proxies closed, subscription dropped. */
 void relay_shutdown(void);
 

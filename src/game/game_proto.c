@@ -4,6 +4,7 @@
 #include "frame.h"
 #include "loop.h"
 #include "matchmaker.h"
+#include "player_rate.h"
 #include "proto.h"
 #include "room.h"
 #include "scripts.h"
@@ -57,10 +58,22 @@ static int human(struct proto_request *r)
     return 0;
 }
 
-/* Rooms cost memory (a Lua state each): one socket may open only so many a minute. */
+/* A token of the sender's bucket of kind: the player's own, shared by all their sockets in the
+ * cluster (player_rate.h); a request relayed from another instance was counted there, and
+ * takes from its proxy session's bucket here (which then applies the room's own bound). */
+static int take_token(struct proto_request *r, enum player_rate_kind kind, int per_min)
+{
+    if (!r->s->remote) return player_rate_take(kind, r->s->who.player_id, per_min);
+    struct rate_limit *rl = kind == PLAYER_RATE_CHAT    ? &r->s->rl_chat
+                            : kind == PLAYER_RATE_ROOMS ? &r->s->rl_rooms
+                                                        : &r->s->rl_input;
+    return rate_limit_take(rl, per_min, loop_now_ms());
+}
+
+/* Rooms cost memory (a Lua state each): one player may open only so many a minute. */
 static int may_open_room(struct proto_request *r)
 {
-    if (rate_limit_take(&r->s->rl_rooms, cfg->rooms_rate_per_min, loop_now_ms())) return 1;
+    if (take_token(r, PLAYER_RATE_ROOMS, cfg->rooms_rate_per_min)) return 1;
     proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d new games a minute", cfg->rooms_rate_per_min);
     return 0;
 }
@@ -220,7 +233,7 @@ static struct room *input_room(struct proto_request *r, const char *id, int comm
      * failures never end the game: it gets the turn-based bound in every room. */
     int realtime = !command && (room ? room_is_realtime(room) : forward && !r->s->remote);
     int per_min = realtime ? cfg->realtime_input_rate_per_min : cfg->input_rate_per_min;
-    if (!serving_again && !rate_limit_take(&r->s->rl_input, per_min, loop_now_ms())) {
+    if (!serving_again && !take_token(r, PLAYER_RATE_INPUT, per_min)) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d inputs a minute", per_min);
         return NULL;
     }
@@ -262,7 +275,7 @@ static void on_chat_message(struct proto_request *r)
         return;
     }
     if (!human(r)) return;
-    if (!rate_limit_take(&r->s->rl_chat, cfg->chat_rate_per_min, loop_now_ms())) {
+    if (!take_token(r, PLAYER_RATE_CHAT, cfg->chat_rate_per_min)) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d chat messages a minute",
                     cfg->chat_rate_per_min);
         return;
@@ -326,7 +339,7 @@ static void on_agent_move(struct proto_request *r)
         proto_error(r, "FORBIDDEN", "agent_move needs a connection with an agent token");
         return;
     }
-    if (!rate_limit_take(&r->s->rl_input, cfg->realtime_input_rate_per_min, loop_now_ms())) {
+    if (!take_token(r, PLAYER_RATE_INPUT, cfg->realtime_input_rate_per_min)) {
         proto_error(r, "RATE_LIMIT_EXCEEDED", "at most %d agent moves a minute",
                     cfg->realtime_input_rate_per_min);
         return;
@@ -575,6 +588,8 @@ static proto_handler handler_of(const char *type)
 int game_proto_init(const struct config *config)
 {
     cfg = config;
+    /* Twice the sockets: a table full of players active this minute forgets the least recent. */
+    if (player_rate_init(cfg->max_connections * 2 + 1024) < 0) return -1;
     scripts_on_agent_evolved(on_agent_evolved);
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (proto_register(handlers[i].type, handlers[i].fn) < 0) return -1;
