@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Games per second with one cluster instance against two, on this machine, in one run.
+"""Games per second, or arena rooms, with one cluster instance against two, on this machine, in
+one run.
 
 Starts redis-server and PostgreSQL 15 on loopback (the test suite's helpers: needs root, like
 the cluster tests), then for each setup starts fresh instances in cluster mode on one new
@@ -12,7 +13,12 @@ to the instance the client reached):
              nginx hashes the client address, and the generator has one, so this shows what
              nginx costs rather than any spreading
 
-    sudo python3 bench/cluster_games.py [--clients C] [--duration S] [--server BIN]
+With --rooms R, the arena instead (`mt-gamegen --mode rooms`: R rooms of 4 players, 60
+updates a second, 10 inputs a second per player): one instance holding R rooms against two
+holding R/2 each, every room's players on its instance; it prints the updates delivered against
+those expected, the client jitter p99 and each instance's CPU.
+
+    sudo python3 bench/cluster_games.py [--clients C] [--duration S] [--rooms R]
 """
 import argparse, json, os, subprocess, sys, time
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,6 +32,7 @@ import pg as pglib
 ap = argparse.ArgumentParser()
 ap.add_argument("--clients", type=int, default=200)
 ap.add_argument("--duration", type=int, default=10)
+ap.add_argument("--rooms", type=int, default=0)
 ap.add_argument("--gamegen", default=os.path.join(HERE, "..", "build", "bench", "mt-gamegen"))
 opts = ap.parse_args()
 
@@ -57,9 +64,34 @@ def generate(port, clients):
                              "--json"], stdout=subprocess.PIPE, text=True)
 
 
-def result(p):
+def generate_rooms(srv, rooms):
+    return subprocess.Popen([opts.gamegen, "--mode", "rooms", "--port", str(srv.port), "--rooms",
+                             str(rooms), "--state-period", "16.67", "--duration",
+                             str(opts.duration), "--warmup", "3", "--server-pid",
+                             str(srv.proc.pid), "--json"], stdout=subprocess.PIPE, text=True)
+
+
+def result(p, key="games"):
     out, _ = p.communicate(timeout=opts.duration + 120)
-    return json.loads(out.strip().splitlines()[-1])["games"]
+    got = json.loads(out.strip().splitlines()[-1])
+    return got if key is None else got[key]
+
+
+def setup_rooms(name, n):
+    db.createdb(name)
+    servers = instances(n, name)
+    try:
+        gens = [generate_rooms(s, opts.rooms // n) for s in servers]
+        runs = [result(p, None) for p in gens]
+        states = sum(r["rooms"]["states_per_s"] for r in runs)
+        want = sum(r["rooms"]["states_expected_per_s"] for r in runs)
+        jitter = max(r["rooms"]["jitter_ms"]["p99"] for r in runs)
+        cpu = " + ".join(f"{r.get('server', {}).get('cpu_pct', 0):.0f} %" for r in runs)
+        print(f"{name:10s} {n} instance(s) {opts.rooms} rooms  updates {states:8.0f}/s of {want:8.0f}"
+              f"   jitter p99 {jitter:6.1f} ms   CPU {cpu}", flush=True)
+    finally:
+        for s in servers:
+            s.stop()
 
 
 def setup(name, n, nginx=False):
@@ -89,10 +121,15 @@ if not pglib.available():
     sys.exit("needs root and PostgreSQL 15")
 redis, db = Redis().start(), pglib.Postgres().init().start()
 try:
-    print(f"tic-tac-toe against random, {opts.clients} clients, {opts.duration} s window, PostgreSQL store")
-    setup("one", 1)
-    setup("two", 2)
-    setup("two_nginx", 2, nginx=True)
+    if opts.rooms:
+        print(f"arena, {opts.rooms} rooms x 4 players, {opts.duration} s window, PostgreSQL store")
+        setup_rooms("rooms_one", 1)
+        setup_rooms("rooms_two", 2)
+    else:
+        print(f"tic-tac-toe against random, {opts.clients} clients, {opts.duration} s window, PostgreSQL store")
+        setup("one", 1)
+        setup("two", 2)
+        setup("two_nginx", 2, nginx=True)
 finally:
     redis.cleanup()
     db.remove()

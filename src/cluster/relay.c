@@ -58,6 +58,9 @@ struct local {
     int pending; /* lookups out: later requests wait behind them, keeping their order */
     int n;
     char owners[OWNERS_PER_SOCKET][65];
+    /* reached[i]: a request got to owners[i] (PUBLISH counted a subscriber), so the socket
+     * may be served there: only such an owner leaving the cluster closes the socket. */
+    unsigned char reached[OWNERS_PER_SOCKET];
 };
 static struct hmap *locals; /* session_id -> struct local, sockets that forwarded */
 
@@ -112,8 +115,16 @@ static int note_owner(struct local *l, const char *owner)
 struct delivery {
     char sid[24];
     char game[64];
+    char owner[65];
     json_t *re;
 };
+
+/* The request got to owner: the socket may be served there from now on. */
+static void reached(struct local *l, const char *owner)
+{
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->owners[i], owner) == 0) l->reached[i] = 1;
+}
 
 /* Nobody got the request (the owner's subscription is down: it died, or is subscribing again),
  * or Redis went away with it: the socket is answered now instead of never, and the owner is
@@ -121,8 +132,10 @@ struct delivery {
 static void on_delivered(struct redisReply *r, void *arg)
 {
     struct delivery *d = arg;
-    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 1) {
-        struct local *l = locals ? hmap_get(locals, d->sid) : NULL;
+    struct local *l = locals ? hmap_get(locals, d->sid) : NULL;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1) {
+        if (l) reached(l, d->owner);
+    } else {
         void *cached = owners && *d->game ? hmap_get(owners, d->game) : NULL;
         if (cached) {
             hmap_del(owners, d->game);
@@ -144,6 +157,7 @@ static int publish_request(const char *owner, const char *game, struct local *l,
     if (!d) return -1;
     util_strlcpy(d->sid, l->s->session_id, sizeof d->sid);
     util_strlcpy(d->game, game, sizeof d->game);
+    util_strlcpy(d->owner, owner, sizeof d->owner);
     d->re = json_incref(re);
     char channel[CHANNEL_LEN];
     if (bus_command(on_delivered, d, "PUBLISH %s %b", channel_of(channel, owner), data, len) < 0) {
@@ -702,12 +716,14 @@ static void close_proxies(int all)
 }
 
 /* A socket here whose rooms' owner left the cluster is told to reconnect (1012, as in a
- * rolling restart): its rooms are being taken over elsewhere, and a resume finds them. */
+ * rolling restart): its rooms are being taken over elsewhere, and a resume finds them. An
+ * owner none of its requests got to (they were refused SERVER_BUSY: it had died already)
+ * holds nothing of it: the socket, maybe resumed with the new owner since, stays. */
 static void restart_orphans(const char *key, void *value, void *arg)
 {
     struct local *l = value;
     for (int i = 0; i < l->n; i++)
-        if (!members_listed(l->owners[i])) {
+        if (l->reached[i] && !members_listed(l->owners[i])) {
             metric_add(m_msgs, "orphaned", 1);
             session_close(l->s, 1012, "service restart");
             return;

@@ -6,9 +6,9 @@
 // they are in PostgreSQL, that instance is killed with SIGKILL: both sockets and the room die
 // together. nginx sends the reconnects to a live instance, a survivor takes the room over when
 // the dead lease lapses and rebuilds it from PostgreSQL, and the pages resume by themselves:
-// a socket that came back before the lease lapsed has its resume relayed to the dead owner and
-// is closed with 1012 once that owner is unlisted, then comes back again; a resume while the
-// room is rebuilt is retried (SERVER_BUSY). Once each page's resume is answered, both show the
+// a socket that came back before the lease lapsed has its resume refused (SERVER_BUSY: the dead
+// owner's channel has no subscriber) and retried, as is a resume while the room is rebuilt; no
+// request of it reached the dead owner, so that owner's unlisting does not close it. Once each page's resume is answered, both show the
 // board as it was, every log entry once and none missing, and the game is played to its end
 // with the same result on both. Every wait is a generous deadline: nothing depends on the
 // machine's speed.
