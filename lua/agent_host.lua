@@ -2,7 +2,7 @@
 --
 -- Each agent seat has its own Lua state (src/game/agent.c), so an agent sees nothing but its
 -- seat's view and legal actions: it cannot reach the referee, the room's real state, other
--- rooms or the process. (A state serves a later seat only after H.reset and a full collection.) The game's own rules are loaded here too, in a sandbox of their own,
+-- rooms or the process. The game's own rules are loaded here too, in a sandbox of their own,
 -- to back ctx.model (search on copies).
 
 local sandbox = ...
@@ -102,25 +102,11 @@ local function get_model()
   return model
 end
 
--- The ctx.model the agent is given: made anew for each agent set up in this state, because an
--- agent can write into the table it was given, and the next one must not see that.
-local lazy_model
-
-local function new_lazy_model()
-  local m = { copy = function(s) return deep_copy(s) end }
-  for _, name in ipairs({ "legal", "apply", "to_move", "outcome" }) do
-    m[name] = function(...)
-      return get_model()[name](...)
-    end
+local lazy_model = { copy = function(s) return deep_copy(s) end }
+for _, name in ipairs({ "legal", "apply", "to_move", "outcome" }) do
+  lazy_model[name] = function(...)
+    return get_model()[name](...)
   end
-  return m
-end
-
--- Drops the agent this state ran and all it built (src/game/agent.c then collects the state and
--- hands it to the next agent seat, of any agent: nothing of this one stays reachable).
-function H.reset()
-  agent, game, seat, seats, rng, model, config = nil, nil, nil, nil, nil, nil, nil
-  game_source, lazy_model = nil, nil
 end
 
 -- Sets up the agent for seat of a room playing the given game. config_json is the room's
@@ -132,7 +118,6 @@ function H.setup(agent_files, game_files, helpers, agent_main, game_prefix, seat
   if type(config) ~= "table" then config = {} end
   rng = sandbox.new_random(seed)
   game, model = nil, nil
-  lazy_model = new_lazy_model()
   game_source = { files = game_files, helpers = helpers, prefix = game_prefix, seed = seed }
   agent = load(agent_files, helpers, "agents/", agent_main, rng)
   check_agent(agent)

@@ -23,7 +23,6 @@ local log_lines = {}
 -- to_move's answer for the state table known_for: the state changes only to a new table (apply)
 -- or in tick, which forgets it, so may_act asks the game once per state, not once per action.
 local known_for, known_seat
-local movers -- the seats of to_move's last list (a set), or nil: who gets legal in R.views
 
 -- Per-player documents (docs/scripting.md, "Documents"): docs[seat] is the seated player's
 -- document as the room gave it at the start (R.set_docs), then as this game last saved it;
@@ -245,17 +244,6 @@ local function start(config_json, seat_count)
   return json.encode(meta_of(game))
 end
 
--- Drops the last room: its game, state, documents, lists and the tables its game was given.
-local function forget_room()
-  game, state, config, seats, gm = nil, nil, nil, nil, nil
-  rng, referee_rng = nil, nil
-  docs, log_lines = {}, {}
-  known_for, known_seat, movers = nil, nil, nil
-  cur_events, cur_saves = nil, nil
-  in_command = false
-  rules_ctx = { is_gm = is_gm }
-end
-
 -- Starts the room's game. config_json may be nil. Returns the meta table as JSON.
 function R.setup(files, helpers, prefix, config_json, seed, seat_count)
   seed_generators(seed)
@@ -266,13 +254,7 @@ end
 -- Loads the game ahead of its room (a pool of ready states, built on a worker): R.start then
 -- does the rest of R.setup. Returns false when the game's own code drew random numbers while it
 -- loaded: those must come from the room's generator, so such a game is set up by R.setup.
---
--- A state that served a room earlier (src/game/referee_pool.c recycles it for the same version)
--- is loaded again here: everything the last room's game could reach or left behind is dropped
--- first, and the game is loaded into a new environment, so the next room sees exactly what a
--- new state would show it.
 function R.load(files, helpers, prefix)
-  forget_room()
   local drew = false
   rng = function(m, n) -- any value in range: the state is thrown away
     drew = true
@@ -304,8 +286,9 @@ function R.set_docs(docs_json)
 end
 
 -- The seat the room's turn clock, `toMove` and agents follow: to_move's seat, or the first of
--- its list (every listed seat may act: may_act). Remembered for the state table known_for, and
--- the list's seats in movers (both declared at the top: a new room forgets them).
+-- its list (every listed seat may act: may_act).
+local movers -- the seats of to_move's last list (a set), or nil: who gets legal in R.views
+-- to_move's answer for the state table known_for (declared at the top: setup forgets it).
 
 local function to_move_of(s)
   if not game.to_move then return nil end

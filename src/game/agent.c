@@ -108,24 +108,9 @@ int agent_busy(const struct agent *a)
     return a->busy;
 }
 
-/* trusted_reset_fn for agent states: agent_host's H.reset forgets the agent, then the module
- * goes back on the stack for agent_new (where trusted_new leaves it). */
-static int reset_host(struct vm *vm)
-{
-    char err[200];
-    lua_State *L = vm_state(vm);
-    lua_settop(L, 0);
-    lua_getfield(L, LUA_REGISTRYINDEX, "mt.host");
-    lua_getfield(L, -1, "reset");
-    lua_remove(L, -2);
-    if (vm_call(vm, 0, 0, 1000, err, sizeof err) != VM_OK) return -1;
-    lua_getfield(L, LUA_REGISTRYINDEX, "mt.host");
-    return 0;
-}
-
 static void release(struct agent *a)
 {
-    trusted_recycle("agent_host", a->vm, reset_host);
+    vm_free_later(a->vm);
     script_version_unref(a->agent);
     script_version_unref(a->game);
     free(a->config_json);

@@ -156,31 +156,18 @@ enum vm_status referee_setup(struct referee *ref, struct vm *vm, const struct sc
     return started(L, vm_call(vm, 6, 1, budget_ms, err, errlen), meta_json);
 }
 
-/* R.load for v in vm, whose registry holds the module. */
-static enum vm_status load_game(struct vm *vm, const struct script_version *v, int budget_ms,
-                                int *poolable, char *err, size_t errlen)
+enum vm_status referee_load(struct vm *vm, const struct script_version *v, int budget_ms,
+                            int *poolable, char *err, size_t errlen)
 {
     struct referee ref = {vm, 0, 0};
-    lua_State *L = push_fn(&ref, "load");
+    lua_State *L = vm_state(vm);
+    lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY); /* trusted_open left the module here */
+    push_fn(&ref, "load");
     push_game(L, v);
     enum vm_status st = vm_call(vm, 3, 1, budget_ms, err, errlen);
     *poolable = st == VM_OK && lua_toboolean(L, -1);
     lua_settop(L, 0);
     return st;
-}
-
-enum vm_status referee_load(struct vm *vm, const struct script_version *v, int budget_ms,
-                            int *poolable, char *err, size_t errlen)
-{
-    lua_setfield(vm_state(vm), LUA_REGISTRYINDEX, REGISTRY_KEY); /* trusted_open left it here */
-    return load_game(vm, v, budget_ms, poolable, err, errlen);
-}
-
-enum vm_status referee_reload(struct vm *vm, const struct script_version *v, int budget_ms,
-                              int *poolable, char *err, size_t errlen)
-{
-    lua_settop(vm_state(vm), 0); /* the last room's results */
-    return load_game(vm, v, budget_ms, poolable, err, errlen);
 }
 
 enum vm_status referee_start(struct referee *ref, struct vm *vm, const char *config_json,

@@ -94,12 +94,6 @@ enum vm_status referee_start(struct referee *ref, struct vm *vm, const char *con
                              double seed, int nseats, int budget_ms, int call_budget_ms,
                              char **meta_json, char *err, size_t errlen);
 
-/* referee_load for a state whose referee served a room already (referee_pool.h recycles it):
- * R.load forgets everything of that room, its game included, before it loads v's game into a
- * new environment. */
-enum vm_status referee_reload(struct vm *vm, const struct script_version *v, int budget_ms,
-                              int *poolable, char *err, size_t errlen);
-
 /* Checks seat's action (JSON text) without applying it: turn-based games check the turn, then
  * the game's validate. verdict is REFEREE_APPLIED when valid. */
 void referee_check(struct referee *ref, int seat, const char *action, size_t len, int turn_based,

@@ -5,14 +5,9 @@
  * into the state, which depends on the version alone. So worker threads keep, per version in
  * use, a stock of states with the referee opened and the game loaded (referee_load) and
  * collected once; a room takes one and only starts it (referee_start: seed, config, seats,
- * game.setup). A room done with its state gives it back (referee_pool_give): a worker loads
- * the game into it again, which drops everything of the last room (R.load: a new environment,
- * a new game table, nothing of the old reachable), collects it fully, and stocks it; a state
- * a call ever failed on, or one grown past a quarter of its cap or used VM_MAX_USES times, is
- * freed instead (vm_recycle). Building a state costs several times what reloading its game
- * does, and a state kept across rooms keeps its compiled traces. A version whose game draws
- * random numbers while it loads is not stocked (those draws must come from the room's
- * generator): its rooms set up the whole way, as before.
+ * game.setup). A state is handed out once and never reused, so rooms stay as isolated as
+ * before. A version whose game draws random numbers while it loads is not stocked (those draws
+ * must come from the room's generator): its rooms set up the whole way, as before.
  *
  * Stocks are kept for the 8 most recently used versions; a version pushed out (hot reload
  * makes new ones) loses its stock and its reference. Each stock aims at 4 states and doubles,
@@ -31,11 +26,6 @@
  * ready (the caller then builds one: trusted_new and referee_setup). Asks the workers to stock
  * more, loading under load_budget_ms of CPU each. Loop thread only. */
 struct vm *referee_pool_take(struct script_version *v, size_t mem_limit, int load_budget_ms);
-
-/* Takes back a room's state (NULL: nothing to do) once nothing will call its referee again:
- * into v's stock as above, or freed off the loop when it cannot serve again, v is not stocked
- * (any more), or its stock is full. vm is no longer the caller's. Loop thread only. */
-void referee_pool_give(struct script_version *v, struct vm *vm);
 
 /* Frees every stock and stops refills (shutdown, before the workers stop). Any thread. */
 void referee_pool_free(void);

@@ -174,13 +174,6 @@ enum vm_status room_vm_setup(struct room *r, int apply_ms, char **meta, char *er
                          room_cfg->cpu_load_ms, apply_ms, meta, err, len);
 }
 
-void room_vm_release(struct room *r)
-{
-    referee_pool_give(r->game, r->vm);
-    r->vm = NULL;
-    r->ref.vm = NULL;
-}
-
 /* ---------- the end ---------- */
 
 static void on_linger(evutil_socket_t fd, short what, void *arg)
@@ -196,7 +189,9 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
         agent_free(r->seats[i].agent);
         r->seats[i].agent = NULL;
     }
-    room_vm_release(r);
+    vm_free_later(r->vm);
+    r->vm = NULL;
+    r->ref.vm = NULL; /* nothing may call the referee of a freed state */
 }
 
 /* The clocks stop and the result is set. */
@@ -425,7 +420,7 @@ void room_free(struct room *r)
     free(r->agent_view);
     free(r->agent_legal);
     free(r->players_cache);
-    room_vm_release(r);
+    vm_free_later(r->vm);
     script_version_unref(r->game);
     free(r);
 }

@@ -214,11 +214,6 @@ int room_configure(struct room *r);
  * on failure r->vm may hold the state, which the caller frees. */
 enum vm_status room_vm_setup(struct room *r, int apply_ms, char **meta, char *err, size_t len);
 
-/* Lets go of the room's referee state (none: nothing to do): back to the pool for the next room
- * of its version when no call failed on it (referee_pool_give), else freed off the loop. Nothing
- * may call the room's referee after it. */
-void room_vm_release(struct room *r);
-
 /* Logs and counts a failed script call, without counting it toward ending the room (which
  * room_referee_failed does). */
 void room_script_failure_report(const struct room *r, enum vm_status st, const char *what,

@@ -101,7 +101,9 @@ static void on_waiting_idle(evutil_socket_t fd, short what, void *arg)
         free(r->final_views[seat]);
         r->final_views[seat] = strdup(views[seat].json ? views[seat].json : "{}");
     }
-    room_vm_release(r);
+    vm_free_later(r->vm);
+    r->vm = NULL;
+    r->ref.vm = NULL; /* nothing may call the referee of a freed state */
     log_msg(LOG_INFO, "waiting room idle: Lua state released", "{ss}", "game", r->id);
 }
 
@@ -113,7 +115,8 @@ int room_waiting_wake(struct room *r)
     if (st != VM_OK) {
         room_count_script_failure(st);
         log_msg(LOG_WARN, "room setup failed at start", "{ss,ss}", "game", r->id, "error", err);
-        room_vm_release(r); /* the failed call keeps it out of the pool */
+        vm_free_later(r->vm);
+        r->vm = NULL;
         return -1;
     }
     for (int seat = 0; seat <= r->nseats; seat++) {

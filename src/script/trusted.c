@@ -254,43 +254,6 @@ struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t e
     return trusted_build(module, mem_limit, err, errlen);
 }
 
-/* ---- recycling: a state that served one user serves the next ---- */
-
-struct recycle {
-    struct pool *p;
-    struct vm *vm;
-    size_t limit;
-    trusted_reset_fn reset;
-};
-
-/* Worker: the owner's reset, then vm_recycle's collection; into the stock, or freed. */
-static void recycle_work(void *arg)
-{
-    struct recycle *r = arg;
-    struct pool *p = r->p;
-    struct vm *vm = r->vm;
-    int ok = r->reset(vm) == 0 && vm_recycle(vm) == 0;
-    pthread_mutex_lock(&p->lock);
-    if (ok && !p->closing && p->n < POOL_CAP && p->mem_limit == r->limit) {
-        p->ready[p->n++] = vm;
-        vm = NULL;
-    }
-    pthread_mutex_unlock(&p->lock);
-    if (vm) vm_free(vm);
-    free(r);
-}
-
-void trusted_recycle(const char *module, struct vm *vm, trusted_reset_fn reset)
-{
-    if (!vm) return;
-    struct pool *p = strcmp(module, "referee") == 0 ? &pools[0] : &pools[1];
-    struct recycle *r = vm_failed(vm) ? NULL : malloc(sizeof *r);
-    if (r) *r = (struct recycle){p, vm, vm_memory_limit(vm), reset};
-    if (r && workers_submit_cleanup(recycle_work, r) == 0) return;
-    free(r);
-    vm_free_later(vm);
-}
-
 void trusted_pool_missed(const char *what)
 {
     metric_add(m_pool_misses, what, 1);

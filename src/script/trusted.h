@@ -22,27 +22,14 @@ int trusted_open(struct vm *vm, const char *module, char *err, size_t errlen);
 /* A new state with module opened (as trusted_open leaves it: the module table on the stack),
  * capped at mem_limit bytes. Taken from a pool that worker threads keep filled (counted in
  * lua_pool_misses_total when it was empty), so starting a room does not pay for building states
- * on the loop thread; the pool also holds states given back by trusted_recycle. Falls back to
- * building one now. NULL with err on
+ * on the loop thread; a pooled state is handed out once
+ * and never reused, so rooms stay isolated. Falls back to building one now. NULL with err on
  * failure. Loop thread only. */
 struct vm *trusted_new(const char *module, size_t mem_limit, char *err, size_t errlen);
 
 /* A new state capped at mem_limit bytes with module opened, built now (what the pool holds).
  * Any thread: the state is the caller's. NULL with err on failure. */
 struct vm *trusted_build(const char *module, size_t mem_limit, char *err, size_t errlen);
-
-/* What a state's owner does to hand it on (trusted_recycle): drops every reference to what its
- * user built and leaves the module table on the stack, as trusted_new does. 0, or -1 when the
- * state cannot serve again. Runs on a worker. */
-typedef int (*trusted_reset_fn)(struct vm *vm);
-
-/* Gives back a state trusted_new handed out, once its user is done with it: on a worker, reset
- * runs, then vm_recycle (a full collection; refused for a state a call ever failed on, or one
- * grown too large or too old), and the state joins module's stock for the next trusted_new, as
- * if it had just been built: nothing its last user left is reachable from the module any more,
- * which is what reset must guarantee. Otherwise, or when the stock is full or its cap changed,
- * the state is freed (vm_free_later). vm is no longer the caller's. Loop thread only. */
-void trusted_recycle(const char *module, struct vm *vm, trusted_reset_fn reset);
 
 /* Counts a state built on the loop thread because a pool of ready ones (this one's, or
  * another's such as referee_pool.h's) was empty: lua_pool_misses_total{module=what}. Loop

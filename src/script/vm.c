@@ -39,8 +39,6 @@ struct vm {
     int gc_stopped;      /* the collector is stopped for the calls now */
     size_t allocated;    /* bytes allocated since the last vm_gc_step: its debt */
     size_t gc_resume_at; /* after a finished cycle: no step until used reaches this */
-    int failed;          /* a call failed on it (vm_failed) */
-    int uses;            /* users it served before this one (vm_recycle) */
 };
 
 /* The state this thread is running under a budget, for the signal handler. */
@@ -342,25 +340,6 @@ void vm_gc_settle(struct vm *vm)
     while (!finished);
 }
 
-int vm_failed(const struct vm *vm)
-{
-    return vm->failed;
-}
-
-int vm_recycle(struct vm *vm)
-{
-    if (vm->failed || ++vm->uses >= VM_MAX_USES) return -1;
-    /* Its traces go too (and the loop counters with them): a room's state runs one game, which
-     * HOTLOOP is tuned for; traces kept across rooms made each state compile, exit and flush
-     * its way through the referee's short loops, and the games cost more (docs/benchmarks.md). */
-    luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_FLUSH);
-    if (vm->gc_stopped) lua_gc(vm->L, LUA_GCRESTART, 0);
-    vm->gc_stopped = vm->gc_deferred = 0;
-    vm->allocated = vm->gc_resume_at = 0;
-    lua_gc(vm->L, LUA_GCCOLLECT, 0);
-    return vm->used > vm->limit / 4 || vm->heap.held > vm->limit / 4 ? -1 : 0;
-}
-
 int vm_gc_step(struct vm *vm)
 {
     if (!vm->gc_stopped || !vm->allocated) return 0;
@@ -428,7 +407,6 @@ enum vm_status vm_call(struct vm *vm, int nargs, int nresults, int budget_ms, ch
     enum vm_status st = (rc == LUA_ERRMEM || vm->mem_exceeded) ? VM_MEMORY
                         : vm->cpu_exceeded                     ? VM_CPU
                                                                : VM_ERROR;
-    vm->failed = 1;
     const char *msg = lua_tostring(L, -1);
     if (st == VM_MEMORY && (!msg || rc == LUA_ERRMEM)) msg = "memory limit exceeded";
     util_strlcpy(err, msg ? msg : "error", errlen);

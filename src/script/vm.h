@@ -75,21 +75,6 @@ void vm_gc_settle(struct vm *vm);
  * cycle). Returns 1 when it ran something. Outside calls only. */
 int vm_gc_step(struct vm *vm);
 
-/* Whether a call on this state ever failed (error, CPU or memory limit): such a state may hold
- * half-done work of the trusted code, so it is never handed to another user (vm_recycle). */
-int vm_failed(const struct vm *vm);
-
-/* Readies a state that served one user (a room's referee, an agent) for the next, once its
- * owner has dropped every reference to what that user built (referee.lua's R.load, agent_host's
- * H.reset; what is on the stack stays): the collector's deferral is undone, a full collection
- * runs, and the call counts as one more use. Returns 0 when the state may serve again; -1 when
- * it must be freed instead: a call failed on it, it has served VM_MAX_USES users, or what stays
- * alive after the collection (or what the state took from the process) is over a quarter of
- * its cap, which a state that keeps growing across users would reach. Outside calls only; any
- * thread that owns vm. */
-#define VM_MAX_USES 256
-int vm_recycle(struct vm *vm);
-
 /* Bytes the state holds now, and the cap. */
 size_t vm_memory(const struct vm *vm);
 size_t vm_memory_limit(const struct vm *vm);

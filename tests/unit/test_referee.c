@@ -87,25 +87,6 @@ static const char *const dice_game =
     "  apply = function(s, seat, a, ctx) s.roll = ctx.random(1, 1000000) end,\n"
     "}\n";
 
-/* Leaves what it can in the state it runs in: a module-level count of its rooms, a global, a
- * count in the ctx validate and legal share, a log line, a handed-over game master. */
-static const char *const leaky_game =
-    "local rooms = 0\n"
-    "return {\n"
-    "  name = 'leaky', players = { min = 2, max = 2 }, game_master = true,\n"
-    "  setup = function(ctx)\n"
-    "    rooms = rooms + 1; left = (left or 0) + 1\n"
-    "    return { rooms = rooms, left = left, n = 0 }\n"
-    "  end,\n"
-    "  to_move = function(s) return { 2 } end,\n"
-    "  legal = function(s, seat, ctx)\n"
-    "    ctx.marks = (ctx.marks or 0) + 1\n"
-    "    return { { marks = ctx.marks } }\n"
-    "  end,\n"
-    "  apply = function(s, seat, a, ctx) s.n = s.n + 1; ctx.log('moved') end,\n"
-    "  view = function(s) return s end,\n"
-    "}\n";
-
 static struct vm *open_game(struct referee *ref, const char *text, int seats)
 {
     json_t *files = json_pack("{ss}", "game.lua", text);
@@ -303,63 +284,6 @@ static void load_then_start(void)
     }
 }
 
-/* One room's first views and first move in a state: the view and legal JSON of seat 2, the
- * state's hash after seat 2 moves. */
-static void first_room_moves(struct vm *vm, char view[200], char legal[200], char hash[17])
-{
-    static struct referee_result res;
-    struct referee ref;
-    struct referee_view views[3];
-    char err[600];
-    view[0] = legal[0] = hash[0] = '\0';
-    if (referee_start(&ref, vm, NULL, 42, 2, 1000, 200, NULL, err, sizeof err) != VM_OK) return;
-    if (referee_views(&ref, 2, 7, views, err, sizeof err) != VM_OK) return;
-    snprintf(view, 200, "%s", views[2].json ? views[2].json : "");
-    snprintf(legal, 200, "%s", views[2].legal ? views[2].legal : "");
-    referee_views(&ref, 2, 7, views, err, sizeof err); /* legal runs again: it marks the ctx */
-    referee_apply(&ref, 2, "{}", 2, 1, &res);
-    if (res.verdict == REFEREE_APPLIED) memcpy(hash, res.hash, 17);
-    char h[17];
-    referee_set_gm(&ref, 2, h, err, sizeof err); /* the next room must start with seat 1's */
-}
-
-/* A state recycled for another room of its version (referee_reload, vm_recycle) shows that room
- * exactly what a new state would: nothing the last room's game left is reachable. */
-static void reload_forgets(void)
-{
-    json_t *files = json_pack("{ss}", "game.lua", leaky_game);
-    struct script_version *v = script_version_from_files("leaky", files);
-    json_decref(files);
-    char err[600], view[2][200], legal[2][200], hash[2][17];
-    int poolable = 0;
-    struct vm *vm = vm_new(8u << 20);
-    trusted_open(vm, "referee", err, sizeof err);
-    ok(referee_load(vm, v, 1000, &poolable, err, sizeof err) == VM_OK && poolable, "loaded");
-    first_room_moves(vm, view[0], legal[0], hash[0]);
-    ok(strstr(view[0], "\"rooms\":1") && strstr(view[0], "\"left\":1"), "first room: %s", view[0]);
-    is_str(legal[0], "[{\"marks\":2}]", "the game master's legal, then seat 2's, mark the ctx");
-    for (int use = 2; use <= 3; use++) {
-        ok(referee_reload(vm, v, 1000, &poolable, err, sizeof err) == VM_OK && poolable &&
-               vm_recycle(vm) == 0,
-           "use %d: the game loaded again and the state collected", use);
-        first_room_moves(vm, view[1], legal[1], hash[1]);
-        is_str(view[1], view[0], "use %d: the game's own counts start again", use);
-        is_str(legal[1], legal[0], "use %d: the ctx the last room marked is gone", use);
-        ok(hash[0][0] && strcmp(hash[0], hash[1]) == 0, "use %d: the same state after a move", use);
-    }
-    static struct referee_result res;
-    struct referee ref;
-    referee_start(&ref, vm, NULL, 42, 2, 1000, 200, NULL, err, sizeof err);
-    referee_apply(&ref, 2, "{}", 2, 1, &res);
-    is_int(res.nlogs, 1, "a room gets its own log lines only");
-    referee_apply(&ref, 2, "{\"x\":", 6, 1, &res);
-    ok(vm_recycle(vm) == 0, "a refused move is not a failure");
-    vm_call(vm, 0, 0, 1000, err, sizeof err); /* nothing to call: a failed call */
-    ok(vm_failed(vm) && vm_recycle(vm) < 0, "a state a call failed on is not recycled");
-    vm_free(vm);
-    script_version_unref(v);
-}
-
 int main(void)
 {
     vm_global_init();
@@ -372,7 +296,6 @@ int main(void)
     docs();
     handover();
     load_then_start();
-    reload_forgets();
     trusted_free();
     return done_testing();
 }
