@@ -5,8 +5,9 @@
 # per second, instruction counts do not move with the machine's load, so two builds can be
 # compared on a busy host. (The kernel's share, sends and epoll, is not counted: see perf.)
 #
-# usage: bench/callgrind_games.sh [--server BIN] [--clients C] [--duration S] [--top N]
-#   defaults: build/monkeytown, 20 clients, 20 s (about 600 games under callgrind), top 25
+# usage: bench/callgrind_games.sh [--server BIN] [--clients C] [--duration S] [--top N] [--keep DIR]
+#   defaults: build/monkeytown, 20 clients, 20 s (about 600 games under callgrind), top 25;
+#   --keep copies the callgrind.out.* files (one per thread) into DIR for callgrind_annotate
 # needs valgrind (apt-get install valgrind) and python3.
 set -u
 CALLER=$PWD
@@ -14,13 +15,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 . "$ROOT/bench/lib.sh" || exit 1
 die() { echo "callgrind_games: $*" >&2; exit 1; }
 
-BIN=build/monkeytown CLIENTS=20 DURATION=20 TOP=25
+BIN=build/monkeytown CLIENTS=20 DURATION=20 TOP=25 KEEP=
 while [ $# -gt 0 ]; do
     case "$1" in
     --server) BIN=$2; shift ;;
     --clients) CLIENTS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --top) TOP=$2; shift ;;
+    --keep) KEEP=$2; shift ;;
     *) die "unknown option $1" ;;
     esac
     shift
@@ -43,6 +45,7 @@ for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/nu
     --json >"$TMP/gamegen.json" || die "mt-gamegen failed"
 kill -INT "$VG"
 wait "$VG" 2>/dev/null
+[ -z "$KEEP" ] || { mkdir -p "$KEEP" && cp "$TMP"/callgrind.out.* "$KEEP"/; }
 python3 - "$TMP" "$TOP" <<'PY'
 import glob, json, re, subprocess, sys
 tmp, top = sys.argv[1], int(sys.argv[2])
