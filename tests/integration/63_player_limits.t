@@ -6,7 +6,7 @@
 import asyncio, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import Client, Server, Tap, http, run, wait_for
-from cluster import Cluster, available
+from cluster import Cluster, available, listed, ready
 from players import guest
 
 t = Tap()
@@ -55,6 +55,9 @@ async def cluster():
     try:
         a = cl.instance("alpha", "--chat-rate", "3")
         b = cl.instance("beta", "--chat-rate", "3")
+        # Tokens go to the instances alpha lists, over beta's subscription: both up first.
+        t.ok(wait_for(lambda: all(listed(s) == ["alpha", "beta"] and ready(s) for s in (a, b)),
+                      timeout=60), "alpha and beta list each other and are ready")
         token = guest(a)
         ca = await Client.connect(a, token=token)
         cb = await Client.connect(b, token=token)
