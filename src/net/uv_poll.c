@@ -48,6 +48,8 @@ static void (*wake)(void); /* asks the loop's owner for a uv_run soon */
 static uv_poll_t *current; /* the handle whose synthetic event is being delivered */
 static struct pending *pend;
 static size_t npend, cappend;
+static struct pending *batch; /* on_check's copy of pend, kept from one call to the next */
+static size_t capbatch;
 /* Index of pend by handle: open addressing, slots hold pend index + 1 (0: empty). */
 static size_t *slots;
 static size_t nslots; /* a power of two, at least twice cappend */
@@ -109,8 +111,12 @@ static void on_check(uv_check_t *c)
     (void)c;
     size_t n = npend;
     if (!n) return;
-    struct pending *batch = malloc(n * sizeof *batch);
-    if (!batch) return; /* they stay queued for the next turn */
+    if (n > capbatch) {
+        struct pending *b = realloc(batch, cappend * sizeof *b);
+        if (!b) return; /* they stay queued for the next turn */
+        batch = b;
+        capbatch = cappend;
+    }
     memcpy(batch, pend, n * sizeof *batch);
     memset(slots, 0, nslots * sizeof *slots); /* every entry leaves at once: no probe chains */
     npend = 0;
@@ -123,7 +129,6 @@ static void on_check(uv_check_t *c)
         batch[k].cb(h, 0, UV_WRITABLE);
         current = NULL;
     }
-    free(batch);
 }
 
 /* Whether h's writability may be assumed rather than asked of epoll: the handle keeps another
@@ -195,7 +200,8 @@ void uv_poll_writes_detach(void)
     uv_close((uv_handle_t *)&check, NULL);
     free(pend);
     free(slots);
-    pend = NULL;
+    free(batch);
+    pend = batch = NULL;
     slots = NULL;
-    npend = cappend = nslots = 0;
+    npend = cappend = nslots = capbatch = 0;
 }
