@@ -43,7 +43,12 @@ class Tap {
     console.log(`${cond ? 'ok' : 'not ok'} ${this.n} - ${name}`);
     if (!cond) {
       this.failed++;
-      if (diag !== undefined) this.diag(typeof diag === 'string' ? diag : JSON.stringify(diag, null, 2));
+      // On stderr, as Test::More does: prove shows it without -v, so a CI log says why.
+      console.error(`#   Failed test ${this.n} - ${name}`);
+      if (diag !== undefined) {
+        const text = typeof diag === 'string' ? diag : JSON.stringify(diag, null, 2);
+        for (const line of text.split('\n')) console.error(`#   ${line}`);
+      }
     }
     return !!cond;
   }

@@ -34,9 +34,11 @@ class Tap:
         print(("ok" if cond else "not ok") + f" {self.n} - {name}", flush=True)
         if not cond:
             self.failed += 1
+            # On stderr, as Test::More does: prove shows it without -v, so a CI log says why.
+            print(f"#   Failed test {self.n} - {name}", file=sys.stderr, flush=True)
             if diag is not None:
                 for line in str(diag).splitlines():
-                    print(f"#   {line}", flush=True)
+                    print(f"#   {line}", file=sys.stderr, flush=True)
         return cond
 
     def eq(self, got, want, name):
