@@ -126,6 +126,9 @@ static const struct option_desc options[] = {
      "rooms the players of one client address may have waiting at once"},
     {"waiting-room-ttl", OPT_INT, OFF(waiting_room_ttl_s), "600", 0, 86400, NULL,
      "seconds a created room waits for its players before it closes (0: forever)"},
+    {"finished-room-ttl", OPT_INT, OFF(finished_room_ttl_s), "600", 1, 86400, NULL,
+     "seconds a finished room stays in memory, answering resume and its log, before the store "
+     "does"},
     {"waiting-room-idle", OPT_INT, OFF(waiting_room_idle_s), "10", 0, 86400, NULL,
      "seconds after which a room still waiting lets go of its Lua state until it starts (0: "
      "never)"},

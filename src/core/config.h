@@ -69,6 +69,7 @@ struct config {
     int waiting_rooms_per_address; /* the same per client address */
     int waiting_room_ttl_s;        /* a created room not started by then closes; 0: never */
     int waiting_room_idle_s;       /* a room waiting this long drops its Lua state; 0: never */
+    int finished_room_ttl_s;       /* a finished room stays in memory this long */
     int text_max_bytes;            /* the text bridge's longest outgoing line (/text) */
 };
 

@@ -376,14 +376,6 @@ struct stored_resume {
     char game_id[64];
 };
 
-static struct session *session_by_id(const char *player_id, uint64_t id)
-{
-    struct session *s = session_of_player(player_id);
-    while (s && s->id != id)
-        s = s->next_of_player;
-    return s;
-}
-
 /* The store's answer: a game that ended (before a restart, or long enough ago that its room
  * is gone) is resumed from its stored log: `replay` with the events after lastSeq, its
  * game_over included, as an omniscient observer sees them (the log of an ended game is public
@@ -392,7 +384,7 @@ static struct session *session_by_id(const char *player_id, uint64_t id)
 static void on_stored_resume(json_t *game, void *arg)
 {
     struct stored_resume *sr = arg;
-    struct session *s = session_by_id(sr->player_id, sr->session);
+    struct session *s = session_find(sr->player_id, sr->session);
     const char *status = json_string_value(json_object_get(game, "status"));
     int ended = status && (strcmp(status, "completed") == 0 || strcmp(status, "aborted") == 0);
     if (s && !ended) {
@@ -504,7 +496,7 @@ struct lobby_wait {
 static void send_lobby(json_t *rooms, void *arg)
 {
     struct lobby_wait *w = arg;
-    struct session *s = session_by_id(w->player_id, w->session);
+    struct session *s = session_find(w->player_id, w->session);
     if (s) {
         json_t *p = rooms ? json_pack("{sO}", "rooms", rooms)
                           : json_pack("{so}", "rooms", rooms_lobby_json());

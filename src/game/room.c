@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LINGER_S 600          /* a finished room stays readable this long */
 #define MAX_SCRIPT_FAILURES 3 /* consecutive failures before the game ends with script_error */
 
 const struct config *room_cfg;
@@ -231,7 +230,7 @@ void room_finish(struct room *r, const char *result_json, struct reply *rp)
     r->reap_ev = evtimer_new(loop_base(), on_reap, r);
     struct timeval now = {0, 0};
     event_add(r->reap_ev, &now);
-    struct timeval tv = {LINGER_S, 0};
+    struct timeval tv = {room_cfg->finished_room_ttl_s, 0}; /* then the store answers for it */
     r->linger_timer = evtimer_new(loop_base(), on_linger, r);
     event_add(r->linger_timer, &tv);
 }

@@ -25,7 +25,8 @@ struct ka_list {
     struct session *head, *tail;
 };
 
-static struct hmap *by_player; /* player id -> first session of that player */
+static struct hmap *by_player;    /* player id -> first session of that player */
+static struct hmap *remote_by_id; /* remote sessions by session_id, for session_find */
 static struct ka_list fresh, pinged;
 static struct event *ka_timer;
 static uint64_t ping_after_ms, hangup_after_ms, ka_last_round_ms;
@@ -125,9 +126,10 @@ int session_init(size_t send_queue_cap, int ping_interval_s, int ping_timeout_s)
     m_keepalive_hangups = metrics_counter(
         "ws_keepalive_hangups_total", "Sockets closed because they did not answer a ping", NULL);
     by_player = hmap_new();
+    remote_by_id = hmap_new();
     ka_timer = evtimer_new(loop_base(), ka_round, NULL);
-    return by_player && ka_timer && m_ws_connections && m_players_online && m_send_queue_drops &&
-                   m_keepalive_hangups
+    return by_player && remote_by_id && ka_timer && m_ws_connections && m_players_online &&
+                   m_send_queue_drops && m_keepalive_hangups
                ? 0
                : -1;
 }
@@ -136,6 +138,8 @@ void session_shutdown(void)
 {
     hmap_free(by_player);
     by_player = NULL;
+    hmap_free(remote_by_id);
+    remote_by_id = NULL;
     if (ka_timer) event_free(ka_timer);
     ka_timer = NULL;
 }
@@ -190,6 +194,10 @@ struct session *session_new_remote(const struct identity *who, const char *peer,
     util_strlcpy(s->peer, peer, sizeof s->peer);
     s->remote = t;
     s->remote_arg = arg;
+    if (hmap_put(remote_by_id, s->session_id, s) < 0) {
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -226,6 +234,7 @@ static void drop_queue(struct session *s)
 void session_free(struct session *s)
 {
     if (s->remote) {
+        hmap_del(remote_by_id, s->session_id);
         free(s);
         return;
     }
@@ -459,6 +468,18 @@ int session_write_some(struct session *s)
 struct session *session_of_player(const char *player_id)
 {
     return hmap_get(by_player, player_id);
+}
+
+struct session *session_find(const char *player_id, uint64_t id)
+{
+    struct session *s = session_of_player(player_id);
+    while (s && s->id != id)
+        s = s->next_of_player;
+    if (s) return s;
+    char key[24];
+    snprintf(key, sizeof key, "r%llu", (unsigned long long)id);
+    s = hmap_get(remote_by_id, key);
+    return s && strcmp(s->who.player_id, player_id) == 0 ? s : NULL;
 }
 
 size_t session_count(void)

@@ -144,6 +144,12 @@ int session_write_some(struct session *s);
 /* The first open session of a player, or NULL; walk ->next_of_player for the rest. */
 struct session *session_of_player(const char *player_id);
 
+/* The session numbered id (s->id) acting as player_id, whether its socket is here or it is a
+ * relay's proxy for a socket elsewhere (session_new_remote), or NULL once it is gone: for a
+ * reply that arrives after the request's callback returned (a store read), which must not keep
+ * a pointer to a session that may have been freed meanwhile. */
+struct session *session_find(const char *player_id, uint64_t id);
+
 /* How many sessions and distinct players are open. */
 size_t session_count(void);
 size_t session_player_count(void);
