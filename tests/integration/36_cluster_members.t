@@ -108,6 +108,10 @@ try:
     three = sorted([ra, rb, rc])
     t.eq(wait_for(lambda: lobby(a) == three and lobby(a)), three,
          "gamma's room is listed, and gamma took over no room of a live instance")
+    # A takeover rebuilds a room from PostgreSQL: the kill waits for the room's row to be there
+    # (gamma writes it a moment after it opens; a room killed before that has nothing to rebuild).
+    t.ok(wait_for(lambda: db.query("monkeytown", f"SELECT count(*) FROM games WHERE id = '{rc}'") == [["1"]]),
+         "gamma's room is in PostgreSQL")
     c.proc.send_signal(signal.SIGKILL)
     c.proc.wait()
     t.eq(wait_for(lambda: listed(a) == ["alpha"] and listed(a)), ["alpha"],
