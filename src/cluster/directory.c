@@ -107,6 +107,30 @@ static const char TAKEOVER_LUA[] =
     "end\n"
     "return out\n";
 
+/* ARGV: instance, token, then room, fence pairs. Adopts, for this process, each room that has
+ * no entry at all: a Redis that lost its data lost the entries and the owners' sets of the
+ * rooms whose owner died before claiming them again, which TAKEOVER_LUA can then never find.
+ * The fence is the one the database holds for the room (games.fence): the counter is raised
+ * to it first, as CLAIM_LUA does, so the new owner's writes are not refused as stale. Returns
+ * {room, fence, ...} like TAKEOVER_LUA. */
+static const char ADOPT_LUA[] =
+    "local me, out = ARGV[1] .. ' ' .. ARGV[2], {}\n"
+    "for i = 3, #ARGV - 1, 2 do\n"
+    "  local room, held = ARGV[i], tonumber(ARGV[i + 1]) or 0\n"
+    "  if redis.call('EXISTS', 'mt:room:' .. room) == 0 then\n"
+    "    if (tonumber(redis.call('GET', 'mt:fence:' .. room)) or 0) < held then\n"
+    "      redis.call('SET', 'mt:fence:' .. room, held)\n"
+    "    end\n"
+    "    local fence = redis.call('INCR', 'mt:fence:' .. room)\n"
+    "    redis.call('SET', 'mt:room:' .. room, me .. ' ' .. fence)\n"
+    "    redis.call('SADD', 'mt:owned:' .. me, room)\n"
+    "    redis.call('SADD', 'mt:owners', me)\n"
+    "    out[#out + 1] = room\n"
+    "    out[#out + 1] = fence\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
 static struct hmap *fences; /* room id -> uint64_t *, for the rooms held here */
 static struct metric *m_ops;
 
@@ -213,13 +237,16 @@ struct takeover {
     directory_takeover_fn fn;
     directory_takeover_done_fn done;
     void *arg;
+    const char *op; /* the ops metric's label: "takeover" or "adopt" */
 };
 
 static void on_takeover(struct redisReply *r, void *arg)
 {
     struct takeover *t = arg;
     int ok = r && r->type == REDIS_REPLY_ARRAY;
-    metric_add(m_ops, ok ? "takeover" : "takeover_failed", 1);
+    char failed[32];
+    snprintf(failed, sizeof failed, "%s_failed", t->op);
+    metric_add(m_ops, ok ? t->op : failed, 1);
     for (size_t i = 0; ok && i + 1 < r->elements; i += 2) {
         const redisReply *room = r->element[i], *fence = r->element[i + 1];
         if (room->type != REDIS_REPLY_STRING || fence->type != REDIS_REPLY_INTEGER) continue;
@@ -244,9 +271,7 @@ int directory_takeover(int max, directory_takeover_fn fn, directory_takeover_don
 {
     struct takeover *t = fences ? malloc(sizeof *t) : NULL;
     if (!t) return -1;
-    t->fn = fn;
-    t->done = done;
-    t->arg = arg;
+    *t = (struct takeover){fn, done, arg, "takeover"};
     char n[16];
     snprintf(n, sizeof n, "%d", max);
     if (bus_command(on_takeover, t, "EVAL %s 0 %s %s %s", TAKEOVER_LUA, members_self(),
@@ -255,6 +280,31 @@ int directory_takeover(int max, directory_takeover_fn fn, directory_takeover_don
         return -1;
     }
     return 0;
+}
+
+int directory_adopt(const char *const *rooms, const uint64_t *held, int n, directory_takeover_fn fn,
+                    directory_takeover_done_fn done, void *arg)
+{
+    if (n <= 0 || n > DIRECTORY_ADOPT_MAX) return -1;
+    struct takeover *t = fences ? malloc(sizeof *t) : NULL;
+    char(*num)[24] = t ? calloc((size_t)n, sizeof *num) : NULL;
+    const char **argv = num ? calloc((size_t)(5 + 2 * n), sizeof *argv) : NULL;
+    int rc = -1;
+    if (argv) {
+        int k = 0;
+        argv[k++] = "EVAL", argv[k++] = ADOPT_LUA, argv[k++] = "0";
+        argv[k++] = members_self(), argv[k++] = members_token();
+        for (int i = 0; i < n; i++) {
+            snprintf(num[i], sizeof num[i], "%llu", (unsigned long long)held[i]);
+            argv[k++] = rooms[i], argv[k++] = num[i];
+        }
+        *t = (struct takeover){fn, done, arg, "adopt"};
+        rc = bus_command_argv(on_takeover, t, k, argv);
+    }
+    if (rc < 0) free(t);
+    free(num);
+    free(argv);
+    return rc;
 }
 
 struct reclaim {

@@ -9,6 +9,7 @@
 #include "room.h"
 #include "restore.h"
 #include "store.h"
+#include "store_pg.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -183,9 +184,83 @@ static void reclaim_one(const char *key, void *value, void *arg)
 
 /* The lease had lapsed: each room is claimed again, and one that another instance took meanwhile
  * is dropped, its sockets told to reconnect: this instance never sends a second history. */
+static void schedule_sweep(void);
+
 static void on_lapse(void)
 {
     room_each(reclaim_one, NULL);
+    schedule_sweep();
+}
+
+/* ---- rooms without an owner: Redis lost its data ---- */
+
+/* A Redis that lost its data (restarted without persistence) lost every room's entry and every
+ * owner's set. Each live owner finds its lease gone at its next heartbeat and claims its rooms
+ * again (on_lapse), but the rooms of an owner that died meanwhile are in no set TAKEOVER_LUA
+ * reads: nobody would take them over. So an instance that finds its own lease gone also
+ * sweeps, two leases later (every live owner has claimed its rooms again by then): it reads
+ * the unfinished games older than that from PostgreSQL, a page at a time, and adopts those
+ * that still have no entry (directory_adopt, atomic: each goes to one instance). A lapse of
+ * its own (a pause) costs the same read and adopts nothing. */
+#define SWEEP_PAGE 2000
+static struct event *sweep_ev;
+static const char ORPHANS_SQL[] =
+    "SELECT json_build_array(id::text, fence) FROM games WHERE status IN ('waiting', 'active') "
+    "AND created_at < now() - $1::int * interval '1 millisecond' AND id > $2::uuid "
+    "ORDER BY id LIMIT 2000"; /* SWEEP_PAGE */
+
+static void on_adopted(int taken, void *arg)
+{
+    if (!cfg) return;
+    load_won();
+    if (taken > 0)
+        log_msg(LOG_WARN, "failover: rooms with no owner at all adopted (Redis had lost them)",
+                "{si}", "rooms", taken);
+}
+
+static void sweep_page(const char *after);
+
+static void on_orphans(json_t *rows, const char *sqlstate, void *arg)
+{
+    if (!cfg || !rows) return; /* shut down, or the database away: the next lapse sweeps */
+    const char *ids[DIRECTORY_ADOPT_MAX];
+    uint64_t held[DIRECTORY_ADOPT_MAX];
+    size_t i, n = json_array_size(rows);
+    int k = 0;
+    for (i = 0; i < n; i++) {
+        json_t *row = json_array_get(rows, i);
+        const char *id = json_string_value(json_array_get(row, 0));
+        if (!id || room_find(id) || hmap_get(rebuilding, id)) continue;
+        ids[k] = id;
+        held[k++] = (uint64_t)json_integer_value(json_array_get(row, 1));
+        if (k == DIRECTORY_ADOPT_MAX) {
+            directory_adopt(ids, held, k, on_taken, on_adopted, NULL);
+            k = 0;
+        }
+    }
+    if (k) directory_adopt(ids, held, k, on_taken, on_adopted, NULL);
+    const char *last = json_string_value(json_array_get(json_array_get(rows, n - 1), 0));
+    if (n == SWEEP_PAGE && last) sweep_page(last);
+}
+
+static void sweep_page(const char *after)
+{
+    char age[16];
+    snprintf(age, sizeof age, "%d", 2 * cfg->instance_lease_ms);
+    const char *params[2] = {age, after};
+    store_pg_call(ORPHANS_SQL, 2, params, on_orphans, NULL);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    if (cfg && store_pg_active()) sweep_page("00000000-0000-0000-0000-000000000000");
+}
+
+static void schedule_sweep(void)
+{
+    int ms = 2 * cfg->instance_lease_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    if (sweep_ev) event_add(sweep_ev, &tv); /* a later lapse moves the sweep later */
 }
 
 static void restart_one(const char *key, void *value, void *arg)
@@ -236,7 +311,8 @@ int failover_init(const struct config *c)
     int every_ms = c->cluster_heartbeat_ms / 4 > 50 ? c->cluster_heartbeat_ms / 4 : 50;
     struct timeval tv = {every_ms / 1000, (every_ms % 1000) * 1000};
     poll_ev = event_new(loop_base(), -1, EV_PERSIST, on_poll, NULL);
-    if (!poll_ev || event_add(poll_ev, &tv) < 0) return -1;
+    sweep_ev = evtimer_new(loop_base(), on_sweep, NULL);
+    if (!poll_ev || !sweep_ev || event_add(poll_ev, &tv) < 0) return -1;
     return members_on_listing(on_listing);
 }
 
@@ -254,6 +330,8 @@ void failover_shutdown(void)
     members_on_lapse(NULL);
     if (poll_ev) event_free(poll_ev);
     poll_ev = NULL;
+    if (sweep_ev) event_free(sweep_ev);
+    sweep_ev = NULL;
     rooms_set_output_gate(NULL);
     hmap_free_values(rebuilding, free_rebuild);
     rebuilding = NULL;
