@@ -7,8 +7,10 @@
 #include "metrics.h"
 #include "room.h"
 #include "store.h"
+#include "store_pg.h"
 
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,17 +109,27 @@ static const char TAKEOVER_LUA[] =
     "end\n"
     "return out\n";
 
-/* ARGV: instance, token, then room, fence pairs. Adopts, for this process, each room that has
- * no entry at all: a Redis that lost its data lost the entries and the owners' sets of the
- * rooms whose owner died before claiming them again, which TAKEOVER_LUA can then never find.
- * The fence is the one the database holds for the room (games.fence): the counter is raised
- * to it first, as CLAIM_LUA does, so the new owner's writes are not refused as stale. Returns
+/* ARGV: instance, token, then room, fence, owner triples. Adopts, for this process, each room
+ * that has no entry at all and whose owner (games.owner, "<instance> <token>") holds no lease:
+ * a Redis that lost its data lost the entries and the owners' sets of the rooms whose owner died
+ * before claiming them again, which TAKEOVER_LUA can then never find. A room whose owner's
+ * lease is live is left alone, entry or not (its owner claims it again, or serves it as it did).
+ * The fence is the one the database holds for the room (games.fence): the counter is raised to
+ * it first, as CLAIM_LUA does, so the new owner's writes are not refused as stale. Returns
  * {room, fence, ...} like TAKEOVER_LUA. */
 static const char ADOPT_LUA[] =
     "local me, out = ARGV[1] .. ' ' .. ARGV[2], {}\n"
-    "for i = 3, #ARGV - 1, 2 do\n"
-    "  local room, held = ARGV[i], tonumber(ARGV[i + 1]) or 0\n"
-    "  if redis.call('EXISTS', 'mt:room:' .. room) == 0 then\n"
+    "local function live(owner)\n"
+    "  local inst, tok = string.match(owner, '^(%S+) (%S+)$')\n"
+    "  if not inst then return true end\n"
+    "  local v = redis.call('GET', 'mt:instance:' .. inst)\n"
+    "  if not v then return false end\n"
+    "  local ok, d = pcall(cjson.decode, v)\n"
+    "  return ok and type(d) == 'table' and d.token == tok\n"
+    "end\n"
+    "for i = 3, #ARGV - 2, 3 do\n"
+    "  local room, held, owner = ARGV[i], tonumber(ARGV[i + 1]) or 0, ARGV[i + 2]\n"
+    "  if owner ~= me and redis.call('EXISTS', 'mt:room:' .. room) == 0 and not live(owner) then\n"
     "    if (tonumber(redis.call('GET', 'mt:fence:' .. room)) or 0) < held then\n"
     "      redis.call('SET', 'mt:fence:' .. room, held)\n"
     "    end\n"
@@ -282,13 +294,13 @@ int directory_takeover(int max, directory_takeover_fn fn, directory_takeover_don
     return 0;
 }
 
-int directory_adopt(const char *const *rooms, const uint64_t *held, int n, directory_takeover_fn fn,
-                    directory_takeover_done_fn done, void *arg)
+int directory_adopt(const char *const *rooms, const uint64_t *held, const char *const *owners,
+                    int n, directory_takeover_fn fn, directory_takeover_done_fn done, void *arg)
 {
     if (n <= 0 || n > DIRECTORY_ADOPT_MAX) return -1;
     struct takeover *t = fences ? malloc(sizeof *t) : NULL;
     char(*num)[24] = t ? calloc((size_t)n, sizeof *num) : NULL;
-    const char **argv = num ? calloc((size_t)(5 + 2 * n), sizeof *argv) : NULL;
+    const char **argv = num ? calloc((size_t)(5 + 3 * n), sizeof *argv) : NULL;
     int rc = -1;
     if (argv) {
         int k = 0;
@@ -296,7 +308,7 @@ int directory_adopt(const char *const *rooms, const uint64_t *held, int n, direc
         argv[k++] = members_self(), argv[k++] = members_token();
         for (int i = 0; i < n; i++) {
             snprintf(num[i], sizeof num[i], "%llu", (unsigned long long)held[i]);
-            argv[k++] = rooms[i], argv[k++] = num[i];
+            argv[k++] = rooms[i], argv[k++] = num[i], argv[k++] = owners[i];
         }
         *t = (struct takeover){fn, done, arg, "adopt"};
         rc = bus_command_argv(on_takeover, t, k, argv);
@@ -350,6 +362,9 @@ int directory_init(const struct config *cfg)
     if (!cfg->cluster) return 0;
     fences = hmap_new();
     if (!fences) return -1;
+    char me[112];
+    snprintf(me, sizeof me, "%s %s", members_self(), members_token());
+    store_pg_set_owner(me); /* games.owner, written with each fence taken here */
     m_ops = metrics_counter("cluster_directory_ops_total",
                             "Room directory operations in Redis by kind and outcome", "op");
     rooms_set_owner_hook(owner_hook);

@@ -52,15 +52,15 @@ int directory_takeover(int max, directory_takeover_fn fn, directory_takeover_don
                        void *arg);
 
 /* Adopts for this instance each of the n rooms (n at most DIRECTORY_ADOPT_MAX) that has no
- * directory entry at all, with a fence above held[i] (the one the database holds for it): the
- * rooms of an owner that died while Redis had lost its data (see ADOPT_LUA). fn and done as
- * for directory_takeover. The caller makes sure the rooms are unfinished games no live
- * instance holds (failover.c: only games older than two leases, two leases after this
- * instance found its own lease gone, by which time every live owner has claimed its rooms
- * again). Returns 0, or -1 when Redis is away or n is out of range (neither called). */
-enum { DIRECTORY_ADOPT_MAX = 256 };
-int directory_adopt(const char *const *rooms, const uint64_t *held, int n, directory_takeover_fn fn,
-                    directory_takeover_done_fn done, void *arg);
+ * directory entry at all and whose owner owners[i] (games.owner, "<instance> <token>") holds no
+ * lease, with a fence above held[i] (the one the database holds for it): the rooms of an owner
+ * that died while Redis had lost its data (see ADOPT_LUA). The same test of the owner's lease
+ * as a takeover's: an owner cut off past its lease loses its rooms either way, and finds out
+ * when it claims them again. fn and done as for directory_takeover. Returns 0, or -1 when Redis
+ * is away or n is out of range (neither called). */
+enum { DIRECTORY_ADOPT_MAX = 64 };
+int directory_adopt(const char *const *rooms, const uint64_t *held, const char *const *owners,
+                    int n, directory_takeover_fn fn, directory_takeover_done_fn done, void *arg);
 
 /* Claims room_id again after this instance's lease lapsed: fn gets ours 0 when another live
  * process owns it now (the caller disowns the room), 1 when it is still ours (or Redis could

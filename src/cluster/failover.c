@@ -118,6 +118,7 @@ static void load_won(void)
 
 static void on_taken(const char *room_id, uint64_t fence, void *arg)
 {
+    if (!cfg) return; /* answered after failover_shutdown */
     if (room_find(room_id) || hmap_get(rebuilding, room_id)) return;
     struct rebuild *b = calloc(1, sizeof *b);
     if (!b) return;
@@ -197,48 +198,75 @@ static void on_lapse(void)
 /* A Redis that lost its data (restarted without persistence) lost every room's entry and every
  * owner's set. Each live owner finds its lease gone at its next heartbeat and claims its rooms
  * again (on_lapse), but the rooms of an owner that died meanwhile are in no set TAKEOVER_LUA
- * reads: nobody would take them over. So an instance that finds its own lease gone also
- * sweeps, two leases later (every live owner has claimed its rooms again by then): it reads
- * the unfinished games older than that from PostgreSQL, a page at a time, and adopts those
- * that still have no entry (directory_adopt, atomic: each goes to one instance). A lapse of
- * its own (a pause) costs the same read and adopts nothing. */
+ * reads: nobody would take them over. So an instance that finds its own lease gone also sweeps
+ * (SWEEP_DELAY after, by when every live owner has its lease back: a heartbeat and the bus's
+ * longest reconnect backoff): it reads from PostgreSQL, a page at a time, the unfinished games
+ * with a recorded owner (games.owner, sql/008) that are older than two leases, and adopts those
+ * with no directory entry whose owner's lease is gone (directory_adopt: the takeover's test of
+ * liveness, in one atomic script, so each goes to one instance). A lapse of its own (a pause)
+ * costs the same read and adopts nothing. A sweep the database or Redis could not serve is
+ * tried again SWEEP_RETRY_MS later. */
 #define SWEEP_PAGE 2000
+#define SWEEP_RETRY_MS 5000
 static struct event *sweep_ev;
 static const char ORPHANS_SQL[] =
-    "SELECT json_build_array(id::text, fence) FROM games WHERE status IN ('waiting', 'active') "
-    "AND created_at < now() - $1::int * interval '1 millisecond' AND id > $2::uuid "
-    "ORDER BY id LIMIT 2000"; /* SWEEP_PAGE */
+    "SELECT json_build_array(id::text, fence, owner) FROM games WHERE status IN ('waiting', "
+    "'active') AND owner IS NOT NULL AND created_at < now() - $1::int * interval '1 millisecond' "
+    "AND id > $2::uuid ORDER BY id LIMIT 2000"; /* SWEEP_PAGE */
+
+static void sweep_in(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    if (sweep_ev) event_add(sweep_ev, &tv); /* a later lapse moves the sweep later */
+}
+
+static void schedule_sweep(void)
+{
+    sweep_in(cfg->instance_lease_ms + cfg->cluster_heartbeat_ms + SWEEP_RETRY_MS + 1000);
+}
 
 static void on_adopted(int taken, void *arg)
 {
     if (!cfg) return;
     load_won();
+    if (taken < 0) sweep_in(SWEEP_RETRY_MS);
     if (taken > 0)
-        log_msg(LOG_WARN, "failover: rooms with no owner at all adopted (Redis had lost them)",
+        log_msg(LOG_WARN, "failover: rooms whose owner died while Redis had lost them adopted",
                 "{si}", "rooms", taken);
 }
 
 static void sweep_page(const char *after);
 
+static void adopt(const char **ids, uint64_t *held, const char **owners, int k)
+{
+    if (k && directory_adopt(ids, held, owners, k, on_taken, on_adopted, NULL) < 0)
+        sweep_in(SWEEP_RETRY_MS);
+}
+
 static void on_orphans(json_t *rows, const char *sqlstate, void *arg)
 {
-    if (!cfg || !rows) return; /* shut down, or the database away: the next lapse sweeps */
-    const char *ids[DIRECTORY_ADOPT_MAX];
+    if (!cfg) return; /* shut down meanwhile */
+    if (!rows) {      /* the database could not be asked */
+        sweep_in(SWEEP_RETRY_MS);
+        return;
+    }
+    const char *ids[DIRECTORY_ADOPT_MAX], *owners[DIRECTORY_ADOPT_MAX];
     uint64_t held[DIRECTORY_ADOPT_MAX];
-    size_t i, n = json_array_size(rows);
+    size_t n = json_array_size(rows);
     int k = 0;
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         json_t *row = json_array_get(rows, i);
         const char *id = json_string_value(json_array_get(row, 0));
-        if (!id || room_find(id) || hmap_get(rebuilding, id)) continue;
-        ids[k] = id;
+        const char *owner = json_string_value(json_array_get(row, 2));
+        if (!id || !owner || room_find(id) || hmap_get(rebuilding, id)) continue;
+        ids[k] = id, owners[k] = owner;
         held[k++] = (uint64_t)json_integer_value(json_array_get(row, 1));
         if (k == DIRECTORY_ADOPT_MAX) {
-            directory_adopt(ids, held, k, on_taken, on_adopted, NULL);
+            adopt(ids, held, owners, k);
             k = 0;
         }
     }
-    if (k) directory_adopt(ids, held, k, on_taken, on_adopted, NULL);
+    adopt(ids, held, owners, k);
     const char *last = json_string_value(json_array_get(json_array_get(rows, n - 1), 0));
     if (n == SWEEP_PAGE && last) sweep_page(last);
 }
@@ -254,13 +282,6 @@ static void sweep_page(const char *after)
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     if (cfg && store_pg_active()) sweep_page("00000000-0000-0000-0000-000000000000");
-}
-
-static void schedule_sweep(void)
-{
-    int ms = 2 * cfg->instance_lease_ms;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    if (sweep_ev) event_add(sweep_ev, &tv); /* a later lapse moves the sweep later */
 }
 
 static void restart_one(const char *key, void *value, void *arg)

@@ -296,7 +296,9 @@ static void row_object(struct pg_sb *b, const char *table, const char *alias)
     pg_sb_add(b, "json_build_object(");
     for (int i = 0, first = 1; i < pg_schema_ncols(t); i++) {
         const struct pg_column *c = &t->cols[i];
-        if (i == pg_schema_fence_col(t)) continue;
+        /* Not read back: the fence is the store's own, and games.owner carries a process's
+         * lease token (sql/008), which only the cluster's scripts may see. */
+        if (i == pg_schema_fence_col(t) || strcmp(c->name, "owner") == 0) continue;
         pg_sb_add(b, "%s'%s', ", first ? "" : ", ", c->name);
         first = 0;
         if (strcmp(c->type, "ms") == 0)

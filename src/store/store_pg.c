@@ -51,6 +51,7 @@
 #include "pg_schema.h"
 #include "pg_sql.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -563,10 +564,21 @@ static void pg_put_json(const char *table, json_t *row, const char *column, cons
  * (sql/006 raises games.fence): from then on the database refuses the writes of every earlier
  * owner, without waiting for this one's next write of the row. Behind the rows already queued
  * (the row that creates the game among them). */
+static char owner[112]; /* "<instance> <token>" (store_pg_set_owner), "" on a single server */
+
+void store_pg_set_owner(const char *instance_and_token)
+{
+    snprintf(owner, sizeof owner, "%s", instance_and_token ? instance_and_token : "");
+}
+
 static void pg_set_fence(const char *game_id, uint64_t fence)
 {
     pg_queue_set_fence(game_id, fence);
-    if (fence) pg_put("games", json_pack("{ss,sI}", "id", game_id, "fence", (json_int_t)fence));
+    if (fence && *owner)
+        pg_put("games",
+               json_pack("{ss,sI,ss}", "id", game_id, "fence", (json_int_t)fence, "owner", owner));
+    else if (fence)
+        pg_put("games", json_pack("{ss,sI}", "id", game_id, "fence", (json_int_t)fence));
 }
 
 static void pg_flush(void)

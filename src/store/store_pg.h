@@ -23,6 +23,11 @@ typedef void (*store_pg_reply)(json_t *rows, const char *sqlstate, void *arg);
 void store_pg_call(const char *sql, int n, const char *const *params, store_pg_reply done,
                    void *arg);
 
+/* --cluster: this process as "<instance id> <lease token>", written as games.owner with each
+ * fence this process takes (sql/008): the copy of the directory's owner that lets a Redis that
+ * lost its data tell a dead owner's rooms from a live one's (directory_adopt). */
+void store_pg_set_owner(const char *instance_and_token);
+
 /* Reads one players row (the format of store.h, as the start-up load delivers it) by id
  * (by_name 0: key is a UUID) or by username, case-insensitively: done hears rows [row] or
  * [] (no such player). As store_pg_call. */

@@ -8,9 +8,10 @@
 # with one contiguous stored log.
 #
 # alpha owns a tic-tac-toe game between a socket on alpha and one on beta; three moves are
-# played and stored; Redis stops; alpha is killed; Redis comes back empty. Every wait polls
-# with a deadline.
-import asyncio, os, signal, sys
+# played and stored. First, with alpha alive and the game's entry deleted, a sweep of beta's
+# (beta paused past its lease) must leave the game alone. Then Redis stops, alpha is killed, and
+# Redis comes back empty. Every wait polls with a deadline.
+import asyncio, os, signal, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from mt import Client, Tap, run, wait_for
 from cluster import Cluster, available, join, listed, metric
@@ -22,6 +23,12 @@ if not available():
 t = Tap()
 cl = Cluster("redis-orphans-secret-0123456789abcdef012345")
 NAMES = ["alpha", "beta"]
+ADOPTS = 'cluster_directory_ops_total{op="adopt"}'
+TAKEN = 'rooms_taken_over_total{outcome="rebuilt"}'
+
+
+def redis_cli(*args):
+    subprocess.run(["redis-cli", "-p", str(cl.redis.port), *args], capture_output=True, timeout=10)
 
 
 def fence_of(gid):
@@ -54,6 +61,20 @@ async def scenario():
     await p1.close()
     await p2.close()
 
+    # First the guard: a room whose entry is missing but whose owner is alive is not adopted.
+    # alpha's entry is deleted (as a failed claim would leave it); beta is paused past its lease,
+    # finds its lease gone on waking, and sweeps: it reads alpha's game and leaves it to alpha.
+    adopts = metric(b, ADOPTS)
+    redis_cli("DEL", f"mt:room:{gid}")
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        t.ok(wait_for(lambda: listed(a) == ["alpha"], timeout=30), "beta paused past its lease")
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    t.ok(wait_for(lambda: metric(b, ADOPTS) > adopts, timeout=60), "beta wakes and sweeps")
+    t.eq((cl.owner(gid)[0], metric(b, TAKEN)), (None, 0),
+         "alpha's game without an entry is not adopted: alpha's lease is live")
+
     cl.redis.stop()
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait()
@@ -61,8 +82,7 @@ async def scenario():
     t.ok(wait_for(lambda: listed(b) == ["beta"], timeout=30), "Redis back, empty: beta alone")
     t.ok(wait_for(lambda: cl.owner(gid)[0] == "beta", timeout=30),
          "beta adopts the room nobody owned any more")
-    t.ok(metric(b, 'cluster_directory_ops_total{op="adopt"}') >= 1, "through the sweep's adopt")
-    t.ok(wait_for(lambda: metric(b, 'rooms_taken_over_total{outcome="rebuilt"}') >= 1, timeout=30),
+    t.ok(wait_for(lambda: metric(b, TAKEN) >= 1, timeout=30),
          "and rebuilds it")
 
     c1, c2 = await Client.connect(b, token=tokens[0]), await Client.connect(b, token=tokens[1])
