@@ -332,6 +332,13 @@ static void on_reclaim(struct redisReply *r, void *arg)
                    r->element[0]->type == REDIS_REPLY_INTEGER;
     int ours = !answered || r->element[0]->integer == 1; /* no answer: nothing learnt */
     metric_add(m_ops, !answered ? "reclaim_failed" : ours ? "reclaim" : "reclaim_lost", 1);
+    uint64_t *held = answered && ours && r->element[1]->type == REDIS_REPLY_INTEGER && fences
+                         ? hmap_get(fences, c->room)
+                         : NULL;
+    if (held) { /* a room whose first claim got no answer gets its fence (and games.owner) now */
+        *held = (uint64_t)r->element[1]->integer;
+        store_set_fence(c->room, *held);
+    }
     c->fn(c->room, ours, c->arg);
     free(c);
 }

@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define PG_MAX_COLS 16 /* with the {NULL} end; a row's columns are bits of an unsigned */
+#define PG_MAX_COLS 24 /* with the {NULL} end; a row's columns are bits of an unsigned */
 
 struct pg_column {
     const char *name;
