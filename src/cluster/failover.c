@@ -183,10 +183,11 @@ static void reclaim_one(const char *key, void *value, void *arg)
     if (directory_reclaim(key, on_reclaimed, NULL) == 0) reclaiming++;
 }
 
-/* The lease had lapsed: each room is claimed again, and one that another instance took meanwhile
- * is dropped, its sockets told to reconnect: this instance never sends a second history. */
 static void schedule_sweep(void);
 
+/* The lease had lapsed: each room is claimed again, and one that another instance took meanwhile
+ * is dropped, its sockets told to reconnect: this instance never sends a second history. Then
+ * the rooms nobody owns any more are looked for (below). */
 static void on_lapse(void)
 {
     room_each(reclaim_one, NULL);
@@ -198,14 +199,14 @@ static void on_lapse(void)
 /* A Redis that lost its data (restarted without persistence) lost every room's entry and every
  * owner's set. Each live owner finds its lease gone at its next heartbeat and claims its rooms
  * again (on_lapse), but the rooms of an owner that died meanwhile are in no set TAKEOVER_LUA
- * reads: nobody would take them over. So an instance that finds its own lease gone also sweeps
- * (SWEEP_DELAY after, by when every live owner has its lease back: a heartbeat and the bus's
- * longest reconnect backoff): it reads from PostgreSQL, a page at a time, the unfinished games
- * with a recorded owner (games.owner, sql/008) that are older than two leases, and adopts those
- * with no directory entry whose owner's lease is gone (directory_adopt: the takeover's test of
- * liveness, in one atomic script, so each goes to one instance). A lapse of its own (a pause)
- * costs the same read and adopts nothing. A sweep the database or Redis could not serve is
- * tried again SWEEP_RETRY_MS later. */
+ * reads: nobody would take them over. So an instance that finds its own lease gone also sweeps,
+ * a lease, a heartbeat and the bus's longest reconnect backoff (5 s) later, by when every live
+ * owner has its lease back (schedule_sweep): it reads from PostgreSQL, a page at a time, the
+ * unfinished games with a recorded owner (games.owner, sql/008) that are older than two leases,
+ * and adopts those with no directory entry whose owner's lease is gone (directory_adopt: the
+ * takeover's test of liveness, in one atomic script, so each goes to one instance). A lapse of
+ * its own (a pause) costs the same read and adopts nothing. A sweep the database or Redis could
+ * not serve is tried again SWEEP_RETRY_MS later. */
 #define SWEEP_PAGE 2000
 #define SWEEP_RETRY_MS 5000
 static struct event *sweep_ev;
