@@ -3,12 +3,14 @@
 #include "bus.h"
 #include "hmap.h"
 #include "log.h"
+#include "loop.h"
 #include "members.h"
 #include "metrics.h"
 #include "room.h"
 #include "store.h"
 #include "store_pg.h"
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,9 +148,41 @@ static const char ADOPT_LUA[] =
 static struct hmap *fences; /* room id -> uint64_t *, for the rooms held here */
 static struct metric *m_ops;
 
+/* A claim of a room held here. One that gets no answer (Redis away, or slow past the bus's 2 s)
+ * is sent again every CLAIM_RETRY_MS for as long as the room is held here: a room opened during
+ * a blip gets its entry, and so its fence and games.owner, once Redis is back, instead of
+ * staying unreachable from the other instances until this instance's lease next lapses. */
+#define CLAIM_RETRY_MS 1000
 struct claim {
     char room[64];
+    int tries;
+    struct event *retry;
 };
+static struct hmap *retrying; /* room id -> struct claim waiting to be sent again */
+
+static void claim_send(struct claim *c);
+
+static void on_claim_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct claim *c = arg;
+    hmap_del(retrying, c->room);
+    event_free(c->retry);
+    c->retry = NULL;
+    claim_send(c);
+}
+
+static void claim_later(struct claim *c)
+{
+    struct timeval tv = {CLAIM_RETRY_MS / 1000, (CLAIM_RETRY_MS % 1000) * 1000};
+    if (!retrying || !fences || !hmap_get(fences, c->room) || hmap_get(retrying, c->room) ||
+        !(c->retry = evtimer_new(loop_base(), on_claim_retry, c)) ||
+        hmap_put(retrying, c->room, c) < 0) {
+        if (c->retry) event_free(c->retry);
+        free(c);
+        return;
+    }
+    event_add(c->retry, &tv);
+}
 
 static void on_claim(struct redisReply *r, void *arg)
 {
@@ -158,9 +192,14 @@ static void on_claim(struct redisReply *r, void *arg)
              r->element[0]->type == REDIS_REPLY_INTEGER;
     if (!ok) {
         metric_add(m_ops, "claim_failed", 1);
-        log_msg(LOG_WARN, "cluster: room claim failed", "{ss,ss}", "game", c->room, "error",
-                r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
-    } else if (r->element[0]->integer == 1 && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        if (!c->tries++)
+            log_msg(LOG_WARN, "cluster: room claim failed: tried again while the room is here",
+                    "{ss,ss}", "game", c->room, "error",
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer");
+        claim_later(c);
+        return;
+    }
+    if (r->element[0]->integer == 1 && r->element[1]->type == REDIS_REPLY_INTEGER) {
         metric_add(m_ops, "claim", 1);
         if (fence) { /* still held here: the room's writes carry it from now on */
             *fence = (uint64_t)r->element[1]->integer;
@@ -173,6 +212,22 @@ static void on_claim(struct redisReply *r, void *arg)
                 r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "?");
     }
     free(c);
+}
+
+/* Sends c's claim with the fence held here (0 until a claim is answered), or frees c when the
+ * room is no longer held here. */
+static void claim_send(struct claim *c)
+{
+    uint64_t *fence = fences ? hmap_get(fences, c->room) : NULL;
+    if (!fence) {
+        free(c);
+        return;
+    }
+    if (bus_command(on_claim, c, "EVAL %s 0 %s %s %s %llu", CLAIM_LUA, c->room, members_self(),
+                    members_token(), (unsigned long long)*fence) < 0) {
+        metric_add(m_ops, "claim_failed", 1);
+        claim_later(c);
+    }
 }
 
 static void on_release(struct redisReply *r, void *arg)
@@ -201,11 +256,7 @@ static void owner_hook(const char *room_id, int held)
     struct claim *c = fence ? calloc(1, sizeof *c) : NULL;
     if (!c) return;
     snprintf(c->room, sizeof c->room, "%s", room_id);
-    if (bus_command(on_claim, c, "EVAL %s 0 %s %s %s %llu", CLAIM_LUA, room_id, members_self(),
-                    members_token(), (unsigned long long)*fence) < 0) {
-        metric_add(m_ops, "claim_failed", 1);
-        free(c);
-    }
+    claim_send(c);
 }
 
 struct lookup {
@@ -368,7 +419,8 @@ int directory_init(const struct config *cfg)
 {
     if (!cfg->cluster) return 0;
     fences = hmap_new();
-    if (!fences) return -1;
+    retrying = hmap_new();
+    if (!fences || !retrying) return -1;
     char me[112];
     snprintf(me, sizeof me, "%s %s", members_self(), members_token());
     store_pg_set_owner(me); /* games.owner, written with each fence taken here */
@@ -383,10 +435,19 @@ static void free_fence(const char *key, void *value, void *arg)
     free(value);
 }
 
+static void free_claim(const char *key, void *value, void *arg)
+{
+    struct claim *c = value;
+    event_free(c->retry);
+    free(c);
+}
+
 void directory_shutdown(void)
 {
     if (!fences) return;
     rooms_set_owner_hook(NULL);
     hmap_free_values(fences, free_fence);
     fences = NULL;
+    hmap_free_values(retrying, free_claim);
+    retrying = NULL;
 }

@@ -123,14 +123,18 @@ static void connect_now(void)
 }
 
 /* hiredis has no command timeout: while commands are out, check that the oldest is answered
- * within COMMAND_TIMEOUT_MS, and drop a stuck connection (on_disconnect then reconnects). */
+ * within COMMAND_TIMEOUT_MS, and drop a stuck connection (on_disconnect then reconnects). With
+ * redisAsyncFree, not redisAsyncDisconnect, which waits for the pending replies: a server that
+ * hangs (stopped, or its host frozen) never sends them, and every command out would wait with
+ * it. Free answers each of them with NULL at once (a callback that sends again meanwhile is
+ * refused: the context is being freed), then calls on_disconnect. */
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
     if (!in_flight || !ctx) return;
     if (loop_now_ms() - oldest_sent_ms > COMMAND_TIMEOUT_MS) {
         log_msg(LOG_WARN, "redis stopped answering: reconnecting", NULL);
         util_strlcpy(last_error, "command timeout", sizeof last_error);
-        redisAsyncDisconnect(ctx);
+        redisAsyncFree(ctx);
         return;
     }
     struct timeval tv = {0, 250000};
