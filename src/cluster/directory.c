@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether the entry in `cur` names a live owner other than ARGV[2]/ARGV[3] (shared by the
- * scripts below): the owner's lease key must hold the entry's token. */
+/* Whether the entry in `cur` ("<instance> <token> <fence>") names a live owner (shared by the
+ * scripts below; "<instance> <token> " asks the same of an owner alone): the owner's lease key
+ * must hold the entry's token. */
 #define LIVE_OWNER_LUA                                                                             \
     "local function live(cur)\n"                                                                   \
     "  if not cur then return nil end\n"                                                           \
@@ -28,6 +29,18 @@
     "  local ok, d = pcall(cjson.decode, v)\n"                                                     \
     "  if ok and type(d) == 'table' and d.token == tok then return inst, tok end\n"                \
     "  return nil\n"                                                                               \
+    "end\n"
+
+/* Gives room to me ("<instance> <token>") with a raised fence, and appends room and fence to
+ * out: the last step of a takeover and of an adoption. */
+#define GRANT_LUA                                                                                  \
+    "local function grant(me, room, out)\n"                                                        \
+    "  local fence = redis.call('INCR', 'mt:fence:' .. room)\n"                                    \
+    "  redis.call('SET', 'mt:room:' .. room, me .. ' ' .. fence)\n"                                \
+    "  redis.call('SADD', 'mt:owned:' .. me, room)\n"                                              \
+    "  redis.call('SADD', 'mt:owners', me)\n"                                                      \
+    "  out[#out + 1] = room\n"                                                                     \
+    "  out[#out + 1] = fence\n"                                                                    \
     "end\n"
 
 /* ARGV: room, instance, token, the fence held here for the room (0: none). {1, fence} when
@@ -81,29 +94,17 @@ static const char RELEASE_LUA[] = "local key = 'mt:room:' .. ARGV[1]\n"
  * as owner. Rooms that moved or were released meanwhile are only dropped from the dead
  * process's set; an empty set is dropped from mt:owners. A script is atomic: however many
  * instances run it at once, each room goes to one of them. Returns {room, fence, ...}. */
-static const char TAKEOVER_LUA[] =
+static const char TAKEOVER_LUA[] = LIVE_OWNER_LUA GRANT_LUA
     "local me, max, out = ARGV[1] .. ' ' .. ARGV[2], tonumber(ARGV[3]), {}\n"
     "for _, owner in ipairs(redis.call('SMEMBERS', 'mt:owners')) do\n"
-    "  local inst, tok = string.match(owner, '^(%S+) (%S+)$')\n"
-    "  local alive = false\n"
-    "  local v = inst and redis.call('GET', 'mt:instance:' .. inst)\n"
-    "  if v then\n"
-    "    local ok, d = pcall(cjson.decode, v)\n"
-    "    alive = ok and type(d) == 'table' and d.token == tok\n"
-    "  end\n"
-    "  if not alive and owner ~= me then\n"
+    "  if not live(owner .. ' ') and owner ~= me then\n"
     "    local set = 'mt:owned:' .. owner\n"
     "    for _, room in ipairs(redis.call('SMEMBERS', set)) do\n"
     "      if #out >= 2 * max then return out end\n"
     "      redis.call('SREM', set, room)\n"
     "      local cur = redis.call('GET', 'mt:room:' .. room)\n"
     "      if cur and string.sub(cur, 1, #owner + 1) == owner .. ' ' then\n"
-    "        local fence = redis.call('INCR', 'mt:fence:' .. room)\n"
-    "        redis.call('SET', 'mt:room:' .. room, me .. ' ' .. fence)\n"
-    "        redis.call('SADD', 'mt:owned:' .. me, room)\n"
-    "        redis.call('SADD', 'mt:owners', me)\n"
-    "        out[#out + 1] = room\n"
-    "        out[#out + 1] = fence\n"
+    "        grant(me, room, out)\n"
     "      end\n"
     "    end\n"
     "    if redis.call('SCARD', set) == 0 then redis.call('SREM', 'mt:owners', owner) end\n"
@@ -119,28 +120,16 @@ static const char TAKEOVER_LUA[] =
  * The fence is the one the database holds for the room (games.fence): the counter is raised to
  * it first, as CLAIM_LUA does, so the new owner's writes are not refused as stale. Returns
  * {room, fence, ...} like TAKEOVER_LUA. */
-static const char ADOPT_LUA[] =
+static const char ADOPT_LUA[] = LIVE_OWNER_LUA GRANT_LUA
     "local me, out = ARGV[1] .. ' ' .. ARGV[2], {}\n"
-    "local function live(owner)\n"
-    "  local inst, tok = string.match(owner, '^(%S+) (%S+)$')\n"
-    "  if not inst then return true end\n"
-    "  local v = redis.call('GET', 'mt:instance:' .. inst)\n"
-    "  if not v then return false end\n"
-    "  local ok, d = pcall(cjson.decode, v)\n"
-    "  return ok and type(d) == 'table' and d.token == tok\n"
-    "end\n"
     "for i = 3, #ARGV - 2, 3 do\n"
     "  local room, held, owner = ARGV[i], tonumber(ARGV[i + 1]) or 0, ARGV[i + 2]\n"
-    "  if owner ~= me and redis.call('EXISTS', 'mt:room:' .. room) == 0 and not live(owner) then\n"
+    "  if owner ~= me and redis.call('EXISTS', 'mt:room:' .. room) == 0 and\n"
+    "     not live(owner .. ' ') then\n"
     "    if (tonumber(redis.call('GET', 'mt:fence:' .. room)) or 0) < held then\n"
     "      redis.call('SET', 'mt:fence:' .. room, held)\n"
     "    end\n"
-    "    local fence = redis.call('INCR', 'mt:fence:' .. room)\n"
-    "    redis.call('SET', 'mt:room:' .. room, me .. ' ' .. fence)\n"
-    "    redis.call('SADD', 'mt:owned:' .. me, room)\n"
-    "    redis.call('SADD', 'mt:owners', me)\n"
-    "    out[#out + 1] = room\n"
-    "    out[#out + 1] = fence\n"
+    "    grant(me, room, out)\n"
     "  end\n"
     "end\n"
     "return out\n";
